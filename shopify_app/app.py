@@ -1,0 +1,59 @@
+"""create_app(): the Starlette application, its routes and the lifespan that owns the engine and
+the shared HTTP client."""
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+import webhooks
+
+from . import logs
+from .config import Settings, load_settings
+from .db import make_engine
+from .middleware import RequestLog
+from .routes import admin, api, auth, health
+from .routes.responses import errors
+
+log = logging.getLogger(__name__)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return errors(500, "Something went wrong on our side; nothing was changed. Please try again.")
+
+
+def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.time) -> Starlette:
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = make_engine(settings.DATABASE_URL)
+        timeout = httpx.Timeout(settings.SHOPIFY_HTTP_TIMEOUT)
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+            app.state.engine = engine
+            app.state.http = http
+            try:
+                yield
+            finally:
+                engine.dispose()
+
+    app = Starlette(
+        routes=[*health.routes, *auth.routes, *api.routes, *webhooks.routes, *admin.routes],
+        middleware=[Middleware(RequestLog)],
+        exception_handlers={500: _server_error},
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    return app
+
+
+def configure_logging(settings: Settings) -> None:
+    logs.configure(settings.LOG_LEVEL)

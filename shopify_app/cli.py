@@ -1,0 +1,63 @@
+"""The `shopify-app` command: serve, worker, migrate, demo."""
+
+import argparse
+import sys
+
+from .config import ConfigError, Settings, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        print(f"shopify-app: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from . import migrate
+    from .app import configure_logging, create_app
+
+    settings = _settings()
+    configure_logging(settings)
+    if settings.DATABASE_URL.startswith("sqlite"):
+        migrate.upgrade(settings.DATABASE_URL)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from . import migrate
+
+    settings = _settings()
+    migrate.upgrade(settings.DATABASE_URL, args.revision)
+    print(f"shopify-app: database is at revision {args.revision}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shopify-app", description="Back-in-stock alerts for Shopify.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web app (and the notification worker)")
+    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.set_defaults(func=cmd_serve)
+
+    mig = sub.add_parser("migrate", help="bring the database schema up to date (Alembic)")
+    mig.add_argument("--revision", default="head", help="target revision (default head)")
+    mig.set_defaults(func=cmd_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)

@@ -1,0 +1,138 @@
+"""The one Settings class: environment variables, also read from `.env`."""
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_PUSH_HOSTS = (
+    "fcm.googleapis.com",
+    "android.googleapis.com",
+    "updates.push.services.mozilla.com",
+    "push.services.mozilla.com",
+    "web.push.apple.com",
+    "wns2-par02p.notify.windows.com",
+    "notify.windows.com",
+)
+
+# Values that only the development environment may run with.
+DEV_API_KEY = "dev-api-key"
+DEV_API_SECRET = "dev-api-secret-not-for-production"
+DEV_SECRET_KEY = "dev-secret-key-not-for-production-0123456789"
+PLACEHOLDERS = {
+    "",
+    DEV_API_KEY,
+    DEV_API_SECRET,
+    DEV_SECRET_KEY,
+    "changeme",
+    "change-me",
+    "secret",
+    "placeholder",
+    "xxx",
+    "todo",
+    "your-secret",
+    "your-api-secret",
+    "your-secret-key",
+}
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(Exception):
+    """A setting that stops start-up; the message is one line naming the setting."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True)
+
+    SHOPIFY_API_KEY: str = ""
+    SHOPIFY_API_SECRET: str = Field(default="", repr=False)
+    SHOPIFY_SCOPES: str = "read_products,read_inventory,write_app_proxy"
+    SHOPIFY_API_VERSION: str = "2025-10"
+    SHOPIFY_ADMIN_BASE_URL: str = "https://{shop}"
+    APP_URL: str = "http://127.0.0.1:8000"
+    APP_ENV: Literal["production", "development"] = "production"
+    DATABASE_URL: str = "sqlite:///./data/shopify_app.sqlite3"
+    SECRET_KEY: str = Field(default="", repr=False)
+    WORKER_IN_PROCESS: bool = True
+    LOG_LEVEL: str = "INFO"
+
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = 587
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = Field(default=None, repr=False)
+    SMTP_STARTTLS: bool = True
+    MAIL_FROM: str | None = None
+
+    TWILIO_ACCOUNT_SID: str | None = None
+    TWILIO_AUTH_TOKEN: str | None = Field(default=None, repr=False)
+    TWILIO_FROM_NUMBER: str | None = None
+    TWILIO_API_BASE_URL: str = "https://api.twilio.com"
+
+    VAPID_PRIVATE_KEY: str | None = Field(default=None, repr=False)
+    VAPID_PUBLIC_KEY: str | None = None
+    VAPID_SUBJECT: str | None = None
+    PUSH_ENDPOINT_ALLOWLIST: str = ",".join(DEFAULT_PUSH_HOSTS)
+
+    # Seconds an OAuth state nonce stays usable.
+    OAUTH_STATE_TTL: int = 600
+    # Seconds allowed between an app-proxy / admin timestamp and now.
+    SIGNATURE_MAX_AGE: int = 90
+    # Seconds for each call to Shopify (connect, read, write, pool).
+    SHOPIFY_HTTP_TIMEOUT: float = 10.0
+    # Largest accepted request body on the public API, in bytes.
+    MAX_BODY_BYTES: int = 64 * 1024
+
+    @field_validator("APP_URL")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def is_development(self) -> bool:
+        return self.APP_ENV == "development"
+
+    @property
+    def scopes(self) -> list[str]:
+        return [s.strip() for s in self.SHOPIFY_SCOPES.split(",") if s.strip()]
+
+    @property
+    def app_is_https(self) -> bool:
+        return urlsplit(self.APP_URL).scheme == "https"
+
+    @cached_property
+    def push_allowlist(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.PUSH_ENDPOINT_ALLOWLIST.split(",") if h.strip())
+
+    def admin_url(self, shop: str, path: str) -> str:
+        """`path` (starting with /admin/...) on the shop, through SHOPIFY_ADMIN_BASE_URL."""
+        return self.SHOPIFY_ADMIN_BASE_URL.replace("{shop}", shop).rstrip("/") + path
+
+    def check(self) -> "Settings":
+        """Refuse to start with missing or placeholder secrets outside development."""
+        if self.is_development:
+            if not self.SHOPIFY_API_KEY:
+                self.SHOPIFY_API_KEY = DEV_API_KEY
+            if not self.SHOPIFY_API_SECRET:
+                self.SHOPIFY_API_SECRET = DEV_API_SECRET
+            if not self.SECRET_KEY:
+                self.SECRET_KEY = DEV_SECRET_KEY
+        for name in ("SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "SECRET_KEY"):
+            value = getattr(self, name)
+            if not value:
+                raise ConfigError(f"{name} is not set: set it in the environment or .env")
+            if not self.is_development and value.strip().lower() in PLACEHOLDERS:
+                raise ConfigError(f"{name} holds a placeholder value: set the real one (APP_ENV=production)")
+        if len(self.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long")
+        if "{shop}" not in self.SHOPIFY_ADMIN_BASE_URL:
+            raise ConfigError("SHOPIFY_ADMIN_BASE_URL must contain {shop}, e.g. https://{shop}")
+        if self.DATABASE_URL.startswith("sqlite:///") and ":memory:" not in self.DATABASE_URL:
+            Path(self.DATABASE_URL.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        return self
+
+
+def load_settings(**overrides) -> Settings:
+    return Settings(**overrides).check()

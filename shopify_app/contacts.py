@@ -1,0 +1,97 @@
+"""Turning what a shopper typed into a contact we can use: an email, an E.164 phone, a push
+subscription. Each returns the normal form, or raises ContactError with a readable reason."""
+
+import base64
+import binascii
+import ipaddress
+import json
+from urllib.parse import urlsplit
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from .schemas import PushSubscriptionIn
+
+
+class ContactError(ValueError):
+    pass
+
+
+def normalize_email(value: str | None) -> str:
+    if not value or not value.strip():
+        raise ContactError("customer.email is required for the email channel")
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ContactError(f"customer.email is not a valid email address: {exc}") from None
+    return result.normalized.lower()
+
+
+def normalize_phone(value: str | None, country_code: str | None = None, country: str | None = None) -> str:
+    """E.164 from a number given with its country code and no '+' (STOQ), or in national form."""
+    if not value or not value.strip():
+        raise ContactError("customer.phone is required for the sms channel")
+    raw = value.strip()
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    code = "".join(ch for ch in (country_code or "") if ch.isdigit())
+    candidates: list[tuple[str, str | None]] = [("+" + digits, None)]
+    if code and not digits.startswith(code):
+        candidates.append(("+" + code + digits.lstrip("0"), None))
+    if country:
+        candidates.append((raw, country.upper()))
+    for text, region in candidates:
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    raise ContactError("customer.phone is not a valid phone number (give it with its country code)")
+
+
+def _b64url_len(value: str) -> int:
+    try:
+        return len(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+    except (binascii.Error, ValueError):
+        return -1
+
+
+def endpoint_allowed(endpoint: str, allowlist: frozenset[str]) -> bool:
+    """https to a listed push service (or a subdomain of one); plain http only to a listed loopback."""
+    parts = urlsplit(endpoint)
+    host = (parts.hostname or "").lower()
+    if not host or parts.username or parts.password:
+        return False
+    listed = host in allowlist or any(host.endswith("." + allowed) for allowed in allowlist)
+    if not listed:
+        return False
+    if parts.scheme == "https":
+        return True
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    return parts.scheme == "http" and loopback and host in allowlist
+
+
+def parse_push_subscription(value: str | dict | None, allowlist: frozenset[str]) -> str:
+    """The subscription as compact JSON `{"endpoint", "keys": {"p256dh", "auth"}}`."""
+    if value is None or value == "":
+        raise ContactError("customer.push is required for the push channel")
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise ContactError("customer.push is not a push subscription (PushSubscription JSON)") from None
+    try:
+        sub = PushSubscriptionIn.model_validate(value)
+    except ValueError:
+        raise ContactError("customer.push must have endpoint and keys.p256dh, keys.auth") from None
+    if not endpoint_allowed(sub.endpoint, allowlist):
+        raise ContactError("customer.push endpoint is not a known push service")
+    if _b64url_len(sub.keys.p256dh) != 65 or _b64url_len(sub.keys.auth) != 16:
+        raise ContactError("customer.push keys are not a P-256 public key and a 16-byte auth secret")
+    return json.dumps(
+        {"endpoint": sub.endpoint, "keys": {"p256dh": sub.keys.p256dh, "auth": sub.keys.auth}},
+        separators=(",", ":"),
+    )

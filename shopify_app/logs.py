@@ -1,0 +1,67 @@
+"""Structured logs: one JSON object per line, with the shop when there is one.
+
+Every line goes through `redact`, so an email address, a phone number or an access token that
+slips into a message is masked before it is written.
+"""
+
+import contextvars
+import logging
+import re
+import sys
+from datetime import datetime, timezone
+
+import orjson
+
+current_shop: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_shop", default=None)
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+_PHONE = re.compile(r"\+\d{7,15}\b")
+_TOKEN = re.compile(r"\b(shp(?:at|ua|ca|pa|ss)_)[A-Za-z0-9]+|\b(Bearer\s+)[A-Za-z0-9._-]+")
+_SECRET_KEYS = re.compile(r"(?i)(?<![a-z_])(access_token|client_secret|password|auth_token|secret|code|hmac|signature)"
+                          r"(['\"]?\s*[=:]\s*['\"]?)[^'\"&\s,}]+")
+
+
+def redact(text: str) -> str:
+    text = _TOKEN.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
+    text = _SECRET_KEYS.sub(lambda m: m.group(1) + m.group(2) + "[redacted]", text)
+    text = _EMAIL.sub(r"\1***@\2", text)
+    return _PHONE.sub(lambda m: m.group(0)[:3] + "***" + m.group(0)[-2:], text)
+
+
+def mask_email(email: str | None) -> str | None:
+    return redact(email) if email else email
+
+
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        shop = current_shop.get()
+        if shop:
+            entry["shop"] = shop
+        for key, value in vars(record).items():
+            if key not in _STANDARD and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return redact(orjson.dumps(entry, default=str).decode())
+
+
+def configure(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Our middleware writes one line per request (path only: queries carry codes and hmacs).
+    logging.getLogger("uvicorn.access").disabled = True
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True

@@ -1,0 +1,173 @@
+"""SQLModel tables. Table-only columns (tokens, push keys) never reach a response: responses are
+built from the *Public models in `schemas.py`."""
+
+import uuid
+from datetime import datetime, timezone
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Text, TypeDecorator, text
+from sqlmodel import Field, SQLModel
+
+# SQLite only auto-increments an `INTEGER PRIMARY KEY`.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_uuid() -> str:
+    return str(uuid.uuid4())
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def created_at_field() -> datetime:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Channel(StrEnum):
+    email = "email"
+    sms = "sms"
+    push = "push"
+
+
+class IntentSource(StrEnum):
+    api = "api"
+    proxy = "proxy"
+    merchant = "merchant"
+
+
+class IntentStatus(StrEnum):
+    pending = "pending"          # waiting for a restock (or for opt-in, see optin_confirmed)
+    notified = "notified"        # an alert went out
+    unsubscribed = "unsubscribed"
+    cancelled = "cancelled"      # removed by the merchant or by a redaction
+
+
+class DeliveryPolicy(StrEnum):
+    all = "all"
+    batches = "batches"
+
+
+class Shop(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    domain: str = Field(sa_type=String(255), unique=True, index=True)
+    access_token_encrypted: str | None = Field(default=None, sa_type=Text)
+    scopes: str = Field(default="", sa_type=Text)
+    installed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    uninstalled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Alert policy (PLATFORM.md section 6)
+    min_restock_quantity: int = Field(default=1)
+    delivery_policy: str = Field(default=DeliveryPolicy.all.value, sa_type=String(16))
+    batch_multiplier: float = Field(default=1.0)
+    batch_interval_seconds: int = Field(default=3600)
+    skip_over_quantity: bool = Field(default=False)
+    double_optin: bool = Field(default=False)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+    @property
+    def is_installed(self) -> bool:
+        return self.uninstalled_at is None and self.access_token_encrypted is not None
+
+
+class Customer(SQLModel, table=True):
+    __table_args__ = (
+        Index("uq_customer_shop_email", "shop_id", "email", unique=True),
+        Index("uq_customer_shop_phone", "shop_id", "phone", unique=True),
+    )
+    id: str = Field(default_factory=new_uuid, primary_key=True, sa_type=String(36))
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
+    email: str | None = Field(default=None, sa_type=String(320))   # lower-cased
+    phone: str | None = Field(default=None, sa_type=String(20))    # E.164
+    name: str | None = Field(default=None, sa_type=String(255))
+    locale: str | None = Field(default=None, sa_type=String(35))
+    country: str | None = Field(default=None, sa_type=String(2))
+    accepts_marketing: bool = Field(default=False)
+    shopify_customer_id: str | None = Field(default=None, sa_type=String(64))
+    unsubscribed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class Intent(SQLModel, table=True):
+    __table_args__ = (
+        # One pending intent per customer, variant, market and channel, enforced by the database.
+        Index(
+            "uq_intent_pending",
+            "customer_id",
+            "shopify_variant_id",
+            text("coalesce(shopify_market_id, 0)"),
+            "channel",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        # Restock decisions walk one variant's pending intents, oldest first.
+        Index("ix_intent_restock", "shop_id", "shopify_variant_id", "status", "id"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
+    customer_id: str = Field(foreign_key="customer.id", ondelete="CASCADE", sa_type=String(36), index=True)
+    channel: str = Field(sa_type=String(8))
+    email: str | None = Field(default=None, sa_type=String(320))
+    phone: str | None = Field(default=None, sa_type=String(20))
+    push_subscription: str | None = Field(default=None, sa_type=Text)  # JSON; a capability, never returned
+    quantity: int = Field(default=1)
+    source: str = Field(default=IntentSource.api.value, sa_type=String(16))
+    status: str = Field(default=IntentStatus.pending.value, sa_type=String(16))
+    shopify_variant_id: int = Field(sa_type=BigInteger)
+    shopify_product_id: int = Field(sa_type=BigInteger)
+    shopify_market_id: int | None = Field(default=None, sa_type=BigInteger)
+    shopify_inventory_item_id: int | None = Field(default=None, sa_type=BigInteger)
+    product_title: str | None = Field(default=None, sa_type=String(255))
+    variant_title: str | None = Field(default=None, sa_type=String(255))
+    variant_count: int | None = Field(default=None)
+    vendor: str | None = Field(default=None, sa_type=String(255))
+    sku: str | None = Field(default=None, sa_type=String(255))
+    optin_confirmed: bool = Field(default=True)
+    notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    unsubscribed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    blocked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_notifications_count: int = Field(default=0)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """Every webhook delivery we accepted; the unique keys make a re-delivery a no-op."""
+
+    __tablename__ = "webhook_delivery"
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    shop_domain: str = Field(sa_type=String(255))
+    topic: str = Field(sa_type=String(64))
+    webhook_id: str = Field(sa_type=String(128), unique=True)
+    event_id: str | None = Field(default=None, sa_type=String(128), unique=True)
+    triggered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    received_at: datetime = created_at_field()
+
+
+class OAuthState(SQLModel, table=True):
+    """An install in flight: the state nonce (hashed), usable once, until it expires."""
+
+    __tablename__ = "oauth_state"
+    nonce_hash: str = Field(primary_key=True, sa_type=String(64))
+    shop: str = Field(sa_type=String(255))
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+

@@ -1,0 +1,35 @@
+"""The embedded admin's entry. For now: send a shop that has not installed yet (or whose token
+is gone) into the install flow; otherwise a plain status page. The full admin comes later."""
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from ..db import session_scope
+from ..shops import find_installed
+from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
+from .responses import page, tag_shop
+
+
+def _installed(engine, shop: str) -> bool:
+    with session_scope(engine) as session:
+        return find_installed(session, shop) is not None
+
+
+async def home(request: Request) -> Response:
+    settings = request.app.state.settings
+    shop = sanitize_shop_domain(request.query_params.get("shop"))
+    if shop is None:
+        return page(200, "Back in stock alerts", "Open this app from your Shopify admin.")
+    tag_shop(request, shop)
+    try:
+        verify_query_hmac(settings.SHOPIFY_API_SECRET, parse_query(request.scope["query_string"]), clock=request.app.state.clock)
+    except VerificationError:
+        return page(401, "Back in stock alerts", "This link is not signed by Shopify. Open the app from your Shopify admin.")
+    if not await run_in_threadpool(_installed, request.app.state.engine, shop):
+        return RedirectResponse(f"/auth?shop={shop}", status_code=302)
+    return page(200, "Back in stock alerts", f"Installed on {shop}. Shoppers can now sign up for alerts.")
+
+
+routes = [Route("/", home, methods=["GET"])]

@@ -1,0 +1,101 @@
+"""The public signup API, STOQ / Restock Rocket compatible: `POST /api/v1/intents.json`."""
+
+from dataclasses import dataclass
+
+import orjson
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from .. import intents
+from ..db import session_scope
+from ..models import IntentSource
+from ..openapi import openapi_document
+from ..schemas import IntentRequest, describe_errors
+from ..shops import find_installed
+from ..verify import sanitize_shop_domain
+from .responses import JSON, BodyTooLarge, errors, read_body, tag_shop
+
+UNKNOWN_SHOP = "X-Shopify-Shop-Domain must name a shop that has this app installed"
+
+
+@dataclass
+class _Unauthorized:
+    pass
+
+
+def _parse(body: bytes) -> IntentRequest | list[str]:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ["The body must be JSON"]
+    if not isinstance(data, dict):
+        return ["The body must be a JSON object with intent and customer"]
+    try:
+        return IntentRequest.model_validate(data)
+    except ValidationError as exc:
+        return describe_errors(exc)
+
+
+def _create(request: Request, domain: str, parsed: IntentRequest | list[str]):
+    state = request.app.state
+    with session_scope(state.engine) as session:
+        shop = find_installed(session, domain)
+        if shop is None:
+            return _Unauthorized()
+        if isinstance(parsed, list):
+            return parsed
+        return intents.create(
+            session, shop, parsed, source=IntentSource.api, push_allowlist=state.settings.push_allowlist
+        )
+
+
+async def create_intent(request: Request) -> Response:
+    domain = sanitize_shop_domain(request.headers.get("x-shopify-shop-domain"))
+    if domain is None:
+        return errors(401, UNKNOWN_SHOP)
+    tag_shop(request, domain)
+    try:
+        body = await read_body(request, request.app.state.settings.MAX_BODY_BYTES)
+    except BodyTooLarge:
+        return errors(413, f"The body is larger than {request.app.state.settings.MAX_BODY_BYTES} bytes")
+    outcome = await run_in_threadpool(_create, request, domain, _parse(body))
+    if isinstance(outcome, _Unauthorized):
+        return errors(401, UNKNOWN_SHOP)
+    if isinstance(outcome, list):
+        return errors(400, *outcome)
+    if outcome.errors:
+        return JSON({"intents": [], "errors": outcome.errors}, status_code=200)
+    return JSON(
+        {"intents": [i.model_dump(mode="json") for i in outcome.intents], "errors": []},
+        status_code=201,
+    )
+
+
+async def openapi(request: Request) -> Response:
+    return JSON(openapi_document(request.app.state.settings.APP_URL))
+
+
+# Any storefront may call the public API from the browser; it carries no credentials.
+cors = Middleware(
+    CORSMiddleware,
+    allow_origins=["*"],
+    allow_methods=["GET", "POST", "OPTIONS"],
+    allow_headers=["Content-Type", "X-Shopify-Shop-Domain"],
+    max_age=86400,
+)
+
+routes = [
+    Mount(
+        "/api/v1",
+        routes=[
+            Route("/intents.json", create_intent, methods=["POST"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+        ],
+        middleware=[cors],
+    )
+]

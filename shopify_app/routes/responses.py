@@ -1,0 +1,54 @@
+"""Response helpers shared by the endpoints: JSON via orjson, `{"errors": [...]}` bodies, and
+plain readable pages for people."""
+
+from html import escape
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+
+class JSON(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def errors(status: int, *messages: str, headers: dict[str, str] | None = None) -> JSON:
+    return JSON({"errors": list(messages)}, status_code=status, headers=headers)
+
+
+def page(status: int, title: str, message: str) -> HTMLResponse:
+    body = (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        "<meta name=viewport content='width=device-width,initial-scale=1'>"
+        f"<title>{escape(title)}</title>"
+        "<body style='font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem'>"
+        f"<h1>{escape(title)}</h1><p>{escape(message)}</p></body></html>"
+    )
+    return HTMLResponse(body, status_code=status)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing (BodyTooLarge) anything over `limit` bytes without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def tag_shop(request: Request, shop: str) -> None:
+    """Name the shop this request is about, for the request's log line."""
+    request.scope.setdefault("state", {})["shop"] = shop

@@ -1,0 +1,31 @@
+"""Looking shops up and retiring them."""
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .intents import ShopRef
+from .models import Shop, utcnow
+
+shops = Shop.__table__
+
+
+def find_installed(session: Session, domain: str) -> ShopRef | None:
+    row = session.execute(
+        select(shops.c.id, shops.c.double_optin).where(
+            shops.c.domain == domain,
+            shops.c.uninstalled_at.is_(None),
+            shops.c.access_token_encrypted.is_not(None),
+        )
+    ).first()
+    return ShopRef(id=row.id, double_optin=row.double_optin) if row else None
+
+
+def mark_uninstalled(session: Session, domain: str) -> bool:
+    """Forget the token and mark the shop uninstalled; False if it was unknown or already so."""
+    now = utcnow()
+    result = session.execute(
+        update(shops)
+        .where(shops.c.domain == domain, shops.c.uninstalled_at.is_(None))
+        .values(uninstalled_at=now, access_token_encrypted=None, updated_at=now)
+    )
+    return result.rowcount == 1

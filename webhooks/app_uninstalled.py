@@ -1,0 +1,17 @@
+"""`app/uninstalled`: mark the shop uninstalled and forget its token. It can arrive more than once
+and after the shop's data is gone: both are no-ops."""
+
+from sqlalchemy.orm import Session
+
+from shopify_app.shops import mark_uninstalled
+
+from .receive import Delivery, endpoint
+
+TOPIC = "app/uninstalled"
+
+
+def apply(session: Session, delivery: Delivery) -> None:
+    mark_uninstalled(session, delivery.shop)
+
+
+handle = endpoint(TOPIC, apply)
