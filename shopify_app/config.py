@@ -37,6 +37,12 @@ PLACEHOLDERS = {
     "your-api-secret",
     "your-secret-key",
 }
+PLACEHOLDER_MARKERS = ("changeme", "change-me", "change_me", "placeholder", "not-for-production", "your-", "replace-")
+
+
+def looks_like_placeholder(value: str) -> bool:
+    lowered = value.strip().lower()
+    return lowered in PLACEHOLDERS or any(marker in lowered for marker in PLACEHOLDER_MARKERS)
 MIN_SECRET_KEY_LENGTH = 32
 
 
@@ -123,7 +129,7 @@ class Settings(BaseSettings):
             value = getattr(self, name)
             if not value:
                 raise ConfigError(f"{name} is not set: set it in the environment or .env")
-            if not self.is_development and value.strip().lower() in PLACEHOLDERS:
+            if not self.is_development and looks_like_placeholder(value):
                 raise ConfigError(f"{name} holds a placeholder value: set the real one (APP_ENV=production)")
         if len(self.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
             raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long")

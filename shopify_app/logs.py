@@ -54,14 +54,28 @@ class JsonFormatter(logging.Formatter):
         return redact(orjson.dumps(entry, default=str).decode())
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of the write (it may be replaced later)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure(level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Our middleware writes one line per request (path only: queries carry codes and hmacs).
     logging.getLogger("uvicorn.access").disabled = True
+    # httpx logs every request URL at INFO; our own lines say what matters.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True

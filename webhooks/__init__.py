@@ -3,10 +3,13 @@
 
 from starlette.routing import Mount, Route
 
-from . import app_uninstalled
+from . import app_uninstalled, customers_data_request, customers_redact, shop_redact
 
 HANDLERS = {
-    app_uninstalled.TOPIC: app_uninstalled.handle,
+    module.TOPIC: module.handle
+    for module in (app_uninstalled, customers_data_request, customers_redact, shop_redact)
 }
 
-routes = [Mount("/webhooks", routes=[Route(f"/{topic}", handle, methods=["POST"]) for topic, handle in HANDLERS.items()])]
+routes = [
+    Mount("/webhooks", routes=[Route(f"/{topic}", handle, methods=["POST"]) for topic, handle in HANDLERS.items()])
+]

@@ -1,0 +1,46 @@
+"""Logs are JSON lines, one per request with the shop, and never carry secrets or contacts."""
+
+import json
+import logging
+
+import pytest
+
+from shopify_app import logs
+
+from .routes.test_auth import consent, start_install
+
+
+@pytest.fixture
+def log_lines(capsys, client, fake_shopify):
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    logs.configure("INFO")
+    yield lambda: [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    root.handlers[:], root.level = saved
+    logging.getLogger("uvicorn.access").disabled = False
+
+
+def test_requests_are_logged_without_secrets_or_contacts(log_lines, client, fake_shopify, settings, shop):
+    callback = consent(client, fake_shopify, start_install(client, "logged-shop.myshopify.com"))
+    assert client.get(callback, follow_redirects=False).status_code == 302
+    payload = {"intent": {"shopify_variant_id": 1, "shopify_product_id": 2, "channel": "sms", "quantity": 1,
+                          "source": "api"}, "customer": {"email": "jane.doe@example.com", "phone": "447911123456"}}
+    client.post("/api/v1/intents.json", json=payload, headers={"X-Shopify-Shop-Domain": shop})
+    logging.getLogger("shopify_app.test").info("contact jane.doe@example.com +447911123456 shpat_0123456789abcdef")
+    lines = log_lines()
+    text = json.dumps(lines)
+    requests = [line for line in lines if line["msg"] == "request"]
+    assert {r["path"] for r in requests} >= {"/auth", "/auth/callback", "/api/v1/intents.json"}
+    assert all(r.get("shop") for r in requests)
+    secrets = [fake_shopify.tokens["logged-shop.myshopify.com"], settings.SHOPIFY_API_SECRET, settings.SECRET_KEY,
+               "jane.doe@example.com", "447911123456", "shpat_0123456789abcdef", "code="]
+    for secret in secrets:
+        assert secret not in text, secret
+    assert "j***@example.com" in text
+
+
+def test_redact():
+    assert logs.redact("to jane@example.com") == "to j***@example.com"
+    assert logs.redact("sms +14155552671 sent") == "sms +14***71 sent"
+    assert logs.redact('{"access_token": "abc"}') == '{"access_token": "[redacted]"}'
+    assert logs.redact("variant 271878346596884015 at 2026-11-22T10:00:00") == "variant 271878346596884015 at 2026-11-22T10:00:00"

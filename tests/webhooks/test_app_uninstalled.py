@@ -1,0 +1,42 @@
+import json
+
+from sqlmodel import select
+
+from shopify_app.db import session_scope
+from shopify_app.models import Shop
+
+from ..support import webhook_headers
+
+URL = "/webhooks/app/uninstalled"
+SHOP = "demo-shop.myshopify.com"
+
+
+def deliver(client, shop=SHOP, webhook_id="w1", event_id="e1"):
+    body = json.dumps({"id": 548380009, "name": "Demo", "domain": shop, "myshopify_domain": shop}).encode()
+    return client.post(URL, content=body, headers=webhook_headers(body, "app/uninstalled", shop,
+                                                                  webhook_id=webhook_id, event_id=event_id))
+
+
+def the_shop(engine) -> Shop:
+    with session_scope(engine) as session:
+        return session.exec(select(Shop).where(Shop.domain == SHOP)).one()
+
+
+def test_marks_the_shop_uninstalled_and_forgets_its_token(client, engine, shop):
+    assert deliver(client).status_code == 200
+    row = the_shop(engine)
+    assert row.uninstalled_at is not None and row.access_token_encrypted is None
+    assert row.scopes  # the row stays (shop/redact erases it 48 h later)
+
+
+def test_repeat_delivery_changes_nothing(client, engine, shop):
+    deliver(client)
+    first = the_shop(engine)
+    assert deliver(client, webhook_id="w2", event_id="e2").status_code == 200
+    again = the_shop(engine)
+    assert again.uninstalled_at == first.uninstalled_at and again.updated_at == first.updated_at
+
+
+def test_unknown_shop_answers_200_and_changes_nothing(client, engine, shop):
+    assert deliver(client, shop="unknown-shop.myshopify.com").status_code == 200
+    assert the_shop(engine).uninstalled_at is None
