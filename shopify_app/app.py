@@ -18,7 +18,8 @@ from . import logs
 from .config import Settings, load_settings
 from .db import make_engine
 from .middleware import RequestLog
-from .routes import admin, api, auth, health
+from .notify.service import running_worker
+from .routes import admin, api, auth, health, links
 from .routes.responses import errors
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,10 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return errors(500, "Something went wrong on our side; nothing was changed. Please try again.")
 
 
-def create_app(settings: Settings | None = None, *, clock: Callable[[], float] = time.time) -> Starlette:
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], float] = time.time, run_worker: bool = True
+) -> Starlette:
+    """The app; `run_worker=False` leaves the notification worker out whatever the settings say (tests)."""
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
@@ -40,12 +44,16 @@ def create_app(settings: Settings | None = None, *, clock: Callable[[], float] =
             app.state.engine = engine
             app.state.http = http
             try:
-                yield
+                if settings.WORKER_IN_PROCESS and run_worker:
+                    async with running_worker(settings, engine, http):
+                        yield
+                else:
+                    yield
             finally:
                 engine.dispose()
 
     app = Starlette(
-        routes=[*health.routes, *auth.routes, *api.routes, *webhooks.routes, *admin.routes],
+        routes=[*health.routes, *auth.routes, *api.routes, *webhooks.routes, *links.routes, *admin.routes],
         middleware=[Middleware(RequestLog)],
         exception_handlers={500: _server_error},
         lifespan=lifespan,

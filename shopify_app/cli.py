@@ -35,6 +35,25 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_worker(args: argparse.Namespace) -> None:
+    import asyncio
+
+    from .app import configure_logging
+    from .notify.service import run_standalone
+
+    settings = _settings()
+    configure_logging(settings)
+    asyncio.run(run_standalone(settings))
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    import asyncio
+
+    from .demo import run_demo
+
+    asyncio.run(run_demo(keep=args.keep))
+
+
 def cmd_migrate(args: argparse.Namespace) -> None:
     from . import migrate
 
@@ -51,6 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run a notification worker only (several may run against PostgreSQL)")
+    worker.set_defaults(func=cmd_worker)
+
+    demo = sub.add_parser("demo", help="walk through a signup, a restock and its alerts on a throw-away database")
+    demo.add_argument("--keep", action="store_true", help="keep the demo's folder (database and emails)")
+    demo.set_defaults(func=cmd_demo)
 
     mig = sub.add_parser("migrate", help="bring the database schema up to date (Alembic)")
     mig.add_argument("--revision", default="head", help="target revision (default head)")

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     SHOPIFY_HTTP_TIMEOUT: float = 10.0
     # Largest accepted request body on the public API, in bytes.
     MAX_BODY_BYTES: int = 64 * 1024
+    # The notification worker: rows claimed per round, seconds a claim holds, idle poll, and how
+    # often stock is re-read through the API for variants with pending signups (0 = never).
+    WORKER_BATCH_SIZE: int = 500
+    WORKER_LEASE_SECONDS: float = 120.0
+    WORKER_POLL_INTERVAL: float = 0.5
+    RECONCILE_INTERVAL_SECONDS: float = 900.0
 
     @field_validator("APP_URL")
     @classmethod

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime, timezone
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Text, TypeDecorator, text
+from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Text, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 # SQLite only auto-increments an `INTEGER PRIMARY KEY`.
@@ -58,6 +58,27 @@ class IntentStatus(StrEnum):
     notified = "notified"        # an alert went out
     unsubscribed = "unsubscribed"
     cancelled = "cancelled"      # removed by the merchant or by a redaction
+
+
+class JobKind(StrEnum):
+    inventory = "inventory"      # an inventory item's stock changed: re-evaluate its variant
+    batch = "batch"              # the next batch of a batched restock is due
+    reconcile = "reconcile"      # re-read stock through the API for variants with pending signups
+
+
+class JobStatus(StrEnum):
+    pending = "pending"
+    running = "running"
+    done = "done"
+    failed = "failed"
+
+
+class NotificationStatus(StrEnum):
+    pending = "pending"          # written, waiting to be sent (or for a retry, see next_attempt_at)
+    sending = "sending"          # claimed by a worker until locked_until
+    sent = "sent"
+    failed = "failed"            # gave up; last_error says why; re-sendable
+    cancelled = "cancelled"
 
 
 class DeliveryPolicy(StrEnum):
@@ -171,3 +192,123 @@ class OAuthState(SQLModel, table=True):
     shop: str = Field(sa_type=String(255))
     expires_at: datetime = Field(sa_type=UTCDateTime)
 
+
+
+class Variant(SQLModel, table=True):
+    """The shop's variants as we last saw them (products/update, Admin API), and their stock."""
+
+    __table_args__ = (
+        UniqueConstraint("shop_id", "shopify_variant_id", name="uq_variant_shop_variant"),
+        Index("ix_variant_item", "shop_id", "inventory_item_id"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
+    shopify_variant_id: int = Field(sa_type=BigInteger)
+    shopify_product_id: int = Field(sa_type=BigInteger)
+    inventory_item_id: int | None = Field(default=None, sa_type=BigInteger)
+    product_title: str | None = Field(default=None, sa_type=String(255))
+    variant_title: str | None = Field(default=None, sa_type=String(255))
+    sku: str | None = Field(default=None, sa_type=String(255))
+    price: str | None = Field(default=None, sa_type=String(32))
+    currency: str | None = Field(default=None, sa_type=String(3))
+    handle: str | None = Field(default=None, sa_type=String(255))
+    image_url: str | None = Field(default=None, sa_type=Text)
+    inventory_quantity: int | None = Field(default=None)   # as products/update last reported it
+    sellable: int | None = Field(default=None)             # sum of available over locations, as last decided
+    levels_synced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # all locations read from the API
+    restocked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime = created_at_field()
+
+
+class InventoryLevel(SQLModel, table=True):
+    """`available` at one location, with Shopify's updated_at so late deliveries never win."""
+
+    __tablename__ = "inventory_level"
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE", primary_key=True)
+    inventory_item_id: int = Field(sa_type=BigInteger, primary_key=True)
+    location_id: int = Field(sa_type=BigInteger, primary_key=True)
+    available: int | None = Field(default=None)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Job(SQLModel, table=True):
+    """Durable work for the workers. At most one pending job per (kind, key)."""
+
+    __table_args__ = (
+        Index(
+            "uq_job_pending",
+            "kind",
+            "key",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_job_due", "status", "run_at"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    kind: str = Field(sa_type=String(16))
+    key: str = Field(sa_type=String(128))
+    shop_id: int | None = Field(default=None, foreign_key="shop.id", ondelete="CASCADE")
+    payload: str = Field(default="{}", sa_type=Text)
+    status: str = Field(default=JobStatus.pending.value, sa_type=String(16))
+    run_at: datetime = created_at_field()
+    attempts: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    locked_by: str | None = Field(default=None, sa_type=String(64))
+    last_error: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class RestockEvent(SQLModel, table=True):
+    """One decision: stock went from before to after, so `chosen` signups were picked."""
+
+    __tablename__ = "restock_event"
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE", index=True)
+    shopify_variant_id: int = Field(sa_type=BigInteger)
+    stock_before: int | None = Field(default=None)
+    stock_after: int = Field(default=0)
+    policy: str = Field(sa_type=String(255))
+    batch_number: int = Field(default=1)
+    chosen: int = Field(default=0)
+    trigger: str = Field(sa_type=String(16))   # webhook | reconcile | batch
+    created_at: datetime = created_at_field()
+
+
+class Notification(SQLModel, table=True):
+    """The outbox: one row per alert, written with the decision, sent after."""
+
+    __table_args__ = (
+        UniqueConstraint("intent_id", "restock_event_id", name="uq_notification_intent_event"),
+        Index("ix_notification_due", "status", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
+    intent_id: int = Field(sa_type=BigInteger, foreign_key="intent.id", ondelete="CASCADE")
+    restock_event_id: int = Field(sa_type=BigInteger, foreign_key="restock_event.id", ondelete="CASCADE", index=True)
+    channel: str = Field(sa_type=String(8))
+    status: str = Field(default=NotificationStatus.pending.value, sa_type=String(16))
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = created_at_field()
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    locked_by: str | None = Field(default=None, sa_type=String(64))
+    provider_id: str | None = Field(default=None, sa_type=String(255))
+    last_error: str | None = Field(default=None, sa_type=Text)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = created_at_field()
+    updated_at: datetime = created_at_field()
+
+
+class SendAttempt(SQLModel, table=True):
+    """Every attempt to send a notification, successful or not."""
+
+    __tablename__ = "send_attempt"
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    notification_id: int = Field(sa_type=BigInteger, foreign_key="notification.id", ondelete="CASCADE", index=True)
+    attempt: int
+    outcome: str = Field(sa_type=String(16))   # sent | retry | failed
+    provider_id: str | None = Field(default=None, sa_type=String(255))
+    error: str | None = Field(default=None, sa_type=Text)
+    worker: str | None = Field(default=None, sa_type=String(64))
+    at: datetime = created_at_field()

@@ -22,7 +22,10 @@ from .fakes.shopify import FakeShopify
 from .support import API_KEY, API_SECRET, SECRET_KEY, serve_in_thread
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-TABLES_CHILD_FIRST = ["intent", "customer", "webhook_delivery", "oauth_state", "shop"]
+TABLES_CHILD_FIRST = [
+    "send_attempt", "notification", "restock_event", "job", "inventory_level", "variant",
+    "intent", "customer", "webhook_delivery", "oauth_state", "shop",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -98,6 +101,7 @@ def settings(database_url: str, fake_shopify: FakeShopify) -> Settings:
         APP_URL="https://app.example.test",
         SHOPIFY_HTTP_TIMEOUT=1.0,
         PUSH_ENDPOINT_ALLOWLIST="fcm.googleapis.com,updates.push.services.mozilla.com,127.0.0.1",
+        WORKER_IN_PROCESS=False,
     ).check()
 
 

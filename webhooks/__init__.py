@@ -3,11 +3,20 @@
 
 from starlette.routing import Mount, Route
 
-from . import app_uninstalled, customers_data_request, customers_redact, shop_redact
+from . import (
+    app_uninstalled,
+    customers_data_request,
+    customers_redact,
+    inventory_levels_update,
+    products_update,
+    shop_redact,
+)
 
 HANDLERS = {
     module.TOPIC: module.handle
-    for module in (app_uninstalled, customers_data_request, customers_redact, shop_redact)
+    for module in (
+        app_uninstalled, customers_data_request, customers_redact, inventory_levels_update, products_update, shop_redact
+    )
 }
 
 routes = [

@@ -1,0 +1,256 @@
+"""What we know of the shop's stock: inventory levels per location (from webhooks and the API),
+the variant cache (from products/update and the API), and a variant's sellable stock."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from .models import InventoryLevel, Variant, utcnow
+
+levels = InventoryLevel.__table__
+variants = Variant.__table__
+
+VARIANT_FIELDS = """
+fragment VariantFields on ProductVariant {
+  id
+  legacyResourceId
+  title
+  sku
+  price
+  image { url }
+  product { id legacyResourceId title handle featuredImage { url } }
+}
+fragment LevelFields on InventoryLevel {
+  location { legacyResourceId }
+  quantities(names: ["available"]) { name quantity }
+  updatedAt
+}
+"""
+
+# Resolve an inventory item to its variant, with every location's level.
+ITEM_QUERY = VARIANT_FIELDS + """
+query InventoryItemStock($id: ID!) {
+  inventoryItem(id: $id) {
+    legacyResourceId
+    tracked
+    variant { ...VariantFields }
+    inventoryLevels(first: 100) { nodes { ...LevelFields } }
+  }
+}
+"""
+
+# Re-read stock for variants that have pending signups (reconciliation).
+VARIANTS_QUERY = VARIANT_FIELDS + """
+query VariantsStock($ids: [ID!]!) {
+  nodes(ids: $ids) {
+    ... on ProductVariant {
+      ...VariantFields
+      inventoryItem {
+        legacyResourceId
+        tracked
+        inventoryLevels(first: 100) { nodes { ...LevelFields } }
+      }
+    }
+  }
+}
+"""
+
+
+@dataclass
+class VariantInfo:
+    shopify_variant_id: int
+    shopify_product_id: int
+    inventory_item_id: int | None = None
+    product_title: str | None = None
+    variant_title: str | None = None
+    sku: str | None = None
+    price: str | None = None
+    handle: str | None = None
+    image_url: str | None = None
+    inventory_quantity: int | None = None
+
+
+@dataclass
+class Level:
+    location_id: int
+    available: int | None
+    updated_at: datetime
+
+
+@dataclass
+class ItemStock:
+    variant: VariantInfo
+    levels: list[Level] = field(default_factory=list)
+
+
+def gid(kind: str, legacy_id: int) -> str:
+    return f"gid://shopify/{kind}/{legacy_id}"
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _price(value: Any) -> str | None:
+    try:
+        return str(Decimal(str(value))) if value is not None else None
+    except InvalidOperation:
+        return None
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
+
+
+def _variant_from_api(node: dict[str, Any], item_id: int | None) -> VariantInfo:
+    product = node.get("product") or {}
+    image = (node.get("image") or {}).get("url") or ((product.get("featuredImage") or {}).get("url"))
+    title = node.get("title")
+    return VariantInfo(
+        shopify_variant_id=int(node["legacyResourceId"]),
+        shopify_product_id=int(product["legacyResourceId"]),
+        inventory_item_id=item_id,
+        product_title=product.get("title"),
+        variant_title=None if title == "Default Title" else title,
+        sku=node.get("sku") or None,
+        price=_price(node.get("price")),
+        handle=product.get("handle"),
+        image_url=image,
+    )
+
+
+def _levels_from_api(nodes: list[dict[str, Any]], tracked: bool) -> list[Level]:
+    found = []
+    for node in nodes:
+        quantities = {q["name"]: q["quantity"] for q in node.get("quantities") or []}
+        found.append(
+            Level(
+                location_id=int(node["location"]["legacyResourceId"]),
+                available=_int(quantities.get("available")) if tracked else None,
+                updated_at=parse_time(node.get("updatedAt")) or utcnow(),
+            )
+        )
+    return found
+
+
+def parse_item_stock(data: dict[str, Any]) -> ItemStock | None:
+    item = data.get("inventoryItem")
+    if not item or not item.get("variant"):
+        return None
+    item_id = int(item["legacyResourceId"])
+    return ItemStock(
+        variant=_variant_from_api(item["variant"], item_id),
+        levels=_levels_from_api((item.get("inventoryLevels") or {}).get("nodes") or [], item.get("tracked", True)),
+    )
+
+
+def parse_variants_stock(data: dict[str, Any]) -> list[ItemStock]:
+    found = []
+    for node in data.get("nodes") or []:
+        if not node or not node.get("legacyResourceId"):
+            continue
+        item = node.get("inventoryItem") or {}
+        item_id = _int(item.get("legacyResourceId"))
+        found.append(
+            ItemStock(
+                variant=_variant_from_api(node, item_id),
+                levels=_levels_from_api((item.get("inventoryLevels") or {}).get("nodes") or [], item.get("tracked", True)),
+            )
+        )
+    return found
+
+
+def variants_from_product(payload: dict[str, Any]) -> list[VariantInfo]:
+    """The variants of a `products/update` payload (REST representation)."""
+    product_id = _int(payload.get("id"))
+    if product_id is None:
+        return []
+    images = {img.get("id"): img.get("src") for img in payload.get("images") or [] if isinstance(img, dict)}
+    first_image = (payload.get("image") or {}).get("src") if isinstance(payload.get("image"), dict) else None
+    found = []
+    for v in payload.get("variants") or []:
+        if not isinstance(v, dict) or _int(v.get("id")) is None:
+            continue
+        title = v.get("title")
+        found.append(
+            VariantInfo(
+                shopify_variant_id=_int(v["id"]),
+                shopify_product_id=product_id,
+                inventory_item_id=_int(v.get("inventory_item_id")),
+                product_title=payload.get("title"),
+                variant_title=None if title == "Default Title" else title,
+                sku=v.get("sku") or None,
+                price=_price(v.get("price")),
+                handle=payload.get("handle"),
+                image_url=images.get(v.get("image_id")) or first_image,
+                inventory_quantity=_int(v.get("inventory_quantity")),
+            )
+        )
+    return found
+
+
+def _dialect_insert(session: Session):
+    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
+
+
+def upsert_variant(session: Session, shop_id: int, info: VariantInfo, *, levels_synced: bool = False) -> None:
+    now = utcnow()
+    values = {k: v for k, v in vars(info).items()}
+    values.update(shop_id=shop_id, updated_at=now)
+    if levels_synced:
+        values["levels_synced_at"] = now
+    changed = {k: v for k, v in values.items() if v is not None and k not in ("shop_id", "shopify_variant_id")}
+    stmt = _dialect_insert(session)(variants).values(**values)
+    session.execute(stmt.on_conflict_do_update(index_elements=["shop_id", "shopify_variant_id"], set_=changed))
+
+
+def record_level(session: Session, shop_id: int, item_id: int, level: Level) -> bool:
+    """Store one location's level unless a later update is already stored. True if stored."""
+    stmt = _dialect_insert(session)(levels).values(
+        shop_id=shop_id, inventory_item_id=item_id, location_id=level.location_id,
+        available=level.available, updated_at=level.updated_at,
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["shop_id", "inventory_item_id", "location_id"],
+        set_={"available": stmt.excluded.available, "updated_at": stmt.excluded.updated_at},
+        where=levels.c.updated_at <= stmt.excluded.updated_at,
+    ).returning(levels.c.location_id)
+    return session.execute(stmt).first() is not None
+
+
+def sellable(session: Session, shop_id: int, item_id: int) -> int | None:
+    """Sum of `available` over the item's locations; None when nothing tracked is known."""
+    total, count = session.execute(
+        select(func.sum(levels.c.available), func.count(levels.c.available)).where(
+            levels.c.shop_id == shop_id, levels.c.inventory_item_id == item_id
+        )
+    ).one()
+    return int(total) if count else None
+
+
+def variant_for_item(session: Session, shop_id: int, item_id: int):
+    return session.execute(
+        select(variants).where(variants.c.shop_id == shop_id, variants.c.inventory_item_id == item_id)
+    ).mappings().first()
+
+
+def mark_levels_synced(session: Session, shop_id: int, variant_id: int) -> None:
+    session.execute(
+        update(variants)
+        .where(variants.c.shop_id == shop_id, variants.c.shopify_variant_id == variant_id)
+        .values(levels_synced_at=utcnow())
+    )

@@ -1,0 +1,152 @@
+"""Turning an alert into the message each channel sends: Jinja2 templates for email (HTML and
+text), short localised strings for SMS and push. Locales fall back `fr-CA` → `fr` → `en`."""
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from ..config import Settings
+from ..keys import signer
+from .base import OutgoingMessage
+
+TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
+DEFAULT_LOCALE = "en"
+UNSUBSCRIBE_PURPOSE = "unsubscribe"
+SMS_LIMIT = 160
+# The GSM 03.38 basic character set: an SMS of these characters fits 160 to a segment.
+GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Everything a message needs, loaded with the notification."""
+
+    notification_id: int
+    intent_id: int
+    channel: str
+    to: str
+    shop_domain: str
+    shopify_variant_id: int
+    product_title: str | None
+    variant_title: str | None = None
+    price: str | None = None
+    handle: str | None = None
+    image_url: str | None = None
+    locale: str | None = None
+    customer_name: str | None = None
+
+
+@lru_cache(maxsize=16)
+def _strings(locale: str) -> dict[str, str]:
+    return json.loads((TEMPLATES / "i18n" / f"{locale}.json").read_text(encoding="utf-8"))
+
+
+def available_locales() -> set[str]:
+    return {p.stem for p in (TEMPLATES / "i18n").glob("*.json")}
+
+
+def pick_locale(locale: str | None) -> str:
+    known = available_locales()
+    for candidate in ((locale or "").replace("_", "-").lower(), (locale or "").split("-")[0].split("_")[0].lower()):
+        if candidate in known:
+            return candidate
+    return DEFAULT_LOCALE
+
+
+def unsubscribe_token(secret_key: str, intent_id: int) -> str:
+    return signer(secret_key, UNSUBSCRIBE_PURPOSE).dumps(intent_id)
+
+
+def product_url(alert: Alert) -> str:
+    if alert.handle:
+        return f"https://{alert.shop_domain}/products/{quote(alert.handle)}?variant={alert.shopify_variant_id}"
+    return f"https://{alert.shop_domain}/"
+
+
+def shop_name(domain: str) -> str:
+    return domain.removesuffix(".myshopify.com").replace("-", " ").title()
+
+
+def fit_sms(build, product: str) -> str:
+    """The SMS from `build(product)`, shortening the product name to stay within 160 GSM-7
+    characters where that is possible."""
+    text = build(product)
+    if len(text) <= SMS_LIMIT or not set(text) <= GSM7:
+        return text
+    room = len(product) - (len(text) - SMS_LIMIT) - 3
+    return build(product[: max(room, 8)].rstrip() + "...") if room > 0 else build(product[:8] + "...")
+
+
+class Renderer:
+    def __init__(self, settings: Settings, templates: Path = TEMPLATES):
+        self.settings = settings
+        self.env = Environment(
+            loader=FileSystemLoader(templates),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            trim_blocks=False,
+        )
+        self.html = self.env.get_template("email/back_in_stock.html")
+        self.text = self.env.get_template("email/back_in_stock.txt")
+
+    def unsubscribe_url(self, intent_id: int) -> str:
+        return f"{self.settings.APP_URL}/unsubscribe/{unsubscribe_token(self.settings.SECRET_KEY, intent_id)}"
+
+    def render(self, alert: Alert) -> OutgoingMessage:
+        locale = pick_locale(alert.locale)
+        t = _strings(locale)
+        product = alert.product_title or "Your item"
+        if alert.variant_title:
+            product_full = f"{product} ({alert.variant_title})"
+        else:
+            product_full = product
+        url = product_url(alert)
+        shop = shop_name(alert.shop_domain)
+        reference = f"n{alert.notification_id}"
+        if alert.channel == "sms":
+            build = lambda p: t["sms"].format(shop=shop, product=p, url=url) + t["sms_stop"]  # noqa: E731
+            return OutgoingMessage(channel="sms", to=alert.to, text=fit_sms(build, product_full), reference=reference)
+        if alert.channel == "push":
+            payload = {
+                "title": t["push_title"],
+                "body": t["push_body"].format(product=product_full),
+                "url": url,
+                "image": alert.image_url,
+                "tag": f"back-in-stock-{alert.shopify_variant_id}",
+            }
+            return OutgoingMessage(channel="push", to=alert.to, text=payload["body"], push_payload=payload,
+                                   reference=reference)
+        unsubscribe = self.unsubscribe_url(alert.intent_id)
+        context = {
+            "t": t,
+            "locale": locale,
+            "subject": t["subject"].format(product=product_full),
+            "intro": t["intro"].format(product=product_full, name_comma=f" {alert.customer_name}," if alert.customer_name else ","),
+            "why": t["why"].format(shop=shop),
+            "product": product_full,
+            "product_title": product,
+            "variant_title": alert.variant_title,
+            "price": alert.price,
+            "image_url": alert.image_url,
+            "product_url": url,
+            "unsubscribe_url": unsubscribe,
+        }
+        return OutgoingMessage(
+            channel="email",
+            to=alert.to,
+            subject=context["subject"],
+            text=self.text.render(context),
+            html=self.html.render(context),
+            headers={
+                "List-Unsubscribe": f"<{unsubscribe}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            },
+            reference=reference,
+        )

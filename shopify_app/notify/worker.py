@@ -1,0 +1,301 @@
+"""The worker: takes jobs (stock changed, next batch due, reconcile) and turns them into restock
+decisions, then sends due notifications through the channels. Any number of workers can run
+against PostgreSQL; rows are claimed with SKIP LOCKED and a lease."""
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+
+import httpx
+from anyio import to_thread
+from sqlalchemy import and_, distinct, select, update
+from sqlalchemy.engine import Engine
+
+from .. import inventory, jobs, restock
+from ..admin_api import AdminApi, AdminApiError
+from ..config import Settings
+from ..db import session_scope
+from ..keys import decrypt_token
+from ..models import Intent, IntentStatus, JobKind, NotificationStatus, Shop, Variant, utcnow
+from . import outbox
+from .base import Channel, OutgoingMessage, PermanentError, SubscriptionGone, TransientError
+from .render import Alert, Renderer
+
+log = logging.getLogger("shopify_app.worker")
+shops, variants, intents = Shop.__table__, Variant.__table__, Intent.__table__
+JOBS_PER_ROUND = 20
+RECONCILE_CHUNK = 50
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        http: httpx.AsyncClient,
+        channels: Mapping[str, Channel],
+        *,
+        name: str | None = None,
+        renderer: Renderer | None = None,
+    ):
+        self.settings = settings
+        self.engine = engine
+        self.http = http
+        self.channels = dict(channels)
+        self.renderer = renderer or Renderer(settings)
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.lease = timedelta(seconds=settings.WORKER_LEASE_SECONDS)
+        self._next_reconcile = 0.0
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log.info("worker started", extra={"worker": self.name, "channels": sorted(self.channels)})
+        loop = asyncio.get_running_loop()
+        while not stop.is_set():
+            try:
+                if self.settings.RECONCILE_INTERVAL_SECONDS > 0 and loop.time() >= self._next_reconcile:
+                    self._next_reconcile = loop.time() + self.settings.RECONCILE_INTERVAL_SECONDS
+                    await to_thread.run_sync(self.schedule_reconcile)
+                done = await self.tick()
+            except Exception:
+                log.exception("worker round failed", extra={"worker": self.name})
+                done = 0
+            if not done:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self.settings.WORKER_POLL_INTERVAL)
+                except asyncio.TimeoutError:
+                    pass
+        log.info("worker stopped", extra={"worker": self.name})
+
+    async def tick(self) -> int:
+        """One round: due jobs, then one batch of due notifications. How much was done."""
+        return await self.run_jobs() + await self.send_batch()
+
+    async def drain(self, rounds: int = 1000) -> None:
+        """Work until nothing is due (tests, demo)."""
+        for _ in range(rounds):
+            if not await self.tick():
+                return
+
+    # -- jobs -------------------------------------------------------------------------------
+
+    async def run_jobs(self) -> int:
+        claimed = await to_thread.run_sync(self._claim_jobs)
+        for job in claimed:
+            try:
+                await self.run_job(job)
+                await to_thread.run_sync(self._finish_job, job.id)
+                log.info("job", extra={"job": job.kind, "key": job.key, "worker": self.name})
+            except Exception as exc:  # noqa: BLE001  (a job's failure must not stop the others)
+                retry_in = getattr(exc, "retry_after", None) or outbox.backoff(job.attempts)
+                await to_thread.run_sync(self._fail_job, job, f"{type(exc).__name__}: {exc}", retry_in)
+                log.warning("job failed", extra={"job": job.kind, "key": job.key, "error": str(exc)[:300]})
+        return len(claimed)
+
+    def _claim_jobs(self):
+        with session_scope(self.engine) as session:
+            return jobs.claim(session, self.name, limit=JOBS_PER_ROUND, lease=self.lease)
+
+    def _finish_job(self, job_id: int) -> None:
+        with session_scope(self.engine) as session:
+            jobs.finish(session, job_id)
+
+    def _fail_job(self, job, error: str, retry_in: float) -> None:
+        with session_scope(self.engine) as session:
+            jobs.fail(session, job, error, retry_in=timedelta(seconds=retry_in))
+
+    async def run_job(self, job: jobs.ClaimedJob) -> None:
+        shop = await to_thread.run_sync(self._shop, job.shop_id)
+        if shop is None:
+            return  # uninstalled or erased: nothing to do
+        if job.kind == JobKind.inventory:
+            await self._inventory_changed(shop, int(job.payload["inventory_item_id"]))
+        elif job.kind == JobKind.batch:
+            await to_thread.run_sync(self._next_batch, shop, int(job.payload["variant_id"]), int(job.payload["batch"]))
+        elif job.kind == JobKind.reconcile:
+            await self._reconcile(shop)
+
+    def _shop(self, shop_id: int | None):
+        if shop_id is None:
+            return None
+        with session_scope(self.engine) as session:
+            return session.execute(
+                select(shops).where(shops.c.id == shop_id, shops.c.uninstalled_at.is_(None),
+                                    shops.c.access_token_encrypted.is_not(None))
+            ).mappings().first()
+
+    def _api(self, shop) -> AdminApi:
+        token = decrypt_token(self.settings.SECRET_KEY, shop["access_token_encrypted"])
+        if token is None:
+            raise AdminApiError("the stored access token cannot be decrypted (SECRET_KEY changed?)")
+        return AdminApi(self.http, self.settings, shop["domain"], token)
+
+    async def _inventory_changed(self, shop, item_id: int) -> None:
+        known = await to_thread.run_sync(self._known_variant, shop["id"], item_id)
+        if known is None:
+            data = await self._api(shop).query(inventory.ITEM_QUERY, {"id": inventory.gid("InventoryItem", item_id)})
+            stock = inventory.parse_item_stock(data)
+            if stock is None:
+                return  # not a variant's item (or deleted): no one can be waiting for it
+            await to_thread.run_sync(self._store_stock, shop["id"], [stock])
+            known = stock.variant.shopify_variant_id
+        await to_thread.run_sync(self._evaluate, shop, known, item_id, "webhook")
+
+    def _known_variant(self, shop_id: int, item_id: int) -> int | None:
+        """The variant of an item whose every location we have read at least once."""
+        with session_scope(self.engine) as session:
+            row = inventory.variant_for_item(session, shop_id, item_id)
+            return row["shopify_variant_id"] if row is not None and row["levels_synced_at"] is not None else None
+
+    def _store_stock(self, shop_id: int, stocks: list[inventory.ItemStock]) -> None:
+        with session_scope(self.engine) as session:
+            for stock in stocks:
+                inventory.upsert_variant(session, shop_id, stock.variant, levels_synced=True)
+                if stock.variant.inventory_item_id is not None:
+                    for level in stock.levels:
+                        inventory.record_level(session, shop_id, stock.variant.inventory_item_id, level)
+
+    def _lock_variant(self, session, shop_id: int, variant_id: int):
+        return session.execute(
+            select(variants).where(variants.c.shop_id == shop_id, variants.c.shopify_variant_id == variant_id)
+            .with_for_update()
+        ).mappings().first()
+
+    def _evaluate(self, shop, variant_id: int, item_id: int, trigger: str) -> None:
+        """Compare sellable stock with what we last decided on; alert on a restock."""
+        policy = outbox.policy_of(shop)
+        with session_scope(self.engine) as session:
+            variant = self._lock_variant(session, shop["id"], variant_id)
+            if variant is None:
+                return
+            after = inventory.sellable(session, shop["id"], item_id)
+            if after is None:
+                return
+            before = variant["sellable"]
+            session.execute(update(variants).where(variants.c.id == variant["id"]).values(sellable=after))
+            if not restock.is_restock(before, after, policy) or not outbox.has_waiting(session, shop["id"], variant_id):
+                return
+            decision = outbox.decide(session, shop["id"], policy, variant_id, before=before, after=after, trigger=trigger)
+            session.execute(update(variants).where(variants.c.id == variant["id"]).values(restocked_at=utcnow()))
+            self._schedule_next_batch(session, shop, variant_id, decision, 1, policy)
+            log.info("restock", extra={"variant": variant_id, "before": before, "after": after,
+                                       "chosen": decision.chosen, "trigger": trigger})
+
+    def _schedule_next_batch(self, session, shop, variant_id: int, decision, batch: int, policy) -> None:
+        run_at = restock.next_batch_at(utcnow(), policy)
+        if decision.more_waiting and run_at is not None:
+            jobs.enqueue(session, JobKind.batch, f"{shop['id']}:{variant_id}", shop_id=shop["id"],
+                         payload={"variant_id": variant_id, "batch": batch + 1}, run_at=run_at)
+
+    def _next_batch(self, shop, variant_id: int, batch: int) -> None:
+        """The next batch of a batched restock, while the variant is still in stock."""
+        policy = outbox.policy_of(shop)
+        with session_scope(self.engine) as session:
+            variant = self._lock_variant(session, shop["id"], variant_id)
+            if variant is None or variant["inventory_item_id"] is None:
+                return
+            now = inventory.sellable(session, shop["id"], variant["inventory_item_id"])
+            if not restock.in_stock(now, policy) or not outbox.has_waiting(session, shop["id"], variant_id):
+                return  # sold out again (or no one left): the next restock starts over
+            decision = outbox.decide(session, shop["id"], policy, variant_id, before=now, after=now, trigger="batch",
+                                     batch_number=batch)
+            self._schedule_next_batch(session, shop, variant_id, decision, batch, policy)
+
+    # -- reconciliation ---------------------------------------------------------------------
+
+    def schedule_reconcile(self) -> None:
+        """A reconcile job for every installed shop with waiting signups (coalesced)."""
+        with session_scope(self.engine) as session:
+            shop_ids = session.execute(
+                select(distinct(intents.c.shop_id))
+                .join(shops, shops.c.id == intents.c.shop_id)
+                .where(intents.c.status == IntentStatus.pending.value, shops.c.uninstalled_at.is_(None))
+            ).scalars().all()
+            for shop_id in shop_ids:
+                jobs.enqueue(session, JobKind.reconcile, str(shop_id), shop_id=shop_id)
+
+    async def _reconcile(self, shop) -> None:
+        waiting = await to_thread.run_sync(self._waiting_variants, shop["id"])
+        api = self._api(shop)
+        for start in range(0, len(waiting), RECONCILE_CHUNK):
+            ids = [inventory.gid("ProductVariant", v) for v in waiting[start:start + RECONCILE_CHUNK]]
+            stocks = inventory.parse_variants_stock(await api.query(inventory.VARIANTS_QUERY, {"ids": ids}))
+            await to_thread.run_sync(self._store_stock, shop["id"], stocks)
+            for stock in stocks:
+                if stock.variant.inventory_item_id is not None:
+                    await to_thread.run_sync(self._evaluate, shop, stock.variant.shopify_variant_id,
+                                             stock.variant.inventory_item_id, "reconcile")
+
+    def _waiting_variants(self, shop_id: int) -> list[int]:
+        with session_scope(self.engine) as session:
+            return session.execute(
+                select(distinct(intents.c.shopify_variant_id)).where(
+                    and_(intents.c.shop_id == shop_id, intents.c.status == IntentStatus.pending.value)
+                )
+            ).scalars().all()
+
+    # -- sending ----------------------------------------------------------------------------
+
+    async def send_batch(self) -> int:
+        prepared = await to_thread.run_sync(self._claim_and_render)
+        if not prepared:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(alert, attempt, message) for alert, attempt, message in prepared))
+        await to_thread.run_sync(self._record, list(outcomes))
+        return len(prepared)
+
+    def _claim_and_render(self) -> list[tuple[Alert, int, OutgoingMessage | None]]:
+        with session_scope(self.engine) as session:
+            ids = outbox.claim(session, self.name, sorted(self.channels),
+                               limit=self.settings.WORKER_BATCH_SIZE, lease=self.lease)
+        if not ids:
+            return []
+        with session_scope(self.engine) as session:
+            alerts = outbox.load_alerts(session, ids)
+        prepared = []
+        for alert, attempt in alerts:
+            try:
+                prepared.append((alert, attempt, self.renderer.render(alert) if alert.to else None))
+            except Exception:  # noqa: BLE001  (a broken template must fail one message, not the batch)
+                log.exception("render failed", extra={"notification": alert.notification_id})
+                prepared.append((alert, attempt, None))
+        return prepared
+
+    async def _send(self, alert: Alert, attempt: int, message: OutgoingMessage | None) -> outbox.Outcome:
+        base = {"notification_id": alert.notification_id, "intent_id": alert.intent_id, "attempt": attempt}
+        if message is None:
+            return outbox.Outcome(**base, outcome="failed", error="no contact for this channel, or the message could not be rendered")
+        try:
+            provider_id = await self.channels[alert.channel].send(message)
+        except SubscriptionGone as exc:
+            return outbox.Outcome(**base, outcome="failed", error=str(exc) or "subscription gone", subscription_gone=True)
+        except PermanentError as exc:
+            return outbox.Outcome(**base, outcome="failed", error=str(exc) or type(exc).__name__)
+        except TransientError as exc:
+            return outbox.Outcome(**base, outcome="retry", error=str(exc) or type(exc).__name__,
+                                  retry_after=getattr(exc, "retry_after", None))
+        except Exception as exc:  # noqa: BLE001  (unknown failures are retried, never lost)
+            log.exception("send failed unexpectedly", extra={"notification": alert.notification_id})
+            return outbox.Outcome(**base, outcome="retry", error=f"{type(exc).__name__}: {exc}")
+        return outbox.Outcome(**base, outcome="sent", provider_id=provider_id)
+
+    def _record(self, outcomes: list[outbox.Outcome]) -> None:
+        with session_scope(self.engine) as session:
+            outbox.record(session, self.name, outcomes)
+        sent = sum(1 for o in outcomes if o.outcome == "sent")
+        log.info("sent", extra={"worker": self.name, "sent": sent, "not_sent": len(outcomes) - sent})
+
+    def release(self) -> None:
+        """Give back what this worker holds (on shutdown) so others need not wait for the lease."""
+        with session_scope(self.engine) as session:
+            outbox_rows = outbox.notifications
+            session.execute(
+                update(outbox_rows)
+                .where(outbox_rows.c.locked_by == self.name, outbox_rows.c.status == NotificationStatus.sending.value)
+                .values(status=NotificationStatus.pending.value, locked_until=None, attempts=outbox_rows.c.attempts - 1)
+            )
