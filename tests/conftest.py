@@ -111,15 +111,17 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def install_shop(engine, settings: Settings, domain: str = "demo-shop.myshopify.com") -> int:
+def install_shop(engine, settings: Settings, domain: str = "demo-shop.myshopify.com", token: str | None = None,
+                 **policy) -> int:
     """An installed shop, as the OAuth callback would have stored it."""
     now = utcnow()
     with session_scope(engine) as session:
         shop = Shop(
             domain=domain,
-            access_token_encrypted=encrypt_token(settings.SECRET_KEY, f"shpat_{uuid.uuid4().hex}"),
+            access_token_encrypted=encrypt_token(settings.SECRET_KEY, token or f"shpat_{uuid.uuid4().hex}"),
             scopes=settings.SHOPIFY_SCOPES,
             installed_at=now,
+            **policy,
         )
         session.add(shop)
         session.flush()

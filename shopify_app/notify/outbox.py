@@ -96,7 +96,11 @@ def decide(
         chosen = chosen.limit(limit)
     columns = ["shop_id", "intent_id", "restock_event_id", "channel", "status", "attempts",
                "next_attempt_at", "created_at", "updated_at"]
-    count = session.execute(insert(notifications).from_select(columns, chosen)).rowcount
+    session.execute(insert(notifications).from_select(columns, chosen))
+    # rowcount of INSERT ... SELECT is not reported by every driver: count what was written.
+    count = session.execute(
+        select(func.count()).select_from(notifications).where(notifications.c.restock_event_id == event_id)
+    ).scalar_one()
     session.execute(
         update(intents)
         .where(intents.c.id.in_(select(notifications.c.intent_id).where(notifications.c.restock_event_id == event_id)))

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import httpx
 from anyio import to_thread
-from sqlalchemy import and_, distinct, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Engine
 
 from .. import inventory, jobs, restock
@@ -212,7 +212,7 @@ class Worker:
         """A reconcile job for every installed shop with waiting signups (coalesced)."""
         with session_scope(self.engine) as session:
             shop_ids = session.execute(
-                select(distinct(intents.c.shop_id))
+                select(intents.c.shop_id).distinct()
                 .join(shops, shops.c.id == intents.c.shop_id)
                 .where(intents.c.status == IntentStatus.pending.value, shops.c.uninstalled_at.is_(None))
             ).scalars().all()
@@ -234,7 +234,7 @@ class Worker:
     def _waiting_variants(self, shop_id: int) -> list[int]:
         with session_scope(self.engine) as session:
             return session.execute(
-                select(distinct(intents.c.shopify_variant_id)).where(
+                select(intents.c.shopify_variant_id).distinct().where(
                     and_(intents.c.shop_id == shop_id, intents.c.status == IntentStatus.pending.value)
                 )
             ).scalars().all()
