@@ -1,0 +1,58 @@
+from shopify_app.config import Settings
+from shopify_app.keys import unsign
+from shopify_app.notify.render import GSM7, SMS_LIMIT, UNSUBSCRIBE_PURPOSE, Alert, Renderer, pick_locale
+
+SETTINGS = Settings(APP_URL="https://alerts.example.com", SECRET_KEY="s" * 40)
+
+
+def alert(**kw) -> Alert:
+    base = dict(notification_id=7, intent_id=42, channel="email", to="ann@example.com",
+                shop_domain="cool-store.myshopify.com", shopify_variant_id=123, product_title="Linen <Shirt>",
+                variant_title="Green", price="49.00", handle="linen-shirt", image_url="https://cdn.example.com/a.jpg")
+    base.update(kw)
+    return Alert(**base)
+
+
+def test_locale_fallback():
+    assert pick_locale("fr-CA") == "fr" and pick_locale("de_DE") == "de" and pick_locale("FR") == "fr"
+    assert pick_locale("xx") == "en" and pick_locale(None) == "en"
+
+
+def test_email_parts_links_and_escaping():
+    message = Renderer(SETTINGS).render(alert())
+    assert message.subject == "Linen <Shirt> (Green) is back in stock"
+    assert "Linen &lt;Shirt&gt;" in message.html and "<Shirt>" not in message.html
+    url = "https://cool-store.myshopify.com/products/linen-shirt?variant=123"
+    assert url in message.text and url in message.html and "49.00" in message.text
+    unsubscribe = message.headers["List-Unsubscribe"].strip("<>")
+    token = unsubscribe.rsplit("/", 1)[1]
+    assert unsubscribe.startswith("https://alerts.example.com/unsubscribe/")
+    assert unsign(SETTINGS.SECRET_KEY, UNSUBSCRIBE_PURPOSE, token, 60) == 42
+    assert unsubscribe in message.text and unsubscribe in message.html
+
+
+def test_email_is_localised():
+    french = Renderer(SETTINGS).render(alert(locale="fr", customer_name="Ann"))
+    assert french.subject == "Linen <Shirt> (Green) est de nouveau en stock"
+    assert "Bonjour Ann," in french.text and "Se désabonner" in french.text
+    german = Renderer(SETTINGS).render(alert(locale="de-AT"))
+    assert "wieder auf Lager" in german.subject
+
+
+def test_sms_fits_one_segment():
+    long_title = "The Extraordinarily Comfortable Handwoven Organic Linen Summer Shirt With Pockets"
+    message = Renderer(SETTINGS).render(alert(channel="sms", to="+14155552671", product_title=long_title,
+                                              handle="the-extraordinarily-comfortable-shirt"))
+    assert len(message.text) <= SMS_LIMIT and set(message.text) <= GSM7
+    assert message.text.endswith("Reply STOP to opt out.")
+    assert "https://cool-store.myshopify.com/products/the-extraordinarily-comfortable-shirt?variant=123" in message.text
+    short = Renderer(SETTINGS).render(alert(channel="sms", to="+14155552671"))
+    assert "Linen <Shirt> (Green)" in short.text
+
+
+def test_push_payload():
+    message = Renderer(SETTINGS).render(alert(channel="push", to='{"endpoint":"x"}', locale="fr"))
+    assert message.push_payload == {
+        "title": "De retour en stock", "body": "Linen <Shirt> (Green) est de nouveau disponible.",
+        "url": "https://cool-store.myshopify.com/products/linen-shirt?variant=123",
+        "image": "https://cdn.example.com/a.jpg", "tag": "back-in-stock-123"}
