@@ -1,0 +1,162 @@
+"""Signups to messages through the real protocols: Shopify's Admin API (fake), an SMTP server,
+Twilio's API and a push service that decrypts what it gets. Then workers that die or are told to
+stop, as separate processes."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from shopify_app.notify.channels import build_channels
+from shopify_app.notify.worker import Worker
+
+from ..fakes.push_service import FakePushService, vapid_keys
+from ..fakes.smtp import SmtpServer
+from ..fakes.twilio import FakeTwilio
+from ..support import serve_in_thread
+from .helpers import LOCATION, LOCATION2, SHOP, VARIANT, level_webhook, notifications, run, setup_shop, signup
+
+
+@pytest.fixture(scope="module")
+def outside():
+    """The SMTP server, Twilio and the push service, for the whole module."""
+    twilio, push = FakeTwilio(), FakePushService()
+    with SmtpServer() as smtp, serve_in_thread(twilio.app) as twilio_url, serve_in_thread(push.app) as push_url:
+        push.base_url = push_url
+        yield {"smtp": smtp, "twilio": twilio, "twilio_url": twilio_url, "push": push}
+
+
+@pytest.fixture
+def wired(settings, outside):
+    smtp, twilio, push = outside["smtp"], outside["twilio"], outside["push"]
+    smtp.recorder.received.clear()
+    smtp.recorder.refuse_all = smtp.recorder.stall = False
+    twilio.messages.clear()
+    push.delivered.clear()
+    private, public = vapid_keys()
+    return settings.model_copy(update={
+        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp.port, "SMTP_STARTTLS": False, "MAIL_FROM": "Shop <alerts@shop.example>",
+        "TWILIO_ACCOUNT_SID": twilio.account_sid, "TWILIO_AUTH_TOKEN": twilio.auth_token,
+        "TWILIO_FROM_NUMBER": "+15005550006", "TWILIO_API_BASE_URL": outside["twilio_url"],
+        "VAPID_PRIVATE_KEY": private, "VAPID_PUBLIC_KEY": public, "VAPID_SUBJECT": "mailto:ops@shop.example",
+    })
+
+
+async def drain_with_real_channels(settings, engine, name=None):
+    async with httpx.AsyncClient() as http:
+        channels = build_channels(settings, http)
+        await Worker(settings, engine, http, channels, name=name).drain()
+        for channel in channels.values():
+            await channel.aclose()
+
+
+def test_restock_reaches_every_channel_over_its_protocol(client, engine, settings, wired, outside, fake_shopify):
+    item = setup_shop(engine, settings, fake_shopify)
+    browser = outside["push"].new_browser()
+    signup(client, "email", email="ann@example.com", locale="de")
+    signup(client, "sms", phone="14155552671")
+    signup(client, "push", push=browser.subscription)
+    item.levels = {LOCATION: 4, LOCATION2: 0}
+    level_webhook(client, 4)
+    run(drain_with_real_channels(wired, engine))
+
+    [mail] = outside["smtp"].recorder.received
+    assert mail.recipients == ["ann@example.com"] and "wieder auf Lager" in mail.message["Subject"]
+    assert mail.message["List-Unsubscribe"].strip().startswith("<https://app.example.test/unsubscribe/")
+    [text] = outside["twilio"].messages
+    assert text["To"] == "+14155552671" and text["From"] == "+15005550006" and "linen-shirt" in text["Body"]
+    [note] = outside["push"].delivered
+    assert note["payload"]["url"] == f"https://{SHOP}/products/linen-shirt?variant={VARIANT}"
+    assert note["payload"]["body"].startswith("Linen Shirt (Green / M)")
+    rows = notifications(engine)
+    assert {r.status for r in rows} == {"sent"}
+    assert {r.channel: r.provider_id[:2] for r in rows}["sms"] == "SM"
+
+
+def test_an_smtp_server_that_refuses_for_a_while(client, engine, settings, wired, outside, fake_shopify):
+    from .test_outbox import make_due
+
+    item = setup_shop(engine, settings, fake_shopify)
+    emails = [signup(client)["email"] for _ in range(12)]
+    outside["smtp"].recorder.refuse_all = True
+    item.levels = {LOCATION: 4}
+    level_webhook(client, 4)
+    run(drain_with_real_channels(wired, engine))
+    assert outside["smtp"].recorder.received == []
+    assert {r.status for r in notifications(engine)} == {"pending"}
+    outside["smtp"].recorder.refuse_all = False
+    make_due(engine)
+    run(drain_with_real_channels(wired, engine))
+    assert sorted(m.recipients[0] for m in outside["smtp"].recorder.received) == sorted(emails)
+    assert {r.status for r in notifications(engine)} == {"sent"} and {r.attempts for r in notifications(engine)} == {2}
+
+
+def _worker_process(settings) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "SMTP_", "TWILIO_", "VAPID_"))}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[name] = str(value)
+    return subprocess.Popen([sys.executable, "-m", "shopify_app", "worker"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(condition, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_killed_workers_batch_is_sent_by_another_after_the_lease(client, engine, settings, wired, outside,
+                                                                   fake_shopify):
+    item = setup_shop(engine, settings, fake_shopify)
+    emails = [signup(client)["email"] for _ in range(8)]
+    item.levels = {LOCATION: 4}
+    level_webhook(client, 4)
+    outside["smtp"].recorder.stall = True  # the worker will hang mid-batch
+    short_lease = wired.model_copy(update={"WORKER_LEASE_SECONDS": 2.0, "WORKER_POLL_INTERVAL": 0.1,
+                                           "RECONCILE_INTERVAL_SECONDS": 0})
+    process = _worker_process(short_lease)
+    try:
+        assert _wait_for(lambda: {r.status for r in notifications(engine)} == {"sending"}), process.stderr
+        process.kill()
+        process.wait(10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    outside["smtp"].recorder.stall = False
+    assert {r.status for r in notifications(engine)} == {"sending"}
+    time.sleep(2.1)
+    run(drain_with_real_channels(short_lease, engine, name="survivor"))
+    assert sorted(m.recipients[0] for m in outside["smtp"].recorder.received) == sorted(emails)
+    assert {(r.status, r.locked_by) for r in notifications(engine)} == {("sent", "survivor")}
+
+
+def test_sigterm_finishes_the_round_in_flight_then_exits(client, engine, settings, wired, outside, fake_shopify):
+    item = setup_shop(engine, settings, fake_shopify)
+    for _ in range(5):
+        signup(client)
+    item.levels = {LOCATION: 4}
+    level_webhook(client, 4)
+    outside["smtp"].recorder.stall = True
+    quick = wired.model_copy(update={"WORKER_POLL_INTERVAL": 0.1, "RECONCILE_INTERVAL_SECONDS": 0})
+    process = _worker_process(quick)
+    try:
+        assert _wait_for(lambda: {r.status for r in notifications(engine)} == {"sending"})
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        assert process.poll() is None  # still finishing what it holds
+        outside["smtp"].recorder.stall = False
+        assert process.wait(20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert {r.status for r in notifications(engine)} == {"sent"}
+    assert len(outside["smtp"].recorder.received) == 5
+    assert '"worker stopped"' in process.stderr.read()
