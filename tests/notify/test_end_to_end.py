@@ -160,3 +160,45 @@ def test_sigterm_finishes_the_round_in_flight_then_exits(client, engine, setting
     assert {r.status for r in notifications(engine)} == {"sent"}
     assert len(outside["smtp"].recorder.received) == 5
     assert '"worker stopped"' in process.stderr.read()
+
+
+def test_serve_runs_the_worker_inside(engine, settings, wired, outside, fake_shopify):
+    """`shopify-app serve` as a real process: signup and webhook over HTTP, the email arrives."""
+    from ..support import free_port, webhook_headers
+
+    setup_shop(engine, settings, fake_shopify).levels = {LOCATION: 2}
+    port = free_port()
+    serving = wired.model_copy(update={"WORKER_IN_PROCESS": True, "WORKER_POLL_INTERVAL": 0.1,
+                                       "RECONCILE_INTERVAL_SECONDS": 0})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "SMTP_", "TWILIO_", "VAPID_"))}
+    env.update({name: str(value) for name, value in serving.model_dump().items() if value is not None})
+    process = subprocess.Popen([sys.executable, "-m", "shopify_app", "serve", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert _wait_for(lambda: _up(base)), "serve did not start"
+        payload = {"intent": {"shopify_variant_id": VARIANT, "shopify_product_id": 1, "channel": "email",
+                              "quantity": 1, "source": "api"}, "customer": {"email": "live@example.com"}}
+        assert httpx.post(f"{base}/api/v1/intents.json", json=payload,
+                          headers={"X-Shopify-Shop-Domain": SHOP}).status_code == 201
+        body = b'{"inventory_item_id": 808950810, "location_id": 655441491, "available": 2, "updated_at": "2026-11-22T12:00:00Z"}'
+        response = httpx.post(f"{base}/webhooks/inventory_levels/update", content=body,
+                              headers=webhook_headers(body, "inventory_levels/update", SHOP, webhook_id="live"))
+        assert response.status_code == 200
+        assert _wait_for(lambda: len(outside["smtp"].recorder.received) == 1)
+        assert outside["smtp"].recorder.received[0].recipients == ["live@example.com"]
+        process.send_signal(signal.SIGTERM)
+        # uvicorn shuts down gracefully, then re-raises the signal so the exit status tells of it
+        assert process.wait(20) in (0, -signal.SIGTERM)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    logs = process.stderr.read()
+    assert '"worker stopped"' in logs and "Application shutdown complete" in logs
+
+
+def _up(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
