@@ -1,20 +1,22 @@
 """What every channel takes and what it may raise."""
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
 class OutgoingMessage:
     channel: str                 # "email" | "sms" | "push"
-    to: str                      # email address | E.164 phone | push subscription JSON
+    to: str                      # email address | E.164 phone | push subscription JSON {"endpoint","keys":{"p256dh","auth"}}
     subject: str | None = None   # email
     text: str = ""               # email plain part / SMS body / push body fallback
     html: str | None = None      # email html part
-    headers: Mapping[str, str] = field(default_factory=dict)   # extra email headers
+    headers: Mapping[str, str] = field(default_factory=dict)   # extra email headers (List-Unsubscribe, List-Unsubscribe-Post)
     push_payload: Mapping[str, Any] | None = None              # push JSON: title, body, url, image
-    reference: str | None = None  # our notification id, for logs and Message-ID
+    reference: str | None = None  # our notification id, for logs / Message-ID / idempotency
 
 
 class SendError(Exception):
@@ -43,3 +45,16 @@ class Channel(Protocol):
     async def send(self, message: OutgoingMessage) -> str | None: ...
 
     async def aclose(self) -> None: ...
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """An HTTP Retry-After header (delay in seconds, or a date) as seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError):
+        return None

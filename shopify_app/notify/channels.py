@@ -6,9 +6,9 @@ from pathlib import Path
 
 import httpx
 
-from ..config import Settings
+from ..config import ConfigError, Settings
 from .base import Channel
-from .email import FileMailer, SmtpMailer
+from .email import DEV_SENDER, FileMailer, SmtpMailer
 from .push import WebPush
 from .sms import TwilioSms
 
@@ -18,22 +18,25 @@ DEV_OUTBOX = Path("outbox")
 
 def build_channels(settings: Settings, http: httpx.AsyncClient) -> dict[str, Channel]:
     channels: dict[str, Channel] = {}
-    if settings.SMTP_HOST and settings.MAIL_FROM:
-        channels["email"] = SmtpMailer(
-            settings.SMTP_HOST, settings.SMTP_PORT, sender=settings.MAIL_FROM, username=settings.SMTP_USERNAME,
-            password=settings.SMTP_PASSWORD, starttls=settings.SMTP_STARTTLS,
-        )
-    elif settings.is_development:
-        channels["email"] = FileMailer(DEV_OUTBOX)
-    if settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER:
-        channels["sms"] = TwilioSms(
-            http, base_url=settings.TWILIO_API_BASE_URL, account_sid=settings.TWILIO_ACCOUNT_SID,
-            auth_token=settings.TWILIO_AUTH_TOKEN, sender=settings.TWILIO_FROM_NUMBER,
-        )
-    if settings.VAPID_PRIVATE_KEY and settings.VAPID_PUBLIC_KEY and settings.VAPID_SUBJECT:
-        channels["push"] = WebPush(
-            http, private_key=settings.VAPID_PRIVATE_KEY, subject=settings.VAPID_SUBJECT,
-            allowlist=settings.push_allowlist,
-        )
-    log.info("channels", extra={"enabled": sorted(channels)})
+    try:
+        if settings.SMTP_HOST and settings.MAIL_FROM:
+            channels["email"] = SmtpMailer(
+                settings.SMTP_HOST, settings.SMTP_PORT, sender=settings.MAIL_FROM, username=settings.SMTP_USERNAME,
+                password=settings.SMTP_PASSWORD, starttls=settings.SMTP_STARTTLS,
+            )
+        elif settings.is_development:
+            channels["email"] = FileMailer(DEV_OUTBOX, sender=settings.MAIL_FROM or DEV_SENDER)
+        if settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER:
+            channels["sms"] = TwilioSms(
+                http, base_url=settings.TWILIO_API_BASE_URL, account_sid=settings.TWILIO_ACCOUNT_SID,
+                auth_token=settings.TWILIO_AUTH_TOKEN, sender=settings.TWILIO_FROM_NUMBER,
+            )
+        if settings.VAPID_PRIVATE_KEY and settings.VAPID_PUBLIC_KEY and settings.VAPID_SUBJECT:
+            channels["push"] = WebPush(
+                http, private_key=settings.VAPID_PRIVATE_KEY, public_key=settings.VAPID_PUBLIC_KEY,
+                subject=settings.VAPID_SUBJECT, allowlist=settings.push_allowlist,
+            )
+    except ValueError as exc:  # a malformed MAIL_FROM or VAPID key pair: refuse to start, say which
+        raise ConfigError(str(exc)) from None
+    log.info("channels enabled: %s", ", ".join(sorted(channels)) or "none", extra={"enabled": sorted(channels)})
     return channels

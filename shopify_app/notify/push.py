@@ -1,79 +1,123 @@
-"""Web push: the payload encrypted for the browser's keys (RFC 8291 aes128gcm, pywebpush) and
-signed with our VAPID key (RFC 8292, py-vapid), POSTed with the shared async client. Endpoints are
-re-checked against PUSH_ENDPOINT_ALLOWLIST before every request: nothing else is ever contacted."""
+"""Web push: the payload encrypted for the browser's keys (RFC 8291 aes128gcm, pywebpush),
+signed with our VAPID key (RFC 8292, py-vapid) and POSTed with the shared httpx client. The
+endpoint is re-checked against PUSH_ENDPOINT_ALLOWLIST before every request (SSRF): a stored
+subscription may predate a change of the list."""
 
 import json
 import time
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import httpx
-from py_vapid import Vapid02
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from py_vapid import Vapid02, VapidException
+from py_vapid.utils import b64urlencode
 from pywebpush import WebPusher
 
 from ..contacts import endpoint_allowed
-from .base import OutgoingMessage, PermanentError, SubscriptionGone, TransientError
+from .base import OutgoingMessage, PermanentError, SubscriptionGone, TransientError, retry_after_seconds
 
-TIMEOUT = 15.0
-TTL_SECONDS = 24 * 3600
-JWT_LIFETIME = 12 * 3600
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+JWT_LIFETIME = 3600.0       # RFC 8292 allows up to 24 h; an hour is accepted by every push service
+JWT_REUSE = 600.0           # one signature per push service origin every 10 minutes
+MAX_BODY = 4096             # RFC 8030 §7.2: services need not accept more
+
+
+def audience(endpoint: str) -> str:
+    """The endpoint's origin, without a default port, as the VAPID `aud` claim."""
+    parts = urlsplit(endpoint)
+    try:
+        port_number = parts.port
+    except ValueError:
+        raise PermanentError("push endpoint has an invalid port") from None
+    port = f":{port_number}" if port_number and port_number != {"https": 443, "http": 80}.get(parts.scheme) else ""
+    return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 class WebPush:
     name = "push"
 
-    def __init__(self, http: httpx.AsyncClient, *, private_key: str, subject: str, allowlist: frozenset[str]):
+    def __init__(self, http: httpx.AsyncClient, *, private_key: str, subject: str, allowlist: frozenset[str],
+                 public_key: str | None = None, ttl: int = 24 * 3600, urgency: str = "normal"):
         self.http = http
-        self.vapid = Vapid02.from_raw(private_key.encode())
-        self.subject = subject
-        self.allowlist = allowlist
-        self._signed: dict[str, tuple[str, float]] = {}
+        self.vapid = _vapid(private_key, public_key, subject)
+        self.subject, self.allowlist, self.ttl, self.urgency = subject, allowlist, ttl, urgency
+        self._signed: dict[str, tuple[str, float]] = {}  # audience -> (Authorization, signed at)
 
     def _authorization(self, endpoint: str) -> str:
-        """The VAPID header for the endpoint's origin, signed once per origin and reused until near expiry."""
-        parts = urlsplit(endpoint)
-        audience = f"{parts.scheme}://{parts.netloc}"
-        cached = self._signed.get(audience)
+        aud = audience(endpoint)
         now = time.time()
-        if cached and cached[1] - now > 3600:
+        cached = self._signed.get(aud)
+        if cached and now - cached[1] < JWT_REUSE:
             return cached[0]
-        expires = int(now + JWT_LIFETIME)
-        header = self.vapid.sign({"aud": audience, "exp": expires, "sub": self.subject})["Authorization"]
-        self._signed[audience] = (header, expires)
+        header = self.vapid.sign({"aud": aud, "exp": int(now + JWT_LIFETIME), "sub": self.subject})["Authorization"]
+        self._signed[aud] = (header, now)
         return header
 
     async def send(self, message: OutgoingMessage) -> str | None:
-        try:
-            subscription = json.loads(message.to)
-            endpoint = subscription["endpoint"]
-        except (ValueError, KeyError, TypeError):
-            raise PermanentError("stored push subscription is not valid JSON") from None
+        subscription = _subscription(message.to)
+        endpoint = subscription["endpoint"]
         if not endpoint_allowed(endpoint, self.allowlist):
             raise PermanentError("push endpoint is not in PUSH_ENDPOINT_ALLOWLIST")
-        payload = json.dumps(dict(message.push_payload or {"body": message.text}), separators=(",", ":")).encode()
+        payload = dict(message.push_payload) if message.push_payload is not None else {"body": message.text}
         try:
-            body = WebPusher(subscription).encode(payload, "aes128gcm")["body"]
-        except Exception as exc:  # noqa: BLE001  (bad keys in a stored subscription)
-            raise PermanentError(f"cannot encrypt for this subscription: {exc}") from None
+            data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        except (TypeError, ValueError):
+            raise PermanentError("push payload is not JSON") from None
+        try:
+            body = WebPusher(subscription).encode(data, "aes128gcm")["body"]
+        except Exception as exc:  # noqa: BLE001  (keys in a stored subscription that are not a P-256 point)
+            raise PermanentError(f"cannot encrypt for this subscription: {type(exc).__name__}") from None
+        if len(body) > MAX_BODY:
+            raise PermanentError(f"push payload too large: {len(body)} bytes encrypted, at most {MAX_BODY}")
         headers = {
-            "TTL": str(TTL_SECONDS),
-            "Urgency": "normal",
+            "TTL": str(self.ttl),
+            "Urgency": self.urgency,
             "Content-Encoding": "aes128gcm",
             "Content-Type": "application/octet-stream",
             "Authorization": self._authorization(endpoint),
         }
         try:
-            response = await self.http.post(endpoint, content=body, headers=headers, timeout=TIMEOUT)
+            response = await self.http.post(endpoint, content=body, headers=headers, timeout=TIMEOUT,
+                                            follow_redirects=False)
         except httpx.HTTPError as exc:
             raise TransientError(f"push service unreachable: {type(exc).__name__}") from None
         status = response.status_code
         if status in (200, 201, 202):
             return response.headers.get("location")
+        detail = f"push service answered {status}: {response.text[:200]}".rstrip(": ")
         if status in (404, 410):
-            raise SubscriptionGone(f"push service answered {status}: subscription gone")
+            raise SubscriptionGone(detail)
         if status == 429 or status >= 500:
-            retry = response.headers.get("retry-after")
-            raise TransientError(f"push service answered {status}", retry_after=float(retry) if retry and retry.isdigit() else None)
-        raise PermanentError(f"push service answered {status}: {response.text[:200]}")
+            raise TransientError(detail, retry_after=retry_after_seconds(response.headers.get("retry-after")))
+        raise PermanentError(detail)
 
     async def aclose(self) -> None:
         pass
+
+
+def _subscription(value: str) -> Mapping:
+    try:
+        subscription = json.loads(value)
+        keys = subscription["keys"]
+        if isinstance(subscription["endpoint"], str) and keys["p256dh"] and keys["auth"]:
+            return subscription
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise PermanentError("stored push subscription is not {endpoint, keys: {p256dh, auth}} JSON")
+
+
+def _vapid(private_key: str, public_key: str | None, subject: str) -> Vapid02:
+    """The signing key, checked once at start-up rather than failing on every send."""
+    try:
+        vapid = Vapid02.from_raw(private_key.strip().encode())
+    except ValueError:
+        raise ValueError("VAPID_PRIVATE_KEY is not a base64url raw P-256 private key") from None
+    point = vapid.public_key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    if public_key and b64urlencode(point) != public_key.strip().rstrip("="):
+        raise ValueError("VAPID_PUBLIC_KEY is not the public key of VAPID_PRIVATE_KEY")
+    try:
+        vapid.sign({"aud": "https://push.example", "sub": subject})
+    except VapidException:
+        raise ValueError("VAPID_SUBJECT must be a mailto: address or an https: URL") from None
+    return vapid

@@ -1,11 +1,20 @@
-"""SMS through Twilio's Messages API (form-encoded POST, basic auth). Twilio's error codes say
-whether a number can never be reached (don't retry) or the failure is passing."""
+"""SMS through Twilio's Messages API: a form-encoded POST with basic auth on the shared
+httpx client. Twilio's answer says whether the number can never be reached (do not retry) or
+the failure will pass."""
+
+import logging
 
 import httpx
 
-from .base import OutgoingMessage, PermanentError, TransientError
+from ..logs import redact
+from .base import OutgoingMessage, PermanentError, TransientError, retry_after_seconds
 
-TIMEOUT = 15.0
+log = logging.getLogger(__name__)
+TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+# https://www.twilio.com/docs/api/errors: the number is invalid, unreachable, not mobile,
+# in a region we may not send to, or has replied STOP.
+BAD_NUMBER_CODES = frozenset({21211, 21214, 21217, 21407, 21408, 21610, 21612, 21614, 30003, 30004, 30005, 30006})
 
 
 class TwilioSms:
@@ -14,25 +23,32 @@ class TwilioSms:
     def __init__(self, http: httpx.AsyncClient, *, base_url: str, account_sid: str, auth_token: str, sender: str):
         self.http = http
         self.url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        self.auth = (account_sid, auth_token)
+        self.auth = httpx.BasicAuth(account_sid, auth_token)
         self.sender = sender
 
     async def send(self, message: OutgoingMessage) -> str | None:
+        form = {"To": message.to, "From": self.sender, "Body": message.text}
         try:
-            response = await self.http.post(
-                self.url, data={"To": message.to, "From": self.sender, "Body": message.text}, auth=self.auth,
-                timeout=TIMEOUT,
-            )
+            response = await self.http.post(self.url, data=form, auth=self.auth, timeout=TIMEOUT,
+                                            follow_redirects=False)
         except httpx.HTTPError as exc:
             raise TransientError(f"Twilio unreachable: {type(exc).__name__}") from None
-        if response.status_code in (200, 201):
-            return _json(response).get("sid")
         body = _json(response)
-        detail = f"Twilio {response.status_code} {body.get('code', '')}: {str(body.get('message', ''))[:200]}"
-        if response.status_code == 429:
-            raise TransientError(detail, retry_after=_seconds(response.headers.get("retry-after")))
-        if response.status_code >= 500 or response.status_code in (401, 403):
-            # 401/403: our credentials, not the shopper's number; retry once they are fixed.
+        status = response.status_code
+        if status in (200, 201) and body.get("sid"):
+            return str(body["sid"])
+        code = body.get("code")
+        # Twilio's messages quote the number: keep only its first and last digits.
+        detail = f"Twilio {status} {code or ''}: {redact(str(body.get('message', ''))[:200])}".rstrip(": ")
+        log.warning("twilio refused a message", extra={"status": status, "code": code, "reference": message.reference})
+        if status == 429:
+            raise TransientError(detail, retry_after=retry_after_seconds(response.headers.get("retry-after")))
+        if status >= 500 or status < 400:
+            raise TransientError(detail)
+        if code in BAD_NUMBER_CODES:
+            raise PermanentError(f"{detail} (the number cannot receive SMS)")
+        if status in (401, 403):
+            # Our account or credentials, not the shopper's number: worth retrying once fixed.
             raise TransientError(detail)
         raise PermanentError(detail)
 
@@ -46,10 +62,3 @@ def _json(response: httpx.Response) -> dict:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
