@@ -48,7 +48,11 @@ def ping(engine: Engine) -> bool:
         return False
 
 
+def dialect_insert(session: Session, table: Table):
+    """An INSERT that knows `ON CONFLICT` (PostgreSQL's and SQLite's own insert constructs)."""
+    return {"postgresql": postgresql, "sqlite": sqlite}[session.get_bind().dialect.name].insert(table)
+
+
 def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any]):
     """`INSERT ... ON CONFLICT DO NOTHING`: the database settles races on unique keys."""
-    dialect = {"postgresql": postgresql, "sqlite": sqlite}[session.get_bind().dialect.name]
-    return dialect.insert(table).values(**values).on_conflict_do_nothing()
+    return dialect_insert(session, table).values(**values).on_conflict_do_nothing()

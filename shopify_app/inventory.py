@@ -7,9 +7,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from .db import dialect_insert
 from .models import InventoryLevel, Variant, utcnow
 
 levels = InventoryLevel.__table__
@@ -203,10 +203,6 @@ def variants_from_product(payload: dict[str, Any]) -> list[VariantInfo]:
     return found
 
 
-def _dialect_insert(session: Session):
-    return {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
-
-
 def upsert_variant(session: Session, shop_id: int, info: VariantInfo, *, levels_synced: bool = False) -> None:
     now = utcnow()
     values = {k: v for k, v in vars(info).items()}
@@ -214,13 +210,13 @@ def upsert_variant(session: Session, shop_id: int, info: VariantInfo, *, levels_
     if levels_synced:
         values["levels_synced_at"] = now
     changed = {k: v for k, v in values.items() if v is not None and k not in ("shop_id", "shopify_variant_id")}
-    stmt = _dialect_insert(session)(variants).values(**values)
+    stmt = dialect_insert(session, variants).values(**values)
     session.execute(stmt.on_conflict_do_update(index_elements=["shop_id", "shopify_variant_id"], set_=changed))
 
 
 def record_level(session: Session, shop_id: int, item_id: int, level: Level) -> bool:
     """Store one location's level unless a later update is already stored. True if stored."""
-    stmt = _dialect_insert(session)(levels).values(
+    stmt = dialect_insert(session, levels).values(
         shop_id=shop_id, inventory_item_id=item_id, location_id=level.location_id,
         available=level.available, updated_at=level.updated_at,
     )

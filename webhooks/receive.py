@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from shopify_app.inventory import parse_time
 from shopify_app.db import insert_ignoring_conflicts, session_scope
 from shopify_app.models import WebhookDelivery, utcnow
 from shopify_app.routes.responses import BodyTooLarge, errors, read_body, tag_shop
@@ -36,16 +37,6 @@ class Delivery:
 
 
 Apply = Callable[[Session, Delivery], None]
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
 
 
 def record(session: Session, delivery: Delivery) -> bool:
@@ -93,7 +84,7 @@ async def verified(request: Request, topic: str) -> Delivery | Response:
         shop=shop,
         webhook_id=headers["x-shopify-webhook-id"][:128],
         event_id=(headers.get("x-shopify-event-id") or None) and headers["x-shopify-event-id"][:128],
-        triggered_at=_parse_time(headers.get("x-shopify-triggered-at")),
+        triggered_at=parse_time(headers.get("x-shopify-triggered-at")),
         api_version=headers.get("x-shopify-api-version"),
         payload=payload,
     )
