@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
-import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -17,6 +16,7 @@ import webhooks
 from . import logs
 from .config import Settings, load_settings
 from .db import make_engine
+from .http_client import http_client
 from .middleware import RequestLog
 from .notify.service import running_worker
 from .routes import admin, api, auth, health, links
@@ -39,8 +39,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = make_engine(settings.DATABASE_URL)
-        timeout = httpx.Timeout(settings.SHOPIFY_HTTP_TIMEOUT)
-        async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+        async with http_client(settings) as http:
             app.state.engine = engine
             app.state.http = http
             try:

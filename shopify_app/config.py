@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     WORKER_BATCH_SIZE: int = 500
     WORKER_LEASE_SECONDS: float = 120.0
     WORKER_POLL_INTERVAL: float = 0.5
+    # Messages in flight at once per channel in each worker: SMTP connections kept open, HTTP
+    # requests to Twilio and to push services. More queued requests than connections make httpx's
+    # pool slow, so the worker waits on this limit before calling a channel.
+    SEND_CONCURRENCY: int = Field(default=32, ge=1, le=512)
     RECONCILE_INTERVAL_SECONDS: float = 900.0
 
     @field_validator("APP_URL")

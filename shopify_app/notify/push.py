@@ -15,6 +15,7 @@ from py_vapid.utils import b64urlencode
 from pywebpush import WebPusher
 
 from ..contacts import endpoint_allowed
+from ..http_client import SendingClient
 from .base import OutgoingMessage, PermanentError, SubscriptionGone, TransientError, retry_after_seconds
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -37,9 +38,10 @@ def audience(endpoint: str) -> str:
 class WebPush:
     name = "push"
 
-    def __init__(self, http: httpx.AsyncClient, *, private_key: str, subject: str, allowlist: frozenset[str],
-                 public_key: str | None = None, ttl: int = 24 * 3600, urgency: str = "normal"):
-        self.http = http
+    def __init__(self, http: httpx.AsyncClient | SendingClient, *, private_key: str, subject: str,
+                 allowlist: frozenset[str], public_key: str | None = None, ttl: int = 24 * 3600,
+                 urgency: str = "normal", owns_http: bool = False):
+        self.http, self.owns_http = http, owns_http
         self.vapid = _vapid(private_key, public_key, subject)
         self.subject, self.allowlist, self.ttl, self.urgency = subject, allowlist, ttl, urgency
         self._signed: dict[str, tuple[str, float]] = {}  # audience -> (Authorization, signed at)
@@ -93,7 +95,8 @@ class WebPush:
         raise PermanentError(detail)
 
     async def aclose(self) -> None:
-        pass
+        if self.owns_http:
+            await self.http.aclose()
 
 
 def _subscription(value: str) -> Mapping:

@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 
 from ..config import Settings
 from ..db import make_engine
+from ..http_client import http_client
 from .worker import Worker
 
 log = logging.getLogger("shopify_app.worker")
@@ -23,7 +24,7 @@ STOP_GRACE_SECONDS = 30.0
 async def running_worker(settings: Settings, engine: Engine, http: httpx.AsyncClient) -> AsyncIterator[Worker]:
     from .channels import build_channels
 
-    channels = build_channels(settings, http)
+    channels = build_channels(settings)
     worker = Worker(settings, engine, http, channels)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop), name="notification-worker")
@@ -51,7 +52,7 @@ async def run_standalone(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     try:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(settings.SHOPIFY_HTTP_TIMEOUT)) as http:
+        async with http_client(settings) as http:
             async with running_worker(settings, engine, http):
                 await stopping.wait()
                 log.info("worker stopping")

@@ -6,6 +6,7 @@ import logging
 
 import httpx
 
+from ..http_client import SendingClient
 from ..logs import redact
 from .base import OutgoingMessage, PermanentError, TransientError, retry_after_seconds
 
@@ -20,8 +21,9 @@ BAD_NUMBER_CODES = frozenset({21211, 21214, 21217, 21407, 21408, 21610, 21612, 2
 class TwilioSms:
     name = "sms"
 
-    def __init__(self, http: httpx.AsyncClient, *, base_url: str, account_sid: str, auth_token: str, sender: str):
-        self.http = http
+    def __init__(self, http: httpx.AsyncClient | SendingClient, *, base_url: str, account_sid: str, auth_token: str,
+                 sender: str, owns_http: bool = False):
+        self.http, self.owns_http = http, owns_http
         self.url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self.auth = httpx.BasicAuth(account_sid, auth_token)
         self.sender = sender
@@ -53,7 +55,8 @@ class TwilioSms:
         raise PermanentError(detail)
 
     async def aclose(self) -> None:
-        pass
+        if self.owns_http:
+            await self.http.aclose()
 
 
 def _json(response: httpx.Response) -> dict:

@@ -49,6 +49,9 @@ class Worker:
         self.renderer = renderer or Renderer(settings)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.lease = timedelta(seconds=settings.WORKER_LEASE_SECONDS)
+        # Per channel: a slow SMS provider must not hold up email, and no more requests wait in
+        # httpx's pool than it has connections (its queue grows costly past that).
+        self._in_flight = {name: asyncio.Semaphore(settings.SEND_CONCURRENCY) for name in self.channels}
         self._next_reconcile = 0.0
 
     # -- the loop ---------------------------------------------------------------------------
@@ -271,7 +274,8 @@ class Worker:
         if message is None:
             return outbox.Outcome(**base, outcome="failed", error="no contact for this channel, or the message could not be rendered")
         try:
-            provider_id = await self.channels[alert.channel].send(message)
+            async with self._in_flight[alert.channel]:
+                provider_id = await self.channels[alert.channel].send(message)
         except SubscriptionGone as exc:
             return outbox.Outcome(**base, outcome="failed", error=str(exc) or "subscription gone", subscription_gone=True)
         except PermanentError as exc:

@@ -180,8 +180,7 @@ def test_build_channels_enables_what_is_configured(tmp_path):
     private, public = vapid_keys()
 
     async def names(**settings):
-        async with httpx.AsyncClient() as http:
-            return sorted(build_channels(Settings(**settings), http))
+        return sorted(build_channels(Settings(**settings)))
 
     assert asyncio.run(names()) == []
     assert asyncio.run(names(APP_ENV="development")) == ["email"]

@@ -205,11 +205,7 @@ def test_file_mailer_writes_eml_files(tmp_path, caplog):
 
 
 def channel_names(**settings) -> dict:
-    async def go():
-        async with httpx.AsyncClient() as http:
-            return build_channels(Settings(_env_file=None, **settings), http)
-
-    return run(go())
+    return build_channels(Settings(_env_file=None, **settings))
 
 
 def test_build_channels_enables_exactly_what_is_configured(monkeypatch, tmp_path):

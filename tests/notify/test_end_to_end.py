@@ -48,7 +48,7 @@ def wired(settings, outside):
 
 async def drain_with_real_channels(settings, engine, name=None):
     async with httpx.AsyncClient() as http:
-        channels = build_channels(settings, http)
+        channels = build_channels(settings)
         await Worker(settings, engine, http, channels, name=name).drain()
         for channel in channels.values():
             await channel.aclose()

@@ -134,9 +134,7 @@ def test_misconfigured_vapid_settings_stop_start_up(keys):
     other = vapid_keys()
 
     async def build(**settings):
-        async with httpx.AsyncClient() as http:
-            return build_channels(Settings(_env_file=None, **{"VAPID_SUBJECT": "mailto:ops@shop.example", **settings}),
-                                  http)
+        return build_channels(Settings(_env_file=None, **{"VAPID_SUBJECT": "mailto:ops@shop.example", **settings}))
 
     assert "push" in asyncio.run(build(VAPID_PRIVATE_KEY=keys[0], VAPID_PUBLIC_KEY=keys[1]))
     with pytest.raises(ConfigError, match="VAPID_PUBLIC_KEY"):
