@@ -13,17 +13,19 @@ import argparse
 import base64
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import func, insert, select
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import app_env, free_port, fresh_database, peak_rss_mb, shopify_app, start, stop, wait_http  # noqa: E402
 from shopify_app import migrate, oauth  # noqa: E402
@@ -94,7 +96,7 @@ def sink_capacity(port: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-def run_case(backend: str, n: int, channel: str, smtp_port: int, receivers: str) -> dict:
+def run_case(backend: str, n: int, channel: str, smtp_port: int, receivers: str, profile: str | None = None) -> dict:
     with fresh_database(backend) as url:
         private = vapid_private()
         env = app_env(url, WORKER_IN_PROCESS="false", RECONCILE_INTERVAL_SECONDS="0", WORKER_POLL_INTERVAL="0.05",
@@ -113,6 +115,14 @@ def run_case(backend: str, n: int, channel: str, smtp_port: int, receivers: str)
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz")
             time.sleep(0.5)  # the worker is up
+            profiler = None
+            if profile:
+                # --gil: a sample is a moment the worker held the GIL, so shares are of its Python CPU.
+                profiler = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(worker.pid),
+                                             "--rate", "200", "--format", "raw", "--gil", "--nonblocking",
+                                             "-o", f"{profile}/fanout-{channel}-{n}.txt"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(1.0)
             body = json.dumps({"inventory_item_id": ITEM, "location_id": LOCATION, "available": 5,
                                "updated_at": datetime.now(timezone.utc).isoformat()}).encode()
             started = datetime.now(timezone.utc)
@@ -131,6 +141,9 @@ def run_case(backend: str, n: int, channel: str, smtp_port: int, receivers: str)
                 time.sleep(0.05)
             elapsed = time.perf_counter() - t0
             rss = peak_rss_mb(worker.pid)
+            if profiler:
+                profiler.send_signal(signal.SIGINT)
+                profiler.wait(30)
             with session_scope(engine) as session:
                 event = session.execute(select(RestockEvent)).scalar_one()
                 sent = session.execute(select(func.count()).select_from(Notification)
@@ -183,6 +196,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--channels", nargs="+", default=["email", "sms", "push"])
     parser.add_argument("--skip-decide", action="store_true", help="skip the 1M-signup decide comparison")
+    parser.add_argument("--profile", metavar="DIR", help="record the worker with py-spy into DIR/fanout-CHANNEL-N.txt "
+                                                         "(read with bench/profile_summary.py)")
     args = parser.parse_args()
     if not shutil.which("smtp-sink"):
         sys.exit("smtp-sink not found: apt-get install postfix (the email sink); or pass --channels sms push")
@@ -197,7 +212,7 @@ def main() -> None:
               f"{'decided':>9}{'1st sent':>9}{'worker MB':>10}")
         for n in args.sizes:
             for channel in args.channels:
-                r = run_case(args.backend, n, channel, smtp_port, f"http://127.0.0.1:{receiver_port}")
+                r = run_case(args.backend, n, channel, smtp_port, f"http://127.0.0.1:{receiver_port}", args.profile)
                 print(f"{r['backend']:<11}{r['n']:>9,} {r['channel']:<7}{r['sent']:>9,}{r['seconds']:>9.2f}"
                       f"{r['per_second']:>8.0f}{r['decided_after']:>8.2f}s{r['first_sent_after'] or 0:>8.2f}s"
                       f"{r['worker_peak_mb']:>10.0f}", flush=True)
