@@ -29,10 +29,17 @@ class RecordingChannel:
     sent: list[OutgoingMessage] = field(default_factory=list)
     fail_with: list[Exception] = field(default_factory=list)   # raised, one per send, before succeeding
     delay: float = 0.0
+    in_flight: int = 0
+    most_in_flight: int = 0
 
     async def send(self, message: OutgoingMessage) -> str | None:
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+        finally:
+            self.in_flight -= 1
         if self.fail_with:
             raise self.fail_with.pop(0)
         self.sent.append(message)

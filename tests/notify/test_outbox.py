@@ -170,3 +170,12 @@ def test_a_duplicated_job_decides_once(client, engine, settings, fake_shopify):
         jobs.enqueue(session, JobKind.inventory, "1:808950810", shop_id=1, payload={"inventory_item_id": 808950810})
     run(drain(settings, engine, channels))
     assert len(channels["email"].sent) == 3 and len(notifications(engine)) == 3
+
+
+def test_a_worker_has_at_most_send_concurrency_messages_in_flight_per_channel(client, engine, settings, fake_shopify):
+    restock_with(client, engine, settings, fake_shopify, 12)
+    channels = recording_channels()
+    channels["email"].delay = 0.02
+    run(drain(settings.model_copy(update={"SEND_CONCURRENCY": 3}), engine, channels))
+    assert len(channels["email"].sent) == 12
+    assert channels["email"].most_in_flight == 3  # the limit is reached, never passed
