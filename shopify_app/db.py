@@ -1,16 +1,15 @@
 """The engine and sessions. SQLite (one process, the embedded default) or PostgreSQL."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
 from typing import Any
 
-from sqlalchemy import Engine, Table, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 
-def make_engine(url: str, *, pool_size: int = 20) -> Engine:
+def make_engine(url: str, *, pool_size: int = 40) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
@@ -24,7 +23,9 @@ def make_engine(url: str, *, pool_size: int = 20) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # As many pooled connections as the threads that use them (anyio's default limit is 40):
+    # overflow connections are closed on return, so a smaller pool churned connections under load.
+    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, pool_recycle=1800)
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -48,9 +49,32 @@ def ping(engine: Engine) -> bool:
         return False
 
 
-def dialect_insert(session: Session, table: Table):
+def dialect_of(session: Session | Connection) -> str:
+    return session.dialect.name if isinstance(session, Connection) else session.get_bind().dialect.name
+
+
+def dialect_insert_for(dialect: str, table: Table):
     """An INSERT that knows `ON CONFLICT` (PostgreSQL's and SQLite's own insert constructs)."""
-    return {"postgresql": postgresql, "sqlite": sqlite}[session.get_bind().dialect.name].insert(table)
+    return {"postgresql": postgresql, "sqlite": sqlite}[dialect].insert(table)
+
+
+def dialect_insert(session: Session | Connection, table: Table):
+    return dialect_insert_for(dialect_of(session), table)
+
+
+class PerDialect:
+    """A statement built once per dialect, on first use (for statements executed per request)."""
+
+    def __init__(self, build: Callable[[str], Any]):
+        self._build = build
+        self._built: dict[str, Any] = {}
+
+    def of(self, session: Session | Connection) -> Any:
+        dialect = dialect_of(session)
+        statement = self._built.get(dialect)
+        if statement is None:
+            statement = self._built[dialect] = self._build(dialect)
+        return statement
 
 
 def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any]):

@@ -4,16 +4,42 @@ app proxy, merchant API). Callers parse and authenticate; this decides what is s
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from .db import insert_ignoring_conflicts
 from .contacts import ContactError, normalize_email, normalize_phone, parse_push_subscription
+from .db import PerDialect, dialect_insert_for
 from .models import Channel, Customer, Intent, IntentSource, IntentStatus, new_uuid, utcnow
 from .schemas import CustomerIn, IntentPublic, IntentRequest
 
 customers = Customer.__table__
 intents = Intent.__table__
+
+# Built once, values bound at execution: this is the hottest path of the public API, and building
+# and cache-keying statements per request cost more than running them.
+_CUSTOMER_BY = {
+    column: select(customers).where(customers.c.shop_id == bindparam("shop_id"),
+                                    customers.c[column] == bindparam("value")).limit(1)
+    for column in ("id", "email", "phone")
+}
+_CONTACT_TAKEN = {
+    column: select(customers.c.id).where(customers.c.shop_id == bindparam("shop_id"),
+                                         customers.c[column] == bindparam("value")).limit(1)
+    for column in ("email", "phone")
+}
+_INSERT_CUSTOMER = PerDialect(lambda d: dialect_insert_for(d, customers).on_conflict_do_nothing()
+                              .returning(customers.c.id))
+_INSERT_INTENT = PerDialect(lambda d: dialect_insert_for(d, intents).on_conflict_do_nothing()
+                            .returning(intents.c.id))
+_PENDING_INTENT = select(intents).where(
+    intents.c.customer_id == bindparam("customer_id"),
+    intents.c.shopify_variant_id == bindparam("shopify_variant_id"),
+    func.coalesce(intents.c.shopify_market_id, 0) == bindparam("market"),
+    intents.c.channel == bindparam("channel"),
+    intents.c.status == IntentStatus.pending.value,
+).limit(1)
+
+Executor = Session | Connection
 
 
 @dataclass
@@ -59,24 +85,16 @@ def _contacts(request: IntentRequest, push_allowlist: frozenset[str]) -> Contact
     return found
 
 
-def _find_customer(session: Session, shop_id: int, cust: CustomerIn, contacts: Contacts):
-    lookups = []
-    if cust.id:
-        lookups.append(customers.c.id == cust.id)
-    if contacts.email:
-        lookups.append(customers.c.email == contacts.email)
-    if contacts.phone:
-        lookups.append(customers.c.phone == contacts.phone)
-    for condition in lookups:
-        row = session.execute(
-            select(customers).where(customers.c.shop_id == shop_id, condition)
-        ).mappings().first()
-        if row is not None:
-            return row
+def _find_customer(session: Executor, shop_id: int, cust: CustomerIn, contacts: Contacts):
+    for column, value in (("id", cust.id), ("email", contacts.email), ("phone", contacts.phone)):
+        if value:
+            row = session.execute(_CUSTOMER_BY[column], {"shop_id": shop_id, "value": value}).mappings().first()
+            if row is not None:
+                return row
     return None
 
 
-def _customer_changes(row, cust: CustomerIn, contacts: Contacts, session: Session) -> dict[str, Any]:
+def _customer_changes(row, cust: CustomerIn, contacts: Contacts, session: Executor) -> dict[str, Any]:
     wanted = {
         "name": cust.name,
         "locale": cust.locale,
@@ -90,15 +108,13 @@ def _customer_changes(row, cust: CustomerIn, contacts: Contacts, session: Sessio
     for contact in ("email", "phone"):
         # Never take an address another customer of the shop already has.
         if contact in changes and session.execute(
-            select(customers.c.id).where(
-                customers.c.shop_id == row["shop_id"], customers.c[contact] == changes[contact]
-            )
+            _CONTACT_TAKEN[contact], {"shop_id": row["shop_id"], "value": changes[contact]}
         ).first():
             del changes[contact]
     return changes
 
 
-def _resolve_customer(session: Session, shop_id: int, cust: CustomerIn, contacts: Contacts):
+def _resolve_customer(session: Executor, shop_id: int, cust: CustomerIn, contacts: Contacts):
     now = utcnow()
     row = _find_customer(session, shop_id, cust, contacts)
     if row is None:
@@ -116,9 +132,7 @@ def _resolve_customer(session: Session, shop_id: int, cust: CustomerIn, contacts
             "created_at": now,
             "updated_at": now,
         }
-        inserted = session.execute(
-            insert_ignoring_conflicts(session, customers, values).returning(customers.c.id)
-        ).first()
+        inserted = session.execute(_INSERT_CUSTOMER.of(session), values).first()
         if inserted is not None:
             return values
         # Another request created the same customer a moment ago: use theirs.
@@ -133,19 +147,11 @@ def _resolve_customer(session: Session, shop_id: int, cust: CustomerIn, contacts
     return dict(row)
 
 
-def _pending_intent(session: Session, customer_id: str, values: dict[str, Any]):
-    market = values["shopify_market_id"] or 0
-    return session.execute(
-        select(intents).where(
-            and_(
-                intents.c.customer_id == customer_id,
-                intents.c.shopify_variant_id == values["shopify_variant_id"],
-                func.coalesce(intents.c.shopify_market_id, 0) == market,
-                intents.c.channel == values["channel"],
-                intents.c.status == IntentStatus.pending.value,
-            )
-        )
-    ).mappings().first()
+def _pending_intent(session: Executor, customer_id: str, values: dict[str, Any]):
+    return session.execute(_PENDING_INTENT, {
+        "customer_id": customer_id, "shopify_variant_id": values["shopify_variant_id"],
+        "market": values["shopify_market_id"] or 0, "channel": values["channel"],
+    }).mappings().first()
 
 
 def to_public(intent: dict[str, Any], customer: dict[str, Any]) -> IntentPublic:
@@ -161,7 +167,7 @@ def to_public(intent: dict[str, Any], customer: dict[str, Any]) -> IntentPublic:
 
 
 def create(
-    session: Session,
+    session: Executor,
     shop: ShopRef,
     request: IntentRequest,
     *,
@@ -204,9 +210,7 @@ def create(
         "created_at": now,
         "updated_at": now,
     }
-    inserted = session.execute(
-        insert_ignoring_conflicts(session, intents, values).returning(intents.c.id)
-    ).first()
+    inserted = session.execute(_INSERT_INTENT.of(session), values).first()
     if inserted is not None:
         return CreateResult(intents=[to_public({**values, "id": inserted.id}, customer)], created=True)
     existing = _pending_intent(session, customer["id"], values)

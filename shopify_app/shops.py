@@ -1,6 +1,6 @@
 """Looking shops up and retiring them."""
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from .intents import ShopRef
@@ -9,14 +9,15 @@ from .models import Shop, utcnow
 shops = Shop.__table__
 
 
-def find_installed(session: Session, domain: str) -> ShopRef | None:
-    row = session.execute(
-        select(shops.c.id, shops.c.double_optin).where(
-            shops.c.domain == domain,
-            shops.c.uninstalled_at.is_(None),
-            shops.c.access_token_encrypted.is_not(None),
-        )
-    ).first()
+_INSTALLED = select(shops.c.id, shops.c.double_optin).where(
+    shops.c.domain == bindparam("domain"),
+    shops.c.uninstalled_at.is_(None),
+    shops.c.access_token_encrypted.is_not(None),
+)
+
+
+def find_installed(session: Session | Connection, domain: str) -> ShopRef | None:
+    row = session.execute(_INSTALLED, {"domain": domain}).first()
     return ShopRef(id=row.id, double_optin=row.double_optin) if row else None
 
 
