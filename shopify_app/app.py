@@ -15,7 +15,7 @@ import webhooks
 
 from . import logs
 from .config import Settings, load_settings
-from .db import make_engine
+from .db import make_async_engine, make_engine
 from .http_client import http_client
 from .middleware import RequestLog
 from .notify.service import running_worker
@@ -39,8 +39,10 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = make_engine(settings.DATABASE_URL)
+        async_engine = make_async_engine(settings.DATABASE_URL)
         async with http_client(settings) as http:
             app.state.engine = engine
+            app.state.async_engine = async_engine
             app.state.http = http
             try:
                 if settings.WORKER_IN_PROCESS and run_worker:
@@ -50,6 +52,8 @@ def create_app(
                     yield
             finally:
                 engine.dispose()
+                if async_engine is not None:
+                    await async_engine.dispose()
 
     app = Starlette(
         routes=[*health.routes, *auth.routes, *api.routes, *webhooks.routes, *links.routes, *admin.routes],

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import Session
 
 
@@ -26,6 +27,15 @@ def make_engine(url: str, *, pool_size: int = 40) -> Engine:
     # As many pooled connections as the threads that use them (anyio's default limit is 40):
     # overflow connections are closed on return, so a smaller pool churned connections under load.
     return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, pool_recycle=1800)
+
+
+def make_async_engine(url: str, *, pool_size: int = 20) -> AsyncEngine | None:
+    """PostgreSQL's async engine (psycopg), for endpoints hot enough that a thread per request costs
+    more than the work; None on SQLite, whose one writer gains nothing from it."""
+    if url.startswith("sqlite"):
+        return None
+    # No pre-ping (a round trip per request): callers retry once on a connection found dead.
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import jsonschema
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from shopify_app.app import create_app
 from shopify_app.db import session_scope
@@ -285,3 +285,16 @@ def test_openapi_schema_accepts_every_stoq_example(client):
         validator.validate(example)
     assert not validator.is_valid({"intent": {}, "customer": {}})
     assert not validator.is_valid({**body(), "intent": {**body()["intent"], "channel": "fax"}})
+
+
+def test_a_dead_pooled_connection_is_replaced_without_an_error(client, engine, shop, backend):
+    assert post(client, body(email="first@example.com")).status_code == 201
+    if backend == "postgresql":  # what a database restart does to the connections the app holds
+        with engine.connect() as admin:
+            killed = admin.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
+        assert killed >= 1
+    response = post(client, body(email="second@example.com"))
+    assert response.status_code == 201, response.text
+    assert count(engine, Intent) == 2
