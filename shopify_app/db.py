@@ -2,12 +2,15 @@
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import Session
+
+T = TypeVar("T")
 
 
 def make_engine(url: str, *, pool_size: int = 40) -> Engine:
@@ -36,6 +39,24 @@ def make_async_engine(url: str, *, pool_size: int = 20) -> AsyncEngine | None:
         return None
     # No pre-ping (a round trip per request): callers retry once on a connection found dead.
     return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
+
+
+async def run_async(engine: AsyncEngine, work: Callable[[Connection], T], *, autocommit: bool = False) -> T:
+    """`work(connection)` on a pooled async connection, in one transaction (or in autocommit, for
+    a single statement: no BEGIN and COMMIT round trips). A connection found dead (the database
+    restarted; there is no pre-ping) is dropped and the work run once more: nothing was written."""
+    for attempt in (1, 2):
+        try:
+            async with engine.connect() as connection:
+                if autocommit:
+                    connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                    return await connection.run_sync(work)
+                async with connection.begin():
+                    return await connection.run_sync(work)
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -1,11 +1,11 @@
 """The public signup API, STOQ / Restock Rocket compatible: `POST /api/v1/intents.json`."""
 
 from dataclasses import dataclass
+from functools import partial
 
 import orjson
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -14,6 +14,8 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from .. import intents
+from ..db import run_async
+from ..intents import ShopRef
 from ..models import IntentSource
 from ..openapi import openapi_document
 from ..schemas import IntentRequest, describe_errors
@@ -42,8 +44,9 @@ def _parse(body: bytes) -> IntentRequest | list[str]:
         return describe_errors(exc)
 
 
-def _create(connection: Connection, domain: str, parsed: IntentRequest | list[str], push_allowlist: frozenset[str]):
-    shop = find_installed(connection, domain)
+def _create(connection: Connection, domain: str, parsed: IntentRequest | list[str], push_allowlist: frozenset[str],
+            shop: ShopRef | None = None):
+    shop = shop or find_installed(connection, domain)
     if shop is None:
         return _Unauthorized()
     if isinstance(parsed, list):
@@ -56,21 +59,26 @@ def _create_in_thread(engine: Engine, *args):
         return _create(connection, *args)
 
 
-async def _create_on(state, *args):
-    """On PostgreSQL an async connection runs the same code (SQLAlchemy's run_sync: each
-    round trip yields to the event loop); on SQLite a thread does. A Core connection, not an ORM
-    session: the signup path is plain statements, and a session's bookkeeping cost a fifth of it."""
+async def _create_on(state, domain: str, parsed: IntentRequest | list[str], push_allowlist: frozenset[str]):
+    """On SQLite, a thread. On PostgreSQL, an async connection (SQLAlchemy's run_sync runs the
+    same code, each round trip yielding to the event loop): first the one-statement path for a
+    shopper the shop has never seen (autocommit: one round trip in all), else the general path in
+    a transaction. Core connections, not ORM sessions: a session's bookkeeping cost a fifth."""
     if state.async_engine is None:
-        return await run_in_threadpool(_create_in_thread, state.engine, *args)
-    try:
-        async with state.async_engine.begin() as connection:
-            return await connection.run_sync(_create, *args)
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-    # The pooled connection was dead (the database restarted): nothing was written; once more.
-    async with state.async_engine.begin() as connection:
-        return await connection.run_sync(_create, *args)
+        return await run_in_threadpool(_create_in_thread, state.engine, domain, parsed, push_allowlist)
+    shop = None
+    if not isinstance(parsed, list):
+        first = await run_async(state.async_engine, partial(
+            intents.create_first_signup, domain=domain, request=parsed, source=IntentSource.api,
+            push_allowlist=push_allowlist), autocommit=True)
+        if first is not None:
+            shop, result = first
+            if shop is None:
+                return _Unauthorized()
+            if result is not None:
+                return result
+    return await run_async(state.async_engine, partial(_create, domain=domain, parsed=parsed,
+                                                       push_allowlist=push_allowlist, shop=shop))
 
 
 async def create_intent(request: Request) -> Response:

@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import jsonschema
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 
 from shopify_app.app import create_app
 from shopify_app.db import session_scope
@@ -298,3 +298,42 @@ def test_a_dead_pooled_connection_is_replaced_without_an_error(client, engine, s
     response = post(client, body(email="second@example.com"))
     assert response.status_code == 201, response.text
     assert count(engine, Intent) == 2
+
+
+def test_a_shop_with_double_opt_in_files_unconfirmed_signups(client, engine, settings):
+    install_shop(engine, settings, "optin-shop.myshopify.com", double_optin=True)
+    new = post(client, body(email="new@example.com"), shop="optin-shop.myshopify.com")
+    again = post(client, body(email="new@example.com", name="Ann"), shop="optin-shop.myshopify.com")
+    assert new.status_code == again.status_code == 201
+    assert new.json()["intents"][0]["optin_confirmed"] is False
+    assert again.json()["intents"][0]["id"] == new.json()["intents"][0]["id"]
+    with session_scope(engine) as session:
+        [intent] = session.execute(select(Intent)).scalars().all()
+        assert intent.optin_confirmed is False
+
+
+def test_a_first_signup_is_one_statement_on_postgresql(client, engine, shop, backend):
+    """A shopper the shop has never seen: shop check, customer and intent in one round trip."""
+    if backend != "postgresql":
+        pytest.skip("the one-statement path is PostgreSQL's")
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(client.app.state.async_engine.sync_engine, "before_cursor_execute", record)
+    first = post(client, body(email="first@example.com", name="Ann", locale="fr"))
+    assert first.status_code == 201
+    assert len(statements) == 1 and statements[0].startswith("WITH s AS")
+    statements.clear()
+    # A known shopper (another variant) takes the general path, against the same customer.
+    other = body(email="first@example.com")
+    other["intent"]["shopify_variant_id"] = 333
+    second = post(client, other)
+    assert second.status_code == 201 and len(statements) > 1
+    assert second.json()["intents"][0]["customer_id"] == first.json()["intents"][0]["customer_id"]
+    with session_scope(engine) as session:
+        [customer] = session.execute(select(Customer)).scalars().all()
+        assert (customer.email, customer.name, customer.locale) == ("first@example.com", "Ann", "fr")
+        stored = session.execute(select(Intent).order_by(Intent.id)).scalars().all()
+    assert [i.id for i in stored] == [first.json()["intents"][0]["id"], second.json()["intents"][0]["id"]]
