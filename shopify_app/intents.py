@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql
-import sqlalchemy.dialects.postgresql.psycopg  # noqa: F401  (the dialect the statement is typed for)
 from sqlalchemy.orm import Session
 
 from .contacts import ContactError, normalize_email, normalize_phone, parse_push_subscription
@@ -242,7 +241,7 @@ def _first_signup_statement(customer_keys: tuple[str, ...], intent_keys: tuple[s
     statement = _first_signup.get((customer_keys, intent_keys))
     if statement is not None:
         return statement
-    dialect = postgresql.psycopg.dialect()
+    dialect = postgresql.dialect()
 
     def given(table, prefix: str, key: str) -> str:  # typed, so a NULL is the column's type
         return f"CAST(:{prefix}{key} AS {table.c[key].type.compile(dialect=dialect)})"
