@@ -45,18 +45,21 @@ async def run_async(engine: AsyncEngine, work: Callable[[Connection], T], *, aut
     """`work(connection)` on a pooled async connection, in one transaction (or in autocommit, for
     a single statement: no BEGIN and COMMIT round trips). A connection found dead (the database
     restarted; there is no pre-ping) is dropped and the work run once more: nothing was written."""
-    for attempt in (1, 2):
-        try:
-            async with engine.connect() as connection:
-                if autocommit:
-                    connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                    return await connection.run_sync(work)
-                async with connection.begin():
-                    return await connection.run_sync(work)
-        except DBAPIError as exc:
-            if attempt == 2 or not exc.connection_invalidated:
-                raise
-    raise AssertionError("unreachable")
+
+    async def attempt() -> T:
+        async with engine.connect() as connection:
+            if autocommit:
+                connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                return await connection.run_sync(work)
+            async with connection.begin():
+                return await connection.run_sync(work)
+
+    try:
+        return await attempt()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    return await attempt()
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -91,21 +94,6 @@ def dialect_insert_for(dialect: str, table: Table):
 
 def dialect_insert(session: Session | Connection, table: Table):
     return dialect_insert_for(dialect_of(session), table)
-
-
-class PerDialect:
-    """A statement built once per dialect, on first use (for statements executed per request)."""
-
-    def __init__(self, build: Callable[[str], Any]):
-        self._build = build
-        self._built: dict[str, Any] = {}
-
-    def of(self, session: Session | Connection) -> Any:
-        dialect = dialect_of(session)
-        statement = self._built.get(dialect)
-        if statement is None:
-            statement = self._built[dialect] = self._build(dialect)
-        return statement
 
 
 def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any]):

@@ -2,20 +2,21 @@
 app proxy, merchant API). Callers parse and authenticate; this decides what is stored."""
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, text, update
+from sqlalchemy import Connection, Table, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from .contacts import ContactError, normalize_email, normalize_phone, parse_push_subscription
-from .db import PerDialect, dialect_insert_for
-from .models import Channel, Customer, Intent, IntentSource, IntentStatus, Shop, new_uuid, utcnow
+from .db import dialect_insert_for, dialect_of
+from .models import Channel, Customer, Intent, IntentSource, IntentStatus, new_uuid, utcnow
 from .schemas import CustomerIn, IntentPublic, IntentRequest
+from .shops import INSTALLED, ShopRef, shops
 
 customers = Customer.__table__
 intents = Intent.__table__
-shops = Shop.__table__
 
 # Built once, values bound at execution: this is the hottest path of the public API, and building
 # and cache-keying statements per request cost more than running them.
@@ -29,10 +30,14 @@ _CONTACT_TAKEN = {
                                          customers.c[column] == bindparam("value")).limit(1)
     for column in ("email", "phone")
 }
-_INSERT_CUSTOMER = PerDialect(lambda d: dialect_insert_for(d, customers).on_conflict_do_nothing()
-                              .returning(customers.c.id))
-_INSERT_INTENT = PerDialect(lambda d: dialect_insert_for(d, intents).on_conflict_do_nothing()
-                            .returning(intents.c.id))
+
+
+@cache
+def _insert_returning_id(dialect: str, table: Table):
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id` for `table`, built once per dialect."""
+    return dialect_insert_for(dialect, table).on_conflict_do_nothing().returning(table.c.id)
+
+
 _PENDING_INTENT = select(intents).where(
     intents.c.customer_id == bindparam("customer_id"),
     intents.c.shopify_variant_id == bindparam("shopify_variant_id"),
@@ -49,14 +54,6 @@ class CreateResult:
     intents: list[IntentPublic] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     created: bool = False
-
-
-@dataclass(frozen=True)
-class ShopRef:
-    """What the service needs to know of the shop it files the signup under."""
-
-    id: int
-    double_optin: bool = False
 
 
 @dataclass
@@ -138,7 +135,7 @@ def _resolve_customer(session: Executor, shop_id: int, cust: CustomerIn, contact
     row = _find_customer(session, shop_id, cust, contacts)
     if row is None:
         values = _new_customer(shop_id, cust, contacts, now)
-        inserted = session.execute(_INSERT_CUSTOMER.of(session), values).first()
+        inserted = session.execute(_insert_returning_id(dialect_of(session), customers), values).first()
         if inserted is not None:
             return values
         # Another request created the same customer a moment ago: use theirs.
@@ -219,7 +216,7 @@ def create(
         return CreateResult(errors=[str(exc)])
     customer = _resolve_customer(session, shop.id, request.customer, contacts)
     values = _new_intent(shop, customer["id"], request, contacts, source, utcnow())
-    inserted = session.execute(_INSERT_INTENT.of(session), values).first()
+    inserted = session.execute(_insert_returning_id(dialect_of(session), intents), values).first()
     if inserted is not None:
         return CreateResult(intents=[to_public({**values, "id": inserted.id}, customer)], created=True)
     existing = _pending_intent(session, customer["id"], values)
@@ -234,13 +231,9 @@ def create(
 # data-modifying CTEs instead of four round trips. Anything else (a known shopper, a repeat, a
 # race) inserts nothing there and takes the general path above, which has the last word.
 
-_first_signup: dict[tuple, Any] = {}
 
-
+@cache
 def _first_signup_statement(customer_keys: tuple[str, ...], intent_keys: tuple[str, ...]):
-    statement = _first_signup.get((customer_keys, intent_keys))
-    if statement is not None:
-        return statement
     dialect = postgresql.dialect()
 
     def given(table, prefix: str, key: str) -> str:  # typed, so a NULL is the column's type
@@ -250,7 +243,7 @@ def _first_signup_statement(customer_keys: tuple[str, ...], intent_keys: tuple[s
     sql = f"""
 WITH s AS (
   SELECT id, double_optin FROM {shops.name}
-  WHERE domain = :domain AND uninstalled_at IS NULL AND access_token_encrypted IS NOT NULL
+  WHERE domain = :domain AND {INSTALLED.compile(dialect=dialect)}
 ), c AS (
   INSERT INTO {customers.name} ({", ".join(customer_keys)})
   SELECT {", ".join("s.id" if k == "shop_id" else given(customers, "c_", k) for k in customer_keys)} FROM s
@@ -263,8 +256,7 @@ WITH s AS (
   ON CONFLICT DO NOTHING RETURNING id
 )
 SELECT s.id, s.double_optin, (SELECT id FROM i) AS intent_id FROM s"""
-    statement = _first_signup[(customer_keys, intent_keys)] = text(sql)
-    return statement
+    return text(sql)
 
 
 def create_first_signup(

@@ -1,19 +1,25 @@
 """Looking shops up and retiring them."""
 
-from sqlalchemy import Connection, bindparam, select, update
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from .intents import ShopRef
 from .models import Shop, utcnow
 
 shops = Shop.__table__
 
+# A shop has the app installed while it is not uninstalled and we hold its token.
+INSTALLED = and_(shops.c.uninstalled_at.is_(None), shops.c.access_token_encrypted.is_not(None))
+_INSTALLED = select(shops.c.id, shops.c.double_optin).where(shops.c.domain == bindparam("domain"), INSTALLED)
 
-_INSTALLED = select(shops.c.id, shops.c.double_optin).where(
-    shops.c.domain == bindparam("domain"),
-    shops.c.uninstalled_at.is_(None),
-    shops.c.access_token_encrypted.is_not(None),
-)
+
+@dataclass(frozen=True)
+class ShopRef:
+    """What the signup service needs to know of the shop it files a signup under."""
+
+    id: int
+    double_optin: bool = False
 
 
 def find_installed(session: Session | Connection, domain: str) -> ShopRef | None:

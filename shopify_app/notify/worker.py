@@ -20,6 +20,7 @@ from ..admin_api import AdminApi, AdminApiError
 from ..config import Settings
 from ..db import session_scope
 from ..keys import decrypt_token
+from ..shops import INSTALLED
 from ..models import Intent, IntentStatus, JobKind, NotificationStatus, Shop, Variant, utcnow
 from . import outbox
 from .base import Channel, OutgoingMessage, PermanentError, SubscriptionGone, TransientError
@@ -128,8 +129,7 @@ class Worker:
             return None
         with session_scope(self.engine) as session:
             return session.execute(
-                select(shops).where(shops.c.id == shop_id, shops.c.uninstalled_at.is_(None),
-                                    shops.c.access_token_encrypted.is_not(None))
+                select(shops).where(shops.c.id == shop_id, INSTALLED)
             ).mappings().first()
 
     def _api(self, shop) -> AdminApi:

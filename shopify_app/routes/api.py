@@ -15,11 +15,10 @@ from starlette.routing import Mount, Route
 
 from .. import intents
 from ..db import run_async
-from ..intents import ShopRef
 from ..models import IntentSource
 from ..openapi import openapi_document
 from ..schemas import IntentRequest, describe_errors
-from ..shops import find_installed
+from ..shops import ShopRef, find_installed
 from ..verify import sanitize_shop_domain
 from .responses import JSON, BodyTooLarge, errors, read_body, tag_shop
 

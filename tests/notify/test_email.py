@@ -7,7 +7,6 @@ import time
 from email import message_from_bytes
 from email.policy import default
 
-import httpx
 import pytest
 
 from shopify_app.config import ConfigError, Settings
