@@ -13,9 +13,13 @@ from sqlmodel import Session
 T = TypeVar("T")
 
 
+# hide_parameters: a database error's message must not carry the bound values (names, phones)
+# into the logs.
+
+
 def make_engine(url: str, *, pool_size: int = 40) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -29,7 +33,8 @@ def make_engine(url: str, *, pool_size: int = 40) -> Engine:
         return engine
     # As many pooled connections as the threads that use them (anyio's default limit is 40):
     # overflow connections are closed on return, so a smaller pool churned connections under load.
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, pool_recycle=1800)
+    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, pool_recycle=1800,
+                         hide_parameters=True)
 
 
 def make_async_engine(url: str, *, pool_size: int = 20) -> AsyncEngine | None:
@@ -38,7 +43,7 @@ def make_async_engine(url: str, *, pool_size: int = 20) -> AsyncEngine | None:
     if url.startswith("sqlite"):
         return None
     # No pre-ping (a round trip per request): callers retry once on a connection found dead.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800, hide_parameters=True)
 
 
 async def run_async(engine: AsyncEngine, work: Callable[[Connection], T], *, autocommit: bool = False) -> T:
