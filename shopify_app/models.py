@@ -129,13 +129,15 @@ class Customer(SQLModel, table=True):
 
 class Intent(SQLModel, table=True):
     __table_args__ = (
-        # One pending intent per customer, variant, market and channel, enforced by the database.
+        # One pending intent per shop, variant, market, channel and address (the contact given in
+        # the signup), enforced by the database: a repeat returns it, whoever's customer it is filed under.
         Index(
-            "uq_intent_pending",
-            "customer_id",
+            "uq_intent_pending_contact",
+            "shop_id",
             "shopify_variant_id",
             text("coalesce(shopify_market_id, 0)"),
             "channel",
+            "contact_key",
             unique=True,
             sqlite_where=text("status = 'pending'"),
             postgresql_where=text("status = 'pending'"),
@@ -150,6 +152,7 @@ class Intent(SQLModel, table=True):
     email: str | None = Field(default=None, sa_type=String(320))
     phone: str | None = Field(default=None, sa_type=String(20))
     push_subscription: str | None = Field(default=None, sa_type=Text)  # JSON; a capability, never returned
+    contact_key: str | None = Field(default=None, sa_type=String(64))  # intents.contact_key(channel, address)
     quantity: int = Field(default=1)
     source: str = Field(default=IntentSource.api.value, sa_type=String(16))
     status: str = Field(default=IntentStatus.pending.value, sa_type=String(16))
@@ -167,6 +170,9 @@ class Intent(SQLModel, table=True):
     unsubscribed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     blocked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_notifications_count: int = Field(default=0)
+    # Marketing consent as given in this signup (a JSON true), when, and through which door (source).
+    accepts_marketing: bool = Field(default=False)
+    consent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 
