@@ -20,7 +20,7 @@ from .http_client import http_client
 from .middleware import RequestLog
 from .notify.service import running_worker
 from .routes import admin, api, auth, health, links
-from .routes.responses import errors
+from .routes.responses import ApiError, errors, render_api_error
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def create_app(
     app = Starlette(
         routes=[*health.routes, *auth.routes, *api.routes, *webhooks.routes, *links.routes, *admin.routes],
         middleware=[Middleware(RequestLog)],
-        exception_handlers={500: _server_error},
+        exception_handlers={ApiError: render_api_error, 500: _server_error},
         lifespan=lifespan,
     )
     app.state.settings = settings

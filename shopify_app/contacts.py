@@ -5,8 +5,10 @@ import base64
 import binascii
 import ipaddress
 import json
+import re
 from urllib.parse import urlsplit
 
+import orjson
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
@@ -60,13 +62,17 @@ def endpoint_allowed(endpoint: str, allowlist: frozenset[str]) -> bool:
     """https to a listed push service (or a subdomain of one); plain http only to a listed loopback."""
     parts = urlsplit(endpoint)
     host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return False
     if not host or parts.username or parts.password:
         return False
     listed = host in allowlist or any(host.endswith("." + allowed) for allowed in allowlist)
     if not listed:
         return False
     if parts.scheme == "https":
-        return True
+        return port in (None, 443)
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -80,8 +86,8 @@ def parse_push_subscription(value: str | dict | None, allowlist: frozenset[str])
         raise ContactError("customer.push is required for the push channel")
     if isinstance(value, str):
         try:
-            value = json.loads(value)
-        except ValueError:
+            value = orjson.loads(value)  # refuses nesting past 1,024 levels (json.loads recursed until it crashed)
+        except orjson.JSONDecodeError:
             raise ContactError("customer.push is not a push subscription (PushSubscription JSON)") from None
     try:
         sub = PushSubscriptionIn.model_validate(value)
@@ -95,3 +101,18 @@ def parse_push_subscription(value: str | dict | None, allowlist: frozenset[str])
         {"endpoint": sub.endpoint, "keys": {"p256dh": sub.keys.p256dh, "auth": sub.keys.auth}},
         separators=(",", ":"),
     )
+
+
+_LANGUAGE_TAG = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*")
+
+
+def normalize_locale(value: str | None, known: set[str]) -> str | None:
+    """The language of a BCP 47 tag (`fr-CA` → `fr`) when the app has messages in it; else None,
+    which means the default. Never an error: a shopper's browser language is a hint."""
+    if not value:
+        return None
+    match = _LANGUAGE_TAG.fullmatch(value.strip())
+    if match is None:
+        return None
+    language = match.group(1).lower()
+    return language if language in known else None

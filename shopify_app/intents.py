@@ -1,22 +1,39 @@
 """Creating and de-duplicating signups: the one service behind every entry point (public API,
-app proxy, merchant API). Callers parse and authenticate; this decides what is stored."""
+app proxy, merchant API). Callers parse and authenticate; `file_signup` decides what is stored.
 
+How a signup finds its customer (the README's "Decisions" lists every case):
+- `customer.id` naming a customer of this shop is proof of being that customer: the signup is
+  theirs and the request may update their details. It is only ever returned to whoever created
+  the customer or sent it.
+- Without it, the customer is the one holding the signup's own address (the email of an email
+  signup, the phone of an SMS one, the subscription of a push one), else a new one. Nothing
+  stored about an existing customer is changed, or shown in the answer.
+- The signup's address is the one given in the request, and the alert goes there. A repeat of a
+  pending signup (shop, variant, market, channel, address) returns it, whoever's customer it is.
+- Marketing consent given in a signup is recorded on that signup with its time and source.
+"""
+
+import hashlib
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, func, select, text, update
+import orjson
+from sqlalchemy import Connection, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
-from .contacts import ContactError, normalize_email, normalize_phone, parse_push_subscription
-from .db import dialect_insert_for, dialect_of
+from .contacts import ContactError, normalize_email, normalize_locale, normalize_phone, parse_push_subscription
+from .db import dialect_insert_for, dialect_of, run_async
 from .models import Channel, Customer, Intent, IntentSource, IntentStatus, new_uuid, utcnow
+from .notify.render import available_locales
 from .schemas import CustomerIn, IntentPublic, IntentRequest
-from .shops import INSTALLED, ShopRef, shops
+from .shops import INSTALLED, ShopRef, find_installed, shops
 
 customers = Customer.__table__
 intents = Intent.__table__
+KNOWN_LOCALES = frozenset(available_locales())
 
 # Built once, values bound at execution: this is the hottest path of the public API, and building
 # and cache-keying statements per request cost more than running them.
@@ -25,11 +42,22 @@ _CUSTOMER_BY = {
                                     customers.c[column] == bindparam("value")).limit(1)
     for column in ("id", "email", "phone")
 }
+_CUSTOMER_BY_SUBSCRIPTION = select(customers).where(customers.c.id == select(intents.c.customer_id).where(
+    intents.c.shop_id == bindparam("shop_id"), intents.c.contact_key == bindparam("value"),
+).order_by(intents.c.id.desc()).limit(1).scalar_subquery())
 _CONTACT_TAKEN = {
     column: select(customers.c.id).where(customers.c.shop_id == bindparam("shop_id"),
                                          customers.c[column] == bindparam("value")).limit(1)
     for column in ("email", "phone")
 }
+_PENDING_INTENT = select(intents).where(
+    intents.c.shop_id == bindparam("shop_id"),
+    intents.c.shopify_variant_id == bindparam("shopify_variant_id"),
+    func.coalesce(intents.c.shopify_market_id, 0) == bindparam("market"),
+    intents.c.channel == bindparam("channel"),
+    intents.c.contact_key == bindparam("contact_key"),
+    intents.c.status == IntentStatus.pending.value,
+).limit(1)
 
 
 @cache
@@ -38,15 +66,11 @@ def _insert_returning_id(dialect: str, table: Table):
     return dialect_insert_for(dialect, table).on_conflict_do_nothing().returning(table.c.id)
 
 
-_PENDING_INTENT = select(intents).where(
-    intents.c.customer_id == bindparam("customer_id"),
-    intents.c.shopify_variant_id == bindparam("shopify_variant_id"),
-    func.coalesce(intents.c.shopify_market_id, 0) == bindparam("market"),
-    intents.c.channel == bindparam("channel"),
-    intents.c.status == IntentStatus.pending.value,
-).limit(1)
-
 Executor = Session | Connection
+
+
+class UnknownShop(Exception):
+    """The shop has not installed the app (or never did)."""
 
 
 @dataclass
@@ -58,9 +82,18 @@ class CreateResult:
 
 @dataclass
 class Contacts:
+    """The request's own contacts, normalised; `address` is the one the signup's channel uses."""
+
     email: str | None = None
     phone: str | None = None
     push: str | None = None
+    push_endpoint: str | None = None
+    address: str = ""
+
+
+def contact_key(channel: str, address: str) -> str:
+    """What makes two signups the same signup: their channel and address (fixed length, indexable)."""
+    return hashlib.sha256(f"{channel}:{address}".encode()).hexdigest()
 
 
 def _contacts(request: IntentRequest, push_allowlist: frozenset[str]) -> Contacts:
@@ -81,36 +114,48 @@ def _contacts(request: IntentRequest, push_allowlist: frozenset[str]) -> Contact
         except ContactError:
             if name == channel:
                 raise
+    if found.push:
+        found.push_endpoint = orjson.loads(found.push)["endpoint"]
+    found.address = {Channel.email: found.email, Channel.sms: found.phone, Channel.push: found.push_endpoint}[channel]
     return found
 
 
-def _find_customer(session: Executor, shop_id: int, cust: CustomerIn, contacts: Contacts):
-    for column, value in (("id", cust.id), ("email", contacts.email), ("phone", contacts.phone)):
-        if value:
-            row = session.execute(_CUSTOMER_BY[column], {"shop_id": shop_id, "value": value}).mappings().first()
-            if row is not None:
-                return row
-    return None
+def _row(session: Executor, statement, **params) -> dict[str, Any] | None:
+    row = session.execute(statement, params).mappings().first()
+    return dict(row) if row is not None else None
 
 
-def _customer_changes(row, cust: CustomerIn, contacts: Contacts, session: Executor) -> dict[str, Any]:
-    wanted = {
+def _customer_by_address(session: Executor, shop_id: int, channel: str, contacts: Contacts):
+    if channel == Channel.push:
+        return _row(session, _CUSTOMER_BY_SUBSCRIPTION, shop_id=shop_id, value=contact_key(channel, contacts.address))
+    column = "email" if channel == Channel.email else "phone"
+    return _row(session, _CUSTOMER_BY[column], shop_id=shop_id, value=contacts.address)
+
+
+def _taken(session: Executor, shop_id: int, column: str, value: str | None) -> bool:
+    return value is not None and session.execute(_CONTACT_TAKEN[column], {"shop_id": shop_id, "value": value}).first() is not None
+
+
+def _details(cust: CustomerIn) -> dict[str, Any]:
+    return {
         "name": cust.name,
-        "locale": cust.locale,
-        "country": cust.country.lower() if cust.country else None,
-        "accepts_marketing": cust.accepts_marketing,
-        "shopify_customer_id": cust.shopify_customer_id,
-        "email": contacts.email,
-        "phone": contacts.phone,
+        "locale": normalize_locale(cust.locale, KNOWN_LOCALES),
+        "country": cust.country,
+        "shopify_customer_id": str(cust.shopify_customer_id) if cust.shopify_customer_id else None,
     }
+
+
+def _update_proven_customer(session: Executor, row: dict[str, Any], cust: CustomerIn, contacts: Contacts) -> None:
+    """STOQ's "update the same customer": only for a request that sent the customer's id."""
+    wanted = {**_details(cust), "accepts_marketing": cust.accepts_marketing,
+              "email": contacts.email, "phone": contacts.phone}
     changes = {k: v for k, v in wanted.items() if v is not None and row[k] != v}
-    for contact in ("email", "phone"):
-        # Never take an address another customer of the shop already has.
-        if contact in changes and session.execute(
-            _CONTACT_TAKEN[contact], {"shop_id": row["shop_id"], "value": changes[contact]}
-        ).first():
-            del changes[contact]
-    return changes
+    for column in ("email", "phone"):  # never take an address another customer of the shop holds
+        if column in changes and _taken(session, row["shop_id"], column, changes[column]):
+            del changes[column]
+    if changes:
+        changes["updated_at"] = utcnow()
+        session.execute(update(customers).where(customers.c.id == row["id"]).values(**changes))
 
 
 def _new_customer(shop_id: int | None, cust: CustomerIn, contacts: Contacts, now) -> dict[str, Any]:
@@ -119,59 +164,28 @@ def _new_customer(shop_id: int | None, cust: CustomerIn, contacts: Contacts, now
         "shop_id": shop_id,
         "email": contacts.email,
         "phone": contacts.phone,
-        "name": cust.name,
-        "locale": cust.locale,
-        "country": cust.country.lower() if cust.country else None,
-        "accepts_marketing": bool(cust.accepts_marketing),
-        "shopify_customer_id": cust.shopify_customer_id,
+        **_details(cust),
+        "accepts_marketing": cust.accepts_marketing is True,
         "unsubscribed_at": None,
         "created_at": now,
         "updated_at": now,
     }
 
 
-def _resolve_customer(session: Executor, shop_id: int, cust: CustomerIn, contacts: Contacts):
-    now = utcnow()
-    row = _find_customer(session, shop_id, cust, contacts)
-    if row is None:
-        values = _new_customer(shop_id, cust, contacts, now)
-        inserted = session.execute(_insert_returning_id(dialect_of(session), customers), values).first()
-        if inserted is not None:
-            return values
-        # Another request created the same customer a moment ago: use theirs.
-        row = _find_customer(session, shop_id, CustomerIn(), contacts)
-        if row is None:
-            raise RuntimeError("customer vanished between insert and select")
-    changes = _customer_changes(row, cust, contacts, session)
-    if changes:
-        changes["updated_at"] = now
-        session.execute(update(customers).where(customers.c.id == row["id"]).values(**changes))
-        return {**row, **changes}
-    return dict(row)
-
-
-def _pending_intent(session: Executor, customer_id: str, values: dict[str, Any]):
-    return session.execute(_PENDING_INTENT, {
-        "customer_id": customer_id, "shopify_variant_id": values["shopify_variant_id"],
-        "market": values["shopify_market_id"] or 0, "channel": values["channel"],
-    }).mappings().first()
-
-
-def to_public(intent: dict[str, Any], customer: dict[str, Any]) -> IntentPublic:
-    contact = {"email": intent["email"], "sms": intent["phone"], "push": "push"}.get(intent["channel"])
-    return IntentPublic(
-        **{k: intent[k] for k in IntentPublic.model_fields if k in intent},
-        contact=contact,
-        accepts_marketing=customer["accepts_marketing"],
-        customer_name=customer["name"],
-        customer_unsubscribed_at=customer["unsubscribed_at"],
-        notifications_count=intent["sent_notifications_count"],
-    )
+def _create_customer(session: Executor, shop_id: int, cust: CustomerIn, contacts: Contacts) -> dict[str, Any] | None:
+    """A new customer with the request's details, minus contacts another customer holds; None if a
+    concurrent request created the same one first."""
+    values = _new_customer(shop_id, cust, contacts, utcnow())
+    for column in ("email", "phone"):
+        if _taken(session, shop_id, column, values[column]):
+            values[column] = None
+    inserted = session.execute(_insert_returning_id(dialect_of(session), customers), values).first()
+    return values if inserted is not None else None
 
 
 def _new_intent(shop: ShopRef, customer_id: str | None, request: IntentRequest, contacts: Contacts,
                 source: IntentSource, now) -> dict[str, Any]:
-    spec, product = request.intent, request.product
+    spec, product, consent = request.intent, request.product, request.customer.accepts_marketing is True
     return {
         "shop_id": shop.id,
         "customer_id": customer_id,
@@ -179,6 +193,7 @@ def _new_intent(shop: ShopRef, customer_id: str | None, request: IntentRequest, 
         "email": contacts.email,
         "phone": contacts.phone,
         "push_subscription": contacts.push if spec.channel == Channel.push else None,
+        "contact_key": contact_key(spec.channel, contacts.address),
         "quantity": spec.quantity,
         "source": source.value,
         "status": IntentStatus.pending.value,
@@ -196,9 +211,35 @@ def _new_intent(shop: ShopRef, customer_id: str | None, request: IntentRequest, 
         "unsubscribed_at": None,
         "blocked_at": None,
         "sent_notifications_count": 0,
+        "accepts_marketing": consent,
+        "consent_at": now if consent else None,
         "created_at": now,
         "updated_at": now,
     }
+
+
+def to_public(intent: dict[str, Any], request: IntentRequest, contacts: Contacts,
+              customer: dict[str, Any] | None) -> IntentPublic:
+    """The answer: the signup, with only what this request sent about the person. `customer` is
+    given only when the requester may see it (they created it, or sent its id)."""
+    mine = customer is not None and customer["id"] == intent["customer_id"]
+    fields = {k: intent[k] for k in IntentPublic.model_fields if k in intent}
+    fields.update(
+        email=contacts.email,
+        phone=contacts.phone,
+        contact={"email": contacts.email, "sms": contacts.phone, "push": "push"}[intent["channel"]],
+        accepts_marketing=request.customer.accepts_marketing is True,
+        customer_id=intent["customer_id"] if mine else None,
+        customer_name=request.customer.name,
+        customer_unsubscribed_at=customer["unsubscribed_at"] if mine else None,
+        notifications_count=intent["sent_notifications_count"],
+    )
+    return IntentPublic(**fields)
+
+
+def _pending_intent(session: Executor, values: dict[str, Any]) -> dict[str, Any] | None:
+    return _row(session, _PENDING_INTENT, shop_id=values["shop_id"], shopify_variant_id=values["shopify_variant_id"],
+                market=values["shopify_market_id"] or 0, channel=values["channel"], contact_key=values["contact_key"])
 
 
 def create(
@@ -214,22 +255,39 @@ def create(
         contacts = _contacts(request, push_allowlist)
     except ContactError as exc:
         return CreateResult(errors=[str(exc)])
-    customer = _resolve_customer(session, shop.id, request.customer, contacts)
-    values = _new_intent(shop, customer["id"], request, contacts, source, utcnow())
+    cust, channel = request.customer, request.intent.channel
+    proven = _row(session, _CUSTOMER_BY["id"], shop_id=shop.id, value=cust.id) if cust.id else None
+    if proven is not None:
+        _update_proven_customer(session, proven, cust, contacts)
+    values = _new_intent(shop, None, request, contacts, source, utcnow())
+    existing = _pending_intent(session, values)
+    if existing is not None:
+        return CreateResult(intents=[to_public(existing, request, contacts, proven)])
+    visible, owner = proven, proven or _customer_by_address(session, shop.id, channel, contacts)
+    if owner is None:
+        owner = visible = _create_customer(session, shop.id, cust, contacts)
+        if owner is None:  # a concurrent request filed the same shopper a moment ago: theirs
+            owner = _customer_by_address(session, shop.id, channel, contacts)
+            if owner is None:
+                raise RuntimeError("customer vanished between insert and select")
+    values["customer_id"] = owner["id"]
     inserted = session.execute(_insert_returning_id(dialect_of(session), intents), values).first()
     if inserted is not None:
-        return CreateResult(intents=[to_public({**values, "id": inserted.id}, customer)], created=True)
-    existing = _pending_intent(session, customer["id"], values)
+        return CreateResult(intents=[to_public({**values, "id": inserted.id}, request, contacts, visible)], created=True)
+    # The same signup was filed concurrently: answer with it, and keep no customer made for ours.
+    existing = _pending_intent(session, values)
     if existing is None:
         raise RuntimeError("pending intent vanished between insert and select")
-    return CreateResult(intents=[to_public(dict(existing), customer)])
+    if visible is not None and visible is not proven:
+        session.execute(delete(customers).where(customers.c.id == owner["id"]))
+    return CreateResult(intents=[to_public(existing, request, contacts, None)])
 
 
 # -- PostgreSQL: a first signup in one statement ------------------------------------------------
 # Most signups come from a shopper the shop has never seen. On PostgreSQL their whole write (the
-# shop check, "is this shopper known?", the customer, the intent) is one statement with
-# data-modifying CTEs instead of four round trips. Anything else (a known shopper, a repeat, a
-# race) inserts nothing there and takes the general path above, which has the last word.
+# shop check, "is this shopper or address known?", the customer, the intent) is one statement with
+# data-modifying CTEs instead of four round trips. Anything else (a known shopper or address, a
+# repeat, a race) inserts nothing there and takes the general path above, which has the last word.
 
 
 @cache
@@ -249,6 +307,8 @@ WITH s AS (
   SELECT {", ".join("s.id" if k == "shop_id" else given(customers, "c_", k) for k in customer_keys)} FROM s
   WHERE NOT EXISTS (SELECT 1 FROM {customers.name} k WHERE k.shop_id = s.id
                     AND (k.email = CAST(:c_email AS VARCHAR) OR k.phone = CAST(:c_phone AS VARCHAR)))
+    AND NOT EXISTS (SELECT 1 FROM {intents.name} p WHERE p.shop_id = s.id
+                    AND p.contact_key = CAST(:i_contact_key AS VARCHAR))
   ON CONFLICT DO NOTHING RETURNING id
 ), i AS (
   INSERT INTO {intents.name} ({", ".join(intent_keys)})
@@ -286,4 +346,42 @@ def create_first_signup(
         return shop, None
     customer["shop_id"] = intent["shop_id"] = shop.id
     intent.update(id=row.intent_id, optin_confirmed=not shop.double_optin)
-    return shop, CreateResult(intents=[to_public(intent, customer)], created=True)
+    return shop, CreateResult(intents=[to_public(intent, request, contacts, customer)], created=True)
+
+
+# -- The one entry point ------------------------------------------------------------------------
+
+
+def _create_in_transaction(connection: Connection, domain: str, request: IntentRequest, source: IntentSource,
+                           push_allowlist: frozenset[str], shop: ShopRef | None = None) -> CreateResult:
+    shop = shop or find_installed(connection, domain)
+    if shop is None:
+        raise UnknownShop(domain)
+    return create(connection, shop, request, source=source, push_allowlist=push_allowlist)
+
+
+def _create_in_thread(engine, *args) -> CreateResult:
+    with engine.begin() as connection:
+        return _create_in_transaction(connection, *args)
+
+
+async def file_signup(state, domain: str, request: IntentRequest, *, source: IntentSource) -> CreateResult:
+    """File a signup for the shop `domain` (raises UnknownShop). On SQLite, in a thread. On
+    PostgreSQL, on an async connection (SQLAlchemy's run_sync runs the same code, each round trip
+    yielding to the event loop): first the one-statement path for a shopper the shop has never
+    seen (autocommit: one round trip in all), else the general path in a transaction. Core
+    connections, not ORM sessions: a session's bookkeeping cost a fifth."""
+    allowlist = state.settings.push_allowlist
+    if state.async_engine is None:
+        return await run_in_threadpool(_create_in_thread, state.engine, domain, request, source, allowlist)
+    first = await run_async(state.async_engine, partial(
+        create_first_signup, domain=domain, request=request, source=source, push_allowlist=allowlist), autocommit=True)
+    shop = None
+    if first is not None:
+        shop, result = first
+        if shop is None:
+            raise UnknownShop(domain)
+        if result is not None:
+            return result
+    return await run_async(state.async_engine, partial(
+        _create_in_transaction, domain=domain, request=request, source=source, push_allowlist=allowlist, shop=shop))

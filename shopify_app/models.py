@@ -142,6 +142,8 @@ class Intent(SQLModel, table=True):
             sqlite_where=text("status = 'pending'"),
             postgresql_where=text("status = 'pending'"),
         ),
+        # A push signup without a customer id finds its customer through the subscription's earlier signups.
+        Index("ix_intent_contact", "shop_id", "contact_key"),
         # Restock decisions walk one variant's pending intents, oldest first.
         Index("ix_intent_restock", "shop_id", "shopify_variant_id", "status", "id"),
     )

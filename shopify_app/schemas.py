@@ -11,42 +11,110 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 
 MAX_SHOPIFY_ID = 2**63 - 1
-_GID = re.compile(r"^gid://shopify/(?:Product|ProductVariant|Market)/(\d+)$")
+MAX_QUANTITY = 1_000_000
+_DIGITS = re.compile(r"[0-9]{1,19}")          # ASCII only: str.isdigit() also takes '²' and '٣'
+NO_NUL = r"^[^\x00]*$"                       # PostgreSQL text cannot hold NUL
 
 
-def _shopify_id(value: Any) -> Any:
-    """Shopify's numeric ids, also as a digit string or a `gid://shopify/...` string."""
-    if isinstance(value, bool):
-        raise ValueError("must be an integer id")
+def _shopify_id(kind: str):
+    """Shopify's numeric ids, also as a digit string or a `gid://shopify/{kind}/N` string."""
+    gid = re.compile(rf"gid://shopify/{kind}/([0-9]{{1,19}})")
+    problem = f"must be a {kind} id: a positive integer, its digits as a string, or gid://shopify/{kind}/<id>"
+
+    def check(value: Any) -> int:
+        if isinstance(value, str):
+            text = value.strip()
+            match = gid.fullmatch(text)
+            digits = match.group(1) if match else text
+            if not _DIGITS.fullmatch(digits):
+                raise ValueError(problem)
+            value = int(digits)
+        elif isinstance(value, float) and value.is_integer() and abs(value) < 2**64:
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_SHOPIFY_ID:
+            raise ValueError(problem)
+        return value
+
+    schema = {"anyOf": [
+        {"type": "integer", "minimum": 1, "maximum": MAX_SHOPIFY_ID},
+        {"type": "string", "pattern": rf"^\s*([0-9]{{1,19}}|gid://shopify/{kind}/[0-9]{{1,19}})\s*$"},
+    ], "description": f"A Shopify {kind} id (1 to 2^63-1), as an integer, a digit string or a gid"}
+    return Annotated[int, BeforeValidator(check), WithJsonSchema(schema)]
+
+
+def _optional_text(max_length: int, *, numbers: bool = False, description: str | None = None):
+    """A string (or, with `numbers`, an integer written as one); blank means absent."""
+
+    def check(value: Any) -> str | None:
+        if value is None:
+            return None
+        if numbers and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise ValueError("must be a string" + (" or a number" if numbers else ""))
+        if "\x00" in value:
+            raise ValueError("must not contain the NUL character")
+        value = value.strip()
+        if len(value) > max_length:
+            raise ValueError(f"must be at most {max_length} characters")
+        return value or None
+
+    text = {"type": "string", "maxLength": max_length, "pattern": NO_NUL}
+    schema = {"anyOf": [text, {"type": "integer"}, {"type": "null"}] if numbers else [text, {"type": "null"}]}
+    if description:
+        schema["description"] = description
+    return Annotated[str | None, BeforeValidator(check), WithJsonSchema(schema), Field(default=None)]
+
+
+def _quantity(value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError("must be a whole number")
+    if not 1 <= value <= MAX_QUANTITY:
+        raise ValueError(f"must be between 1 and {MAX_QUANTITY:,}")
+    return value
+
+
+def _strict_bool(value: Any) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise ValueError("must be true or false (a JSON boolean)")
+
+
+def _country(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{2}", value.strip()):
+        raise ValueError("must be a two-letter country code such as 'in' or 'fr'")
+    return value.strip().lower()
+
+
+def _push(value: Any) -> Any:
+    if value is None or isinstance(value, dict):
+        return value
     if isinstance(value, str):
-        match = _GID.match(value.strip())
-        digits = match.group(1) if match else value.strip()
-        if not digits.isdigit():
-            raise ValueError("must be an integer id")
-        value = int(digits)
-    if isinstance(value, int) and not 0 < value <= MAX_SHOPIFY_ID:
-        raise ValueError("must be a positive 64-bit integer id")
-    return value
+        if "\x00" in value:
+            raise ValueError("must not contain the NUL character")
+        return value.strip() or None
+    raise ValueError("must be the browser's PushSubscription, as an object or as a JSON string")
 
 
-def _text_or_number(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-ShopifyId = Annotated[
-    int,
-    BeforeValidator(_shopify_id),
-    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": r"^(\d+|gid://shopify/\w+/\d+)$"}]}),
-]
-Text = Annotated[str | None, Field(default=None, max_length=255)]
-Digits = Annotated[
-    str | None,
-    BeforeValidator(_text_or_number),
-    Field(default=None, max_length=32),
-    WithJsonSchema({"anyOf": [{"type": "string", "maxLength": 32}, {"type": "integer"}, {"type": "null"}]}),
-]
+Quantity = Annotated[int, BeforeValidator(_quantity), WithJsonSchema(
+    {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY, "description": "How many the shopper wants"})]
+StrictBool = Annotated[bool | None, BeforeValidator(_strict_bool), WithJsonSchema({"type": ["boolean", "null"]}),
+                       Field(default=None)]
+Country = Annotated[str | None, BeforeValidator(_country), WithJsonSchema(
+    {"anyOf": [{"type": "string", "pattern": "^(|[A-Za-z]{2})$"}, {"type": "null"}],
+     "description": "Two-letter country code (ISO 3166-1), either case; improves phone validation"}),
+    Field(default=None)]
+Push = Annotated[str | dict | None, BeforeValidator(_push), WithJsonSchema({"anyOf": [
+    {"type": "object", "properties": {"endpoint": {"type": "string"},
+                                      "keys": {"type": "object", "properties": {"p256dh": {"type": "string"},
+                                                                               "auth": {"type": "string"}}}}},
+    {"type": "string", "pattern": NO_NUL}, {"type": "null"}],
+    "description": "The browser's PushSubscription (endpoint and keys), as an object or as a JSON string"}),
+    Field(default=None)]
 
 
 class PushKeys(BaseModel):
@@ -65,39 +133,39 @@ class PushSubscriptionIn(BaseModel):
 
 class IntentIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    shopify_variant_id: ShopifyId
-    shopify_product_id: ShopifyId
-    shopify_market_id: ShopifyId | None = None
+    shopify_variant_id: _shopify_id("ProductVariant")
+    shopify_product_id: _shopify_id("Product")
+    shopify_market_id: _shopify_id("Market") | None = None
     channel: Literal["email", "sms", "push"]
-    quantity: int = Field(ge=1, le=1_000_000, strict=True)
+    quantity: Quantity
     source: Literal["api"]
 
 
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    id: str | None = Field(default=None, max_length=64)
-    name: Text = None
-    email: str | None = Field(default=None, max_length=320)
-    phone: Digits = None
-    push: str | dict | None = Field(
-        default=None,
-        json_schema_extra={"description": "The browser's PushSubscription, as an object or as a JSON string"},
-    )
-    country_code: Digits = None
-    country: str | None = Field(default=None, max_length=2, min_length=2, pattern=r"^[A-Za-z]{2}$")
-    accepts_marketing: bool | None = None
-    locale: str | None = Field(default=None, max_length=35)
-    shopify_market_id: ShopifyId | None = None
-    shopify_customer_id: Digits = None
+    id: _optional_text(64, description="The customer id an earlier answer gave to whoever created the customer; "
+                                       "only with it are the customer's stored details updated") = None
+    name: _optional_text(255) = None
+    email: _optional_text(320) = None
+    phone: _optional_text(32, numbers=True, description="With its country code, without '+'; "
+                                                         "or national form with country / country_code") = None
+    push: Push = None
+    country_code: _optional_text(8, numbers=True) = None
+    country: Country = None
+    accepts_marketing: StrictBool = None
+    locale: _optional_text(35, description="A BCP 47 tag; one the app has messages for (en, fr, de, with any "
+                                            "region) is kept, any other means the default") = None
+    shopify_market_id: _shopify_id("Market") | None = None
+    shopify_customer_id: _shopify_id("Customer") | None = None
 
 
 class ProductIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    variant_count: int | None = Field(default=None, ge=0, le=100_000)
-    title: Text = None
-    variant_title: Text = None
-    vendor: Text = None
-    sku: Text = None
+    variant_count: int | None = Field(default=None, ge=0, le=100_000, strict=True)
+    title: _optional_text(255) = None
+    variant_title: _optional_text(255) = None
+    vendor: _optional_text(255) = None
+    sku: _optional_text(255) = None
 
 
 class IntentRequest(BaseModel):
@@ -127,7 +195,7 @@ class IntentPublic(BaseModel):
     customer_unsubscribed_at: datetime | None
     sent_notifications_count: int
     notifications_count: int
-    customer_id: str
+    customer_id: str | None  # only to whoever created the customer or named it by id
     customer_name: str | None
     shop_id: int
     product_variant_id: int | None = None
@@ -141,12 +209,25 @@ class IntentPublic(BaseModel):
     updated_at: datetime
 
 
+_PLAIN = {
+    "missing": "is required",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "dict_type": "must be an object",
+    "string_type": "must be a string",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be true or false",
+}
+
+
 def describe_errors(exc: ValidationError) -> list[str]:
-    """One human-readable line per problem: `intent.quantity: Input should be greater than ...`."""
+    """One line per problem in plain words: `intent.quantity: must be between 1 and 1,000,000`."""
     lines = []
-    for err in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in err["loc"])
-        message = err["msg"].removeprefix("Value error, ")
+    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+        where = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
+        message = _PLAIN.get(err["type"]) or err["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
         if err["type"] == "missing":
             lines.append(f"{where} is required")
         else:

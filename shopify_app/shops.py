@@ -1,9 +1,13 @@
 """Looking shops up and retiring them."""
 
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from .db import run_async
 
 from .models import Shop, utcnow
 
@@ -25,6 +29,18 @@ class ShopRef:
 def find_installed(session: Session | Connection, domain: str) -> ShopRef | None:
     row = session.execute(_INSTALLED, {"domain": domain}).first()
     return ShopRef(id=row.id, double_optin=row.double_optin) if row else None
+
+
+async def is_installed(state, domain: str) -> bool:
+    """The same question from an async endpoint (`state` is the app's: engine, async_engine)."""
+    if state.async_engine is None:
+        return await run_in_threadpool(_installed_in_thread, state.engine, domain)
+    return await run_async(state.async_engine, partial(find_installed, domain=domain), autocommit=True) is not None
+
+
+def _installed_in_thread(engine, domain: str) -> bool:
+    with engine.connect() as connection:
+        return find_installed(connection, domain) is not None
 
 
 def mark_uninstalled(session: Session, domain: str) -> bool:

@@ -71,9 +71,12 @@ def upgrade() -> None:
         sqlite_where=PENDING,
         postgresql_where=PENDING,
     )
+    # a push signup without a customer id finds its customer through its subscription's earlier signups
+    op.create_index('ix_intent_contact', 'intent', ['shop_id', 'contact_key'])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_intent_contact', table_name='intent')
     op.drop_index('uq_intent_pending_contact', table_name='intent')
     with op.batch_alter_table('intent', schema=None) as batch_op:
         batch_op.drop_column('consent_at')

@@ -16,6 +16,19 @@ class JSON(Response):
         return orjson.dumps(content)
 
 
+class ApiError(Exception):
+    """Raised anywhere in a request; `app.py` renders it as `{"errors": [...]}` with its status."""
+
+    def __init__(self, status: int, *messages: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(*messages)
+        self.status, self.messages, self.headers = status, list(messages), headers
+
+
+async def render_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return errors(exc.status, *exc.messages, headers=exc.headers)
+
+
 def errors(status: int, *messages: str, headers: dict[str, str] | None = None) -> JSON:
     return JSON({"errors": list(messages)}, status_code=status, headers=headers)
 
