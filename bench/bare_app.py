@@ -1,6 +1,7 @@
 """The floor for bench/intents_api.py: a bare Starlette POST endpoint on the same server stack as
 `shopify-app serve` (uvicorn, one process, the same options), answering 201 with a JSON body of a
-given size and doing nothing else.
+given size and doing nothing else; and the floor for bench/inventory_webhooks.py: a webhook path
+that reads the body and answers an empty 200.
 
     .venv/bin/python bench/bare_app.py --port 8001 --size 900
 """
@@ -27,11 +28,16 @@ def create_app(size: int) -> Starlette:
         await request.body()
         return Response(body, status_code=201, media_type="application/json")
 
+    async def webhook(request: Request) -> Response:
+        await request.body()
+        return Response(status_code=200)
+
     async def healthz(request: Request) -> Response:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
     return Starlette(
-        routes=[Route("/api/v1/intents.json", intents, methods=["POST"]), Route("/healthz", healthz)]
+        routes=[Route("/api/v1/intents.json", intents, methods=["POST"]),
+                Route("/webhooks/inventory_levels/update", webhook, methods=["POST"]), Route("/healthz", healthz)]
     )
 
 
