@@ -64,9 +64,13 @@ def openapi_document(app_url: str) -> dict[str, Any]:
                         "content": {"application/json": {"schema": {"$ref": _REF.format(model="IntentRequest")}}},
                     },
                     "responses": {
-                        "201": {"description": "Signup stored (or the pending one it repeats)", "content": intents_response},
+                        "201": {"description": "Signup stored, or the pending one it repeats (same shop, variant, market, channel "
+                                               "and address). The answer holds only what the request sent about "
+                                               "the shopper; customer_id only for whoever created the customer or "
+                                               "sent its id", "content": intents_response},
                         "200": {"description": "Well-formed, but could not be honoured; nothing stored", "content": intents_response},
-                        "400": _errors_body("The body does not fit the schema"),
+                        "400": _errors_body("The body is not JSON (Content-Type must be application/json or absent) "
+                                            "or does not fit the schema; each problem named in plain words"),
                         "401": _errors_body("Missing, malformed or unknown shop"),
                         "413": _errors_body("The body is larger than 64 KB"),
                     },

@@ -37,17 +37,20 @@ def _shopify_id(kind: str):
 
     schema = {"anyOf": [
         {"type": "integer", "minimum": 1, "maximum": MAX_SHOPIFY_ID},
-        {"type": "string", "pattern": rf"^\s*([0-9]{{1,19}}|gid://shopify/{kind}/[0-9]{{1,19}})\s*$"},
+        {"type": "string", "pattern": rf"^([1-9][0-9]{{0,17}}|gid://shopify/{kind}/[1-9][0-9]{{0,17}})$"},
     ], "description": f"A Shopify {kind} id (1 to 2^63-1), as an integer, a digit string or a gid"}
     return Annotated[int, BeforeValidator(check), WithJsonSchema(schema)]
 
 
-def _optional_text(max_length: int, *, numbers: bool = False, description: str | None = None):
+def _optional_text(max_length: int, *, numbers: bool = False, description: str | None = None,
+                   format: str | None = None):
     """A string (or, with `numbers`, an integer written as one); blank means absent."""
 
     def check(value: Any) -> str | None:
         if value is None:
             return None
+        if numbers and isinstance(value, float) and value.is_integer() and 0 <= value < 10**max_length:
+            value = int(value)
         if numbers and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         if not isinstance(value, str):
@@ -60,20 +63,29 @@ def _optional_text(max_length: int, *, numbers: bool = False, description: str |
         return value or None
 
     text = {"type": "string", "maxLength": max_length, "pattern": NO_NUL}
-    schema = {"anyOf": [text, {"type": "integer"}, {"type": "null"}] if numbers else [text, {"type": "null"}]}
+    if format:
+        text["format"] = format
+    number = {"type": "integer", "minimum": 0, "maximum": 10**min(max_length, 18) - 1}
+    schema = {"anyOf": [text, number, {"type": "null"}] if numbers else [text, {"type": "null"}]}
     if description:
         schema["description"] = description
     return Annotated[str | None, BeforeValidator(check), WithJsonSchema(schema), Field(default=None)]
 
 
-def _quantity(value: Any) -> int:
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError("must be a whole number")
-    if not 1 <= value <= MAX_QUANTITY:
-        raise ValueError(f"must be between 1 and {MAX_QUANTITY:,}")
-    return value
+def _whole_number(low: int, high: int, description: str):
+    """A JSON integer (`2.0` is one too) within bounds."""
+
+    def check(value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be a whole number")
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high:,}")
+        return value
+
+    return Annotated[int, BeforeValidator(check), WithJsonSchema(
+        {"type": "integer", "minimum": low, "maximum": high, "description": description})]
 
 
 def _strict_bool(value: Any) -> bool | None:
@@ -100,8 +112,8 @@ def _push(value: Any) -> Any:
     raise ValueError("must be the browser's PushSubscription, as an object or as a JSON string")
 
 
-Quantity = Annotated[int, BeforeValidator(_quantity), WithJsonSchema(
-    {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY, "description": "How many the shopper wants"})]
+Quantity = _whole_number(1, MAX_QUANTITY, "How many the shopper wants")
+VariantCount = _whole_number(0, 100_000, "How many variants the product has")
 StrictBool = Annotated[bool | None, BeforeValidator(_strict_bool), WithJsonSchema({"type": ["boolean", "null"]}),
                        Field(default=None)]
 Country = Annotated[str | None, BeforeValidator(_country), WithJsonSchema(
@@ -146,7 +158,8 @@ class CustomerIn(BaseModel):
     id: _optional_text(64, description="The customer id an earlier answer gave to whoever created the customer; "
                                        "only with it are the customer's stored details updated") = None
     name: _optional_text(255) = None
-    email: _optional_text(320) = None
+    email: _optional_text(320, format="email", description="Required for the email channel; an address that is not valid "
+                                           "is answered 200 with an error") = None
     phone: _optional_text(32, numbers=True, description="With its country code, without '+'; "
                                                          "or national form with country / country_code") = None
     push: Push = None
@@ -161,7 +174,7 @@ class CustomerIn(BaseModel):
 
 class ProductIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    variant_count: int | None = Field(default=None, ge=0, le=100_000, strict=True)
+    variant_count: VariantCount | None = None
     title: _optional_text(255) = None
     variant_title: _optional_text(255) = None
     vendor: _optional_text(255) = None

@@ -132,3 +132,13 @@ def install_shop(engine, settings: Settings, domain: str = "demo-shop.myshopify.
 def shop(engine, settings: Settings) -> str:
     install_shop(engine, settings)
     return "demo-shop.myshopify.com"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    from .support import CASE_COUNTS
+
+    if CASE_COUNTS:
+        terminalreporter.section("generated cases")
+        for name, counts in sorted(CASE_COUNTS.items()):
+            codes = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()) if k != "cases")
+            terminalreporter.write_line(f"{name}: {counts.get('cases', 0)} cases ({codes})")

@@ -64,3 +64,7 @@ def webhook_headers(body: bytes, topic: str, shop: str, *, webhook_id: str, even
     if event_id:
         headers["X-Shopify-Event-Id"] = event_id
     return headers
+
+
+# Generated-case counts per property test, printed at the end of the run (conftest).
+CASE_COUNTS: dict[str, dict[str, int]] = {}

@@ -49,7 +49,7 @@ async def create_intent(request: Request) -> Response:
         raise ApiError(401, UNKNOWN_SHOP)
     tag_shop(request, domain)
     if not _is_json(request.headers.get("content-type")):
-        raise ApiError(415, "Content-Type must be application/json")
+        raise ApiError(400, "Content-Type must be application/json")  # STOQ documents 400 for this
     try:
         body = await read_body(request, state.settings.MAX_BODY_BYTES)
     except BodyTooLarge:

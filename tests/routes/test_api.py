@@ -340,3 +340,72 @@ def test_a_first_signup_is_one_statement_on_postgresql(client, engine, shop, bac
         assert (customer.email, customer.name, customer.locale) == ("first@example.com", "Ann", "fr")
         stored = session.execute(select(Intent).order_by(Intent.id)).scalars().all()
     assert [i.id for i in stored] == [first.json()["intents"][0]["id"], second.json()["intents"][0]["id"]]
+
+
+def test_the_reported_500s_are_answered_plainly(client, engine, shop):
+    empty = body()
+    empty["customer"] = {k: "" for k in ("id", "name", "email", "phone", "push", "country_code", "locale",
+                                         "shopify_customer_id")} | {"country": "aa"}
+    response = post(client, empty)
+    assert response.status_code in (200, 400), response.text
+    assert response.json()["errors"]
+    deep = post(client, body("email", email="a@example.com", push="[" * 3000))
+    assert deep.status_code == 201, deep.text  # the push field is not this signup's channel: dropped
+    assert post(client, body("push", push="[" * 3000)).json()["errors"] == [
+        "customer.push is not a push subscription (PushSubscription JSON)"]
+    for field, where in (("name", "customer"), ("locale", "customer"), ("id", "customer"),
+                         ("shopify_customer_id", "customer"), ("title", "product"), ("sku", "product")):
+        payload = body(email="nul@example.com")
+        payload[where][field] = "a\x00b"
+        response = post(client, payload)
+        assert response.status_code == 400, (field, response.text)
+        assert response.json()["errors"][0].startswith(f"{where}.{field}: ")
+    assert count(engine, Intent) == 1
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
+def test_only_json_bodies_are_taken(content_type, client, engine, shop):
+    response = client.post(URL, content=json.dumps(body()), headers={"Content-Type": content_type,
+                                                                     "X-Shopify-Shop-Domain": SHOP})
+    assert response.status_code == 400 and response.json() == {"errors": ["Content-Type must be application/json"]}
+    assert count(engine, Intent) == 0
+    no_type = client.post(URL, content=json.dumps(body()), headers={"X-Shopify-Shop-Domain": SHOP})
+    assert no_type.status_code == 201  # older clients send no Content-Type at all
+
+
+@pytest.mark.parametrize("field, value, accepted", [
+    ("quantity", 1.0, True), ("quantity", 1.5, False), ("quantity", "2", False), ("quantity", True, False),
+    ("shopify_variant_id", "gid://shopify/ProductVariant/123", True),
+    ("shopify_variant_id", "gid://shopify/Market/123", False),
+    ("shopify_variant_id", "١٢٣", False), ("shopify_variant_id", "²", False), ("shopify_variant_id", "9" * 5000, False),
+    ("shopify_variant_id", 2**63, False), ("shopify_variant_id", 2**63 - 1, True),
+    ("shopify_product_id", "gid://shopify/ProductVariant/1", False),
+])
+def test_intent_fields_are_what_the_contract_says(field, value, accepted, client, engine, shop):
+    payload = body()
+    payload["intent"][field] = value
+    response = post(client, payload)
+    assert response.status_code == (201 if accepted else 400), response.text
+    if not accepted:
+        [error] = response.json()["errors"]
+        assert error.startswith(f"intent.{field}: must be")
+        for internal in ("int()", "4300", "set_int_max_str_digits", "literal"):
+            assert internal not in error
+
+
+@pytest.mark.parametrize("value, stored", [("7001", "7001"), (7001, "7001"), ("gid://shopify/Customer/7001", "7001")])
+def test_shopify_customer_id_is_a_shopify_id(value, stored, client, engine, shop):
+    response = post(client, body(email="c@example.com", shopify_customer_id=value))
+    assert response.status_code == 201
+    with session_scope(engine) as session:
+        assert session.execute(select(Customer.shopify_customer_id)).scalar_one() == stored
+    refused = post(client, body(email="d@example.com", shopify_customer_id="DROP TABLE"))
+    assert refused.status_code == 400
+
+
+def test_unknown_locales_fall_back_to_the_default(client, engine, shop):
+    for email, locale, stored in (("l1@example.com", "../../etc/passwd", None), ("l2@example.com", "fr-CA", "fr"),
+                                  ("l3@example.com", "pt-BR", None)):
+        assert post(client, body(email=email, locale=locale)).status_code == 201
+        with session_scope(engine) as session:
+            assert session.execute(select(Customer.locale).where(Customer.email == email)).scalar_one() == stored
