@@ -17,7 +17,7 @@ from . import logs
 from .config import Settings, load_settings
 from .db import make_async_engine, make_engine
 from .http_client import http_client
-from .middleware import RequestLog
+from .middleware import RequestLog, SecurityHeaders
 from .notify.service import running_worker
 from .routes import admin, api, auth, health, links
 from .routes.responses import ApiError, errors, render_api_error
@@ -57,7 +57,7 @@ def create_app(
 
     app = Starlette(
         routes=[*health.routes, *auth.routes, *api.routes, *webhooks.routes, *links.routes, *admin.routes],
-        middleware=[Middleware(RequestLog)],
+        middleware=[Middleware(RequestLog), Middleware(SecurityHeaders)],
         exception_handlers={ApiError: render_api_error, 500: _server_error},
         lifespan=lifespan,
     )

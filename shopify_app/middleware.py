@@ -44,3 +44,38 @@ class RequestLog:
                 },
             )
             current_shop.reset(token)
+
+
+class SecurityHeaders:
+    """Headers every response carries: no MIME sniffing, no referrer (links carry tokens in their
+    paths), and no framing by anyone, unless the endpoint said who may frame it (the embedded
+    admin names the shop and admin.shopify.com in its own Content-Security-Policy)."""
+
+    DEFAULTS = (
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    )
+    NO_FRAMING = (
+        (b"content-security-policy", b"frame-ancestors 'none'"),
+        (b"x-frame-options", b"DENY"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = [h for h in self.DEFAULTS if h[0] not in present]
+                if b"content-security-policy" not in present:
+                    extra += self.NO_FRAMING
+                message = {**message, "headers": headers + extra}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)

@@ -17,12 +17,23 @@ def _installed(engine, shop: str) -> bool:
         return find_installed(session, shop) is not None
 
 
+def framed_by(shop: str, response: Response) -> Response:
+    """Shopify's rule for embedded apps: only the shop's own admin may frame the app's pages."""
+    response.headers["Content-Security-Policy"] = f"frame-ancestors https://{shop} https://admin.shopify.com"
+    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    return response
+
+
 async def home(request: Request) -> Response:
-    settings = request.app.state.settings
     shop = sanitize_shop_domain(request.query_params.get("shop"))
     if shop is None:
         return page(200, "Back in stock alerts", "Open this app from your Shopify admin.")
     tag_shop(request, shop)
+    return framed_by(shop, await _home(request, shop))
+
+
+async def _home(request: Request, shop: str) -> Response:
+    settings = request.app.state.settings
     try:
         verify_query_hmac(settings.SHOPIFY_API_SECRET, parse_query(request.scope["query_string"]), clock=request.app.state.clock)
     except VerificationError:
