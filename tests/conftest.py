@@ -1,7 +1,9 @@
 """Every test that touches the database runs once on SQLite and once on PostgreSQL
 (`--db sqlite` or `--db postgresql` picks one). The schema comes from the Alembic migrations."""
 
+import logging
 import os
+import re
 import uuid
 from collections.abc import Iterator
 
@@ -10,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from starlette.testclient import TestClient
 
-from shopify_app import migrate
+from shopify_app import logs, migrate
 from shopify_app.app import create_app
 from shopify_app.config import Settings
 from shopify_app.db import make_engine
@@ -142,3 +144,34 @@ def pytest_terminal_summary(terminalreporter) -> None:
         for name, counts in sorted(CASE_COUNTS.items()):
             codes = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()) if k != "cases")
             terminalreporter.write_line(f"{name}: {counts.get('cases', 0)} cases ({codes})")
+
+
+# -- What a full run logged must not carry personal data (issue 7, item 4) -----------------------
+# Every log line the app writes during the run is collected as it would be written (JSON, through
+# the redacting formatter) and searched at the end; a find fails the run.
+_LOGGED: list[str] = []
+_PERSONAL = re.compile(
+    r"[A-Za-z0-9._%+-]{2,}@[A-Za-z0-9-]+\.[A-Za-z]{2,}"   # an unmasked email (masked: a***@example.com)
+    r"|\+\d{7,15}\b"                                      # an unmasked E.164 phone
+    r"|\[parameters:|Secretname"                          # bound SQL values; the privacy tests' shopper
+)
+
+
+class _Collect(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.name.startswith("shopify_app.test"):  # test_logs writes contacts on purpose
+            _LOGGED.append(self.format(record))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    handler = _Collect(level=logging.INFO)
+    handler.setFormatter(logs.JsonFormatter())
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    found = [line for line in _LOGGED if _PERSONAL.search(line)]
+    if found:
+        print(f"\n{len(found)} log lines carry personal data, e.g.:\n" + "\n".join(found[:5]))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

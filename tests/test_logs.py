@@ -44,3 +44,14 @@ def test_redact():
     assert logs.redact("sms +14155552671 sent") == "sms +14***71 sent"
     assert logs.redact('{"access_token": "abc"}') == '{"access_token": "[redacted]"}'
     assert logs.redact("variant 271878346596884015 at 2026-11-22T10:00:00") == "variant 271878346596884015 at 2026-11-22T10:00:00"
+
+
+def test_database_errors_carry_no_bound_values(engine):
+    """A failed statement's message (which reaches the log) names no value a shopper gave."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    with pytest.raises(DBAPIError) as failed, engine.begin() as conn:
+        conn.execute(text("INSERT INTO customer (id, shop_id, name) VALUES (:id, :shop, :name)"),
+                     {"id": "x", "shop": -1, "name": "Victoria Secretname"})
+    assert "Secretname" not in str(failed.value) and "hidden due to hide_parameters" in str(failed.value)
