@@ -17,11 +17,15 @@ current_shop: contextvars.ContextVar[str | None] = contextvars.ContextVar("curre
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _PHONE = re.compile(r"\+\d{7,15}\b")
 _TOKEN = re.compile(r"\b(shp(?:at|ua|ca|pa|ss)_)[A-Za-z0-9]+|\b(Bearer\s+)[A-Za-z0-9._-]+")
+# PostgreSQL's DETAIL names the failing row's or key's values (hide_parameters cannot reach it);
+# in a JSON line it runs to the next escaped newline or the end of the string.
+_DB_DETAIL = re.compile(r'DETAIL:(?:(?!\\n)[^"\\]|\\[^n])*')
 _SECRET_KEYS = re.compile(r"(?i)(?<![a-z_])(access_token|client_secret|password|auth_token|secret|code|hmac|signature)"
                           r"(['\"]?\s*[=:]\s*['\"]?)[^'\"&\s,}]+")
 
 
 def redact(text: str) -> str:
+    text = _DB_DETAIL.sub("DETAIL: [redacted]", text)
     text = _TOKEN.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
     text = _SECRET_KEYS.sub(lambda m: m.group(1) + m.group(2) + "[redacted]", text)
     text = _EMAIL.sub(r"\1***@\2", text)

@@ -47,11 +47,15 @@ def test_redact():
 
 
 def test_database_errors_carry_no_bound_values(engine):
-    """A failed statement's message (which reaches the log) names no value a shopper gave."""
+    """A failed statement, as its log line is written, names no value a shopper gave: SQLAlchemy
+    hides the bound parameters, the formatter PostgreSQL's DETAIL (the failing row)."""
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError
 
     with pytest.raises(DBAPIError) as failed, engine.begin() as conn:
         conn.execute(text("INSERT INTO customer (id, shop_id, name) VALUES (:id, :shop, :name)"),
                      {"id": "x", "shop": -1, "name": "Victoria Secretname"})
-    assert "Secretname" not in str(failed.value) and "hidden due to hide_parameters" in str(failed.value)
+    record = logging.makeLogRecord({"msg": "unhandled error", "levelno": logging.ERROR, "levelname": "ERROR",
+                                    "exc_info": (type(failed.value), failed.value, failed.tb)})
+    line = logs.JsonFormatter().format(record)
+    assert "Secretname" not in line and "hide_parameters" in line
