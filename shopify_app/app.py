@@ -19,7 +19,7 @@ from .db import make_async_engine, make_engine
 from .http_client import http_client
 from .middleware import RequestLog, SecurityHeaders
 from .notify.service import running_worker
-from .routes import admin, api, auth, health, links
+from .routes import admin, api, auth, dev, health, links
 from .routes.responses import ApiError, errors, render_api_error
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,8 @@ def create_app(
             app.state.engine = engine
             app.state.async_engine = async_engine
             app.state.http = http
+            if settings.is_development:
+                await dev.on_startup(app)
             try:
                 if settings.WORKER_IN_PROCESS and run_worker:
                     async with running_worker(settings, engine, http):
@@ -56,7 +58,8 @@ def create_app(
                     await async_engine.dispose()
 
     app = Starlette(
-        routes=[*health.routes, *auth.routes, *api.routes, *webhooks.routes, *links.routes, *admin.routes],
+        routes=[*health.routes, *auth.routes, *api.routes, *webhooks.routes, *links.routes, *admin.routes,
+                *(dev.routes if settings.is_development else [])],
         middleware=[Middleware(RequestLog), Middleware(SecurityHeaders)],
         exception_handlers={ApiError: render_api_error, 500: _server_error},
         lifespan=lifespan,
