@@ -1,6 +1,7 @@
 """The `shopify-app` command: serve, worker, migrate, demo."""
 
 import argparse
+import os
 import sys
 
 from .config import ConfigError, Settings, load_settings
@@ -36,7 +37,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         port=args.port,
         log_config=None,
         access_log=False,
-        proxy_headers=True,
+        # X-Forwarded-For is read by the app itself (ratelimit.client_address, FORWARDED_ALLOW_IPS):
+        # the app proxy needs the hop before Shopify's, which uvicorn's rewrite would lose.
+        proxy_headers=False,
         server_header=False,
     )
 
@@ -74,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the web app (and the notification worker)")
     serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000),
+                       help="port to listen on (default $PORT, else 8000; Shopify CLI sets PORT)")
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="run a notification worker only (several may run against PostgreSQL)")

@@ -48,3 +48,11 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_second():
     run_app, run_tests = blocks[0], blocks[1]
     assert "shopify-app serve" in run_app and "pytest" in run_tests
     assert run_tests in (ROOT / ".ci" / "run").read_text()
+
+
+def test_shopify_cli_can_run_the_app():
+    web = tomllib.loads((ROOT / "shopify.web.toml").read_text())
+    assert set(web["roles"]) == {"frontend", "backend"} and web["webhooks_path"].startswith("/webhooks/")
+    assert "shopify-app serve" in web["commands"]["dev"]
+    app = tomllib.loads((ROOT / "shopify.app.toml").read_text())
+    assert app["app_proxy"]["subpath"] == "back-in-stock" and app["app_proxy"]["prefix"] == "apps"

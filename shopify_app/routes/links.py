@@ -1,55 +1,116 @@
-"""Pages shoppers reach from messages. `GET /unsubscribe/{token}` asks for confirmation (mail
-scanners follow links; a GET must change nothing); `POST` unsubscribes, which is also what mail
-clients send for one-click unsubscribe (RFC 8058, the `List-Unsubscribe-Post` header)."""
+"""Pages shoppers reach from messages. `GET /unsubscribe/{token}` asks what to stop (mail
+scanners follow links: a GET changes nothing); `POST` does it: this product, or everything from
+this shop at this address. A mail client's one-click unsubscribe (RFC 8058: a POST with
+`List-Unsubscribe=One-Click`) stops everything from the shop."""
 
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from sqlalchemy import Connection, and_, func, select, update
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
-from sqlalchemy import update
 
-from ..db import session_scope
+from .. import pages
 from ..keys import unsign
-from ..models import Intent, IntentStatus, utcnow
-from ..notify.render import UNSUBSCRIBE_PURPOSE
-from .responses import page
+from ..models import Customer, Intent, IntentStatus, Notification, NotificationStatus, Shop, Variant, utcnow
+from ..notify.render import UNSUBSCRIBE_PURPOSE, shop_name
+from .responses import BodyTooLarge, read_body
 
 TEN_YEARS = 10 * 365 * 24 * 3600
+intents, customers, notifications = Intent.__table__, Customer.__table__, Notification.__table__
+shops, variants = Shop.__table__, Variant.__table__
+
+
+@dataclass(frozen=True)
+class Signup:
+    id: int
+    shop_id: int
+    channel: str
+    contact_key: str | None
+    product: str | None
+    shop: str
+    locale: str | None
 
 
 def _intent_id(request: Request) -> int | None:
     settings = request.app.state.settings
     value = unsign(settings.SECRET_KEY, UNSUBSCRIBE_PURPOSE, request.path_params["token"], TEN_YEARS)
-    return value if isinstance(value, int) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _unsubscribe(engine, intent_id: int) -> None:
+def _find(connection: Connection, intent_id: int) -> Signup | None:
+    row = connection.execute(
+        select(intents.c.id, intents.c.shop_id, intents.c.channel, intents.c.contact_key, shops.c.domain,
+               customers.c.locale, func.coalesce(variants.c.product_title, intents.c.product_title).label("product"))
+        .join(shops, shops.c.id == intents.c.shop_id)
+        .outerjoin(customers, customers.c.id == intents.c.customer_id)
+        .outerjoin(variants, and_(variants.c.shop_id == intents.c.shop_id,
+                                  variants.c.shopify_variant_id == intents.c.shopify_variant_id))
+        .where(intents.c.id == intent_id)
+    ).first()
+    if row is None:
+        return None
+    return Signup(id=row.id, shop_id=row.shop_id, channel=row.channel, contact_key=row.contact_key,
+                  product=row.product, shop=shop_name(row.domain), locale=row.locale)
+
+
+def unsubscribe(connection: Connection, signup: Signup, *, everything: bool) -> int:
+    """Stop the signup (or every signup of the shop at the same address); nothing waiting to be
+    sent to them goes out. Returns how many signups it stopped."""
     now = utcnow()
-    with session_scope(engine) as session:
-        session.execute(
-            update(Intent)
-            .where(Intent.id == intent_id, Intent.status == IntentStatus.pending.value)
-            .values(status=IntentStatus.unsubscribed.value, unsubscribed_at=now, updated_at=now)
-        )
-        session.execute(
-            update(Intent).where(Intent.id == intent_id, Intent.unsubscribed_at.is_(None))
-            .values(unsubscribed_at=now, updated_at=now)
-        )
-
-
-async def unsubscribe(request: Request) -> Response:
-    intent_id = _intent_id(request)
-    if intent_id is None:
-        return page(404, "Link not valid", "This unsubscribe link is not valid. It may have been copied incompletely.")
-    if request.method == "POST":
-        await run_in_threadpool(_unsubscribe, request.app.state.engine, intent_id)
-        return page(200, "Unsubscribed", "You will not get any more messages about this product.")
-    return HTMLResponse(
-        "<!doctype html><html lang=en><meta charset=utf-8><meta name=viewport content='width=device-width,initial-scale=1'>"
-        "<title>Unsubscribe</title><body style='font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem'>"
-        "<h1>Unsubscribe</h1><p>Stop messages about this product?</p>"
-        "<form method=post><button type=submit style='padding:.6rem 1.2rem'>Unsubscribe</button></form></body></html>"
+    if everything and signup.contact_key:
+        which = and_(intents.c.shop_id == signup.shop_id, intents.c.channel == signup.channel,
+                     intents.c.contact_key == signup.contact_key)
+    else:
+        which = intents.c.id == signup.id
+    ids = select(intents.c.id).where(which).scalar_subquery()
+    stopped = connection.execute(
+        update(intents).where(which, intents.c.status == IntentStatus.pending.value)
+        .values(status=IntentStatus.unsubscribed.value, unsubscribed_at=now, updated_at=now)
+    ).rowcount
+    connection.execute(update(intents).where(which, intents.c.unsubscribed_at.is_(None))
+                       .values(unsubscribed_at=now, updated_at=now))
+    connection.execute(
+        update(notifications).where(notifications.c.intent_id.in_(ids),
+                                    notifications.c.status == NotificationStatus.pending.value)
+        .values(status=NotificationStatus.cancelled.value, last_error="unsubscribed", updated_at=now)
     )
+    return stopped
 
 
-routes = [Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"])]
+def _find_in_thread(engine, intent_id: int) -> Signup | None:
+    with engine.connect() as connection:
+        return _find(connection, intent_id)
+
+
+def _unsubscribe_in_thread(engine, signup: Signup, everything: bool) -> None:
+    with engine.begin() as connection:
+        unsubscribe(connection, signup, everything=everything)
+
+
+async def unsubscribe_page(request: Request) -> Response:
+    engine = request.app.state.engine
+    intent_id = _intent_id(request)
+    signup = await run_in_threadpool(_find_in_thread, engine, intent_id) if intent_id is not None else None
+    if signup is None:
+        _, t = pages.strings(request.headers.get("accept-language", "")[:2])
+        return pages.message(None, t["link_invalid_title"], t["link_invalid"], status=404)
+    _, t = pages.strings(signup.locale)
+    product = signup.product or t["your_item"]
+    if request.method == "GET":
+        return pages.render("unsubscribe.html", signup.locale, title=t["unsubscribe_title"], shop=signup.shop,
+                            product=product)
+    try:
+        form = dict(parse_qsl((await read_body(request, 4096)).decode("utf-8", "replace"), keep_blank_values=True))
+    except BodyTooLarge:
+        form = {}
+    everything = form.get("scope") == "shop" or form.get("List-Unsubscribe") == "One-Click"
+    await run_in_threadpool(_unsubscribe_in_thread, engine, signup, everything)
+    done = t["unsubscribed_shop"].format(shop=signup.shop) if everything else t["unsubscribed_product"].format(
+        product=product)
+    return pages.message(signup.locale, t["unsubscribed_title"], done, shop=signup.shop, note=t["unsubscribed_note"])
+
+
+routes = [Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET", "POST"])]

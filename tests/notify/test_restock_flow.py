@@ -202,7 +202,7 @@ def test_unsubscribe_link(client, engine, settings, fake_shopify):
     intent = signup(client)
     path = _unsubscribe_path(settings, intent["id"])
     page = client.get(path)
-    assert page.status_code == 200 and "<form method=post>" in page.text
+    assert page.status_code == 200 and '<form method="post">' in page.text
     assert intents(engine)[intent["id"]].status == "pending"  # a GET changes nothing
     assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     row = intents(engine)[intent["id"]]
