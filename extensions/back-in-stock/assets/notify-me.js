@@ -1,0 +1,220 @@
+/* Back in stock: the "Notify me when available" block (blocks/notify-me.liquid). Shown while the
+   selected variant is sold out; posts through the app proxy on the shop's own origin. */
+(() => {
+  'use strict';
+  if (window.BackInStock) return;
+  const PROXY = '/apps/back-in-stock';
+  const canPush = 'serviceWorker' in navigator && 'PushManager' in window;
+  const blocks = [];
+  let config;
+
+  const getConfig = () => config || (config = fetch(PROXY + '/config', { headers: { Accept: 'application/json' } })
+    .then((r) => (r.ok ? r.json() : {})).catch(() => ({})));
+
+  const keyBytes = (b64) => Uint8Array.from(
+    atob(b64.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((b64.length + 3) % 4)), (c) => c.charCodeAt(0));
+
+  async function subscribe(key) {
+    const reg = await navigator.serviceWorker.register(PROXY + '/sw.js', { scope: PROXY + '/' });
+    const sw = reg.installing || reg.waiting;
+    if (!reg.active && sw) {
+      await new Promise((ok, fail) => sw.addEventListener('statechange', () => {
+        if (sw.state === 'activated') ok();
+        if (sw.state === 'redundant') fail(new Error('service worker'));
+      }));
+    }
+    const bytes = keyBytes(key);
+    let sub = await reg.pushManager.getSubscription();
+    const old = sub && sub.options.applicationServerKey;
+    if (old && String(new Uint8Array(old)) !== String(bytes)) {
+      await sub.unsubscribe();
+      sub = null;
+    }
+    return sub || reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: bytes });
+  }
+
+  class Block {
+    constructor(root) {
+      this.root = root;
+      this.form = root.querySelector('[data-bis-form]');
+      this.status = root.querySelector('[data-bis-status]');
+      this.msg = root.querySelector('[data-bis-messages]').dataset;
+      this.button = this.form.querySelector('[type=submit]');
+      this.variants = {};
+      try {
+        JSON.parse(root.querySelector('[data-bis-variants]').textContent)
+          .forEach((v) => { this.variants[v.id] = v.available; });
+      } catch (e) { /* nothing to follow */ }
+      this.offered = (root.dataset.offer || 'email').split(/\s+/).filter(Boolean);
+      this.enabled = new Set(this.offered.filter((c) => c !== 'push'));
+      this.form.addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
+      this.form.addEventListener('change', (e) => { if (e.target.name === 'channel') this.showChannel(); });
+      this.form.addEventListener('input', (e) => e.target.removeAttribute('aria-invalid'));
+      const fromUrl = new URLSearchParams(location.search).get('variant');
+      this.setVariant(fromUrl in this.variants ? fromUrl : root.dataset.variantId);
+      if (this.offered.some((c) => c !== 'email')) getConfig().then((c) => this.applyConfig(c || {}));
+    }
+
+    // Offer only what the app can send: SMS needs the app's SMS account, push a VAPID key.
+    applyConfig(c) {
+      const on = c.channels || {};
+      ['email', 'sms'].forEach((name) => { if (on[name] === false) this.enabled.delete(name); });
+      if (this.offered.includes('push') && canPush && c.vapid_public_key && on.push !== false) {
+        this.key = c.vapid_public_key;
+        this.enabled.add('push');
+      }
+      this.form.querySelectorAll('[data-bis-channel]').forEach((label) => {
+        label.hidden = !this.enabled.has(label.dataset.bisChannel);
+        label.querySelector('input').disabled = label.hidden;
+      });
+      this.form.querySelector('[data-bis-channels]').hidden = this.enabled.size < 2;
+      if (!this.enabled.size) this.root.dataset.bisOff = '';
+      this.showChannel();
+      this.refresh();
+    }
+
+    channel() {
+      const radios = [...this.form.querySelectorAll('[name=channel]:not(:disabled)')];
+      const checked = radios.find((r) => r.checked) || radios[0];
+      if (checked) checked.checked = true;
+      return checked ? checked.value : 'email';
+    }
+
+    showChannel() {
+      const current = this.channel();
+      this.form.querySelectorAll('[data-bis-for]').forEach((group) => {
+        group.hidden = group.dataset.bisFor !== current;
+        group.querySelectorAll('input, select').forEach((el) => { el.disabled = group.hidden; });
+      });
+    }
+
+    setVariant(id) {
+      id = String(id);
+      if (!(id in this.variants)) return;
+      if (id !== this.variant) {
+        this.variant = id;
+        this.form.elements.shopify_variant_id.value = id;
+        this.root.removeAttribute('data-done');
+        this.say('');
+      }
+      this.refresh();
+    }
+
+    refresh() {
+      this.root.hidden = this.variants[this.variant] !== false || 'bisOff' in this.root.dataset;
+    }
+
+    say(text, kind) {
+      this.status.textContent = text;
+      this.status.className = 'bis__status' + (kind ? ' bis__status--' + kind : '');
+    }
+
+    invalid(field, key) {
+      this.say(this.msg[key], 'error');
+      if (field) {
+        field.setAttribute('aria-invalid', 'true');
+        field.setAttribute('aria-errormessage', this.status.id);
+        field.focus();
+      }
+    }
+
+    async submit() {
+      if (this.busy) return;
+      const channel = this.channel();
+      const { email, phone } = this.form.elements;
+      const data = new URLSearchParams(new FormData(this.form));
+      if (channel === 'email' && !email.value.trim()) return this.invalid(email, 'missingEmail');
+      if (channel === 'email' && !/^[^\s@]+@[^\s@]+$/.test(email.value.trim())) return this.invalid(email, 'invalidEmail');
+      if (channel === 'sms' && !phone.value.trim()) return this.invalid(phone, 'missingPhone');
+      this.busy = true;
+      this.button.setAttribute('aria-disabled', 'true');
+      this.say(this.msg.sending, 'busy');
+      try {
+        if (channel === 'push') {
+          try {
+            data.set('push', JSON.stringify(await subscribe(this.key)));
+          } catch (e) {
+            return this.invalid(null, 'pushDenied');
+          }
+        }
+        const r = await fetch(PROXY + '/intents', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+          body: data.toString(),
+        });
+        this.answer(r.status, await r.json().catch(() => ({})), channel);
+      } catch (e) {
+        this.say(this.msg.error, 'error');
+      } finally {
+        this.busy = false;
+        this.button.removeAttribute('aria-disabled');
+      }
+    }
+
+    answer(status, body, channel) {
+      const { email, phone } = this.form.elements;
+      const error = String((body.errors || [])[0] || '');
+      if (status === 201) {
+        const intent = (body.intents || [])[0] || {};
+        let key = 'success';
+        if (intent.optin_confirmed === false) key = channel === 'sms' ? 'confirmSms' : 'confirmEmail';
+        else if (body.created === false) key = 'already';
+        this.root.setAttribute('data-done', '');
+        this.say(this.msg[key], 'success');
+        this.status.focus();
+      } else if (status === 429) {
+        this.say(this.msg.tooMany, 'error');
+      } else if (status === 200 && error.startsWith('customer.phone')) {
+        this.invalid(phone, 'invalidPhone');
+      } else if (status === 200 && error.startsWith('customer.email')) {
+        this.invalid(email, 'invalidEmail');
+      } else {
+        this.say(this.msg.error, 'error');
+      }
+    }
+  }
+
+  // The selected variant: the id a theme event names, else the product form's, else the URL's.
+  const sync = (preferUrl) => {
+    const fromUrl = new URLSearchParams(location.search).get('variant');
+    const inForms = [...document.querySelectorAll('form[action*="/cart/add"] [name=id]')].map((el) => el.value);
+    blocks.forEach((b) => {
+      const inForm = inForms.find((id) => id in b.variants);
+      b.setVariant(preferUrl && fromUrl in b.variants ? fromUrl : inForm || fromUrl);
+    });
+  };
+  const later = (preferUrl) => setTimeout(() => sync(preferUrl), 0);
+  const each = (id) => blocks.forEach((b) => b.setVariant(id));
+
+  document.addEventListener('change', (e) => {
+    const el = e.target;
+    if (el.name === 'id' && el.closest('form[action*="/cart/add"]')) each(el.value);
+    else later(false);
+  });
+  const onEvent = (e) => {
+    const d = e.detail || {};
+    const v = d.variant || d.selectedVariant || d.variantId || d.id;
+    const id = v && typeof v === 'object' ? v.id : v;
+    if (id) each(String(id).split('/').pop());
+    else later(false);
+  };
+  ['variant:change', 'variant:changed', 'variantChange', 'variant-change', 'on:variant:change']
+    .forEach((name) => window.addEventListener(name, onEvent, true));
+  ['pushState', 'replaceState'].forEach((method) => {
+    const original = history[method];
+    history[method] = function () {
+      const result = original.apply(this, arguments);
+      later(true);
+      return result;
+    };
+  });
+  window.addEventListener('popstate', () => later(true));
+
+  const init = (scope) => (scope || document).querySelectorAll('[data-bis]').forEach((root) => {
+    if (!root.bis) blocks.push((root.bis = new Block(root)));
+  });
+  window.BackInStock = { init };
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => init());
+  else init();
+  document.addEventListener('shopify:section:load', (e) => init(e.target));
+})();
