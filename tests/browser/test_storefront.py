@@ -1,0 +1,264 @@
+"""The theme app extension's block in headless Chromium (Debian's package, driven by Playwright;
+never a downloaded browser) against the development storefront: the app runs for real on
+127.0.0.1 with its worker, so a signup goes through the proxy stand-in to `/proxy/intents` and a
+restock through the signed webhook to an email in `outbox/`. Screenshots of each state of the
+form are written to tests/artifacts/."""
+
+import base64
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import select
+
+from shopify_app import devshop, migrate
+from shopify_app.app import create_app
+from shopify_app.config import Settings
+from shopify_app.db import make_engine, session_scope
+from shopify_app.models import Intent
+from shopify_app.notify import channels as notify_channels
+
+from ..support import API_KEY, API_SECRET, SECRET_KEY, free_port, serve_in_thread
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+SHIRT = devshop.PRODUCTS[0]
+BEANIE = devshop.PRODUCTS[1]
+SHIRT_SOLD_OUT, SHIRT_IN_STOCK = SHIRT.variants[1], SHIRT.variants[0]
+BEANIE_SOLD_OUT = BEANIE.variants[0]
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+if not shutil.which(CHROMIUM):
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)", allow_module_level=True)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _vapid_keys() -> tuple[str, str]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    private = key.private_numbers().private_value.to_bytes(32, "big")
+    return _b64(private), _b64(key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The app in development on a real port: a temporary SQLite file, the worker in process
+    (so restocks send), the file mailer's outbox in a temporary folder, SMS and push configured
+    (Twilio at a closed local port: no SMS is sent by these tests)."""
+    folder = tmp_path_factory.mktemp("storefront")
+    url = f"sqlite:///{folder / 'app.sqlite3'}"
+    migrate.upgrade(url)
+    port = free_port()
+    private, public = _vapid_keys()
+    settings = Settings(
+        APP_ENV="development", SHOPIFY_API_KEY=API_KEY, SHOPIFY_API_SECRET=API_SECRET, SECRET_KEY=SECRET_KEY,
+        DATABASE_URL=url, APP_URL=f"http://127.0.0.1:{port}", WORKER_IN_PROCESS=True, WORKER_POLL_INTERVAL=0.1,
+        RECONCILE_INTERVAL_SECONDS=0, TWILIO_ACCOUNT_SID="ACtest", TWILIO_AUTH_TOKEN="test-token",
+        TWILIO_FROM_NUMBER="+15005550006", TWILIO_API_BASE_URL=f"http://127.0.0.1:{free_port()}",
+        VAPID_PRIVATE_KEY=private, VAPID_PUBLIC_KEY=public, VAPID_SUBJECT="mailto:dev@example.com",
+    ).check()
+    engine = make_engine(url)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(notify_channels, "DEV_OUTBOX", folder / "outbox")
+        with serve_in_thread(create_app(settings), port=port) as base:
+            yield {"base": base, "engine": engine, "outbox": folder / "outbox", "vapid": public}
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, app):
+    context = browser.new_context(viewport={"width": 1180, "height": 900}, locale="en-US")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def shot(page, name: str) -> None:
+    """The product column (where the block is) as the shopper sees it."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.locator(".info").screenshot(path=str(ARTIFACTS / f"storefront-{name}.png"), animations="disabled")
+
+
+def block(page):
+    return page.locator("[data-bis]")
+
+
+def status(page):
+    return page.locator("[data-bis-status]")
+
+
+def intents(app, **where) -> list[Intent]:
+    with session_scope(app["engine"]) as session:
+        query = select(Intent)
+        for column, value in where.items():
+            query = query.where(getattr(Intent, column) == value)
+        return list(session.execute(query).scalars())
+
+
+def test_sold_out_variant_shows_the_form_and_an_email_signup_is_stored(page, app) -> None:
+    page.goto(f"{app['base']}/dev/storefront")
+    sync_api.expect(page.locator("#variant-select")).to_have_value(str(SHIRT_IN_STOCK.id))
+    sync_api.expect(block(page)).to_be_hidden()  # in stock: no form
+    shot(page, "1-in-stock")
+
+    page.select_option("#variant-select", str(SHIRT_SOLD_OUT.id))
+    sync_api.expect(block(page)).to_be_visible()
+    assert f"variant={SHIRT_SOLD_OUT.id}" in page.url
+    sync_api.expect(page.locator("[data-bis-channel=push]")).to_be_visible()  # VAPID key served by the proxy
+    sync_api.expect(page.get_by_role("textbox", name="Email")).to_be_visible()
+    assert page.locator("input[name=website]").get_attribute("tabindex") == "-1"
+    shot(page, "2-form")
+
+    page.get_by_role("textbox", name="Email").fill("ada@example.com")
+    page.get_by_label("Also send me news and offers").check()
+    page.get_by_role("button", name="Notify me").click()
+    sync_api.expect(status(page)).to_have_text("Thanks! We'll let you know as soon as it's back in stock.")
+    sync_api.expect(page.locator("[data-bis-form]")).to_be_hidden()
+    shot(page, "3-signed-up")
+    [intent] = intents(app, email="ada@example.com")
+    assert (intent.shopify_variant_id, intent.channel, intent.source) == (SHIRT_SOLD_OUT.id, "email", "proxy")
+    assert intent.accepts_marketing and intent.status == "pending"
+
+    # The same signup again: "already signed up", and still one signup.
+    page.reload()
+    page.get_by_role("textbox", name="Email").fill("ada@example.com")
+    page.get_by_role("button", name="Notify me").click()
+    sync_api.expect(status(page)).to_have_text(re.compile("already on the list"))
+    shot(page, "4-already")
+    assert len(intents(app, email="ada@example.com")) == 1
+
+    # Back to an available variant: the block goes away.
+    page.select_option("#variant-select", str(SHIRT_IN_STOCK.id))
+    sync_api.expect(block(page)).to_be_hidden()
+
+
+def test_empty_and_invalid_phone(page, app) -> None:
+    page.goto(f"{app['base']}/dev/storefront?variant={SHIRT_SOLD_OUT.id}")
+    page.get_by_label("Text message").check()
+    phone = page.get_by_label("Mobile number")
+    sync_api.expect(phone).to_be_visible()
+    sync_api.expect(page.get_by_role("textbox", name="Email")).to_be_hidden()
+    sync_api.expect(page.get_by_label("Country")).to_have_value("US")  # the storefront's country
+    page.get_by_role("button", name="Notify me").click()
+    sync_api.expect(status(page)).to_have_text("Please enter your mobile number.")
+    shot(page, "5-phone-missing")
+
+    page.get_by_label("Country").select_option("GB")
+    phone.fill("12")
+    page.get_by_role("button", name="Notify me").click()
+    sync_api.expect(status(page)).to_have_text("Please enter a valid mobile number for the country you chose.")
+    sync_api.expect(phone).to_have_attribute("aria-invalid", "true")
+    sync_api.expect(phone).to_be_focused()
+    shot(page, "6-phone-invalid")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    shot(page, "6-phone-invalid-mobile")
+    assert not intents(app, channel="sms")
+
+    phone.fill("07400 123456")  # a UK mobile, given without its country code
+    page.get_by_role("button", name="Notify me").click()
+    sync_api.expect(status(page)).to_have_text(re.compile("^Thanks!"))
+    [intent] = intents(app, channel="sms")
+    assert intent.phone == "+447400123456"
+
+
+def test_keyboard_only(page, app) -> None:
+    page.goto(f"{app['base']}/dev/storefront")
+    page.locator("#variant-select").focus()  # where a keyboard user arrives after the breadcrumbs
+    page.keyboard.press("ArrowDown")  # Sage / M, sold out
+    sync_api.expect(block(page)).to_be_visible()
+
+    order = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("(() => { const el = document.activeElement;"
+                                   " return el.name || el.getAttribute('type') || el.tagName.toLowerCase(); })()"))
+        if order[-1] == "submit":
+            break
+    # The channel choice, then the address, the consent box and the button; never the honeypot.
+    assert order == ["channel", "email", "accepts_marketing", "submit"], order
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.type("grace@example.com")
+    sync_api.expect(page.get_by_role("textbox", name="Email")).to_be_focused()
+    shot(page, "7-keyboard-focus")
+    page.keyboard.press("Enter")
+    sync_api.expect(status(page)).to_have_text(re.compile("^Thanks!"))
+    sync_api.expect(status(page)).to_be_focused()  # focus is not lost when the form goes away
+    assert intents(app, email="grace@example.com")
+
+    # A theme that announces variant changes with an event instead of its form.
+    page.evaluate("""id => window.dispatchEvent(new CustomEvent('variant:change', {detail: {variant: {id}}}))""",
+                  SHIRT_IN_STOCK.id)
+    sync_api.expect(block(page)).to_be_hidden()
+
+
+def test_shopper_language(page, app) -> None:
+    page.goto(f"{app['base']}/dev/storefront?variant={SHIRT_SOLD_OUT.id}&locale=fr")
+    page.get_by_role("textbox", name="E-mail").fill("pas-une-adresse@")
+    page.get_by_role("button", name="Me prévenir").click()
+    sync_api.expect(status(page)).to_have_text("Veuillez saisir une adresse e-mail valide.")
+    page.get_by_role("textbox", name="E-mail").fill("zoe@example.fr")
+    page.get_by_role("button", name="Me prévenir").click()
+    sync_api.expect(status(page)).to_have_text(re.compile("^Merci !"))
+    shot(page, "8-french")
+    [intent] = intents(app, email="zoe@example.fr")
+    assert intent.shopify_variant_id == SHIRT_SOLD_OUT.id
+
+
+def test_push_registers_the_service_worker_through_the_proxy(page, app) -> None:
+    page.context.grant_permissions(["notifications"])
+    page.goto(f"{app['base']}/dev/storefront?variant={SHIRT_SOLD_OUT.id}")
+    page.get_by_label("Browser notification").check()
+    sync_api.expect(page.locator("[data-bis-for=push]")).to_be_visible()
+    page.get_by_role("button", name="Notify me").click()
+    # Headless Chromium has no push service to subscribe with: the shopper is told to pick another way.
+    sync_api.expect(status(page)).not_to_have_text(re.compile(r"^(|Sending…)$"), timeout=15000)
+    scope = page.evaluate("navigator.serviceWorker.getRegistration('/apps/back-in-stock/')"
+                          ".then(r => r && r.scope)")
+    assert scope == f"{app['base']}/apps/back-in-stock/"
+    shot(page, "9-push")
+
+
+def test_restock_sends_the_alert(page, app) -> None:
+    page.goto(f"{app['base']}/dev/storefront?product={BEANIE.handle}&variant={BEANIE_SOLD_OUT.id}")
+    page.get_by_role("textbox", name="Email").fill("lin@example.com")
+    page.get_by_role("button", name="Notify me").click()
+    sync_api.expect(status(page)).to_have_text(re.compile("^Thanks!"))
+
+    page.locator(f"[data-restock='{BEANIE_SOLD_OUT.id}']").click()
+    alerts = page.locator("[data-alerts]")
+    sync_api.expect(alerts).to_contain_text("lin@example.com")
+    sync_api.expect(alerts).to_contain_text("Merino Beanie")
+    sync_api.expect(block(page)).to_be_hidden()  # back in stock: no form
+    sync_api.expect(page.locator(".add")).to_have_text("Add to cart")
+    page.locator("#devtools").screenshot(path=str(ARTIFACTS / "storefront-10-restocked-alerts.png"))
+    assert [i.status for i in intents(app, email="lin@example.com")] == ["notified"]
+    assert any("lin@example.com" in p.read_text(errors="replace") for p in app["outbox"].glob("*.eml"))
+
+    alerts.locator("a").first.click()
+    sync_api.expect(page.locator("dl")).to_contain_text("List-Unsubscribe")
+
+    # Sold out again: the form is back for the next shopper.
+    page.goto(f"{app['base']}/dev/storefront?product={BEANIE.handle}&variant={BEANIE_SOLD_OUT.id}")
+    page.locator(f"[data-sell-out='{BEANIE_SOLD_OUT.id}']").click()
+    sync_api.expect(block(page)).to_be_visible()
