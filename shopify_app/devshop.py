@@ -112,7 +112,8 @@ def seed(engine: Engine, settings: Settings) -> None:
         shop_id = session.execute(select(Shop.id).where(Shop.domain == SHOP)).scalar_one()
         known = set(session.execute(select(Variant.shopify_variant_id).where(Variant.shop_id == shop_id)).scalars())
         levels = {tuple(row) for row in session.execute(
-            select(InventoryLevel.inventory_item_id, InventoryLevel.location_id).where(InventoryLevel.shop_id == shop_id)
+            select(InventoryLevel.inventory_item_id, InventoryLevel.location_id)
+            .where(InventoryLevel.shop_id == shop_id)
         )}
         for p in PRODUCTS:
             for v in p.variants:

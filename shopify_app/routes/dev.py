@@ -161,7 +161,7 @@ def _settled(engine, variant_id: int, expected: int) -> bool:
         Notification.shop_id == shop_id, Notification.channel == "email",
         Notification.status.in_([NotificationStatus.pending.value, NotificationStatus.sending.value]))
     with session_scope(engine) as session:
-        return session.execute(busy_jobs.limit(1)).first() is None and session.execute(busy_mail.limit(1)).first() is None
+        return all(session.execute(busy.limit(1)).first() is None for busy in (busy_jobs, busy_mail))
 
 
 async def _webhook(request: Request, topic: str, payload: dict) -> httpx.Response:
@@ -195,11 +195,11 @@ async def change_stock(request: Request) -> Response:
     else:
         changes = {first: levels.get(first, 0) + RESTOCK_UNITS}
     now = datetime.now(timezone.utc).isoformat()
+    item = variant.inventory_item_id
     for location_id, available in changes.items():
         response = await _webhook(request, "inventory_levels/update", {
-            "inventory_item_id": variant.inventory_item_id, "location_id": location_id, "available": available,
-            "updated_at": now,
-            "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{location_id}?inventory_item_id={variant.inventory_item_id}",
+            "inventory_item_id": item, "location_id": location_id, "available": available, "updated_at": now,
+            "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{location_id}?inventory_item_id={item}",
         })
         if response.status_code != 200:
             return Response(f"The webhook was answered {response.status_code}: {response.text}", status_code=502,

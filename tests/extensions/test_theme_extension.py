@@ -73,8 +73,10 @@ def test_block_schema_is_valid(block: Path) -> None:
 def test_block_lets_the_merchant_set_texts_colours_channels_consent_and_country() -> None:
     settings = {s["id"]: s for s in schema_of(EXTENSION / "blocks" / "notify-me.liquid")["settings"] if "id" in s}
     assert {"heading", "description", "button_label", "consent_label"} <= settings.keys()
-    assert {settings[k]["type"] for k in ("offer_email", "offer_sms", "offer_push", "show_marketing_consent")} == {"checkbox"}
-    assert {s["id"] for s in settings.values() if s["type"] == "color"} >= {"background", "text_color", "button_background", "button_text"}
+    switches = ("offer_email", "offer_sms", "offer_push", "show_marketing_consent")
+    assert {settings[k]["type"] for k in switches} == {"checkbox"}
+    colours = {s["id"] for s in settings.values() if s["type"] == "color"}
+    assert colours >= {"background", "text_color", "button_background", "button_text"}
     assert "default_country" in settings
 
 
