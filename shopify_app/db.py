@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import Session
 
@@ -65,6 +65,13 @@ async def run_async(engine: AsyncEngine, work: Callable[[Connection], T], *, aut
         if not exc.connection_invalidated:
             raise
     return await attempt()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A failure of the database rather than of what we asked it (a lost connection, a restart, a
+    lock or deadlock, a busy SQLite file): the same work may succeed later. Anything else (a value
+    refused, a constraint) fails again however often it is tried."""
+    return isinstance(exc, DBAPIError) and (exc.connection_invalidated or isinstance(exc, OperationalError))
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -3,17 +3,18 @@ the variant cache (from products/update and the API), and a variant's sellable s
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.orm import Session
 
+from . import coerce
 from .db import dialect_insert
 from .models import InventoryLevel, Variant, utcnow
 
 levels = InventoryLevel.__table__
 variants = Variant.__table__
+TEXT = 255  # the String(255) columns of the variant cache
 
 VARIANT_FIELDS = """
 fragment VariantFields on ProductVariant {
@@ -93,43 +94,32 @@ def gid(kind: str, legacy_id: int) -> str:
 
 
 def _int(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None and not isinstance(value, bool) else None
-    except (TypeError, ValueError):
-        return None
-
-
-def _price(value: Any) -> str | None:
-    try:
-        return str(Decimal(str(value))) if value is not None else None
-    except InvalidOperation:
-        return None
+    """A quantity for an Integer column (32 bits)."""
+    return coerce.int32(value)
 
 
 def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else None
+    return coerce.timestamp(value)
+
+
+def _variant_title(value: Any) -> str | None:
+    title = coerce.text(value, TEXT)
+    return None if title == "Default Title" else title
 
 
 def _variant_from_api(node: dict[str, Any], item_id: int | None) -> VariantInfo:
     product = node.get("product") or {}
     image = (node.get("image") or {}).get("url") or ((product.get("featuredImage") or {}).get("url"))
-    title = node.get("title")
     return VariantInfo(
         shopify_variant_id=int(node["legacyResourceId"]),
         shopify_product_id=int(product["legacyResourceId"]),
         inventory_item_id=item_id,
-        product_title=product.get("title"),
-        variant_title=None if title == "Default Title" else title,
-        sku=node.get("sku") or None,
-        price=_price(node.get("price")),
-        handle=product.get("handle"),
-        image_url=image,
+        product_title=coerce.text(product.get("title"), TEXT),
+        variant_title=_variant_title(node.get("title")),
+        sku=coerce.text(node.get("sku"), TEXT),
+        price=coerce.price(node.get("price")),
+        handle=coerce.text(product.get("handle"), TEXT),
+        image_url=coerce.url(image),
     )
 
 
@@ -164,7 +154,7 @@ def parse_variants_stock(data: dict[str, Any]) -> list[ItemStock]:
         if not node or not node.get("legacyResourceId"):
             continue
         item = node.get("inventoryItem") or {}
-        item_id = _int(item.get("legacyResourceId"))
+        item_id = coerce.shopify_id(item.get("legacyResourceId"))
         found.append(
             ItemStock(
                 variant=_variant_from_api(node, item_id),
@@ -174,30 +164,44 @@ def parse_variants_stock(data: dict[str, Any]) -> list[ItemStock]:
     return found
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def variants_from_product(payload: dict[str, Any]) -> list[VariantInfo]:
-    """The variants of a `products/update` payload (REST representation)."""
-    product_id = _int(payload.get("id"))
+    """The variants of a `products/update` payload (REST representation), each field coerced to
+    its column (shopify_app/coerce.py); a variant without a usable id is left out."""
+    product_id = coerce.shopify_id(payload.get("id"))
     if product_id is None:
         return []
-    images = {img.get("id"): img.get("src") for img in payload.get("images") or [] if isinstance(img, dict)}
-    first_image = (payload.get("image") or {}).get("src") if isinstance(payload.get("image"), dict) else None
+    images = {}
+    for image in _list(payload.get("images")):
+        image_id, src = coerce.shopify_id(_dict(image).get("id")), coerce.url(_dict(image).get("src"))
+        if image_id is not None and src is not None:
+            images[image_id] = src
+    first_image = coerce.url(_dict(payload.get("image")).get("src"))
+    product_title, handle = coerce.text(payload.get("title"), TEXT), coerce.text(payload.get("handle"), TEXT)
     found = []
-    for v in payload.get("variants") or []:
-        if not isinstance(v, dict) or _int(v.get("id")) is None:
+    for v in _list(payload.get("variants")):
+        variant_id = coerce.shopify_id(_dict(v).get("id"))
+        if variant_id is None:
             continue
-        title = v.get("title")
         found.append(
             VariantInfo(
-                shopify_variant_id=_int(v["id"]),
+                shopify_variant_id=variant_id,
                 shopify_product_id=product_id,
-                inventory_item_id=_int(v.get("inventory_item_id")),
-                product_title=payload.get("title"),
-                variant_title=None if title == "Default Title" else title,
-                sku=v.get("sku") or None,
-                price=_price(v.get("price")),
-                handle=payload.get("handle"),
-                image_url=images.get(v.get("image_id")) or first_image,
-                inventory_quantity=_int(v.get("inventory_quantity")),
+                inventory_item_id=coerce.shopify_id(v.get("inventory_item_id")),
+                product_title=product_title,
+                variant_title=_variant_title(v.get("title")),
+                sku=coerce.text(v.get("sku"), TEXT),
+                price=coerce.price(v.get("price")),
+                handle=handle,
+                image_url=images.get(coerce.shopify_id(v.get("image_id"))) or first_image,
+                inventory_quantity=coerce.int32(v.get("inventory_quantity")),
             )
         )
     return found
@@ -228,6 +232,24 @@ def record_level(session: Session, shop_id: int, item_id: int, level: Level) -> 
     return session.execute(stmt).first() is not None
 
 
+def record_levels(connection: Session | Connection, updates: dict[tuple[int, int, int], Level]) -> set[tuple[int, int]]:
+    """`record_level` for many (shop_id, item_id, location_id) keys at once (one statement):
+    each stored unless a later update is already there. The (shop_id, item_id) of those stored."""
+    if not updates:
+        return set()
+    stmt = dialect_insert(connection, levels)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["shop_id", "inventory_item_id", "location_id"],
+        set_={"available": stmt.excluded.available, "updated_at": stmt.excluded.updated_at},
+        where=levels.c.updated_at <= stmt.excluded.updated_at,
+    ).returning(levels.c.shop_id, levels.c.inventory_item_id)
+    # In key order, so that two workers writing overlapping keys lock them in the same order.
+    rows = [{"shop_id": shop_id, "inventory_item_id": item_id, "location_id": location_id,
+             "available": level.available, "updated_at": level.updated_at}
+            for (shop_id, item_id, location_id), level in sorted(updates.items())]
+    return {(row.shop_id, row.inventory_item_id) for row in connection.execute(stmt, rows)}
+
+
 def sellable(session: Session, shop_id: int, item_id: int) -> int | None:
     """Sum of `available` over the item's locations; None when nothing tracked is known."""
     total, count = session.execute(
@@ -235,7 +257,7 @@ def sellable(session: Session, shop_id: int, item_id: int) -> int | None:
             levels.c.shop_id == shop_id, levels.c.inventory_item_id == item_id
         )
     ).one()
-    return int(total) if count else None
+    return coerce.clamp32(int(total)) if count else None
 
 
 def variant_for_item(session: Session, shop_id: int, item_id: int):

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from .db import insert_ignoring_conflicts
+from .db import dialect_insert, insert_ignoring_conflicts
 from .models import Job, JobKind, JobStatus, utcnow
 
 jobs = Job.__table__
@@ -30,18 +30,9 @@ class ClaimedJob:
     attempts: int
 
 
-def enqueue(
-    session: Session,
-    kind: JobKind,
-    key: str,
-    *,
-    shop_id: int | None = None,
-    payload: dict[str, Any] | None = None,
-    run_at: datetime | None = None,
-) -> None:
-    """Add a job unless the same (kind, key) is already pending: repeated causes coalesce."""
-    now = utcnow()
-    values = {
+def _row(kind: JobKind, key: str, shop_id: int | None, payload: dict[str, Any] | None, run_at: datetime | None,
+         now: datetime) -> dict[str, Any]:
+    return {
         "kind": kind.value,
         "key": key,
         "shop_id": shop_id,
@@ -52,7 +43,28 @@ def enqueue(
         "created_at": now,
         "updated_at": now,
     }
-    session.execute(insert_ignoring_conflicts(session, jobs, values))
+
+
+def enqueue(
+    session: Session,
+    kind: JobKind,
+    key: str,
+    *,
+    shop_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+    run_at: datetime | None = None,
+) -> None:
+    """Add a job unless the same (kind, key) is already pending: repeated causes coalesce."""
+    session.execute(insert_ignoring_conflicts(session, jobs, _row(kind, key, shop_id, payload, run_at, utcnow())))
+
+
+def enqueue_many(session: Session | Connection, kind: JobKind, entries: list[tuple[str, int | None, dict[str, Any]]]) -> None:
+    """`enqueue` for many (key, shop_id, payload) at once, in one multi-row statement."""
+    if not entries:
+        return
+    now = utcnow()
+    rows = [_row(kind, key, shop_id, payload, None, now) for key, shop_id, payload in entries]
+    session.execute(dialect_insert(session, jobs).on_conflict_do_nothing(), rows)
 
 
 def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: datetime | None = None) -> list[ClaimedJob]:

@@ -179,10 +179,22 @@ class Intent(SQLModel, table=True):
     updated_at: datetime = created_at_field()
 
 
+class DeliveryState(StrEnum):
+    applied = "applied"          # its topic's writes are stored (in the request, or by the worker)
+    pending = "pending"          # recorded with its payload; the worker applies it (inventory_levels/update)
+    skipped = "skipped"          # nothing to apply: unknown shop, or no usable item and location
+    failed = "failed"            # could not be applied (logged); kept with its payload, never retried
+
+
 class WebhookDelivery(SQLModel, table=True):
     """Every webhook delivery we accepted; the unique keys make a re-delivery a no-op."""
 
     __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        # The worker's queue: only deliveries still to apply are in it.
+        Index("ix_webhook_delivery_pending", "id", sqlite_where=text("state = 'pending'"),
+              postgresql_where=text("state = 'pending'")),
+    )
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     shop_domain: str = Field(sa_type=String(255))
     topic: str = Field(sa_type=String(64))
@@ -190,6 +202,8 @@ class WebhookDelivery(SQLModel, table=True):
     event_id: str | None = Field(default=None, sa_type=String(128), unique=True)
     triggered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     received_at: datetime = created_at_field()
+    state: str | None = Field(default=None, sa_type=String(16))    # DeliveryState; None: recorded before 0004
+    payload: str | None = Field(default=None, sa_type=Text)        # the raw body, while pending (or failed/skipped)
 
 
 class OAuthState(SQLModel, table=True):

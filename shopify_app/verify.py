@@ -18,6 +18,9 @@ from urllib.parse import parse_qsl
 import jwt
 
 SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]\.myshopify\.com$")
+# Seconds since the epoch in ASCII digits: str.isdigit() also accepts '²' (int() fails on it) and
+# int() refuses more than 4,300 digits; twelve digits last until the year 33658.
+TIMESTAMP = re.compile(r"[0-9]{1,12}")
 QUERY_HMAC_MAX_AGE = 24 * 3600
 SESSION_TOKEN_LEEWAY = 10
 
@@ -30,8 +33,8 @@ class VerificationError(Exception):
 
 def sanitize_shop_domain(value: str | None) -> str | None:
     """The shop's `x.myshopify.com` hostname, lower-cased, or None if it is not one."""
-    if not value or not isinstance(value, str):
-        return None
+    if not value or not isinstance(value, str) or not value.isascii():
+        return None  # lower() maps some non-ASCII letters to ASCII ones (the Kelvin sign to 'k')
     shop = value.strip().lower()
     return shop if len(shop) <= 255 and SHOP_DOMAIN.fullmatch(shop) else None
 
@@ -83,7 +86,7 @@ def verify_query_hmac(
 
 def _check_timestamp(items: list[tuple[str, str]], max_age: int, clock: Clock) -> None:
     stamps = [v for k, v in items if k == "timestamp"]
-    if len(stamps) != 1 or not stamps[0].isdigit():
+    if len(stamps) != 1 or not TIMESTAMP.fullmatch(stamps[0]):
         raise VerificationError("timestamp is missing or malformed")
     if abs(clock() - int(stamps[0])) > max_age:
         raise VerificationError("timestamp is too old or in the future")

@@ -4,6 +4,7 @@ from urllib.parse import parse_qsl
 import jwt
 import pytest
 import shopify
+from hypothesis import example, given, settings, strategies as st
 
 from shopify_app import verify
 from shopify_app.verify import VerificationError
@@ -158,3 +159,62 @@ def test_session_token():
             verify.decode_session_token(bad, api_key="key", secret="hush")
     with pytest.raises(VerificationError):
         verify.decode_session_token(_session_token(), api_key="key", secret="wrong")
+
+
+# -- arbitrary input: a VerificationError or a result, never anything else ----------------------
+
+def _count(name: str) -> None:
+    from .support import CASE_COUNTS
+
+    counts = CASE_COUNTS.setdefault(f"parser {name}", {})
+    counts["cases"] = counts.get("cases", 0) + 1
+
+
+shop_like = st.from_regex(r"[a-zA-Z0-9-]{0,12}\.myshopify\.com", fullmatch=True)
+awkward_text = st.text(max_size=40) | st.sampled_from(["²", "٣", "9" * 30, "9" * 5000, "\x00", "１２３", "-1", "1e3"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(shop_like, shop_like.map(lambda s: f" {s.upper()}\n"), st.text(max_size=60),
+                 shop_like.map(lambda s: s.replace("k", "\u212a")), st.none(), st.integers()))
+def test_shop_domain_is_ascii_and_canonical_or_refused(value):
+    _count("shop domain")
+    found = verify.sanitize_shop_domain(value)
+    if found is None:
+        return
+    assert value.isascii() and verify.SHOP_DOMAIN.fullmatch(found) and found == value.strip().lower()
+    assert verify.sanitize_shop_domain(found) == found
+
+
+@settings(max_examples=500, deadline=None)
+@given(timestamp=st.one_of(awkward_text, st.integers(-(2**70), 2**70).map(str),
+                           st.integers(0, 2 * THEN).map(str)),
+       extra=st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=3))
+@example(timestamp="²", extra={})
+@example(timestamp="9" * 5000, extra={})
+def test_signed_query_with_any_timestamp_verifies_or_is_refused(timestamp, extra):
+    _count("signed query timestamp")
+    pairs = [("shop", "a.myshopify.com"), ("timestamp", timestamp), *((k, v) for k, v in extra.items() if k not in (
+        "hmac", "signature", "shop", "timestamp"))]
+    signed = [*pairs, ("hmac", verify.query_hmac("hush", pairs))]
+    try:
+        verify.verify_query_hmac("hush", signed, clock=lambda: THEN)
+    except VerificationError:
+        return
+    assert abs(int(timestamp) - THEN) <= verify.QUERY_HMAC_MAX_AGE and timestamp.isascii()
+
+
+@settings(max_examples=500, deadline=None)
+@given(timestamp=awkward_text | st.integers(0, 2 * THEN).map(str), shop=shop_like | st.text(max_size=20))
+@example(timestamp="²", shop="a.myshopify.com")
+def test_proxy_signature_with_any_timestamp_verifies_or_is_refused(timestamp, shop):
+    from urllib.parse import urlencode
+
+    _count("proxy signature")
+    pairs = [("shop", shop), ("timestamp", timestamp), ("path_prefix", "/apps/back-in-stock")]
+    query = urlencode([*pairs, ("signature", verify.proxy_signature("hush", pairs))])
+    try:
+        found = verify.verify_proxy_signature("hush", query, clock=lambda: THEN)
+    except VerificationError:
+        return
+    assert found == verify.sanitize_shop_domain(shop) and abs(int(timestamp) - THEN) <= 90

@@ -7,6 +7,7 @@ import logging
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from shopify_app import coerce
 from shopify_app.models import Intent, Shop
 
 from .customers_redact import customer_contacts
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 def apply(session: Session, delivery: Delivery) -> None:
     payload = delivery.payload if isinstance(delivery.payload, dict) else {}
     customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
-    email, phone, _ = customer_contacts(customer)
+    email, phone, _ = customer_contacts(customer, delivery)
     shop_id = session.execute(select(Shop.id).where(Shop.domain == delivery.shop)).scalar_one_or_none()
     held = 0
     match = [c for c in (Intent.email == email if email else None, Intent.phone == phone if phone else None) if c is not None]
@@ -27,7 +28,8 @@ def apply(session: Session, delivery: Delivery) -> None:
         held = session.execute(
             select(func.count()).select_from(Intent).where(Intent.shop_id == shop_id, or_(*match))
         ).scalar_one()
-    request_id = (payload.get("data_request") or {}).get("id") if isinstance(payload.get("data_request"), dict) else None
+    request = payload.get("data_request")
+    request_id = coerce.shopify_id(request.get("id")) if isinstance(request, dict) else None
     log.info("customer data requested", extra={"data_request_id": request_id, "signups_held": held})
 
 

@@ -1,7 +1,20 @@
 """What every webhook endpoint does before its topic's own work (PLATFORM.md section 3):
 verify the HMAC over the raw body (401), check the headers (400), and record the delivery so a
-re-delivery of the same event is answered 200 and ignored."""
+re-delivery of the same event is answered 200 and ignored.
 
+A correctly signed delivery is always answered 2xx unless the database itself is failing (then
+5xx, and Shopify retries): its topic coerces or drops fields our columns cannot hold
+(shopify_app/coerce.py), and if applying it fails anyway on what it says, that is rolled back, the
+delivery is recorded as failed and logged, and the answer is 200, because Shopify would only
+retry the same payload for two days.
+
+Two ways to apply a topic: `endpoint` does the topic's writes in the request, in the transaction
+that records the delivery; `queued_endpoint` (inventory_levels/update, which arrives by the
+thousand) only records the delivery with its raw payload, in one statement shared with concurrent
+requests (shopify_app/group_insert.py), and the worker applies it.
+"""
+
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,15 +27,47 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shopify_app.inventory import parse_time
-from shopify_app.db import insert_ignoring_conflicts, session_scope
-from shopify_app.models import WebhookDelivery, utcnow
+from shopify_app import coerce
+from shopify_app.db import insert_ignoring_conflicts, is_transient, session_scope
+from shopify_app.group_insert import GroupInsert
+from shopify_app.models import DeliveryState, WebhookDelivery, utcnow
 from shopify_app.routes.responses import BodyTooLarge, errors, read_body, tag_shop
 from shopify_app.verify import VerificationError, sanitize_shop_domain, verify_webhook_hmac
 
 log = logging.getLogger("webhooks")
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 deliveries = WebhookDelivery.__table__
+OK = 200
+
+
+class NotJson(ValueError):
+    pass
+
+
+def _bounded_int(digits: str) -> int | float:
+    # No int() of thousands of digits (slow, and refused past 4,300): beyond 40 digits a number is
+    # out of every range we store anyway.
+    return int(digits) if len(digits) <= 40 else float("-inf" if digits.startswith("-") else "inf")
+
+
+def _no_constants(name: str):
+    raise NotJson(f"{name} is not JSON")
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON document in `body` (NotJson if it is none). orjson first; the standard library for
+    valid JSON orjson refuses (numbers beyond a double, nesting past 1,024 levels, lone surrogate
+    escapes). A document too deeply nested even for that reads as None: nothing to apply."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(body.decode("utf-8"), parse_int=_bounded_int, parse_constant=_no_constants)
+    except RecursionError:
+        return None
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise NotJson(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -34,23 +79,35 @@ class Delivery:
     triggered_at: datetime | None
     api_version: str | None
     payload: Any
+    body: bytes = b""
 
 
 Apply = Callable[[Session, Delivery], None]
 
 
-def record(session: Session, delivery: Delivery) -> bool:
-    """Write the delivery down; False if this delivery or event was seen before."""
-    values = {
+def delivery_row(delivery: Delivery, state: DeliveryState, payload: str | None = None) -> dict[str, Any]:
+    return {
         "shop_domain": delivery.shop,
         "topic": delivery.topic,
         "webhook_id": delivery.webhook_id,
         "event_id": delivery.event_id,
         "triggered_at": delivery.triggered_at,
         "received_at": utcnow(),
+        "state": state.value,
+        "payload": payload,
     }
-    stmt = insert_ignoring_conflicts(session, deliveries, values).returning(deliveries.c.id)
+
+
+def record(session: Session, delivery: Delivery, state: DeliveryState = DeliveryState.applied) -> bool:
+    """Write the delivery down; False if this delivery or event was seen before."""
+    stmt = insert_ignoring_conflicts(session, deliveries, delivery_row(delivery, state)).returning(deliveries.c.id)
     return session.execute(stmt).first() is not None
+
+
+def failure(exc: BaseException) -> dict[str, str]:
+    """What to log of a failure: its kind and SQLSTATE, never its message (it may quote a value)."""
+    orig = getattr(exc, "orig", None)
+    return {"error": type(exc).__name__, "sqlstate": getattr(orig, "sqlstate", None) or ""}
 
 
 async def verified(request: Request, topic: str) -> Delivery | Response:
@@ -75,27 +132,42 @@ async def verified(request: Request, topic: str) -> Delivery | Response:
     if shop is None:
         return errors(400, "X-Shopify-Shop-Domain is not a myshopify.com domain")
     tag_shop(request, shop)
+    webhook_id = coerce.text(headers["x-shopify-webhook-id"], 128)
+    if webhook_id is None:
+        return errors(400, "X-Shopify-Webhook-Id header is missing")
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        payload = parse_json(body)
+    except NotJson:
         return errors(400, "The body is not JSON")
     return Delivery(
         topic=topic,
         shop=shop,
-        webhook_id=headers["x-shopify-webhook-id"][:128],
-        event_id=(headers.get("x-shopify-event-id") or None) and headers["x-shopify-event-id"][:128],
-        triggered_at=parse_time(headers.get("x-shopify-triggered-at")),
+        webhook_id=webhook_id,
+        event_id=coerce.text(headers.get("x-shopify-event-id"), 128),
+        triggered_at=coerce.timestamp(headers.get("x-shopify-triggered-at")),
         api_version=headers.get("x-shopify-api-version"),
         payload=payload,
+        body=body,
     )
 
 
-def _apply_once(request: Request, delivery: Delivery, apply: Apply) -> bool:
-    with session_scope(request.app.state.engine) as session:
-        if not record(session, delivery):
-            return False
-        apply(session, delivery)
-        return True
+def _apply_once(request: Request, delivery: Delivery, apply: Apply) -> DeliveryState | None:
+    """Record and apply in one transaction; None for a duplicate. If applying fails on what the
+    delivery says (not on the database), nothing of it is kept but the record, marked failed."""
+    engine = request.app.state.engine
+    try:
+        with session_scope(engine) as session:
+            if not record(session, delivery):
+                return None
+            apply(session, delivery)
+            return DeliveryState.applied
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.warning("webhook could not be applied; recorded as failed",
+                    extra={"topic": delivery.topic, "webhook_id": delivery.webhook_id, **failure(exc)})
+    with session_scope(engine) as session:
+        return DeliveryState.failed if record(session, delivery, DeliveryState.failed) else None
 
 
 def endpoint(topic: str, apply: Apply):
@@ -105,9 +177,47 @@ def endpoint(topic: str, apply: Apply):
         delivery = await verified(request, topic)
         if isinstance(delivery, Response):
             return delivery
-        fresh = await run_in_threadpool(_apply_once, request, delivery, apply)
-        log.info("webhook", extra={"topic": topic, "duplicate": not fresh, "webhook_id": delivery.webhook_id})
-        return Response(status_code=200)
+        state = await run_in_threadpool(_apply_once, request, delivery, apply)
+        log.info("webhook", extra={"topic": topic, "duplicate": state is None, "webhook_id": delivery.webhook_id})
+        return Response(status_code=OK)
+
+    handle.__name__ = "webhook_" + topic.replace("/", "_")
+    return handle
+
+
+def intake(app) -> GroupInsert:
+    """The app's group insert of pending deliveries (made on first use, for the engines the lifespan made)."""
+    state = app.state
+    writer = getattr(state, "webhook_intake", None)
+    if writer is None or writer.engine is not state.engine:
+        writer = state.webhook_intake = GroupInsert(
+            deliveries, "webhook_id", unique=("event_id",), engine=state.engine,
+            async_engine=getattr(state, "async_engine", None))
+    return writer
+
+
+def queued_endpoint(topic: str):
+    """A Starlette endpoint for `topic`: verify, then record the delivery with its raw payload as
+    pending (a duplicate is not recorded again), answering 200 once that is committed; the worker
+    applies it (see the topic's `apply_pending`)."""
+
+    async def handle(request: Request) -> Response:
+        delivery = await verified(request, topic)
+        if isinstance(delivery, Response):
+            return delivery
+        row = delivery_row(delivery, DeliveryState.pending, delivery.body.decode("utf-8"))
+        try:
+            fresh = await intake(request.app).insert(row)
+        except Exception as exc:
+            if is_transient(exc):
+                raise  # 5xx: Shopify delivers it again later
+            # A row the database refuses would be refused on every retry: acknowledge, and say so.
+            log.error("webhook could not be recorded", extra={"topic": topic, "webhook_id": delivery.webhook_id,
+                                                               **failure(exc)})
+            return Response(status_code=OK)
+        if log.isEnabledFor(logging.INFO):
+            log.info("webhook", extra={"topic": topic, "duplicate": not fresh, "webhook_id": delivery.webhook_id})
+        return Response(status_code=OK)
 
     handle.__name__ = "webhook_" + topic.replace("/", "_")
     return handle

@@ -15,10 +15,12 @@ from anyio import to_thread
 from sqlalchemy import and_, select, update
 from sqlalchemy.engine import Engine
 
+from webhooks import inventory_levels_update
+
 from .. import inventory, jobs, restock
 from ..admin_api import AdminApi, AdminApiError
 from ..config import Settings
-from ..db import session_scope
+from ..db import is_transient, session_scope
 from ..keys import decrypt_token
 from ..shops import INSTALLED
 from ..models import Intent, IntentStatus, JobKind, NotificationStatus, Shop, Variant, utcnow
@@ -29,6 +31,7 @@ from .render import Alert, Renderer
 log = logging.getLogger("shopify_app.worker")
 shops, variants, intents = Shop.__table__, Variant.__table__, Intent.__table__
 JOBS_PER_ROUND = 20
+DELIVERIES_PER_ROUND = 1000
 RECONCILE_CHUNK = 50
 
 
@@ -86,9 +89,27 @@ class Worker:
             if not await self.tick():
                 return
 
+    # -- recorded webhooks ------------------------------------------------------------------
+
+    def apply_deliveries(self) -> int:
+        """Apply one batch of recorded inventory_levels/update deliveries (webhooks/inventory_levels_update.py).
+        If the batch fails on a value rather than on the database, its deliveries are applied one
+        by one and the one that fails is marked failed: a bad delivery is never retried forever."""
+        try:
+            with self.engine.begin() as connection:
+                return inventory_levels_update.apply_pending(connection, limit=DELIVERIES_PER_ROUND)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("a batch of inventory levels failed; applying them one by one", extra={"error": type(exc).__name__})
+        with self.engine.begin() as connection:
+            return inventory_levels_update.apply_pending(connection, limit=DELIVERIES_PER_ROUND, one_by_one=True)
+
     # -- jobs -------------------------------------------------------------------------------
 
     async def run_jobs(self) -> int:
+        """Recorded webhooks first (they enqueue jobs), then the due jobs."""
+        applied = await to_thread.run_sync(self.apply_deliveries)
         claimed = await to_thread.run_sync(self._claim_jobs)
         for job in claimed:
             try:
@@ -99,7 +120,7 @@ class Worker:
                 retry_in = getattr(exc, "retry_after", None) or outbox.backoff(job.attempts)
                 await to_thread.run_sync(self._fail_job, job, f"{type(exc).__name__}: {exc}", retry_in)
                 log.warning("job failed", extra={"job": job.kind, "key": job.key, "error": str(exc)[:300]})
-        return len(claimed)
+        return applied + len(claimed)
 
     def _claim_jobs(self):
         with session_scope(self.engine) as session:

@@ -51,7 +51,8 @@ class BodyTooLarge(Exception):
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (BodyTooLarge) anything over `limit` bytes without reading it all."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
+    # ASCII digits only ('²'.isdigit() is true), and no int() of thousands of digits (it refuses them).
+    if declared and declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise BodyTooLarge
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -154,3 +154,38 @@ def test_token_endpoint_failure_stores_nothing(mode, client, engine, fake_shopif
     assert time.monotonic() - started < 2.5
     assert shops(engine) == []
     assert len(fake_shopify.token_requests) == 1
+
+
+def test_no_query_gives_a_server_error(backend, client):
+    """Arbitrary, correctly signed queries on both install routes: a page or a redirect, never 5xx."""
+    from urllib.parse import urlencode
+
+    from hypothesis import HealthCheck, example, given, settings, strategies as st
+
+    from shopify_app.verify import query_hmac
+
+    from ..support import API_SECRET, CASE_COUNTS
+
+    now = str(int(time.time()))
+    awkward = st.sampled_from(["²", "٣", "9" * 5000, "9" * 30, "\x00", "", "-1", now, SHOP, "x" * 3000])
+    values = st.text(max_size=30) | awkward
+    params = st.fixed_dictionaries(
+        {"shop": st.sampled_from([SHOP, SHOP, SHOP.upper()]) | values, "timestamp": st.sampled_from([now] * 3) | values},
+        optional={"code": values, "state": values, "host": values, "hmac": values, "ids[]": values},
+    ).flatmap(lambda fixed: st.dictionaries(st.text(max_size=6), values, max_size=3).map(lambda extra: {**extra, **fixed}))
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(path=st.sampled_from(["/auth", "/auth/callback"]), query=params, sign=st.booleans())
+    @example(path="/auth/callback", query={"shop": SHOP, "timestamp": "²", "code": "c"}, sign=True)
+    @example(path="/auth", query={"shop": SHOP, "timestamp": "9" * 5000}, sign=True)
+    def check(path, query, sign):
+        pairs = [(k, v) for k, v in query.items() if k != "hmac" or not sign]
+        if sign:
+            pairs.append(("hmac", query_hmac(API_SECRET, pairs)))
+        response = client.get(f"{path}?{urlencode(pairs)}", follow_redirects=False)
+        counts = CASE_COUNTS.setdefault(f"OAuth query {path} [{backend}]", {})
+        counts["cases"] = counts.get("cases", 0) + 1
+        counts[str(response.status_code)] = counts.get(str(response.status_code), 0) + 1
+        assert response.status_code < 500, response.text
+
+    check()

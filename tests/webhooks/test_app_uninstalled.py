@@ -40,3 +40,22 @@ def test_repeat_delivery_changes_nothing(client, engine, shop):
 def test_unknown_shop_answers_200_and_changes_nothing(client, engine, shop):
     assert deliver(client, shop="unknown-shop.myshopify.com").status_code == 200
     assert the_shop(engine).uninstalled_at is None
+
+
+def test_any_shaped_payload_is_answered_2xx(backend, client, engine, shop):
+    from hypothesis import given
+
+    from shopify_app.models import WebhookDelivery
+
+    from .strategies import EXAMPLES, UNINSTALLED, post, shaped, tally
+
+    @EXAMPLES
+    @given(payload=shaped(UNINSTALLED))
+    def check(payload):
+        response = post(client, "app/uninstalled", payload)
+        tally(f"webhook app/uninstalled: shaped [{backend}]", response.status_code)
+        assert response.status_code == 200
+        with session_scope(engine) as session:
+            assert "failed" not in session.execute(select(WebhookDelivery.state)).scalars().all()
+
+    check()

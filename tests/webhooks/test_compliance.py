@@ -2,10 +2,11 @@
 
 import json
 
+import pytest
 from sqlalchemy import func, select
 
 from shopify_app.db import session_scope
-from shopify_app.models import Customer, Intent, Shop
+from shopify_app.models import Customer, Intent, Shop, WebhookDelivery
 
 from ..conftest import install_shop
 from ..support import webhook_headers
@@ -68,3 +69,40 @@ def test_compliance_topics_refuse_a_bad_hmac(client, shop):
             "X-Shopify-Hmac-Sha256": "invalid", "X-Shopify-Topic": topic, "X-Shopify-Shop-Domain": SHOP,
             "X-Shopify-Webhook-Id": "x"})
         assert response.status_code == 401
+
+
+@pytest.mark.parametrize("topic", ["customers/redact", "customers/data_request", "shop/redact"])
+def test_any_shaped_payload_is_answered_2xx(topic, backend, client, engine, shop):
+    from hypothesis import given
+
+    from .strategies import EXAMPLES, compliance, post, tally
+
+    signup(client, "john@example.com")
+
+    @EXAMPLES
+    @given(payload=compliance(topic))
+    def check(payload):
+        response = post(client, topic, payload)
+        tally(f"webhook {topic}: shaped [{backend}]", response.status_code)
+        assert response.status_code == 200
+        with session_scope(engine) as session:
+            assert "failed" not in session.execute(select(WebhookDelivery.state)).scalars().all()
+
+    check()
+
+
+@pytest.mark.parametrize("topic", ["customers/redact", "customers/data_request"])
+@pytest.mark.parametrize("customer", [
+    {"id": 1, "email": 123}, {"id": 1, "email": ["a@example.com"]}, {"id": "\x00", "email": "a@example.com"},
+    {"id": [1], "phone": {"n": 1}}, {"id": 2**64, "email": "a\x00@example.com", "phone": "+1415555\x002671"},
+])
+def test_unusable_customer_fields_are_dropped_and_logged_without_values(topic, customer, client, engine, shop, caplog):
+    signup(client, "a@example.com")
+    with caplog.at_level("INFO"):
+        assert deliver(client, topic, {"shop_id": 1, "shop_domain": SHOP, "customer": customer,
+                                       "data_request": {"id": "\x00"}}).status_code == 200
+    with session_scope(engine) as session:
+        assert session.execute(select(WebhookDelivery.state)).scalars().all() == ["applied"]
+    logged = " ".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
+    assert "customer fields unusable" in logged
+    assert "example.com" not in logged and "1415555" not in logged

@@ -3,7 +3,7 @@ import json
 from sqlalchemy import select
 
 from shopify_app.db import session_scope
-from shopify_app.models import Variant
+from shopify_app.models import Variant, WebhookDelivery
 
 from ..support import webhook_headers
 
@@ -61,3 +61,47 @@ def test_unknown_shop_and_odd_payloads_are_ignored(client, engine, shop):
     assert deliver(client, {"variants": "nope"}, webhook_id="y").status_code == 200
     assert deliver(client, [1, 2], webhook_id="z").status_code == 200
     assert cached(engine) == {}
+
+
+def test_any_shaped_product_is_answered_and_stored_within_the_columns(backend, client, engine, shop):
+    from hypothesis import given
+
+    from .strategies import EXAMPLES, post, products, tally
+
+    @EXAMPLES
+    @given(payload=products())
+    def check(payload):
+        response = post(client, "products/update", payload)
+        tally(f"webhook products/update: shaped [{backend}]", response.status_code)
+        assert response.status_code == 200
+        with session_scope(engine) as session:
+            assert "failed" not in session.execute(select(WebhookDelivery.state)).scalars().all()
+        for v in cached(engine).values():
+            assert 1 <= v.shopify_variant_id < 2**63 and 1 <= v.shopify_product_id < 2**63
+            assert v.inventory_item_id is None or 1 <= v.inventory_item_id < 2**63
+            assert v.inventory_quantity is None or -(2**31) <= v.inventory_quantity < 2**31
+            for text, limit in ((v.product_title, 255), (v.variant_title, 255), (v.sku, 255), (v.handle, 255),
+                                (v.price, 32), (v.image_url, 2048)):
+                assert text is None or (len(text) <= limit and "\x00" not in text)
+
+    check()
+
+
+def test_awkward_fields_are_coerced_and_logged_by_name(client, engine, shop, caplog):
+    variants = [
+        {**PRODUCT["variants"][0], "sku": "PINK\x00", "price": "9" * 5000, "inventory_quantity": 2**63,
+         "inventory_item_id": 2**64 - 1, "image_id": [1]},
+        {**PRODUCT["variants"][1], "id": [49148385]},
+        {**PRODUCT["variants"][1], "id": 2**64 - 1},
+    ]
+    payload = {**PRODUCT, "title": "T" * 10_000, "handle": ["ipod"], "images": [{"id": [1], "src": "x"}],
+               "variants": variants}
+    with caplog.at_level("WARNING"):
+        assert deliver(client, payload).status_code == 200
+    pink = cached(engine)[808950810]
+    assert (pink.product_title, pink.handle, pink.sku, pink.price, pink.inventory_quantity, pink.inventory_item_id,
+            pink.image_url) == ("T" * 255, None, "PINK", None, 2**31 - 1, None, "https://cdn.shopify.com/ipod-nano.png")
+    assert list(cached(engine)) == [808950810]
+    [warning] = [r for r in caplog.records if r.getMessage() == "product fields dropped or coerced"]
+    assert warning.fields == ["handle", "title", "variants[].id", "variants[].inventory_item_id",
+                              "variants[].inventory_quantity", "variants[].sku"]

@@ -3,12 +3,15 @@
 import json
 
 import pytest
+from hypothesis import given
 from sqlalchemy import func, select
 
 from shopify_app.db import session_scope
 from shopify_app.models import WebhookDelivery
+from webhooks import HANDLERS
 
 from ..support import webhook_headers
+from .strategies import ARBITRARY_EXAMPLES, json_values, post, tally
 
 URL = "/webhooks/app/uninstalled"
 SHOP = "demo-shop.myshopify.com"
@@ -71,3 +74,67 @@ def test_redelivery_of_one_event_is_recorded_once(client, engine, shop):
     assert client.post(URL, content=BODY, headers=no_event_id).status_code == 200
     assert client.post(URL, content=BODY, headers=no_event_id).status_code == 200
     assert deliveries(engine) == 3
+
+
+# -- a correctly signed delivery is always answered 2xx ----------------------------------------
+
+def settle(engine) -> None:
+    """The worker's part for queued topics: apply what was recorded (raises if that fails)."""
+    from webhooks import inventory_levels_update
+
+    with engine.begin() as connection:
+        while inventory_levels_update.apply_pending(connection):
+            pass
+
+
+def states(engine) -> dict[str | None, int]:
+    with session_scope(engine) as session:
+        return dict(session.execute(select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state)).all())
+
+
+def assert_answered_and_applied(response, engine) -> None:
+    assert 200 <= response.status_code < 300, response.text
+    settle(engine)
+    # Coercion, not the safety net, must make every delivery applicable.
+    assert "failed" not in states(engine)
+
+
+@pytest.mark.parametrize("topic", sorted(HANDLERS))
+def test_any_json_under_a_valid_hmac_is_answered_2xx(topic, backend, client, engine, shop):
+    @ARBITRARY_EXAMPLES
+    @given(payload=json_values)
+    def check(payload):
+        response = post(client, topic, payload)
+        tally(f"webhook {topic}: any JSON [{backend}]", response.status_code)
+        assert_answered_and_applied(response, engine)
+
+    check()
+
+
+AWKWARD_BODIES = [
+    b'{"inventory_item_id": 1, "location_id": 2, "available": ' + b"9" * 5000 + b"}",
+    b'{"id": 1, "variants": [{"id": 2, "price": ' + b"9" * 5000 + b"}]}",
+    b'{"available": 1e400, "id": -1e400}',
+    b'{"customer": {"email": "\\ud800@example.com", "id": "\\u0000"}, "title": "\\udfff"}',
+    b"[" * 5000 + b"]" * 5000,
+    b'"just a string"',
+    b"null",
+]
+
+
+@pytest.mark.parametrize("topic", sorted(HANDLERS))
+def test_valid_json_that_orjson_refuses_is_answered_2xx(topic, client, engine, shop):
+    for body in AWKWARD_BODIES:
+        assert_answered_and_applied(post(client, topic, None, body=body), engine)
+
+
+def test_header_values_are_coerced(client, engine, shop):
+    body = b'{"inventory_item_id": 1, "location_id": 2, "available": 3}'
+    awkward = ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "\xb2", "x" * 5000)
+    for n, triggered_at in enumerate(awkward):
+        headers = webhook_headers(body, "inventory_levels/update", SHOP, webhook_id=f"{n}" + "w" * 500)
+        headers["X-Shopify-Triggered-At"] = triggered_at.encode("latin-1")
+        headers["X-Shopify-Event-Id"] = (f"{n}" + "e\xe9" * 500).encode("latin-1")
+        response = client.post("/webhooks/inventory_levels/update", content=body, headers=headers)
+        assert_answered_and_applied(response, engine)
+    assert deliveries(engine) == 4

@@ -1,0 +1,119 @@
+"""Group commit: rows from concurrent requests written by one multi-row `INSERT ... ON CONFLICT DO
+NOTHING RETURNING key` in one commit, each request awaiting its own row's outcome.
+
+A request hands its row over and awaits a future that is settled only after the statement has
+committed: True if its row was inserted, False if its key (or another unique column) was there
+already. At most `flights` statements are in flight at once (PostgreSQL: on the app's async
+engine, in autocommit; SQLite: one, in a thread); whatever arrives meanwhile goes into the next
+one, so under load one commit carries many rows and at low load a row waits for nothing.
+
+If a batch fails on a value (not on the database itself), its rows are written one by one so that
+one bad row cannot fail the others; a transient failure (connection lost, database restarting)
+fails every row of the batch and the callers answer 5xx, so the sender retries.
+"""
+
+import asyncio
+from functools import partial
+from typing import Any
+
+from anyio import to_thread
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .db import dialect_insert_for, is_transient, run_async
+
+Row = dict[str, Any]
+
+
+class GroupInsert:
+    def __init__(
+        self,
+        table: Table,
+        key: str,
+        *,
+        engine: Engine,
+        async_engine: AsyncEngine | None = None,
+        unique: tuple[str, ...] = (),
+        max_rows: int = 256,
+        flights: int | None = None,
+    ):
+        self.table, self.key, self.unique = table, key, (key, *unique)
+        self.engine, self.async_engine = engine, async_engine
+        self.max_rows = max_rows
+        # SQLite has one writer: a second statement in flight would only wait for the first.
+        self.flights = flights or (2 if async_engine is not None else 1)
+        dialect = "postgresql" if async_engine is not None else engine.dialect.name
+        self.statement = dialect_insert_for(dialect, table).on_conflict_do_nothing().returning(table.c[key])
+        self._queue: list[tuple[Row, asyncio.Future]] = []
+        self._in_flight = 0
+        self._tasks: set[asyncio.Task] = set()
+
+    async def insert(self, row: Row) -> bool:
+        """Write `row` (with the rows of whoever else is waiting); True once it is committed, False
+        if it was a duplicate. Raises what the database raised if it could not be written."""
+        future = asyncio.get_running_loop().create_future()
+        self._queue.append((row, future))
+        if self._in_flight < self.flights:
+            self._in_flight += 1
+            task = asyncio.create_task(self._flush())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[: self.max_rows], self._queue[self.max_rows:]
+                await self._write_batch(batch)
+        finally:
+            self._in_flight -= 1
+
+    async def _write_batch(self, batch: list[tuple[Row, asyncio.Future]]) -> None:
+        # A key repeated within the batch (a re-delivery racing its original) is written once; the
+        # repeats share the first one's fate, as duplicates.
+        first: dict[tuple[str, Any], int] = {}
+        written, repeats = [], []
+        for index, (row, _) in enumerate(batch):
+            seen = next((first[(c, row[c])] for c in self.unique if row.get(c) is not None and (c, row[c]) in first), None)
+            if seen is None:
+                for c in self.unique:
+                    if row.get(c) is not None:
+                        first[(c, row[c])] = index
+                written.append(index)
+            else:
+                repeats.append((index, seen))
+        outcomes: dict[int, bool | BaseException] = {}
+        try:
+            inserted = set(await self._run([batch[i][0] for i in written]))
+            outcomes.update({i: batch[i][0][self.key] in inserted for i in written})
+        except Exception as exc:  # noqa: BLE001  (settled on the futures, raised in the requests)
+            if is_transient(exc) or len(written) == 1:
+                outcomes.update({i: exc for i in written})
+            else:
+                for i in written:  # one bad row must not fail the others
+                    try:
+                        outcomes[i] = bool(await self._run([batch[i][0]]))
+                    except Exception as single:  # noqa: BLE001
+                        outcomes[i] = single
+        for index, seen in repeats:
+            outcomes[index] = outcomes[seen] if isinstance(outcomes[seen], BaseException) else False
+        for index, (_, future) in enumerate(batch):
+            if future.done():  # the request was cancelled (client gone)
+                continue
+            outcome = outcomes[index]
+            if isinstance(outcome, BaseException):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+
+    async def _run(self, rows: list[Row]) -> list[Any]:
+        if self.async_engine is not None:
+            return await run_async(self.async_engine, partial(self._execute, rows=rows), autocommit=True)
+        return await to_thread.run_sync(self._execute_in_thread, rows)
+
+    def _execute(self, connection: Connection, rows: list[Row]) -> list[Any]:
+        return connection.execute(self.statement, rows).scalars().all()
+
+    def _execute_in_thread(self, rows: list[Row]) -> list[Any]:
+        with self.engine.begin() as connection:
+            return self._execute(connection, rows)
