@@ -6,6 +6,9 @@ PostgreSQL, against a bare Starlette endpoint on the same server stack (bench/ba
     .venv/bin/python bench/intents_api.py --client python --requests 20000
     .venv/bin/python bench/intents_api.py --backends postgresql --profile /tmp/intents.txt
 
+The app-proxy door (`POST /proxy/intents`, signed as Shopify's proxy signs it) is measured beside the
+public API on each backend (--no-proxy-run skips it): the signature check should cost under 5%.
+
 Each server is a real `shopify-app serve` subprocess (WORKER_IN_PROCESS=false, LOG_LEVEL=WARNING,
 plus one PostgreSQL run at INFO to show what logging costs). Load comes from `wrk` with a Lua
 script when it is installed (apt-get install wrk), else from an asyncio client of raw keep-alive
@@ -23,16 +26,18 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, app_env, free_port, fresh_database, percentile, stop, wait_http  # noqa: E402
+from bench.common import ROOT, SECRETS, app_env, free_port, fresh_database, percentile, stop, wait_http  # noqa: E402
 from shopify_app.config import Settings  # noqa: E402
 from shopify_app.db import make_engine  # noqa: E402
 from shopify_app.oauth import Grant, store_shop  # noqa: E402
+from shopify_app.verify import proxy_signature  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 SHOP = "bench-shop.myshopify.com"
@@ -81,8 +86,9 @@ def signup(run: str, worker: int, n: int) -> bytes:
 def wrk_load(port: int, shop: str, run: str, seconds: float, requests: int | None, args, workdir: Path) -> dict:
     script = workdir / "intents.lua"
     script.write_text(LUA)
+    path = args.path
     command = ["wrk", f"-t{args.threads}", f"-c{args.concurrency}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
-               "-s", str(script), f"http://127.0.0.1:{port}{PATH}", "--", run, PATH, shop]
+               "-s", str(script), f"http://127.0.0.1:{port}{path}", "--", run, path, shop]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     line = next((line for line in out.splitlines() if line.startswith("RESULT")), None)
     if line is None:
@@ -92,9 +98,10 @@ def wrk_load(port: int, shop: str, run: str, seconds: float, requests: int | Non
             "requests": int(total), "p50": p50 / 1000, "p99": p99 / 1000}
 
 
-async def _client(port: int, shop: str, run: str, worker: int, until: float, budget: list[int], out: dict) -> None:
+async def _client(port: int, shop: str, run: str, worker: int, until: float, budget: list[int], out: dict,
+                  path: str = PATH) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    head = (f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
             f"X-Shopify-Shop-Domain: {shop}\r\n")
     n = 0
     try:
@@ -123,7 +130,8 @@ def python_load(port: int, shop: str, run: str, seconds: float, requests: int | 
     async def main() -> float:
         started = time.perf_counter()
         until = started + (3600 if requests else seconds)
-        await asyncio.gather(*(_client(port, shop, run, w, until, budget, out) for w in range(args.concurrency)))
+        await asyncio.gather(*(_client(port, shop, run, w, until, budget, out, args.path)
+                               for w in range(args.concurrency)))
         return time.perf_counter() - started
 
     try:
@@ -185,10 +193,20 @@ def measure(port: int, shop: str, run: str, args, load, workdir: Path, server, p
             "host_busy": host / (elapsed * os.cpu_count())}
 
 
-def run_backend(backend: str, args, load, workdir: Path, log_level: str = "WARNING") -> dict:
+def proxy_path() -> str:
+    """`/proxy/intents` as Shopify's app proxy forwards it: signed, and fresh for the next 90 s."""
+    params = {"shop": SHOP, "logged_in_customer_id": "", "path_prefix": "/apps/back-in-stock",
+              "timestamp": str(int(time.time()))}
+    params["signature"] = proxy_signature(SECRETS["SHOPIFY_API_SECRET"], params.items())
+    return "/proxy/intents?" + urlencode(params)
+
+
+def run_backend(backend: str, args, load, workdir: Path, log_level: str = "WARNING", door: str = "api") -> dict:
     bin_dir = Path(sys.executable).parent
     with fresh_database(backend) as url:
-        env = app_env(url, WORKER_IN_PROCESS="false", LOG_LEVEL=log_level)
+        # The abuse limits are counted on every signup (their cost is measured), never reached.
+        env = app_env(url, WORKER_IN_PROCESS="false", LOG_LEVEL=log_level,
+                      SIGNUP_RATE_LIMIT="100000000/hour", SIGNUP_CONTACT_LIMIT="100000000/hour")
         subprocess.run([str(bin_dir / "shopify-app"), "migrate"], env=env, cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
         settings = Settings(**{k: v for k, v in env.items() if k in Settings.model_fields})
@@ -199,7 +217,8 @@ def run_backend(backend: str, args, load, workdir: Path, log_level: str = "WARNI
                         workdir / f"{backend}-{log_level}.log")
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz")
-            probe = httpx.post(f"http://127.0.0.1:{port}{PATH}", content=signup("probe", 0, 0),
+            args.path = proxy_path() if door == "proxy" else PATH
+            probe = httpx.post(f"http://127.0.0.1:{port}{args.path}", content=signup("probe", 0, 0),
                                headers={"Content-Type": "application/json", "X-Shopify-Shop-Domain": SHOP})
             if probe.status_code != 201:
                 raise RuntimeError(f"probe signup answered {probe.status_code}: {probe.text[:300]}")
@@ -212,11 +231,13 @@ def run_backend(backend: str, args, load, workdir: Path, log_level: str = "WARNI
             rows = conn.execute(text("SELECT count(*) FROM intent WHERE email LIKE :p"), {"p": f"{run}-%"})
             result["rows"] = rows.scalar_one()
         engine.dispose()
-    return {**result, "name": f"{backend} ({log_level})", "response_bytes": len(probe.content),
+    name = f"{backend} ({log_level})" if door == "api" else f"{backend} proxy"
+    return {**result, "name": name, "response_bytes": len(probe.content),
             "concurrency": args.concurrency}
 
 
 def run_bare(args, load, workdir: Path, size: int) -> dict:
+    args.path = PATH
     port = free_port()
     server = launch([sys.executable, str(ROOT / "bench" / "bare_app.py"), "--port", str(port), "--size", str(size)],
                     None, workdir / "bare.log")
@@ -250,6 +271,13 @@ def report(results: list[dict], bare: dict) -> None:
     if pg:
         met = pg["created"] / pg["seconds"] >= 1000 and pg["p99"] < 50 and pg["other"] == 0
         print(f"goal (PostgreSQL, >= 1,000 signups/s, p99 < 50 ms): {'met' if met else 'NOT met'}")
+    for backend in ("sqlite", "postgresql"):
+        api = next((r for r in results if r["name"].startswith(backend) and "WARNING" in r["name"]), None)
+        proxy = next((r for r in results if r["name"] == f"{backend} proxy"), None)
+        if api and proxy:
+            cost = 1 - (proxy["created"] / proxy["seconds"]) / (api["created"] / api["seconds"])
+            print(f"{backend}: the app-proxy door (signature check, form of the same signup) costs {cost:.1%} "
+                  f"of the public API's rate (goal: under 5%)")
 
 
 def main() -> None:
@@ -262,6 +290,8 @@ def main() -> None:
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: leave the cores to the server)")
     parser.add_argument("--no-info-run", action="store_true", help="skip the PostgreSQL run with LOG_LEVEL=INFO")
+    parser.add_argument("--no-proxy-run", action="store_true",
+                        help="skip the app-proxy door (POST /proxy/intents, signed as Shopify signs it)")
     parser.add_argument("--profile", help="record the PostgreSQL server with py-spy (pip install py-spy) to this file "
                         "(raw collapsed stacks) and summarise it")
     args = parser.parse_args()
@@ -284,6 +314,9 @@ def main() -> None:
             print(f"  {last['name']}: {last['created'] / last['seconds']:,.0f} signups/s", flush=True)
         if "postgresql" in args.backends and not args.no_info_run:
             results.append(run_backend("postgresql", args, load, workdir, log_level="INFO"))
+        if not args.no_proxy_run:
+            for backend in args.backends:
+                results.append(run_backend(backend, args, load, workdir, door="proxy"))
         bare = run_bare(args, load, workdir, results[0]["response_bytes"])
     report(results, bare)
     if args.profile and "postgresql" in args.backends:

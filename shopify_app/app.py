@@ -19,7 +19,8 @@ from .db import make_async_engine, make_engine
 from .http_client import http_client
 from .middleware import RequestLog, SecurityHeaders
 from .notify.service import running_worker
-from .routes import admin, api, auth, dev, health, links
+from .ratelimit import SignupLimits
+from .routes import admin, api, auth, dev, health, links, proxy
 from .routes.responses import ApiError, errors, render_api_error
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def create_app(
             app.state.engine = engine
             app.state.async_engine = async_engine
             app.state.http = http
+            app.state.signup_limits = SignupLimits(settings, engine, async_engine)
             if settings.is_development:
                 await dev.on_startup(app)
             try:
@@ -58,7 +60,7 @@ def create_app(
                     await async_engine.dispose()
 
     app = Starlette(
-        routes=[*health.routes, *auth.routes, *api.routes, *webhooks.routes, *links.routes, *admin.routes,
+        routes=[*health.routes, *auth.routes, *api.routes, *proxy.routes, *webhooks.routes, *links.routes, *admin.routes,
                 *(dev.routes if settings.is_development else [])],
         middleware=[Middleware(RequestLog), Middleware(SecurityHeaders)],
         exception_handlers={ApiError: render_api_error, 500: _server_error},

@@ -1,11 +1,12 @@
 """The one Settings class: environment variables, also read from `.env`."""
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_PUSH_HOSTS = (
@@ -46,19 +47,24 @@ def looks_like_placeholder(value: str) -> bool:
 MIN_SECRET_KEY_LENGTH = 32
 
 
+RATE = re.compile(r"[1-9][0-9]{0,8}/(second|minute|hour)")
+
+
 class ConfigError(Exception):
     """A setting that stops start-up; the message is one line naming the setting."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True)
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True, populate_by_name=True)
 
     SHOPIFY_API_KEY: str = ""
     SHOPIFY_API_SECRET: str = Field(default="", repr=False)
-    SHOPIFY_SCOPES: str = "read_products,read_inventory,write_app_proxy"
+    # `shopify app dev` (Shopify CLI) starts the app with SCOPES and SHOPIFY_APP_URL: both are taken.
+    SHOPIFY_SCOPES: str = Field(default="read_products,read_inventory,write_app_proxy",
+                                validation_alias=AliasChoices("SHOPIFY_SCOPES", "SCOPES"))
     SHOPIFY_API_VERSION: str = "2025-10"
     SHOPIFY_ADMIN_BASE_URL: str = "https://{shop}"
-    APP_URL: str = "http://127.0.0.1:8000"
+    APP_URL: str = Field(default="http://127.0.0.1:8000", validation_alias=AliasChoices("APP_URL", "SHOPIFY_APP_URL"))
     APP_ENV: Literal["production", "development"] = "production"
     DATABASE_URL: str = "sqlite:///./data/shopify_app.sqlite3"
     SECRET_KEY: str = Field(default="", repr=False)
@@ -100,6 +106,23 @@ class Settings(BaseSettings):
     # pool slow, so the worker waits on this limit before calling a channel.
     SEND_CONCURRENCY: int = Field(default=32, ge=1, le=512)
     RECONCILE_INTERVAL_SECONDS: float = 900.0
+
+    # Abuse limits on signups (public API and app proxy), `N/second|minute|hour`: per client
+    # address, and per shop and contact address. Counters live in the database, or in Redis.
+    SIGNUP_RATE_LIMIT: str = "60/minute"
+    SIGNUP_CONTACT_LIMIT: str = "20/hour"
+    REDIS_URL: str | None = None
+    # Addresses (or CIDR networks, or *) of our own reverse proxies, whose X-Forwarded-For is believed.
+    FORWARDED_ALLOW_IPS: str = "127.0.0.1"
+    # Seconds a double opt-in confirmation link works (7 days).
+    OPTIN_TOKEN_TTL: int = Field(default=7 * 24 * 3600, ge=60)
+
+    @field_validator("SIGNUP_RATE_LIMIT", "SIGNUP_CONTACT_LIMIT")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        if not RATE.fullmatch(value.strip()):
+            raise ValueError("must be N/second, N/minute or N/hour, e.g. 60/minute")
+        return value.strip()
 
     @field_validator("APP_URL")
     @classmethod

@@ -15,6 +15,7 @@ How a signup finds its customer (the README's "Decisions" lists every case):
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cache, partial
 from typing import Any
 
@@ -26,13 +27,19 @@ from starlette.concurrency import run_in_threadpool
 
 from .contacts import ContactError, normalize_email, normalize_locale, normalize_phone, parse_push_subscription
 from .db import dialect_insert_for, dialect_of, run_async
-from .models import Channel, Customer, Intent, IntentSource, IntentStatus, new_uuid, utcnow
+from .models import (
+    Channel, Customer, Intent, IntentSource, IntentStatus, Notification, NotificationKind, NotificationStatus, new_uuid,
+    utcnow,
+)
 from .notify.render import available_locales
 from .schemas import CustomerIn, IntentPublic, IntentRequest
 from .shops import INSTALLED, ShopRef, find_installed, shops
 
 customers = Customer.__table__
 intents = Intent.__table__
+notifications = Notification.__table__
+CONFIRMED_CHANNELS = (Channel.email, Channel.sms)  # a push signup is itself the browser's explicit permission
+CONFIRMATION_GAP = timedelta(hours=1)
 KNOWN_LOCALES = frozenset(available_locales())
 
 # Built once, values bound at execution: this is the hottest path of the public API, and building
@@ -50,6 +57,11 @@ _CONTACT_TAKEN = {
                                          customers.c[column] == bindparam("value")).limit(1)
     for column in ("email", "phone")
 }
+# A confirmation went to this address (in this shop) lately: no second one within the hour.
+_RECENT_CONFIRMATION = select(notifications.c.id).join(intents, intents.c.id == notifications.c.intent_id).where(
+    intents.c.shop_id == bindparam("shop_id"), intents.c.contact_key == bindparam("contact_key"),
+    notifications.c.kind == NotificationKind.optin.value, notifications.c.created_at > bindparam("since"),
+).limit(1)
 _PENDING_INTENT = select(intents).where(
     intents.c.shop_id == bindparam("shop_id"),
     intents.c.shopify_variant_id == bindparam("shopify_variant_id"),
@@ -118,6 +130,11 @@ def _contacts(request: IntentRequest, push_allowlist: frozenset[str]) -> Contact
         found.push_endpoint = orjson.loads(found.push)["endpoint"]
     found.address = {Channel.email: found.email, Channel.sms: found.phone, Channel.push: found.push_endpoint}[channel]
     return found
+
+
+def signup_address(request: IntentRequest, push_allowlist: frozenset[str]) -> str:
+    """The signup's own address, normalised (ContactError if the channel's contact is not valid)."""
+    return _contacts(request, push_allowlist).address
 
 
 def _row(session: Executor, statement, **params) -> dict[str, Any] | None:
@@ -206,7 +223,7 @@ def _new_intent(shop: ShopRef, customer_id: str | None, request: IntentRequest, 
         "variant_count": product.variant_count if product else None,
         "vendor": product.vendor if product else None,
         "sku": product.sku if product else None,
-        "optin_confirmed": not shop.double_optin,
+        "optin_confirmed": not (shop.double_optin and spec.channel in CONFIRMED_CHANNELS),
         "notified_at": None,
         "unsubscribed_at": None,
         "blocked_at": None,
@@ -237,6 +254,18 @@ def to_public(intent: dict[str, Any], request: IntentRequest, contacts: Contacts
     return IntentPublic(**fields)
 
 
+def _ask_to_confirm(session: Executor, intent: dict[str, Any]) -> None:
+    """Queue a confirmation (double opt-in) through the outbox, at most one an hour per address."""
+    now = utcnow()
+    recent = session.execute(_RECENT_CONFIRMATION, {"shop_id": intent["shop_id"], "contact_key": intent["contact_key"],
+                                                    "since": now - CONFIRMATION_GAP}).first()
+    if recent is None:
+        session.execute(notifications.insert().values(
+            shop_id=intent["shop_id"], intent_id=intent["id"], restock_event_id=None,
+            kind=NotificationKind.optin.value, channel=intent["channel"], status=NotificationStatus.pending.value,
+            attempts=0, next_attempt_at=now, created_at=now, updated_at=now))
+
+
 def _pending_intent(session: Executor, values: dict[str, Any]) -> dict[str, Any] | None:
     return _row(session, _PENDING_INTENT, shop_id=values["shop_id"], shopify_variant_id=values["shopify_variant_id"],
                 market=values["shopify_market_id"] or 0, channel=values["channel"], contact_key=values["contact_key"])
@@ -262,6 +291,8 @@ def create(
     values = _new_intent(shop, None, request, contacts, source, utcnow())
     existing = _pending_intent(session, values)
     if existing is not None:
+        if not existing["optin_confirmed"]:
+            _ask_to_confirm(session, existing)
         return CreateResult(intents=[to_public(existing, request, contacts, proven)])
     visible, owner = proven, proven or _customer_by_address(session, shop.id, channel, contacts)
     if owner is None:
@@ -273,6 +304,8 @@ def create(
     values["customer_id"] = owner["id"]
     inserted = session.execute(_insert_returning_id(dialect_of(session), intents), values).first()
     if inserted is not None:
+        if not values["optin_confirmed"]:
+            _ask_to_confirm(session, {**values, "id": inserted.id})
         return CreateResult(intents=[to_public({**values, "id": inserted.id}, request, contacts, visible)], created=True)
     # The same signup was filed concurrently: answer with it, and keep no customer made for ours.
     existing = _pending_intent(session, values)
@@ -287,7 +320,8 @@ def create(
 # Most signups come from a shopper the shop has never seen. On PostgreSQL their whole write (the
 # shop check, "is this shopper or address known?", the customer, the intent) is one statement with
 # data-modifying CTEs instead of four round trips. Anything else (a known shopper or address, a
-# repeat, a race) inserts nothing there and takes the general path above, which has the last word.
+# repeat, a race, a shop with double opt-in) inserts nothing there and takes the general path
+# above, which has the last word.
 
 
 @cache
@@ -297,7 +331,7 @@ def _first_signup_statement(customer_keys: tuple[str, ...], intent_keys: tuple[s
     def given(table, prefix: str, key: str) -> str:  # typed, so a NULL is the column's type
         return f"CAST(:{prefix}{key} AS {table.c[key].type.compile(dialect=dialect)})"
 
-    own = {"shop_id": "s.id", "customer_id": "c.id", "optin_confirmed": "NOT s.double_optin"}
+    own = {"shop_id": "s.id", "customer_id": "c.id"}
     sql = f"""
 WITH s AS (
   SELECT id, double_optin FROM {shops.name}
@@ -305,7 +339,7 @@ WITH s AS (
 ), c AS (
   INSERT INTO {customers.name} ({", ".join(customer_keys)})
   SELECT {", ".join("s.id" if k == "shop_id" else given(customers, "c_", k) for k in customer_keys)} FROM s
-  WHERE NOT EXISTS (SELECT 1 FROM {customers.name} k WHERE k.shop_id = s.id
+  WHERE NOT s.double_optin AND NOT EXISTS (SELECT 1 FROM {customers.name} k WHERE k.shop_id = s.id
                     AND (k.email = CAST(:c_email AS VARCHAR) OR k.phone = CAST(:c_phone AS VARCHAR)))
     AND NOT EXISTS (SELECT 1 FROM {intents.name} p WHERE p.shop_id = s.id
                     AND p.contact_key = CAST(:i_contact_key AS VARCHAR))
@@ -345,7 +379,7 @@ def create_first_signup(
     if row.intent_id is None:
         return shop, None
     customer["shop_id"] = intent["shop_id"] = shop.id
-    intent.update(id=row.intent_id, optin_confirmed=not shop.double_optin)
+    intent["id"] = row.intent_id
     return shop, CreateResult(intents=[to_public(intent, request, contacts, customer)], created=True)
 
 

@@ -298,8 +298,14 @@ class RestockEvent(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
+class NotificationKind(StrEnum):
+    alert = "alert"              # the variant is back: written with the restock decision
+    optin = "optin"              # "confirm your signup" (double opt-in): written with the signup
+
+
 class Notification(SQLModel, table=True):
-    """The outbox: one row per alert, written with the decision, sent after."""
+    """The outbox: one row per message, written with what caused it (a restock decision, or a
+    signup awaiting confirmation), sent after."""
 
     __table_args__ = (
         UniqueConstraint("intent_id", "restock_event_id", name="uq_notification_intent_event"),
@@ -308,7 +314,9 @@ class Notification(SQLModel, table=True):
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
     intent_id: int = Field(sa_type=BigInteger, foreign_key="intent.id", ondelete="CASCADE")
-    restock_event_id: int = Field(sa_type=BigInteger, foreign_key="restock_event.id", ondelete="CASCADE", index=True)
+    restock_event_id: int | None = Field(default=None, sa_type=BigInteger, foreign_key="restock_event.id",
+                                         ondelete="CASCADE", index=True)  # None for an opt-in confirmation
+    kind: str = Field(default=NotificationKind.alert.value, sa_type=String(8))
     channel: str = Field(sa_type=String(8))
     status: str = Field(default=NotificationStatus.pending.value, sa_type=String(16))
     attempts: int = Field(default=0)
@@ -334,3 +342,12 @@ class SendAttempt(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=Text)
     worker: str | None = Field(default=None, sa_type=String(64))
     at: datetime = created_at_field()
+
+
+class RateLimitCounter(SQLModel, table=True):
+    """A fixed window's count for one signup limit key (an HMAC: no address in clear)."""
+
+    __tablename__ = "rate_limit_counter"
+    key: str = Field(primary_key=True, sa_type=String(64))
+    count: int = Field(default=0)
+    expires_at: float = Field(index=True)   # epoch seconds: what `limits` reads and writes

@@ -73,6 +73,10 @@ def openapi_document(app_url: str) -> dict[str, Any]:
                                             "or does not fit the schema; each problem named in plain words"),
                         "401": _errors_body("Missing, malformed or unknown shop"),
                         "413": _errors_body("The body is larger than 64 KB"),
+                        "429": {**_errors_body("Too many signups from this address, or for this contact; nothing "
+                                               "stored. Retry-After says when to try again"),
+                                "headers": {"Retry-After": {"schema": {"type": "integer"},
+                                                            "description": "Seconds to wait"}}},
                     },
                 }
             }

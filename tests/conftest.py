@@ -26,7 +26,7 @@ from .support import API_KEY, API_SECRET, SECRET_KEY, serve_in_thread
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TABLES_CHILD_FIRST = [
     "send_attempt", "notification", "restock_event", "job", "inventory_level", "variant",
-    "intent", "customer", "webhook_delivery", "oauth_state", "shop",
+    "intent", "customer", "webhook_delivery", "oauth_state", "rate_limit_counter", "shop",
 ]
 
 
@@ -104,6 +104,8 @@ def settings(database_url: str, fake_shopify: FakeShopify) -> Settings:
         SHOPIFY_HTTP_TIMEOUT=1.0,
         PUSH_ENDPOINT_ALLOWLIST="fcm.googleapis.com,updates.push.services.mozilla.com,127.0.0.1",
         WORKER_IN_PROCESS=False,
+        SIGNUP_RATE_LIMIT="1000000/hour",  # tests of the limits set their own
+        SIGNUP_CONTACT_LIMIT="1000000/hour",
     ).check()
 
 

@@ -68,3 +68,13 @@ def webhook_headers(body: bytes, topic: str, shop: str, *, webhook_id: str, even
 
 # Generated-case counts per property test, printed at the end of the run (conftest).
 CASE_COUNTS: dict[str, dict[str, int]] = {}
+
+
+def proxy_query(shop: str, *, logged_in_customer_id: str = "", timestamp: int | None = None,
+                secret: str = API_SECRET, extra: dict[str, str] | None = None) -> str:
+    """The query Shopify's app proxy appends to a forwarded request, signed as Shopify signs it."""
+    params = {**(extra or {}), "shop": shop, "logged_in_customer_id": logged_in_customer_id,
+              "path_prefix": "/apps/back-in-stock", "timestamp": str(int(time.time()) if timestamp is None else timestamp)}
+    message = "".join(f"{k}={v}" for k, v in sorted(params.items()))
+    params["signature"] = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return urlencode(params)

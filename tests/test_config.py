@@ -66,3 +66,31 @@ def test_migrate_command_makes_the_schema(tmp_path):
     tables = {r[0] for r in sqlite3.connect(db).execute("select name from sqlite_master where type='table'")}
     assert {"shop", "customer", "intent", "webhook_delivery", "oauth_state", "alembic_version"} <= tables
     assert Path(db).exists()
+
+
+def test_settings_take_what_shopify_cli_injects(monkeypatch):
+    monkeypatch.setenv("SHOPIFY_APP_URL", "https://tunnel.trycloudflare.example/")
+    monkeypatch.setenv("SCOPES", "read_products,write_app_proxy")
+    settings = Settings()
+    assert settings.APP_URL == "https://tunnel.trycloudflare.example"
+    assert settings.SHOPIFY_SCOPES == "read_products,write_app_proxy"
+    monkeypatch.setenv("APP_URL", "https://app.example")  # the app's own name wins
+    assert Settings().APP_URL == "https://app.example"
+
+
+def test_serve_listens_on_port_from_the_environment(monkeypatch):
+    from shopify_app.cli import build_parser
+
+    monkeypatch.setenv("PORT", "8765")
+    assert build_parser().parse_args(["serve"]).port == 8765
+
+
+@pytest.mark.parametrize("value", ["60/minute", "1/second", "20/hour"])
+def test_rate_limits_take_n_per_unit(value):
+    assert Settings(SIGNUP_RATE_LIMIT=value).SIGNUP_RATE_LIMIT == value
+
+
+@pytest.mark.parametrize("value", ["60", "0/minute", "60/day", "lots/minute"])
+def test_rate_limits_refuse_other_forms(value):
+    with pytest.raises(ValueError):
+        Settings(SIGNUP_CONTACT_LIMIT=value)

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from .. import restock
 from ..models import (
-    Customer, DeliveryPolicy, Intent, IntentStatus, Notification, NotificationStatus, RestockEvent, SendAttempt,
-    Shop, Variant, utcnow,
+    Customer, DeliveryPolicy, Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, RestockEvent,
+    SendAttempt, Shop, Variant, utcnow,
 )
 from .render import Alert
 
@@ -146,7 +146,8 @@ def load_alerts(session: Session, ids: list[int]) -> list[tuple[Alert, int]]:
     v = variants.alias("v")
     rows = session.execute(
         select(
-            notifications.c.id, notifications.c.attempts, intents.c.id.label("intent_id"), intents.c.channel,
+            notifications.c.id, notifications.c.attempts, notifications.c.kind, intents.c.id.label("intent_id"),
+            intents.c.channel,
             intents.c.email, intents.c.phone, intents.c.push_subscription, intents.c.shopify_variant_id,
             func.coalesce(v.c.product_title, intents.c.product_title).label("product_title"),
             func.coalesce(v.c.variant_title, intents.c.variant_title).label("variant_title"),
@@ -166,6 +167,7 @@ def load_alerts(session: Session, ids: list[int]) -> list[tuple[Alert, int]]:
             notification_id=r.id, intent_id=r.intent_id, channel=r.channel, to=to or "", shop_domain=r.domain,
             shopify_variant_id=r.shopify_variant_id, product_title=r.product_title, variant_title=r.variant_title,
             price=r.price, handle=r.handle, image_url=r.image_url, locale=r.locale, customer_name=r.name,
+            kind=r.kind,
         )
         found.append((alert, r.attempts))
     return found
@@ -220,10 +222,12 @@ def record(session: Session, worker: str, outcomes: list[Outcome]) -> None:
                 updated_at=now),
         rows,
     )
-    sent = [{"b_intent": o.intent_id} for o in outcomes if o.outcome == "sent"]
-    if sent:
+    sent = [{"b_intent": o.intent_id, "b_notification": o.notification_id} for o in outcomes if o.outcome == "sent"]
+    if sent:  # an alert counts on its signup; a confirmation (double opt-in) does not
+        is_alert = exists().where(notifications.c.id == bindparam("b_notification"),
+                                  notifications.c.kind == NotificationKind.alert.value)
         session.execute(
-            update(intents).where(intents.c.id == bindparam("b_intent"))
+            update(intents).where(intents.c.id == bindparam("b_intent"), is_alert)
             .values(notified_at=now, sent_notifications_count=intents.c.sent_notifications_count + 1, updated_at=now),
             sent,
         )

@@ -16,6 +16,7 @@ from .base import OutgoingMessage
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 DEFAULT_LOCALE = "en"
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
+OPTIN_PURPOSE = "optin"
 SMS_LIMIT = 160
 # The GSM 03.38 basic character set: an SMS of these characters fits 160 to a segment.
 GSM7 = set(
@@ -41,6 +42,7 @@ class Alert:
     image_url: str | None = None
     locale: str | None = None
     customer_name: str | None = None
+    kind: str = "alert"          # or "optin": the double opt-in confirmation
 
 
 @lru_cache(maxsize=16)
@@ -62,6 +64,10 @@ def pick_locale(locale: str | None) -> str:
 
 def unsubscribe_token(secret_key: str, intent_id: int) -> str:
     return signer(secret_key, UNSUBSCRIBE_PURPOSE).dumps(intent_id)
+
+
+def optin_token(secret_key: str, intent_id: int) -> str:
+    return signer(secret_key, OPTIN_PURPOSE).dumps(intent_id)
 
 
 def product_url(alert: Alert) -> str:
@@ -95,11 +101,18 @@ class Renderer:
         )
         self.html = self.env.get_template("email/back_in_stock.html")
         self.text = self.env.get_template("email/back_in_stock.txt")
+        self.optin_html = self.env.get_template("email/optin.html")
+        self.optin_text = self.env.get_template("email/optin.txt")
 
     def unsubscribe_url(self, intent_id: int) -> str:
         return f"{self.settings.APP_URL}/unsubscribe/{unsubscribe_token(self.settings.SECRET_KEY, intent_id)}"
 
+    def optin_url(self, intent_id: int) -> str:
+        return f"{self.settings.APP_URL}/optin/{optin_token(self.settings.SECRET_KEY, intent_id)}"
+
     def render(self, alert: Alert) -> OutgoingMessage:
+        if alert.kind == "optin":
+            return self.render_optin(alert)
         locale = pick_locale(alert.locale)
         t = _strings(locale)
         product = alert.product_title or "Your item"
@@ -148,5 +161,27 @@ class Renderer:
                 "List-Unsubscribe": f"<{unsubscribe}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             },
+            reference=reference,
+        )
+
+    def render_optin(self, alert: Alert) -> OutgoingMessage:
+        """"Confirm your back-in-stock alert": a link to a page where one click confirms."""
+        locale = pick_locale(alert.locale)
+        t = _strings(locale)
+        product = alert.product_title or t["your_item"]
+        if alert.variant_title:
+            product = f"{product} ({alert.variant_title})"
+        shop, url, reference = shop_name(alert.shop_domain), self.optin_url(alert.intent_id), f"n{alert.notification_id}"
+        if alert.channel == "sms":
+            build = lambda p: t["optin_sms"].format(shop=shop, product=p, url=url) + t["sms_stop"]  # noqa: E731
+            return OutgoingMessage(channel="sms", to=alert.to, text=fit_sms(build, product), reference=reference)
+        unsubscribe = self.unsubscribe_url(alert.intent_id)
+        context = {"t": t, "locale": locale, "subject": t["optin_subject"].format(product=product),
+                   "intro": t["optin_intro"].format(product=product, shop=shop), "optin_url": url,
+                   "why": t["optin_why"].format(shop=shop), "unsubscribe_url": unsubscribe}
+        return OutgoingMessage(
+            channel="email", to=alert.to, subject=context["subject"], text=self.optin_text.render(context),
+            html=self.optin_html.render(context),
+            headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
             reference=reference,
         )

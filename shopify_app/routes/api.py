@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from .. import intents
+from .. import intents, ratelimit
 from ..models import IntentSource
 from ..openapi import openapi_document
 from ..schemas import IntentRequest, describe_errors
@@ -60,13 +60,24 @@ async def create_intent(request: Request) -> Response:
         if not await is_installed(state, domain):  # an unknown shop learns nothing about the schema
             raise ApiError(401, UNKNOWN_SHOP) from None
         raise
+    return await file_signup(request, domain, signup, door=IntentSource.api)
+
+
+async def file_signup(request: Request, shop: str, signup: IntentRequest, *, door: IntentSource,
+                      say_created: bool = False) -> Response:
+    """Count the signup against the abuse limits, file it, and answer as STOQ does (plus, for the
+    theme block, whether it was new: `created`)."""
+    await ratelimit.check_signup(request, shop, signup, door=door)
     try:
-        outcome = await intents.file_signup(state, domain, signup, source=IntentSource.api)
+        outcome = await intents.file_signup(request.app.state, shop, signup, source=door)
     except intents.UnknownShop:
         raise ApiError(401, UNKNOWN_SHOP) from None
     if outcome.errors:
         return JSON({"intents": [], "errors": outcome.errors}, status_code=200)
-    return JSON({"intents": [i.model_dump(mode="json") for i in outcome.intents], "errors": []}, status_code=201)
+    answer = {"intents": [i.model_dump(mode="json") for i in outcome.intents], "errors": []}
+    if say_created:
+        answer["created"] = outcome.created
+    return JSON(answer, status_code=201)
 
 
 async def openapi(request: Request) -> Response:

@@ -1,11 +1,15 @@
-"""Pages shoppers reach from messages. `GET /unsubscribe/{token}` asks what to stop (mail
-scanners follow links: a GET changes nothing); `POST` does it: this product, or everything from
-this shop at this address. A mail client's one-click unsubscribe (RFC 8058: a POST with
-`List-Unsubscribe=One-Click`) stops everything from the shop."""
+"""Pages shoppers reach from messages; a GET only asks (mail scanners follow links), a POST acts.
+
+- `/unsubscribe/{token}`: stop this product, or everything from this shop at this address. A mail
+  client's one-click unsubscribe (RFC 8058: a POST with `List-Unsubscribe=One-Click`) stops
+  everything from the shop.
+- `/optin/{token}` (double opt-in): confirm the signup, so that it can be alerted. The link names
+  one signup and expires after `OPTIN_TOKEN_TTL`."""
 
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
+from itsdangerous import BadSignature, SignatureExpired
 from sqlalchemy import Connection, and_, func, select, update
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -13,9 +17,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import pages
-from ..keys import unsign
+from ..keys import signer, unsign
 from ..models import Customer, Intent, IntentStatus, Notification, NotificationStatus, Shop, Variant, utcnow
-from ..notify.render import UNSUBSCRIBE_PURPOSE, shop_name
+from ..notify.render import OPTIN_PURPOSE, UNSUBSCRIBE_PURPOSE, shop_name
 from .responses import BodyTooLarge, read_body
 
 TEN_YEARS = 10 * 365 * 24 * 3600
@@ -113,4 +117,43 @@ async def unsubscribe_page(request: Request) -> Response:
     return pages.message(signup.locale, t["unsubscribed_title"], done, shop=signup.shop, note=t["unsubscribed_note"])
 
 
-routes = [Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET", "POST"])]
+def _optin_id(request: Request) -> int | None | SignatureExpired:
+    settings = request.app.state.settings
+    try:
+        value = signer(settings.SECRET_KEY, OPTIN_PURPOSE).loads(request.path_params["token"],
+                                                                 max_age=settings.OPTIN_TOKEN_TTL)
+    except SignatureExpired as expired:
+        return expired
+    except BadSignature:
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _confirm_in_thread(engine, intent_id: int) -> None:
+    with engine.begin() as connection:
+        connection.execute(update(intents).where(intents.c.id == intent_id, intents.c.status == IntentStatus.pending.value)
+                           .values(optin_confirmed=True, updated_at=utcnow()))
+
+
+async def optin_page(request: Request) -> Response:
+    engine = request.app.state.engine
+    intent_id = _optin_id(request)
+    if isinstance(intent_id, SignatureExpired):
+        _, t = pages.strings(request.headers.get("accept-language", "")[:2])
+        return pages.message(None, t["optin_expired_title"], t["optin_expired"], status=410)
+    signup = await run_in_threadpool(_find_in_thread, engine, intent_id) if intent_id is not None else None
+    if signup is None:
+        _, t = pages.strings(request.headers.get("accept-language", "")[:2])
+        return pages.message(None, t["link_invalid_title"], t["link_invalid"], status=404)
+    _, t = pages.strings(signup.locale)
+    product = signup.product or t["your_item"]
+    if request.method == "GET":
+        return pages.render("optin.html", signup.locale, title=t["optin_title"], shop=signup.shop, product=product)
+    await run_in_threadpool(_confirm_in_thread, engine, signup.id)
+    return pages.message(signup.locale, t["optin_done_title"], t["optin_done"].format(product=product), shop=signup.shop)
+
+
+routes = [
+    Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET", "POST"]),
+    Route("/optin/{token}", optin_page, methods=["GET", "POST"]),
+]

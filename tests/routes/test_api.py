@@ -321,7 +321,8 @@ def test_a_first_signup_is_one_statement_on_postgresql(client, engine, shop, bac
     statements: list[str] = []
 
     def record(conn, cursor, statement, *args):
-        statements.append(" ".join(statement.split()))
+        if "rate_limit_counter" not in statement:  # the abuse limits' counters are their own statements
+            statements.append(" ".join(statement.split()))
 
     event.listen(client.app.state.async_engine.sync_engine, "before_cursor_execute", record)
     first = post(client, body(email="first@example.com", name="Ann", locale="fr"))

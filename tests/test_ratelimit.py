@@ -1,0 +1,127 @@
+"""Abuse limits on signups: per client address and per shop and contact, 429 with Retry-After,
+nothing stored, and counted where every server process sees them."""
+
+import json
+import os
+import subprocess
+import sys
+from contextlib import ExitStack
+from types import SimpleNamespace
+
+import httpx
+import pytest
+import redis
+from sqlalchemy import func, select
+from starlette.testclient import TestClient
+
+from shopify_app.app import create_app
+from shopify_app.db import session_scope
+from shopify_app.models import Intent, IntentSource
+from shopify_app.ratelimit import client_address, trusted_networks
+
+from .support import API_KEY, API_SECRET, SECRET_KEY, free_port, proxy_query
+
+SHOP = "demo-shop.myshopify.com"
+URL = "/api/v1/intents.json"
+
+
+def body(email: str, variant: int = 1) -> str:
+    return json.dumps({"intent": {"shopify_variant_id": variant, "shopify_product_id": 2, "channel": "email",
+                                  "quantity": 1, "source": "api"}, "customer": {"email": email}})
+
+
+def stored(engine) -> int:
+    with session_scope(engine) as session:
+        return session.execute(select(func.count()).select_from(Intent)).scalar_one()
+
+
+@pytest.fixture
+def limited(settings):
+    def make(**limits) -> TestClient:
+        return TestClient(create_app(settings.model_copy(update=limits)), base_url="https://app.example.test")
+    return make
+
+
+def test_per_address_limit(limited, engine, shop):
+    with limited(SIGNUP_RATE_LIMIT="3/minute") as client:
+        answers = [client.post(URL, content=body(f"s{i}@example.com"), headers={"X-Shopify-Shop-Domain": SHOP})
+                   for i in range(4)]
+    assert [a.status_code for a in answers] == [201, 201, 201, 429]
+    assert 1 <= int(answers[3].headers["retry-after"]) <= 60
+    assert answers[3].json()["errors"][0].startswith("Too many signups")
+    assert stored(engine) == 3
+
+
+def test_per_contact_limit(limited, engine, shop):
+    with limited(SIGNUP_CONTACT_LIMIT="2/hour") as client:
+        post = lambda email, variant: client.post(URL, content=body(email, variant),  # noqa: E731
+                                                  headers={"X-Shopify-Shop-Domain": SHOP}).status_code
+        assert [post("Flood@Example.com", v) for v in (1, 2)] == [201, 201]
+        assert post("flood@example.com", 3) == 429  # the same address, normalised
+        assert post("other@example.com", 3) == 201
+    assert stored(engine) == 3
+
+
+def test_the_proxy_door_counts_each_shopper_not_shopifys_servers(limited, engine, shop):
+    with limited(SIGNUP_RATE_LIMIT="2/minute") as client:
+        def post(shopper: str, n: int) -> int:
+            return client.post(f"/proxy/intents?{proxy_query(SHOP)}", headers={"X-Forwarded-For": shopper}, data={
+                "shopify_variant_id": "1", "shopify_product_id": "2", "channel": "email",
+                "email": f"{shopper}-{n}@example.com"}).status_code
+        assert [post("203.0.113.7", n) for n in range(3)] == [201, 201, 429]
+        assert [post("198.51.100.9", n) for n in range(2)] == [201, 201]
+
+
+@pytest.mark.parametrize("peer, forwarded, door, expected", [
+    ("203.0.113.1", "", IntentSource.api, "203.0.113.1"),
+    ("203.0.113.1", "6.6.6.6", IntentSource.api, "203.0.113.1"),       # not our proxy: header not believed
+    ("127.0.0.1", "6.6.6.6, 198.51.100.2", IntentSource.api, "198.51.100.2"),  # our proxy appended the client
+    ("127.0.0.1", "", IntentSource.api, "127.0.0.1"),
+    ("35.1.1.1", "203.0.113.7", IntentSource.proxy, "203.0.113.7"),     # Shopify connected directly
+    ("35.1.1.1", "6.6.6.6, 203.0.113.7", IntentSource.proxy, "203.0.113.7"),
+    ("127.0.0.1", "203.0.113.7, 35.1.1.1", IntentSource.proxy, "203.0.113.7"),  # through our proxy
+    ("35.1.1.1", "", IntentSource.proxy, None),                          # no shopper address: contact limit only
+])
+def test_client_address(peer, forwarded, door, expected):
+    request = SimpleNamespace(client=SimpleNamespace(host=peer), headers={"x-forwarded-for": forwarded})
+    assert client_address(request, trusted_networks("127.0.0.1"), door=door) == expected
+
+
+def _redis_up() -> bool:
+    try:
+        return redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        return False
+
+
+@pytest.mark.parametrize("store", ["database", "redis"])
+def test_limits_hold_across_two_server_processes(store, database_url, engine, settings, shop):
+    if store == "redis" and not _redis_up():
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "SMTP_", "TWILIO_", "VAPID_"))}
+    env.update(SHOPIFY_API_KEY=API_KEY, SHOPIFY_API_SECRET=API_SECRET, SECRET_KEY=SECRET_KEY, APP_ENV="production",
+               DATABASE_URL=database_url, WORKER_IN_PROCESS="false", LOG_LEVEL="WARNING",
+               SIGNUP_CONTACT_LIMIT="5/hour", SIGNUP_RATE_LIMIT="1000/minute")
+    if store == "redis":
+        env["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+        redis.Redis(host="127.0.0.1", port=6379, db=15).flushdb()
+    ports = [free_port(), free_port()]
+    with ExitStack() as stack:
+        for port in ports:
+            process = subprocess.Popen([sys.executable, "-m", "shopify_app", "serve", "--port", str(port)], env=env,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stack.callback(lambda p=process: (p.terminate(), p.wait(15)))
+        clients = [stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{p}", timeout=5)) for p in ports]
+        for client in clients:
+            for _ in range(200):
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                __import__("time").sleep(0.05)
+        codes = [clients[i % 2].post(URL, content=body("both@example.com", 100 + i),
+                                     headers={"X-Shopify-Shop-Domain": SHOP, "Content-Type": "application/json"}
+                                     ).status_code for i in range(8)]
+    assert codes == [201] * 5 + [429] * 3
+    assert stored(engine) == 5
