@@ -26,6 +26,8 @@ def framed_by(shop: str, response: Response) -> Response:
 
 async def home(request: Request) -> Response:
     shop = sanitize_shop_domain(request.query_params.get("shop"))
+    if shop is None and request.app.state.settings.is_development:
+        return RedirectResponse("/dev/storefront", status_code=302)  # a newcomer's first stop: the local storefront
     if shop is None:
         return page(200, "Back in stock alerts", "Open this app from your Shopify admin.")
     tag_shop(request, shop)

@@ -151,3 +151,9 @@ def test_signup_restock_and_alert_through_the_storefront(dev_client: TestClient,
     assert sold_out.status_code == 303
     asyncio.run(work())
     assert devshop.stock(engine)[SOLD_OUT.id] == 0
+
+
+def test_home_leads_a_newcomer_to_the_storefront(dev_client: TestClient, client: TestClient) -> None:
+    response = dev_client.get("/", follow_redirects=False)
+    assert response.status_code == 302 and response.headers["location"] == "/dev/storefront"
+    assert client.get("/", follow_redirects=False).status_code == 200  # production: "open it from Shopify"
