@@ -303,3 +303,16 @@ def test_the_newest_update_wins_whatever_the_order_and_batching(backend, client,
         assert pending_jobs(engine).count(f"1:{item}") == 1
 
     check()
+
+
+def test_two_workers_apply_disjoint_batches(backend, client, engine, shop):
+    if backend == "sqlite":
+        pytest.skip("SQLite runs one worker process")
+    for n in range(6):
+        deliver(client, n, f"2026-11-22T12:0{n}:00Z", webhook_id=f"w{n}", item=ITEM + n)
+    with engine.begin() as first:
+        assert inventory_levels_update.apply_pending(first, limit=4) == 4
+        with engine.begin() as second:  # while the first holds its rows: the others, not a wait
+            assert inventory_levels_update.apply_pending(second, limit=4) == 2
+    assert [state for _, state, _ in delivery_rows(engine)] == ["applied"] * 6
+    assert sorted(pending_jobs(engine)) == sorted(f"1:{ITEM + n}" for n in range(6))
