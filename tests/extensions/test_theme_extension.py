@@ -141,6 +141,13 @@ def test_no_render_blocking_scripts() -> None:
         assert "script_tag" not in path.read_text(encoding="utf-8"), "script_tag renders a blocking script"
 
 
+def test_app_blocks_use_only_tags_allowed_in_app_blocks() -> None:
+    """AppBlockValidTags: no javascript, stylesheet, include, layout, section or sections tag."""
+    for path in LIQUID:
+        used = set(re.findall(r"{%-?\s*(\w+)", path.read_text(encoding="utf-8")))
+        assert not used & {"javascript", "stylesheet", "include", "layout", "section", "sections"}, path.name
+
+
 def test_nothing_is_loaded_from_other_hosts() -> None:
     """No external script, font, stylesheet or CDN: the block only talks to the shop's own origin."""
     for path in [*LIQUID, *(EXTENSION / "assets").iterdir()]:
