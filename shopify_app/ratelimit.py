@@ -57,6 +57,11 @@ class DatabaseStorage(Storage):
     def base_exceptions(self) -> type[Exception]:
         return Exception
 
+    @staticmethod
+    def _key(key: str) -> str:
+        """limits' key (`LIMITER/<id>/<amount>/<multiple>/<unit>`) at a fixed length for the column."""
+        return hashlib.sha256(key.encode()).hexdigest()
+
     async def _run(self, work):
         if self.async_engine is not None:
             return await run_async(self.async_engine, work, autocommit=True)
@@ -73,13 +78,13 @@ class DatabaseStorage(Storage):
         def work(connection: Connection) -> int:
             if random.random() < 0.001:  # now and then, forget windows that have ended
                 connection.execute(delete(counters).where(counters.c.expires_at < now))
-            params = {"key": key, "amount": amount, "now": now, "expiry": float(expiry)}
+            params = {"key": self._key(key), "amount": amount, "now": now, "expiry": float(expiry)}
             return connection.execute(_INCR, params).scalar_one()
 
         return await self._run(work)
 
     async def _row(self, key: str):
-        return await self._run(lambda c: c.execute(_COUNTER, {"key": key}).first())
+        return await self._run(lambda c: c.execute(_COUNTER, {"key": self._key(key)}).first())
 
     async def get(self, key: str) -> int:
         row = await self._row(key)
@@ -96,7 +101,7 @@ class DatabaseStorage(Storage):
         return await self._run(lambda c: c.execute(delete(counters)).rowcount)
 
     async def clear(self, key: str) -> None:
-        await self._run(lambda c: c.execute(delete(counters).where(counters.c.key == key)))
+        await self._run(lambda c: c.execute(delete(counters).where(counters.c.key == self._key(key))))
 
 
 class SignupLimits:

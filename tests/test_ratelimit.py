@@ -52,6 +52,12 @@ def test_per_address_limit(limited, engine, shop):
     assert stored(engine) == 3
 
 
+def test_the_largest_limits_fit_the_counters(limited, engine, shop):
+    with limited(SIGNUP_RATE_LIMIT="999999999/second", SIGNUP_CONTACT_LIMIT="999999999/hour") as client:
+        response = client.post(URL, content=body("big@example.com"), headers={"X-Shopify-Shop-Domain": SHOP})
+    assert response.status_code == 201, response.text
+
+
 def test_per_contact_limit(limited, engine, shop):
     with limited(SIGNUP_CONTACT_LIMIT="2/hour") as client:
         post = lambda email, variant: client.post(URL, content=body(email, variant),  # noqa: E731
