@@ -152,6 +152,8 @@ class Settings(BaseSettings):
     def check(self) -> "Settings":
         """Refuse to start with missing or placeholder secrets outside development."""
         if self.is_development:
+            if "RECONCILE_INTERVAL_SECONDS" not in self.model_fields_set:
+                self.RECONCILE_INTERVAL_SECONDS = 0  # the local demo shop has no real Shopify to re-read
             if not self.SHOPIFY_API_KEY:
                 self.SHOPIFY_API_KEY = DEV_API_KEY
             if not self.SHOPIFY_API_SECRET:

@@ -94,3 +94,9 @@ def test_rate_limits_take_n_per_unit(value):
 def test_rate_limits_refuse_other_forms(value):
     with pytest.raises(ValueError):
         Settings(SIGNUP_CONTACT_LIMIT=value)
+
+
+def test_development_does_not_reconcile_unless_asked():
+    assert Settings(APP_ENV="development").check().RECONCILE_INTERVAL_SECONDS == 0
+    assert Settings(APP_ENV="development", RECONCILE_INTERVAL_SECONDS=60).check().RECONCILE_INTERVAL_SECONDS == 60
+    assert Settings(APP_ENV="production", **GOOD).check().RECONCILE_INTERVAL_SECONDS == 900
