@@ -13,7 +13,6 @@ fails every row of the batch and the callers answer 5xx, so the sender retries.
 """
 
 import asyncio
-from functools import partial
 from typing import Any
 
 from anyio import to_thread
@@ -25,34 +24,25 @@ from .db import dialect_insert_for, is_transient, run_async
 Row = dict[str, Any]
 
 
-class GroupInsert:
-    def __init__(
-        self,
-        table: Table,
-        key: str,
-        *,
-        engine: Engine,
-        async_engine: AsyncEngine | None = None,
-        unique: tuple[str, ...] = (),
-        max_rows: int = 256,
-        flights: int | None = None,
-    ):
-        self.table, self.key, self.unique = table, key, (key, *unique)
+class GroupWriter:
+    """The mechanics of group commit: callers queue an item and await its future; at most
+    `flights` batches are written at once, each of up to `max_rows` items. Subclasses write a
+    batch and settle its futures (`_write_batch`)."""
+
+    def __init__(self, *, engine: Engine, async_engine: AsyncEngine | None = None, max_rows: int = 256,
+                 flights: int | None = None):
         self.engine, self.async_engine = engine, async_engine
         self.max_rows = max_rows
         # SQLite has one writer: a second statement in flight would only wait for the first.
         self.flights = flights or (2 if async_engine is not None else 1)
-        dialect = "postgresql" if async_engine is not None else engine.dialect.name
-        self.statement = dialect_insert_for(dialect, table).on_conflict_do_nothing().returning(table.c[key])
-        self._queue: list[tuple[Row, asyncio.Future]] = []
+        self.dialect = "postgresql" if async_engine is not None else engine.dialect.name
+        self._queue: list[tuple[Any, asyncio.Future]] = []
         self._in_flight = 0
         self._tasks: set[asyncio.Task] = set()
 
-    async def insert(self, row: Row) -> bool:
-        """Write `row` (with the rows of whoever else is waiting); True once it is committed, False
-        if it was a duplicate. Raises what the database raised if it could not be written."""
+    async def submit(self, item: Any) -> Any:
         future = asyncio.get_running_loop().create_future()
-        self._queue.append((row, future))
+        self._queue.append((item, future))
         if self._in_flight < self.flights:
             self._in_flight += 1
             task = asyncio.create_task(self._flush())
@@ -67,6 +57,43 @@ class GroupInsert:
                 await self._write_batch(batch)
         finally:
             self._in_flight -= 1
+
+    async def _write_batch(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
+        raise NotImplementedError
+
+    async def run(self, work, *args: Any) -> Any:
+        """`work(connection, *args)` in one transaction: autocommit on PostgreSQL's async engine
+        (one statement), a thread on SQLite."""
+        if self.async_engine is not None:
+            return await run_async(self.async_engine, lambda connection: work(connection, *args), autocommit=True)
+
+        def in_thread() -> Any:
+            with self.engine.begin() as connection:
+                return work(connection, *args)
+
+        return await to_thread.run_sync(in_thread)
+
+
+class GroupInsert(GroupWriter):
+    def __init__(
+        self,
+        table: Table,
+        key: str,
+        *,
+        engine: Engine,
+        async_engine: AsyncEngine | None = None,
+        unique: tuple[str, ...] = (),
+        max_rows: int = 256,
+        flights: int | None = None,
+    ):
+        super().__init__(engine=engine, async_engine=async_engine, max_rows=max_rows, flights=flights)
+        self.table, self.key, self.unique = table, key, (key, *unique)
+        self.statement = dialect_insert_for(self.dialect, table).on_conflict_do_nothing().returning(table.c[key])
+
+    async def insert(self, row: Row) -> bool:
+        """Write `row` (with the rows of whoever else is waiting); True once it is committed, False
+        if it was a duplicate. Raises what the database raised if it could not be written."""
+        return await self.submit(row)
 
     async def _write_batch(self, batch: list[tuple[Row, asyncio.Future]]) -> None:
         # A key repeated within the batch (a re-delivery racing its original) is written once; the
@@ -84,7 +111,7 @@ class GroupInsert:
                 repeats.append((index, seen))
         outcomes: dict[int, bool | BaseException] = {}
         try:
-            inserted = set(await self._run([batch[i][0] for i in written]))
+            inserted = set(await self._insert([batch[i][0] for i in written]))
             outcomes.update({i: batch[i][0][self.key] in inserted for i in written})
         except Exception as exc:  # noqa: BLE001  (settled on the futures, raised in the requests)
             if is_transient(exc) or len(written) == 1:
@@ -92,7 +119,7 @@ class GroupInsert:
             else:
                 for i in written:  # one bad row must not fail the others
                     try:
-                        outcomes[i] = bool(await self._run([batch[i][0]]))
+                        outcomes[i] = bool(await self._insert([batch[i][0]]))
                     except Exception as single:  # noqa: BLE001
                         outcomes[i] = single
         for index, seen in repeats:
@@ -106,14 +133,8 @@ class GroupInsert:
             else:
                 future.set_result(outcome)
 
-    async def _run(self, rows: list[Row]) -> list[Any]:
-        if self.async_engine is not None:
-            return await run_async(self.async_engine, partial(self._execute, rows=rows), autocommit=True)
-        return await to_thread.run_sync(self._execute_in_thread, rows)
+    async def _insert(self, rows: list[Row]) -> list[Any]:
+        return await self.run(self._execute, rows)
 
     def _execute(self, connection: Connection, rows: list[Row]) -> list[Any]:
         return connection.execute(self.statement, rows).scalars().all()
-
-    def _execute_in_thread(self, rows: list[Row]) -> list[Any]:
-        with self.engine.begin() as connection:
-            return self._execute(connection, rows)

@@ -18,40 +18,77 @@ import limits
 from limits.aio.storage import Storage
 from limits.storage import storage_from_string
 from limits.aio.strategies import FixedWindowRateLimiter
-from sqlalchemy import Connection, Engine, bindparam, delete, select, text
+from sqlalchemy import Connection, Engine, bindparam, case, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from .config import Settings
 from .contacts import ContactError
-from .db import run_async
+from .db import dialect_insert_for
+from .group_insert import GroupWriter
 from .keys import derive_key
 from .models import IntentSource, RateLimitCounter
 from .routes.responses import ApiError
 from .schemas import IntentRequest
 
 counters = RateLimitCounter.__table__
-_INCR = text(
-    "INSERT INTO rate_limit_counter (key, count, expires_at) VALUES (:key, :amount, :now + :expiry) "
-    "ON CONFLICT (key) DO UPDATE SET "
-    "count = CASE WHEN rate_limit_counter.expires_at <= :now THEN :amount ELSE rate_limit_counter.count + :amount END, "
-    "expires_at = CASE WHEN rate_limit_counter.expires_at <= :now THEN :now + :expiry "
-    "ELSE rate_limit_counter.expires_at END "
-    "RETURNING count"
-)
 _COUNTER = select(counters.c.count, counters.c.expires_at).where(counters.c.key == bindparam("key"))
 
 
+def _increment_statement(dialect: str):
+    """One upsert per key: a window that has ended starts again at this amount."""
+    stmt = dialect_insert_for(dialect, counters).values(
+        key=bindparam("key"), count=bindparam("amount"), expires_at=bindparam("expires_at"))
+    ended = counters.c.expires_at <= bindparam("now")
+    return stmt.on_conflict_do_update(index_elements=["key"], set_={
+        "count": case((ended, stmt.excluded.count), else_=counters.c.count + stmt.excluded.count),
+        "expires_at": case((ended, stmt.excluded.expires_at), else_=counters.c.expires_at),
+    }).returning(counters.c.key, counters.c.count)
+
+
+class GroupIncrement(GroupWriter):
+    """Counters of concurrent signups written together (group commit): one statement and one
+    commit carry many requests' increments, each request learning its own count."""
+
+    def __init__(self, *, engine: Engine, async_engine: AsyncEngine | None) -> None:
+        super().__init__(engine=engine, async_engine=async_engine)
+        self.statement = _increment_statement(self.dialect)
+
+    async def _write_batch(self, batch: list[tuple[tuple[str, int, int], asyncio.Future]]) -> None:
+        now = time.time()
+        totals: dict[str, dict] = {}
+        for (key, expiry, amount), _ in batch:  # a key twice in one statement is one row, summed
+            row = totals.setdefault(key, {"key": key, "amount": 0, "expires_at": now + expiry, "now": now})
+            row["amount"] += amount
+        try:
+            counts = dict(await self.run(self._execute, list(totals.values())))
+        except Exception as exc:  # noqa: BLE001  (raised in each waiting request)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for (key, _, amount), future in reversed(batch):  # the last to ask gets the highest count
+            count = counts[key]
+            counts[key] = count - amount
+            if not future.done():
+                future.set_result(count)
+
+    def _execute(self, connection: Connection, rows: list[dict]) -> list[tuple[str, int]]:
+        if random.random() < 0.001:  # now and then, forget windows that have ended
+            connection.execute(delete(counters).where(counters.c.expires_at < time.time()))
+        return [tuple(r) for r in connection.execute(self.statement, rows)]
+
+
 class DatabaseStorage(Storage):
-    """A `limits` storage on the app's database (PostgreSQL through the async engine, SQLite in a
-    thread). Only what the fixed-window strategy uses: incr, get, get_expiry."""
+    """A `limits` storage on the app's database: increments are group-committed (PostgreSQL
+    through the async engine, SQLite in a thread). Only what the fixed-window strategy uses:
+    incr, get, get_expiry."""
 
     STORAGE_SCHEME = ["shopify-app-database"]
 
     def __init__(self, engine: Engine, async_engine: AsyncEngine | None) -> None:
         super().__init__()
-        self.engine, self.async_engine = engine, async_engine
+        self.increments = GroupIncrement(engine=engine, async_engine=async_engine)
 
     @property
     def base_exceptions(self) -> type[Exception]:
@@ -62,29 +99,11 @@ class DatabaseStorage(Storage):
         """limits' key (`LIMITER/<id>/<amount>/<multiple>/<unit>`) at a fixed length for the column."""
         return hashlib.sha256(key.encode()).hexdigest()
 
-    async def _run(self, work):
-        if self.async_engine is not None:
-            return await run_async(self.async_engine, work, autocommit=True)
-
-        def in_thread():
-            with self.engine.begin() as connection:
-                return work(connection)
-
-        return await run_in_threadpool(in_thread)
-
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        now = time.time()
-
-        def work(connection: Connection) -> int:
-            if random.random() < 0.001:  # now and then, forget windows that have ended
-                connection.execute(delete(counters).where(counters.c.expires_at < now))
-            params = {"key": self._key(key), "amount": amount, "now": now, "expiry": float(expiry)}
-            return connection.execute(_INCR, params).scalar_one()
-
-        return await self._run(work)
+        return await self.increments.submit((self._key(key), expiry, amount))
 
     async def _row(self, key: str):
-        return await self._run(lambda c: c.execute(_COUNTER, {"key": self._key(key)}).first())
+        return await self.increments.run(lambda c: c.execute(_COUNTER, {"key": self._key(key)}).first())
 
     async def get(self, key: str) -> int:
         row = await self._row(key)
@@ -98,10 +117,10 @@ class DatabaseStorage(Storage):
         return True
 
     async def reset(self) -> int | None:
-        return await self._run(lambda c: c.execute(delete(counters)).rowcount)
+        return await self.increments.run(lambda c: c.execute(delete(counters)).rowcount)
 
     async def clear(self, key: str) -> None:
-        await self._run(lambda c: c.execute(delete(counters).where(counters.c.key == self._key(key))))
+        await self.increments.run(lambda c: c.execute(delete(counters).where(counters.c.key == self._key(key))))
 
 
 class SignupLimits:

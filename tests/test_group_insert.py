@@ -31,13 +31,13 @@ async def with_writer(engine, database_url, work):
     try:
         writer = GroupInsert(deliveries, "webhook_id", unique=("event_id",), engine=engine, async_engine=async_engine)
         statements = []
-        real_run = writer._run
+        real_run = writer._insert
 
         async def counted(rows):
             statements.append(len(rows))
             return await real_run(rows)
 
-        writer._run = counted
+        writer._insert = counted
         return await work(writer), statements
     finally:
         if async_engine is not None:
@@ -75,7 +75,7 @@ def test_a_database_failure_fails_every_row_of_the_batch(engine, database_url):
         async def broken(rows):
             raise OperationalError("INSERT", {}, Exception("the database is restarting"))
 
-        writer._run = broken
+        writer._insert = broken
         return await asyncio.gather(*(writer.insert(row(uuid.uuid4().hex)) for _ in range(5)), return_exceptions=True)
 
     (outcomes, _) = asyncio.run(with_writer(engine, database_url, work))
@@ -89,7 +89,7 @@ def test_no_more_statements_in_flight_than_allowed(engine, database_url, flights
     async def work(writer):
         writer.flights, writer.max_rows = flights, 5
         busy, most = 0, 0
-        real_run = writer._run
+        real_run = writer._insert
 
         async def tracked(rows):
             nonlocal busy, most
@@ -101,7 +101,7 @@ def test_no_more_statements_in_flight_than_allowed(engine, database_url, flights
             finally:
                 busy -= 1
 
-        writer._run = tracked
+        writer._insert = tracked
         await asyncio.gather(*(writer.insert(row(f"f{n}")) for n in range(60)))
         return most
 

@@ -131,3 +131,24 @@ def test_limits_hold_across_two_server_processes(store, database_url, engine, se
                                      ).status_code for i in range(8)]
     assert codes == [201] * 5 + [429] * 3
     assert stored(engine) == 5
+
+
+def test_concurrent_increments_share_statements_and_each_gets_its_own_count(engine, database_url):
+    import asyncio
+
+    from shopify_app.db import make_async_engine
+    from shopify_app.ratelimit import DatabaseStorage
+
+    async def work():
+        async_engine = make_async_engine(database_url)
+        storage = DatabaseStorage(engine, async_engine)
+        try:
+            counts = await asyncio.gather(*(storage.incr("LIMITER/k/5/1/minute", 60) for _ in range(40)),
+                                          storage.incr("LIMITER/other/5/1/minute", 60))
+            return counts, await storage.get("LIMITER/k/5/1/minute")
+        finally:
+            if async_engine is not None:
+                await async_engine.dispose()
+
+    counts, stored = asyncio.run(work())
+    assert sorted(counts[:40]) == list(range(1, 41)) and counts[40] == 1 and stored == 40
