@@ -100,12 +100,35 @@ class Shop(SQLModel, table=True):
     batch_interval_seconds: int = Field(default=3600)
     skip_over_quantity: bool = Field(default=False)
     double_optin: bool = Field(default=False)
+    # Merchant settings (the admin's `/app/api/settings`)
+    channel_email: bool = Field(default=True)
+    channel_sms: bool = Field(default=True)
+    channel_push: bool = Field(default=True)
+    automatic_sending: bool = Field(default=True)      # off: restocks hold their alerts for the merchant
+    high_demand_threshold: int | None = Field(default=None)
+    sender_name: str | None = Field(default=None, sa_type=String(100))
+    reply_to: str | None = Field(default=None, sa_type=String(320))
+    currency: str | None = Field(default=None, sa_type=String(3))
+    # The merchant API key (`X-Auth-Token`): only its SHA-256 is kept.
+    api_key_hash: str | None = Field(default=None, sa_type=String(64), unique=True)
+    api_key_created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 
     @property
     def is_installed(self) -> bool:
         return self.uninstalled_at is None and self.access_token_encrypted is not None
+
+
+class SettingsChange(SQLModel, table=True):
+    """Who changed which of a shop's settings, when: `changes` is JSON `{field: [before, after]}`."""
+
+    __tablename__ = "settings_change"
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE", index=True)
+    changed_by: str | None = Field(default=None, sa_type=String(64))   # the session token's `sub`
+    changes: str = Field(sa_type=Text)
+    at: datetime = created_at_field()
 
 
 class Customer(SQLModel, table=True):
