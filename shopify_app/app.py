@@ -20,7 +20,7 @@ from .http_client import http_client
 from .middleware import RequestLog, SecurityHeaders
 from .notify.service import running_worker
 from .ratelimit import SignupLimits
-from .routes import admin, api, auth, dev, health, links, proxy
+from .routes import admin, api, auth, dev, health, links, merchant_api, proxy
 from .routes.responses import ApiError, errors, render_api_error
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def create_app(
                     await async_engine.dispose()
 
     app = Starlette(
-        routes=[*health.routes, *auth.routes, *api.routes, *proxy.routes, *webhooks.routes, *links.routes, *admin.routes,
+        routes=[*health.routes, *auth.routes, *merchant_api.routes, *api.routes, *proxy.routes, *webhooks.routes, *links.routes, *admin.routes,
                 *(dev.routes if settings.is_development else [])],
         middleware=[Middleware(RequestLog), Middleware(SecurityHeaders)],
         exception_handlers={ApiError: render_api_error, 500: _server_error},

@@ -1,4 +1,4 @@
-"""The `shopify-app` command: serve, worker, migrate, demo."""
+"""The `shopify-app` command: serve, worker, migrate, demo, api-key."""
 
 import argparse
 import os
@@ -71,6 +71,25 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     print(f"shopify-app: database is at revision {args.revision}")
 
 
+def cmd_api_key(args: argparse.Namespace) -> None:
+    from . import apikeys
+    from .db import make_engine
+
+    settings = _settings()
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        with engine.begin() as connection:
+            key = apikeys.rotate(connection, args.shop)
+    except apikeys.UnknownShop:
+        print(f"shopify-app: no shop named {args.shop!r} has the app installed", file=sys.stderr)
+        raise SystemExit(1) from None
+    finally:
+        engine.dispose()
+    print(f"A new merchant API key for {args.shop.strip().lower()} (send it as X-Auth-Token; the previous key "
+          "no longer works). It is shown only this once:")
+    print(key)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopify-app", description="Back-in-stock alerts for Shopify.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="bring the database schema up to date (Alembic)")
     mig.add_argument("--revision", default="head", help="target revision (default head)")
     mig.set_defaults(func=cmd_migrate)
+
+    api_key = sub.add_parser("api-key", help="make a new merchant API key for an installed shop (the old one stops working)")
+    api_key.add_argument("shop", metavar="SHOP_DOMAIN", help="e.g. my-store.myshopify.com")
+    api_key.set_defaults(func=cmd_api_key)
     return parser
 
 

@@ -1,0 +1,486 @@
+"""The merchant API, STOQ v1 "external" compatible: `/api/v1/external/intents...`, authenticated by
+the shop's API key in `X-Auth-Token` (apikeys.py). Every query is scoped to the key's shop.
+
+Errors are STOQ's `{"error": "..."}`. A rate limit of 360 points per 60 seconds per shop (a GET
+costs 1 point, any other request 2) is counted in the signup limits' storage (the database, or
+Redis), so it holds across server processes; every authenticated answer carries
+`X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix time the window ends).
+"""
+
+import math
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, time as dtime, timedelta, timezone
+from functools import wraps
+from typing import Any
+
+import limits
+import orjson
+from sqlalchemy import Connection, and_, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from .. import apikeys
+from ..contacts import normalize_email
+from ..models import (
+    Customer, Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, RestockEvent, Variant, utcnow,
+)
+from ..schemas import IntentPublic
+from .responses import JSON, BodyTooLarge, read_body, tag_shop
+
+intents, customers, notifications = Intent.__table__, Customer.__table__, Notification.__table__
+events, variants = RestockEvent.__table__, Variant.__table__
+
+DEFAULT_RATE_LIMIT = "360/minute"
+DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 500
+MAX_IDS = 500
+MAX_ID = 2**63 - 1
+GET_COST, WRITE_COST = 1, 2
+UNAUTHORIZED = "Missing or invalid X-Auth-Token"
+NOT_FOUND = "Intent not found"
+MANUAL_TRIGGER = "manual"
+MANUAL_POLICY = "manual send (merchant API)"
+
+
+class MerchantError(Exception):
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.body = status, {"error": message, **extra}
+
+
+# -- Rate limit ---------------------------------------------------------------------------------
+
+class MerchantLimits:
+    """Points per shop in a fixed window, counted in the given `limits` storage (the signup
+    limits' own: the database or Redis)."""
+
+    def __init__(self, storage, limit: str = DEFAULT_RATE_LIMIT) -> None:
+        self.storage = storage
+        self.item = limits.parse(limit)
+
+    async def hit(self, shop_id: int, cost: int) -> tuple[bool, dict[str, str], int]:
+        """Count `cost` points; (allowed, the headers, seconds until the window ends)."""
+        key = self.item.key_for("merchant-api", str(shop_id))
+        count = await self.storage.incr(key, self.item.get_expiry(), amount=cost)
+        reset = await self.storage.get_expiry(key)
+        wait = max(1, math.ceil(reset - time.time()))
+        headers = {
+            "X-RateLimit-Limit": str(self.item.amount),
+            "X-RateLimit-Remaining": str(max(0, self.item.amount - count)),
+            "X-RateLimit-Reset": str(math.ceil(reset)),
+        }
+        return count <= self.item.amount, headers, wait
+
+
+def merchant_limits(app) -> MerchantLimits:
+    """The app's merchant-API limit, made on first use from the signup limits' storage; its size is
+    the setting MERCHANT_API_RATE_LIMIT when there is one (`N/second|minute|hour`), else 360/minute."""
+    found = getattr(app.state, "merchant_limits", None)
+    if found is None:
+        limit = getattr(app.state.settings, "MERCHANT_API_RATE_LIMIT", None) or DEFAULT_RATE_LIMIT
+        found = app.state.merchant_limits = MerchantLimits(app.state.signup_limits.limiter.storage, limit)
+    return found
+
+
+# -- The shared frame of every endpoint: key, limit, errors, headers ------------------------------
+
+Handler = Callable[[Request, Any], Awaitable[Response]]
+
+
+def _find_shop(engine, key: str):
+    with engine.connect() as connection:
+        return apikeys.shop_for_key(connection, key)
+
+
+def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    @wraps(handler)
+    async def run(request: Request) -> Response:
+        key = request.headers.get("x-auth-token")
+        shop = await run_in_threadpool(_find_shop, request.app.state.engine, key) if key else None
+        if shop is None:
+            return JSON({"error": UNAUTHORIZED}, status_code=401, headers={"WWW-Authenticate": 'Token realm="merchant API"'})
+        tag_shop(request, shop.domain)
+        allowed, headers, wait = await merchant_limits(request.app).hit(
+            shop.id, GET_COST if request.method == "GET" else WRITE_COST)
+        if not allowed:
+            limit = merchant_limits(request.app).item
+            return JSON({"error": "Rate limit exceeded", "retry_after": wait,
+                         "message": f"This shop may spend {limit.amount} points per {limit.get_expiry()} seconds "
+                                    f"(a GET costs {GET_COST}, other requests {WRITE_COST}); try again in {wait} seconds."},
+                        status_code=429, headers={**headers, "Retry-After": str(wait)})
+        try:
+            response = await handler(request, shop)
+        except MerchantError as exc:
+            response = JSON(exc.body, status_code=exc.status)
+        response.headers.update(headers)
+        return response
+
+    return run
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    limit = request.app.state.settings.MAX_BODY_BYTES
+    try:
+        body = await read_body(request, limit)
+    except BodyTooLarge:
+        raise MerchantError(413, f"The body is larger than {limit} bytes") from None
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise MerchantError(400, "The body must be JSON") from None
+    if not isinstance(data, dict):
+        raise MerchantError(400, "The body must be a JSON object")
+    return data
+
+
+def _id(value: Any, field: str) -> int:
+    """A positive whole number that fits the database's BIGINT (JSON or query string)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise MerchantError(400, f"{field} must be a positive whole number")
+    return value
+
+
+def _bool(value: Any, field: str, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise MerchantError(400, f"{field} must be true or false")
+
+
+def _ids(data: dict[str, Any], field: str = "intent_ids") -> list[int]:
+    value = data.get(field)
+    if not isinstance(value, list) or not value:
+        raise MerchantError(400, f"{field} must be a non-empty list of intent ids")
+    if len(value) > MAX_IDS:
+        raise MerchantError(400, f"{field} may hold at most {MAX_IDS} ids")
+    return list(dict.fromkeys(_id(v, field) for v in value))
+
+
+# -- The intent object -----------------------------------------------------------------------------
+
+def _intent_select():
+    alerts = (select(func.count()).select_from(notifications)
+              .where(notifications.c.intent_id == intents.c.id, notifications.c.kind == NotificationKind.alert.value)
+              .scalar_subquery())
+    columns = [c for c in intents.c if c.name not in ("push_subscription", "contact_key", "consent_at")]
+    return (select(*columns, customers.c.name.label("customer_name"),
+                   customers.c.unsubscribed_at.label("customer_unsubscribed_at"), alerts.label("notifications_count"))
+            .join(customers, customers.c.id == intents.c.customer_id))
+
+
+def _public(row) -> dict[str, Any]:
+    data = dict(row._mapping)
+    data["contact"] = {"email": data["email"], "sms": data["phone"], "push": "push"}.get(data["channel"])
+    fields = {k: data[k] for k in IntentPublic.model_fields if k in data}
+    return IntentPublic(**fields).model_dump(mode="json")
+
+
+def _is_sent():
+    return or_(intents.c.status == IntentStatus.notified.value, intents.c.notified_at.is_not(None),
+               intents.c.sent_notifications_count > 0)
+
+
+# -- GET /intents ------------------------------------------------------------------------------------
+
+def _when(value: str, field: str, *, end: bool) -> datetime:
+    """An ISO date (the whole day, UTC) or date-time (naive is UTC); the end of a range is exclusive."""
+    try:
+        if len(value) <= 10:
+            day = date.fromisoformat(value)
+            start = datetime.combine(day, dtime(0), tzinfo=timezone.utc)
+            return start + timedelta(days=1) if end else start
+        moment = datetime.fromisoformat(value)
+    except (ValueError, OverflowError):
+        raise MerchantError(400, f"{field} must be an ISO 8601 date (YYYY-MM-DD) or date-time") from None
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+
+
+def _filters(request: Request, shop_id: int) -> tuple[list, int, int]:
+    q = request.query_params
+    where = [intents.c.shop_id == shop_id]
+    for field in ("shopify_variant_id", "shopify_product_id"):
+        if q.get(field) not in (None, ""):
+            where.append(intents.c[field] == _id(q[field], field))
+    if q.get("email"):
+        where.append(intents.c.email == normalize_email(q["email"]))
+    if q.get("phone"):
+        where.append(intents.c.phone == q["phone"].strip().replace(" ", ""))
+    start = _when(q["start_date"], "start_date", end=False) if q.get("start_date") else None
+    end = _when(q["end_date"], "end_date", end=True) if q.get("end_date") else None
+    if start is not None and end is not None and start >= end:
+        raise MerchantError(400, "start_date must be before end_date")
+    if start is not None:
+        where.append(intents.c.created_at >= start)
+    if end is not None:
+        where.append(intents.c.created_at < end)
+    if q.get("notified") not in (None, ""):
+        where.append(_is_sent() if _bool(q["notified"], "notified", False) else ~_is_sent())
+    page = _number(q.get("page"), "page", 1, 1, MAX_ID)
+    per_page = _number(q.get("per_page"), "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
+    return where, page, per_page
+
+
+def _number(value: str | None, field: str, default: int, low: int, high: int) -> int:
+    if value in (None, ""):
+        return default
+    if not (value.isascii() and value.isdigit() and len(value) <= 19 and low <= int(value) <= high):
+        raise MerchantError(400, f"{field} must be a whole number from {low} to {high}")
+    return int(value)
+
+
+def _list(engine, where: list, page: int, per_page: int) -> dict[str, Any]:
+    with engine.connect() as connection:
+        total = connection.execute(select(func.count()).select_from(intents).where(*where)).scalar_one()
+        rows = []
+        if (page - 1) * per_page < total:
+            rows = connection.execute(_intent_select().where(*where)
+                                      .order_by(intents.c.created_at.desc(), intents.c.id.desc())
+                                      .limit(per_page).offset((page - 1) * per_page)).all()
+    return {"intents": [_public(r) for r in rows],
+            "meta": {"total_count": total, "page": page, "per_page": per_page,
+                     "total_pages": math.ceil(total / per_page)}}
+
+
+@endpoint
+async def list_intents(request: Request, shop) -> Response:
+    where, page, per_page = _filters(request, shop.id)
+    return JSON(await run_in_threadpool(_list, request.app.state.engine, where, page, per_page))
+
+
+# -- GET /intents/{id} -------------------------------------------------------------------------------
+
+def _one(connection: Connection, shop_id: int, intent_id: int):
+    return connection.execute(_intent_select().where(intents.c.shop_id == shop_id, intents.c.id == intent_id)).first()
+
+
+def _get(engine, shop_id: int, intent_id: int):
+    with engine.connect() as connection:
+        return _one(connection, shop_id, intent_id)
+
+
+def _path_id(request: Request) -> int:
+    raw = request.path_params["id"]
+    if raw.endswith(".json"):
+        raw = raw[:-5]
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19 and 1 <= int(raw) <= MAX_ID):
+        raise MerchantError(404, NOT_FOUND)
+    return int(raw)
+
+
+@endpoint
+async def get_intent(request: Request, shop) -> Response:
+    row = await run_in_threadpool(_get, request.app.state.engine, shop.id, _path_id(request))
+    if row is None:
+        raise MerchantError(404, NOT_FOUND)
+    return JSON({"intent": _public(row)})
+
+
+# -- Notify now ----------------------------------------------------------------------------------------
+
+def _refusal(row, allow_resend: bool) -> str | None:
+    if row.status == IntentStatus.cancelled.value:
+        return "Intent was cancelled"
+    if row.status == IntentStatus.unsubscribed.value or row.unsubscribed_at is not None:
+        return "Intent is unsubscribed"
+    if row.customer_unsubscribed_at is not None:
+        return "Customer has unsubscribed from all alerts"
+    if row.blocked_at is not None:
+        return "Intent is blocked"
+    if not row.optin_confirmed:
+        return "Intent awaits the customer's opt-in confirmation"
+    if row.channel == "push" and not row.has_subscription:
+        return "The push subscription is gone"
+    already = row.status == IntentStatus.notified.value or row.notified_at is not None or row.sent_notifications_count
+    if already and not allow_resend:
+        return "Intent has already been notified; set allow_resend to send again"
+    return None
+
+
+def _notify(connection: Connection, shop_id: int, ids: list[int], allow_resend: bool):
+    """Alerts for the shop's `ids`, written to the outbox as a restock decision of the merchant's
+    (one RestockEvent per variant, trigger "manual"); the worker sends them. (success, failed)."""
+    rows = connection.execute(
+        select(intents.c.id, intents.c.status, intents.c.channel, intents.c.optin_confirmed, intents.c.blocked_at,
+               intents.c.notified_at, intents.c.unsubscribed_at, intents.c.sent_notifications_count,
+               intents.c.shopify_variant_id, intents.c.push_subscription.is_not(None).label("has_subscription"),
+               customers.c.unsubscribed_at.label("customer_unsubscribed_at"))
+        .join(customers, customers.c.id == intents.c.customer_id)
+        .where(intents.c.shop_id == shop_id, intents.c.id.in_(ids))
+        .with_for_update(of=intents)
+    ).all()
+    found = {r.id: r for r in rows}
+    failed, by_variant = [], defaultdict(list)
+    for intent_id in ids:
+        row = found.get(intent_id)
+        reason = NOT_FOUND if row is None else _refusal(row, allow_resend)
+        if reason:
+            failed.append({"intent_id": intent_id, "error": reason})
+        else:
+            by_variant[row.shopify_variant_id].append(row)
+    now = utcnow()
+    for variant_id, chosen in by_variant.items():
+        stock = connection.execute(
+            select(func.coalesce(variants.c.sellable, variants.c.inventory_quantity))
+            .where(variants.c.shop_id == shop_id, variants.c.shopify_variant_id == variant_id)).scalar()
+        event_id = connection.execute(
+            insert(events).values(shop_id=shop_id, shopify_variant_id=variant_id, stock_before=stock,
+                                  stock_after=stock if stock is not None else 0, policy=MANUAL_POLICY,
+                                  batch_number=1, chosen=len(chosen), trigger=MANUAL_TRIGGER, created_at=now)
+            .returning(events.c.id)).scalar_one()
+        connection.execute(insert(notifications), [
+            {"shop_id": shop_id, "intent_id": r.id, "restock_event_id": event_id, "kind": NotificationKind.alert.value,
+             "channel": r.channel, "status": NotificationStatus.pending.value, "attempts": 0,
+             "next_attempt_at": now, "created_at": now, "updated_at": now} for r in chosen])
+        connection.execute(update(intents).where(intents.c.id.in_([r.id for r in chosen]))
+                           .values(status=IntentStatus.notified.value, updated_at=now))
+    success = [i for i in ids if i in found and not any(f["intent_id"] == i for f in failed)]
+    return success, failed
+
+
+def _notify_in_thread(engine, shop_id: int, ids: list[int], allow_resend: bool, show: bool):
+    with engine.begin() as connection:
+        success, failed = _notify(connection, shop_id, ids, allow_resend)
+        intent = _one(connection, shop_id, ids[0]) if show and success else None
+    return success, failed, intent
+
+
+@endpoint
+async def notify_intent(request: Request, shop) -> Response:
+    data = await _json_object(request)
+    intent_id = _id(data.get("id"), "id")
+    allow_resend = _bool(data.get("allow_resend"), "allow_resend", False)
+    success, failed, intent = await run_in_threadpool(
+        _notify_in_thread, request.app.state.engine, shop.id, [intent_id], allow_resend, True)
+    if failed:
+        error = failed[0]["error"]
+        raise MerchantError(404 if error == NOT_FOUND else 422, error)
+    return JSON({"intent": _public(intent)})
+
+
+@endpoint
+async def bulk_notify_intent(request: Request, shop) -> Response:
+    data = await _json_object(request)
+    ids = _ids(data)
+    allow_resend = _bool(data.get("allow_resend"), "allow_resend", False)
+    success, failed, _ = await run_in_threadpool(
+        _notify_in_thread, request.app.state.engine, shop.id, ids, allow_resend, False)
+    status = 200 if not failed else 207 if success else 422
+    return JSON({"success": success, "failed": failed}, status_code=status)
+
+
+# -- DELETE /intents/bulk_destroy ----------------------------------------------------------------------
+
+def _destroy(engine, shop_id: int, ids: list[int]):
+    with engine.begin() as connection:
+        rows = connection.execute(
+            select(intents.c.id, _is_sent().label("sent"))
+            .where(intents.c.shop_id == shop_id, intents.c.id.in_(ids)).with_for_update()).all()
+        sent = sorted(r.id for r in rows if r.sent)
+        if sent:
+            return None, sent
+        mine = [r.id for r in rows]
+        if mine:
+            connection.execute(delete(intents).where(intents.c.shop_id == shop_id, intents.c.id.in_(mine)))
+        return mine, []
+
+
+@endpoint
+async def bulk_destroy(request: Request, shop) -> Response:
+    ids = _ids(await _json_object(request))
+    deleted, sent = await run_in_threadpool(_destroy, request.app.state.engine, shop.id, ids)
+    if sent:
+        raise MerchantError(422, "Only unsent intents can be deleted; nothing was deleted", sent_intent_ids=sent)
+    return JSON({"deleted": [i for i in ids if i in set(deleted)], "not_found": [i for i in ids if i not in set(deleted)]})
+
+
+# -- POST /intents/transfer_signups --------------------------------------------------------------------
+
+INTENT_TYPES = {
+    "unsent": [IntentStatus.pending.value],
+    "sent": [IntentStatus.notified.value],
+    "all": [s.value for s in IntentStatus],
+}
+
+
+def _transfer(engine, shop_id: int, source: dict[str, Any], target: dict[str, Any], statuses: list[str]):
+    moving = [intents.c.shop_id == shop_id, intents.c.shopify_variant_id == source["variant"],
+              intents.c.status.in_(statuses)]
+    if source["product"] is not None:
+        moving.append(intents.c.shopify_product_id == source["product"])
+    for attempt in range(3):  # a signup for the target filed meanwhile makes a new twin: try again
+        try:
+            with engine.begin() as connection:
+                return _transfer_in(connection, shop_id, moving, target)
+        except IntegrityError:
+            if attempt == 2:
+                raise MerchantError(409, "Signups changed during the transfer; please try again") from None
+    raise AssertionError("unreachable")
+
+
+def _transfer_in(connection: Connection, shop_id: int, moving: list, target: dict[str, Any]):
+    now = utcnow()
+    twin = intents.alias("twin")
+    has_twin = exists().where(
+        twin.c.shop_id == shop_id, twin.c.shopify_variant_id == target["variant"],
+        func.coalesce(twin.c.shopify_market_id, 0) == func.coalesce(intents.c.shopify_market_id, 0),
+        twin.c.channel == intents.c.channel, twin.c.contact_key == intents.c.contact_key,
+        twin.c.status == IntentStatus.pending.value)
+    pending = intents.c.status == IntentStatus.pending.value
+    # A pending signup whose twin already waits on the target would be a duplicate there: cancelled.
+    duplicates = connection.execute(
+        update(intents).where(*moving, pending, has_twin)
+        .values(status=IntentStatus.cancelled.value, updated_at=now).returning(intents.c.id)).all()
+    cached = connection.execute(
+        select(variants.c.inventory_item_id, variants.c.product_title, variants.c.variant_title)
+        .where(variants.c.shop_id == shop_id, variants.c.shopify_variant_id == target["variant"])).first()
+    if duplicates:
+        moving = [*moving, intents.c.id.not_in([r.id for r in duplicates])]
+    moved = connection.execute(
+        update(intents).where(*moving)
+        .values(shopify_variant_id=target["variant"], shopify_product_id=target["product"],
+                shopify_inventory_item_id=cached.inventory_item_id if cached else None,
+                product_title=cached.product_title if cached else None,
+                variant_title=cached.variant_title if cached else None, updated_at=now)
+        .returning(intents.c.id)).all()
+    return len(moved), sorted(r.id for r in duplicates)
+
+
+@endpoint
+async def transfer_signups(request: Request, shop) -> Response:
+    data = await _json_object(request)
+    source = {"variant": _id(data.get("from_shopify_variant_id"), "from_shopify_variant_id"),
+              "product": (None if data.get("from_shopify_product_id") is None
+                          else _id(data["from_shopify_product_id"], "from_shopify_product_id"))}
+    target = {"variant": _id(data.get("to_shopify_variant_id"), "to_shopify_variant_id"),
+              "product": _id(data.get("to_shopify_product_id"), "to_shopify_product_id")}
+    kind = data.get("intent_type", "unsent")
+    if kind not in INTENT_TYPES:
+        raise MerchantError(400, "intent_type must be one of unsent, sent, all")
+    if source["variant"] == target["variant"]:
+        raise MerchantError(400, "to_shopify_variant_id must differ from from_shopify_variant_id")
+    moved, cancelled = await run_in_threadpool(
+        _transfer, request.app.state.engine, shop.id, source, target, INTENT_TYPES[kind])
+    return JSON({"transferred_count": moved, "duplicates_cancelled": cancelled})
+
+
+routes = [
+    Mount("/api/v1/external", routes=[
+        Route("/intents", list_intents, methods=["GET"]),
+        Route("/intents.json", list_intents, methods=["GET"]),
+        Route("/intents/notify_intent", notify_intent, methods=["POST"]),
+        Route("/intents/bulk_notify_intent", bulk_notify_intent, methods=["POST"]),
+        Route("/intents/bulk_destroy", bulk_destroy, methods=["DELETE"]),
+        Route("/intents/transfer_signups", transfer_signups, methods=["POST"]),
+        Route("/intents/{id:path}", get_intent, methods=["GET"]),
+    ])
+]
