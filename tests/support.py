@@ -78,3 +78,16 @@ def proxy_query(shop: str, *, logged_in_customer_id: str = "", timestamp: int | 
     message = "".join(f"{k}={v}" for k, v in sorted(params.items()))
     params["signature"] = hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
     return urlencode(params)
+
+
+def json_values():
+    """Hypothesis: any JSON value, with the numbers and strings that broke parsers before (huge
+    integers, superscript and Arabic-Indic digits, 5,000-digit strings, NUL)."""
+    from hypothesis import strategies as st
+
+    return st.recursive(
+        st.none() | st.booleans() | st.integers() | st.integers(min_value=-(2**80), max_value=2**80)
+        | st.floats() | st.text(max_size=40) | st.sampled_from(["²", "٣", "9" * 30, "9" * 5000, "\x00", "1\x00"]),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+        max_leaves=12,
+    )

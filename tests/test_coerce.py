@@ -9,16 +9,11 @@ from hypothesis import example, given, settings, strategies as st
 
 from shopify_app import coerce
 
-from .support import CASE_COUNTS
+from .support import CASE_COUNTS, json_values as support_json_values
 
 EXAMPLES = 500
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.integers(min_value=-(2**80), max_value=2**80)
-    | st.floats() | st.text(max_size=40) | st.sampled_from(["²", "٣", "9" * 30, "9" * 5000, "\x00", "1\x00"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=8,
-)
+json_values = support_json_values()
 
 
 def _count(name: str) -> None:

@@ -11,18 +11,13 @@ from shopify_app.contacts import (
 )
 from shopify_app.schemas import IntentRequest, describe_errors
 
-from .support import CASE_COUNTS
+from .support import CASE_COUNTS, json_values as support_json_values
 
 ALLOW = frozenset({"fcm.googleapis.com", "updates.push.services.mozilla.com", "127.0.0.1"})
 P256DH = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
 AUTH = "tBHItJI5svbpez7KI4CCXg"
 EXAMPLES = 500
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.integers(min_value=-(2**80), max_value=2**80)
-    | st.floats(allow_nan=False) | st.text(max_size=40),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=20,
-)
+json_values = support_json_values()
 
 
 def _count(name: str) -> None:

@@ -94,13 +94,24 @@ def _unsubscribe_in_thread(engine, signup: Signup, everything: bool) -> None:
         unsubscribe(connection, signup, everything=everything)
 
 
+def _visitor_strings(request: Request) -> dict[str, str]:
+    """Strings for someone whose signup we do not know: their browser's language."""
+    return pages.strings(request.headers.get("accept-language", "")[:2])[1]
+
+
+async def _signup_or_page(request: Request, intent_id: int | None) -> Signup | Response:
+    signup = await run_in_threadpool(_find_in_thread, request.app.state.engine, intent_id) if intent_id else None
+    if signup is None:
+        t = _visitor_strings(request)
+        return pages.message(None, t["link_invalid_title"], t["link_invalid"], status=404)
+    return signup
+
+
 async def unsubscribe_page(request: Request) -> Response:
     engine = request.app.state.engine
-    intent_id = _intent_id(request)
-    signup = await run_in_threadpool(_find_in_thread, engine, intent_id) if intent_id is not None else None
-    if signup is None:
-        _, t = pages.strings(request.headers.get("accept-language", "")[:2])
-        return pages.message(None, t["link_invalid_title"], t["link_invalid"], status=404)
+    signup = await _signup_or_page(request, _intent_id(request))
+    if not isinstance(signup, Signup):
+        return signup
     _, t = pages.strings(signup.locale)
     product = signup.product or t["your_item"]
     if request.method == "GET":
@@ -136,20 +147,18 @@ def _confirm_in_thread(engine, intent_id: int) -> None:
 
 
 async def optin_page(request: Request) -> Response:
-    engine = request.app.state.engine
     intent_id = _optin_id(request)
     if isinstance(intent_id, SignatureExpired):
-        _, t = pages.strings(request.headers.get("accept-language", "")[:2])
+        t = _visitor_strings(request)
         return pages.message(None, t["optin_expired_title"], t["optin_expired"], status=410)
-    signup = await run_in_threadpool(_find_in_thread, engine, intent_id) if intent_id is not None else None
-    if signup is None:
-        _, t = pages.strings(request.headers.get("accept-language", "")[:2])
-        return pages.message(None, t["link_invalid_title"], t["link_invalid"], status=404)
+    signup = await _signup_or_page(request, intent_id)
+    if not isinstance(signup, Signup):
+        return signup
     _, t = pages.strings(signup.locale)
     product = signup.product or t["your_item"]
     if request.method == "GET":
         return pages.render("optin.html", signup.locale, title=t["optin_title"], shop=signup.shop, product=product)
-    await run_in_threadpool(_confirm_in_thread, engine, signup.id)
+    await run_in_threadpool(_confirm_in_thread, request.app.state.engine, signup.id)
     return pages.message(signup.locale, t["optin_done_title"], t["optin_done"].format(product=product), shop=signup.shop)
 
 
