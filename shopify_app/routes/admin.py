@@ -1,20 +1,21 @@
-"""The embedded admin's entry. For now: send a shop that has not installed yet (or whose token
-is gone) into the install flow; otherwise a plain status page. The full admin comes later."""
+"""The embedded admin: its pages (`/`, `/app/…`) and its JSON interface (`/app/api/…`). Every
+request is authenticated by a Shopify session token (`admin/session.py`); the shop is the token's."""
+
+import functools
+import json
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..db import session_scope
-from ..shops import find_installed
+from ..admin import exports, listings, pages, settings as shop_settings, stats
+from ..admin.session import AdminSession, NotInstalled, api_session, load, verify
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
-from .responses import page, tag_shop
+from .responses import JSON, ApiError, BodyTooLarge, page, read_body, tag_shop
 
-
-def _installed(engine, shop: str) -> bool:
-    with session_scope(engine) as session:
-        return find_installed(session, shop) is not None
+BODY_LIMIT = 65536
 
 
 def framed_by(shop: str, response: Response) -> Response:
@@ -24,25 +25,172 @@ def framed_by(shop: str, response: Response) -> Response:
     return response
 
 
+# -- JSON interface ------------------------------------------------------------------------------
+def api(method):
+    """An `/app/api/…` endpoint: token first (401), then the body (PUT/POST JSON), then `method`
+    (sync, in a thread) with the session; a ValueError carrying messages is a 400."""
+    @functools.wraps(method)
+    async def endpoint(request: Request) -> Response:
+        session = await run_in_threadpool(api_session, request)
+        body = None
+        if request.method in ("PUT", "POST") and method.__name__ != "rotate_api_key":
+            try:
+                raw = await read_body(request, BODY_LIMIT)
+            except BodyTooLarge:
+                raise ApiError(413, "body: larger than 64 KB") from None
+            try:
+                body = json.loads(raw or b"null")
+            except ValueError:
+                raise ApiError(400, "body: not valid JSON") from None
+        try:
+            result = await run_in_threadpool(method, request, session, body)
+        except ValueError as exc:
+            messages = exc.args[0] if exc.args and isinstance(exc.args[0], list) else [str(exc)]
+            raise ApiError(400, *messages) from None
+        return result if isinstance(result, Response) else JSON(result)
+    return endpoint
+
+
+def _engine(request: Request):
+    return request.app.state.engine
+
+
+@api
+def get_settings(request: Request, session: AdminSession, body: Any) -> dict:
+    with _engine(request).connect() as connection:
+        return shop_settings.read(connection, session.shop_id)
+
+
+@api
+def put_settings(request: Request, session: AdminSession, body: Any) -> dict:
+    values = shop_settings.parse(body)       # ValueError (400) before anything is written
+    with _engine(request).begin() as connection:
+        return shop_settings.write(connection, session.shop_id, values, session.user)
+
+
+def days_param(request: Request) -> int:
+    raw = request.query_params.get("days") or "30"
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 4 or not 1 <= int(raw) <= stats.MAX_DAYS:
+        raise ValueError(f"days: must be a whole number from 1 to {stats.MAX_DAYS}")
+    return int(raw)
+
+
+@api
+def get_stats(request: Request, session: AdminSession, body: Any) -> dict:
+    days = days_param(request)
+    with _engine(request).connect() as connection:
+        return stats.compute(connection, session.shop_id, days, request.app.state.clock())
+
+
+@api
+def get_intents(request: Request, session: AdminSession, body: Any) -> dict:
+    with _engine(request).connect() as connection:
+        return listings.list_intents(connection, session.shop_id, request.query_params)
+
+
+@api
+def delete_intent(request: Request, session: AdminSession, body: Any) -> Response:
+    raw = request.path_params["intent_id"]
+    intent_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else 0
+    try:
+        with _engine(request).begin() as connection:
+            found = intent_id > 0 and listings.delete_intent(connection, session.shop_id, intent_id)
+    except listings.NotDeletable as exc:
+        raise ApiError(422, str(exc)) from None
+    if not found:
+        raise ApiError(404, f"intent {raw[:20]}: not found")
+    return Response(status_code=204)
+
+
+@api
+def get_demand(request: Request, session: AdminSession, body: Any) -> dict:
+    with _engine(request).connect() as connection:
+        return listings.list_demand(connection, session.shop_id, request.query_params)
+
+
+@api
+def get_deliveries(request: Request, session: AdminSession, body: Any) -> dict:
+    with _engine(request).connect() as connection:
+        return listings.list_deliveries(connection, session.shop_id, request.query_params)
+
+
+def _csv(name: str, rows) -> StreamingResponse:
+    return StreamingResponse(rows, media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@api
+def export_signups(request: Request, session: AdminSession, body: Any) -> Response:
+    return _csv("signups.csv", exports.signups_csv(_engine(request), session.shop_id, request.query_params))
+
+
+@api
+def export_deliveries(request: Request, session: AdminSession, body: Any) -> Response:
+    return _csv("deliveries.csv", exports.deliveries_csv(_engine(request), session.shop_id, request.query_params))
+
+
+@api
+def rotate_api_key(request: Request, session: AdminSession, body: Any) -> dict:
+    from .. import apikeys
+
+    with _engine(request).begin() as connection:
+        return {"api_key": apikeys.rotate(connection, session.shop)}
+
+
+# -- Pages -----------------------------------------------------------------------------------------
 async def home(request: Request) -> Response:
+    if request.query_params.get("id_token"):
+        return await admin_page(request, "dashboard")
     shop = sanitize_shop_domain(request.query_params.get("shop"))
     if shop is None and request.app.state.settings.is_development:
         return RedirectResponse("/dev/storefront", status_code=302)  # a newcomer's first stop: the local storefront
     if shop is None:
         return page(200, "Back in stock alerts", "Open this app from your Shopify admin.")
     tag_shop(request, shop)
-    return framed_by(shop, await _home(request, shop))
-
-
-async def _home(request: Request, shop: str) -> Response:
     settings = request.app.state.settings
     try:
         verify_query_hmac(settings.SHOPIFY_API_SECRET, parse_query(request.scope["query_string"]), clock=request.app.state.clock)
     except VerificationError:
-        return page(401, "Back in stock alerts", "This link is not signed by Shopify. Open the app from your Shopify admin.")
-    if not await run_in_threadpool(_installed, request.app.state.engine, shop):
-        return RedirectResponse(f"/auth?shop={shop}", status_code=302)
-    return page(200, "Back in stock alerts", f"Installed on {shop}. Shoppers can now sign up for alerts.")
+        return framed_by(shop, page(401, "Back in stock alerts",
+                                    "This link is not signed by Shopify. Open the app from your Shopify admin."))
+    # Shopify's own signed load without a session token: App Bridge fetches one and reloads with it.
+    return framed_by(shop, pages.render("bounce.html", api_key=settings.SHOPIFY_API_KEY, shop=shop))
 
 
-routes = [Route("/", home, methods=["GET"])]
+async def admin_page(request: Request, name: str | None = None) -> Response:
+    name = name or request.path_params.get("page") or "dashboard"
+    if name not in pages.PAGES:
+        return page(404, "Not found", "There is no such page in this app.")
+    token = request.query_params.get("id_token")
+    try:
+        claims = verify(request, token)
+    except ApiError as exc:
+        response = pages.unauthorized(request, exc.messages)
+        response.headers["Content-Security-Policy"] = "frame-ancestors https://admin.shopify.com"
+        return response
+    try:
+        session = await run_in_threadpool(load, request, claims, token)
+    except NotInstalled as exc:
+        return framed_by(exc.shop, pages.install(request, exc.shop))
+    try:
+        response = await run_in_threadpool(pages.PAGES[name], request, session)
+    except ValueError as exc:
+        response = pages.bad_filter(request, session, name, exc)
+    return framed_by(session.shop, response)
+
+
+routes = [
+    Route("/", home, methods=["GET"]),
+    Route("/app", admin_page, methods=["GET"]),
+    Route("/app/api/settings", get_settings, methods=["GET"]),
+    Route("/app/api/settings", put_settings, methods=["PUT"]),
+    Route("/app/api/stats", get_stats, methods=["GET"]),
+    Route("/app/api/intents", get_intents, methods=["GET"]),
+    Route("/app/api/intents/{intent_id}", delete_intent, methods=["DELETE"]),
+    Route("/app/api/demand", get_demand, methods=["GET"]),
+    Route("/app/api/deliveries", get_deliveries, methods=["GET"]),
+    Route("/app/api/export/signups.csv", export_signups, methods=["GET"]),
+    Route("/app/api/export/deliveries.csv", export_deliveries, methods=["GET"]),
+    Route("/app/api/api-key", rotate_api_key, methods=["POST"]),
+    Route("/app/{page}", admin_page, methods=["GET"]),
+]

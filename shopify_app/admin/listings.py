@@ -1,0 +1,191 @@
+"""The admin's paged lists (signups, products in demand, deliveries) and deleting an unsent
+signup. Filters arrive as query strings; a bad one is a ValueError naming it."""
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, or_, select
+
+from ..models import Intent, Notification, RestockEvent, SendAttempt, Variant
+
+intents, notifications, events = Intent.__table__, Notification.__table__, RestockEvent.__table__
+variants, attempts = Variant.__table__, SendAttempt.__table__
+
+INTENT_STATUSES = ("pending", "notified", "unsubscribed", "cancelled")
+NOTIFICATION_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+CHANNELS = ("email", "sms", "push")
+MAX_PER_PAGE = 500
+
+
+@dataclass(frozen=True)
+class Page:
+    page: int
+    per_page: int
+
+    def meta(self, total: int) -> dict[str, int]:
+        return {"total_count": total, "page": self.page, "per_page": self.per_page,
+                "total_pages": math.ceil(total / self.per_page)}
+
+
+def _whole(query, name: str, default: int, low: int, high: int) -> int:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
+        raise ValueError(f"{name}: must be a whole number from {low} to {high}")
+    return int(raw)
+
+
+def paging(query, default_per_page: int = 50) -> Page:
+    return Page(_whole(query, "page", 1, 1, 10**9), _whole(query, "per_page", default_per_page, 1, MAX_PER_PAGE))
+
+
+def _choice(query, name: str, allowed: tuple[str, ...]) -> str | None:
+    value = query.get(name) or None
+    if value is not None and value not in allowed:
+        raise ValueError(f"{name}: must be one of {', '.join(allowed)}")
+    return value
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+# -- Signups ----------------------------------------------------------------------------------
+INTENT_COLUMNS = [intents.c[name] for name in (
+    "id", "status", "channel", "email", "phone", "quantity", "shopify_variant_id", "shopify_product_id",
+    "product_title", "variant_title", "source", "optin_confirmed", "sent_notifications_count",
+    "created_at", "notified_at", "unsubscribed_at")]
+
+
+def intent_filters(shop_id: int, query) -> list:
+    where = [intents.c.shop_id == shop_id]
+    if status := _choice(query, "status", INTENT_STATUSES):
+        where.append(intents.c.status == status)
+    if channel := _choice(query, "channel", CHANNELS):
+        where.append(intents.c.channel == channel)
+    if variant := query.get("shopify_variant_id"):
+        where.append(intents.c.shopify_variant_id == _whole(query, "shopify_variant_id", 0, 1, 2**63 - 1))
+    if q := (query.get("q") or "").strip():
+        if len(q) > 320:
+            raise ValueError("q: must be at most 320 characters")
+        where.append(or_(intents.c.email.like(_like(q.lower()), escape="\\"),
+                         intents.c.phone.like(_like(q.replace(" ", "")), escape="\\")))
+    return where
+
+
+def intent_public(row: Any) -> dict[str, Any]:
+    out = dict(row._mapping)
+    for key in ("created_at", "notified_at", "unsubscribed_at"):
+        out[key] = _iso(out[key])
+    out["contact"] = out["email"] if out["channel"] == "email" else out["phone"] if out["channel"] == "sms" else "push"
+    return out
+
+
+def list_intents(connection: Connection, shop_id: int, query) -> dict[str, Any]:
+    where, page = intent_filters(shop_id, query), paging(query)
+    total = connection.execute(select(func.count()).select_from(intents).where(*where)).scalar_one()
+    rows = connection.execute(select(*INTENT_COLUMNS).where(*where).order_by(intents.c.id.desc())
+                              .limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
+    return {"intents": [intent_public(r) for r in rows], "meta": page.meta(total)}
+
+
+class NotDeletable(Exception):
+    pass
+
+
+def delete_intent(connection: Connection, shop_id: int, intent_id: int) -> bool:
+    """Delete an unsent (pending) signup of this shop and its unsent messages; False if not this shop's."""
+    status = connection.execute(select(intents.c.status).where(intents.c.id == intent_id, intents.c.shop_id == shop_id)
+                                .with_for_update()).scalar_one_or_none()
+    if status is None:
+        return False
+    if status != "pending":
+        raise NotDeletable(f"intent {intent_id}: only unsent signups can be deleted (this one is {status})")
+    mine = select(notifications.c.id).where(notifications.c.intent_id == intent_id).scalar_subquery()
+    connection.execute(delete(attempts).where(attempts.c.notification_id.in_(mine)))
+    connection.execute(delete(notifications).where(notifications.c.intent_id == intent_id))
+    connection.execute(delete(intents).where(intents.c.id == intent_id))
+    return True
+
+
+# -- Products in demand ------------------------------------------------------------------------
+def list_demand(connection: Connection, shop_id: int, query) -> dict[str, Any]:
+    page = paging(query)
+    where = (intents.c.shop_id == shop_id, intents.c.status == "pending")
+    total = connection.execute(select(func.count(func.distinct(intents.c.shopify_variant_id))).where(*where)).scalar_one()
+    waiting = (select(intents.c.shopify_variant_id.label("vid"), func.count().label("pending"),
+                      func.max(intents.c.shopify_product_id).label("pid"),
+                      func.max(intents.c.product_title).label("ptitle"), func.max(intents.c.variant_title).label("vtitle"),
+                      func.sum(intents.c.quantity).label("units"))
+               .where(*where).group_by(intents.c.shopify_variant_id).subquery())
+    rows = connection.execute(
+        select(waiting, variants.c.product_title, variants.c.variant_title, variants.c.sku, variants.c.sellable,
+               variants.c.inventory_quantity, variants.c.restocked_at)
+        .select_from(waiting.outerjoin(variants, (variants.c.shop_id == shop_id) & (variants.c.shopify_variant_id == waiting.c.vid)))
+        .order_by(waiting.c.pending.desc(), waiting.c.vid).limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
+    out = [{
+        "shopify_variant_id": r.vid, "shopify_product_id": r.pid,
+        "product_title": r.product_title or r.ptitle, "variant_title": r.variant_title or r.vtitle, "sku": r.sku,
+        "pending": r.pending, "units_wanted": int(r.units or 0),
+        "stock": r.sellable if r.sellable is not None else r.inventory_quantity,
+        "last_restocked_at": _iso(r.restocked_at),
+    } for r in rows]
+    return {"variants": out, "meta": page.meta(total)}
+
+
+# -- Delivery log --------------------------------------------------------------------------------
+DELIVERY_COLUMNS = [
+    notifications.c.id, notifications.c.kind, notifications.c.channel, notifications.c.status,
+    notifications.c.attempts, notifications.c.last_error, notifications.c.sent_at, notifications.c.created_at,
+    notifications.c.intent_id, intents.c.email, intents.c.phone, intents.c.shopify_variant_id,
+    intents.c.product_title, intents.c.variant_title,
+    notifications.c.restock_event_id, events.c.stock_before, events.c.stock_after, events.c.policy,
+    events.c.trigger, events.c.created_at.label("event_at"),
+]
+
+
+def delivery_filters(shop_id: int, query) -> list:
+    where = [notifications.c.shop_id == shop_id]
+    if status := _choice(query, "status", NOTIFICATION_STATUSES):
+        where.append(notifications.c.status == status)
+    if channel := _choice(query, "channel", CHANNELS):
+        where.append(notifications.c.channel == channel)
+    if kind := _choice(query, "kind", ("alert", "optin")):
+        where.append(notifications.c.kind == kind)
+    return where
+
+
+def delivery_select(where: list):
+    return (select(*DELIVERY_COLUMNS)
+            .select_from(notifications.join(intents, intents.c.id == notifications.c.intent_id)
+                         .outerjoin(events, events.c.id == notifications.c.restock_event_id))
+            .where(*where))
+
+
+def delivery_public(r: Any) -> dict[str, Any]:
+    why = None
+    if r.restock_event_id is not None:
+        why = {"restock_event_id": r.restock_event_id, "stock_before": r.stock_before, "stock_after": r.stock_after,
+               "policy": r.policy, "trigger": r.trigger, "at": _iso(r.event_at)}
+    return {
+        "id": r.id, "kind": r.kind, "channel": r.channel, "status": r.status, "attempts": r.attempts,
+        "last_error": r.last_error, "sent_at": _iso(r.sent_at), "created_at": _iso(r.created_at),
+        "intent_id": r.intent_id, "contact": r.email if r.channel == "email" else r.phone if r.channel == "sms" else "push",
+        "shopify_variant_id": r.shopify_variant_id, "product_title": r.product_title, "variant_title": r.variant_title,
+        "why": why,
+    }
+
+
+def list_deliveries(connection: Connection, shop_id: int, query) -> dict[str, Any]:
+    where, page = delivery_filters(shop_id, query), paging(query)
+    total = connection.execute(select(func.count()).select_from(notifications).where(*where)).scalar_one()
+    rows = connection.execute(delivery_select(where).order_by(notifications.c.id.desc())
+                              .limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
+    return {"deliveries": [delivery_public(r) for r in rows], "meta": page.meta(total)}

@@ -1,0 +1,133 @@
+"""The admin's pages, rendered by the server from `templates/admin/` with the same services as the
+JSON interface; their small script (`templates/admin/admin.js`) calls `/app/api/…` for actions."""
+
+from functools import cache
+from html import escape
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from ..notify.render import TEMPLATES
+from . import listings, settings as shop_settings, stats
+from .session import AdminSession
+
+NAV = [("dashboard", "Dashboard"), ("demand", "Products in demand"), ("signups", "Signups"),
+       ("deliveries", "Delivery log"), ("settings", "Settings")]
+WINDOWS = (7, 30, 90)
+
+
+@cache
+def _env() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES / "admin"), autoescape=select_autoescape(["html"]),
+                       undefined=StrictUndefined)
+
+
+def render(template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+    context.setdefault("shop", None)
+    return HTMLResponse(_env().get_template(template).render(**context), status_code=status)
+
+
+def _context(request: Request, session: AdminSession, current: str) -> dict[str, Any]:
+    def url(page: str = current, **params: Any) -> str:
+        query = {k: v for k, v in params.items() if v not in (None, "")}
+        query.update(shop=session.shop, id_token=session.token)
+        return f"/app/{page}?{urlencode(query)}"
+    return {"shop": session.shop, "token": session.token, "api_key": request.app.state.settings.SHOPIFY_API_KEY,
+            "nav": NAV, "current": current, "url": url, "query": request.query_params}
+
+
+def _days(request: Request) -> int:
+    raw = request.query_params.get("days", "30")
+    return int(raw) if raw.isascii() and raw.isdigit() and int(raw[:3]) in WINDOWS and len(raw) <= 3 else 30
+
+
+def chart(per_day: list[dict[str, Any]]) -> Markup:
+    """Signups (bars) and alerts sent (line) per day, as an SVG drawn here."""
+    width, height, left, bottom, top = 720, 220, 36, 24, 12
+    n = max(len(per_day), 1)
+    peak = max([d["signups"] for d in per_day] + [d["alerts"] for d in per_day] + [1])
+    step = (width - left - 8) / n
+    scale = (height - top - bottom) / peak
+    base = height - bottom
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="chart-title" '
+             f'preserveAspectRatio="none"><title id="chart-title">Signups and alerts per day</title>']
+    for fraction in (0, 0.5, 1):
+        y = base - fraction * peak * scale
+        parts.append(f'<line x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+                     f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{round(fraction * peak)}</text>')
+    points = []
+    for i, day in enumerate(per_day):
+        x = left + i * step
+        h = day["signups"] * scale
+        parts.append(f'<rect x="{x + step * 0.15:.1f}" y="{base - h:.1f}" width="{step * 0.7:.1f}" height="{h:.1f}" '
+                     f'class="bar"><title>{escape(day["date"])}: {day["signups"]} signups, {day["alerts"]} alerts</title></rect>')
+        points.append(f"{x + step / 2:.1f},{base - day['alerts'] * scale:.1f}")
+    parts.append(f'<polyline points="{" ".join(points)}" class="line"/>')
+    for i in sorted({0, n // 2, n - 1}):
+        if i < len(per_day):
+            anchor = "start" if i == 0 else "end" if i == n - 1 else "middle"
+            x = left + i * step + (0 if i == 0 else step if i == n - 1 else step / 2)
+            parts.append(f'<text x="{x:.1f}" y="{height - 6}" text-anchor="{anchor}">{escape(per_day[i]["date"][5:])}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def dashboard(request: Request, session: AdminSession) -> HTMLResponse:
+    days = _days(request)
+    with request.app.state.engine.connect() as connection:
+        figures = stats.compute(connection, session.shop_id, days, request.app.state.clock())
+        demand = listings.list_demand(connection, session.shop_id, {"per_page": "5"})
+    return render("dashboard.html", **_context(request, session, "dashboard"), title="Dashboard", days=days,
+                  windows=WINDOWS, stats=figures, chart=chart(figures["per_day"]), demand=demand["variants"])
+
+
+def demand(request: Request, session: AdminSession) -> HTMLResponse:
+    with request.app.state.engine.connect() as connection:
+        result = listings.list_demand(connection, session.shop_id, request.query_params)
+    return render("demand.html", **_context(request, session, "demand"), title="Products in demand",
+                  rows=result["variants"], meta=result["meta"])
+
+
+def signups(request: Request, session: AdminSession) -> HTMLResponse:
+    with request.app.state.engine.connect() as connection:
+        result = listings.list_intents(connection, session.shop_id, request.query_params)
+    return render("signups.html", **_context(request, session, "signups"), title="Signups", rows=result["intents"],
+                  meta=result["meta"], statuses=listings.INTENT_STATUSES, channels=listings.CHANNELS)
+
+
+def deliveries(request: Request, session: AdminSession) -> HTMLResponse:
+    with request.app.state.engine.connect() as connection:
+        result = listings.list_deliveries(connection, session.shop_id, request.query_params)
+    return render("deliveries.html", **_context(request, session, "deliveries"), title="Delivery log",
+                  rows=result["deliveries"], meta=result["meta"], statuses=listings.NOTIFICATION_STATUSES,
+                  channels=listings.CHANNELS)
+
+
+def settings(request: Request, session: AdminSession) -> HTMLResponse:
+    with request.app.state.engine.connect() as connection:
+        values = shop_settings.read(connection, session.shop_id)
+    return render("settings.html", **_context(request, session, "settings"), title="Settings", s=values)
+
+
+PAGES = {"dashboard": dashboard, "demand": demand, "signups": signups, "deliveries": deliveries, "settings": settings}
+
+
+def bad_filter(request: Request, session: AdminSession, name: str, exc: ValueError) -> HTMLResponse:
+    return render("error.html", status=400, **_context(request, session, name), title="Cannot show this page",
+                  message=str(exc), back=True)
+
+
+def unauthorized(request: Request, messages: list[str]) -> HTMLResponse:
+    return render("error.html", status=401, shop=None, nav=[], current="", api_key=request.app.state.settings.SHOPIFY_API_KEY,
+                  token="", title="Open this app from your Shopify admin",
+                  message="This page needs a valid Shopify session (" + "; ".join(messages) + "). "
+                          "Open Back in stock alerts from the Apps section of your Shopify admin.", back=False)
+
+
+def install(request: Request, shop: str) -> HTMLResponse:
+    """A valid session for a shop without the app (or without its token): install it, outside the iframe."""
+    return render("install.html", shop=shop, install_url="/auth?" + urlencode({"shop": shop}), title="Install")

@@ -1,0 +1,150 @@
+"""The shop's alert settings as the admin reads and writes them (`/app/api/settings`): a PUT takes
+any subset, every value is checked before anything is written, and each change is recorded in
+`settings_change` with the staff member who made it."""
+
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from ..contacts import ContactError, normalize_email
+from ..models import SettingsChange, Shop, utcnow
+
+shops = Shop.__table__
+changes_table = SettingsChange.__table__
+
+INT32 = 2_147_483_647
+CHANNELS = ("email", "sms", "push")
+
+
+class Invalid(ValueError):
+    pass
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Invalid("must be true or false")
+    return value
+
+
+def _int(low: int, high: int, *, nullable: bool = False) -> Callable[[Any], int | None]:
+    def check(value: Any) -> int | None:
+        if value is None and nullable:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise Invalid("must be a whole number" + (" or null" if nullable else ""))
+        if not low <= value <= high:
+            raise Invalid(f"must be from {low} to {high}")
+        return value
+    return check
+
+
+def _multiplier(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Invalid("must be a number")
+    if not 0 < value <= 1000:
+        raise Invalid("must be greater than 0 and at most 1000")
+    return float(value)
+
+
+def _policy(value: Any) -> str:
+    if value not in ("all", "batches"):
+        raise Invalid('must be "all" or "batches"')
+    return value
+
+
+def _sender_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise Invalid("must be text or null")
+    value = value.strip()
+    if len(value) > 100:
+        raise Invalid("must be at most 100 characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value) or any(c in value for c in '<>"'):
+        raise Invalid("must not contain control characters, quotes or angle brackets")
+    return value or None
+
+
+def _reply_to(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or len(value) > 320:
+        raise Invalid("must be an email address or null")
+    try:
+        return normalize_email(value)
+    except ContactError:
+        raise Invalid("must be a valid email address") from None
+
+
+# public name -> (column, check)
+FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "double_optin": ("double_optin", _bool),
+    "min_restock_quantity": ("min_restock_quantity", _int(1, 1_000_000)),
+    "delivery_policy": ("delivery_policy", _policy),
+    "batch_multiplier": ("batch_multiplier", _multiplier),
+    "batch_interval_seconds": ("batch_interval_seconds", _int(0, 30 * 86400)),
+    "skip_over_quantity": ("skip_over_quantity", _bool),
+    "automatic_sending": ("automatic_sending", _bool),
+    "high_demand_threshold": ("high_demand_threshold", _int(1, 1_000_000, nullable=True)),
+    "sender_name": ("sender_name", _sender_name),
+    "reply_to": ("reply_to", _reply_to),
+}
+COLUMNS = [shops.c[column] for column, _ in FIELDS.values()] + [shops.c[f"channel_{c}"] for c in CHANNELS]
+
+
+def to_public(row: Any) -> dict[str, Any]:
+    out = {name: getattr(row, column) for name, (column, _) in FIELDS.items()}
+    out["channels"] = {c: bool(getattr(row, f"channel_{c}")) for c in CHANNELS}
+    return out
+
+
+def read(connection: Connection, shop_id: int) -> dict[str, Any]:
+    return to_public(connection.execute(select(*COLUMNS).where(shops.c.id == shop_id)).one())
+
+
+def parse(body: Any) -> dict[str, Any]:
+    """Column values from a PUT body; ValueError listing every bad field (`field: message`)."""
+    if not isinstance(body, dict):
+        raise ValueError(["body: must be a JSON object of settings"])
+    values, problems = {}, []
+    for name, value in body.items():
+        if name == "channels":
+            if not isinstance(value, dict):
+                problems.append("channels: must be an object with email, sms and push")
+                continue
+            for channel, flag in value.items():
+                if channel not in CHANNELS:
+                    problems.append(f"channels.{str(channel)[:40]}: unknown channel (email, sms or push)")
+                elif not isinstance(flag, bool):
+                    problems.append(f"channels.{channel}: must be true or false")
+                else:
+                    values[f"channel_{channel}"] = flag
+        elif name in FIELDS:
+            column, check = FIELDS[name]
+            try:
+                values[column] = check(value)
+            except Invalid as exc:
+                problems.append(f"{name}: {exc}")
+        else:
+            problems.append(f"{str(name)[:40]}: unknown setting")
+    if problems:
+        raise ValueError(problems)
+    return values
+
+
+def write(connection: Connection, shop_id: int, values: dict[str, Any], user: str | None) -> dict[str, Any]:
+    """Apply parsed values in the caller's transaction; record what changed; the whole object after."""
+    before = connection.execute(select(*COLUMNS).where(shops.c.id == shop_id).with_for_update()).one()._mapping
+    changed = {column: [before[column], value] for column, value in values.items() if before[column] != value}
+    if changed:
+        now = utcnow()
+        connection.execute(update(shops).where(shops.c.id == shop_id).values(**{c: v[1] for c, v in changed.items()},
+                                                                            updated_at=now))
+        connection.execute(insert(changes_table).values(shop_id=shop_id, changed_by=user, at=now,
+                                                        changes=json.dumps(changed, sort_keys=True)))
+    return read(connection, shop_id)

@@ -1,0 +1,127 @@
+(function () {
+  "use strict";
+  var loadedToken = document.querySelector('meta[name="id-token"]').content;
+  var bridge = !!(window.shopify && typeof window.shopify.idToken === "function");
+  if (!bridge) { document.getElementById("bridge-note").hidden = false; }
+
+  // A fresh session token from App Bridge when it is there, else the one this page was loaded with.
+  function token() {
+    if (bridge) { return window.shopify.idToken().catch(function () { return loadedToken; }); }
+    return Promise.resolve(loadedToken);
+  }
+  function flash(kind, text, list) {
+    var box = document.getElementById("flash");
+    box.className = "banner " + kind; box.textContent = text;
+    if (list && list.length) {
+      var ul = document.createElement("ul");
+      list.forEach(function (m) { var li = document.createElement("li"); li.textContent = m; ul.appendChild(li); });
+      box.appendChild(ul);
+    }
+    box.hidden = false; box.scrollIntoView({block: "nearest"});
+  }
+  function call(method, path, body) {
+    return token().then(function (t) {
+      var init = {method: method, headers: {"Authorization": "Bearer " + t}};
+      if (body !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
+      return fetch(path, init);
+    }).then(function (r) {
+      if (r.status === 204) { return {ok: true, status: 204, data: null}; }
+      return r.json().catch(function () { return {}; }).then(function (data) {
+        if (r.status === 401) { data.errors = ["Your session has expired. Open the app again from your Shopify admin."]; }
+        return {ok: r.ok, status: r.status, data: data};
+      });
+    }, function () { return {ok: false, status: 0, data: {errors: ["The app could not be reached. Check your connection and try again."]}}; });
+  }
+  window.adminApi = call;
+
+  // Links and GET forms carry the session token: give them a fresh one as they are used.
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("a[data-nav]");
+    if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey) { return; }
+    e.preventDefault();
+    token().then(function (t) { var u = new URL(a.href); u.searchParams.set("id_token", t); location.href = u.toString(); });
+  });
+  Array.prototype.forEach.call(document.querySelectorAll("form.filters"), function (form) {
+    form.addEventListener("submit", function (e) {
+      e.preventDefault();
+      token().then(function (t) {
+        form.elements.id_token.value = t;
+        Array.prototype.forEach.call(form.elements, function (el) { if (el.name && el.value === "") { el.disabled = true; } });
+        form.submit();
+      });
+    });
+  });
+
+  // Delete an unsent signup.
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button[data-delete]");
+    if (!b) { return; }
+    if (!window.confirm("Delete this signup? The shopper will not be alerted.")) { return; }
+    b.disabled = true;
+    call("DELETE", "/app/api/intents/" + b.getAttribute("data-delete")).then(function (r) {
+      if (r.ok) { b.closest("tr").remove(); flash("ok", "Signup deleted."); }
+      else { b.disabled = false; flash("error", "The signup was not deleted.", r.data.errors); }
+    });
+  });
+
+  // CSV exports: fetched with the session token, saved as a file.
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button[data-export]");
+    if (!b) { return; }
+    b.disabled = true;
+    var name = b.getAttribute("data-export");
+    token().then(function (t) {
+      return fetch("/app/api/export/" + name + location.search.replace(/([?&])(id_token|shop|page|per_page)=[^&]*/g, "$1"),
+                   {headers: {"Authorization": "Bearer " + t}});
+    }).then(function (r) {
+      if (!r.ok) { throw new Error("status " + r.status); }
+      return r.blob();
+    }).then(function (blob) {
+      var a = document.createElement("a");
+      a.href = URL.createObjectURL(blob); a.download = name; document.body.appendChild(a); a.click();
+      setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
+    }).catch(function () { flash("error", "The export could not be downloaded. Reload the page and try again."); })
+      .then(function () { b.disabled = false; });
+  });
+
+  // Settings: saved through PUT /app/api/settings; errors shown as the API words them.
+  var settings = document.getElementById("settings-form");
+  if (settings) {
+    settings.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var f = settings.elements, body = {channels: {}};
+      ["double_optin", "skip_over_quantity", "automatic_sending"].forEach(function (n) { body[n] = f[n].checked; });
+      ["email", "sms", "push"].forEach(function (c) { body.channels[c] = f["channel_" + c].checked; });
+      body.delivery_policy = f.delivery_policy.value;
+      ["min_restock_quantity", "batch_interval_seconds", "batch_multiplier"].forEach(function (n) {
+        var v = f[n].value.trim(); body[n] = v === "" || isNaN(Number(v)) ? v : Number(v);
+      });
+      var t = f.high_demand_threshold.value.trim();
+      body.high_demand_threshold = t === "" ? null : (isNaN(Number(t)) ? t : Number(t));
+      body.sender_name = f.sender_name.value.trim() || null;
+      body.reply_to = f.reply_to.value.trim() || null;
+      var save = document.getElementById("save"); save.disabled = true;
+      call("PUT", "/app/api/settings", body).then(function (r) {
+        save.disabled = false;
+        if (r.ok) { flash("ok", "Settings saved."); }
+        else { flash("error", "Nothing was saved. Please fix:", r.data.errors || ["Unexpected answer " + r.status]); }
+      });
+    });
+    var policy = settings.elements.delivery_policy, batchFields = document.getElementById("batch-fields");
+    var sync = function () { batchFields.hidden = policy.value !== "batches"; };
+    policy.addEventListener("change", sync); sync();
+  }
+  var rotate = document.getElementById("rotate-key");
+  if (rotate) {
+    rotate.addEventListener("click", function () {
+      if (!window.confirm("Create a new API key? The current key stops working at once.")) { return; }
+      rotate.disabled = true;
+      call("POST", "/app/api/api-key").then(function (r) {
+        rotate.disabled = false;
+        if (!r.ok) { flash("error", "No new key was made.", r.data.errors); return; }
+        var box = document.getElementById("new-key"); box.hidden = false;
+        document.getElementById("api-key").textContent = r.data.api_key;
+      });
+    });
+  }
+})();

@@ -1,0 +1,99 @@
+"""Session-token authentication of the embedded admin: pages take `id_token`, the JSON interface
+`Authorization: Bearer`; forged, expired, wrong-audience or other-shop tokens get a 401."""
+
+import time
+
+import pytest
+from sqlalchemy import update
+
+from shopify_app.models import Shop
+
+from ..admin.tokens import OTHER, SHOP, bearer, session_token
+from ..conftest import install_shop
+
+FORGED = {
+    "wrong secret": dict(secret="not-the-secret"),
+    "wrong audience": dict(aud="another-app"),
+    "expired": dict(now=time.time() - 3600),
+    "not yet valid": dict(now=time.time() + 3600),
+}
+
+
+def test_api_without_a_token_is_401(client, shop):
+    response = client.get("/app/api/settings")
+    assert response.status_code == 401
+    assert response.json()["errors"] == ["session token: missing; open the app from your Shopify admin"]
+
+
+@pytest.mark.parametrize("case", FORGED)
+def test_api_refuses_forged_expired_and_wrong_audience_tokens(case, client, shop):
+    response = client.get("/app/api/settings", headers=bearer(**FORGED[case]))
+    assert response.status_code == 401
+    assert response.json()["errors"][0].startswith("session token:")
+
+
+def test_the_shop_parameter_alone_is_not_enough(client, shop):
+    assert client.get(f"/app/api/settings?shop={SHOP}").status_code == 401
+    assert client.get(f"/app?shop={SHOP}").status_code == 401
+
+
+def test_issuer_and_destination_must_agree(client, shop):
+    token = session_token(SHOP, iss=f"https://{OTHER}/admin")
+    assert client.get("/app/api/settings", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_a_token_of_one_shop_cannot_ask_for_another(client, engine, settings, shop):
+    install_shop(engine, settings, OTHER)
+    response = client.get(f"/app/api/intents?shop={OTHER}", headers=bearer(SHOP))
+    assert response.status_code == 401
+    assert response.json()["errors"] == ["shop: the session token is for another shop"]
+    assert client.get(f"/app?shop={OTHER}&id_token={session_token(SHOP)}").status_code == 401
+
+
+def test_expiry_follows_the_apps_clock(client, shop):
+    token = session_token(SHOP, ttl=60)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.get("/app/api/settings", headers=headers).status_code == 200
+    client.app.state.clock = lambda: time.time() + 75   # past exp and its 10 s leeway
+    assert client.get("/app/api/settings", headers=headers).status_code == 401
+    assert client.get(f"/app?id_token={token}").status_code == 401
+
+
+def test_a_valid_token_opens_the_pages_framed_by_the_shop(client, shop):
+    response = client.get(f"/app?shop={SHOP}&id_token={session_token()}")
+    assert response.status_code == 200
+    assert response.headers["content-security-policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com"
+    assert '<meta name="shopify-api-key" content="test-api-key">' in response.text
+    assert '<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script>' in response.text
+    home = client.get(f"/?shop={SHOP}&id_token={session_token()}")
+    assert home.status_code == 200 and "Dashboard" in home.text
+
+
+def test_a_bad_page_token_gets_a_readable_401_page(client, shop):
+    response = client.get(f"/app/settings?id_token={session_token(secret='forged')}")
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Open this app from your Shopify admin" in response.text
+
+
+def test_an_uninstalled_shop_is_sent_to_install(client, engine, shop):
+    with engine.begin() as connection:
+        connection.execute(update(Shop.__table__).values(access_token_encrypted=None))
+    page = client.get(f"/app?id_token={session_token()}")
+    assert page.status_code == 200 and f'href="/auth?shop={SHOP}"' in page.text
+    assert page.headers["content-security-policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com"
+    api = client.get("/app/api/settings", headers=bearer())
+    assert api.status_code == 401 and "not installed" in api.json()["errors"][0]
+
+
+def test_an_unknown_shop_with_a_valid_token_is_sent_to_install(client, shop):
+    page = client.get(f"/app?id_token={session_token('brand-new.myshopify.com')}")
+    assert page.status_code == 200 and 'href="/auth?shop=brand-new.myshopify.com"' in page.text
+
+
+def test_cross_site_writes_without_a_token_change_nothing(client, shop):
+    before = client.get("/app/api/settings", headers=bearer()).json()
+    response = client.put("/app/api/settings", json={"double_optin": True}, headers={"Origin": "https://evil.example"})
+    assert response.status_code == 401
+    assert client.get("/app/api/settings", headers=bearer()).json() == before
+    assert client.post("/app/api/api-key").status_code == 401
