@@ -99,7 +99,9 @@ class Settings(BaseSettings):
     # The notification worker: rows claimed per round, seconds a claim holds, idle poll, and how
     # often stock is re-read through the API for variants with pending signups (0 = never).
     WORKER_BATCH_SIZE: int = 500
-    WORKER_LEASE_SECONDS: float = 120.0
+    # A claim's lease is short and renewed while its worker sends (a heartbeat), so a dead
+    # worker's rows are taken over within about this many seconds.
+    WORKER_LEASE_SECONDS: float = Field(default=20.0, ge=1.0)
     WORKER_POLL_INTERVAL: float = 0.5
     # Messages in flight at once per channel in each worker: SMTP connections kept open, HTTP
     # requests to Twilio and to push services. More queued requests than connections make httpx's

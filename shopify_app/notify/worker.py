@@ -26,6 +26,7 @@ from ..shops import INSTALLED
 from ..models import Intent, IntentStatus, JobKind, NotificationStatus, Shop, Variant, utcnow
 from . import outbox
 from .base import Channel, OutgoingMessage, PermanentError, SubscriptionGone, TransientError
+from .recorder import OutcomeRecorder
 from .render import Alert, Renderer
 
 log = logging.getLogger("shopify_app.worker")
@@ -269,9 +270,33 @@ class Worker:
         prepared = await to_thread.run_sync(self._claim_and_render)
         if not prepared:
             return 0
-        outcomes = await asyncio.gather(*(self._send(alert, attempt, message) for alert, attempt, message in prepared))
-        await to_thread.run_sync(self._record, list(outcomes))
+        recorder = OutcomeRecorder(self._record)
+        heartbeat = asyncio.create_task(self._keep_lease(), name="lease-heartbeat")
+
+        async def send_and_record(alert: Alert, attempt: int, message: OutgoingMessage | None) -> None:
+            recorder.add(await self._send(alert, attempt, message))
+
+        try:
+            await asyncio.gather(*(send_and_record(*item) for item in prepared))
+        finally:
+            heartbeat.cancel()
+            await recorder.close()
         return len(prepared)
+
+    async def _keep_lease(self) -> None:
+        """While this worker sends, its claim stays fresh; a worker that dies stops renewing it, and
+        its rows are claimed by another within one lease (WORKER_LEASE_SECONDS)."""
+        while True:
+            await asyncio.sleep(self.lease.total_seconds() / 3)
+            await to_thread.run_sync(self._renew_lease)
+
+    def _renew_lease(self) -> None:
+        with session_scope(self.engine) as session:
+            rows = outbox.notifications
+            session.execute(
+                update(rows).where(rows.c.locked_by == self.name, rows.c.status == NotificationStatus.sending.value)
+                .values(locked_until=utcnow() + self.lease)
+            )
 
     def _claim_and_render(self) -> list[tuple[Alert, int, OutgoingMessage | None]]:
         with session_scope(self.engine) as session:

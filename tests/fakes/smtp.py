@@ -41,6 +41,7 @@ class SmtpRecorder:
     refuse_all: bool = False                 # answer 451 until switched off
     reject: set[str] = field(default_factory=set)   # recipients answered 550
     stall: bool = False                      # hold every DATA until switched off (a hung server)
+    delay: float = 0.0                       # seconds each DATA takes (a server under load)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.reject:
@@ -51,6 +52,8 @@ class SmtpRecorder:
     async def handle_DATA(self, server, session, envelope):
         while self.stall:
             await asyncio.sleep(0.02)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.refuse_all or self.refuse_next > 0:
             self.refuse_next = max(0, self.refuse_next - 1)
             return "451 4.3.0 Try again later"

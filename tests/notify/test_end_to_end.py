@@ -35,6 +35,7 @@ def wired(settings, outside):
     smtp, twilio, push = outside["smtp"], outside["twilio"], outside["push"]
     smtp.recorder.received.clear()
     smtp.recorder.refuse_all = smtp.recorder.stall = False
+    smtp.recorder.delay = 0.0
     twilio.messages.clear()
     push.delivered.clear()
     private, public = vapid_keys()
@@ -136,6 +137,48 @@ def test_a_killed_workers_batch_is_sent_by_another_after_the_lease(client, engin
     run(drain_with_real_channels(short_lease, engine, name="survivor"))
     assert sorted(m.recipients[0] for m in outside["smtp"].recorder.received) == sorted(emails)
     assert {(r.status, r.locked_by) for r in notifications(engine)} == {("sent", "survivor")}
+
+
+def test_a_worker_killed_again_and_again_loses_nothing_and_resends_little(client, engine, settings, wired, outside,
+                                                                         fake_shopify):
+    """Issue 10's fault: SIGKILL at random moments of a fan-out, a new worker each time. Nothing is
+    lost, and each kill re-sends at most what was in flight plus one unrecorded group."""
+    import random
+    from collections import Counter
+
+    from shopify_app.notify.recorder import GROUP
+
+    item = setup_shop(engine, settings, fake_shopify)
+    emails = [signup(client, email=f"s{n}@example.com")["email"] for n in range(300)]
+    item.levels = {LOCATION: 300}
+    level_webhook(client, 300)
+    received = outside["smtp"].recorder.received
+    outside["smtp"].recorder.delay = 0.02  # 4 at a time: about 200 messages a second
+    quick = wired.model_copy(update={"WORKER_LEASE_SECONDS": 1.5, "WORKER_POLL_INTERVAL": 0.05,
+                                     "RECONCILE_INTERVAL_SECONDS": 0, "SEND_CONCURRENCY": 4})
+    kills, started = 3, time.monotonic()
+    for _ in range(kills):
+        before = len(received)
+        process = _worker_process(quick)
+        try:
+            assert _wait_for(lambda: len(received) > before + 5, timeout=30), "the worker sent nothing"
+            time.sleep(random.uniform(0.05, 0.4))
+            process.kill()
+            process.wait(10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    process = _worker_process(quick)
+    try:
+        assert _wait_for(lambda: {r.status for r in notifications(engine)} == {"sent"}, timeout=60)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+    counts = Counter(m.recipients[0] for m in received)
+    duplicates = sum(n - 1 for n in counts.values())
+    assert set(counts) == set(emails)  # none lost
+    assert duplicates <= kills * (quick.SEND_CONCURRENCY + GROUP), (duplicates, kills)
+    assert time.monotonic() - started < 60
 
 
 def test_sigterm_finishes_the_round_in_flight_then_exits(client, engine, settings, wired, outside, fake_shopify):
