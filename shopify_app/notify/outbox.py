@@ -15,6 +15,7 @@ from ..models import (
     Customer, DeliveryPolicy, Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, RestockEvent,
     SendAttempt, Shop, Variant, utcnow,
 )
+from ..shops import INSTALLED
 from .render import Alert
 
 intents, customers, shops = Intent.__table__, Customer.__table__, Shop.__table__
@@ -113,6 +114,8 @@ def decide(
 def _due(channels: list[str], now: datetime):
     return and_(
         notifications.c.channel.in_(channels),
+        # a shop that uninstalled the app sends nothing: its messages wait (held) until a reinstall
+        exists().where(shops.c.id == notifications.c.shop_id, INSTALLED),
         or_(
             and_(notifications.c.status == NotificationStatus.pending.value, notifications.c.next_attempt_at <= now),
             and_(notifications.c.status == NotificationStatus.sending.value, notifications.c.locked_until < now),

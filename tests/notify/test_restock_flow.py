@@ -247,3 +247,25 @@ def test_uninstalled_shop_gets_no_alerts(client, engine, settings, fake_shopify)
     channels = recording_channels()
     run(drain(settings, engine, channels))
     assert channels["email"].sent == [] and fake_shopify.graphql_calls == []
+
+
+def test_uninstalling_holds_what_waits_and_a_reinstall_sends_it(client, engine, settings, fake_shopify):
+    from shopify_app import oauth
+    from shopify_app.shops import mark_uninstalled
+
+    from .helpers import TOKEN
+
+    item = setup_shop(engine, settings, fake_shopify)
+    first = signup(client)
+    item.levels = {LOCATION: 3, LOCATION2: 0}
+    level_webhook(client, 3)
+    run(drain(settings, engine, {}))  # decided, not sent: no channel yet
+    assert [n.status for n in notifications(engine)] == ["pending"]
+    with session_scope(engine) as session:
+        mark_uninstalled(session, SHOP)
+    channels = recording_channels()
+    run(drain(settings, engine, channels))
+    assert channels["email"].sent == [] and [n.status for n in notifications(engine)] == ["pending"]
+    oauth.store_shop(engine, settings, SHOP, oauth.Grant(TOKEN, settings.SHOPIFY_SCOPES))
+    run(drain(settings, engine, channels))
+    assert [m.to for m in channels["email"].sent] == [first["email"]]
