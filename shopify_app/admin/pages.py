@@ -32,10 +32,10 @@ def render(template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
 
 
 def _context(request: Request, session: AdminSession, current: str) -> dict[str, Any]:
-    def url(page: str = current, **params: Any) -> str:
+    def url(target: str = current, /, **params: Any) -> str:
         query = {k: v for k, v in params.items() if v not in (None, "")}
         query.update(shop=session.shop, id_token=session.token)
-        return f"/app/{page}?{urlencode(query)}"
+        return f"/app/{target}?{urlencode(query)}"
     return {"shop": session.shop, "token": session.token, "api_key": request.app.state.settings.SHOPIFY_API_KEY,
             "nav": NAV, "current": current, "url": url, "query": request.query_params}
 
@@ -46,34 +46,33 @@ def _days(request: Request) -> int:
 
 
 def chart(per_day: list[dict[str, Any]]) -> Markup:
-    """Signups (bars) and alerts sent (line) per day, as an SVG drawn here."""
-    width, height, left, bottom, top = 720, 220, 36, 24, 12
+    """Signups (bars) and alerts sent (line) per day: an SVG drawn here that stretches to the card,
+    with its axis labels in HTML around it so they stay readable at any width."""
+    width, height = 720, 200
     n = max(len(per_day), 1)
     peak = max([d["signups"] for d in per_day] + [d["alerts"] for d in per_day] + [1])
-    step = (width - left - 8) / n
-    scale = (height - top - bottom) / peak
-    base = height - bottom
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-labelledby="chart-title" '
-             f'preserveAspectRatio="none"><title id="chart-title">Signups and alerts per day</title>']
+    peak += peak % 2                      # an even top, so the middle line is a whole number
+    step, scale = width / n, height / peak
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" preserveAspectRatio="none" aria-hidden="true">']
     for fraction in (0, 0.5, 1):
-        y = base - fraction * peak * scale
-        parts.append(f'<line x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-                     f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{round(fraction * peak)}</text>')
+        y = min(max(height - fraction * height, 0.5), height - 0.5)
+        parts.append(f'<line x1="0" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
     points = []
     for i, day in enumerate(per_day):
-        x = left + i * step
         h = day["signups"] * scale
-        parts.append(f'<rect x="{x + step * 0.15:.1f}" y="{base - h:.1f}" width="{step * 0.7:.1f}" height="{h:.1f}" '
-                     f'class="bar"><title>{escape(day["date"])}: {day["signups"]} signups, {day["alerts"]} alerts</title></rect>')
-        points.append(f"{x + step / 2:.1f},{base - day['alerts'] * scale:.1f}")
-    parts.append(f'<polyline points="{" ".join(points)}" class="line"/>')
-    for i in sorted({0, n // 2, n - 1}):
-        if i < len(per_day):
-            anchor = "start" if i == 0 else "end" if i == n - 1 else "middle"
-            x = left + i * step + (0 if i == 0 else step if i == n - 1 else step / 2)
-            parts.append(f'<text x="{x:.1f}" y="{height - 6}" text-anchor="{anchor}">{escape(per_day[i]["date"][5:])}</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
+        parts.append(f'<rect x="{i * step + step * 0.15:.1f}" y="{height - h:.1f}" width="{step * 0.7:.1f}" '
+                     f'height="{h:.1f}" class="bar"><title>{escape(day["date"])}: {day["signups"]} signups, '
+                     f'{day["alerts"]} alerts</title></rect>')
+        points.append(f"{i * step + step / 2:.1f},{height - day['alerts'] * scale:.1f}")
+    parts.append(f'<polyline points="{" ".join(points)}" class="line"/></svg>')
+    y_axis = "".join(f"<span>{v}</span>" for v in (peak, peak // 2, 0))
+    marks = [per_day[i]["date"][5:] for i in sorted({0, n // 2, n - 1}) if i < len(per_day)]
+    x_axis = "".join(f"<span>{escape(m)}</span>" for m in marks)
+    table = "".join(f"<tr><td>{escape(d['date'])}</td><td>{d['signups']}</td><td>{d['alerts']}</td></tr>" for d in per_day)
+    return Markup(f'<div class="chart-box"><div class="y-axis" aria-hidden="true">{y_axis}</div>{"".join(parts)}'
+                  f'<div class="x-axis" aria-hidden="true">{x_axis}</div></div>'
+                  f'<table class="visually-hidden"><caption>Signups and alerts per day</caption>'
+                  f'<tr><th>Date</th><th>Signups</th><th>Alerts</th></tr>{table}</table>')
 
 
 def dashboard(request: Request, session: AdminSession) -> HTMLResponse:

@@ -101,10 +101,19 @@
       body.sender_name = f.sender_name.value.trim() || null;
       body.reply_to = f.reply_to.value.trim() || null;
       var save = document.getElementById("save"); save.disabled = true;
+      Array.prototype.forEach.call(settings.querySelectorAll("[aria-invalid]"), function (el) { el.removeAttribute("aria-invalid"); });
       call("PUT", "/app/api/settings", body).then(function (r) {
         save.disabled = false;
-        if (r.ok) { flash("ok", "Settings saved."); }
-        else { flash("error", "Nothing was saved. Please fix:", r.data.errors || ["Unexpected answer " + r.status]); }
+        if (r.ok) { flash("ok", "Settings saved."); return; }
+        // "field: message" from the API, shown with the form's own label and the field marked.
+        var messages = (r.data.errors || ["Unexpected answer " + r.status]).map(function (m) {
+          var name = m.split(":")[0].replace("channels.", "channel_"), el = f[name];
+          if (!el || !el.labels || !el.labels.length) { return m; }
+          el.setAttribute("aria-invalid", "true");
+          return el.labels[0].textContent.trim() + ":" + m.slice(m.indexOf(":") + 1);
+        });
+        flash("error", "Nothing was saved. Please fix:", messages);
+        var first = settings.querySelector("[aria-invalid=true]"); if (first) { first.focus(); }
       });
     });
     var policy = settings.elements.delivery_policy, batchFields = document.getElementById("batch-fields");

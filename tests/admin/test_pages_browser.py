@@ -1,0 +1,167 @@
+"""The embedded admin's pages in Debian's headless Chromium (Playwright with executable_path; never
+a downloaded browser), opened with a session token minted by the test as the Shopify admin would
+pass it. App Bridge's script cannot load here (no network; the tests refuse it outright), so the
+pages run on the token they were opened with and say so. Screenshots: tests/artifacts/admin-*."""
+
+import csv
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from shopify_app.app import create_app
+from shopify_app.models import Intent, Shop
+
+from ..support import serve_in_thread
+from .data import add_delivery, add_intents, add_variant
+from .tokens import SHOP, session_token
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ANSWER = 15_000  # ms, on a busy 2-core machine
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+if not shutil.which(CHROMIUM):
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)", allow_module_level=True)
+
+PAGES = {"dashboard": "Dashboard", "demand": "Products in demand", "signups": "Signups",
+         "deliveries": "Delivery log", "settings": "Settings"}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def admin(engine, settings, shop):
+    """The app on a real port with a shop that has signups and messages; yields (base URL, shop id)."""
+    with engine.connect() as connection:
+        shop_id = connection.execute(select(Shop.__table__.c.id)).scalar_one()
+    add_intents(engine, shop_id, 6)
+    add_intents(engine, shop_id, 3, channel="sms", variant=2002, product_title="Wool beanie", start=100)
+    sent = add_intents(engine, shop_id, 2, status="notified", start=200)
+    add_variant(engine, shop_id, 1001, sellable=0)
+    add_delivery(engine, shop_id, sent[0])
+    add_delivery(engine, shop_id, sent[1], status="failed", error="SMTP 550 5.1.1 mailbox unavailable")
+    with serve_in_thread(create_app(settings, run_worker=False)) as base:
+        yield base, shop_id
+
+
+def open_page(browser, base: str, page_name: str = "", width: int = 1280, **context):
+    page = browser.new_page(viewport={"width": width, "height": 900}, accept_downloads=True, **context)
+    page.route("https://cdn.shopify.com/**", lambda route: route.abort())
+    page.set_default_timeout(ANSWER)
+    path = f"/app/{page_name}" if page_name else "/app"
+    page.goto(f"{base}{path}?shop={SHOP}&host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZGVtbw&id_token={session_token(ttl=600)}")
+    return page
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_every_page_loads_and_the_tabs_lead_to_each(width, browser, admin, backend):
+    base, _ = admin
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = open_page(browser, base, width=width)
+    assert page.locator("h1").inner_text() == "Dashboard"
+    assert page.locator("#bridge-note").is_visible()       # App Bridge could not load: said plainly
+    assert page.locator("[data-metric=signups]").inner_text() == "11"
+    assert page.locator("svg.chart rect.bar").count() == 30
+    for name, title in PAGES.items():
+        page.locator("nav.tabs a", has_text=title).click()
+        page.wait_for_selector(f"h1:text-is('{title}')")
+        assert page.locator("nav.tabs a[aria-current=page]").inner_text() == title
+        assert page.evaluate("document.documentElement.scrollWidth") <= width   # nothing spills sideways
+        page.screenshot(path=str(ARTIFACTS / f"admin-{name}-{width}-{backend}.png"), full_page=True)
+    page.close()
+
+
+def test_signup_filters_paging_and_delete(browser, admin, engine, backend):
+    base, _ = admin
+    page = open_page(browser, base, "signups")
+    assert page.locator("tbody tr").count() == 11
+    page.select_option("select[name=channel]", "sms")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**channel=sms**")
+    assert page.locator("tbody tr").count() == 3
+    assert page.locator("select[name=channel]").input_value() == "sms"
+    page.select_option("select[name=channel]", "")
+    page.fill("input[name=q]", "shopper201")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**q=shopper201**")
+    assert page.locator("tbody tr").count() == 1 and "Notified" in page.locator("tbody tr").inner_text()
+    assert page.locator("button[data-delete]").count() == 0      # sent: cannot be deleted
+    page.goto(page.url.split("?")[0] + "?" + page.url.split("?")[1].replace("q=shopper201", "per_page=4"))
+    assert page.locator("tbody tr").count() == 4 and "Page 1 of 3" in page.locator(".pager").inner_text()
+    page.click("a[rel=next]")
+    page.wait_for_selector("text=Page 2 of 3")
+    page.once("dialog", lambda dialog: dialog.accept())
+    victim = page.locator("button[data-delete]").first.get_attribute("data-delete")
+    page.locator("button[data-delete]").first.click()
+    page.wait_for_selector("text=Signup deleted.")
+    with engine.connect() as connection:
+        assert connection.execute(select(Intent.__table__.c.id).where(Intent.__table__.c.id == int(victim))).first() is None
+    page.close()
+
+
+def test_settings_refuse_a_bad_value_then_save(browser, admin, engine, backend):
+    base, shop_id = admin
+    page = open_page(browser, base, "settings", width=375)
+    assert not page.locator("#batch_multiplier").is_visible()    # only for batches
+    page.fill("#min_restock_quantity", "0")
+    page.fill("#reply_to", "not-an-email")
+    page.click("#save")
+    page.wait_for_selector("#flash.error")
+    errors = page.locator("#flash").inner_text()
+    assert "Nothing was saved" in errors
+    assert "Minimum restock quantity: must be from 1 to 1000000" in errors and "Reply-to email: must be a valid" in errors
+    assert page.get_attribute("#min_restock_quantity", "aria-invalid") == "true"
+    page.screenshot(path=str(ARTIFACTS / f"admin-settings-error-{backend}.png"), full_page=True)
+    with engine.connect() as connection:
+        assert connection.execute(select(Shop.__table__.c.min_restock_quantity)).scalar_one() == 1
+    page.fill("#min_restock_quantity", "5")
+    page.fill("#reply_to", "help@example.com")
+    page.select_option("#delivery_policy", "batches")
+    page.fill("#batch_multiplier", "2.5")
+    page.uncheck("input[name=channel_sms]")
+    page.click("#save")
+    page.wait_for_selector("#flash.ok")
+    with engine.connect() as connection:
+        row = connection.execute(select(Shop.__table__)).one()
+    assert (row.min_restock_quantity, row.delivery_policy, row.batch_multiplier, row.channel_sms, row.reply_to) == (
+        5, "batches", 2.5, False, "help@example.com")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#rotate-key")
+    page.wait_for_selector("#new-key:not([hidden])")
+    assert len(page.locator("#api-key").inner_text()) >= 20
+    page.screenshot(path=str(ARTIFACTS / f"admin-settings-saved-{backend}.png"), full_page=True)
+    page.close()
+
+
+@pytest.mark.parametrize("name, rows", [("signups.csv", 11), ("deliveries.csv", 2)])
+def test_exports_download(name, rows, browser, admin, backend):
+    base, _ = admin
+    page = open_page(browser, base, "signups" if name == "signups.csv" else "deliveries")
+    with page.expect_download() as download:
+        page.click(f"button[data-export='{name}']")
+    assert download.value.suggested_filename == name
+    text = Path(download.value.path()).read_text()
+    assert len(list(csv.DictReader(io.StringIO(text)))) == rows
+    page.close()
+
+
+def test_a_page_without_a_session_says_where_to_open_it(browser, admin, backend):
+    base, _ = admin
+    page = browser.new_page()
+    response = page.goto(f"{base}/app/signups?shop={SHOP}")
+    assert response.status == 401
+    assert "Open this app from your Shopify admin" in page.locator("h1").inner_text()
+    page.screenshot(path=str(ARTIFACTS / f"admin-401-{backend}.png"), full_page=True)
+    page.close()
