@@ -90,6 +90,22 @@ def cmd_api_key(args: argparse.Namespace) -> None:
     print(key)
 
 
+def cmd_rotate_keys(args: argparse.Namespace) -> None:
+    from .db import make_engine
+    from .oauth import reencrypt_tokens
+
+    settings = _settings()
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        done, unreadable = reencrypt_tokens(engine, settings)
+    finally:
+        engine.dispose()
+    print(f"shopify-app: {done} stored access tokens now under the current SECRET_KEY"
+          + (f"; {unreadable} open with no key given (set SECRET_KEY_FALLBACKS)" if unreadable else ""))
+    if unreadable:
+        raise SystemExit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shopify-app", description="Back-in-stock alerts for Shopify.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     api_key = sub.add_parser("api-key", help="make a new merchant API key for an installed shop (the old one stops working)")
     api_key.add_argument("shop", metavar="SHOP_DOMAIN", help="e.g. my-store.myshopify.com")
     api_key.set_defaults(func=cmd_api_key)
+
+    rotate = sub.add_parser("rotate-keys", help="re-encrypt stored access tokens under the current SECRET_KEY "
+                                                "(the previous one in SECRET_KEY_FALLBACKS)")
+    rotate.set_defaults(func=cmd_rotate_keys)
     return parser
 
 

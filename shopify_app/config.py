@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     APP_ENV: Literal["production", "development"] = "production"
     DATABASE_URL: str = "sqlite:///./data/shopify_app.sqlite3"
     SECRET_KEY: str = Field(default="", repr=False)
+    # Previous SECRET_KEYs, comma-separated, after a rotation: they still decrypt stored tokens and
+    # verify links signed before it (`shopify-app rotate-keys` re-encrypts the tokens).
+    SECRET_KEY_FALLBACKS: str = Field(default="", repr=False)
     WORKER_IN_PROCESS: bool = True
     LOG_LEVEL: str = "INFO"
 
@@ -136,6 +139,11 @@ class Settings(BaseSettings):
         return self.APP_ENV == "development"
 
     @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """The key ring: SECRET_KEY first (it encrypts and signs), then the fallbacks."""
+        return (self.SECRET_KEY, *(k.strip() for k in self.SECRET_KEY_FALLBACKS.split(",") if k.strip()))
+
+    @property
     def scopes(self) -> list[str]:
         return [s.strip() for s in self.SHOPIFY_SCOPES.split(",") if s.strip()]
 
@@ -170,6 +178,8 @@ class Settings(BaseSettings):
                 raise ConfigError(f"{name} holds a placeholder value: set the real one (APP_ENV=production)")
         if len(self.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
             raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long")
+        if any(len(k) < MIN_SECRET_KEY_LENGTH for k in self.secret_keys[1:]):
+            raise ConfigError(f"each of SECRET_KEY_FALLBACKS must be at least {MIN_SECRET_KEY_LENGTH} characters long")
         if "{shop}" not in self.SHOPIFY_ADMIN_BASE_URL:
             raise ConfigError("SHOPIFY_ADMIN_BASE_URL must contain {shop}, e.g. https://{shop}")
         if self.DATABASE_URL.startswith("sqlite:///") and ":memory:" not in self.DATABASE_URL:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from .config import Settings
 from .db import session_scope
-from .keys import encrypt_token
+from .keys import encrypt_token, reencrypt_token
 from .models import OAuthState, Shop, utcnow
 
 log = logging.getLogger(__name__)
@@ -89,6 +89,22 @@ async def exchange_code(client: httpx.AsyncClient, settings: Settings, shop: str
         raise TokenExchangeError("token endpoint gave no access_token")
     scope = data.get("scope")
     return Grant(access_token=token, scope=scope if isinstance(scope, str) else "")
+
+
+def reencrypt_tokens(engine: Engine, settings: Settings) -> tuple[int, int]:
+    """Every stored access token under the current SECRET_KEY (after a rotation, with the old key
+    in SECRET_KEY_FALLBACKS). Returns (re-encrypted, unreadable with every key of the ring)."""
+    done = unreadable = 0
+    with session_scope(engine) as session:
+        for row in session.execute(select(Shop).where(Shop.access_token_encrypted.is_not(None))).scalars():
+            fresh = reencrypt_token(settings.secret_keys, row.access_token_encrypted)
+            if fresh is None:
+                unreadable += 1
+                log.warning("stored token opens with no key of the ring", extra={"shop": row.domain})
+                continue
+            row.access_token_encrypted = fresh
+            done += 1
+    return done, unreadable
 
 
 def store_shop(engine: Engine, settings: Settings, shop: str, grant: Grant) -> Shop:

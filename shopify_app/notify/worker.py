@@ -155,7 +155,7 @@ class Worker:
             ).mappings().first()
 
     def _api(self, shop) -> AdminApi:
-        token = decrypt_token(self.settings.SECRET_KEY, shop["access_token_encrypted"])
+        token = decrypt_token(self.settings.secret_keys, shop["access_token_encrypted"])
         if token is None:
             raise AdminApiError("the stored access token cannot be decrypted (SECRET_KEY changed?)")
         return AdminApi(self.http, self.settings, shop["domain"], token)

@@ -48,7 +48,7 @@ async def begin(request: Request) -> Response:
 def _state_from_cookie(request: Request, shop: str) -> str | None:
     settings = request.app.state.settings
     raw = request.cookies.get(STATE_COOKIE)
-    data = unsign(settings.SECRET_KEY, STATE_PURPOSE, raw, settings.OAUTH_STATE_TTL) if raw else None
+    data = unsign(settings.secret_keys, STATE_PURPOSE, raw, settings.OAUTH_STATE_TTL) if raw else None
     if not isinstance(data, dict) or data.get("shop") != shop or not isinstance(data.get("nonce"), str):
         return None
     return data["nonce"]

@@ -40,7 +40,7 @@ class Signup:
 
 def _intent_id(request: Request) -> int | None:
     settings = request.app.state.settings
-    value = unsign(settings.SECRET_KEY, UNSUBSCRIBE_PURPOSE, request.path_params["token"], TEN_YEARS)
+    value = unsign(settings.secret_keys, UNSUBSCRIBE_PURPOSE, request.path_params["token"], TEN_YEARS)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -131,7 +131,7 @@ async def unsubscribe_page(request: Request) -> Response:
 def _optin_id(request: Request) -> int | None | SignatureExpired:
     settings = request.app.state.settings
     try:
-        value = signer(settings.SECRET_KEY, OPTIN_PURPOSE).loads(request.path_params["token"],
+        value = signer(settings.secret_keys, OPTIN_PURPOSE).loads(request.path_params["token"],
                                                                  max_age=settings.OPTIN_TOKEN_TTL)
     except SignatureExpired as expired:
         return expired
