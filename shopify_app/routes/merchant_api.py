@@ -25,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from .. import apikeys
-from ..contacts import normalize_email
+from ..contacts import ContactError, normalize_email, normalize_phone
 from ..models import (
     Customer, Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, RestockEvent, Variant, utcnow,
 )
@@ -205,6 +205,17 @@ def _when(value: str, field: str, *, end: bool) -> datetime:
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
 
 
+def _normalized(normalize: Callable[[str], str], value: str, field: str) -> str:
+    """As the signup stored it; a value that is no address at all is looked for as given (and
+    matches nothing)."""
+    if "\x00" in value:
+        raise MerchantError(400, f"{field} must not contain NUL characters")
+    try:
+        return normalize(value)
+    except (ContactError, ValueError):
+        return value.strip()
+
+
 def _filters(request: Request, shop_id: int) -> tuple[list, int, int]:
     q = request.query_params
     where = [intents.c.shop_id == shop_id]
@@ -212,9 +223,9 @@ def _filters(request: Request, shop_id: int) -> tuple[list, int, int]:
         if q.get(field) not in (None, ""):
             where.append(intents.c[field] == _id(q[field], field))
     if q.get("email"):
-        where.append(intents.c.email == normalize_email(q["email"]))
+        where.append(intents.c.email == _normalized(normalize_email, q["email"], "email"))
     if q.get("phone"):
-        where.append(intents.c.phone == q["phone"].strip().replace(" ", ""))
+        where.append(intents.c.phone == _normalized(normalize_phone, q["phone"], "phone"))
     start = _when(q["start_date"], "start_date", end=False) if q.get("start_date") else None
     end = _when(q["end_date"], "end_date", end=True) if q.get("end_date") else None
     if start is not None and end is not None and start >= end:
@@ -463,14 +474,20 @@ async def transfer_signups(request: Request, shop) -> Response:
                           else _id(data["from_shopify_product_id"], "from_shopify_product_id"))}
     target = {"variant": _id(data.get("to_shopify_variant_id"), "to_shopify_variant_id"),
               "product": _id(data.get("to_shopify_product_id"), "to_shopify_product_id")}
-    kind = data.get("intent_type", "unsent")
-    if kind not in INTENT_TYPES:
+    kind = "unsent" if data.get("intent_type") is None else data["intent_type"]
+    if not isinstance(kind, str) or kind not in INTENT_TYPES:
         raise MerchantError(400, "intent_type must be one of unsent, sent, all")
     if source["variant"] == target["variant"]:
         raise MerchantError(400, "to_shopify_variant_id must differ from from_shopify_variant_id")
     moved, cancelled = await run_in_threadpool(
         _transfer, request.app.state.engine, shop.id, source, target, INTENT_TYPES[kind])
     return JSON({"transferred_count": moved, "duplicates_cancelled": cancelled})
+
+
+@endpoint
+async def not_found(request: Request, shop) -> Response:
+    """Anything else under the prefix: STOQ's error body, not the router's plain text."""
+    raise MerchantError(404, "Not found")
 
 
 routes = [
@@ -482,5 +499,6 @@ routes = [
         Route("/intents/bulk_destroy", bulk_destroy, methods=["DELETE"]),
         Route("/intents/transfer_signups", transfer_signups, methods=["POST"]),
         Route("/intents/{id:path}", get_intent, methods=["GET"]),
+        Route("/{rest:path}", not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
     ])
 ]

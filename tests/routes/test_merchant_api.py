@@ -144,7 +144,8 @@ def test_filters(client, engine, key):
     ({"page": "0"}, "page"), ({"page": "x"}, "page"), ({"per_page": "0"}, "per_page"),
     ({"per_page": "501"}, "per_page"), ({"per_page": "-1"}, "per_page"), ({"shopify_variant_id": "abc"}, "shopify_variant_id"),
     ({"shopify_product_id": "99999999999999999999"}, "shopify_product_id"), ({"start_date": "yesterday"}, "start_date"),
-    ({"end_date": "2024-13-01"}, "end_date"), ({"notified": "maybe"}, "notified"),
+    ({"end_date": "2024-13-01"}, "end_date"), ({"notified": "maybe"}, "notified"), ({"email": "a\x00@b.c"}, "email"),
+    ({"phone": "\x00"}, "phone"),
 ])
 def test_bad_filters_are_400_naming_the_field(client, key, params, field):
     response = client.get(BASE, params=params, headers=auth(key))
@@ -321,6 +322,13 @@ def test_a_key_of_one_shop_never_sees_or_touches_another_shops_intents(client, e
                          .where(notifications_t.c.intent_id == theirs)).scalar() == 0
 
 
+def test_anything_else_under_the_prefix_answers_in_stoqs_shape(client, key):
+    for method, path in [("POST", BASE), ("GET", "/api/v1/external/"), ("PUT", f"{BASE}/1")]:
+        response = client.request(method, path, headers=auth(key))
+        assert response.status_code == 404 and response.json() == {"error": "Not found"}
+        assert client.request(method, path).status_code == 401
+
+
 # -- Rate limit ---------------------------------------------------------------------------------------
 
 def test_rate_limit_headers_and_the_429_body(client, key):
@@ -376,3 +384,45 @@ def test_the_limit_holds_across_two_server_processes(database_url, engine, setti
     assert codes == [200] * 190
     assert [r.status_code for r in over] == [429, 429]
     assert over[1].json()["error"] == "Rate limit exceeded"
+
+
+# -- The OpenAPI document holds with a valid key (the contract test only calls without one) ----------
+
+import json  # noqa: E402
+
+import schemathesis  # noqa: E402
+from hypothesis import HealthCheck, settings as hypothesis_settings  # noqa: E402
+from schemathesis import GenerationMode  # noqa: E402
+from schemathesis.checks import not_a_server_error  # noqa: E402
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance  # noqa: E402
+
+from shopify_app.openapi import openapi_document  # noqa: E402
+
+MERCHANT = schemathesis.openapi.from_dict(json.loads(json.dumps(openapi_document("https://app.example.test")))).include(
+    path_regex="^/external/")
+MERCHANT.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=150,
+                                  database="none")
+
+
+@pytest.fixture
+def authed(client, engine, key):
+    """A client whose shop has a key, a few signups, and a limit no generated run reaches."""
+    state = client.app.state
+    state.merchant_limits = MerchantLimits(state.signup_limits.limiter.storage, "1000000/hour")
+    for i in range(3):
+        signup(client, email=f"gen{i}@example.com", variant=1 + i % 2, product=10)
+    return client, key
+
+
+@MERCHANT.parametrize()
+@hypothesis_settings(deadline=None, suppress_health_check=list(HealthCheck))
+def test_the_merchant_operations_hold_their_documented_contract_with_a_valid_key(case, authed):
+    client, key = authed
+    kwargs = case.as_transport_kwargs(base_url="https://app.example.test/api/v1")
+    headers = {k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() != "x-auth-token"}
+    headers["X-Auth-Token"] = key
+    content = json.dumps(kwargs["json"]).encode() if "json" in kwargs else kwargs.get("content") or kwargs.get("data")
+    response = client.request(kwargs["method"], kwargs["url"], headers=headers, params=kwargs.get("params"),
+                              content=content)
+    assert response.status_code != 401
+    case.validate_response(response, checks=[not_a_server_error, status_code_conformance, response_schema_conformance])
