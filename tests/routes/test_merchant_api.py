@@ -13,6 +13,8 @@ import pytest
 from sqlalchemy import func, select, update
 
 from shopify_app import apikeys
+from shopify_app.db import session_scope
+from shopify_app.notify import outbox
 from shopify_app.models import (
     Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, RestockEvent, Variant, utcnow,
 )
@@ -200,6 +202,14 @@ def test_notify_intent_writes_an_alert_to_the_outbox_with_a_manual_restock_event
         event = c.execute(select(events_t).where(events_t.c.id == note.restock_event_id)).one()
     assert note.kind == NotificationKind.alert and note.status == NotificationStatus.pending and note.channel == "email"
     assert event.trigger == "manual" and event.stock_after == 7 and event.chosen == 1
+    # The worker finds it like any other alert.
+    with session_scope(engine) as session:
+        claimed = outbox.claim(session, "w1", ["email"], limit=10, lease=timedelta(minutes=1))
+        assert claimed == [note.id]
+        [(alert, attempt)] = outbox.load_alerts(session, claimed)
+    assert alert.to == "shopper@example.com" and alert.intent_id == intent_id and attempt == 1
+    with session_scope(engine) as session:
+        session.execute(update(notifications_t).values(status="sent", locked_by=None))
     # Again without allow_resend: refused with the reason; with it, a second alert.
     again = client.post(f"{BASE}/notify_intent", json={"id": intent_id}, headers=auth(key))
     assert again.status_code == 422 and "allow_resend" in again.json()["error"]
