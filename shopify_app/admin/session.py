@@ -2,17 +2,27 @@
 query parameter on a page load or `Authorization: Bearer` on a JSON call. The shop is the token's
 `dest`, never a `shop` parameter; a `shop` parameter naming another shop is refused."""
 
+import logging
 from dataclasses import dataclass
 
+import httpx
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from .. import oauth
 from ..models import Shop
 from ..routes.responses import ApiError, tag_shop
 from ..shops import INSTALLED
 from ..verify import VerificationError, decode_session_token, sanitize_shop_domain
 
 shops = Shop.__table__
+log = logging.getLogger(__name__)
+TOKEN_EXCHANGE = {
+    "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
+    "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
+    "requested_token_type": "urn:shopify:params:oauth:token-type:offline-access-token",
+}
 
 
 class NotInstalled(Exception):
@@ -63,11 +73,43 @@ def load(request: Request, claims: dict, token: str) -> AdminSession:
     return AdminSession(shop_id=row.id, shop=claims["shop"], user=str(sub)[:64] if sub is not None else None, token=token)
 
 
-def api_session(request: Request) -> AdminSession:
-    """For `/app/api/…` (sync endpoints): the Bearer token's installed shop, or 401."""
-    token = bearer(request)
+async def exchange_token(request: Request, shop: str, session_token: str) -> None:
+    """Shopify's token exchange (PLATFORM.md section 1): a valid session token from a shop we hold
+    no access token for (managed install, or a reinstall) buys its offline token, stored like an
+    OAuth install's. Any failure is NotInstalled: the shop goes through the install flow instead."""
+    settings = request.app.state.settings
+    body = {"client_id": settings.SHOPIFY_API_KEY, "client_secret": settings.SHOPIFY_API_SECRET,
+            "subject_token": session_token, **TOKEN_EXCHANGE}
+    try:
+        response = await request.app.state.http.post(settings.admin_url(shop, "/admin/oauth/access_token"), json=body,
+                                                     timeout=settings.SHOPIFY_HTTP_TIMEOUT)
+        data = response.json() if response.status_code == 200 else None
+    except (httpx.HTTPError, ValueError) as exc:
+        log.warning("token exchange failed", extra={"shop": shop, "error": type(exc).__name__})
+        raise NotInstalled(shop) from None
+    token = data.get("access_token") if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token:
+        log.warning("token exchange refused", extra={"shop": shop, "status": response.status_code})
+        raise NotInstalled(shop)
+    scope = data.get("scope")
+    grant = oauth.Grant(access_token=token, scope=scope if isinstance(scope, str) else "")
+    await run_in_threadpool(oauth.store_shop, request.app.state.engine, settings, shop, grant)
+
+
+async def authenticate(request: Request, token: str | None) -> AdminSession:
+    """The session for a token (ApiError 401 if it is not valid); a shop we hold no access token
+    for is given one by token exchange first; NotInstalled if that fails."""
     claims = verify(request, token)
     try:
-        return load(request, claims, token)
+        return await run_in_threadpool(load, request, claims, token)
+    except NotInstalled:
+        await exchange_token(request, claims["shop"], token)
+        return await run_in_threadpool(load, request, claims, token)
+
+
+async def api_session(request: Request) -> AdminSession:
+    """For `/app/api/…`: the Bearer token's installed shop, or 401."""
+    try:
+        return await authenticate(request, bearer(request))
     except NotInstalled:
         raise ApiError(401, "shop: the app is not installed on this shop; open it from your Shopify admin to install it") from None

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..admin import exports, listings, pages, settings as shop_settings, stats
-from ..admin.session import AdminSession, NotInstalled, api_session, load, verify
+from ..admin.session import AdminSession, NotInstalled, api_session, authenticate
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
 from .responses import JSON, ApiError, BodyTooLarge, page, read_body, tag_shop
 
@@ -31,7 +31,7 @@ def api(method):
     (sync, in a thread) with the session; a ValueError carrying messages is a 400."""
     @functools.wraps(method)
     async def endpoint(request: Request) -> Response:
-        session = await run_in_threadpool(api_session, request)
+        session = await api_session(request)
         body = None
         if request.method in ("PUT", "POST") and method.__name__ != "rotate_api_key":
             try:
@@ -161,15 +161,12 @@ async def admin_page(request: Request, name: str | None = None) -> Response:
     name = name or request.path_params.get("page") or "dashboard"
     if name not in pages.PAGES:
         return page(404, "Not found", "There is no such page in this app.")
-    token = request.query_params.get("id_token")
     try:
-        claims = verify(request, token)
+        session = await authenticate(request, request.query_params.get("id_token"))
     except ApiError as exc:
         response = pages.unauthorized(request, exc.messages)
         response.headers["Content-Security-Policy"] = "frame-ancestors https://admin.shopify.com"
         return response
-    try:
-        session = await run_in_threadpool(load, request, claims, token)
     except NotInstalled as exc:
         return framed_by(exc.shop, pages.install(request, exc.shop))
     try:

@@ -1,5 +1,5 @@
 """A small fake of Shopify: the consent screen (which, like Shopify, sends the browser back to
-redirect_uri with a signed code), the token endpoint, and the Admin GraphQL endpoint for the two
+redirect_uri with a signed code), the token endpoint (code grant and session-token exchange), and the Admin GraphQL endpoint for the two
 stock queries the app sends (every document is validated against Shopify's schema). Served on
 127.0.0.1 by a real HTTP server; the app reaches it through SHOPIFY_ADMIN_BASE_URL."""
 
@@ -7,6 +7,8 @@ import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
+
+import jwt
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -105,11 +107,26 @@ class FakeShopify:
             return PlainTextResponse("<html>oops</html>")
         if body.get("client_id") != self.api_key or body.get("client_secret") != self.api_secret:
             return JSONResponse({"error": "invalid_client"}, status_code=400)
-        if self.codes.pop(body.get("code", ""), None) != shop:
+        if body.get("grant_type") == "urn:ietf:params:oauth:grant-type:token-exchange":
+            if not self._session_token_for(shop, body):
+                return JSONResponse({"error": "invalid_subject_token"}, status_code=400)
+        elif self.codes.pop(body.get("code", ""), None) != shop:
             return JSONResponse({"error": "invalid_request", "error_description": "code was already used"}, status_code=400)
         token = "shpat_" + secrets.token_hex(16)
         self.tokens[shop] = token
         return JSONResponse({"access_token": token, "scope": self.granted_scope})
+
+    def _session_token_for(self, shop: str, body: dict) -> bool:
+        """Token exchange: the subject must be a live session token of this app for this shop."""
+        if body.get("subject_token_type") != "urn:ietf:params:oauth:token-type:id_token" or \
+                body.get("requested_token_type") != "urn:shopify:params:oauth:token-type:offline-access-token":
+            return False
+        try:
+            claims = jwt.decode(body.get("subject_token", ""), self.api_secret, algorithms=["HS256"], audience=self.api_key,
+                                leeway=10)
+        except jwt.PyJWTError:
+            return False
+        return claims.get("dest") == f"https://{shop}"
 
     @property
     def app(self) -> Starlette:

@@ -4,9 +4,10 @@
 import time
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from shopify_app.models import Shop
+from shopify_app.keys import decrypt_token
+from shopify_app.models import Shop, utcnow
 
 from ..admin.tokens import OTHER, SHOP, bearer, session_token
 from ..conftest import install_shop
@@ -76,7 +77,34 @@ def test_a_bad_page_token_gets_a_readable_401_page(client, shop):
     assert "Open this app from your Shopify admin" in response.text
 
 
-def test_an_uninstalled_shop_is_sent_to_install(client, engine, shop):
+def stored_token(engine, settings, domain=SHOP):
+    with engine.connect() as connection:
+        row = connection.execute(select(Shop.__table__).where(Shop.__table__.c.domain == domain)).first()
+    return row and row.access_token_encrypted and decrypt_token(settings.SECRET_KEY, row.access_token_encrypted)
+
+
+def test_a_shop_without_a_token_gets_one_by_token_exchange(client, engine, settings, fake_shopify, shop):
+    with engine.begin() as connection:
+        connection.execute(update(Shop.__table__).values(access_token_encrypted=None, uninstalled_at=utcnow()))
+    token = session_token()
+    page = client.get(f"/app?id_token={token}")
+    assert page.status_code == 200 and "<h1>Dashboard</h1>" in page.text
+    [request] = fake_shopify.token_requests
+    assert request["grant_type"] == "urn:ietf:params:oauth:grant-type:token-exchange"
+    assert request["subject_token"] == token and request["client_secret"] == settings.SHOPIFY_API_SECRET
+    assert request["requested_token_type"] == "urn:shopify:params:oauth:token-type:offline-access-token"
+    assert stored_token(engine, settings) == fake_shopify.tokens[SHOP]
+
+
+def test_a_new_shop_is_installed_by_token_exchange_from_the_api(client, engine, settings, fake_shopify, shop):
+    response = client.get("/app/api/settings", headers=bearer("brand-new.myshopify.com"))
+    assert response.status_code == 200 and response.json()["min_restock_quantity"] == 1
+    assert stored_token(engine, settings, "brand-new.myshopify.com") == fake_shopify.tokens["brand-new.myshopify.com"]
+
+
+@pytest.mark.parametrize("mode", ["error", "garbage"])
+def test_when_token_exchange_fails_the_shop_is_sent_to_install(mode, client, engine, settings, fake_shopify, shop):
+    fake_shopify.token_mode = mode
     with engine.begin() as connection:
         connection.execute(update(Shop.__table__).values(access_token_encrypted=None))
     page = client.get(f"/app?id_token={session_token()}")
@@ -84,11 +112,7 @@ def test_an_uninstalled_shop_is_sent_to_install(client, engine, shop):
     assert page.headers["content-security-policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com"
     api = client.get("/app/api/settings", headers=bearer())
     assert api.status_code == 401 and "not installed" in api.json()["errors"][0]
-
-
-def test_an_unknown_shop_with_a_valid_token_is_sent_to_install(client, shop):
-    page = client.get(f"/app?id_token={session_token('brand-new.myshopify.com')}")
-    assert page.status_code == 200 and 'href="/auth?shop=brand-new.myshopify.com"' in page.text
+    assert stored_token(engine, settings) is None
 
 
 def test_cross_site_writes_without_a_token_change_nothing(client, shop):
@@ -97,3 +121,10 @@ def test_cross_site_writes_without_a_token_change_nothing(client, shop):
     assert response.status_code == 401
     assert client.get("/app/api/settings", headers=bearer()).json() == before
     assert client.post("/app/api/api-key").status_code == 401
+
+
+@pytest.mark.parametrize("case", FORGED)
+def test_a_bad_token_never_reaches_token_exchange(case, client, fake_shopify, shop):
+    assert client.get("/app/api/settings", headers=bearer("brand-new.myshopify.com", **FORGED[case])).status_code == 401
+    assert client.get(f"/app?id_token={session_token('brand-new.myshopify.com', **FORGED[case])}").status_code == 401
+    assert fake_shopify.token_requests == []
