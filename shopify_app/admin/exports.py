@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 
 from . import listings
 
-CHUNK = 2000
+CHUNK = 1000   # rows per read: about 2 MB of Python objects
 SIGNUP_FIELDS = ["id", "created_at", "status", "channel", "email", "phone", "quantity", "shopify_product_id",
                  "shopify_variant_id", "product_title", "variant_title", "source", "optin_confirmed",
                  "notified_at", "unsubscribed_at"]
