@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     REDIS_URL: str | None = None
     # Addresses (or CIDR networks, or *) of our own reverse proxies, whose X-Forwarded-For is believed.
     FORWARDED_ALLOW_IPS: str = "127.0.0.1"
+    # Contact details of signups notified or unsubscribed longer ago than this are purged (the
+    # figures stay); the worker checks hourly.
+    RETENTION_DAYS: int = Field(default=365, ge=1)
     # Seconds a double opt-in confirmation link works (7 days).
     OPTIN_TOKEN_TTL: int = Field(default=7 * 24 * 3600, ge=60)
 

@@ -1,14 +1,15 @@
-"""`customers/redact` (mandatory compliance topic): erase what we hold on one customer of a shop:
-their customer rows and every signup made with their email or phone."""
+"""`customers/redact` (mandatory compliance topic): erase what identifies one customer of a shop:
+their customer rows and every signup made by them or with their email or phone keep no contact
+(`shopify_app/privacy.py`); the shop's figures stay."""
 
 import logging
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shopify_app import coerce
+from shopify_app import coerce, privacy
 from shopify_app.contacts import normalize_email, normalize_phone
-from shopify_app.models import Customer, Intent, Shop
+from shopify_app.models import Shop
 
 from .receive import Delivery, endpoint
 
@@ -49,17 +50,8 @@ def apply(session: Session, delivery: Delivery) -> None:
     customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
     shop_id = session.execute(select(Shop.id).where(Shop.domain == delivery.shop)).scalar_one_or_none()
     email, phone, shopify_id = customer_contacts(customer, delivery)
-    if shop_id is None or not (email or phone or shopify_id):
-        return
-    who = [c for c in (
-        Customer.email == email if email else None,
-        Customer.phone == phone if phone else None,
-        Customer.shopify_customer_id == shopify_id if shopify_id else None,
-    ) if c is not None]
-    ids = select(Customer.id).where(Customer.shop_id == shop_id, or_(*who))
-    contact = [c for c in (Intent.email == email if email else None, Intent.phone == phone if phone else None) if c is not None]
-    session.execute(delete(Intent).where(Intent.shop_id == shop_id, or_(Intent.customer_id.in_(ids), *contact)))
-    session.execute(delete(Customer).where(Customer.shop_id == shop_id, or_(*who)))
+    if shop_id is not None:
+        privacy.redact_customer(session, shop_id, email=email, phone=phone, shopify_id=shopify_id)
 
 
 handle = endpoint(TOPIC, apply)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from webhooks import inventory_levels_update
 
-from .. import inventory, jobs, restock
+from .. import inventory, jobs, privacy, restock
 from ..admin_api import AdminApi, AdminApiError
 from ..config import Settings
 from ..db import is_transient, session_scope
@@ -34,6 +34,7 @@ shops, variants, intents = Shop.__table__, Variant.__table__, Intent.__table__
 JOBS_PER_ROUND = 20
 DELIVERIES_PER_ROUND = 1000
 RECONCILE_CHUNK = 50
+PURGE_INTERVAL_SECONDS = 3600
 
 
 class Worker:
@@ -58,6 +59,7 @@ class Worker:
         # httpx's pool than it has connections (its queue grows costly past that).
         self._in_flight = {name: asyncio.Semaphore(settings.SEND_CONCURRENCY) for name in self.channels}
         self._next_reconcile = 0.0
+        self._next_purge = 0.0
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -69,6 +71,9 @@ class Worker:
                 if self.settings.RECONCILE_INTERVAL_SECONDS > 0 and loop.time() >= self._next_reconcile:
                     self._next_reconcile = loop.time() + self.settings.RECONCILE_INTERVAL_SECONDS
                     await to_thread.run_sync(self.schedule_reconcile)
+                if loop.time() >= self._next_purge:
+                    self._next_purge = loop.time() + PURGE_INTERVAL_SECONDS
+                    await to_thread.run_sync(self.purge_expired)
                 done = await self.tick()
             except Exception:
                 log.exception("worker round failed", extra={"worker": self.name})
@@ -79,6 +84,14 @@ class Worker:
                 except asyncio.TimeoutError:
                     pass
         log.info("worker stopped", extra={"worker": self.name})
+
+    def purge_expired(self) -> int:
+        """Retention (RETENTION_DAYS): forget the contacts of signups done with long ago."""
+        with session_scope(self.engine) as session:
+            forgotten = privacy.purge_expired(session, self.settings.RETENTION_DAYS)
+        if forgotten:
+            log.info("retention purge", extra={"worker": self.name, "signups": forgotten})
+        return forgotten
 
     async def tick(self) -> int:
         """One round: due jobs, then one batch of due notifications. How much was done."""

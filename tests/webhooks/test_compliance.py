@@ -41,9 +41,12 @@ def test_customers_redact_erases_one_customer_only(client, engine, settings, sho
     payload = {"shop_id": 1, "shop_domain": SHOP, "customer": {"id": 5, "email": "Gone@Example.com", "phone": None},
                "orders_to_redact": []}
     assert deliver(client, "customers/redact", payload).status_code == 200
-    assert counts(engine) == (2, 2, 2)
+    assert counts(engine) == (2, 3, 4)  # the rows stay, as figures (tests/test_privacy.py walks every table)
     with session_scope(engine) as session:
+        # only the other shop's customer with that address is left
         assert session.execute(select(Customer.email).where(Customer.email == "gone@example.com")).all() == [("gone@example.com",)]
+        assert session.execute(select(func.count()).select_from(Intent).where(Intent.email == "gone@example.com")).scalar_one() == 1
+        assert session.execute(select(Intent.email).where(Intent.email == "stays@example.com")).all()
 
 
 def test_shop_redact_erases_the_shop(client, engine, settings, shop):
