@@ -148,15 +148,26 @@ def pytest_terminal_summary(terminalreporter) -> None:
             terminalreporter.write_line(f"{name}: {counts.get('cases', 0)} cases ({codes})")
 
 
-# -- What a full run logged must not carry personal data (issue 7, item 4) -----------------------
+# -- What a full run logged and answered must not carry secrets or personal data (issue 7 item 4,
+# issue 10 item 3) ---------------------------------------------------------------------------------
 # Every log line the app writes during the run is collected as it would be written (JSON, through
-# the redacting formatter) and searched at the end; a find fails the run.
+# the redacting formatter), and every body the test client receives; both are searched at the end,
+# and a find fails the run.
 _LOGGED: list[str] = []
-_PERSONAL = re.compile(
-    r"[A-Za-z0-9._%+-]{2,}@[A-Za-z0-9-]+\.[A-Za-z]{2,}"   # an unmasked email (masked: a***@example.com)
-    r"|\+\d{7,15}\b"                                      # an unmasked E.164 phone
-    r"|\[parameters:|Secretname"                          # bound SQL values; the privacy tests' shopper
+_ANSWERED: list[tuple[str, str]] = []
+_SECRET = (
+    re.escape(API_SECRET) + "|" + re.escape(SECRET_KEY)
+    + r"|shp(?:at|ua|ca|pa|ss)_[A-Za-z0-9]{6,}"         # an access token, unmasked
+    + r"|bis_[A-Za-z0-9_-]{20,}"                          # a merchant API key
 )
+_IN_LOGS = re.compile(
+    _SECRET
+    + r"|[A-Za-z0-9._%+-]{2,}@[A-Za-z0-9-]+\.[A-Za-z]{2,}"  # an unmasked email (masked: a***@example.com)
+    + r"|\+\d{7,15}\b"                                    # an unmasked E.164 phone
+    + r"|\[parameters:|Secretname"                        # bound SQL values; the privacy tests' shopper
+)
+_IN_ANSWERS = re.compile(_SECRET)
+_SHOWN_ONCE = ("/app/api/api-key",)  # answers whose whole point is a new key
 
 
 class _Collect(logging.Handler):
@@ -171,9 +182,41 @@ def pytest_configure(config: pytest.Config) -> None:
     logging.getLogger().addHandler(handler)
     logging.getLogger().setLevel(logging.INFO)
 
+    import httpx
+    from starlette import testclient
+
+    class Tee(httpx.SyncByteStream):
+        """The body as the test client reads it, kept for the end-of-run search."""
+
+        def __init__(self, inner: httpx.SyncByteStream, path: str) -> None:
+            self.inner, self.path, self.chunks = inner, path, []
+
+        def __iter__(self):
+            for chunk in self.inner:
+                self.chunks.append(chunk)
+                yield chunk
+
+        def close(self) -> None:
+            self.inner.close()
+            _ANSWERED.append((self.path, b"".join(self.chunks).decode("utf-8", "replace")))
+
+    handle = testclient._TestClientTransport.handle_request
+
+    def recorded(self, request):
+        response = handle(self, request)
+        if not request.url.path.endswith(_SHOWN_ONCE):
+            response.stream = Tee(response.stream, request.url.path)
+        return response
+
+    testclient._TestClientTransport.handle_request = recorded
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    found = [line for line in _LOGGED if _PERSONAL.search(line)]
-    if found:
-        print(f"\n{len(found)} log lines carry personal data, e.g.:\n" + "\n".join(found[:5]))
+    logged = [line for line in _LOGGED if _IN_LOGS.search(line)]
+    answered = [f"{path}: {body[:300]}" for path, body in _ANSWERED if _IN_ANSWERS.search(body)]
+    if logged:
+        print(f"\n{len(logged)} log lines carry a secret or personal data, e.g.:\n" + "\n".join(logged[:5]))
+    if answered:
+        print(f"\n{len(answered)} answers carry a secret, e.g.:\n" + "\n".join(answered[:5]))
+    if logged or answered:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import uvicorn
 
 API_KEY = "test-api-key"
-API_SECRET = "hush"
+API_SECRET = "hush-test-api-secret-7f3a9c51"  # distinctive: the run searches logs and answers for it
 SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnop"
 
 

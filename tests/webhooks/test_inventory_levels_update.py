@@ -229,14 +229,14 @@ def test_the_200_is_sent_only_once_the_delivery_is_committed(settings, engine, s
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             writer = intake(app)
-            real_run, gate, writing = writer._run, asyncio.Event(), asyncio.Event()
+            real_run, gate, writing = writer._insert, asyncio.Event(), asyncio.Event()
 
             async def held(rows):
                 writing.set()
                 await gate.wait()
                 return await real_run(rows)
 
-            writer._run = held
+            writer._insert = held
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             async with httpx.AsyncClient(transport=transport, base_url="https://app.example.test") as http:
                 post = lambda webhook_id: http.post(  # noqa: E731
@@ -253,7 +253,7 @@ def test_the_200_is_sent_only_once_the_delivery_is_committed(settings, engine, s
                 async def broken(rows):
                     raise OperationalError("INSERT", {}, Exception("server closed the connection"))
 
-                writer._run = broken
+                writer._insert = broken
                 assert (await post("lost")).status_code == 500  # not recorded: Shopify must retry
                 assert recorded() == 1
 
