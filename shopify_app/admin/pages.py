@@ -117,14 +117,14 @@ PAGES = {"dashboard": dashboard, "demand": demand, "signups": signups, "deliveri
 
 def bad_filter(request: Request, session: AdminSession, name: str, exc: ValueError) -> HTMLResponse:
     return render("error.html", status=400, **_context(request, session, name), title="Cannot show this page",
-                  message=str(exc), back=True)
+                  message=str(exc), detail=None, back=True)
 
 
 def unauthorized(request: Request, messages: list[str]) -> HTMLResponse:
     return render("error.html", status=401, shop=None, nav=[], current="", api_key=request.app.state.settings.SHOPIFY_API_KEY,
                   token="", title="Open this app from your Shopify admin",
-                  message="This page needs a valid Shopify session (" + "; ".join(messages) + "). "
-                          "Open Back in stock alerts from the Apps section of your Shopify admin.", back=False)
+                  message="This link has no valid Shopify session, or its session has expired. Open Back in stock "
+                          "alerts from the Apps section of your Shopify admin.", detail="; ".join(messages), back=False)
 
 
 def install(request: Request, shop: str) -> HTMLResponse:

@@ -2,7 +2,7 @@
   "use strict";
   var loadedToken = document.querySelector('meta[name="id-token"]').content;
   var bridge = !!(window.shopify && typeof window.shopify.idToken === "function");
-  if (!bridge) { document.getElementById("bridge-note").hidden = false; }
+  if (!bridge && loadedToken) { document.getElementById("bridge-note").hidden = false; }
 
   // A fresh session token from App Bridge when it is there, else the one this page was loaded with.
   function token() {
