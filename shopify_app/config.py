@@ -116,6 +116,8 @@ class Settings(BaseSettings):
     # address, and per shop and contact address. Counters live in the database, or in Redis.
     SIGNUP_RATE_LIMIT: str = "60/minute"
     SIGNUP_CONTACT_LIMIT: str = "20/hour"
+    # The merchant API (`/api/v1/external/...`): points per shop; a GET costs 1, a write 2.
+    MERCHANT_API_RATE_LIMIT: str = "360/minute"
     REDIS_URL: str | None = None
     # Addresses (or CIDR networks, or *) of our own reverse proxies, whose X-Forwarded-For is believed.
     FORWARDED_ALLOW_IPS: str = "127.0.0.1"
@@ -125,7 +127,7 @@ class Settings(BaseSettings):
     # Seconds a double opt-in confirmation link works (7 days).
     OPTIN_TOKEN_TTL: int = Field(default=7 * 24 * 3600, ge=60)
 
-    @field_validator("SIGNUP_RATE_LIMIT", "SIGNUP_CONTACT_LIMIT")
+    @field_validator("SIGNUP_RATE_LIMIT", "SIGNUP_CONTACT_LIMIT", "MERCHANT_API_RATE_LIMIT")
     @classmethod
     def _rate(cls, value: str) -> str:
         if not RATE.fullmatch(value.strip()):

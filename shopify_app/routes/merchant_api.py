@@ -78,11 +78,11 @@ class MerchantLimits:
 
 
 def merchant_limits(app) -> MerchantLimits:
-    """The app's merchant-API limit, made on first use from the signup limits' storage; its size is
-    the setting MERCHANT_API_RATE_LIMIT when there is one (`N/second|minute|hour`), else 360/minute."""
+    """The app's merchant-API limit (MERCHANT_API_RATE_LIMIT), made on first use from the signup
+    limits' storage."""
     found = getattr(app.state, "merchant_limits", None)
     if found is None:
-        limit = getattr(app.state.settings, "MERCHANT_API_RATE_LIMIT", None) or DEFAULT_RATE_LIMIT
+        limit = app.state.settings.MERCHANT_API_RATE_LIMIT
         found = app.state.merchant_limits = MerchantLimits(app.state.signup_limits.limiter.storage, limit)
     return found
 

@@ -362,6 +362,16 @@ def test_the_default_limit_is_360_points_a_minute(client, key):
     assert client.get(BASE, headers=auth(key)).headers["X-RateLimit-Limit"] == "360"
 
 
+def test_the_limit_is_the_setting(settings, key):
+    from starlette.testclient import TestClient
+
+    from shopify_app.app import create_app
+
+    with TestClient(create_app(settings.model_copy(update={"MERCHANT_API_RATE_LIMIT": "2/minute"}))) as limited:
+        codes = [limited.get(BASE, headers=auth(key)).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+
+
 def test_the_limit_holds_across_two_server_processes(database_url, engine, settings, shop, backend):
     """Two `shopify-app serve` processes on one PostgreSQL database share the shop's 360 points."""
     if backend != "postgresql":
