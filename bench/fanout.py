@@ -199,15 +199,17 @@ def main() -> None:
     parser.add_argument("--profile", metavar="DIR", help="record the worker with py-spy into DIR/fanout-CHANNEL-N.txt "
                                                          "(read with bench/profile_summary.py)")
     args = parser.parse_args()
-    if not shutil.which("smtp-sink"):
+    email = "email" in args.channels
+    if email and not shutil.which("smtp-sink"):
         sys.exit("smtp-sink not found: apt-get install postfix (the email sink); or pass --channels sms push")
     smtp_port, receiver_port = free_port(), free_port()
-    sink = start(["smtp-sink", "-c", "-u", "root", f"127.0.0.1:{smtp_port}", "1024"])
+    sink = start(["smtp-sink", "-c", "-u", "root", f"127.0.0.1:{smtp_port}", "1024"]) if email else None
     receivers = start([sys.executable, "bench/receivers.py", "--port", str(receiver_port)])
     try:
         wait_http(f"http://127.0.0.1:{receiver_port}/count")
         time.sleep(0.3)
-        print(f"smtp-sink's own capacity (smtp-source, 32 sessions): {sink_capacity(smtp_port):,.0f} messages/s")
+        if email:
+            print(f"smtp-sink's own capacity (smtp-source, 32 sessions): {sink_capacity(smtp_port):,.0f} messages/s")
         print(f"{'backend':<11}{'signups':>9} {'channel':<7}{'sent':>9}{'seconds':>9}{'per s':>8}"
               f"{'decided':>9}{'1st sent':>9}{'worker MB':>10}")
         for n in args.sizes:
@@ -218,7 +220,8 @@ def main() -> None:
                       f"{r['worker_peak_mb']:>10.0f}", flush=True)
     finally:
         stop(receivers)
-        stop(sink)
+        if sink is not None:
+            stop(sink)
     if not args.skip_decide:
         for total, seconds in decide_scaling(args.backend):
             print(f"decide one restock (100 signups) with {total:>9,} signups stored: {seconds * 1000:.1f} ms")

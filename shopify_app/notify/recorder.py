@@ -4,19 +4,17 @@ whole claimed batch. A worker killed mid-batch has then sent at most what was in
 group without a record: the only messages a successor can send twice."""
 
 import asyncio
-from collections.abc import Callable
-
-from anyio import to_thread
+from collections.abc import Awaitable, Callable
 
 from . import outbox
 
-INTERVAL = 0.05
-GROUP = 16
+INTERVAL = 0.1
+GROUP = 64
 
 
 class OutcomeRecorder:
-    def __init__(self, record: Callable[[list[outbox.Outcome]], None]) -> None:
-        self._record = record            # blocking: runs in a thread, one group at a time
+    def __init__(self, record: Callable[[list[outbox.Outcome]], Awaitable[None]]) -> None:
+        self._record = record            # one group at a time
         self._waiting: list[outbox.Outcome] = []
         self._ready = asyncio.Event()
         self._closed = False
@@ -42,6 +40,6 @@ class OutcomeRecorder:
             self._ready.clear()
             group, self._waiting = self._waiting, []
             if group:
-                await to_thread.run_sync(self._record, group)
+                await self._record(group)
             if self._closed and not self._waiting:
                 return

@@ -39,6 +39,7 @@ async def running_worker(settings: Settings, engine: Engine, http: httpx.AsyncCl
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await to_thread.run_sync(worker.release)
+        await worker.close()
         for channel in channels.values():
             with contextlib.suppress(Exception):
                 await channel.aclose()
