@@ -91,3 +91,36 @@ def json_values():
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
         max_leaves=12,
     )
+
+
+@contextlib.contextmanager
+def serving_processes(database_url: str, count: int = 2, **settings: str):
+    """`count` real `shopify-app serve` processes on one database (production settings with the
+    test secrets, no worker); yield an httpx client for each, once each answers /healthz."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("SHOPIFY_", "SMTP_", "TWILIO_", "VAPID_", "REDIS_URL"))}
+    env.update(SHOPIFY_API_KEY=API_KEY, SHOPIFY_API_SECRET=API_SECRET, SECRET_KEY=SECRET_KEY, APP_ENV="production",
+               DATABASE_URL=database_url, WORKER_IN_PROCESS="false", LOG_LEVEL="WARNING", **settings)
+    with contextlib.ExitStack() as stack:
+        clients = []
+        for port in (free_port() for _ in range(count)):
+            process = subprocess.Popen([sys.executable, "-m", "shopify_app", "serve", "--port", str(port)], env=env,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stack.callback(lambda p=process: (p.terminate(), p.wait(15)))
+            clients.append(stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)))
+        for client in clients:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                try:
+                    if client.get("/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.05)
+        yield clients

@@ -2,13 +2,8 @@
 nothing stored, and counted where every server process sees them."""
 
 import json
-import os
-import subprocess
-import sys
-from contextlib import ExitStack
 from types import SimpleNamespace
 
-import httpx
 import pytest
 import redis
 from sqlalchemy import func, select
@@ -19,7 +14,7 @@ from shopify_app.db import session_scope
 from shopify_app.models import Intent, IntentSource
 from shopify_app.ratelimit import client_address, trusted_networks
 
-from .support import API_KEY, API_SECRET, SECRET_KEY, free_port, proxy_query
+from .support import proxy_query, serving_processes
 
 SHOP = "demo-shop.myshopify.com"
 URL = "/api/v1/intents.json"
@@ -104,28 +99,11 @@ def _redis_up() -> bool:
 def test_limits_hold_across_two_server_processes(store, database_url, engine, settings, shop):
     if store == "redis" and not _redis_up():
         pytest.skip("no Redis on 127.0.0.1:6379")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "SMTP_", "TWILIO_", "VAPID_"))}
-    env.update(SHOPIFY_API_KEY=API_KEY, SHOPIFY_API_SECRET=API_SECRET, SECRET_KEY=SECRET_KEY, APP_ENV="production",
-               DATABASE_URL=database_url, WORKER_IN_PROCESS="false", LOG_LEVEL="WARNING",
-               SIGNUP_CONTACT_LIMIT="5/hour", SIGNUP_RATE_LIMIT="1000/minute")
+    limits = {"SIGNUP_CONTACT_LIMIT": "5/hour", "SIGNUP_RATE_LIMIT": "1000/minute"}
     if store == "redis":
-        env["REDIS_URL"] = "redis://127.0.0.1:6379/15"
+        limits["REDIS_URL"] = "redis://127.0.0.1:6379/15"
         redis.Redis(host="127.0.0.1", port=6379, db=15).flushdb()
-    ports = [free_port(), free_port()]
-    with ExitStack() as stack:
-        for port in ports:
-            process = subprocess.Popen([sys.executable, "-m", "shopify_app", "serve", "--port", str(port)], env=env,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            stack.callback(lambda p=process: (p.terminate(), p.wait(15)))
-        clients = [stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{p}", timeout=5)) for p in ports]
-        for client in clients:
-            for _ in range(200):
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                __import__("time").sleep(0.05)
+    with serving_processes(database_url, **limits) as clients:
         codes = [clients[i % 2].post(URL, content=body("both@example.com", 100 + i),
                                      headers={"X-Shopify-Shop-Domain": SHOP, "Content-Type": "application/json"}
                                      ).status_code for i in range(8)]

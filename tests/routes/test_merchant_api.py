@@ -2,13 +2,8 @@
 endpoint's documented behaviour, pagination, one shop never reaching another's data, and the
 rate limit (in one app, and across two server processes)."""
 
-import os
-import subprocess
-import sys
-from contextlib import ExitStack
 from datetime import timedelta
 
-import httpx
 import pytest
 from sqlalchemy import func, select, update
 
@@ -21,7 +16,7 @@ from shopify_app.models import (
 from shopify_app.routes.merchant_api import MerchantLimits
 
 from ..conftest import install_shop
-from ..support import API_KEY, API_SECRET, SECRET_KEY, free_port
+from ..support import serving_processes
 
 SHOP = "demo-shop.myshopify.com"
 OTHER = "other-shop.myshopify.com"
@@ -377,25 +372,7 @@ def test_the_limit_holds_across_two_server_processes(database_url, engine, setti
     if backend != "postgresql":
         pytest.skip("several server processes share a PostgreSQL database (SQLite serves one process)")
     key = new_key(engine)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "SMTP_", "TWILIO_", "VAPID_"))}
-    env.update(SHOPIFY_API_KEY=API_KEY, SHOPIFY_API_SECRET=API_SECRET, SECRET_KEY=SECRET_KEY, APP_ENV="production",
-               DATABASE_URL=database_url, WORKER_IN_PROCESS="false", LOG_LEVEL="WARNING")
-    env.pop("REDIS_URL", None)
-    ports = [free_port(), free_port()]
-    with ExitStack() as stack:
-        for port in ports:
-            process = subprocess.Popen([sys.executable, "-m", "shopify_app", "serve", "--port", str(port)], env=env,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            stack.callback(lambda p=process: (p.terminate(), p.wait(15)))
-        clients = [stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{p}", timeout=10)) for p in ports]
-        for client in clients:
-            for _ in range(200):
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                __import__("time").sleep(0.05)
+    with serving_processes(database_url) as clients:
         # 170 writes (340 points) and 20 reads (20 points) spend the window; the next call of either is refused.
         codes = [clients[i % 2].request("DELETE", BASE + "/bulk_destroy", json={"intent_ids": [1]},
                                         headers=auth(key)).status_code for i in range(170)]
