@@ -132,9 +132,13 @@ def _contacts(request: IntentRequest, push_allowlist: frozenset[str]) -> Contact
     return found
 
 
-def signup_address(request: IntentRequest, push_allowlist: frozenset[str]) -> str:
-    """The signup's own address, normalised (ContactError if the channel's contact is not valid)."""
-    return _contacts(request, push_allowlist).address
+def contacts_of(request: IntentRequest, push_allowlist: frozenset[str]) -> Contacts | None:
+    """The request's contacts, read once by the route (the abuse limits key on the address) and
+    handed to `file_signup`; None if the channel's contact is not valid (the service says why)."""
+    try:
+        return _contacts(request, push_allowlist)
+    except ContactError:
+        return None
 
 
 def _row(session: Executor, statement, **params) -> dict[str, Any] | None:
@@ -278,10 +282,11 @@ def create(
     *,
     source: IntentSource,
     push_allowlist: frozenset[str],
+    contacts: Contacts | None = None,
 ) -> CreateResult:
     """File a signup, or return the pending one it repeats. The caller commits."""
     try:
-        contacts = _contacts(request, push_allowlist)
+        contacts = contacts or _contacts(request, push_allowlist)
     except ContactError as exc:
         return CreateResult(errors=[str(exc)])
     cust, channel = request.customer, request.intent.channel
@@ -355,7 +360,7 @@ SELECT s.id, s.double_optin, (SELECT id FROM i) AS intent_id FROM s"""
 
 def create_first_signup(
     connection: Connection, domain: str, request: IntentRequest, *, source: IntentSource,
-    push_allowlist: frozenset[str],
+    push_allowlist: frozenset[str], contacts: Contacts | None = None,
 ) -> tuple[ShopRef | None, CreateResult | None] | None:
     """PostgreSQL only. (None, None): the shop has not installed the app. (shop, result): filed.
     (shop, None): not a first signup, use `create` with that shop. None: not tried (the contact
@@ -363,7 +368,7 @@ def create_first_signup(
     if request.customer.id:
         return None
     try:
-        contacts = _contacts(request, push_allowlist)
+        contacts = contacts or _contacts(request, push_allowlist)
     except ContactError:
         return None
     now = utcnow()
@@ -387,11 +392,12 @@ def create_first_signup(
 
 
 def _create_in_transaction(connection: Connection, domain: str, request: IntentRequest, source: IntentSource,
-                           push_allowlist: frozenset[str], shop: ShopRef | None = None) -> CreateResult:
+                           push_allowlist: frozenset[str], contacts: Contacts | None,
+                           shop: ShopRef | None = None) -> CreateResult:
     shop = shop or find_installed(connection, domain)
     if shop is None:
         raise UnknownShop(domain)
-    return create(connection, shop, request, source=source, push_allowlist=push_allowlist)
+    return create(connection, shop, request, source=source, push_allowlist=push_allowlist, contacts=contacts)
 
 
 def _create_in_thread(engine, *args) -> CreateResult:
@@ -399,7 +405,8 @@ def _create_in_thread(engine, *args) -> CreateResult:
         return _create_in_transaction(connection, *args)
 
 
-async def file_signup(state, domain: str, request: IntentRequest, *, source: IntentSource) -> CreateResult:
+async def file_signup(state, domain: str, request: IntentRequest, *, source: IntentSource,
+                      contacts: Contacts | None = None) -> CreateResult:
     """File a signup for the shop `domain` (raises UnknownShop). On SQLite, in a thread. On
     PostgreSQL, on an async connection (SQLAlchemy's run_sync runs the same code, each round trip
     yielding to the event loop): first the one-statement path for a shopper the shop has never
@@ -407,9 +414,10 @@ async def file_signup(state, domain: str, request: IntentRequest, *, source: Int
     connections, not ORM sessions: a session's bookkeeping cost a fifth."""
     allowlist = state.settings.push_allowlist
     if state.async_engine is None:
-        return await run_in_threadpool(_create_in_thread, state.engine, domain, request, source, allowlist)
+        return await run_in_threadpool(_create_in_thread, state.engine, domain, request, source, allowlist, contacts)
     first = await run_async(state.async_engine, partial(
-        create_first_signup, domain=domain, request=request, source=source, push_allowlist=allowlist), autocommit=True)
+        create_first_signup, domain=domain, request=request, source=source, push_allowlist=allowlist,
+        contacts=contacts), autocommit=True)
     shop = None
     if first is not None:
         shop, result = first
@@ -418,4 +426,5 @@ async def file_signup(state, domain: str, request: IntentRequest, *, source: Int
         if result is not None:
             return result
     return await run_async(state.async_engine, partial(
-        _create_in_transaction, domain=domain, request=request, source=source, push_allowlist=allowlist, shop=shop))
+        _create_in_transaction, domain=domain, request=request, source=source, push_allowlist=allowlist,
+        contacts=contacts, shop=shop))

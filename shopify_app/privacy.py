@@ -59,7 +59,6 @@ def redact_shop(session: Executor, domain: str) -> None:
     finds nothing left to erase)."""
     shop_id = session.execute(select(Shop.__table__.c.id).where(Shop.__table__.c.domain == domain)).scalar_one_or_none()
     if shop_id is not None:
-        session.execute(delete(intents).where(intents.c.shop_id == shop_id))  # before customers: both cascade
         session.execute(delete(Shop.__table__).where(Shop.__table__.c.id == shop_id))
     session.execute(delete(OAuthState.__table__).where(OAuthState.__table__.c.shop == domain))
     deliveries = WebhookDelivery.__table__

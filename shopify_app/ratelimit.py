@@ -23,13 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
 from .config import Settings
-from .contacts import ContactError
 from .db import dialect_insert_for
 from .group_insert import GroupWriter
 from .keys import derive_key
 from .models import IntentSource, RateLimitCounter
 from .routes.responses import ApiError
-from .schemas import IntentRequest
 
 counters = RateLimitCounter.__table__
 _COUNTER = select(counters.c.count, counters.c.expires_at).where(counters.c.key == bindparam("key"))
@@ -189,22 +187,16 @@ def client_address(request: Request, trusted, *, door: IntentSource) -> str | No
     return peer
 
 
-async def check_signup(request: Request, shop: str, signup: IntentRequest, *, door: IntentSource) -> None:
-    """Count this signup against both limits; ApiError(429) when one is spent."""
-    from .intents import signup_address  # the service's own notion of the signup's address
-
+async def check_signup(request: Request, shop: str, address: str | None, *, door: IntentSource) -> None:
+    """Count this signup against both limits (the per-contact one only when its `address` is
+    valid: an invalid one is answered 200 and stores nothing); ApiError(429) when one is spent."""
     signup_limits: SignupLimits = request.app.state.signup_limits
     hits = []
-    address = client_address(request, signup_limits.trusted, door=door)
+    client = client_address(request, signup_limits.trusted, door=door)
+    if client:
+        hits.append(signup_limits.hit(signup_limits.per_address, signup_limits.key("ip", client)))
     if address:
-        hits.append(signup_limits.hit(signup_limits.per_address, signup_limits.key("ip", address)))
-    try:
-        contact = signup_address(signup, request.app.state.settings.push_allowlist)
-    except ContactError:
-        contact = None  # answered 200 with the reason; nothing will be stored
-    if contact:
-        hits.append(signup_limits.hit(signup_limits.per_contact, signup_limits.key("contact", shop, contact)))
+        hits.append(signup_limits.hit(signup_limits.per_contact, signup_limits.key("contact", shop, address)))
     for outcome in await asyncio.gather(*hits, return_exceptions=True):  # both counted, side by side
         if isinstance(outcome, BaseException):
             raise outcome
-

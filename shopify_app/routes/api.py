@@ -67,9 +67,10 @@ async def file_signup(request: Request, shop: str, signup: IntentRequest, *, doo
                       say_created: bool = False) -> Response:
     """Count the signup against the abuse limits, file it, and answer as STOQ does (plus, for the
     theme block, whether it was new: `created`)."""
-    await ratelimit.check_signup(request, shop, signup, door=door)
+    contacts = intents.contacts_of(signup, request.app.state.settings.push_allowlist)
+    await ratelimit.check_signup(request, shop, contacts.address if contacts else None, door=door)
     try:
-        outcome = await intents.file_signup(request.app.state, shop, signup, source=door)
+        outcome = await intents.file_signup(request.app.state, shop, signup, source=door, contacts=contacts)
     except intents.UnknownShop:
         raise ApiError(401, UNKNOWN_SHOP) from None
     if outcome.errors:
