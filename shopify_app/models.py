@@ -5,7 +5,9 @@ import uuid
 from datetime import datetime, timezone
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, Integer, String, Text, TypeDecorator, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger, Column, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, TypeDecorator, UniqueConstraint, text,
+)
 from sqlmodel import Field, SQLModel
 
 # SQLite only auto-increments an `INTEGER PRIMARY KEY`.
@@ -76,6 +78,7 @@ class JobStatus(StrEnum):
 class NotificationStatus(StrEnum):
     pending = "pending"          # written, waiting to be sent (or for a retry, see next_attempt_at)
     sending = "sending"          # claimed by a worker until locked_until
+    held = "held"                # written with a restock while the shop's automatic_sending is off: the merchant sends it
     sent = "sent"
     failed = "failed"            # gave up; last_error says why; re-sendable
     cancelled = "cancelled"
@@ -169,6 +172,9 @@ class Intent(SQLModel, table=True):
         Index("ix_intent_contact", "shop_id", "contact_key"),
         # Restock decisions walk one variant's pending intents, oldest first.
         Index("ix_intent_restock", "shop_id", "shopify_variant_id", "status", "id"),
+        # The dashboard's figures over a window (admin/stats.py).
+        Index("ix_intent_shop_created", "shop_id", "created_at"),
+        Index("ix_intent_shop_notified", "shop_id", "notified_at"),
     )
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
@@ -333,6 +339,7 @@ class Notification(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("intent_id", "restock_event_id", name="uq_notification_intent_event"),
         Index("ix_notification_due", "status", "next_attempt_at"),
+        Index("ix_notification_shop_kind_sent", "shop_id", "kind", "sent_at"),
     )
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
@@ -374,3 +381,62 @@ class RateLimitCounter(SQLModel, table=True):
     key: str = Field(primary_key=True, sa_type=String(64))
     count: int = Field(default=0)
     expires_at: float = Field(index=True)   # epoch seconds: what `limits` reads and writes
+
+
+class Conversion(SQLModel, table=True):
+    """An order line attributed to an alert: the alerted shopper bought the alerted variant within
+    CONVERSION_WINDOW_DAYS after it was sent. One row per order line, so a redelivered
+    `orders/create` counts once. Holds no contact: the shop's figures survive a redaction."""
+
+    __table_args__ = (
+        UniqueConstraint("shop_id", "order_id", "line_item_id", name="uq_conversion_line"),
+        Index("ix_conversion_shop_ordered", "shop_id", "ordered_at"),
+    )
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
+    notification_id: int | None = Field(default=None, sa_column=Column(
+        BigInteger, ForeignKey("notification.id", ondelete="SET NULL"), nullable=True, index=True))
+    shopify_variant_id: int = Field(sa_type=BigInteger)
+    order_id: int = Field(sa_type=BigInteger)
+    line_item_id: int = Field(sa_type=BigInteger)
+    quantity: int = Field(default=1)
+    amount: str = Field(sa_type=Numeric(18, 4, asdecimal=False))   # line price x quantity, in `currency`
+    currency: str | None = Field(default=None, sa_type=String(3))
+    ordered_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = created_at_field()
+
+
+class DemandAlert(SQLModel, table=True):
+    """The merchant was told (emailed) that a variant's pending signups reached the shop's
+    high_demand_threshold: once per variant until it is restocked (the restock deletes the row)."""
+
+    __tablename__ = "demand_alert"
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE", primary_key=True)
+    shopify_variant_id: int = Field(sa_type=BigInteger, primary_key=True)
+    pending: int = Field(default=0)                                   # signups waiting when it was raised
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)   # None: the email is still queued
+    created_at: datetime = created_at_field()
+
+
+class DataRequestStatus(StrEnum):
+    pending = "pending"          # received; the worker assembles it
+    ready = "ready"              # `payload` holds the customer's data for the merchant to download
+
+
+class DataRequest(SQLModel, table=True):
+    """`customers/data_request`: what we hold on one customer of a shop, assembled by the worker
+    for the merchant (who alone may download it), who is emailed when it is ready. A later
+    `customers/redact` of the same customer deletes it."""
+
+    __tablename__ = "data_request"
+    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE", index=True)
+    shopify_request_id: int | None = Field(default=None, sa_type=BigInteger)
+    email: str | None = Field(default=None, sa_type=String(320))
+    phone: str | None = Field(default=None, sa_type=String(20))
+    shopify_customer_id: str | None = Field(default=None, sa_type=String(64))
+    status: str = Field(default=DataRequestStatus.pending.value, sa_type=String(16))
+    payload: str | None = Field(default=None, sa_type=Text)            # JSON, once ready
+    requested_at: datetime = created_at_field()
+    ready_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    merchant_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

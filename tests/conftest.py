@@ -25,7 +25,7 @@ from .support import API_KEY, API_SECRET, SECRET_KEY, serve_in_thread
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TABLES_CHILD_FIRST = [
-    "send_attempt", "notification", "restock_event", "job", "inventory_level", "variant",
+    "data_request", "demand_alert", "conversion", "send_attempt", "notification", "restock_event", "job", "inventory_level", "variant",
     "intent", "customer", "webhook_delivery", "oauth_state", "rate_limit_counter", "settings_change", "shop",
 ]
 
