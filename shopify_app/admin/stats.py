@@ -1,16 +1,30 @@
 """The dashboard's figures over a window of whole UTC days ending today: signups made, signups
-waiting now, signups alerted, and per day the signups made and alerts sent. Conversions and
-recovered revenue stay 0 until orders are attributed (a later part of issue 9)."""
+waiting now, signups alerted, the orders those alerts brought (conversions, attributed by
+`webhooks/orders_create.py` into the `conversion` table) and what they earned, and per day the
+signups made, alerts sent and conversions.
+
+- `conversions`: conversion rows (order lines) ordered within the window.
+- `recovered_revenue`: their amounts summed, as a string with two decimals ("0.00" when none),
+  rounded half up, so a client never meets float artefacts.
+- `conversion_rate`: conversions / notified (signups alerted within the window), a fraction
+  rounded to 4 decimals (0.1234 is 12.34 %); 0.0 when nothing was notified. An order in the window
+  may come from an alert just before it, so the rate can exceed 1 on a short window.
+- `currency`: the shop's currency; a shop whose currency is not known yet shows its conversions'
+  (the most frequent one in the window), else None.
+"""
 
 from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from ..models import Intent, Notification, Shop
+from ..models import Conversion, Intent, Notification, Shop
 
-intents, notifications, shops = Intent.__table__, Notification.__table__, Shop.__table__
+intents, notifications, shops, conversions = (
+    Intent.__table__, Notification.__table__, Shop.__table__, Conversion.__table__)
 MAX_DAYS = 366
+CENT = Decimal("0.01")
 
 
 def day_of(connection: Connection, column):
@@ -23,6 +37,27 @@ def day_of(connection: Connection, column):
 def window_start(now: float, days: int) -> datetime:
     today = datetime.fromtimestamp(now, timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     return today - timedelta(days=days - 1)
+
+
+def money(total: float | Decimal | None) -> str:
+    return str(Decimal(str(total or 0)).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def _conversions(connection: Connection, shop_id: int, start: datetime) -> tuple[dict, Decimal, str | None]:
+    """Per day: count; in all: the revenue and the most frequent currency."""
+    c = conversions.c
+    rows = connection.execute(
+        select(day := day_of(connection, c.ordered_at), c.currency, func.count(), func.sum(c.amount))
+        .where(c.shop_id == shop_id, c.ordered_at >= start).group_by(day, c.currency)).all()
+    by_day: dict[str, int] = {}
+    by_currency: dict[str | None, int] = {}
+    revenue = Decimal(0)
+    for date, currency, count, amount in rows:
+        by_day[date] = by_day.get(date, 0) + count
+        by_currency[currency] = by_currency.get(currency, 0) + count
+        revenue += Decimal(str(amount or 0))
+    known = {k: v for k, v in by_currency.items() if k}
+    return by_day, revenue, max(known, key=known.__getitem__) if known else None
 
 
 def compute(connection: Connection, shop_id: int, days: int, now: float) -> dict[str, Any]:
@@ -39,19 +74,22 @@ def compute(connection: Connection, shop_id: int, days: int, now: float) -> dict
     pending = connection.execute(select(func.count()).where(mine, intents.c.status == "pending")).scalar_one()
     notified = connection.execute(
         select(func.count()).where(mine, intents.c.notified_at >= start)).scalar_one()
+    conversions_by_day, revenue, their_currency = _conversions(connection, shop_id, start)
     currency = connection.execute(select(shops.c.currency).where(shops.c.id == shop_id)).scalar_one()
+    converted = sum(conversions_by_day.values())
     per_day = []
     for offset in range(days):
         date = (start + timedelta(days=offset)).date().isoformat()
-        per_day.append({"date": date, "signups": signups_by_day.get(date, 0), "alerts": alerts_by_day.get(date, 0)})
+        per_day.append({"date": date, "signups": signups_by_day.get(date, 0), "alerts": alerts_by_day.get(date, 0),
+                        "conversions": conversions_by_day.get(date, 0)})
     return {
         "days": days,
         "signups": sum(signups_by_day.values()),
         "pending": pending,
         "notified": notified,
-        "conversions": 0,
-        "conversion_rate": 0.0,
-        "recovered_revenue": "0.00",
-        "currency": currency,
+        "conversions": converted,
+        "conversion_rate": round(converted / notified, 4) if notified else 0.0,
+        "recovered_revenue": money(revenue),
+        "currency": currency or their_currency,
         "per_day": per_day,
     }

@@ -5,15 +5,16 @@ import csv
 import io
 import json
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 
 from shopify_app import apikeys
-from shopify_app.models import Intent, SettingsChange, Shop, utcnow
+from shopify_app.models import Conversion, Intent, SettingsChange, Shop, utcnow
 
 from ..admin.data import add_delivery, add_intents, add_variant
-from ..admin.tokens import OTHER, SHOP, bearer
+from ..admin.tokens import OTHER, SHOP, bearer, session_token
 from ..conftest import install_shop
 
 DEFAULTS = {
@@ -111,11 +112,56 @@ def test_stats_count_the_window_and_fill_every_day(client, engine, settings, sho
     assert (body["signups"], body["pending"], body["notified"]) == (6, 9, 1)
     assert (body["conversions"], body["conversion_rate"], body["recovered_revenue"]) == (0, 0.0, "0.00")
     assert len(body["per_day"]) == 30 and body["per_day"][-1]["date"] == now.date().isoformat()
-    assert body["per_day"][-1] == {"date": now.date().isoformat(), "signups": 4, "alerts": 1}
+    assert body["per_day"][-1] == {"date": now.date().isoformat(), "signups": 4, "alerts": 1, "conversions": 0}
     assert body["per_day"][-3]["signups"] == 2
     assert sum(d["signups"] for d in body["per_day"]) == body["signups"]
     assert len(client.get("/app/api/stats?days=1", headers=bearer()).json()["per_day"]) == 1
     assert client.get("/app/api/stats", headers=bearer()).json()["days"] == 30
+
+
+def add_conversion(engine, shop_id: int, line: int, amount: float, *, ordered_at, currency: str | None = "EUR",
+                   notification_id: int | None = None) -> None:
+    with engine.begin() as connection:
+        connection.execute(insert(Conversion.__table__).values(
+            shop_id=shop_id, notification_id=notification_id, shopify_variant_id=1001, order_id=9000 + line,
+            line_item_id=line, quantity=1, amount=amount, currency=currency, ordered_at=ordered_at))
+
+
+def test_stats_count_conversions_and_revenue_in_the_window(client, engine, settings, shop):
+    me = shop_id(engine)
+    now = utcnow()
+    notified = add_intents(engine, me, 3, status="notified")
+    _, notification = add_delivery(engine, me, notified[0])
+    add_conversion(engine, me, 1, 19.99, ordered_at=now, notification_id=notification)
+    add_conversion(engine, me, 2, 0.1, ordered_at=now - timedelta(days=2))
+    add_conversion(engine, me, 3, 0.2, ordered_at=now - timedelta(days=2))
+    add_conversion(engine, me, 4, 500, ordered_at=now - timedelta(days=40))        # outside 30 days
+    other = install_shop(engine, settings, OTHER)
+    add_conversion(engine, other, 5, 1000, ordered_at=now, currency="USD")       # another shop's
+    body = client.get("/app/api/stats?days=30", headers=bearer()).json()
+    assert (body["notified"], body["conversions"], body["recovered_revenue"]) == (3, 3, "20.29")
+    assert body["conversion_rate"] == 1.0
+    assert body["currency"] == "EUR"                                          # the shop's is not known: its orders'
+    assert body["per_day"][-1]["conversions"] == 1 and body["per_day"][-3]["conversions"] == 2
+    assert sum(d["conversions"] for d in body["per_day"]) == 3
+    today = client.get("/app/api/stats?days=1", headers=bearer()).json()
+    assert (today["conversions"], today["conversion_rate"], today["recovered_revenue"]) == (1, 0.3333, "19.99")
+    with engine.begin() as connection:
+        connection.execute(update(Shop.__table__).where(Shop.__table__.c.id == me).values(currency="GBP"))
+    assert client.get("/app/api/stats?days=90", headers=bearer()).json()["recovered_revenue"] == "520.29"
+    assert client.get("/app/api/stats?days=90", headers=bearer()).json()["currency"] == "GBP"
+    page = client.get("/app/dashboard?days=30&" + urlencode({"shop": SHOP, "id_token": session_token()}))
+    assert page.status_code == 200
+    assert '<div class="value" data-metric="conversions">3</div>' in page.text
+    assert '<div class="value" data-metric="conversion_rate">100.0%</div>' in page.text
+    assert '<div class="value" data-metric="recovered_revenue">20.29 GBP</div>' in page.text
+
+
+def test_stats_without_alerts_have_no_rate(client, engine, shop):
+    add_conversion(engine, shop_id(engine), 1, 5, ordered_at=utcnow(), currency=None)
+    body = client.get("/app/api/stats?days=7", headers=bearer()).json()
+    assert (body["notified"], body["conversions"], body["conversion_rate"]) == (0, 1, 0.0)
+    assert (body["recovered_revenue"], body["currency"]) == ("5.00", None)
 
 
 @pytest.mark.parametrize("days", ["0", "367", "-1", "abc", "1e3", "99999999999"])
