@@ -60,7 +60,7 @@ class Settings(BaseSettings):
     SHOPIFY_API_KEY: str = ""
     SHOPIFY_API_SECRET: str = Field(default="", repr=False)
     # `shopify app dev` (Shopify CLI) starts the app with SCOPES and SHOPIFY_APP_URL: both are taken.
-    SHOPIFY_SCOPES: str = Field(default="read_products,read_inventory,write_app_proxy",
+    SHOPIFY_SCOPES: str = Field(default="read_products,read_inventory,read_orders,write_app_proxy",
                                 validation_alias=AliasChoices("SHOPIFY_SCOPES", "SCOPES"))
     SHOPIFY_API_VERSION: str = "2025-10"
     SHOPIFY_ADMIN_BASE_URL: str = "https://{shop}"
@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     RETENTION_DAYS: int = Field(default=365, ge=1)
     # Seconds a double opt-in confirmation link works (7 days).
     OPTIN_TOKEN_TTL: int = Field(default=7 * 24 * 3600, ge=60)
+    # An order of the alerted variant by the alerted shopper within this many days after the
+    # alert was sent is a conversion (webhooks/orders_create.py).
+    CONVERSION_WINDOW_DAYS: int = Field(default=7, ge=1, le=365)
 
     @field_validator("SIGNUP_RATE_LIMIT", "SIGNUP_CONTACT_LIMIT", "MERCHANT_API_RATE_LIMIT")
     @classmethod

@@ -8,6 +8,7 @@ from . import (
     customers_data_request,
     customers_redact,
     inventory_levels_update,
+    orders_create,
     products_update,
     shop_redact,
 )
@@ -15,7 +16,8 @@ from . import (
 HANDLERS = {
     module.TOPIC: module.handle
     for module in (
-        app_uninstalled, customers_data_request, customers_redact, inventory_levels_update, products_update, shop_redact
+        app_uninstalled, customers_data_request, customers_redact, inventory_levels_update, orders_create,
+        products_update, shop_redact,
     )
 }
 

@@ -26,7 +26,7 @@ class FakeShopify:
     base_url: str = ""
     token_mode: str = "ok"          # ok | error | slow | garbage
     slow_seconds: float = 3.0
-    granted_scope: str = "read_products,read_inventory,write_app_proxy"
+    granted_scope: str = "read_products,read_inventory,read_orders,write_app_proxy"
     codes: dict[str, str] = field(default_factory=dict)        # code -> shop
     token_requests: list[dict] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)       # shop -> last token issued
