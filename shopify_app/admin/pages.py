@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..notify.render import TEMPLATES
-from . import listings, settings as shop_settings, stats
+from . import listings, preview, settings as shop_settings, stats
 from .session import AdminSession
 
 NAV = [("dashboard", "Dashboard"), ("demand", "Products in demand"), ("signups", "Signups"),
@@ -109,7 +109,9 @@ def deliveries(request: Request, session: AdminSession) -> HTMLResponse:
 def settings(request: Request, session: AdminSession) -> HTMLResponse:
     with request.app.state.engine.connect() as connection:
         values = shop_settings.read(connection, session.shop_id)
-    return render("settings.html", **_context(request, session, "settings"), title="Settings", s=values)
+        sample = preview.render(connection, request.app.state.settings, session.shop_id, session.shop,
+                                {"sender_name": values["sender_name"], "reply_to": values["reply_to"]})
+    return render("settings.html", **_context(request, session, "settings"), title="Settings", s=values, p=sample)
 
 
 PAGES = {"dashboard": dashboard, "demand": demand, "signups": signups, "deliveries": deliveries, "settings": settings}

@@ -17,6 +17,7 @@ class OutgoingMessage:
     headers: Mapping[str, str] = field(default_factory=dict)   # extra email headers (List-Unsubscribe, List-Unsubscribe-Post)
     push_payload: Mapping[str, Any] | None = None              # push JSON: title, body, url, image
     reference: str | None = None  # our notification id, for logs / Message-ID / idempotency
+    sender_name: str | None = None  # email: the From display name (the shop's setting); the address stays MAIL_FROM's
 
 
 class SendError(Exception):

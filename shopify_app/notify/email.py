@@ -68,14 +68,18 @@ class EmailWriter:
             raise ValueError(f"MAIL_FROM is not an email address: {sender!r}")
         self.envelope_from = address
         self.domain = address.rpartition("@")[2]
-        self.from_header = _header("From", formataddr((name, address), charset="utf-8"))
+        self.from_header = self.from_named(name)
+
+    def from_named(self, name: str | None) -> str:
+        # Only the display name is the shop's: the address stays ours, the one SPF/DKIM vouch for.
+        return _header("From", formataddr((name or "", self.envelope_from), charset="utf-8"))
 
     def write(self, message: OutgoingMessage) -> tuple[bytes, str, bool]:
         """(message bytes, envelope recipient, needs SMTPUTF8)."""
         recipient, utf8 = _recipient(message.to.strip())
         reference = _UNSAFE_ID.sub("", message.reference or "") or None
         lines = [
-            self.from_header,
+            self.from_named(message.sender_name) if message.sender_name else self.from_header,
             f"To: {recipient}",
             _header("Subject", " ".join((message.subject or "").split())),
             f"Date: {formatdate(usegmt=True)}",

@@ -155,6 +155,7 @@ def load_alerts(session: Session, ids: list[int]) -> list[tuple[Alert, int]]:
             func.coalesce(v.c.product_title, intents.c.product_title).label("product_title"),
             func.coalesce(v.c.variant_title, intents.c.variant_title).label("variant_title"),
             v.c.price, v.c.handle, v.c.image_url, customers.c.locale, customers.c.name, shops.c.domain,
+            shops.c.sender_name, shops.c.reply_to,
         )
         .join(intents, intents.c.id == notifications.c.intent_id)
         .join(customers, customers.c.id == intents.c.customer_id)
@@ -170,7 +171,7 @@ def load_alerts(session: Session, ids: list[int]) -> list[tuple[Alert, int]]:
             notification_id=r.id, intent_id=r.intent_id, channel=r.channel, to=to or "", shop_domain=r.domain,
             shopify_variant_id=r.shopify_variant_id, product_title=r.product_title, variant_title=r.variant_title,
             price=r.price, handle=r.handle, image_url=r.image_url, locale=r.locale, customer_name=r.name,
-            kind=r.kind,
+            kind=r.kind, sender_name=r.sender_name, reply_to=r.reply_to,
         )
         found.append((alert, r.attempts))
     return found

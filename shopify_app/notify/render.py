@@ -43,6 +43,8 @@ class Alert:
     locale: str | None = None
     customer_name: str | None = None
     kind: str = "alert"          # or "optin": the double opt-in confirmation
+    sender_name: str | None = None   # the shop's settings: who the message is from,
+    reply_to: str | None = None      # and where replies go (email)
 
 
 @lru_cache(maxsize=16)
@@ -90,6 +92,13 @@ def fit_sms(build, product: str) -> str:
     return build(product[: max(room, 8)].rstrip() + "...") if room > 0 else build(product[:8] + "...")
 
 
+def email_headers(alert: Alert, unsubscribe: str) -> dict[str, str]:
+    headers = {"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    if alert.reply_to:
+        headers["Reply-To"] = alert.reply_to
+    return headers
+
+
 class Renderer:
     def __init__(self, settings: Settings, templates: Path = TEMPLATES):
         self.settings = settings
@@ -121,7 +130,7 @@ class Renderer:
         else:
             product_full = product
         url = product_url(alert)
-        shop = shop_name(alert.shop_domain)
+        shop = alert.sender_name or shop_name(alert.shop_domain)
         reference = f"n{alert.notification_id}"
         if alert.channel == "sms":
             build = lambda p: t["sms"].format(shop=shop, product=p, url=url) + t["sms_stop"]  # noqa: E731
@@ -157,11 +166,9 @@ class Renderer:
             subject=context["subject"],
             text=self.text.render(context),
             html=self.html.render(context),
-            headers={
-                "List-Unsubscribe": f"<{unsubscribe}>",
-                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-            },
+            headers=email_headers(alert, unsubscribe),
             reference=reference,
+            sender_name=alert.sender_name,
         )
 
     def render_optin(self, alert: Alert) -> OutgoingMessage:
@@ -171,7 +178,8 @@ class Renderer:
         product = alert.product_title or t["your_item"]
         if alert.variant_title:
             product = f"{product} ({alert.variant_title})"
-        shop, url, reference = shop_name(alert.shop_domain), self.optin_url(alert.intent_id), f"n{alert.notification_id}"
+        shop, url, reference = (alert.sender_name or shop_name(alert.shop_domain), self.optin_url(alert.intent_id),
+                                f"n{alert.notification_id}")
         if alert.channel == "sms":
             build = lambda p: t["optin_sms"].format(shop=shop, product=p, url=url) + t["sms_stop"]  # noqa: E731
             return OutgoingMessage(channel="sms", to=alert.to, text=fit_sms(build, product), reference=reference)
@@ -182,6 +190,5 @@ class Renderer:
         return OutgoingMessage(
             channel="email", to=alert.to, subject=context["subject"], text=self.optin_text.render(context),
             html=self.optin_html.render(context),
-            headers={"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
-            reference=reference,
+            headers=email_headers(alert, unsubscribe), reference=reference, sender_name=alert.sender_name,
         )

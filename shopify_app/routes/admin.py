@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..admin import exports, listings, pages, settings as shop_settings, stats
+from ..admin import exports, listings, pages, preview, settings as shop_settings, stats
 from ..admin.session import AdminSession, NotInstalled, api_session, authenticate
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
 from .responses import JSON, ApiError, BodyTooLarge, page, read_body, tag_shop
@@ -66,6 +66,13 @@ def put_settings(request: Request, session: AdminSession, body: Any) -> dict:
     values = shop_settings.parse(body)       # ValueError (400) before anything is written
     with _engine(request).begin() as connection:
         return shop_settings.write(connection, session.shop_id, values, session.user)
+
+
+@api
+def preview_settings(request: Request, session: AdminSession, body: Any) -> dict:
+    values = preview.parse(body)
+    with _engine(request).connect() as connection:
+        return preview.render(connection, request.app.state.settings, session.shop_id, session.shop, values)
 
 
 def days_param(request: Request) -> int:
@@ -181,6 +188,7 @@ routes = [
     Route("/app", admin_page, methods=["GET"]),
     Route("/app/api/settings", get_settings, methods=["GET"]),
     Route("/app/api/settings", put_settings, methods=["PUT"]),
+    Route("/app/api/settings/preview", preview_settings, methods=["POST"]),
     Route("/app/api/stats", get_stats, methods=["GET"]),
     Route("/app/api/intents", get_intents, methods=["GET"]),
     Route("/app/api/intents/{intent_id}", delete_intent, methods=["DELETE"]),

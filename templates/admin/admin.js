@@ -116,6 +116,31 @@
         var first = settings.querySelector("[aria-invalid=true]"); if (first) { first.focus(); }
       });
     });
+    // The preview follows the sender fields as they are typed: rendered by the server's own
+    // templates (POST /app/api/settings/preview), nothing saved.
+    var previewTimer = null, previewSeq = 0;
+    var refreshPreview = function () {
+      var seq = ++previewSeq, f = settings.elements;
+      call("POST", "/app/api/settings/preview", {sender_name: f.sender_name.value.trim() || null,
+                                                 reply_to: f.reply_to.value.trim() || null}).then(function (r) {
+        if (seq !== previewSeq) { return; }
+        var box = document.getElementById("preview");
+        if (!r.ok) { box.setAttribute("aria-busy", "false"); document.getElementById("preview-reply-to").textContent = (r.data.errors || []).join("; "); return; }
+        var p = r.data;
+        document.getElementById("preview-from").textContent = p.email.from;
+        document.getElementById("preview-reply-to").textContent = p.email.reply_to || "(no reply-to: replies go to the sender)";
+        document.getElementById("preview-subject").textContent = p.email.subject;
+        document.getElementById("preview-email").srcdoc = p.email.html;
+        document.getElementById("preview-sms").textContent = p.sms.text;
+        document.getElementById("preview-sms-count").textContent = p.sms.characters + " characters, " +
+          (p.sms.fits_one_segment ? "one SMS segment" : "more than one SMS segment");
+      });
+    };
+    ["sender_name", "reply_to"].forEach(function (n) {
+      settings.elements[n].addEventListener("input", function () {
+        clearTimeout(previewTimer); previewTimer = setTimeout(refreshPreview, 300);
+      });
+    });
     var policy = settings.elements.delivery_policy, batchFields = document.getElementById("batch-fields");
     var sync = function () { batchFields.hidden = policy.value !== "batches"; };
     policy.addEventListener("change", sync); sync();

@@ -66,6 +66,17 @@ def test_a_multipart_message_with_our_headers():
     assert b"\r\n" in got.raw and b"\n" not in got.raw.replace(b"\r\n", b"")
 
 
+def test_the_shops_sender_name_and_reply_to_ride_on_our_address():
+    message = email(sender_name="Zoë's Linen", headers={**UNSUBSCRIBE, "Reply-To": "help@linen.example"})
+    with SmtpServer() as server:
+        run(send_all(mailer(server), message))
+    [got] = server.recorder.received
+    assert got.sender == "alerts@shop.example"          # the envelope stays ours (SPF, DKIM)
+    assert got.message["From"].addresses[0].display_name == "Zoë's Linen"
+    assert got.message["From"].addresses[0].addr_spec == "alerts@shop.example"
+    assert got.message["Reply-To"] == "help@linen.example"
+
+
 def test_unicode_long_lines_and_dots_survive_the_trip():
     text = "Hallo Zoë,\n.\n..two dots\ntrailing spaces   \n" + "x" * 300 + "\n=3D is not decoded twice\nend"
     html = "<p>Wieder auf Lager: Leinenhemd – Grün ✓</p>\n" + "<b>" * 120

@@ -56,3 +56,12 @@ def test_push_payload():
         "title": "De retour en stock", "body": "Linen <Shirt> (Green) est de nouveau disponible.",
         "url": "https://cool-store.myshopify.com/products/linen-shirt?variant=123",
         "image": "https://cdn.example.com/a.jpg", "tag": "back-in-stock-123"}
+
+
+def test_the_shops_sender_name_and_reply_to_are_used():
+    email = Renderer(SETTINGS).render(alert(sender_name="Linen & Co", reply_to="help@linen.example"))
+    assert email.sender_name == "Linen & Co" and email.headers["Reply-To"] == "help@linen.example"
+    sms = Renderer(SETTINGS).render(alert(channel="sms", to="+14155550100", sender_name="Linen & Co"))
+    assert sms.text.startswith("Linen & Co: ")
+    plain = Renderer(SETTINGS).render(alert())
+    assert plain.sender_name is None and "Reply-To" not in plain.headers

@@ -1,0 +1,70 @@
+"""The settings page's preview: the alert email and SMS exactly as the real renderer would make
+them with the sender settings being edited (before they are saved), for the shop's most-wanted
+variant, or a sample product when nobody waits yet."""
+
+from email.utils import formataddr, parseaddr
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, select
+
+from ..config import Settings
+from ..models import Intent, IntentStatus, Variant
+from ..notify.email import DEV_SENDER
+from ..notify.render import GSM7, SMS_LIMIT, Alert, Renderer
+from . import settings as shop_settings
+
+intents, variants = Intent.__table__, Variant.__table__
+PREVIEWED = ("sender_name", "reply_to")
+SAMPLE_VARIANT = 1
+
+
+def parse(body: Any) -> dict[str, Any]:
+    """The sender settings to preview, checked as a PUT would check them (ValueError: 400)."""
+    if not isinstance(body, dict):
+        raise ValueError(["body: must be a JSON object with sender_name and reply_to"])
+    unknown = [f"{str(name)[:40]}: not previewed (only sender_name and reply_to)" for name in body if name not in PREVIEWED]
+    if unknown:
+        raise ValueError(unknown)
+    return shop_settings.parse(body)
+
+
+def _most_wanted(connection: Connection, shop_id: int):
+    # The titles the signups were filed with, where the catalogue has not been read yet.
+    wanted = (select(intents.c.shopify_variant_id, func.max(intents.c.product_title).label("product_title"),
+                     func.max(intents.c.variant_title).label("variant_title"))
+              .where(intents.c.shop_id == shop_id, intents.c.status == IntentStatus.pending.value)
+              .group_by(intents.c.shopify_variant_id).order_by(func.count().desc()).limit(1).subquery())
+    return connection.execute(
+        select(wanted.c.shopify_variant_id,
+               func.coalesce(variants.c.product_title, wanted.c.product_title).label("product_title"),
+               func.coalesce(variants.c.variant_title, wanted.c.variant_title).label("variant_title"),
+               variants.c.price, variants.c.handle, variants.c.image_url)
+        .select_from(wanted.outerjoin(variants, and_(variants.c.shop_id == shop_id,
+                                                     variants.c.shopify_variant_id == wanted.c.shopify_variant_id)))
+    ).first()
+
+
+def render(connection: Connection, settings: Settings, shop_id: int, domain: str, values: dict[str, Any]) -> dict:
+    row = _most_wanted(connection, shop_id)
+    product = dict(shopify_variant_id=SAMPLE_VARIANT, product_title="Sample product", variant_title=None, price="25.00",
+                   handle=None, image_url=None)
+    if row is not None:
+        product = dict(row._mapping)
+        product["product_title"] = product["product_title"] or "Sample product"
+    sender_name, reply_to = values.get("sender_name"), values.get("reply_to")
+    common = dict(notification_id=0, intent_id=0, shop_domain=domain, sender_name=sender_name, reply_to=reply_to,
+                  **product)
+    renderer = Renderer(settings)
+    email = renderer.render(Alert(channel="email", to="shopper@example.com", **common))
+    sms = renderer.render(Alert(channel="sms", to="+15555550100", **common))
+    return {
+        "product": product["product_title"],
+        "email": {
+            "from": formataddr((sender_name or "", parseaddr(settings.MAIL_FROM or DEV_SENDER)[1])),
+            "reply_to": reply_to,
+            "subject": email.subject,
+            "text": email.text,
+            "html": email.html,
+        },
+        "sms": {"text": sms.text, "characters": len(sms.text), "fits_one_segment": len(sms.text) <= SMS_LIMIT and set(sms.text) <= GSM7},
+    }
