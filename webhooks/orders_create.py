@@ -38,10 +38,15 @@ def _line(raw: Any) -> conversions.Line | None:
         return None
     line_id, variant_id = coerce.shopify_id(raw.get("id")), coerce.shopify_id(raw.get("variant_id"))
     quantity, price = coerce.int32(raw.get("quantity")), coerce.price(raw.get("price"))
-    if line_id is None or variant_id is None or quantity is None or quantity < 1 or price is None:
+    # A quantity past 32 bits would be stored clamped, and the amount with it: the line is left out.
+    if line_id is None or variant_id is None or price is None or quantity is None or quantity != raw.get("quantity"):
         return None
-    amount = (Decimal(price) * quantity).quantize(CENTS)
-    if not 0 <= amount < MAX_AMOUNT:
+    try:
+        amount = Decimal(price) * quantity
+        if quantity < 1 or not 0 <= amount < MAX_AMOUNT:  # before quantize(), which refuses over 28 digits
+            return None
+        amount = amount.quantize(CENTS)
+    except ArithmeticError:  # decimal's Overflow and InvalidOperation: "1E+999999999"
         return None
     return conversions.Line(id=line_id, variant_id=variant_id, quantity=quantity, amount=amount)
 
