@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # pool slow, so the worker waits on this limit before calling a channel.
     SEND_CONCURRENCY: int = Field(default=32, ge=1, le=512)
     RECONCILE_INTERVAL_SECONDS: float = 900.0
+    # How often the worker looks for variants whose waiting list reached a shop's
+    # high_demand_threshold, to email the merchant (0 = never).
+    DEMAND_CHECK_INTERVAL_SECONDS: float = Field(default=60.0, ge=0)
 
     # Abuse limits on signups (public API and app proxy), `N/second|minute|hour`: per client
     # address, and per shop and contact address. Counters live in the database, or in Redis.

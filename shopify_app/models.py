@@ -66,6 +66,8 @@ class JobKind(StrEnum):
     inventory = "inventory"      # an inventory item's stock changed: re-evaluate its variant
     batch = "batch"              # the next batch of a batched restock is due
     reconcile = "reconcile"      # re-read stock through the API for variants with pending signups
+    demand_alert = "demand_alert"  # email the merchant: a variant's waiting list reached high_demand_threshold
+    data_request = "data_request"  # customers/data_request: assemble the customer's data, email the merchant
 
 
 class JobStatus(StrEnum):

@@ -8,8 +8,8 @@ from sqlalchemy import Connection, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from .models import (
-    Customer, Intent, IntentStatus, Notification, NotificationStatus, OAuthState, SendAttempt, Shop, WebhookDelivery,
-    utcnow,
+    Customer, DataRequest, Intent, IntentStatus, Notification, NotificationStatus, OAuthState, SendAttempt, Shop,
+    WebhookDelivery, utcnow,
 )
 
 customers, intents = Customer.__table__, Intent.__table__
@@ -38,7 +38,8 @@ def forget_signups(session: Executor, which) -> int:
 def redact_customer(session: Executor, shop_id: int, *, email: str | None, phone: str | None,
                     shopify_id: str | None) -> int:
     """`customers/redact`: every signup made by that customer or with their email or phone, and
-    the customer rows themselves (kept as empty rows, so the signups keep their owner)."""
+    the customer rows themselves (kept as empty rows, so the signups keep their owner), and their
+    data requests (what was assembled for the merchant is theirs too)."""
     who = [c for c in (customers.c.email == email if email else None, customers.c.phone == phone if phone else None,
                        customers.c.shopify_customer_id == shopify_id if shopify_id else None) if c is not None]
     if not who:
@@ -50,6 +51,10 @@ def redact_customer(session: Executor, shop_id: int, *, email: str | None, phone
     session.execute(update(customers).where(customers.c.shop_id == shop_id, or_(*who)).values(
         email=None, phone=None, name=None, locale=None, country=None, shopify_customer_id=None,
         accepts_marketing=False, updated_at=utcnow()))
+    requests = DataRequest.__table__
+    asked = [c for c in (requests.c.email == email if email else None, requests.c.phone == phone if phone else None,
+                         requests.c.shopify_customer_id == shopify_id if shopify_id else None) if c is not None]
+    session.execute(delete(requests).where(requests.c.shop_id == shop_id, or_(*asked)))
     return forgotten
 
 

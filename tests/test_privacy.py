@@ -55,8 +55,9 @@ def other_shop(engine) -> int:
 
 def populate(client, engine, settings, fake_shopify):
     """A shop with the victim's and a bystander's signups on every channel, a restock sent (one
-    attempt failing with a provider error that quotes the address), a settings change, an install
-    in flight, rate-limit counters, and another shop."""
+    attempt failing with a provider error that quotes the address), the victim's data request
+    assembled for the merchant, a settings change, an install in flight, rate-limit counters, and
+    another shop."""
     item = setup_shop(engine, settings, fake_shopify)
     install_shop(engine, settings, "other-shop.myshopify.com")
     signup(client, **VICTIM)
@@ -69,6 +70,10 @@ def populate(client, engine, settings, fake_shopify):
     channels["email"].fail_with = [TransientError("451 <victoria@example.com>: try again later")]
     run(drain(settings, engine, channels))
     run(drain(settings, engine, channels))
+    deliver(client, "customers/data_request", {"shop_id": 1, "shop_domain": SHOP, "orders_requested": [],
+                                               "customer": {"id": 987654321012, "email": "victoria@example.com"},
+                                               "data_request": {"id": 31337}}, webhook_id="data-request-1")
+    run(drain(settings, engine, recording_channels()))
     with session_scope(engine) as session:
         shop_id = session.execute(select(Shop.id).where(Shop.domain == SHOP)).scalar_one()
         session.add(SettingsChange(shop_id=shop_id, changed_by="merchant-user-1", changes='{"double_optin": [false, true]}',
@@ -80,7 +85,7 @@ def populate(client, engine, settings, fake_shopify):
 def test_customers_redact_leaves_nothing_that_identifies_the_shopper(client, engine, settings, fake_shopify):
     populate(client, engine, settings, fake_shopify)
     found = [cell for cell in every_value(engine) if any(m in str(cell[2]) for m in MARKERS)]
-    assert {t for t, _, _ in found} >= {"customer", "intent", "send_attempt"}  # the walk can find them
+    assert {t for t, _, _ in found} >= {"customer", "intent", "send_attempt", "data_request"}  # the walk can find them
     with session_scope(engine) as session:
         signups_before = session.execute(select(func.count()).select_from(Intent)).scalar_one()
     deliver(client, "customers/redact", {"shop_id": 1, "shop_domain": SHOP, "orders_to_redact": [],

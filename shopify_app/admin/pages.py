@@ -11,12 +11,13 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from .. import data_requests
 from ..notify.render import TEMPLATES
 from . import listings, preview, settings as shop_settings, stats
 from .session import AdminSession
 
 NAV = [("dashboard", "Dashboard"), ("demand", "Products in demand"), ("signups", "Signups"),
-       ("deliveries", "Delivery log"), ("settings", "Settings")]
+       ("deliveries", "Delivery log"), ("privacy", "Privacy requests"), ("settings", "Settings")]
 WINDOWS = (7, 30, 90)
 
 
@@ -114,7 +115,15 @@ def settings(request: Request, session: AdminSession) -> HTMLResponse:
     return render("settings.html", **_context(request, session, "settings"), title="Settings", s=values, p=sample)
 
 
-PAGES = {"dashboard": dashboard, "demand": demand, "signups": signups, "deliveries": deliveries, "settings": settings}
+def privacy(request: Request, session: AdminSession) -> HTMLResponse:
+    with request.app.state.engine.connect() as connection:
+        result = data_requests.list_for_shop(connection, session.shop_id)
+    return render("privacy.html", **_context(request, session, "privacy"), title="Privacy requests",
+                  rows=result["data_requests"])
+
+
+PAGES = {"dashboard": dashboard, "demand": demand, "signups": signups, "deliveries": deliveries, "privacy": privacy,
+         "settings": settings}
 
 
 def bad_filter(request: Request, session: AdminSession, name: str, exc: ValueError) -> HTMLResponse:

@@ -11,6 +11,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..admin import exports, listings, pages, preview, settings as shop_settings, stats
+from .. import data_requests
 from ..admin.session import AdminSession, NotInstalled, api_session, authenticate
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
 from .responses import JSON, ApiError, BodyTooLarge, page, read_body, tag_shop
@@ -137,6 +138,28 @@ def export_deliveries(request: Request, session: AdminSession, body: Any) -> Res
 
 
 @api
+def get_data_requests(request: Request, session: AdminSession, body: Any) -> dict:
+    with _engine(request).connect() as connection:
+        return data_requests.list_for_shop(connection, session.shop_id)
+
+
+@api
+def download_data_request(request: Request, session: AdminSession, body: Any) -> Response:
+    raw = request.path_params["request_id"]
+    request_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else 0
+    try:
+        with _engine(request).connect() as connection:
+            found = data_requests.download(connection, session.shop_id, request_id) if request_id else None
+    except data_requests.NotReady as exc:
+        raise ApiError(409, str(exc)) from None
+    if found is None:
+        raise ApiError(404, f"data request {raw[:20]}: not found")
+    name, document = found
+    return Response(document, media_type="application/json; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@api
 def rotate_api_key(request: Request, session: AdminSession, body: Any) -> dict:
     from .. import apikeys
 
@@ -197,5 +220,7 @@ routes = [
     Route("/app/api/export/signups.csv", export_signups, methods=["GET"]),
     Route("/app/api/export/deliveries.csv", export_deliveries, methods=["GET"]),
     Route("/app/api/api-key", rotate_api_key, methods=["POST"]),
+    Route("/app/api/data-requests", get_data_requests, methods=["GET"]),
+    Route("/app/api/data-requests/{request_id}", download_data_request, methods=["GET"]),
     Route("/app/{page}", admin_page, methods=["GET"]),
 ]

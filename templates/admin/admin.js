@@ -64,6 +64,21 @@
     });
   });
 
+  // A file behind the JSON interface (a privacy request's data): fetched with the session token, saved.
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("a[data-download]");
+    if (!a || e.button !== 0) { return; }
+    e.preventDefault();
+    token().then(function (t) { return fetch(a.getAttribute("href"), {headers: {"Authorization": "Bearer " + t}}); })
+      .then(function (r) { if (!r.ok) { throw new Error("status " + r.status); } return r.blob(); })
+      .then(function (blob) {
+        var link = document.createElement("a");
+        link.href = URL.createObjectURL(blob); link.download = a.getAttribute("data-download");
+        document.body.appendChild(link); link.click();
+        setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+      }).catch(function () { flash("error", "The file could not be downloaded. Reload the page and try again."); });
+  });
+
   // CSV exports: fetched with the session token, saved as a file.
   document.addEventListener("click", function (e) {
     var b = e.target.closest && e.target.closest("button[data-export]");

@@ -1,6 +1,6 @@
 """A small fake of Shopify: the consent screen (which, like Shopify, sends the browser back to
-redirect_uri with a signed code), the token endpoint (code grant and session-token exchange), and the Admin GraphQL endpoint for the two
-stock queries the app sends (every document is validated against Shopify's schema). Served on
+redirect_uri with a signed code), the token endpoint (code grant and session-token exchange), and the Admin GraphQL endpoint for the queries
+the app sends: stock, and the merchant's contact (every document is validated against Shopify's schema). Served on
 127.0.0.1 by a real HTTP server; the app reaches it through SHOPIFY_ADMIN_BASE_URL."""
 
 import asyncio
@@ -33,6 +33,7 @@ class FakeShopify:
     items: dict[int, "CatalogItem"] = field(default_factory=dict)  # inventory item id -> variant and levels
     graphql_calls: list[dict] = field(default_factory=list)
     graphql_failures: list = field(default_factory=list)       # queued: 429, 500 or "THROTTLED"
+    shop_emails: dict[str, str | None] = field(default_factory=dict)  # shop -> `shop { email }` (default owner@{shop})
 
     def reset(self) -> None:
         self.token_mode = "ok"
@@ -42,6 +43,7 @@ class FakeShopify:
         self.items.clear()
         self.graphql_calls.clear()
         self.graphql_failures.clear()
+        self.shop_emails.clear()
 
     def add_item(self, item: "CatalogItem") -> "CatalogItem":
         self.items[item.inventory_item_id] = item
@@ -67,6 +69,9 @@ class FakeShopify:
                                                         "restoreRate": 100.0}}}})
             return JSONResponse({"errors": "busy"}, status_code=failure, headers={"Retry-After": "0.1"})
         variables = body.get("variables") or {}
+        if "shop {" in body["query"]:
+            email = self.shop_emails.get(shop, f"owner@{shop.removesuffix('.myshopify.com')}.example")
+            return JSONResponse({"data": {"shop": {"email": email, "name": shop.split(".")[0].replace("-", " ").title()}}})
         if "inventoryItem(" in body["query"]:
             item = self.items.get(int(variables["id"].rsplit("/", 1)[1]))
             return JSONResponse({"data": {"inventoryItem": item.item_node() if item else None}})

@@ -1,0 +1,142 @@
+"""Emails to the merchant (not to shoppers): a variant in high demand (`demand.py`), and a
+customer data request ready to download (`data_requests.py`). Both are worker jobs; the address is
+the shop's email from the Admin API (`shop { email }`), read when the email is sent, and the
+message goes through the worker's email channel. A transient failure (the API, the SMTP server)
+fails the job, which is retried with backoff; a refused address is logged and not retried.
+Neither message carries a shopper's contact: the data request's email only says where to get it."""
+
+import logging
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+from anyio import to_thread
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from .. import data_requests, demand
+from ..config import Settings
+from ..db import session_scope
+from ..logs import mask_email
+from ..models import JobKind
+from .base import OutgoingMessage, PermanentError, TransientError
+from .render import TEMPLATES
+
+if TYPE_CHECKING:
+    from .worker import Worker
+
+log = logging.getLogger(__name__)
+JOBS = (JobKind.demand_alert, JobKind.data_request)
+
+# The merchant's address (Shopify emails the shop owner at `email`) and the shop's name.
+SHOP_CONTACT_QUERY = """
+query MerchantContact {
+  shop { email name }
+}
+"""
+
+
+@dataclass(frozen=True)
+class MerchantContact:
+    email: str | None
+    name: str | None
+
+
+def parse_contact(data: dict) -> MerchantContact:
+    shop = data.get("shop") if isinstance(data.get("shop"), dict) else {}
+    email, name = shop.get("email"), shop.get("name")
+    return MerchantContact(email=email.strip() if isinstance(email, str) and email.strip() else None,
+                           name=name.strip() if isinstance(name, str) and name.strip() else None)
+
+
+def admin_link(settings: Settings, shop_domain: str, page: str) -> str:
+    """A page of the app inside the shop's admin: Shopify opens the app there with a session."""
+    return f"https://{shop_domain}/admin/apps/{settings.SHOPIFY_API_KEY}/app/{page}"
+
+
+@cache
+def _env() -> Environment:
+    return Environment(loader=FileSystemLoader(TEMPLATES / "email"), autoescape=select_autoescape(["html"]),
+                       undefined=StrictUndefined, keep_trailing_newline=True)
+
+
+def _message(to: str, subject: str, template: str, reference: str, **context) -> OutgoingMessage:
+    context["subject"] = subject
+    return OutgoingMessage(channel="email", to=to, subject=subject, reference=reference,
+                           text=_env().get_template(f"{template}.txt").render(**context),
+                           html=_env().get_template(f"{template}.html").render(**context))
+
+
+def demand_email(settings: Settings, shop_domain: str, contact: MerchantContact, found: demand.Demand,
+                 threshold: int | None) -> OutgoingMessage:
+    subject = f"High demand: {found.pending} shoppers are waiting for {found.title}"
+    return _message(contact.email or "", subject, "merchant_demand", f"demand-{found.shopify_variant_id}",
+                    shop_name=contact.name or shop_domain, d=found, threshold=threshold,
+                    link=admin_link(settings, shop_domain, "demand"))
+
+
+def data_request_email(settings: Settings, shop_domain: str, contact: MerchantContact, request) -> OutgoingMessage:
+    subject = "A customer data request is ready to download"
+    return _message(contact.email or "", subject, "merchant_data_request", f"data-request-{request.id}",
+                    shop_name=contact.name or shop_domain, request=request,
+                    requested=f"{request.requested_at:%Y-%m-%d %H:%M} UTC",
+                    link=admin_link(settings, shop_domain, "privacy"))
+
+
+# -- Jobs ------------------------------------------------------------------------------------------
+async def run(worker: "Worker", shop, job) -> None:
+    if job.kind == JobKind.demand_alert:
+        await _demand_alert(worker, shop, int(job.payload["variant_id"]))
+    elif job.kind == JobKind.data_request:
+        await _data_request(worker, shop, int(job.payload["data_request_id"]))
+
+
+async def _contact(worker: "Worker", shop) -> MerchantContact:
+    return parse_contact(await worker._api(shop).query(SHOP_CONTACT_QUERY))
+
+
+async def _send(worker: "Worker", shop, make) -> bool:
+    """Look the merchant up and send them `make(contact)`; False when it could not be sent for
+    good (no address, or the address refused). Transient failures raise: the job is retried."""
+    channel = worker.channels.get("email")
+    if channel is None:
+        raise TransientError("no email channel: set SMTP_HOST and MAIL_FROM")
+    contact = await _contact(worker, shop)
+    if contact.email is None:
+        log.warning("the shop has no email address; merchant email not sent", extra={"shop": shop["domain"]})
+        return False
+    message = make(contact)
+    try:
+        await channel.send(message)
+    except PermanentError as exc:
+        log.warning("merchant email refused", extra={"shop": shop["domain"], "to": mask_email(contact.email),
+                                                     "error": str(exc)[:300]})
+        return False
+    log.info("merchant emailed", extra={"shop": shop["domain"], "to": mask_email(contact.email),
+                                        "reference": message.reference})
+    return True
+
+
+def _in_session(engine, function, *args):
+    with session_scope(engine) as session:
+        return function(session, *args)
+
+
+async def _demand_alert(worker: "Worker", shop, variant_id: int) -> None:
+    found = await to_thread.run_sync(_in_session, worker.engine, demand.to_send, shop["id"], variant_id)
+    if found is None:
+        return  # restocked (or sent) meanwhile
+    sent = await _send(worker, shop, lambda contact: demand_email(worker.settings, shop["domain"], contact, found,
+                                                                  shop["high_demand_threshold"]))
+    if sent:
+        await to_thread.run_sync(_in_session, worker.engine, demand.mark_sent, shop["id"], variant_id)
+
+
+async def _data_request(worker: "Worker", shop, request_id: int) -> None:
+    if not await to_thread.run_sync(_in_session, worker.engine, data_requests.make_ready, request_id):
+        return  # redacted meanwhile
+    request = await to_thread.run_sync(_in_session, worker.engine, data_requests.load, request_id)
+    if request is None or request.shop_id != shop["id"] or request.merchant_notified_at is not None:
+        return
+    sent = await _send(worker, shop, lambda contact: data_request_email(worker.settings, shop["domain"], contact, request))
+    if sent:
+        await to_thread.run_sync(_in_session, worker.engine, data_requests.mark_notified, request_id)
