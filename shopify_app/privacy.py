@@ -24,7 +24,8 @@ def forget_signups(session: Executor, which) -> int:
     now = utcnow()
     ids = select(intents.c.id).where(which).scalar_subquery()
     session.execute(update(notifications).where(notifications.c.intent_id.in_(ids))
-                    .where(notifications.c.status.in_([NotificationStatus.pending.value, NotificationStatus.sending.value]))
+                    .where(notifications.c.status.in_([NotificationStatus.pending.value, NotificationStatus.sending.value,
+                                                       NotificationStatus.held.value]))
                     .values(status=NotificationStatus.cancelled.value, updated_at=now))
     session.execute(update(notifications).where(notifications.c.intent_id.in_(ids)).values(last_error=None))
     session.execute(update(attempts).where(attempts.c.notification_id.in_(

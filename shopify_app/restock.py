@@ -5,6 +5,8 @@ or above it. Who is chosen then depends on the shop's delivery policy (PLATFORM.
 everyone waiting (`all`), or batches of `available units x multiplier`, oldest signup first, with
 an interval between batches while the variant stays in stock. `outbox.decide` applies these
 numbers in one SQL statement, so a restock for 100,000 signups never loads them into memory.
+With the shop's automatic sending off the same signups are chosen, batch by batch, but their
+alerts are held for the merchant to send (`notify/manual.py`).
 """
 
 import math
@@ -21,17 +23,20 @@ class Policy:
     batch_multiplier: float = 1.0
     batch_interval_seconds: int = 3600
     skip_over_quantity: bool = False
+    automatic_sending: bool = True
 
     @property
     def threshold(self) -> int:
         return max(1, self.min_restock_quantity)
 
     def describe(self) -> str:
+        extras = ("; skip over quantity" if self.skip_over_quantity else "") + (
+            "" if self.automatic_sending else "; held for manual sending")
         if self.delivery == DeliveryPolicy.all:
-            return f"all; threshold {self.threshold}" + ("; skip over quantity" if self.skip_over_quantity else "")
+            return f"all; threshold {self.threshold}" + extras
         return (
             f"batches of units x {self.batch_multiplier:g} every {self.batch_interval_seconds}s; "
-            f"threshold {self.threshold}" + ("; skip over quantity" if self.skip_over_quantity else "")
+            f"threshold {self.threshold}" + extras
         )
 
 

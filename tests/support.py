@@ -124,3 +124,70 @@ def serving_processes(database_url: str, count: int = 2, **settings: str):
                     pass
                 time.sleep(0.05)
         yield clients
+
+
+# -- Real app processes (shared by the end-to-end kill tests and tests/faults) ------------------------
+
+def app_env(settings, **extra) -> dict[str, str]:
+    """The environment of a real `shopify-app` process: this one's, minus any ambient provider
+    settings, plus every set field of `settings` (a Settings) and `extra`."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "SMTP_", "TWILIO_", "VAPID_", "REDIS_URL"))}
+    env.update({name: str(value) for name, value in settings.model_dump().items() if value is not None})
+    env.update({name: str(value) for name, value in extra.items()})
+    return env
+
+
+def worker_process(settings, *, log_to=None, **extra):
+    """A real `shopify-app worker` with `settings`; its stdout and stderr piped (or to `log_to`, a
+    file: a long run fills a pipe nobody reads)."""
+    import subprocess
+    import sys
+
+    out = subprocess.PIPE if log_to is None else log_to
+    return subprocess.Popen([sys.executable, "-m", "shopify_app", "worker"], env=app_env(settings, **extra),
+                            stdout=out, stderr=subprocess.STDOUT if log_to is not None else subprocess.PIPE, text=True)
+
+
+def serve_process(settings, port: int, *, log_to=None, **extra):
+    """A real `shopify-app serve --port port` with `settings` (WORKER_IN_PROCESS as they say)."""
+    import subprocess
+    import sys
+
+    out = subprocess.PIPE if log_to is None else log_to
+    return subprocess.Popen([sys.executable, "-m", "shopify_app", "serve", "--port", str(port)],
+                            env=app_env(settings, **extra), stdout=out,
+                            stderr=subprocess.STDOUT if log_to is not None else subprocess.PIPE, text=True)
+
+
+def wait_for(condition, timeout: float = 20.0, interval: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def answers(base_url: str, path: str = "/readyz") -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{base_url}{path}", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def stop_process(process, *, grace: float = 20.0) -> int | None:
+    """SIGTERM, then SIGKILL after `grace` seconds; the exit status."""
+    import subprocess
+
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+    return process.returncode

@@ -1,20 +1,24 @@
 """The admin's paged lists (signups, products in demand, deliveries) and deleting an unsent
-signup. Filters arrive as query strings; a bad one is a ValueError naming it."""
+signup. Filters arrive as query strings; a bad one is a ValueError naming it.
+
+A signup's status is shown as `held` while it is pending and its alert waits for the merchant
+(written by a restock while automatic sending was off; notify/manual.py sends it)."""
 
 import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, or_, select
+from sqlalchemy import Connection, and_, case, delete, func, or_, select
 
-from ..models import Intent, Notification, RestockEvent, SendAttempt, Variant
+from ..models import Intent, Notification, NotificationStatus, RestockEvent, SendAttempt, Variant
+from ..notify.outbox import has_held_alert
 
 intents, notifications, events = Intent.__table__, Notification.__table__, RestockEvent.__table__
 variants, attempts = Variant.__table__, SendAttempt.__table__
 
-INTENT_STATUSES = ("pending", "notified", "unsubscribed", "cancelled")
-NOTIFICATION_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+INTENT_STATUSES = ("pending", "held", "notified", "unsubscribed", "cancelled")
+NOTIFICATION_STATUSES = ("pending", "held", "sending", "sent", "failed", "cancelled")
 CHANNELS = ("email", "sms", "push")
 MAX_PER_PAGE = 500
 
@@ -58,8 +62,10 @@ def _like(text: str) -> str:
 
 
 # -- Signups ----------------------------------------------------------------------------------
-INTENT_COLUMNS = [intents.c[name] for name in (
-    "id", "status", "channel", "email", "phone", "quantity", "shopify_variant_id", "shopify_product_id",
+SHOWN_STATUS = case((and_(intents.c.status == "pending", has_held_alert()), "held"),
+                    else_=intents.c.status).label("status")
+INTENT_COLUMNS = [intents.c.id, SHOWN_STATUS] + [intents.c[name] for name in (
+    "channel", "email", "phone", "quantity", "shopify_variant_id", "shopify_product_id",
     "product_title", "variant_title", "source", "optin_confirmed", "sent_notifications_count",
     "created_at", "notified_at", "unsubscribed_at")]
 
@@ -67,7 +73,9 @@ INTENT_COLUMNS = [intents.c[name] for name in (
 def intent_filters(shop_id: int, query) -> list:
     where = [intents.c.shop_id == shop_id]
     if status := _choice(query, "status", INTENT_STATUSES):
-        where.append(intents.c.status == status)
+        where.append(intents.c.status == ("pending" if status == "held" else status))
+        if status in ("pending", "held"):
+            where.append(has_held_alert() if status == "held" else ~has_held_alert())
     if channel := _choice(query, "channel", CHANNELS):
         where.append(intents.c.channel == channel)
     if variant := query.get("shopify_variant_id"):
@@ -96,12 +104,23 @@ def list_intents(connection: Connection, shop_id: int, query) -> dict[str, Any]:
     return {"intents": [intent_public(r) for r in rows], "meta": page.meta(total)}
 
 
+def get_intent(connection: Connection, shop_id: int, intent_id: int) -> dict[str, Any] | None:
+    row = connection.execute(select(*INTENT_COLUMNS).where(intents.c.shop_id == shop_id, intents.c.id == intent_id)).first()
+    return intent_public(row) if row is not None else None
+
+
+def count_held(connection: Connection, shop_id: int) -> int:
+    """Alerts waiting for the merchant to send them."""
+    return connection.execute(select(func.count()).select_from(notifications).where(
+        notifications.c.shop_id == shop_id, notifications.c.status == NotificationStatus.held.value)).scalar_one()
+
+
 class NotDeletable(Exception):
     pass
 
 
 def delete_intent(connection: Connection, shop_id: int, intent_id: int) -> bool:
-    """Delete an unsent (pending) signup of this shop and its unsent messages; False if not this shop's."""
+    """Delete an unsent (pending or held) signup of this shop and its unsent messages; False if not this shop's."""
     status = connection.execute(select(intents.c.status).where(intents.c.id == intent_id, intents.c.shop_id == shop_id)
                                 .with_for_update()).scalar_one_or_none()
     if status is None:

@@ -1,6 +1,9 @@
 """The outbox. A restock decision writes its event, its Notification rows and the intents' new
 status in one transaction (`decide`); workers then claim due rows (`claim`), send them, and write
-each attempt down (`record`). Nothing is sent that was not first written down."""
+each attempt down (`record`). Nothing is sent that was not first written down.
+
+With a shop's automatic sending off, `decide` writes the alerts `held` and leaves their signups
+pending; no worker claims a held row until the merchant releases it (`notify/manual.py`)."""
 
 import random
 from collections.abc import Mapping
@@ -35,11 +38,19 @@ def policy_of(shop: Mapping) -> restock.Policy:
         batch_multiplier=shop["batch_multiplier"],
         batch_interval_seconds=shop["batch_interval_seconds"],
         skip_over_quantity=shop["skip_over_quantity"],
+        automatic_sending=shop.get("automatic_sending", True),
     )
 
 
+def has_held_alert():
+    """The signup's alert was written while automatic sending was off and waits for the merchant."""
+    return exists().where(notifications.c.intent_id == intents.c.id,
+                          notifications.c.status == NotificationStatus.held.value)
+
+
 def _eligible(shop_id: int, variant_id: int, most: int | None):
-    """Pending, confirmed signups for the variant whose customer has not unsubscribed, oldest first."""
+    """Pending, confirmed signups for the variant whose customer has not unsubscribed and whose
+    alert is not already held for the merchant, oldest first."""
     conditions = [
         intents.c.shop_id == shop_id,
         intents.c.shopify_variant_id == variant_id,
@@ -47,6 +58,7 @@ def _eligible(shop_id: int, variant_id: int, most: int | None):
         intents.c.optin_confirmed.is_(True),
         or_(intents.c.channel != "push", intents.c.push_subscription.is_not(None)),
         ~exists().where(customers.c.id == intents.c.customer_id, customers.c.unsubscribed_at.is_not(None)),
+        ~has_held_alert(),
     ]
     if most is not None:
         conditions.append(intents.c.quantity <= most)
@@ -76,7 +88,9 @@ def decide(
     batch_number: int = 1,
 ) -> Decision:
     """Write the restock event and its notifications; mark the chosen intents. The caller holds the
-    variant's row lock (or SQLite's write lock) so two workers never decide the same restock."""
+    variant's row lock (or SQLite's write lock) so two workers never decide the same restock.
+    With automatic sending off the notifications are written held and the intents stay pending
+    (the signups page shows them held) until the merchant sends them."""
     now = utcnow()
     event_id = session.execute(
         insert(events)
@@ -85,10 +99,11 @@ def decide(
         .returning(events.c.id)
     ).scalar_one()
     limit = restock.batch_size(after, policy)
+    status = NotificationStatus.pending if policy.automatic_sending else NotificationStatus.held
     chosen = (
         select(
             intents.c.shop_id, intents.c.id, literal(event_id), intents.c.channel,
-            literal(NotificationStatus.pending.value), literal(0), literal(now), literal(now), literal(now),
+            literal(status.value), literal(0), literal(now), literal(now), literal(now),
         )
         .where(_eligible(shop_id, variant_id, restock.max_quantity(after, policy)))
         .order_by(intents.c.id)
@@ -102,11 +117,12 @@ def decide(
     count = session.execute(
         select(func.count()).select_from(notifications).where(notifications.c.restock_event_id == event_id)
     ).scalar_one()
-    session.execute(
-        update(intents)
-        .where(intents.c.id.in_(select(notifications.c.intent_id).where(notifications.c.restock_event_id == event_id)))
-        .values(status=IntentStatus.notified.value, updated_at=now)
-    )
+    if policy.automatic_sending:
+        session.execute(
+            update(intents)
+            .where(intents.c.id.in_(select(notifications.c.intent_id).where(notifications.c.restock_event_id == event_id)))
+            .values(status=IntentStatus.notified.value, updated_at=now)
+        )
     session.execute(update(events).where(events.c.id == event_id).values(chosen=count))
     return Decision(event_id=event_id, chosen=count, more_waiting=has_waiting(session, shop_id, variant_id))
 
@@ -116,6 +132,7 @@ def _due(channels: list[str], now: datetime):
         notifications.c.channel.in_(channels),
         # a shop that uninstalled the app sends nothing: its messages wait (held) until a reinstall
         exists().where(shops.c.id == notifications.c.shop_id, INSTALLED),
+        # `held` (automatic sending off) is never due: the merchant releases it to pending
         or_(
             and_(notifications.c.status == NotificationStatus.pending.value, notifications.c.next_attempt_at <= now),
             and_(notifications.c.status == NotificationStatus.sending.value, notifications.c.locked_until < now),

@@ -1,7 +1,9 @@
 """What a worker has sent, written down as it happens: outcomes are recorded in small groups as
 the sends complete (every `INTERVAL` seconds, or sooner once `GROUP` are waiting), not after the
-whole claimed batch. A worker killed mid-batch has then sent at most what was in flight plus one
-group without a record: the only messages a successor can send twice."""
+whole claimed batch. A send takes a place (`acquire`) before it starts and gives it back once its
+outcome is recorded, and there are `limit` places: a worker killed at any moment has sent at most
+`limit` messages without a record (the only ones a successor can send twice), however slowly the
+database answers."""
 
 import asyncio
 from collections.abc import Awaitable, Callable
@@ -12,13 +14,30 @@ INTERVAL = 0.1
 GROUP = 64
 
 
+def places(send_concurrency: int, channels: int) -> int:
+    """Sends in flight on every channel, one group being recorded and one filling meanwhile."""
+    return send_concurrency * max(1, channels) + 2 * GROUP
+
+
 class OutcomeRecorder:
-    def __init__(self, record: Callable[[list[outbox.Outcome]], Awaitable[None]]) -> None:
+    def __init__(self, record: Callable[[list[outbox.Outcome]], Awaitable[None]], limit: int | None = None) -> None:
         self._record = record            # one group at a time
         self._waiting: list[outbox.Outcome] = []
         self._ready = asyncio.Event()
         self._closed = False
+        self._limit = limit
+        self._unrecorded = 0             # places taken: sending, sent, or being recorded
+        self._room = asyncio.Event()
+        self._failed = False
         self._task = asyncio.create_task(self._run(), name="outcome-recorder")
+
+    async def acquire(self) -> None:
+        """Before a send: wait while `limit` sends are unrecorded (a slow database slows sending
+        rather than widening what a kill would re-send)."""
+        while self._limit is not None and self._unrecorded >= self._limit and not self._failed:
+            self._room.clear()
+            await self._room.wait()
+        self._unrecorded += 1
 
     def add(self, outcome: outbox.Outcome) -> None:
         self._waiting.append(outcome)
@@ -32,14 +51,21 @@ class OutcomeRecorder:
         await self._task
 
     async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self._ready.wait(), INTERVAL)
-            except asyncio.TimeoutError:
-                pass
-            self._ready.clear()
-            group, self._waiting = self._waiting, []
-            if group:
-                await self._record(group)
-            if self._closed and not self._waiting:
-                return
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._ready.wait(), INTERVAL)
+                except asyncio.TimeoutError:
+                    pass
+                self._ready.clear()
+                group, self._waiting = self._waiting, []
+                if group:
+                    await self._record(group)
+                    self._unrecorded -= len(group)
+                    self._room.set()
+                if self._closed and not self._waiting:
+                    return
+        except BaseException:
+            self._failed = True   # sends go on unbounded, as before places; close() raises this
+            self._room.set()
+            raise

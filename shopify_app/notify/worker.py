@@ -17,16 +17,16 @@ from sqlalchemy.engine import Engine
 
 from webhooks import inventory_levels_update
 
-from .. import demand, inventory, jobs, privacy, restock
+from .. import inventory, jobs, privacy, restock
 from ..admin_api import AdminApi, AdminApiError
 from ..config import Settings
 from ..db import is_transient, make_async_engine, run_async, session_scope
 from ..keys import decrypt_token
 from ..shops import INSTALLED
 from ..models import Intent, IntentStatus, JobKind, NotificationStatus, Shop, Variant, utcnow
-from . import merchant, outbox
+from . import outbox
 from .base import Channel, OutgoingMessage, PermanentError, SubscriptionGone, TransientError
-from .recorder import OutcomeRecorder
+from .recorder import OutcomeRecorder, places
 from .render import Alert, Renderer
 
 log = logging.getLogger("shopify_app.worker")
@@ -60,7 +60,6 @@ class Worker:
         self._in_flight = {name: asyncio.Semaphore(settings.SEND_CONCURRENCY) for name in self.channels}
         self._next_reconcile = 0.0
         self._next_purge = 0.0
-        self._next_demand_check = 0.0
         self._async_engine = None  # PostgreSQL: made on first use, for recording outcomes
 
     # -- the loop ---------------------------------------------------------------------------
@@ -76,9 +75,6 @@ class Worker:
                 if loop.time() >= self._next_purge:
                     self._next_purge = loop.time() + PURGE_INTERVAL_SECONDS
                     await to_thread.run_sync(self.purge_expired)
-                if self.settings.DEMAND_CHECK_INTERVAL_SECONDS > 0 and loop.time() >= self._next_demand_check:
-                    self._next_demand_check = loop.time() + self.settings.DEMAND_CHECK_INTERVAL_SECONDS
-                    await to_thread.run_sync(self.check_demand)
                 done = await self.tick()
             except Exception:
                 log.exception("worker round failed", extra={"worker": self.name})
@@ -97,11 +93,6 @@ class Worker:
         if forgotten:
             log.info("retention purge", extra={"worker": self.name, "signups": forgotten})
         return forgotten
-
-    def check_demand(self) -> int:
-        """High-demand alerts (demand.py): variants whose waiting list reached their shop's threshold."""
-        with session_scope(self.engine) as session:
-            return demand.raise_alerts(session)
 
     async def tick(self) -> int:
         """One round: due jobs, then one batch of due notifications. How much was done."""
@@ -171,8 +162,6 @@ class Worker:
             await to_thread.run_sync(self._next_batch, shop, int(job.payload["variant_id"]), int(job.payload["batch"]))
         elif job.kind == JobKind.reconcile:
             await self._reconcile(shop)
-        elif job.kind in merchant.JOBS:
-            await merchant.run(self, shop, job)
 
     def _shop(self, shop_id: int | None):
         if shop_id is None:
@@ -231,8 +220,6 @@ class Worker:
                 return
             before = variant["sellable"]
             session.execute(update(variants).where(variants.c.id == variant["id"]).values(sellable=after))
-            if restock.is_restock(before, after, policy):
-                demand.reset(session, shop["id"], variant_id)  # a later surge alerts the merchant again
             if not restock.is_restock(before, after, policy) or not outbox.has_waiting(session, shop["id"], variant_id):
                 return
             decision = outbox.decide(session, shop["id"], policy, variant_id, before=before, after=after, trigger=trigger)
@@ -300,10 +287,11 @@ class Worker:
         prepared = await to_thread.run_sync(self._claim_and_render)
         if not prepared:
             return 0
-        recorder = OutcomeRecorder(self._record_async)
+        recorder = OutcomeRecorder(self._record_async, places(self.settings.SEND_CONCURRENCY, len(self.channels)))
         heartbeat = asyncio.create_task(self._keep_lease(), name="lease-heartbeat")
 
         async def send_and_record(alert: Alert, attempt: int, message: OutgoingMessage | None) -> None:
+            await recorder.acquire()
             recorder.add(await self._send(alert, attempt, message))
 
         try:

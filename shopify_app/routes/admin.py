@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..admin import exports, listings, pages, preview, settings as shop_settings, stats
+from ..admin import exports, listings, pages, preview, sending, settings as shop_settings, stats
 from .. import data_requests
 from ..admin.session import AdminSession, NotInstalled, api_session, authenticate
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
@@ -108,6 +108,29 @@ def delete_intent(request: Request, session: AdminSession, body: Any) -> Respons
     if not found:
         raise ApiError(404, f"intent {raw[:20]}: not found")
     return Response(status_code=204)
+
+
+def _path_intent_id(request: Request) -> int:
+    raw = request.path_params["intent_id"]
+    if raw.isascii() and raw.isdigit() and len(raw) <= 18 and int(raw) > 0:
+        return int(raw)
+    raise ApiError(404, f"intent {raw[:20]}: not found")
+
+
+@api
+def notify_intent(request: Request, session: AdminSession, body: Any) -> dict:
+    """Notify now: release the signup's held alert, or write one (admin/sending.py)."""
+    intent_id, allow_resend = _path_intent_id(request), sending.parse_one(body)
+    with _engine(request).begin() as connection:
+        return sending.notify_one(connection, session.shop_id, intent_id, allow_resend)
+
+
+@api
+def notify_intents(request: Request, session: AdminSession, body: Any) -> dict:
+    """Notify now for `intent_ids`, or `all_held`; all or nothing (admin/sending.py)."""
+    ids, allow_resend = sending.parse_bulk(body)
+    with _engine(request).begin() as connection:
+        return sending.notify_many(connection, session.shop_id, ids, allow_resend)
 
 
 @api
@@ -214,6 +237,8 @@ routes = [
     Route("/app/api/settings/preview", preview_settings, methods=["POST"]),
     Route("/app/api/stats", get_stats, methods=["GET"]),
     Route("/app/api/intents", get_intents, methods=["GET"]),
+    Route("/app/api/intents/notify", notify_intents, methods=["POST"]),
+    Route("/app/api/intents/{intent_id}/notify", notify_intent, methods=["POST"]),
     Route("/app/api/intents/{intent_id}", delete_intent, methods=["DELETE"]),
     Route("/app/api/demand", get_demand, methods=["GET"]),
     Route("/app/api/deliveries", get_deliveries, methods=["GET"]),

@@ -77,8 +77,8 @@ def unsubscribe(connection: Connection, signup: Signup, *, everything: bool) -> 
     connection.execute(update(intents).where(which, intents.c.unsubscribed_at.is_(None))
                        .values(unsubscribed_at=now, updated_at=now))
     connection.execute(
-        update(notifications).where(notifications.c.intent_id.in_(ids),
-                                    notifications.c.status == NotificationStatus.pending.value)
+        update(notifications).where(notifications.c.intent_id.in_(ids), notifications.c.status.in_(
+            [NotificationStatus.pending.value, NotificationStatus.held.value]))
         .values(status=NotificationStatus.cancelled.value, last_error="unsubscribed", updated_at=now)
     )
     return stopped

@@ -9,7 +9,6 @@ Redis), so it holds across server processes; every authenticated answer carries
 
 import math
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, time as dtime, timedelta, timezone
 from functools import wraps
@@ -17,7 +16,7 @@ from typing import Any
 
 import limits
 import orjson
-from sqlalchemy import Connection, and_, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy import Connection, and_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,14 +25,13 @@ from starlette.routing import Mount, Route
 
 from .. import apikeys
 from ..contacts import ContactError, normalize_email, normalize_phone
-from ..models import (
-    Customer, Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, RestockEvent, Variant, utcnow,
-)
+from ..models import Customer, Intent, IntentStatus, Notification, NotificationKind, Variant, utcnow
+from ..notify import manual
 from ..schemas import IntentPublic
 from .responses import JSON, BodyTooLarge, read_body, tag_shop
 
 intents, customers, notifications = Intent.__table__, Customer.__table__, Notification.__table__
-events, variants = RestockEvent.__table__, Variant.__table__
+variants = Variant.__table__
 
 DEFAULT_RATE_LIMIT = "360/minute"
 DEFAULT_PER_PAGE = 50
@@ -42,9 +40,7 @@ MAX_IDS = 500
 MAX_ID = 2**63 - 1
 GET_COST, WRITE_COST = 1, 2
 UNAUTHORIZED = "Missing or invalid X-Auth-Token"
-NOT_FOUND = "Intent not found"
-MANUAL_TRIGGER = "manual"
-MANUAL_POLICY = "manual send (merchant API)"
+NOT_FOUND = manual.NOT_FOUND
 
 
 class MerchantError(Exception):
@@ -296,71 +292,11 @@ async def get_intent(request: Request, shop) -> Response:
     return JSON({"intent": _public(row)})
 
 
-# -- Notify now ----------------------------------------------------------------------------------------
-
-def _refusal(row, allow_resend: bool) -> str | None:
-    if row.status == IntentStatus.cancelled.value:
-        return "Intent was cancelled"
-    if row.status == IntentStatus.unsubscribed.value or row.unsubscribed_at is not None:
-        return "Intent is unsubscribed"
-    if row.customer_unsubscribed_at is not None:
-        return "Customer has unsubscribed from all alerts"
-    if row.blocked_at is not None:
-        return "Intent is blocked"
-    if not row.optin_confirmed:
-        return "Intent awaits the customer's opt-in confirmation"
-    if row.channel == "push" and not row.has_subscription:
-        return "The push subscription is gone"
-    already = row.status == IntentStatus.notified.value or row.notified_at is not None or row.sent_notifications_count
-    if already and not allow_resend:
-        return "Intent has already been notified; set allow_resend to send again"
-    return None
-
-
-def _notify(connection: Connection, shop_id: int, ids: list[int], allow_resend: bool):
-    """Alerts for the shop's `ids`, written to the outbox as a restock decision of the merchant's
-    (one RestockEvent per variant, trigger "manual"); the worker sends them. (success, failed)."""
-    rows = connection.execute(
-        select(intents.c.id, intents.c.status, intents.c.channel, intents.c.optin_confirmed, intents.c.blocked_at,
-               intents.c.notified_at, intents.c.unsubscribed_at, intents.c.sent_notifications_count,
-               intents.c.shopify_variant_id, intents.c.push_subscription.is_not(None).label("has_subscription"),
-               customers.c.unsubscribed_at.label("customer_unsubscribed_at"))
-        .join(customers, customers.c.id == intents.c.customer_id)
-        .where(intents.c.shop_id == shop_id, intents.c.id.in_(ids))
-        .with_for_update(of=intents)
-    ).all()
-    found = {r.id: r for r in rows}
-    failed, by_variant = [], defaultdict(list)
-    for intent_id in ids:
-        row = found.get(intent_id)
-        reason = NOT_FOUND if row is None else _refusal(row, allow_resend)
-        if reason:
-            failed.append({"intent_id": intent_id, "error": reason})
-        else:
-            by_variant[row.shopify_variant_id].append(row)
-    now = utcnow()
-    for variant_id, chosen in by_variant.items():
-        stock = connection.execute(
-            select(func.coalesce(variants.c.sellable, variants.c.inventory_quantity))
-            .where(variants.c.shop_id == shop_id, variants.c.shopify_variant_id == variant_id)).scalar()
-        event_id = connection.execute(
-            insert(events).values(shop_id=shop_id, shopify_variant_id=variant_id, stock_before=stock,
-                                  stock_after=stock if stock is not None else 0, policy=MANUAL_POLICY,
-                                  batch_number=1, chosen=len(chosen), trigger=MANUAL_TRIGGER, created_at=now)
-            .returning(events.c.id)).scalar_one()
-        connection.execute(insert(notifications), [
-            {"shop_id": shop_id, "intent_id": r.id, "restock_event_id": event_id, "kind": NotificationKind.alert.value,
-             "channel": r.channel, "status": NotificationStatus.pending.value, "attempts": 0,
-             "next_attempt_at": now, "created_at": now, "updated_at": now} for r in chosen])
-        connection.execute(update(intents).where(intents.c.id.in_([r.id for r in chosen]))
-                           .values(status=IntentStatus.notified.value, updated_at=now))
-    success = [i for i in ids if i in found and not any(f["intent_id"] == i for f in failed)]
-    return success, failed
-
+# -- Notify now (notify/manual.py: also releases an alert held while automatic sending was off) ----------
 
 def _notify_in_thread(engine, shop_id: int, ids: list[int], allow_resend: bool, show: bool):
     with engine.begin() as connection:
-        success, failed = _notify(connection, shop_id, ids, allow_resend)
+        success, failed = manual.notify(connection, shop_id, ids, allow_resend=allow_resend, via="merchant API")
         intent = _one(connection, shop_id, ids[0]) if show and success else None
     return success, failed, intent
 

@@ -7,6 +7,7 @@ import datetime
 import ipaddress
 import ssl
 import tempfile
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -31,6 +32,7 @@ class Received:
     raw: bytes = b""
     tls: bool = False
     user: str | None = None
+    at: float = field(default_factory=time.monotonic)   # when it was accepted
 
 
 @dataclass
@@ -99,6 +101,17 @@ class SmtpServer:
     def __exit__(self, *exc) -> None:
         self.controller.stop()
 
+    def stop_listening(self) -> None:
+        """An outage: the listener closes and open connections drop (clients get connection refused)."""
+        self.drop_connections()
+        self.controller.stop()
+
+    def listen_again(self) -> None:
+        """Back on the same port, after stop_listening."""
+        self.controller.loop = asyncio.new_event_loop()  # stop() closed the old one
+        self.controller.sessions = []
+        self.controller.start()
+
     def drop_connections(self) -> None:
         """Close every open connection from the server side, as an idle timeout would."""
         for session in self.controller.sessions:
@@ -131,3 +144,4 @@ class SmtpServer:
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
             context.load_cert_chain(Path(folder) / "cert.pem", Path(folder) / "key.pem")
         return context
+

@@ -17,7 +17,7 @@ from shopify_app.notify.worker import Worker
 from ..fakes.push_service import FakePushService, vapid_keys
 from ..fakes.smtp import SmtpServer
 from ..fakes.twilio import FakeTwilio
-from ..support import serve_in_thread
+from ..support import serve_in_thread, wait_for, worker_process
 from .helpers import LOCATION, LOCATION2, SHOP, VARIANT, level_webhook, notifications, run, setup_shop, signup
 
 
@@ -96,22 +96,7 @@ def test_an_smtp_server_that_refuses_for_a_while(client, engine, settings, wired
     assert {r.status for r in notifications(engine)} == {"sent"} and {r.attempts for r in notifications(engine)} == {2}
 
 
-def _worker_process(settings) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "SMTP_", "TWILIO_", "VAPID_"))}
-    for name, value in settings.model_dump().items():
-        if value is not None:
-            env[name] = str(value)
-    return subprocess.Popen([sys.executable, "-m", "shopify_app", "worker"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def _wait_for(condition, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
+_worker_process, _wait_for = worker_process, wait_for  # tests/support.py: shared with tests/faults
 
 
 def test_a_killed_workers_batch_is_sent_by_another_after_the_lease(client, engine, settings, wired, outside,

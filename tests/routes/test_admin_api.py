@@ -203,7 +203,7 @@ def test_intents_filter_and_page(client, engine, settings, shop):
     ("per_page=0", "per_page: must be a whole number from 1 to 500"),
     ("page=0", "page: must be a whole number from 1 to 1000000000"),
     ("page=x", "page: must be a whole number from 1 to 1000000000"),
-    ("status=sent", "status: must be one of pending, notified, unsubscribed, cancelled"),
+    ("status=sent", "status: must be one of pending, held, notified, unsubscribed, cancelled"),
     ("channel=fax", "channel: must be one of email, sms, push"),
     ("shopify_variant_id=abc", "shopify_variant_id: must be a whole number from 1 to 9223372036854775807"),
 ])
