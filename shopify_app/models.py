@@ -177,6 +177,9 @@ class Intent(SQLModel, table=True):
         # The dashboard's figures over a window (admin/stats.py).
         Index("ix_intent_shop_created", "shop_id", "created_at"),
         Index("ix_intent_shop_notified", "shop_id", "notified_at"),
+        # "Waiting now" and the products in demand: index-only counts of pending signups (migration 0010).
+        Index("ix_intent_pending_variant", "shop_id", "shopify_variant_id", "quantity",
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
     )
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
@@ -341,7 +344,7 @@ class Notification(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("intent_id", "restock_event_id", name="uq_notification_intent_event"),
         Index("ix_notification_due", "status", "next_attempt_at"),
-        Index("ix_notification_shop_kind_sent", "shop_id", "kind", "sent_at"),
+        Index("ix_notification_shop_kind_status_sent", "shop_id", "kind", "status", "sent_at"),   # alerts sent per day
     )
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
     shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")

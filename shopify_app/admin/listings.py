@@ -138,17 +138,27 @@ def delete_intent(connection: Connection, shop_id: int, intent_id: int) -> bool:
 def list_demand(connection: Connection, shop_id: int, query) -> dict[str, Any]:
     page = paging(query)
     where = (intents.c.shop_id == shop_id, intents.c.status == "pending")
-    total = connection.execute(select(func.count(func.distinct(intents.c.shopify_variant_id))).where(*where)).scalar_one()
-    waiting = (select(intents.c.shopify_variant_id.label("vid"), func.count().label("pending"),
-                      func.max(intents.c.shopify_product_id).label("pid"),
-                      func.max(intents.c.product_title).label("ptitle"), func.max(intents.c.variant_title).label("vtitle"),
-                      func.sum(intents.c.quantity).label("units"))
-               .where(*where).group_by(intents.c.shopify_variant_id).subquery())
+    # Counted from the partial index ix_intent_pending_variant alone (no table rows: a shop may have a
+    # million waiting); the titles are read for the page's variants only, from their latest signup.
+    per_variant = (select(intents.c.shopify_variant_id.label("vid"), func.count().label("pending"),
+                          func.sum(intents.c.quantity).label("units"))
+                   .where(*where).group_by(intents.c.shopify_variant_id))
+    # How many variants rides along with the page's rows (one scan); a page past the end counts apart.
+    waiting = (per_variant.add_columns(func.count().over().label("variants"))
+               .order_by(func.count().desc(), intents.c.shopify_variant_id)
+               .limit(page.per_page).offset((page.page - 1) * page.per_page).subquery())
+
+    def latest(column):
+        return (select(column).where(*where, intents.c.shopify_variant_id == waiting.c.vid)
+                .order_by(intents.c.id.desc()).limit(1).scalar_subquery())
     rows = connection.execute(
-        select(waiting, variants.c.product_title, variants.c.variant_title, variants.c.sku, variants.c.sellable,
-               variants.c.inventory_quantity, variants.c.restocked_at)
+        select(waiting, latest(intents.c.shopify_product_id).label("pid"), latest(intents.c.product_title).label("ptitle"),
+               latest(intents.c.variant_title).label("vtitle"), variants.c.product_title, variants.c.variant_title,
+               variants.c.sku, variants.c.sellable, variants.c.inventory_quantity, variants.c.restocked_at)
         .select_from(waiting.outerjoin(variants, (variants.c.shop_id == shop_id) & (variants.c.shopify_variant_id == waiting.c.vid)))
-        .order_by(waiting.c.pending.desc(), waiting.c.vid).limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
+        .order_by(waiting.c.pending.desc(), waiting.c.vid)).all()
+    total = rows[0].variants if rows else connection.execute(
+        select(func.count()).select_from(per_variant.subquery())).scalar_one()
     out = [{
         "shopify_variant_id": r.vid, "shopify_product_id": r.pid,
         "product_title": r.product_title or r.ptitle, "variant_title": r.variant_title or r.vtitle, "sku": r.sku,

@@ -11,6 +11,11 @@ signups made, alerts sent and conversions.
   may come from an alert just before it, so the rate can exceed 1 on a short window.
 - `currency`: the shop's currency; a shop whose currency is not known yet shows its conversions'
   (the most frequent one in the window), else None.
+
+Speed (bench/admin_stats.py: a shop with 1,000,000 signups): the per-day signups and alerts are one
+index-only count per day (`count(*)` of a `created_at` range on ix_intent_shop_created), not a
+GROUP BY of a date expression, which computed a date for every row in the window (300-700 ms on
+PostgreSQL against 35-60 ms). "Waiting now" counts the narrow partial index ix_intent_pending_variant.
 """
 
 from datetime import datetime, timedelta, timezone
@@ -39,6 +44,14 @@ def window_start(now: float, days: int) -> datetime:
     return today - timedelta(days=days - 1)
 
 
+def per_day_counts(connection: Connection, column, where: list, start: datetime, days: int) -> list[int]:
+    """Rows per UTC day from `start`: one indexed range count per day, in one statement."""
+    bounds = [start + timedelta(days=i) for i in range(days + 1)]
+    counts = [select(func.count()).where(*where, column >= bounds[i], column < bounds[i + 1]).scalar_subquery()
+              for i in range(days)]
+    return list(connection.execute(select(*counts)).one())
+
+
 def money(total: float | Decimal | None) -> str:
     return str(Decimal(str(total or 0)).quantize(CENT, rounding=ROUND_HALF_UP))
 
@@ -63,14 +76,10 @@ def _conversions(connection: Connection, shop_id: int, start: datetime) -> tuple
 def compute(connection: Connection, shop_id: int, days: int, now: float) -> dict[str, Any]:
     start = window_start(now, days)
     mine = intents.c.shop_id == shop_id
-    signups_by_day = dict(connection.execute(
-        select(day := day_of(connection, intents.c.created_at), func.count())
-        .where(mine, intents.c.created_at >= start).group_by(day)).all())
+    signups = per_day_counts(connection, intents.c.created_at, [mine], start, days)
     sent = notifications.c
-    alerts_by_day = dict(connection.execute(
-        select(day := day_of(connection, sent.sent_at), func.count())
-        .where(sent.shop_id == shop_id, sent.kind == "alert", sent.status == "sent", sent.sent_at >= start)
-        .group_by(day)).all())
+    alerts = per_day_counts(connection, sent.sent_at, [sent.shop_id == shop_id, sent.kind == "alert",
+                                                       sent.status == "sent"], start, days)
     pending = connection.execute(select(func.count()).where(mine, intents.c.status == "pending")).scalar_one()
     notified = connection.execute(
         select(func.count()).where(mine, intents.c.notified_at >= start)).scalar_one()
@@ -80,11 +89,11 @@ def compute(connection: Connection, shop_id: int, days: int, now: float) -> dict
     per_day = []
     for offset in range(days):
         date = (start + timedelta(days=offset)).date().isoformat()
-        per_day.append({"date": date, "signups": signups_by_day.get(date, 0), "alerts": alerts_by_day.get(date, 0),
+        per_day.append({"date": date, "signups": signups[offset], "alerts": alerts[offset],
                         "conversions": conversions_by_day.get(date, 0)})
     return {
         "days": days,
-        "signups": sum(signups_by_day.values()),
+        "signups": sum(signups),
         "pending": pending,
         "notified": notified,
         "conversions": converted,

@@ -242,7 +242,10 @@ def test_demand_orders_variants_by_waiting_signups(client, engine, settings, sho
     shirt = body["variants"][1]
     assert shirt["stock"] == 0 and shirt["sku"] == "LS-BM" and shirt["last_restocked_at"].endswith("Z")
     assert body["variants"][0]["stock"] is None and body["variants"][0]["product_title"] == "Wool hat"
-    assert client.get("/app/api/demand?per_page=1&page=2", headers=bearer()).json()["variants"][0]["shopify_variant_id"] == 1001
+    second = client.get("/app/api/demand?per_page=1&page=2", headers=bearer()).json()
+    assert [v["shopify_variant_id"] for v in second["variants"]] == [1001] and second["meta"]["total_count"] == 2
+    past = client.get("/app/api/demand?per_page=1&page=3", headers=bearer()).json()
+    assert past["variants"] == [] and past["meta"]["total_count"] == 2
 
 
 def test_deliveries_say_why_each_message_was_sent(client, engine, settings, shop):
