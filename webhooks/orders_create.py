@@ -65,17 +65,17 @@ def order_of(payload: Any, delivery: Delivery) -> conversions.Order | None:
     raw_lines = payload.get("line_items")
     raw_lines = raw_lines if isinstance(raw_lines, list) else []
     lines = tuple(line for line in map(_line, raw_lines) if line is not None)
-    if len(lines) != len(raw_lines):
+    # A custom item or a tip has no variant: nothing to attribute, and nothing wrong with it.
+    if len(lines) != sum(not (isinstance(raw, dict) and raw.get("variant_id") is None) for raw in raw_lines):
         unusable.append("line_items[]")
     currency = payload.get("currency")
     currency = currency if isinstance(currency, str) and CURRENCY.fullmatch(currency) else None
     if currency is None and payload.get("currency") not in (None, ""):
         unusable.append("currency")
     customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
-    emails, phones, ids = set(), set(), set()
-    for who in ({"email": payload.get("email"), "phone": payload.get("phone")}, customer):
-        email, phone, shopify_id = customer_contacts(who, delivery)
-        emails.add(email), phones.add(phone), ids.add(shopify_id)
+    # The shopper: the order's own email and phone (a guest checkout has only these), and its customer's.
+    buyer = customer_contacts({"email": payload.get("email"), "phone": payload.get("phone")}, delivery)
+    account = customer_contacts(customer, delivery)
     if order_id is None:
         unusable.append("id")
     if created_at is None:
@@ -86,8 +86,9 @@ def order_of(payload: Any, delivery: Delivery) -> conversions.Order | None:
     if order_id is None or created_at is None:
         return None
     return conversions.Order(id=order_id, created_at=created_at, currency=currency, lines=lines,
-                             emails=frozenset(emails - {None}), phones=frozenset(phones - {None}),
-                             customer_ids=frozenset(ids - {None}))
+                             emails=frozenset({buyer[0], account[0]} - {None}),
+                             phones=frozenset({buyer[1], account[1]} - {None}),
+                             customer_ids=frozenset({account[2]} - {None}))
 
 
 def apply(session: Session, delivery: Delivery, *, window: timedelta) -> None:
