@@ -1,0 +1,69 @@
+"""What the outside sends the fault tests' processes: signups (the public API, as a storefront
+would) and signed `inventory_levels/update` webhooks (as Shopify would), many at once over HTTP."""
+
+import asyncio
+import json
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import httpx
+
+from ..notify.helpers import ITEM, LOCATION, PRODUCT, SHOP, VARIANT
+from ..support import webhook_headers
+
+
+def signup_request(email: str, variant: int = VARIANT) -> tuple[str, dict, dict]:
+    body = {"intent": {"shopify_variant_id": variant, "shopify_product_id": PRODUCT, "channel": "email",
+                       "quantity": 1, "source": "api"},
+            "customer": {"email": email}, "product": {"title": "Linen Shirt", "variant_title": "Green / M"}}
+    return "/api/v1/intents.json", body, {"X-Shopify-Shop-Domain": SHOP}
+
+
+def level_webhook(available: int, *, item: int = ITEM, updated_at: datetime | None = None,
+                  webhook_id: str | None = None) -> tuple[str, bytes, dict]:
+    """A signed inventory_levels/update: (path, body, headers). The same webhook_id is a re-delivery."""
+    at = (updated_at or datetime.now(timezone.utc)).isoformat()
+    body = json.dumps({"inventory_item_id": item, "location_id": LOCATION, "available": available, "updated_at": at,
+                       "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{LOCATION}?inventory_item_id={item}"}).encode()
+    headers = webhook_headers(body, "inventory_levels/update", SHOP, webhook_id=webhook_id or uuid.uuid4().hex,
+                              event_id=webhook_id or uuid.uuid4().hex)
+    return "/webhooks/inventory_levels/update", body, headers
+
+
+def post_restock(base_url: str, available: int, *, item: int = ITEM) -> int:
+    path, body, headers = level_webhook(available, item=item)
+    return httpx.post(base_url + path, content=body, headers=headers, timeout=30).status_code
+
+
+def an_hour_ago(seconds: float = 0) -> datetime:
+    return datetime.now(timezone.utc) - timedelta(hours=1) + timedelta(seconds=seconds)
+
+
+async def _send_all(requests: list[tuple[str, str, object, dict]], concurrency: int, timeout: float) -> list[tuple]:
+    """(base_url, path, json-or-bytes, headers) each; (status or exception name, seconds, request index)."""
+    queue: asyncio.Queue = asyncio.Queue()
+    for index, request in enumerate(requests):
+        queue.put_nowait((index, request))
+    results: list[tuple] = []
+    async with httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=concurrency)) as client:
+        async def one_client():
+            while not queue.empty():
+                index, (base, path, body, headers) = queue.get_nowait()
+                started = time.perf_counter()
+                try:
+                    if isinstance(body, bytes):
+                        response = await client.post(base + path, content=body, headers=headers)
+                    else:
+                        response = await client.post(base + path, json=body, headers=headers)
+                    outcome = response.status_code
+                except httpx.HTTPError as exc:
+                    outcome = type(exc).__name__
+                results.append((outcome, time.perf_counter() - started, index))
+
+        await asyncio.gather(*(one_client() for _ in range(concurrency)))
+    return sorted(results, key=lambda r: r[2])
+
+
+def send_all(requests: list[tuple[str, str, object, dict]], *, concurrency: int = 16, timeout: float = 30.0) -> list[tuple]:
+    return asyncio.run(_send_all(requests, concurrency, timeout))
