@@ -95,8 +95,9 @@ def demand(request: Request, session: AdminSession) -> HTMLResponse:
 def signups(request: Request, session: AdminSession) -> HTMLResponse:
     with request.app.state.engine.connect() as connection:
         result = listings.list_intents(connection, session.shop_id, request.query_params)
+        held = listings.count_held(connection, session.shop_id)
     return render("signups.html", **_context(request, session, "signups"), title="Signups", rows=result["intents"],
-                  meta=result["meta"], statuses=listings.INTENT_STATUSES, channels=listings.CHANNELS)
+                  meta=result["meta"], statuses=listings.INTENT_STATUSES, channels=listings.CHANNELS, held=held)
 
 
 def deliveries(request: Request, session: AdminSession) -> HTMLResponse:

@@ -79,6 +79,50 @@
       }).catch(function () { flash("error", "The file could not be downloaded. Reload the page and try again."); });
   });
 
+  // Notify now: a held alert is released, a pending signup gets one; the worker sends it at once.
+  function heldLeft(delta) {
+    var count = document.getElementById("held-count");
+    if (!count) { return; }
+    var left = Math.max(0, Number(count.textContent) + delta);
+    count.textContent = String(left);
+    if (!left) { document.getElementById("held-banner").hidden = true; }
+  }
+  function markNotified(row) {
+    var badge = row.querySelector(".badge"), cell = badge.parentNode;
+    var wasHeld = badge.classList.contains("held");
+    badge.className = "badge notified"; badge.textContent = "Notified";
+    Array.prototype.forEach.call(cell.querySelectorAll(".sub"), function (s) { s.remove(); });
+    var note = document.createElement("div"); note.className = "sub"; note.textContent = "alert on its way";
+    cell.appendChild(note);
+    var actions = row.querySelector(".row-actions"); if (actions) { actions.remove(); }
+    return wasHeld;
+  }
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button[data-notify]");
+    if (!b) { return; }
+    b.disabled = true;
+    call("POST", "/app/api/intents/" + b.getAttribute("data-notify") + "/notify").then(function (r) {
+      if (!r.ok) { b.disabled = false; flash("error", "The alert was not sent.", r.data.errors); return; }
+      if (markNotified(b.closest("tr"))) { heldLeft(-1); }
+      flash("ok", "The alert is on its way to the shopper.");
+    });
+  });
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest && e.target.closest("button[data-send-held]");
+    if (!b) { return; }
+    var count = document.getElementById("held-count").textContent;
+    if (!window.confirm("Send all " + count + " held alerts now?")) { return; }
+    b.disabled = true;
+    call("POST", "/app/api/intents/notify", {all_held: true}).then(function (r) {
+      b.disabled = false;
+      if (!r.ok) { flash("error", "No alerts were sent.", r.data.errors); return; }
+      Array.prototype.forEach.call(document.querySelectorAll(".badge.held"), function (badge) { markNotified(badge.closest("tr")); });
+      heldLeft(-r.data.notified);
+      flash("ok", r.data.notified + " held alert" + (r.data.notified === 1 ? " is" : "s are") + " on the way." +
+            (r.data.held ? " " + r.data.held + " stay held: their signups can no longer be alerted (awaiting opt-in, blocked or unsubscribed)." : ""));
+    });
+  });
+
   // CSV exports: fetched with the session token, saved as a file.
   document.addEventListener("click", function (e) {
     var b = e.target.closest && e.target.closest("button[data-export]");

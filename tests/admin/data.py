@@ -45,6 +45,6 @@ def add_delivery(engine, shop_id: int, intent_id: int, *, status: str = "sent", 
             trigger="webhook", created_at=now)).inserted_primary_key[0]
         notification = connection.execute(insert(Notification.__table__).values(
             shop_id=shop_id, intent_id=intent_id, restock_event_id=event, kind="alert", channel=channel, status=status,
-            attempts=1 if status != "pending" else 0, last_error=error, sent_at=now if status == "sent" else None,
+            attempts=0 if status in ("pending", "held") else 1, last_error=error, sent_at=now if status == "sent" else None,
             next_attempt_at=now, created_at=now, updated_at=now)).inserted_primary_key[0]
     return event, notification
