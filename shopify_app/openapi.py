@@ -164,6 +164,9 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
     return {"in": "query", "name": name, "required": False, "schema": schema, "description": description}
 
 
+_NOTIFY_HOW = ("A signup whose alert a restock prepared while the shop's automatic sending was off (held) has that "
+               "alert released; a signup still waiting gets an alert written now, as a manual restock event. The "
+               "signup is marked notified and the worker sends the alert on its next round.")
 _ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 _IDS = {"type": "array", "items": _ID, "minItems": 1, "maxItems": 500}
 _BODY_PROBLEMS = ("The body is not a JSON object, or a field is missing or of the wrong kind (the message "
@@ -204,7 +207,8 @@ def _merchant_paths() -> dict[str, Any]:
                 "422": _answer("The signup cannot be alerted (already notified without allow_resend, unsubscribed, "
                                "awaiting opt-in, cancelled)", "MerchantError",
                                {"error": "Intent has already been notified; set allow_resend to send again"}),
-            }, requestBody=_body("NotifyIntent", {"id": 1042, "allow_resend": False}))},
+            }, requestBody=_body("NotifyIntent", {"id": 1042, "allow_resend": False}),
+            description=_NOTIFY_HOW)},
         "/external/intents/bulk_notify_intent": {"post": _operation(
             "bulkNotifyMerchantIntents", "Send the alerts of several signups now", {
                 "200": _answer("Every alert is queued", "BulkResult", {"success": [1042, 1043], "failed": []}),
@@ -212,7 +216,8 @@ def _merchant_paths() -> dict[str, Any]:
                 "400": _bad(_BODY_PROBLEMS),
                 "413": _bad("The body is too large"),
                 "422": _answer("No alert could be queued", "BulkResult", {"success": [], "failed": bulk["failed"]}),
-            }, requestBody=_body("BulkNotifyIntents", {"intent_ids": [1042, 1043], "allow_resend": False}))},
+            }, requestBody=_body("BulkNotifyIntents", {"intent_ids": [1042, 1043], "allow_resend": False}),
+            description=_NOTIFY_HOW)},
         "/external/intents/bulk_destroy": {"delete": _operation(
             "bulkDestroyMerchantIntents", "Delete unsent signups", {
                 "200": _answer("The shop's unsent signups among the ids are deleted; ids not in the shop are "
