@@ -20,9 +20,10 @@ PostgreSQL against 35-60 ms). "Waiting now" counts the narrow partial index ix_i
 
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from ..models import Conversion, Intent, Notification, Shop
 
@@ -44,12 +45,22 @@ def window_start(now: float, days: int) -> datetime:
     return today - timedelta(days=days - 1)
 
 
-def per_day_counts(connection: Connection, column, where: list, start: datetime, days: int) -> list[int]:
-    """Rows per UTC day from `start`: one indexed range count per day, in one statement."""
-    bounds = [start + timedelta(days=i) for i in range(days + 1)]
-    counts = [select(func.count()).where(*where, column >= bounds[i], column < bounds[i + 1]).scalar_subquery()
-              for i in range(days)]
-    return list(connection.execute(select(*counts)).one())
+@lru_cache(maxsize=32)
+def _per_day_statement(what: str, days: int):
+    """Built once per window length: 90 sub-selects cost the server more to build than to run."""
+    if what == "signups":
+        column, where = intents.c.created_at, [intents.c.shop_id == bindparam("shop_id")]
+    else:
+        sent = notifications.c
+        column, where = sent.sent_at, [sent.shop_id == bindparam("shop_id"), sent.kind == "alert", sent.status == "sent"]
+    return select(*(select(func.count()).where(*where, column >= bindparam(f"b{i}"), column < bindparam(f"b{i + 1}"))
+                    .scalar_subquery() for i in range(days)))
+
+
+def per_day_counts(connection: Connection, what: str, shop_id: int, start: datetime, days: int) -> list[int]:
+    """Signups made or alerts sent per UTC day from `start`: one indexed range count per day, in one statement."""
+    bounds = {f"b{i}": start + timedelta(days=i) for i in range(days + 1)}
+    return list(connection.execute(_per_day_statement(what, days), {"shop_id": shop_id, **bounds}).one())
 
 
 def money(total: float | Decimal | None) -> str:
@@ -76,10 +87,8 @@ def _conversions(connection: Connection, shop_id: int, start: datetime) -> tuple
 def compute(connection: Connection, shop_id: int, days: int, now: float) -> dict[str, Any]:
     start = window_start(now, days)
     mine = intents.c.shop_id == shop_id
-    signups = per_day_counts(connection, intents.c.created_at, [mine], start, days)
-    sent = notifications.c
-    alerts = per_day_counts(connection, sent.sent_at, [sent.shop_id == shop_id, sent.kind == "alert",
-                                                       sent.status == "sent"], start, days)
+    signups = per_day_counts(connection, "signups", shop_id, start, days)
+    alerts = per_day_counts(connection, "alerts", shop_id, start, days)
     pending = connection.execute(select(func.count()).where(mine, intents.c.status == "pending")).scalar_one()
     notified = connection.execute(
         select(func.count()).where(mine, intents.c.notified_at >= start)).scalar_one()
