@@ -178,7 +178,7 @@ class Intent(SQLModel, table=True):
         Index("ix_intent_shop_created", "shop_id", "created_at"),
         Index("ix_intent_shop_notified", "shop_id", "notified_at"),
         # "Waiting now" and the products in demand: index-only counts of pending signups (migration 0010).
-        Index("ix_intent_pending_variant", "shop_id", "shopify_variant_id", "quantity",
+        Index("ix_intent_pending_variant", "shop_id", "status", "shopify_variant_id", "quantity",
               sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
     )
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
