@@ -10,12 +10,13 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
+from sqlalchemy.exc import DBAPIError
 
 import webhooks
 
 from . import logs
 from .config import Settings, load_settings
-from .db import make_async_engine, make_engine
+from .db import is_transient, make_async_engine, make_engine
 from .http_client import http_client
 from .middleware import RequestLog, SecurityHeaders
 from .notify.service import running_worker
@@ -29,6 +30,16 @@ log = logging.getLogger(__name__)
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", extra={"path": request.url.path})
     return errors(500, "Something went wrong on our side; nothing was changed. Please try again.")
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database restarting or out of reach (a lost or refused connection): nothing was
+    written, and the client should try again shortly (503, Retry-After), not read a 500."""
+    if not is_transient(exc):
+        raise exc
+    log.warning("database unavailable", extra={"path": request.url.path, "error": type(exc.orig).__name__})
+    return errors(503, "The service is briefly unavailable; nothing was changed. Please try again.",
+                  headers={"Retry-After": "1"})
 
 
 def create_app(
@@ -63,7 +74,7 @@ def create_app(
         routes=[*health.routes, *auth.routes, *merchant_api.routes, *api.routes, *proxy.routes, *webhooks.routes, *links.routes, *admin.routes,
                 *(dev.routes if settings.is_development else [])],
         middleware=[Middleware(RequestLog), Middleware(SecurityHeaders)],
-        exception_handlers={ApiError: render_api_error, 500: _server_error},
+        exception_handlers={ApiError: render_api_error, DBAPIError: _database_unavailable, 500: _server_error},
         lifespan=lifespan,
     )
     app.state.settings = settings

@@ -3,15 +3,21 @@ the sends complete (every `INTERVAL` seconds, or sooner once `GROUP` are waiting
 whole claimed batch. A send takes a place (`acquire`) before it starts and gives it back once its
 outcome is recorded, and there are `limit` places: a worker killed at any moment has sent at most
 `limit` messages without a record (the only ones a successor can send twice), however slowly the
-database answers."""
+database answers. A group the database refuses for a moment (a restart, a lost connection) is
+recorded again until it goes in, for up to `RETRY_SECONDS`; meanwhile sending waits for places."""
 
 import asyncio
+import logging
+import time
 from collections.abc import Awaitable, Callable
 
+from ..db import is_transient
 from . import outbox
 
+log = logging.getLogger("shopify_app.worker")
 INTERVAL = 0.1
 GROUP = 64
+RETRY_SECONDS = 60.0
 
 
 def places(send_concurrency: int, channels: int) -> int:
@@ -60,7 +66,7 @@ class OutcomeRecorder:
                 self._ready.clear()
                 group, self._waiting = self._waiting, []
                 if group:
-                    await self._record(group)
+                    await self._record_until_stored(group)
                     self._unrecorded -= len(group)
                     self._room.set()
                 if self._closed and not self._waiting:
@@ -69,3 +75,19 @@ class OutcomeRecorder:
             self._failed = True   # sends go on unbounded, as before places; close() raises this
             self._room.set()
             raise
+
+    async def _record_until_stored(self, group: list[outbox.Outcome]) -> None:
+        """Sent messages whose record is lost are sent again by whoever takes the rows over: a
+        database that is back within RETRY_SECONDS loses no record."""
+        give_up, wait = time.monotonic() + RETRY_SECONDS, 0.1
+        while True:
+            try:
+                await self._record(group)
+                return
+            except Exception as exc:
+                if not is_transient(exc) or time.monotonic() + wait > give_up:
+                    raise
+                log.warning("recording outcomes failed; trying again", extra={"outcomes": len(group),
+                                                                              "error": type(exc).__name__})
+            await asyncio.sleep(wait)
+            wait = min(2.0, wait * 2)

@@ -306,7 +306,10 @@ class Worker:
         its rows are claimed by another within one lease (WORKER_LEASE_SECONDS)."""
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
-            await to_thread.run_sync(self._renew_lease)
+            try:
+                await to_thread.run_sync(self._renew_lease)
+            except Exception as exc:  # noqa: BLE001  (the database restarting: renew at the next beat, not never)
+                log.warning("lease renewal failed", extra={"worker": self.name, "error": type(exc).__name__})
 
     def _renew_lease(self) -> None:
         with session_scope(self.engine) as session:

@@ -67,3 +67,44 @@ async def _send_all(requests: list[tuple[str, str, object, dict]], concurrency: 
 
 def send_all(requests: list[tuple[str, str, object, dict]], *, concurrency: int = 16, timeout: float = 30.0) -> list[tuple]:
     return asyncio.run(_send_all(requests, concurrency, timeout))
+
+
+async def _signups_for(bases: list[str], seconds: float, concurrency: int, rate: float | None, prefix: str) -> list[tuple]:
+    """New signups for `seconds`, spread over `bases`, from `concurrency` clients, paced to `rate` a
+    second if given: (status or exception name, seconds taken, email, started at (epoch))."""
+    results: list[tuple] = []
+    deadline = time.monotonic() + seconds
+    interval = concurrency / rate if rate else 0.0
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client:
+        async def one_client(number: int):
+            count, next_at = 0, time.monotonic() + (interval * number / concurrency)
+            while time.monotonic() < deadline:
+                if interval:
+                    await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                    next_at += interval
+                email = f"{prefix}-{number}-{count}@example.com"
+                count += 1
+                path, body, headers = signup_request(email)
+                started, wall = time.perf_counter(), time.time()
+                try:
+                    outcome = (await client.post(bases[count % len(bases)] + path, json=body, headers=headers)).status_code
+                except httpx.HTTPError as exc:
+                    outcome = type(exc).__name__
+                results.append((outcome, time.perf_counter() - started, email, wall))
+
+        await asyncio.gather(*(one_client(n) for n in range(concurrency)))
+    return results
+
+
+def signups_for(bases: list[str], seconds: float, *, concurrency: int = 8, rate: float | None = None,
+                prefix: str = "s") -> list[tuple]:
+    return asyncio.run(_signups_for(bases, seconds, concurrency, rate, prefix))
+
+
+if __name__ == "__main__":  # a load generator in its own process: python -m tests.faults.traffic OUT BASE... -- args
+    import sys
+
+    out, seconds, concurrency, rate, *bases = sys.argv[1:]
+    found = signups_for(bases, float(seconds), concurrency=int(concurrency), rate=float(rate), prefix="load")
+    with open(out, "w") as file:
+        json.dump(found, file)
