@@ -143,8 +143,9 @@ def list_demand(connection: Connection, shop_id: int, query) -> dict[str, Any]:
     per_variant = (select(intents.c.shopify_variant_id.label("vid"), func.count().label("pending"),
                           func.sum(intents.c.quantity).label("units"))
                    .where(*where).group_by(intents.c.shopify_variant_id))
-    # How many variants rides along with the page's rows (one scan); a page past the end counts apart.
-    waiting = (per_variant.add_columns(func.count().over().label("variants"))
+    # How many variants, and signups waiting in all, ride along with the page's rows (one scan); a page
+    # past the end counts apart.
+    waiting = (per_variant.add_columns(func.count().over().label("variants"), func.sum(func.count()).over().label("waiting"))
                .order_by(func.count().desc(), intents.c.shopify_variant_id)
                .limit(page.per_page).offset((page.page - 1) * page.per_page).subquery())
 
@@ -157,8 +158,11 @@ def list_demand(connection: Connection, shop_id: int, query) -> dict[str, Any]:
                variants.c.sku, variants.c.sellable, variants.c.inventory_quantity, variants.c.restocked_at)
         .select_from(waiting.outerjoin(variants, (variants.c.shop_id == shop_id) & (variants.c.shopify_variant_id == waiting.c.vid)))
         .order_by(waiting.c.pending.desc(), waiting.c.vid)).all()
-    total = rows[0].variants if rows else connection.execute(
-        select(func.count()).select_from(per_variant.subquery())).scalar_one()
+    if rows:
+        total, pending = rows[0].variants, int(rows[0].waiting)
+    else:
+        counted = per_variant.subquery()
+        total, pending = connection.execute(select(func.count(), func.coalesce(func.sum(counted.c.pending), 0))).one()
     out = [{
         "shopify_variant_id": r.vid, "shopify_product_id": r.pid,
         "product_title": r.product_title or r.ptitle, "variant_title": r.variant_title or r.vtitle, "sku": r.sku,
@@ -166,7 +170,7 @@ def list_demand(connection: Connection, shop_id: int, query) -> dict[str, Any]:
         "stock": r.sellable if r.sellable is not None else r.inventory_quantity,
         "last_restocked_at": _iso(r.restocked_at),
     } for r in rows]
-    return {"variants": out, "meta": page.meta(total)}
+    return {"variants": out, "meta": page.meta(total), "pending": int(pending)}
 
 
 # -- Delivery log --------------------------------------------------------------------------------

@@ -79,8 +79,9 @@ def chart(per_day: list[dict[str, Any]]) -> Markup:
 def dashboard(request: Request, session: AdminSession) -> HTMLResponse:
     days = _days(request)
     with request.app.state.engine.connect() as connection:
-        figures = stats.compute(connection, session.shop_id, days, request.app.state.clock())
         demand = listings.list_demand(connection, session.shop_id, {"per_page": "5"})
+        # "Waiting now" is the demand scan's total: one pass over the shop's pending signups, not two.
+        figures = stats.compute(connection, session.shop_id, days, request.app.state.clock(), pending=demand["pending"])
     return render("dashboard.html", **_context(request, session, "dashboard"), title="Dashboard", days=days,
                   windows=WINDOWS, stats=figures, chart=chart(figures["per_day"]), demand=demand["variants"])
 

@@ -9,6 +9,8 @@ signups made, alerts sent and conversions.
 - `conversion_rate`: conversions / notified (signups alerted within the window), a fraction
   rounded to 4 decimals (0.1234 is 12.34 %); 0.0 when nothing was notified. An order in the window
   may come from an alert just before it, so the rate can exceed 1 on a short window.
+- `pending`: signups waiting now, whenever made (the dashboard passes the count its "most wanted"
+  list made over the same rows).
 - `currency`: the shop's currency; a shop whose currency is not known yet shows its conversions'
   (the most frequent one in the window), else None.
 
@@ -84,12 +86,14 @@ def _conversions(connection: Connection, shop_id: int, start: datetime) -> tuple
     return by_day, revenue, max(known, key=known.__getitem__) if known else None
 
 
-def compute(connection: Connection, shop_id: int, days: int, now: float) -> dict[str, Any]:
+def compute(connection: Connection, shop_id: int, days: int, now: float, pending: int | None = None) -> dict[str, Any]:
+    """The figures; `pending` when the caller has already counted the shop's waiting signups."""
     start = window_start(now, days)
     mine = intents.c.shop_id == shop_id
     signups = per_day_counts(connection, "signups", shop_id, start, days)
     alerts = per_day_counts(connection, "alerts", shop_id, start, days)
-    pending = connection.execute(select(func.count()).where(mine, intents.c.status == "pending")).scalar_one()
+    if pending is None:
+        pending = connection.execute(select(func.count()).where(mine, intents.c.status == "pending")).scalar_one()
     notified = connection.execute(
         select(func.count()).where(mine, intents.c.notified_at >= start)).scalar_one()
     conversions_by_day, revenue, their_currency = _conversions(connection, shop_id, start)

@@ -117,6 +117,9 @@ def test_stats_count_the_window_and_fill_every_day(client, engine, settings, sho
     assert sum(d["signups"] for d in body["per_day"]) == body["signups"]
     assert len(client.get("/app/api/stats?days=1", headers=bearer()).json()["per_day"]) == 1
     assert client.get("/app/api/stats", headers=bearer()).json()["days"] == 30
+    page = client.get("/app/dashboard?" + urlencode({"shop": SHOP, "id_token": session_token()})).text
+    assert '<div class="value" data-metric="pending">9</div>' in page        # from the products-in-demand scan
+    assert '<div class="value" data-metric="signups">6</div>' in page
 
 
 def add_conversion(engine, shop_id: int, line: int, amount: float, *, ordered_at, currency: str | None = "EUR",
@@ -152,6 +155,7 @@ def test_stats_count_conversions_and_revenue_in_the_window(client, engine, setti
     assert client.get("/app/api/stats?days=90", headers=bearer()).json()["currency"] == "GBP"
     page = client.get("/app/dashboard?days=30&" + urlencode({"shop": SHOP, "id_token": session_token()}))
     assert page.status_code == 200
+    assert '<div class="value" data-metric="pending">0</div>' in page.text
     assert '<div class="value" data-metric="conversions">3</div>' in page.text
     assert '<div class="value" data-metric="conversion_rate">100.0%</div>' in page.text
     assert '<div class="value" data-metric="recovered_revenue">20.29 GBP</div>' in page.text
@@ -238,14 +242,14 @@ def test_demand_orders_variants_by_waiting_signups(client, engine, settings, sho
     add_intents(engine, install_shop(engine, settings, OTHER), 9, variant=1001, start=40)
     body = client.get("/app/api/demand", headers=bearer()).json()
     assert [(v["shopify_variant_id"], v["pending"]) for v in body["variants"]] == [(2002, 4), (1001, 2)]
-    assert body["meta"]["total_count"] == 2
+    assert body["meta"]["total_count"] == 2 and body["pending"] == 6
     shirt = body["variants"][1]
     assert shirt["stock"] == 0 and shirt["sku"] == "LS-BM" and shirt["last_restocked_at"].endswith("Z")
     assert body["variants"][0]["stock"] is None and body["variants"][0]["product_title"] == "Wool hat"
     second = client.get("/app/api/demand?per_page=1&page=2", headers=bearer()).json()
     assert [v["shopify_variant_id"] for v in second["variants"]] == [1001] and second["meta"]["total_count"] == 2
     past = client.get("/app/api/demand?per_page=1&page=3", headers=bearer()).json()
-    assert past["variants"] == [] and past["meta"]["total_count"] == 2
+    assert past["variants"] == [] and past["meta"]["total_count"] == 2 and past["pending"] == 6
 
 
 def test_deliveries_say_why_each_message_was_sent(client, engine, settings, shop):
