@@ -18,6 +18,10 @@ SIGNUP_FIELDS = ["id", "created_at", "status", "channel", "email", "phone", "qua
 DELIVERY_FIELDS = ["id", "created_at", "kind", "channel", "status", "attempts", "sent_at", "last_error", "intent_id",
                    "contact", "shopify_variant_id", "product_title", "variant_title", "restock_event_id",
                    "stock_before", "stock_after", "policy", "trigger"]
+# The columns that hold text someone outside the app wrote (shoppers, merchants' titles, providers'
+# errors); every other column is a number, a date or one of our own words, and is written as it is.
+SIGNUP_TEXT = ("email", "phone", "product_title", "variant_title")
+DELIVERY_TEXT = ("contact", "product_title", "variant_title", "last_error")
 
 
 def _cell(value: Any) -> Any:
@@ -27,7 +31,8 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _stream(engine: Engine, header: list[str], fetch, to_row) -> Iterator[bytes]:
+def _stream(engine: Engine, header: list[str], fetch, to_row, text: tuple[str, ...]) -> Iterator[bytes]:
+    positions = [header.index(name) for name in text]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(header)
@@ -36,7 +41,10 @@ def _stream(engine: Engine, header: list[str], fetch, to_row) -> Iterator[bytes]
         with engine.connect() as connection:
             rows = fetch(connection, after)
         for row in rows:
-            writer.writerow([_cell(v) for v in to_row(row)])
+            values = to_row(row)
+            for i in positions:
+                values[i] = _cell(values[i])
+            writer.writerow(values)
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()
@@ -57,7 +65,7 @@ def signups_csv(engine: Engine, shop_id: int, query) -> Iterator[bytes]:
         public = listings.intent_public(row)
         return [public[f] for f in SIGNUP_FIELDS]
 
-    return _stream(engine, SIGNUP_FIELDS, fetch, to_row)
+    return _stream(engine, SIGNUP_FIELDS, fetch, to_row, SIGNUP_TEXT)
 
 
 def deliveries_csv(engine: Engine, shop_id: int, query) -> Iterator[bytes]:
@@ -74,4 +82,4 @@ def deliveries_csv(engine: Engine, shop_id: int, query) -> Iterator[bytes]:
         public.update({k: why.get(k) for k in ("restock_event_id", "stock_before", "stock_after", "policy", "trigger")})
         return [public[f] for f in DELIVERY_FIELDS]
 
-    return _stream(engine, DELIVERY_FIELDS, fetch, to_row)
+    return _stream(engine, DELIVERY_FIELDS, fetch, to_row, DELIVERY_TEXT)
