@@ -68,9 +68,10 @@ def _message(to: str, subject: str, template: str, reference: str, **context) ->
 
 def demand_email(settings: Settings, shop_domain: str, contact: MerchantContact, found: demand.Demand,
                  threshold: int | None) -> OutgoingMessage:
-    subject = f"High demand: {found.pending} shoppers are waiting for {found.title}"
+    waiting = f"{found.pending} shopper is" if found.pending == 1 else f"{found.pending} shoppers are"
+    subject = f"High demand: {waiting} waiting for {found.title}"
     return _message(contact.email or "", subject, "merchant_demand", f"demand-{found.shopify_variant_id}",
-                    shop_name=contact.name or shop_domain, d=found, threshold=threshold,
+                    shop_name=contact.name or shop_domain, d=found, threshold=threshold, waiting=waiting,
                     link=admin_link(settings, shop_domain, "demand"))
 
 
