@@ -226,7 +226,8 @@ class Worker:
             session.execute(update(variants).where(variants.c.id == variant["id"]).values(restocked_at=utcnow()))
             self._schedule_next_batch(session, shop, variant_id, decision, 1, policy)
             log.info("restock", extra={"variant": variant_id, "before": before, "after": after,
-                                       "chosen": decision.chosen, "trigger": trigger})
+                                       "chosen": decision.chosen, "trigger": trigger,
+                                       "held": not policy.automatic_sending})
 
     def _schedule_next_batch(self, session, shop, variant_id: int, decision, batch: int, policy) -> None:
         run_at = restock.next_batch_at(utcnow(), policy)
