@@ -25,8 +25,8 @@ from shopify_app.db import make_engine, session_scope  # noqa: E402
 
 ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 VARIANTS = 2000
-SHOP = ("INSERT INTO shop (domain, access_token_encrypted, scopes, min_restock_quantity, delivery_policy, batch_multiplier,"
-        " batch_interval_seconds, skip_over_quantity, double_optin, channel_email, channel_sms, channel_push,"
+SHOP = ("INSERT INTO shop (domain, access_token_encrypted, scopes, min_restock_quantity, delivery_policy,"
+        " batch_multiplier, batch_interval_seconds, skip_over_quantity, double_optin, channel_email, channel_sms, channel_push,"
         " automatic_sending, high_demand_threshold, created_at, updated_at)"
         " SELECT 'shop' || g || '.myshopify.com', 'x', '', 1, 'all', 1, 3600, false, false, true, true, true, true,"
         " CASE WHEN g = 1 THEN 400 ELSE 50 END, now(), now() FROM generate_series(1, 11) g")

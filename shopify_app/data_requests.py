@@ -39,7 +39,8 @@ def file(session: Session, shop_id: int, *, shopify_request_id: int | None, emai
                                 requested_at=now)
         .returning(requests.c.id)
     ).scalar_one()
-    jobs.enqueue(session, JobKind.data_request, str(request_id), shop_id=shop_id, payload={"data_request_id": request_id})
+    jobs.enqueue(session, JobKind.data_request, str(request_id), shop_id=shop_id,
+                 payload={"data_request_id": request_id})
     return request_id
 
 
@@ -49,7 +50,8 @@ def _iso(value: datetime | None) -> str | None:
 
 def _who(shop_id: int, email: str | None, phone: str | None, shopify_customer_id: str | None):
     """The customer rows and the signups that are this customer's: the same match as a redaction."""
-    by_customer = [c for c in (customers.c.email == email if email else None, customers.c.phone == phone if phone else None,
+    by_customer = [c for c in (customers.c.email == email if email else None,
+                               customers.c.phone == phone if phone else None,
                                customers.c.shopify_customer_id == shopify_customer_id if shopify_customer_id else None)
                    if c is not None]
     if not by_customer:
@@ -96,7 +98,8 @@ def assemble(session: Executor, request) -> dict[str, Any]:
     }
     if customer_match is None:
         return document
-    for c in session.execute(select(customers).where(customer_match).order_by(customers.c.created_at, customers.c.id)).mappings():
+    found = select(customers).where(customer_match).order_by(customers.c.created_at, customers.c.id)
+    for c in session.execute(found).mappings():
         document["customers"].append({
             "id": c["id"], "email": c["email"], "phone": c["phone"], "name": c["name"], "locale": c["locale"],
             "country": c["country"], "shopify_customer_id": c["shopify_customer_id"],

@@ -55,7 +55,8 @@ def _over_threshold(shop_id: int, threshold: int, min_restock_quantity: int):
         variants.c.shop_id == shop_id, variants.c.shopify_variant_id == waiting.c.vid,
         variants.c.sellable >= max(1, min_restock_quantity),
     ).exists()
-    alerted = select(literal(1)).where(alerts.c.shop_id == shop_id, alerts.c.shopify_variant_id == waiting.c.vid).exists()
+    alerted = select(literal(1)).where(alerts.c.shop_id == shop_id,
+                                       alerts.c.shopify_variant_id == waiting.c.vid).exists()
     return select(waiting.c.vid, waiting.c.pending).where(~in_stock, ~alerted).order_by(waiting.c.vid)
 
 
@@ -70,7 +71,8 @@ def raise_alerts(session: Session) -> int:
     now = utcnow()
     for shop in with_threshold:
         threshold = max(1, shop.high_demand_threshold)
-        for variant_id, pending in session.execute(_over_threshold(shop.id, threshold, shop.min_restock_quantity)).all():
+        over = _over_threshold(shop.id, threshold, shop.min_restock_quantity)
+        for variant_id, pending in session.execute(over).all():
             row = {"shop_id": shop.id, "shopify_variant_id": variant_id, "pending": pending, "sent_at": None,
                    "created_at": now}
             fresh = session.execute(insert_ignoring_conflicts(session, alerts, row).returning(alerts.c.shop_id)).first()

@@ -54,7 +54,8 @@ def signup(client, channel="email", shop=SHOP, variant=VARIANT, **customer):
 
 def deliver(client, payload, shop=SHOP, webhook_id="dr-1", topic="customers/data_request"):
     body = json.dumps(payload).encode()
-    return client.post(f"/webhooks/{topic}", content=body, headers=webhook_headers(body, topic, shop, webhook_id=webhook_id))
+    return client.post(f"/webhooks/{topic}", content=body,
+                       headers=webhook_headers(body, topic, shop, webhook_id=webhook_id))
 
 
 async def work(settings, engine):
@@ -121,7 +122,8 @@ def test_the_worker_assembles_everything_and_emails_the_merchant(client, engine,
     assert (customer["email"], customer["phone"], customer["name"], customer["shopify_customer_id"]) == (
         "dora@example.com", "+447911123789", "Dora Requester", "555000111")
     by_channel = {s["channel"]: s for s in data["signups"]}
-    assert sorted(by_channel) == ["email", "sms"] and len(data["signups"]) == 2   # not the bystander's, not the other shop's
+    # not the bystander's, not the other shop's
+    assert sorted(by_channel) == ["email", "sms"] and len(data["signups"]) == 2
     email = by_channel["email"]
     assert (email["id"], email["email"], email["shopify_variant_id"], email["product_title"], email["status"]) == (
         history["email"]["id"], "dora@example.com", VARIANT, "Linen Shirt", "notified")

@@ -138,6 +138,7 @@ async def _data_request(worker: "Worker", shop, request_id: int) -> None:
     request = await to_thread.run_sync(_in_session, worker.engine, data_requests.load, request_id)
     if request is None or request.shop_id != shop["id"] or request.merchant_notified_at is not None:
         return
-    sent = await _send(worker, shop, lambda contact: data_request_email(worker.settings, shop["domain"], contact, request))
+    sent = await _send(worker, shop,
+                       lambda contact: data_request_email(worker.settings, shop["domain"], contact, request))
     if sent:
         await to_thread.run_sync(_in_session, worker.engine, data_requests.mark_notified, request_id)

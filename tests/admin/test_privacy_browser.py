@@ -68,7 +68,8 @@ def test_the_privacy_page_lists_requests_and_downloads_one(width, browser, priva
     assert data["customer_as_requested"]["email"] == "shopper0@example.com"
     assert [c["email"] for c in data["customers"]] == ["shopper0@example.com"]
     assert [(s["status"], s["email"]) for s in data["signups"]] == [("notified", "shopper0@example.com")]
-    assert [(m["kind"], m["address"], m["status"]) for m in data["messages"]] == [("alert", "shopper0@example.com", "sent")]
+    assert [(m["kind"], m["address"], m["status"]) for m in data["messages"]] == [
+        ("alert", "shopper0@example.com", "sent")]
     assert page.locator("#flash.error").count() == 0
     page.close()
 
