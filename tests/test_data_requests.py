@@ -220,3 +220,23 @@ def test_a_redaction_before_the_worker_gets_to_it(client, engine, settings, mail
     with session_scope(engine) as session:
         assert session.execute(select(func.count()).select_from(Job).where(Job.status == "failed")).scalar_one() == 0
         assert session.execute(select(func.count()).select_from(Shop)).scalar_one() == 2
+
+
+def test_shopify_down_delays_the_email_not_the_file(client, engine, settings, mail_settings, smtp, fake_shopify, history):
+    deliver(client, REQUEST)
+    fake_shopify.graphql_failures.extend([429] * 5)     # every attempt of the first job run (AdminApi tries 5 times)
+    run(work(mail_settings.model_copy(update={"WORKER_POLL_INTERVAL": 0.05}), engine))
+    [request] = requests(engine)
+    assert request.status == "ready" and request.payload                  # the merchant can download it already
+    with session_scope(engine) as session:
+        job = session.execute(select(Job).where(Job.kind == "data_request")).scalar_one()
+    if request.merchant_notified_at is None:                               # the retry was not due within that drain
+        assert job.status == "pending" and "HTTP 429" in job.last_error
+        time.sleep(max(0.0, (job.run_at.timestamp() - time.time())) + 0.05)
+        run(work(mail_settings, engine))
+    [mail] = smtp.recorder.received
+    assert mail.recipients == [MERCHANT]
+    with session_scope(engine) as session:
+        job = session.execute(select(Job).where(Job.kind == "data_request")).scalar_one()
+        assert (job.status, job.attempts) == ("done", 2)
+    assert requests(engine)[0].merchant_notified_at is not None
