@@ -26,6 +26,14 @@ class ShopRef:
     double_optin: bool = False
 
 
+def missing_scopes(granted: str, wanted: list[str]) -> list[str]:
+    """The scopes in `wanted` that `granted` (Shopify's comma-separated grant) lacks; a `write_`
+    scope includes its `read_`."""
+    have = {s.strip() for s in granted.split(",") if s.strip()}
+    have |= {"read_" + s.removeprefix("write_") for s in have if s.startswith("write_")}
+    return [s for s in wanted if s not in have]
+
+
 def find_installed(session: Session | Connection, domain: str) -> ShopRef | None:
     row = session.execute(_INSTALLED, {"domain": domain}).first()
     return ShopRef(id=row.id, double_optin=row.double_optin) if row else None

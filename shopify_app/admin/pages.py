@@ -16,6 +16,13 @@ from ..notify.render import TEMPLATES
 from . import listings, preview, settings as shop_settings, stats
 from .session import AdminSession
 
+# Why the app asks for each scope, in the merchant's words (install.html).
+SCOPE_PURPOSES = {
+    "read_products": "read your products, to name them in alerts",
+    "read_inventory": "read your stock levels, to know when a product is back",
+    "read_orders": "read your orders, to count the sales your alerts bring back",
+    "write_app_proxy": "answer on your storefront, for the signup form",
+}
 NAV = [("dashboard", "Dashboard"), ("demand", "Products in demand"), ("signups", "Signups"),
        ("deliveries", "Delivery log"), ("privacy", "Privacy requests"), ("settings", "Settings")]
 WINDOWS = (7, 30, 90)
@@ -140,6 +147,8 @@ def unauthorized(request: Request, messages: list[str]) -> HTMLResponse:
                           "alerts from the Apps section of your Shopify admin.", detail="; ".join(messages), back=False)
 
 
-def install(request: Request, shop: str) -> HTMLResponse:
-    """A valid session for a shop without the app (or without its token): install it, outside the iframe."""
-    return render("install.html", shop=shop, install_url="/auth?" + urlencode({"shop": shop}), title="Install")
+def install(request: Request, shop: str, missing: list[str] | None = None) -> HTMLResponse:
+    """A valid session for a shop without the app (or without its token, or without scopes a new
+    version of the app needs): install or approve it, outside the iframe."""
+    return render("install.html", shop=shop, install_url="/auth?" + urlencode({"shop": shop}), title="Install",
+                  missing=[SCOPE_PURPOSES.get(s, s) for s in missing or []])

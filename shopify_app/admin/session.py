@@ -13,7 +13,7 @@ from starlette.requests import Request
 from .. import oauth
 from ..models import Shop
 from ..routes.responses import ApiError, tag_shop
-from ..shops import INSTALLED
+from ..shops import INSTALLED, missing_scopes
 from ..verify import VerificationError, decode_session_token, sanitize_shop_domain
 
 shops = Shop.__table__
@@ -39,6 +39,7 @@ class AdminSession:
     shop: str
     user: str | None     # the token's `sub`: the Shopify staff member
     token: str
+    scopes: str = ""     # what the shop granted
 
 
 def bearer(request: Request) -> str | None:
@@ -66,11 +67,12 @@ def verify(request: Request, token: str | None) -> dict:
 def load(request: Request, claims: dict, token: str) -> AdminSession:
     """The installed shop the claims name (sync: call from a thread), else NotInstalled."""
     with request.app.state.engine.connect() as connection:
-        row = connection.execute(select(shops.c.id).where(shops.c.domain == claims["shop"], INSTALLED)).first()
+        row = connection.execute(select(shops.c.id, shops.c.scopes).where(shops.c.domain == claims["shop"], INSTALLED)).first()
     if row is None:
         raise NotInstalled(claims["shop"])
     sub = claims.get("sub")
-    return AdminSession(shop_id=row.id, shop=claims["shop"], user=str(sub)[:64] if sub is not None else None, token=token)
+    return AdminSession(shop_id=row.id, shop=claims["shop"], user=str(sub)[:64] if sub is not None else None, token=token,
+                        scopes=row.scopes or "")
 
 
 async def exchange_token(request: Request, shop: str, session_token: str) -> None:
@@ -105,6 +107,21 @@ async def authenticate(request: Request, token: str | None) -> AdminSession:
     except NotInstalled:
         await exchange_token(request, claims["shop"], token)
         return await run_in_threadpool(load, request, claims, token)
+
+
+async def with_scopes(request: Request, session: AdminSession) -> list[str]:
+    """After the app asked for more scopes (a new version): the scopes the shop still has not
+    granted. Token exchange first (under a managed install Shopify has asked the merchant already
+    and the new token carries them); what is still missing needs the merchant's consent (OAuth)."""
+    wanted = request.app.state.settings.scopes
+    if not missing_scopes(session.scopes, wanted):
+        return []
+    try:
+        await exchange_token(request, session.shop, session.token)
+    except NotInstalled:
+        return missing_scopes(session.scopes, wanted)
+    renewed = await run_in_threadpool(load, request, verify(request, session.token), session.token)
+    return missing_scopes(renewed.scopes, wanted)
 
 
 async def api_session(request: Request) -> AdminSession:

@@ -19,6 +19,9 @@ from ..support import signed_query
 from .admin_schema import validation_errors
 
 
+GRANTED_SCOPE = "read_products,read_inventory,read_orders,write_app_proxy"
+
+
 @dataclass
 class FakeShopify:
     api_key: str
@@ -26,7 +29,7 @@ class FakeShopify:
     base_url: str = ""
     token_mode: str = "ok"          # ok | error | slow | garbage
     slow_seconds: float = 3.0
-    granted_scope: str = "read_products,read_inventory,read_orders,write_app_proxy"
+    granted_scope: str = GRANTED_SCOPE
     codes: dict[str, str] = field(default_factory=dict)        # code -> shop
     token_requests: list[dict] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)       # shop -> last token issued
@@ -37,6 +40,7 @@ class FakeShopify:
 
     def reset(self) -> None:
         self.token_mode = "ok"
+        self.granted_scope = GRANTED_SCOPE
         self.codes.clear()
         self.token_requests.clear()
         self.tokens.clear()

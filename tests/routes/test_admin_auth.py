@@ -128,3 +128,46 @@ def test_a_bad_token_never_reaches_token_exchange(case, client, fake_shopify, sh
     assert client.get("/app/api/settings", headers=bearer("brand-new.myshopify.com", **FORGED[case])).status_code == 401
     assert client.get(f"/app?id_token={session_token('brand-new.myshopify.com', **FORGED[case])}").status_code == 401
     assert fake_shopify.token_requests == []
+
+
+OLD_SCOPES = "read_products,read_inventory,write_app_proxy"
+
+
+def stored_scopes(engine) -> str:
+    with engine.connect() as connection:
+        return connection.execute(select(Shop.__table__.c.scopes).where(Shop.__table__.c.domain == SHOP)).scalar_one()
+
+
+def test_a_shop_granted_fewer_scopes_than_the_app_asks_gets_them_by_token_exchange(client, engine, fake_shopify, shop):
+    with engine.begin() as connection:
+        connection.execute(update(Shop.__table__).values(scopes=OLD_SCOPES))
+    page = client.get(f"/app?id_token={session_token()}")
+    assert page.status_code == 200 and "<h1>Dashboard</h1>" in page.text
+    assert [r["grant_type"] for r in fake_shopify.token_requests] == ["urn:ietf:params:oauth:grant-type:token-exchange"]
+    assert "read_orders" in stored_scopes(engine)
+    client.get(f"/app?id_token={session_token()}")
+    assert len(fake_shopify.token_requests) == 1          # granted now: no more exchanges
+
+
+@pytest.mark.parametrize("mode", ["error", "old scopes"])
+def test_scopes_still_missing_send_the_merchant_to_approve_them(mode, client, engine, fake_shopify, shop):
+    with engine.begin() as connection:
+        connection.execute(update(Shop.__table__).values(scopes=OLD_SCOPES))
+    if mode == "error":
+        fake_shopify.token_mode = "error"
+    else:
+        fake_shopify.granted_scope = OLD_SCOPES
+    page = client.get(f"/app?id_token={session_token()}")
+    assert page.status_code == 200 and "Approve new permissions" in page.text
+    assert "read your orders, to count the sales your alerts bring back" in page.text
+    assert f'href="/auth?shop={SHOP}"' in page.text
+    assert page.headers["content-security-policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com"
+    assert client.get("/app/api/settings", headers=bearer()).status_code == 200   # what it can do, it still does
+
+
+def test_missing_scopes_counts_write_as_read():
+    from shopify_app.shops import missing_scopes
+
+    assert missing_scopes("write_products, read_inventory", ["read_products", "read_inventory", "read_orders"]) == [
+        "read_orders"]
+    assert missing_scopes("", ["write_app_proxy"]) == ["write_app_proxy"]
