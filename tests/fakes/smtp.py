@@ -8,6 +8,7 @@ import ipaddress
 import ssl
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -44,6 +45,8 @@ class SmtpRecorder:
     reject: set[str] = field(default_factory=set)   # recipients answered 550
     stall: bool = False                      # hold every DATA until switched off (a hung server)
     delay: float = 0.0                       # seconds each DATA takes (a server under load)
+    keep: bool = True                        # False: count per recipient only (100,000 messages need no parsing)
+    counts: Counter = field(default_factory=Counter)   # messages accepted per recipient
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.reject:
@@ -59,6 +62,9 @@ class SmtpRecorder:
         if self.refuse_all or self.refuse_next > 0:
             self.refuse_next = max(0, self.refuse_next - 1)
             return "451 4.3.0 Try again later"
+        self.counts.update(envelope.rcpt_tos)
+        if not self.keep:
+            return "250 2.0.0 Ok: queued"
         raw = envelope.original_content or envelope.content
         user = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
         self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(raw, policy=default),

@@ -69,13 +69,17 @@ def send_all(requests: list[tuple[str, str, object, dict]], *, concurrency: int 
     return asyncio.run(_send_all(requests, concurrency, timeout))
 
 
-async def _signups_for(bases: list[str], seconds: float, concurrency: int, rate: float | None, prefix: str) -> list[tuple]:
+async def _signups_for(bases: list[str], seconds: float, concurrency: int, rate: float | None, prefix: str,
+                       variant: int = VARIANT) -> list[tuple]:
     """New signups for `seconds`, spread over `bases`, from `concurrency` clients, paced to `rate` a
     second if given: (status or exception name, seconds taken, email, started at (epoch))."""
     results: list[tuple] = []
     deadline = time.monotonic() + seconds
     interval = concurrency / rate if rate else 0.0
-    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=concurrency)) as client:
+    # Idle connections are dropped by the client before uvicorn's 5 s keep-alive timeout closes them
+    # (else a request can race the server's close and read nothing: a client-side artefact).
+    limits = httpx.Limits(max_connections=concurrency, keepalive_expiry=2.0)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
         async def one_client(number: int):
             count, next_at = 0, time.monotonic() + (interval * number / concurrency)
             while time.monotonic() < deadline:
@@ -84,7 +88,7 @@ async def _signups_for(bases: list[str], seconds: float, concurrency: int, rate:
                     next_at += interval
                 email = f"{prefix}-{number}-{count}@example.com"
                 count += 1
-                path, body, headers = signup_request(email)
+                path, body, headers = signup_request(email, variant)
                 started, wall = time.perf_counter(), time.time()
                 try:
                     outcome = (await client.post(bases[count % len(bases)] + path, json=body, headers=headers)).status_code
@@ -97,14 +101,15 @@ async def _signups_for(bases: list[str], seconds: float, concurrency: int, rate:
 
 
 def signups_for(bases: list[str], seconds: float, *, concurrency: int = 8, rate: float | None = None,
-                prefix: str = "s") -> list[tuple]:
-    return asyncio.run(_signups_for(bases, seconds, concurrency, rate, prefix))
+                prefix: str = "s", variant: int = VARIANT) -> list[tuple]:
+    return asyncio.run(_signups_for(bases, seconds, concurrency, rate, prefix, variant))
 
 
-if __name__ == "__main__":  # a load generator in its own process: python -m tests.faults.traffic OUT BASE... -- args
+if __name__ == "__main__":  # a load generator of its own: python -m tests.faults.traffic OUT SECONDS CLIENTS RATE VARIANT BASE...
     import sys
 
-    out, seconds, concurrency, rate, *bases = sys.argv[1:]
-    found = signups_for(bases, float(seconds), concurrency=int(concurrency), rate=float(rate), prefix="load")
+    out, seconds, concurrency, rate, variant, *bases = sys.argv[1:]
+    found = signups_for(bases, float(seconds), concurrency=int(concurrency), rate=float(rate), prefix="load",
+                        variant=int(variant))
     with open(out, "w") as file:
         json.dump(found, file)
