@@ -105,7 +105,8 @@ def list_intents(connection: Connection, shop_id: int, query) -> dict[str, Any]:
 
 
 def get_intent(connection: Connection, shop_id: int, intent_id: int) -> dict[str, Any] | None:
-    row = connection.execute(select(*INTENT_COLUMNS).where(intents.c.shop_id == shop_id, intents.c.id == intent_id)).first()
+    row = connection.execute(select(*INTENT_COLUMNS)
+                             .where(intents.c.shop_id == shop_id, intents.c.id == intent_id)).first()
     return intent_public(row) if row is not None else None
 
 

@@ -25,7 +25,7 @@ from starlette.routing import Mount, Route
 
 from .. import apikeys
 from ..contacts import ContactError, normalize_email, normalize_phone
-from ..models import Customer, Intent, IntentStatus, Notification, NotificationKind, Variant, utcnow
+from ..models import Customer, Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, Variant, utcnow
 from ..notify import manual
 from ..schemas import IntentPublic
 from .responses import JSON, BodyTooLarge, read_body, tag_shop
@@ -376,6 +376,14 @@ def _transfer(engine, shop_id: int, source: dict[str, Any], target: dict[str, An
 
 def _transfer_in(connection: Connection, shop_id: int, moving: list, target: dict[str, Any]):
     now = utcnow()
+    # An alert held for the old variant's restock says nothing of the new one: it is cancelled, and
+    # the signup waits for the new variant's restock (or the merchant's "notify now").
+    connection.execute(
+        update(notifications)
+        .where(notifications.c.status == NotificationStatus.held.value,
+               notifications.c.intent_id.in_(select(intents.c.id).where(*moving)))
+        .values(status=NotificationStatus.cancelled.value, last_error="signup transferred to another variant",
+                updated_at=now))
     twin = intents.alias("twin")
     has_twin = exists().where(
         twin.c.shop_id == shop_id, twin.c.shopify_variant_id == target["variant"],

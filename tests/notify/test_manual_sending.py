@@ -20,8 +20,8 @@ from ..fakes.smtp import SmtpServer
 from ..fakes.twilio import FakeTwilio
 from ..support import serve_in_thread
 from .helpers import (
-    LOCATION, LOCATION2, SHOP, drain, events, level_webhook, notifications, recording_channels, run, setup_shop,
-    signup,
+    LOCATION, LOCATION2, SHOP, VARIANT, drain, events, level_webhook, notifications, recording_channels, run,
+    setup_shop, signup,
 )
 
 intents_t, notifications_t = Intent.__table__, Notification.__table__
@@ -44,7 +44,8 @@ def wired(settings, outside):
     smtp.recorder.delay = 0.0
     twilio.messages.clear()
     return settings.model_copy(update={
-        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp.port, "SMTP_STARTTLS": False, "MAIL_FROM": "Shop <alerts@shop.example>",
+        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp.port, "SMTP_STARTTLS": False,
+        "MAIL_FROM": "Shop <alerts@shop.example>",
         "TWILIO_ACCOUNT_SID": twilio.account_sid, "TWILIO_AUTH_TOKEN": twilio.auth_token,
         "TWILIO_FROM_NUMBER": "+15005550006", "TWILIO_API_BASE_URL": outside["twilio_url"],
     })
@@ -254,6 +255,23 @@ def test_unsubscribing_cancels_a_held_alert_and_deleting_removes_it(client, engi
     assert refused.status_code == 422 and refused.json()["errors"] == [f"intent {a}: Intent is unsubscribed"]
     assert client.delete(f"/app/api/intents/{b}", headers=bearer()).status_code == 204
     assert b not in by_intent(engine)
+
+
+def test_transferring_a_held_signup_cancels_its_alert(client, engine, settings, fake_shopify):
+    """The held alert was about the old variant's restock; on the new variant the signup waits again."""
+    a, b = restock_held(client, engine, settings, fake_shopify, channels=("email", "email"))
+    with engine.begin() as connection:
+        key = apikeys.rotate(connection, SHOP)
+    moved = client.post(f"{MERCHANT}/transfer_signups", headers={"X-Auth-Token": key}, json={
+        "from_shopify_variant_id": VARIANT, "to_shopify_variant_id": 777, "to_shopify_product_id": 778})
+    assert moved.status_code == 200 and moved.json()["transferred_count"] == 2
+    rows = by_intent(engine)
+    assert rows[a].status == rows[b].status == "cancelled"
+    assert rows[a].last_error == "signup transferred to another variant"
+    listed = client.get("/app/api/intents?shopify_variant_id=777", headers=bearer()).json()["intents"]
+    assert {i["status"] for i in listed} == {"pending"}
+    assert client.post("/app/api/intents/notify", json={"all_held": True}, headers=bearer()).json() == {
+        "notified": 0, "held": 0}
 
 
 @pytest.mark.parametrize("body, error", [
