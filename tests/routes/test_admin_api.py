@@ -116,6 +116,8 @@ def test_stats_count_the_window_and_fill_every_day(client, engine, settings, sho
     assert body["per_day"][-3]["signups"] == 2
     assert sum(d["signups"] for d in body["per_day"]) == body["signups"]
     assert len(client.get("/app/api/stats?days=1", headers=bearer()).json()["per_day"]) == 1
+    year = client.get("/app/api/stats?days=366", headers=bearer()).json()     # 366 counts in one statement
+    assert len(year["per_day"]) == 366 and year["signups"] == 10
     assert client.get("/app/api/stats", headers=bearer()).json()["days"] == 30
     page = client.get("/app/dashboard?" + urlencode({"shop": SHOP, "id_token": session_token()})).text
     assert '<div class="value" data-metric="pending">9</div>' in page        # from the products-in-demand scan
