@@ -254,7 +254,8 @@ def test_the_200_is_sent_only_once_the_delivery_is_committed(settings, engine, s
                     raise OperationalError("INSERT", {}, Exception("server closed the connection"))
 
                 writer._insert = broken
-                assert (await post("lost")).status_code == 500  # not recorded: Shopify must retry
+                lost = await post("lost")
+                assert lost.status_code == 503 and lost.headers["retry-after"]  # not recorded: Shopify must retry
                 assert recorded() == 1
 
     asyncio.run(scenario())
