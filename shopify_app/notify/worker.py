@@ -17,14 +17,14 @@ from sqlalchemy.engine import Engine
 
 from webhooks import inventory_levels_update
 
-from .. import inventory, jobs, privacy, restock
+from .. import demand, housekeeping, inventory, jobs, privacy, restock
 from ..admin_api import AdminApi, AdminApiError
 from ..config import Settings
 from ..db import is_transient, make_async_engine, run_async, session_scope
 from ..keys import decrypt_token
 from ..shops import INSTALLED
 from ..models import Intent, IntentStatus, JobKind, NotificationStatus, Shop, Variant, utcnow
-from . import outbox
+from . import merchant, outbox
 from .base import Channel, OutgoingMessage, PermanentError, SubscriptionGone, TransientError
 from .recorder import OutcomeRecorder, places
 from .render import Alert, Renderer
@@ -60,6 +60,7 @@ class Worker:
         self._in_flight = {name: asyncio.Semaphore(settings.SEND_CONCURRENCY) for name in self.channels}
         self._next_reconcile = 0.0
         self._next_purge = 0.0
+        self._next_demand_check = 0.0
         self._async_engine = None  # PostgreSQL: made on first use, for recording outcomes
 
     # -- the loop ---------------------------------------------------------------------------
@@ -75,6 +76,9 @@ class Worker:
                 if loop.time() >= self._next_purge:
                     self._next_purge = loop.time() + PURGE_INTERVAL_SECONDS
                     await to_thread.run_sync(self.purge_expired)
+                if self.settings.DEMAND_CHECK_INTERVAL_SECONDS > 0 and loop.time() >= self._next_demand_check:
+                    self._next_demand_check = loop.time() + self.settings.DEMAND_CHECK_INTERVAL_SECONDS
+                    await to_thread.run_sync(self.check_demand)
                 done = await self.tick()
             except Exception:
                 log.exception("worker round failed", extra={"worker": self.name})
@@ -87,12 +91,22 @@ class Worker:
         log.info("worker stopped", extra={"worker": self.name})
 
     def purge_expired(self) -> int:
-        """Retention (RETENTION_DAYS): forget the contacts of signups done with long ago."""
+        """Hourly: old webhook deliveries and finished jobs go (housekeeping.py), and retention
+        (RETENTION_DAYS) forgets the contacts of signups done with long ago."""
+        with self.engine.begin() as connection:
+            removed = housekeeping.purge(connection)
+        if any(removed.values()):
+            log.info("housekeeping", extra={"worker": self.name, **removed})
         with session_scope(self.engine) as session:
             forgotten = privacy.purge_expired(session, self.settings.RETENTION_DAYS)
         if forgotten:
             log.info("retention purge", extra={"worker": self.name, "signups": forgotten})
         return forgotten
+
+    def check_demand(self) -> int:
+        """High-demand alerts (demand.py): variants whose waiting list reached their shop's threshold."""
+        with session_scope(self.engine) as session:
+            return demand.raise_alerts(session)
 
     async def tick(self) -> int:
         """One round: due jobs, then one batch of due notifications. How much was done."""
@@ -162,6 +176,8 @@ class Worker:
             await to_thread.run_sync(self._next_batch, shop, int(job.payload["variant_id"]), int(job.payload["batch"]))
         elif job.kind == JobKind.reconcile:
             await self._reconcile(shop)
+        elif job.kind in merchant.JOBS:
+            await merchant.run(self, shop, job)
 
     def _shop(self, shop_id: int | None):
         if shop_id is None:
@@ -220,6 +236,8 @@ class Worker:
                 return
             before = variant["sellable"]
             session.execute(update(variants).where(variants.c.id == variant["id"]).values(sellable=after))
+            if restock.is_restock(before, after, policy):
+                demand.reset(session, shop["id"], variant_id)  # a later surge alerts the merchant again
             if not restock.is_restock(before, after, policy) or not outbox.has_waiting(session, shop["id"], variant_id):
                 return
             decision = outbox.decide(session, shop["id"], policy, variant_id, before=before, after=after, trigger=trigger)
