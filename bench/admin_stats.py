@@ -164,8 +164,8 @@ def explain(backend: str, url: str, days_list=(30, 90)) -> None:
         plans: dict[str, tuple] = {}
         for _ in range(5):
             seen.clear()
+            stats.compute(engine, shop_id, days, time.time())
             with engine.connect() as connection:
-                stats.compute(connection, shop_id, days, time.time())
                 listings.list_demand(connection, shop_id, {"per_page": "5"})
             for statement, parameters, seconds in seen:
                 timings.setdefault(statement, []).append(seconds * 1000)

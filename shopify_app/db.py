@@ -1,6 +1,7 @@
 """The engine and sessions. SQLite (one process, the embedded default) or PostgreSQL."""
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -11,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import Session
 
 T = TypeVar("T")
+# Independent reads of one request, each on its own pooled connection (see `concurrently`).
+_readers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="reads")
 
 
 # hide_parameters: a database error's message must not carry the bound values (names, phones)
@@ -111,3 +114,19 @@ def dialect_insert(session: Session | Connection, table: Table):
 def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any]):
     """`INSERT ... ON CONFLICT DO NOTHING`: the database settles races on unique keys."""
     return dialect_insert(session, table).values(**values).on_conflict_do_nothing()
+
+
+def concurrently(engine: Engine, *work: Callable[[Connection], Any]) -> list[Any]:
+    """Each read in `work` on a connection of its own at the same time (PostgreSQL; its results in
+    order), so a page made of several counts waits for the longest, not their sum. Each sees its
+    own snapshot. SQLite runs them one after another on one connection."""
+    if engine.dialect.name != "postgresql":
+        with engine.connect() as connection:
+            return [read(connection) for read in work]
+
+    def run(read: Callable[[Connection], Any]) -> Any:
+        with engine.connect() as connection:
+            return read(connection)
+    futures = [_readers.submit(run, read) for read in work[1:]]
+    first = run(work[0])      # the calling thread does its share
+    return [first, *(future.result() for future in futures)]

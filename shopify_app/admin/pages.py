@@ -1,7 +1,7 @@
 """The admin's pages, rendered by the server from `templates/admin/` with the same services as the
 JSON interface; their small script (`templates/admin/admin.js`) calls `/app/api/…` for actions."""
 
-from functools import cache
+from functools import cache, partial
 from html import escape
 from typing import Any
 from urllib.parse import urlencode
@@ -85,10 +85,9 @@ def chart(per_day: list[dict[str, Any]]) -> Markup:
 
 def dashboard(request: Request, session: AdminSession) -> HTMLResponse:
     days = _days(request)
-    with request.app.state.engine.connect() as connection:
-        demand = listings.list_demand(connection, session.shop_id, {"per_page": "5"})
-        # "Waiting now" is the demand scan's total: one pass over the shop's pending signups, not two.
-        figures = stats.compute(connection, session.shop_id, days, request.app.state.clock(), pending=demand["pending"])
+    # "Waiting now" is the most-wanted scan's total: one pass over the shop's pending signups, not two.
+    figures, demand = stats.compute(request.app.state.engine, session.shop_id, days, request.app.state.clock(),
+                                    beside=partial(listings.list_demand, shop_id=session.shop_id, query={"per_page": "5"}))
     return render("dashboard.html", **_context(request, session, "dashboard"), title="Dashboard", days=days,
                   windows=WINDOWS, stats=figures, chart=chart(figures["per_day"]), demand=demand["variants"])
 

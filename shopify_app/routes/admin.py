@@ -86,8 +86,7 @@ def days_param(request: Request) -> int:
 @api
 def get_stats(request: Request, session: AdminSession, body: Any) -> dict:
     days = days_param(request)
-    with _engine(request).connect() as connection:
-        return stats.compute(connection, session.shop_id, days, request.app.state.clock())
+    return stats.compute(_engine(request), session.shop_id, days, request.app.state.clock())[0]
 
 
 @api
