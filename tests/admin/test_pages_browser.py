@@ -79,6 +79,11 @@ def test_every_page_loads_and_the_tabs_lead_to_each(width, browser, admin, backe
         page.wait_for_selector(f"h1:text-is('{title}')")
         assert page.locator("nav.tabs a[aria-current=page]").inner_text() == title
         assert page.evaluate("document.documentElement.scrollWidth") <= width   # nothing spills sideways
+        if name == "settings":   # the alert preview is a framed document: shown once it has loaded
+            page.frame_locator("#preview-email").locator("text=Buy it now").wait_for()
+            page.locator("#preview").scroll_into_view_if_needed()
+            # (a full-page capture leaves the sandboxed frame blank; the viewport shows it as a merchant sees it)
+            page.screenshot(path=str(ARTIFACTS / f"admin-settings-preview-{width}-{backend}.png"))
         page.screenshot(path=str(ARTIFACTS / f"admin-{name}-{width}-{backend}.png"), full_page=True)
     page.close()
 
