@@ -55,15 +55,15 @@ def admin_link(settings: Settings, shop_domain: str, page: str) -> str:
 
 @cache
 def _env() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES / "email"), autoescape=select_autoescape(["html"]),
+    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                        undefined=StrictUndefined, keep_trailing_newline=True)
 
 
 def _message(to: str, subject: str, template: str, reference: str, **context) -> OutgoingMessage:
     context["subject"] = subject
     return OutgoingMessage(channel="email", to=to, subject=subject, reference=reference,
-                           text=_env().get_template(f"{template}.txt").render(**context),
-                           html=_env().get_template(f"{template}.html").render(**context))
+                           text=_env().get_template(f"email/{template}.txt").render(**context),
+                           html=_env().get_template(f"email/{template}.html").render(**context))
 
 
 def demand_email(settings: Settings, shop_domain: str, contact: MerchantContact, found: demand.Demand,
