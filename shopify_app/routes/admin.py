@@ -95,31 +95,31 @@ def get_intents(request: Request, session: AdminSession, body: Any) -> dict:
         return listings.list_intents(connection, session.shop_id, request.query_params)
 
 
+def _path_id(request: Request, param: str = "intent_id", what: str = "intent") -> int:
+    """The row id in the path, or 404 naming it (what cannot be an id cannot be found)."""
+    raw = request.path_params[param]
+    if raw.isascii() and raw.isdigit() and len(raw) <= 18 and int(raw) > 0:
+        return int(raw)
+    raise ApiError(404, f"{what} {raw[:20]}: not found")
+
+
 @api
 def delete_intent(request: Request, session: AdminSession, body: Any) -> Response:
-    raw = request.path_params["intent_id"]
-    intent_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else 0
+    intent_id = _path_id(request)
     try:
         with _engine(request).begin() as connection:
-            found = intent_id > 0 and listings.delete_intent(connection, session.shop_id, intent_id)
+            found = listings.delete_intent(connection, session.shop_id, intent_id)
     except listings.NotDeletable as exc:
         raise ApiError(422, str(exc)) from None
     if not found:
-        raise ApiError(404, f"intent {raw[:20]}: not found")
+        raise ApiError(404, f"intent {request.path_params['intent_id'][:20]}: not found")
     return Response(status_code=204)
-
-
-def _path_intent_id(request: Request) -> int:
-    raw = request.path_params["intent_id"]
-    if raw.isascii() and raw.isdigit() and len(raw) <= 18 and int(raw) > 0:
-        return int(raw)
-    raise ApiError(404, f"intent {raw[:20]}: not found")
 
 
 @api
 def notify_intent(request: Request, session: AdminSession, body: Any) -> dict:
     """Notify now: release the signup's held alert, or write one (admin/sending.py)."""
-    intent_id, allow_resend = _path_intent_id(request), sending.parse_one(body)
+    intent_id, allow_resend = _path_id(request), sending.parse_one(body)
     with _engine(request).begin() as connection:
         return sending.notify_one(connection, session.shop_id, intent_id, allow_resend)
 
@@ -144,9 +144,12 @@ def get_deliveries(request: Request, session: AdminSession, body: Any) -> dict:
         return listings.list_deliveries(connection, session.shop_id, request.query_params)
 
 
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+
+
 def _csv(name: str, rows) -> StreamingResponse:
-    return StreamingResponse(rows, media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    return StreamingResponse(rows, media_type="text/csv; charset=utf-8", headers=_attachment(name))
 
 
 @api
@@ -167,18 +170,16 @@ def get_data_requests(request: Request, session: AdminSession, body: Any) -> dic
 
 @api
 def download_data_request(request: Request, session: AdminSession, body: Any) -> Response:
-    raw = request.path_params["request_id"]
-    request_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else 0
+    request_id = _path_id(request, "request_id", "data request")
     try:
         with _engine(request).connect() as connection:
-            found = data_requests.download(connection, session.shop_id, request_id) if request_id else None
+            found = data_requests.download(connection, session.shop_id, request_id)
     except data_requests.NotReady as exc:
         raise ApiError(409, str(exc)) from None
     if found is None:
-        raise ApiError(404, f"data request {raw[:20]}: not found")
+        raise ApiError(404, f"data request {request.path_params['request_id'][:20]}: not found")
     name, document = found
-    return Response(document, media_type="application/json; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+    return Response(document, media_type="application/json; charset=utf-8", headers=_attachment(name))
 
 
 @api
