@@ -51,7 +51,7 @@ end
 function init(args)
   run, path, n, ok, other = args[1], args[2], 0, 0, 0
   headers = {["Content-Type"] = "application/json", ["X-Shopify-Topic"] = "TOPIC",
-             ["X-Shopify-Shop-Domain"] = args[3], ["X-Shopify-API-Version"] = "2025-10",
+             ["X-Shopify-Shop-Domain"] = args[3], ["X-Shopify-API-Version"] = "2026-10",
              ["X-Shopify-Triggered-At"] = "2026-11-22T17:00:00.000Z"}
 end
 function request()
@@ -112,7 +112,7 @@ def wrk_load(signed):
 async def _client(port, shop, run, worker, until, budget, signed, out) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     head = (f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
-            f"X-Shopify-Topic: {TOPIC}\r\nX-Shopify-Shop-Domain: {shop}\r\nX-Shopify-API-Version: 2025-10\r\n"
+            f"X-Shopify-Topic: {TOPIC}\r\nX-Shopify-Shop-Domain: {shop}\r\nX-Shopify-API-Version: 2026-10\r\n"
             "X-Shopify-Triggered-At: 2026-11-22T17:00:00.000Z\r\n")
     n = 0
     try:

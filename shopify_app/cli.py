@@ -1,4 +1,4 @@
-"""The `shopify-app` command: serve, worker, migrate, demo, api-key."""
+"""The `shopify-app` command: serve, worker, migrate, demo, api-key, shops, rotate-keys."""
 
 import argparse
 import os
@@ -92,7 +92,7 @@ def cmd_api_key(args: argparse.Namespace) -> None:
 
 def cmd_rotate_keys(args: argparse.Namespace) -> None:
     from .db import make_engine
-    from .oauth import reencrypt_tokens
+    from .shop_tokens import reencrypt_tokens
 
     settings = _settings()
     engine = make_engine(settings.DATABASE_URL)
@@ -100,10 +100,42 @@ def cmd_rotate_keys(args: argparse.Namespace) -> None:
         done, unreadable = reencrypt_tokens(engine, settings)
     finally:
         engine.dispose()
-    print(f"shopify-app: {done} stored access tokens now under the current SECRET_KEY"
+    print(f"shopify-app: {done} stored access and refresh tokens now under the current SECRET_KEY"
           + (f"; {unreadable} open with no key given (set SECRET_KEY_FALLBACKS)" if unreadable else ""))
     if unreadable:
         raise SystemExit(1)
+
+
+def cmd_shops(args: argparse.Namespace) -> None:
+    from .db import make_engine
+    from .shop_tokens import describe
+
+    settings = _settings()
+    engine = make_engine(settings.DATABASE_URL)
+    try:
+        found = describe(engine, settings)
+    finally:
+        engine.dispose()
+    if args.json:
+        import json
+
+        print(json.dumps([{"shop": s.domain, "installed": s.installed, "token": s.kind.value,
+                           "access_token_expires_at": s.access_expires_at.isoformat() if s.access_expires_at else None,
+                           "refresh_token_expires_at": s.refresh_expires_at.isoformat() if s.refresh_expires_at else None}
+                          for s in found], indent=2))
+        return
+
+    def when(value) -> str:
+        return f"{value:%Y-%m-%d %H:%M} UTC" if value else "-"
+
+    rows = [("SHOP", "TOKEN", "ACCESS TOKEN EXPIRES", "REFRESH TOKEN EXPIRES")]
+    rows += [(s.domain, s.kind.value if s.installed else "uninstalled", when(s.access_expires_at),
+              when(s.refresh_expires_at)) for s in found]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    if not found:
+        print("(no shops)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -131,8 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     api_key.add_argument("shop", metavar="SHOP_DOMAIN", help="e.g. my-store.myshopify.com")
     api_key.set_defaults(func=cmd_api_key)
 
-    rotate = sub.add_parser("rotate-keys", help="re-encrypt stored access tokens under the current SECRET_KEY "
-                                                "(the previous one in SECRET_KEY_FALLBACKS)")
+    shops = sub.add_parser("shops", help="installed shops with their token kind (expiring / non-expiring / "
+                                         "reconnect needed) and expiry, no secrets")
+    shops.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    shops.set_defaults(func=cmd_shops)
+
+    rotate = sub.add_parser("rotate-keys", help="re-encrypt stored access and refresh tokens under the current "
+                                                "SECRET_KEY (the previous one in SECRET_KEY_FALLBACKS)")
     rotate.set_defaults(func=cmd_rotate_keys)
     return parser
 

@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     # `shopify app dev` (Shopify CLI) starts the app with SCOPES and SHOPIFY_APP_URL: both are taken.
     SHOPIFY_SCOPES: str = Field(default="read_products,read_inventory,read_orders,write_app_proxy",
                                 validation_alias=AliasChoices("SHOPIFY_SCOPES", "SCOPES"))
-    SHOPIFY_API_VERSION: str = "2025-10"
+    SHOPIFY_API_VERSION: str = "2026-10"
     SHOPIFY_ADMIN_BASE_URL: str = "https://{shop}"
     APP_URL: str = Field(default="http://127.0.0.1:8000", validation_alias=AliasChoices("APP_URL", "SHOPIFY_APP_URL"))
     APP_ENV: Literal["production", "development"] = "production"
@@ -97,6 +97,12 @@ class Settings(BaseSettings):
     SIGNATURE_MAX_AGE: int = 90
     # Seconds for each call to Shopify (connect, read, write, pool).
     SHOPIFY_HTTP_TIMEOUT: float = 10.0
+    # Expiring offline tokens (shop_tokens.py): an access token is refreshed when it has less than
+    # this many seconds left (at most a quarter of its life), before the call that needs it. The
+    # worker's upkeep (every TOKEN_UPKEEP_INTERVAL_SECONDS, 0 = never) migrates non-expiring tokens
+    # and renews refresh tokens close to their end.
+    SHOPIFY_TOKEN_REFRESH_MARGIN: float = Field(default=300.0, ge=0)
+    TOKEN_UPKEEP_INTERVAL_SECONDS: float = Field(default=3600.0, ge=0)
     # Largest accepted request body on the public API, in bytes.
     MAX_BODY_BYTES: int = 64 * 1024
     # The notification worker: rows claimed per round, seconds a claim holds, idle poll, and how
@@ -175,6 +181,8 @@ class Settings(BaseSettings):
         if self.is_development:
             if "RECONCILE_INTERVAL_SECONDS" not in self.model_fields_set:
                 self.RECONCILE_INTERVAL_SECONDS = 0  # the local demo shop has no real Shopify to re-read
+            if "TOKEN_UPKEEP_INTERVAL_SECONDS" not in self.model_fields_set:
+                self.TOKEN_UPKEEP_INTERVAL_SECONDS = 0  # nor a token endpoint
             if not self.SHOPIFY_API_KEY:
                 self.SHOPIFY_API_KEY = DEV_API_KEY
             if not self.SHOPIFY_API_SECRET:

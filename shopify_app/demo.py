@@ -43,9 +43,10 @@ SHOP = "demo-shop.myshopify.com"
 ITEM, VARIANT, PRODUCT, LOCATION = 43_210_001, 41_000_001, 7_000_001, 60_001
 VARIANT_NODE = {
     "id": f"gid://shopify/ProductVariant/{VARIANT}", "legacyResourceId": str(VARIANT), "title": "Sage / M",
-    "sku": "LS-SAGE-M", "price": "49.00", "image": {"url": "https://cdn.shopify.com/s/files/demo/linen-shirt.jpg"},
+    "sku": "LS-SAGE-M", "price": "49.00",
+    "media": {"nodes": [{"preview": {"image": {"url": "https://cdn.shopify.com/s/files/demo/linen-shirt.jpg"}}}]},
     "product": {"id": f"gid://shopify/Product/{PRODUCT}", "legacyResourceId": str(PRODUCT), "title": "Linen Shirt",
-                "handle": "linen-shirt", "featuredImage": None},
+                "handle": "linen-shirt", "featuredMedia": None},
 }
 
 
@@ -53,7 +54,8 @@ async def _admin_graphql(request: Request) -> JSONResponse:
     """The demo's stand-in for Shopify's Admin API: one inventory item, 5 units at one location."""
     levels = {"nodes": [{"location": {"legacyResourceId": str(LOCATION)},
                          "quantities": [{"name": "available", "quantity": 5}], "updatedAt": "2026-01-01T00:00:00Z"}]}
-    item = {"legacyResourceId": str(ITEM), "tracked": True, "variant": VARIANT_NODE, "inventoryLevels": levels}
+    item = {"legacyResourceId": str(ITEM), "tracked": True, "variants": {"nodes": [VARIANT_NODE]},
+            "inventoryLevels": levels}
     return JSONResponse({"data": {"inventoryItem": item}})
 
 
@@ -127,7 +129,9 @@ async def _walk_through(folder: Path) -> None:
         ).check()
         migrate.upgrade(settings.DATABASE_URL)
         engine = make_engine(settings.DATABASE_URL)
-        oauth.store_shop(engine, settings, SHOP, oauth.Grant("shpat_demo_token", settings.SHOPIFY_SCOPES))
+        oauth.store_shop(engine, settings, SHOP, oauth.Grant("shpat_demo_token", settings.SHOPIFY_SCOPES, expires_in=3600,
+                                                             refresh_token="shprt_demo_token",
+                                                             refresh_token_expires_in=90 * 86400))
         print(f"1. Installed the app on {SHOP} (a throw-away database in {folder})")
 
         async with _serving(create_app(settings, run_worker=False)) as app_url, \

@@ -16,6 +16,7 @@ levels = InventoryLevel.__table__
 variants = Variant.__table__
 TEXT = 255  # the String(255) columns of the variant cache
 
+# Images through media: ProductVariant.image and Product.featuredImage are deprecated (2026-10).
 VARIANT_FIELDS = """
 fragment VariantFields on ProductVariant {
   id
@@ -23,8 +24,8 @@ fragment VariantFields on ProductVariant {
   title
   sku
   price
-  image { url }
-  product { id legacyResourceId title handle featuredImage { url } }
+  media(first: 1) { nodes { preview { image { url } } } }
+  product { id legacyResourceId title handle featuredMedia { preview { image { url } } } }
 }
 fragment LevelFields on InventoryLevel {
   location { legacyResourceId }
@@ -33,13 +34,14 @@ fragment LevelFields on InventoryLevel {
 }
 """
 
-# Resolve an inventory item to its variant, with every location's level.
+# Resolve an inventory item to its variant, with every location's level. An item belongs to one
+# variant; `InventoryItem.variant` is deprecated (2026-10) for the `variants` connection.
 ITEM_QUERY = VARIANT_FIELDS + """
 query InventoryItemStock($id: ID!) {
   inventoryItem(id: $id) {
     legacyResourceId
     tracked
-    variant { ...VariantFields }
+    variants(first: 1) { nodes { ...VariantFields } }
     inventoryLevels(first: 100) { nodes { ...LevelFields } }
   }
 }
@@ -108,8 +110,8 @@ def _variant_title(value: Any) -> str | None:
 
 
 def _variant_from_api(node: dict[str, Any], item_id: int | None) -> VariantInfo:
-    product = node.get("product") or {}
-    image = (node.get("image") or {}).get("url") or ((product.get("featuredImage") or {}).get("url"))
+    product = _dict(node.get("product"))
+    image = _media_image(_first(_dict(node.get("media")).get("nodes"))) or _media_image(product.get("featuredMedia"))
     return VariantInfo(
         shopify_variant_id=int(node["legacyResourceId"]),
         shopify_product_id=int(product["legacyResourceId"]),
@@ -137,13 +139,23 @@ def _levels_from_api(nodes: list[dict[str, Any]], tracked: bool) -> list[Level]:
     return found
 
 
+def _first(nodes: Any) -> Any:
+    return nodes[0] if isinstance(nodes, list) and nodes else None
+
+
+def _media_image(media: Any) -> Any:
+    """A Media node's preview image URL (`preview { image { url } }`)."""
+    return _dict(_dict(_dict(media).get("preview")).get("image")).get("url")
+
+
 def parse_item_stock(data: dict[str, Any]) -> ItemStock | None:
     item = data.get("inventoryItem")
-    if not item or not item.get("variant"):
+    variant = _first(_dict(_dict(item).get("variants")).get("nodes"))
+    if not item or not isinstance(variant, dict):
         return None
     item_id = int(item["legacyResourceId"])
     return ItemStock(
-        variant=_variant_from_api(item["variant"], item_id),
+        variant=_variant_from_api(variant, item_id),
         levels=_levels_from_api((item.get("inventoryLevels") or {}).get("nodes") or [], item.get("tracked", True)),
     )
 

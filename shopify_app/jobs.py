@@ -105,6 +105,24 @@ def finish(session: Session, job_id: int) -> None:
     )
 
 
+def wait_for_token(session: Session, job: ClaimedJob) -> None:
+    """The job needs the shop's Admin API while the shop must reconnect: it waits, its attempt not
+    counted, until a new token is stored (`shop_tokens.resume_waiting_jobs`). One waits per key."""
+    now = utcnow()
+    twin = session.execute(
+        select(jobs.c.id).where(jobs.c.kind == job.kind, jobs.c.key == job.key, jobs.c.id != job.id,
+                                jobs.c.status.in_([JobStatus.pending.value, JobStatus.waiting.value]))
+    ).first()
+    if twin is not None:
+        finish(session, job.id)
+        return
+    session.execute(
+        update(jobs).where(jobs.c.id == job.id).values(
+            status=JobStatus.waiting.value, attempts=jobs.c.attempts - 1, locked_until=None, updated_at=now,
+            last_error="waiting for the shop to reconnect (Shopify refused its token)")
+    )
+
+
 def fail(session: Session, job: ClaimedJob, error: str, *, retry_in: timedelta) -> None:
     """Retry later, or give up after MAX_JOB_ATTEMPTS (the row stays, with its error)."""
     now = utcnow()

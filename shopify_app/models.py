@@ -73,6 +73,7 @@ class JobKind(StrEnum):
 class JobStatus(StrEnum):
     pending = "pending"
     running = "running"
+    waiting = "waiting"          # needs the shop's Admin API while the shop must reconnect; resumed by a new token
     done = "done"
     failed = "failed"
 
@@ -95,6 +96,13 @@ class Shop(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     domain: str = Field(sa_type=String(255), unique=True, index=True)
     access_token_encrypted: str | None = Field(default=None, sa_type=Text)
+    # Expiring offline tokens (shop_tokens.py): NULL expiry = a non-expiring token, to be migrated.
+    access_token_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    access_token_issued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    refresh_token_encrypted: str | None = Field(default=None, sa_type=Text)
+    refresh_token_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    reconnect_needed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # Shopify refused a refresh
+    reconnect_logged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     scopes: str = Field(default="", sa_type=Text)
     installed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     uninstalled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

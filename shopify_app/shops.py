@@ -51,12 +51,29 @@ def _installed_in_thread(engine, domain: str) -> bool:
         return find_installed(connection, domain) is not None
 
 
+def upsert_installed(connection: Connection, domain: str, scopes: str) -> int:
+    """The shop's row, created or re-activated by an install (a re-install clears uninstalled_at);
+    its token is stored beside it by `shop_tokens`. Returns its id."""
+    now = utcnow()
+    row = connection.execute(select(shops.c.id).where(shops.c.domain == domain)).first()
+    if row is None:
+        return connection.execute(
+            shops.insert().values(domain=domain, scopes=scopes, installed_at=now, created_at=now, updated_at=now)
+            .returning(shops.c.id)
+        ).scalar_one()
+    connection.execute(update(shops).where(shops.c.id == row.id)
+                       .values(scopes=scopes, installed_at=now, uninstalled_at=None, updated_at=now))
+    return row.id
+
+
 def mark_uninstalled(session: Session, domain: str) -> bool:
     """Forget the token and mark the shop uninstalled; False if it was unknown or already so."""
     now = utcnow()
     result = session.execute(
         update(shops)
         .where(shops.c.domain == domain, shops.c.uninstalled_at.is_(None))
-        .values(uninstalled_at=now, access_token_encrypted=None, updated_at=now)
+        .values(uninstalled_at=now, access_token_encrypted=None, access_token_expires_at=None,
+                access_token_issued_at=None, refresh_token_encrypted=None, refresh_token_expires_at=None,
+                reconnect_needed_at=None, reconnect_logged_at=None, updated_at=now)
     )
     return result.rowcount == 1

@@ -6,6 +6,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import psycopg
 import pytest
@@ -116,13 +117,19 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 def install_shop(engine, settings: Settings, domain: str = "demo-shop.myshopify.com", token: str | None = None,
-                 **policy) -> int:
-    """An installed shop, as the OAuth callback would have stored it."""
+                 *, expiring: bool = True, refresh_token: str | None = None, **policy) -> int:
+    """An installed shop, as the OAuth callback would have stored it: an expiring offline token
+    (an hour left) with its refresh token, or with `expiring=False` a token from before 2027."""
     now = utcnow()
     with session_scope(engine) as session:
         shop = Shop(
             domain=domain,
             access_token_encrypted=encrypt_token(settings.SECRET_KEY, token or f"shpat_{uuid.uuid4().hex}"),
+            access_token_expires_at=now + timedelta(hours=1) if expiring else None,
+            access_token_issued_at=now,
+            refresh_token_encrypted=(encrypt_token(settings.SECRET_KEY, refresh_token or f"shprt_{uuid.uuid4().hex}")
+                                     if expiring else None),
+            refresh_token_expires_at=now + timedelta(days=90) if expiring else None,
             scopes=settings.SHOPIFY_SCOPES,
             installed_at=now,
             **policy,
@@ -157,7 +164,7 @@ _LOGGED: list[str] = []
 _ANSWERED: list[tuple[str, str]] = []
 _SECRET = (
     re.escape(API_SECRET) + "|" + re.escape(SECRET_KEY)
-    + r"|shp(?:at|ua|ca|pa|ss)_[A-Za-z0-9]{6,}"         # an access token, unmasked
+    + r"|shp(?:at|ua|ca|pa|ss|rt)_[A-Za-z0-9]{6,}"      # an access or refresh token, unmasked
     + r"|bis_[A-Za-z0-9_-]{20,}"                          # a merchant API key
 )
 _IN_LOGS = re.compile(

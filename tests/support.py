@@ -57,7 +57,7 @@ def webhook_headers(body: bytes, topic: str, shop: str, *, webhook_id: str, even
         "X-Shopify-Topic": topic,
         "X-Shopify-Shop-Domain": shop,
         "X-Shopify-Webhook-Id": webhook_id,
-        "X-Shopify-API-Version": "2025-10",
+        "X-Shopify-API-Version": "2026-10",
         "X-Shopify-Triggered-At": "2026-11-22T10:00:00.000000Z",
         "Content-Type": "application/json",
     }

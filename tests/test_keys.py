@@ -40,7 +40,7 @@ def test_fallbacks_must_be_long_enough():
 
 def test_rotation_keeps_old_links_working_and_rotate_keys_reencrypts_tokens(engine, settings, database_url):
     old = settings.model_copy(update={"SECRET_KEY": OLD})
-    install_shop(engine, old, "rotated-shop.myshopify.com", token="shpat_rotated")
+    install_shop(engine, old, "rotated-shop.myshopify.com", token="shpat_rotated", refresh_token="shprt_rotated")
     old_link = unsubscribe_token(OLD, 99)
     rotated = settings.model_copy(update={"SECRET_KEY": NEW, "SECRET_KEY_FALLBACKS": OLD})
     assert unsign(rotated.secret_keys, "unsubscribe", old_link, 60) == 99
@@ -49,11 +49,12 @@ def test_rotation_keeps_old_links_working_and_rotate_keys_reencrypts_tokens(engi
     env.update(SHOPIFY_API_KEY=API_KEY, SHOPIFY_API_SECRET=API_SECRET, SECRET_KEY=NEW, DATABASE_URL=database_url)
     without = subprocess.run([sys.executable, "-m", "shopify_app", "rotate-keys"], env=env, capture_output=True,
                              text=True, timeout=60)
-    assert without.returncode == 1 and "1 open with no key" in without.stdout  # nothing changed
+    assert without.returncode == 1 and "2 open with no key" in without.stdout  # nothing changed
     done = subprocess.run([sys.executable, "-m", "shopify_app", "rotate-keys"], env={**env, "SECRET_KEY_FALLBACKS": OLD},
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and "1 stored access tokens" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 0 and "2 stored access and refresh tokens" in done.stdout, done.stdout + done.stderr
     with session_scope(engine) as session:
-        stored = session.execute(select(Shop.access_token_encrypted)).scalar_one()
-    assert decrypt_token(NEW, stored) == "shpat_rotated" and decrypt_token(OLD, stored) is None
-    assert "shpat_rotated" not in stored
+        access, refresh = session.execute(select(Shop.access_token_encrypted, Shop.refresh_token_encrypted)).one()
+    assert decrypt_token(NEW, access) == "shpat_rotated" and decrypt_token(OLD, access) is None
+    assert decrypt_token(NEW, refresh) == "shprt_rotated" and decrypt_token(OLD, refresh) is None
+    assert "shpat_rotated" not in access and "shprt_rotated" not in refresh

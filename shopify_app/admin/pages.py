@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse
 
 from .. import data_requests
 from ..notify.render import TEMPLATES
+from ..shop_tokens import TokenKind
 from . import listings, preview, settings as shop_settings, stats
 from .session import AdminSession
 
@@ -89,7 +90,8 @@ def dashboard(request: Request, session: AdminSession) -> HTMLResponse:
     figures, demand = stats.compute(request.app.state.engine, session.shop_id, days, request.app.state.clock(),
                                     beside=partial(listings.list_demand, shop_id=session.shop_id, query={"per_page": "5"}))
     return render("dashboard.html", **_context(request, session, "dashboard"), title="Dashboard", days=days,
-                  windows=WINDOWS, stats=figures, chart=chart(figures["per_day"]), demand=demand["variants"])
+                  windows=WINDOWS, stats=figures, chart=chart(figures["per_day"]), demand=demand["variants"],
+                  reconnect_needed=session.token_kind == TokenKind.reconnect_needed)
 
 
 def demand(request: Request, session: AdminSession) -> HTMLResponse:

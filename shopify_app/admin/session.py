@@ -5,24 +5,19 @@ query parameter on a page load or `Authorization: Bearer` on a JSON call. The sh
 import logging
 from dataclasses import dataclass
 
-import httpx
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from .. import oauth
+from .. import shop_tokens
 from ..models import Shop
 from ..routes.responses import ApiError, tag_shop
+from ..shop_tokens import TokenKind
 from ..shops import INSTALLED, missing_scopes
 from ..verify import VerificationError, decode_session_token, sanitize_shop_domain
 
 shops = Shop.__table__
 log = logging.getLogger(__name__)
-TOKEN_EXCHANGE = {
-    "grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
-    "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
-    "requested_token_type": "urn:shopify:params:oauth:token-type:offline-access-token",
-}
 
 
 class NotInstalled(Exception):
@@ -40,6 +35,7 @@ class AdminSession:
     user: str | None     # the token's `sub`: the Shopify staff member
     token: str
     scopes: str = ""     # what the shop granted
+    token_kind: TokenKind = TokenKind.expiring   # of the shop's offline token; "reconnect needed" shows on the dashboard
 
 
 def bearer(request: Request) -> str | None:
@@ -67,35 +63,30 @@ def verify(request: Request, token: str | None) -> dict:
 def load(request: Request, claims: dict, token: str) -> AdminSession:
     """The installed shop the claims name (sync: call from a thread), else NotInstalled."""
     with request.app.state.engine.connect() as connection:
-        row = connection.execute(select(shops.c.id, shops.c.scopes).where(shops.c.domain == claims["shop"], INSTALLED)).first()
+        row = connection.execute(
+            select(shops.c.id, shops.c.scopes, shops.c.access_token_expires_at, shops.c.reconnect_needed_at)
+            .where(shops.c.domain == claims["shop"], INSTALLED)
+        ).first()
     if row is None:
         raise NotInstalled(claims["shop"])
     sub = claims.get("sub")
+    kind = (TokenKind.reconnect_needed if row.reconnect_needed_at is not None
+            else TokenKind.expiring if row.access_token_expires_at is not None else TokenKind.non_expiring)
     return AdminSession(shop_id=row.id, shop=claims["shop"], user=str(sub)[:64] if sub is not None else None, token=token,
-                        scopes=row.scopes or "")
+                        scopes=row.scopes or "", token_kind=kind)
 
 
 async def exchange_token(request: Request, shop: str, session_token: str) -> None:
-    """Shopify's token exchange (PLATFORM.md section 1): a valid session token from a shop we hold
-    no access token for (managed install, or a reinstall) buys its offline token, stored like an
-    OAuth install's. Any failure is NotInstalled: the shop goes through the install flow instead."""
+    """Shopify's token exchange (PLATFORM.md section 1): a valid session token buys the shop an
+    expiring offline token (with its refresh token), stored like an OAuth install's, under the
+    shop's token lock. Any failure is NotInstalled: the shop goes through the install flow instead."""
     settings = request.app.state.settings
-    body = {"client_id": settings.SHOPIFY_API_KEY, "client_secret": settings.SHOPIFY_API_SECRET,
-            "subject_token": session_token, **TOKEN_EXCHANGE}
     try:
-        response = await request.app.state.http.post(settings.admin_url(shop, "/admin/oauth/access_token"), json=body,
-                                                     timeout=settings.SHOPIFY_HTTP_TIMEOUT)
-        data = response.json() if response.status_code == 200 else None
-    except (httpx.HTTPError, ValueError) as exc:
-        log.warning("token exchange failed", extra={"shop": shop, "error": type(exc).__name__})
+        await run_in_threadpool(shop_tokens.acquire_and_store, request.app.state.engine, settings, shop,
+                                shop_tokens.id_token_grant(settings, session_token))
+    except (shop_tokens.TokenUnavailable, shop_tokens.TokenRefused) as exc:
+        log.warning("token exchange failed", extra={"shop": shop, "reason": str(exc)})
         raise NotInstalled(shop) from None
-    token = data.get("access_token") if isinstance(data, dict) else None
-    if not isinstance(token, str) or not token:
-        log.warning("token exchange refused", extra={"shop": shop, "status": response.status_code})
-        raise NotInstalled(shop)
-    scope = data.get("scope")
-    grant = oauth.Grant(access_token=token, scope=scope if isinstance(scope, str) else "")
-    await run_in_threadpool(oauth.store_shop, request.app.state.engine, settings, shop, grant)
 
 
 async def authenticate(request: Request, token: str | None) -> AdminSession:
@@ -109,19 +100,23 @@ async def authenticate(request: Request, token: str | None) -> AdminSession:
         return await run_in_threadpool(load, request, claims, token)
 
 
-async def with_scopes(request: Request, session: AdminSession) -> list[str]:
-    """After the app asked for more scopes (a new version): the scopes the shop still has not
-    granted. Token exchange first (under a managed install Shopify has asked the merchant already
-    and the new token carries them); what is still missing needs the merchant's consent (OAuth)."""
+async def on_page_load(request: Request, session: AdminSession) -> tuple[AdminSession, list[str]]:
+    """What a page load (with a session token) fixes by token exchange: a shop whose token is
+    non-expiring or was refused (Shopify takes only expiring offline tokens from 2027-01-01), and a
+    shop that granted fewer scopes than this version asks (under a managed install Shopify has
+    asked the merchant already and the new token carries them). Returns the session as it is now
+    and the scopes still missing, which need the merchant's consent (OAuth)."""
     wanted = request.app.state.settings.scopes
-    if not missing_scopes(session.scopes, wanted):
-        return []
+    if session.token_kind == TokenKind.expiring and not missing_scopes(session.scopes, wanted):
+        return session, []
     try:
         await exchange_token(request, session.shop, session.token)
     except NotInstalled:
-        return missing_scopes(session.scopes, wanted)
+        # A non-expiring token still works until Shopify stops taking it (the worker migrates it
+        # too); a refused one leaves the dashboard saying "reconnect needed".
+        return session, missing_scopes(session.scopes, wanted)
     renewed = await run_in_threadpool(load, request, verify(request, session.token), session.token)
-    return missing_scopes(renewed.scopes, wanted)
+    return renewed, missing_scopes(renewed.scopes, wanted)
 
 
 async def api_session(request: Request) -> AdminSession:

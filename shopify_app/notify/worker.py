@@ -17,11 +17,10 @@ from sqlalchemy.engine import Engine
 
 from webhooks import inventory_levels_update
 
-from .. import demand, housekeeping, inventory, jobs, privacy, restock
-from ..admin_api import AdminApi, AdminApiError
+from .. import demand, housekeeping, inventory, jobs, privacy, restock, shop_tokens
+from ..admin_api import AdminApi, StoredTokens
 from ..config import Settings
 from ..db import is_transient, make_async_engine, run_async, session_scope
-from ..keys import decrypt_token
 from ..shops import INSTALLED
 from ..models import Intent, IntentStatus, JobKind, NotificationStatus, Shop, Variant, utcnow
 from . import merchant, outbox
@@ -35,6 +34,8 @@ JOBS_PER_ROUND = 20
 DELIVERIES_PER_ROUND = 1000
 RECONCILE_CHUNK = 50
 PURGE_INTERVAL_SECONDS = 3600
+# Token upkeep renews a refresh token this close to its end (a shop with no Admin API work for weeks).
+REFRESH_TOKEN_UPKEEP = timedelta(days=14)
 
 
 class Worker:
@@ -61,6 +62,7 @@ class Worker:
         self._next_reconcile = 0.0
         self._next_purge = 0.0
         self._next_demand_check = 0.0
+        self._next_token_upkeep = 0.0
         self._async_engine = None  # PostgreSQL: made on first use, for recording outcomes
 
     # -- the loop ---------------------------------------------------------------------------
@@ -76,6 +78,9 @@ class Worker:
                 if loop.time() >= self._next_purge:
                     self._next_purge = loop.time() + PURGE_INTERVAL_SECONDS
                     await to_thread.run_sync(self.purge_expired)
+                if self.settings.TOKEN_UPKEEP_INTERVAL_SECONDS > 0 and loop.time() >= self._next_token_upkeep:
+                    self._next_token_upkeep = loop.time() + self.settings.TOKEN_UPKEEP_INTERVAL_SECONDS
+                    await to_thread.run_sync(self.token_upkeep)
                 if self.settings.DEMAND_CHECK_INTERVAL_SECONDS > 0 and loop.time() >= self._next_demand_check:
                     self._next_demand_check = loop.time() + self.settings.DEMAND_CHECK_INTERVAL_SECONDS
                     await to_thread.run_sync(self.check_demand)
@@ -102,6 +107,21 @@ class Worker:
         if forgotten:
             log.info("retention purge", extra={"worker": self.name, "signups": forgotten})
         return forgotten
+
+    def token_upkeep(self) -> int:
+        """Shops whose token should be renewed before any call needs it: non-expiring tokens are
+        migrated (Shopify refuses them from 2027-01-01), refresh tokens near their end renewed."""
+        renewed = 0
+        for shop_id in shop_tokens.needing_upkeep(self.engine, REFRESH_TOKEN_UPKEEP):
+            try:
+                shop_tokens.renew(self.engine, self.settings, shop_id)
+                renewed += 1
+            except (shop_tokens.ReconnectNeeded, LookupError):
+                pass  # logged where it was found
+            except Exception as exc:  # noqa: BLE001  (Shopify down for one shop must not stop the others)
+                log.warning("token upkeep failed; retried next round", extra={"shop_id": shop_id,
+                                                                               "error": type(exc).__name__})
+        return renewed
 
     def check_demand(self) -> int:
         """High-demand alerts (demand.py): variants whose waiting list reached their shop's threshold."""
@@ -148,6 +168,8 @@ class Worker:
                 await self.run_job(job)
                 await to_thread.run_sync(self._finish_job, job.id)
                 log.info("job", extra={"job": job.kind, "key": job.key, "worker": self.name})
+            except shop_tokens.ReconnectNeeded:
+                await to_thread.run_sync(self._job_waits, job)   # resumed when the shop has a token again
             except Exception as exc:  # noqa: BLE001  (a job's failure must not stop the others)
                 retry_in = getattr(exc, "retry_after", None) or outbox.backoff(job.attempts)
                 await to_thread.run_sync(self._fail_job, job, f"{type(exc).__name__}: {exc}", retry_in)
@@ -161,6 +183,10 @@ class Worker:
     def _finish_job(self, job_id: int) -> None:
         with session_scope(self.engine) as session:
             jobs.finish(session, job_id)
+
+    def _job_waits(self, job) -> None:
+        with session_scope(self.engine) as session:
+            jobs.wait_for_token(session, job)
 
     def _fail_job(self, job, error: str, retry_in: float) -> None:
         with session_scope(self.engine) as session:
@@ -188,10 +214,7 @@ class Worker:
             ).mappings().first()
 
     def _api(self, shop) -> AdminApi:
-        token = decrypt_token(self.settings.secret_keys, shop["access_token_encrypted"])
-        if token is None:
-            raise AdminApiError("the stored access token cannot be decrypted (SECRET_KEY changed?)")
-        return AdminApi(self.http, self.settings, shop["domain"], token)
+        return AdminApi(self.http, self.settings, shop["domain"], StoredTokens(self.engine, self.settings, shop["id"]))
 
     async def _inventory_changed(self, shop, item_id: int) -> None:
         known = await to_thread.run_sync(self._known_variant, shop["id"], item_id)

@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from ..admin import exports, listings, pages, preview, sending, settings as shop_settings, stats
 from .. import data_requests
-from ..admin.session import AdminSession, NotInstalled, api_session, authenticate, with_scopes
+from ..admin.session import AdminSession, NotInstalled, api_session, authenticate, on_page_load
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
 from .responses import JSON, ApiError, BodyTooLarge, page, read_body, tag_shop
 
@@ -222,7 +222,7 @@ async def admin_page(request: Request, name: str | None = None) -> Response:
         return response
     except NotInstalled as exc:
         return framed_by(exc.shop, pages.install(request, exc.shop))
-    missing = await with_scopes(request, session)
+    session, missing = await on_page_load(request, session)
     if missing:
         return framed_by(session.shop, pages.install(request, session.shop, missing))
     try:

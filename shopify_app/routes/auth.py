@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import oauth
+from .. import oauth, shop_tokens
 from ..keys import signer, unsign
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
 from .responses import page, tag_shop
@@ -78,11 +78,11 @@ async def callback(request: Request) -> Response:
     if not code:
         return page(400, "Cannot install", "Shopify did not send an authorization code.")
     try:
-        grant = await oauth.exchange_code(request.app.state.http, settings, shop, code)
-    except oauth.TokenExchangeError as exc:
+        await run_in_threadpool(shop_tokens.acquire_and_store, request.app.state.engine, settings, shop,
+                                shop_tokens.code_grant(settings, code))
+    except (shop_tokens.TokenUnavailable, shop_tokens.TokenRefused) as exc:
         log.error("token exchange failed", extra={"reason": str(exc)})
         return page(502, "Shopify did not answer", "We could not finish the install with Shopify. Please try again.")
-    await run_in_threadpool(oauth.store_shop, request.app.state.engine, settings, shop, grant)
     response = RedirectResponse(settings.admin_url(shop, f"/admin/apps/{settings.SHOPIFY_API_KEY}"), status_code=302)
     response.delete_cookie(STATE_COOKIE, path="/auth")
     return response

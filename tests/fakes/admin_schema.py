@@ -1,29 +1,36 @@
-"""Shopify's Admin GraphQL schema from ../shared/shopify/, when present, to validate every
-document the app sends."""
+"""Shopify's Admin GraphQL schema at the app's API version, from the copy kept in the repository
+(`tests/contracts/shopify_admin_<version>.json.gz`: Shopify's published introspection result, its
+`data` only), to validate every document the app sends. A document that uses a field the schema
+deprecates is refused too: deprecated fields are the next version's removals."""
 
+import gzip
 import json
 from functools import lru_cache
 from pathlib import Path
 
 import graphql
+from graphql.validation import NoDeprecatedCustomRule, specified_rules
 
-SCHEMA_DIR = Path(__file__).resolve().parents[3] / "shared" / "shopify"
+from shopify_app.config import Settings
 
-
-@lru_cache(maxsize=1)
-def admin_schema() -> graphql.GraphQLSchema | None:
-    files = sorted(SCHEMA_DIR.glob("admin_schema_*.json"))
-    if not files:
-        return None
-    return graphql.build_client_schema(json.loads(files[-1].read_text())["data"])
+CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
+API_VERSION = Settings.model_fields["SHOPIFY_API_VERSION"].default
 
 
-def validation_errors(document: str) -> list[str]:
-    schema = admin_schema()
-    if schema is None:
-        return []
+def schema_path(version: str = API_VERSION) -> Path:
+    return CONTRACTS / f"shopify_admin_{version}.json.gz"
+
+
+@lru_cache(maxsize=2)
+def admin_schema(version: str = API_VERSION) -> graphql.GraphQLSchema:
+    with gzip.open(schema_path(version), "rt", encoding="utf-8") as f:
+        return graphql.build_client_schema(json.load(f)["data"])
+
+
+def validation_errors(document: str, version: str = API_VERSION) -> list[str]:
     try:
         parsed = graphql.parse(document)
     except graphql.GraphQLError as exc:
         return [str(exc)]
-    return [e.message for e in graphql.validate(schema, parsed)]
+    rules = [*specified_rules, NoDeprecatedCustomRule]
+    return [e.message for e in graphql.validate(admin_schema(version), parsed, rules)]

@@ -16,10 +16,23 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from ..support import signed_query
-from .admin_schema import validation_errors
+from .admin_schema import admin_schema, validation_errors
 
 
 GRANTED_SCOPE = "read_products,read_inventory,read_orders,write_app_proxy"
+OFFLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
+
+
+@dataclass
+class ShopTokens:
+    """One shop's refresh-token state at the fake."""
+
+    refresh: str | None = None
+    refresh_expires: float = 0.0
+    previous_refresh: str | None = None   # still valid until the newest access token is used
+    access_used: bool = False
+    revoked: bool = False
+    migrated: dict[str, dict] = field(default_factory=dict)   # non-expiring token -> the pair it became
 
 
 @dataclass
@@ -37,6 +50,21 @@ class FakeShopify:
     graphql_calls: list[dict] = field(default_factory=list)
     graphql_failures: list = field(default_factory=list)       # queued: 429, 500 or "THROTTLED"
     shop_emails: dict[str, str | None] = field(default_factory=dict)  # shop -> `shop { email }` (default owner@{shop})
+    # Expiring offline tokens: an access token lives `access_ttl` seconds and comes with a refresh
+    # token, rotated on every use. Tokens a test puts in `tokens` itself are taken as they are;
+    # tokens issued without `expiring=1` are refused (Shopify's 2027 rule) unless refuse_non_expiring is off.
+    access_ttl: int = 3600
+    refresh_ttl: int = 90 * 24 * 3600
+    refuse_non_expiring: bool = True
+    lose_refresh_answers: int = 0      # answer this many refreshes after slow_seconds (the app times out)
+    token_state: dict[str, "ShopTokens"] = field(default_factory=dict)
+    expires: dict[str, float] = field(default_factory=dict)         # access token -> monotonic expiry
+    non_expiring: set[str] = field(default_factory=set)
+    refresh_uses: dict[str, int] = field(default_factory=dict)      # refresh token -> times sent
+    refreshes: list[dict] = field(default_factory=list)             # refreshes granted
+    refused_refreshes: list[str] = field(default_factory=list)
+    migrations: list[dict] = field(default_factory=list)
+    unauthorized: list[dict] = field(default_factory=list)          # GraphQL calls answered 401
 
     def reset(self) -> None:
         self.token_mode = "ok"
@@ -48,6 +76,24 @@ class FakeShopify:
         self.graphql_calls.clear()
         self.graphql_failures.clear()
         self.shop_emails.clear()
+        self.access_ttl, self.refresh_ttl, self.refuse_non_expiring = 3600, 90 * 24 * 3600, True
+        self.lose_refresh_answers, self.slow_seconds = 0, 3.0
+        for collection in (self.token_state, self.expires, self.non_expiring, self.refresh_uses, self.refreshes,
+                           self.refused_refreshes, self.migrations, self.unauthorized):
+            collection.clear()
+
+    def issue_expiring(self, shop: str) -> dict:
+        """An expiring pair for `shop`, as an install would have had it (tests' installed shops)."""
+        return self._issue(shop, self.shop_tokens(shop), expiring=True)
+
+    def issue_non_expiring(self, shop: str) -> str:
+        """A pre-2027 non-expiring token for `shop`."""
+        return self._issue(shop, self.shop_tokens(shop), expiring=False)["access_token"]
+
+    def revoke(self, shop: str) -> None:
+        """The merchant revoked the app's access (or the refresh token expired unused): every refresh
+        and migration is refused with invalid_grant."""
+        self.shop_tokens(shop).revoked = True
 
     def add_item(self, item: "CatalogItem") -> "CatalogItem":
         self.items[item.inventory_item_id] = item
@@ -60,8 +106,10 @@ class FakeShopify:
         self.graphql_calls.append({"shop": shop, "token": request.headers.get("x-shopify-access-token"),
                                    "query": body["query"], "variables": body.get("variables") or {},
                                    "errors": errors})
-        if request.headers.get("x-shopify-access-token") != self.tokens.get(shop):
-            return JSONResponse({"errors": "[API] Invalid API key or access token"}, status_code=401)
+        refusal = self.token_refusal(shop, request.headers.get("x-shopify-access-token"))
+        if refusal is not None:
+            self.unauthorized.append({"shop": shop, "reason": refusal})
+            return JSONResponse({"errors": refusal}, status_code=401)
         if errors:
             return JSONResponse({"errors": [{"message": m} for m in errors]})
         if self.graphql_failures:
@@ -84,7 +132,7 @@ class FakeShopify:
         for gid in variables.get("ids", []):
             item = by_variant.get(int(gid.rsplit("/", 1)[1]))
             nodes.append({**item.variant_node(), "inventoryItem": {k: v for k, v in item.item_node().items()
-                                                                    if k != "variant"}} if item else None)
+                                                                    if k != "variants"}} if item else None)
         return JSONResponse({"data": {"nodes": nodes}})
 
     def consent_redirect(self, shop: str, redirect_uri: str, state: str, timestamp: int | None = None) -> str:
@@ -116,14 +164,83 @@ class FakeShopify:
             return PlainTextResponse("<html>oops</html>")
         if body.get("client_id") != self.api_key or body.get("client_secret") != self.api_secret:
             return JSONResponse({"error": "invalid_client"}, status_code=400)
-        if body.get("grant_type") == "urn:ietf:params:oauth:grant-type:token-exchange":
+        state = self.shop_tokens(shop)
+        grant_type = body.get("grant_type")
+        if grant_type == "refresh_token":
+            return await self._refresh(shop, state, body.get("refresh_token"))
+        if grant_type == "urn:ietf:params:oauth:grant-type:token-exchange":
+            if body.get("subject_token_type") == OFFLINE_TOKEN_TYPE:
+                return self._migrate(shop, state, body)
             if not self._session_token_for(shop, body):
                 return JSONResponse({"error": "invalid_subject_token"}, status_code=400)
         elif self.codes.pop(body.get("code", ""), None) != shop:
             return JSONResponse({"error": "invalid_request", "error_description": "code was already used"}, status_code=400)
+        return JSONResponse(self._issue(shop, state, expiring=body.get("expiring") in ("1", 1, True)))
+
+    # -- Expiring offline tokens (PLATFORM.md section 1) ------------------------------------------
+    def shop_tokens(self, shop: str) -> "ShopTokens":
+        return self.token_state.setdefault(shop, ShopTokens())
+
+    def _issue(self, shop: str, state: "ShopTokens", *, expiring: bool) -> dict:
         token = "shpat_" + secrets.token_hex(16)
         self.tokens[shop] = token
-        return JSONResponse({"access_token": token, "scope": self.granted_scope})
+        answer = {"access_token": token, "scope": self.granted_scope}
+        if not expiring:
+            self.non_expiring.add(token)
+            state.refresh = state.previous_refresh = None
+            return answer
+        refresh = "shprt_" + secrets.token_hex(16)
+        self.expires[token] = time.monotonic() + self.access_ttl
+        state.refresh, state.previous_refresh, state.access_used = refresh, None, False
+        state.refresh_expires = time.monotonic() + self.refresh_ttl
+        return {**answer, "expires_in": self.access_ttl, "refresh_token": refresh,
+                "refresh_token_expires_in": self.refresh_ttl}
+
+    async def _refresh(self, shop: str, state: "ShopTokens", refresh: str | None) -> Response:
+        self.refresh_uses[refresh or ""] = self.refresh_uses.get(refresh or "", 0) + 1
+        current = refresh is not None and refresh == state.refresh and time.monotonic() < state.refresh_expires
+        # Shopify keeps the previous refresh token valid until the new access token is first used.
+        retried = refresh is not None and refresh == state.previous_refresh and not state.access_used
+        if state.revoked or not (current or retried):
+            self.refused_refreshes.append(refresh or "")
+            return JSONResponse({"error": "invalid_grant", "error_description": "refresh token is invalid"},
+                                status_code=400)
+        used = refresh if current else state.previous_refresh
+        answer = self._issue(shop, state, expiring=True)
+        state.previous_refresh = used
+        self.refreshes.append({"shop": shop, "refresh_token": refresh, "retry": retried})
+        if self.lose_refresh_answers > 0:
+            self.lose_refresh_answers -= 1
+            await asyncio.sleep(self.slow_seconds)  # rotated, but the app times out before it hears
+        return JSONResponse(answer)
+
+    def _migrate(self, shop: str, state: "ShopTokens", body: dict) -> Response:
+        """A non-expiring offline token traded for an expiring pair, without the merchant; the old
+        token stops working; a retry with the same old token answers the same pair."""
+        subject = body.get("subject_token")
+        if body.get("requested_token_type") != OFFLINE_TOKEN_TYPE or body.get("expiring") not in ("1", 1, True):
+            return JSONResponse({"error": "invalid_request"}, status_code=400)
+        if subject in state.migrated:
+            return JSONResponse(state.migrated[subject])
+        if state.revoked or subject != self.tokens.get(shop) or subject in self.expires:
+            return JSONResponse({"error": "invalid_subject_token"}, status_code=400)
+        answer = self._issue(shop, state, expiring=True)
+        state.migrated[subject] = answer
+        self.migrations.append({"shop": shop})
+        return JSONResponse(answer)
+
+    def token_refusal(self, shop: str, token: str | None) -> str | None:
+        """Why Shopify would refuse `token` for `shop` now, or None if it takes it."""
+        if token is None or token != self.tokens.get(shop):
+            return "[API] Invalid API key or access token (unrecognized login or wrong password)"
+        if token in self.non_expiring and self.refuse_non_expiring:
+            return "[API] Non-expiring access tokens are no longer accepted for the Admin API"
+        if token in self.expires:
+            if time.monotonic() >= self.expires[token]:
+                return "[API] This access token has expired"
+            state = self.shop_tokens(shop)
+            state.access_used, state.previous_refresh = True, None
+        return None
 
     def _session_token_for(self, shop: str, body: dict) -> bool:
         """Token exchange: the subject must be a live session token of this app for this shop."""
@@ -139,6 +256,7 @@ class FakeShopify:
 
     @property
     def app(self) -> Starlette:
+        admin_schema()  # built before the first request: it takes longer than the app's timeout for a call
         return Starlette(
             routes=[
                 Route("/{shop}/admin/oauth/authorize", self.authorize, methods=["GET"]),
@@ -171,16 +289,16 @@ class CatalogItem:
             "title": self.variant_title,
             "sku": self.sku,
             "price": self.price,
-            "image": {"url": self.image},
+            "media": {"nodes": [{"preview": {"image": {"url": self.image}}}] if self.image else []},
             "product": {"id": f"gid://shopify/Product/{self.product_id}", "legacyResourceId": str(self.product_id),
-                        "title": self.product_title, "handle": self.handle, "featuredImage": None},
+                        "title": self.product_title, "handle": self.handle, "featuredMedia": None},
         }
 
     def item_node(self) -> dict:
         return {
             "legacyResourceId": str(self.inventory_item_id),
             "tracked": True,
-            "variant": self.variant_node(),
+            "variants": {"nodes": [self.variant_node()]},
             "inventoryLevels": {"nodes": [
                 {"location": {"legacyResourceId": str(loc)},
                  "quantities": [{"name": "available", "quantity": qty}], "updatedAt": self.updated_at}

@@ -1,0 +1,438 @@
+"""A shop's offline access token, from grant to refresh (PLATFORM.md section 1, "Expiring offline
+access tokens").
+
+Every way of getting a token for a shop (the install's code exchange, the admin's ID-token exchange,
+the migration of a non-expiring token, a refresh) posts to Shopify's token endpoint while holding
+the shop's token lock, and stores what it got before letting go: a PostgreSQL advisory lock keyed by
+the shop, or SQLite's write lock. So across every `serve` and `worker` process there is one
+acquisition at a time per shop, the token stored is the last one issued, and a process that waited
+reads the token again instead of spending the refresh token a second time (Shopify rotates it on
+every use). The HTTP call runs in the caller's thread with a blocking client: it is rare (an hour
+apart per shop) and must not leave the lock held across an event loop's turns.
+
+Tokens are stored encrypted (keys.py); neither an access token nor a refresh token is ever logged.
+"""
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import httpx
+from sqlalchemy import Connection, select, text, update
+from sqlalchemy.engine import Engine
+
+from .config import Settings
+from .keys import decrypt_token, encrypt_token, reencrypt_token
+from .models import Job, JobStatus, Shop, utcnow
+from .shops import upsert_installed
+
+log = logging.getLogger(__name__)
+shops, jobs = Shop.__table__, Job.__table__
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
+OFFLINE_TOKEN = "urn:shopify:params:oauth:token-type:offline-access-token"
+RECONNECT_LOG_INTERVAL = timedelta(hours=1)
+# A lost answer (timeout after Shopify rotated) is retried with the same refresh token, which
+# Shopify keeps valid until the new access token is used; this many tries in all.
+REFRESH_TRIES = 3
+
+
+class TokenKind(StrEnum):
+    expiring = "expiring"
+    non_expiring = "non-expiring"
+    reconnect_needed = "reconnect needed"
+    none = "none"              # uninstalled: no token held
+
+
+class TokenUnavailable(Exception):
+    """Shopify's token endpoint failed for now (network, timeout, 5xx, 429, garbage): try later."""
+
+    retry_after: float | None = None
+
+
+class TokenRefused(Exception):
+    """Shopify refused the grant for good (`invalid_grant`: revoked, expired, already used)."""
+
+
+class ReconnectNeeded(Exception):
+    """The shop holds no token Shopify accepts; the merchant must open the app (or reinstall)."""
+
+    def __init__(self, shop: str) -> None:
+        super().__init__(f"{shop}: Shopify refused this app's token; the merchant must open the app to reconnect")
+        self.shop = shop
+
+
+@dataclass(frozen=True)
+class Grant:
+    """What Shopify's token endpoint answered. `expires_in` None: a non-expiring token."""
+
+    access_token: str
+    scope: str
+    expires_in: int | None = None
+    refresh_token: str | None = None
+    refresh_token_expires_in: int | None = None
+
+    def __repr__(self) -> str:  # never print a token, not even in a traceback's locals
+        return f"Grant(scope={self.scope!r}, expires_in={self.expires_in}, refresh={self.refresh_token is not None})"
+
+
+# -- Talking to Shopify's token endpoint --------------------------------------------------------------
+def _credentials(settings: Settings) -> dict[str, str]:
+    return {"client_id": settings.SHOPIFY_API_KEY, "client_secret": settings.SHOPIFY_API_SECRET}
+
+
+def code_grant(settings: Settings, code: str) -> dict[str, str]:
+    return {**_credentials(settings), "code": code, "expiring": "1"}
+
+
+def id_token_grant(settings: Settings, session_token: str) -> dict[str, str]:
+    return {**_credentials(settings), "grant_type": TOKEN_EXCHANGE, "subject_token": session_token,
+            "subject_token_type": ID_TOKEN, "requested_token_type": OFFLINE_TOKEN, "expiring": "1"}
+
+
+def migration_grant(settings: Settings, offline_token: str) -> dict[str, str]:
+    """A non-expiring offline token traded for an expiring one, without the merchant (Shopify's
+    "Migrate to expiring offline access tokens"); a retry with the same token returns the same pair."""
+    return {**_credentials(settings), "grant_type": TOKEN_EXCHANGE, "subject_token": offline_token,
+            "subject_token_type": OFFLINE_TOKEN, "requested_token_type": OFFLINE_TOKEN, "expiring": "1"}
+
+
+def refresh_grant(settings: Settings, refresh_token: str) -> dict[str, str]:
+    return {**_credentials(settings), "grant_type": "refresh_token", "refresh_token": refresh_token}
+
+
+def _seconds(value: Any) -> int | None:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
+
+
+def parse_grant(response: httpx.Response) -> Grant:
+    """The grant in Shopify's answer, TokenRefused for a 4xx, TokenUnavailable for anything else."""
+    if response.status_code == 429 or response.status_code >= 500:
+        raise TokenUnavailable(f"token endpoint answered {response.status_code}")
+    try:
+        data = response.json()
+    except ValueError:
+        raise TokenUnavailable("token endpoint answered something that is not JSON") from None
+    if not isinstance(data, dict):
+        raise TokenUnavailable("token endpoint answered something that is not an object")
+    if response.status_code != 200:
+        error = data.get("error")
+        raise TokenRefused(f"token endpoint answered {response.status_code}"
+                           + (f" ({error})" if isinstance(error, str) else ""))
+    token, scope = data.get("access_token"), data.get("scope")
+    if not isinstance(token, str) or not token:
+        raise TokenUnavailable("token endpoint gave no access_token")
+    refresh = data.get("refresh_token")
+    return Grant(access_token=token, scope=scope if isinstance(scope, str) else "",
+                 expires_in=_seconds(data.get("expires_in")),
+                 refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+                 refresh_token_expires_in=_seconds(data.get("refresh_token_expires_in")))
+
+
+def _post(client: httpx.Client, settings: Settings, shop: str, body: dict[str, str]) -> Grant:
+    try:
+        response = client.post(settings.admin_url(shop, "/admin/oauth/access_token"), json=body)
+    except httpx.HTTPError as exc:
+        raise TokenUnavailable(f"token request failed: {type(exc).__name__}") from None
+    return parse_grant(response)
+
+
+def _client(settings: Settings) -> httpx.Client:
+    return httpx.Client(timeout=settings.SHOPIFY_HTTP_TIMEOUT, follow_redirects=False)
+
+
+# -- The per-shop lock --------------------------------------------------------------------------------
+def _lock_key(shop: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks."""
+    return int.from_bytes(hashlib.sha256(f"shop-token:{shop}".encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def locked(engine: Engine, shop: str) -> Iterator[Connection]:
+    """A transaction holding `shop`'s token lock until it ends (commit on success)."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")   # the database's write lock, across processes
+        else:
+            connection.begin()
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(shop)})
+        try:
+            yield connection
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+
+
+# -- Storing ------------------------------------------------------------------------------------------
+def grant_values(settings: Settings, grant: Grant, now: datetime) -> dict[str, Any]:
+    """The shop columns a grant sets: both tokens encrypted, both expiries, reconnect state cleared."""
+    return {
+        "access_token_encrypted": encrypt_token(settings.secret_keys, grant.access_token),
+        "access_token_expires_at": now + timedelta(seconds=grant.expires_in) if grant.expires_in else None,
+        "access_token_issued_at": now,
+        "refresh_token_encrypted": encrypt_token(settings.secret_keys, grant.refresh_token) if grant.refresh_token else None,
+        "refresh_token_expires_at": (now + timedelta(seconds=grant.refresh_token_expires_in)
+                                     if grant.refresh_token and grant.refresh_token_expires_in else None),
+        "reconnect_needed_at": None,
+        "reconnect_logged_at": None,
+        "updated_at": now,
+    }
+
+
+def store(connection: Connection, settings: Settings, shop_id: int, grant: Grant) -> None:
+    connection.execute(update(shops).where(shops.c.id == shop_id).values(**grant_values(settings, grant, utcnow())))
+    resume_waiting_jobs(connection, shop_id)
+
+
+def resume_waiting_jobs(connection: Connection, shop_id: int) -> int:
+    """The shop has a token again: its jobs that waited for one are due now (one per kind and key;
+    a pending twin already does the work of the others)."""
+    now = utcnow()
+    waiting = connection.execute(
+        select(jobs.c.id, jobs.c.kind, jobs.c.key).where(jobs.c.shop_id == shop_id,
+                                                         jobs.c.status == JobStatus.waiting.value).order_by(jobs.c.id)
+    ).all()
+    pending = {(r.kind, r.key) for r in connection.execute(
+        select(jobs.c.kind, jobs.c.key).where(jobs.c.shop_id == shop_id, jobs.c.status == JobStatus.pending.value)
+    )}
+    for job in waiting:
+        twin = (job.kind, job.key) in pending
+        pending.add((job.kind, job.key))
+        connection.execute(update(jobs).where(jobs.c.id == job.id).values(
+            status=JobStatus.done.value if twin else JobStatus.pending.value, run_at=now, updated_at=now))
+    return len(waiting)
+
+
+# -- Reading ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoredToken:
+    shop_id: int
+    shop: str
+    access_token: str | None
+    expires_at: datetime | None
+    issued_at: datetime | None
+    refresh_token: str | None
+    refresh_expires_at: datetime | None
+    reconnect_needed: bool
+
+    def __repr__(self) -> str:
+        return f"StoredToken(shop={self.shop!r}, expires_at={self.expires_at}, reconnect_needed={self.reconnect_needed})"
+
+    @property
+    def kind(self) -> TokenKind:
+        if self.access_token is None:
+            return TokenKind.none
+        if self.reconnect_needed:
+            return TokenKind.reconnect_needed
+        return TokenKind.expiring if self.expires_at is not None else TokenKind.non_expiring
+
+    def fresh(self, settings: Settings, now: datetime) -> bool:
+        """Usable for the next call: an expiring token with more than the refresh margin left. The
+        margin is SHOPIFY_TOKEN_REFRESH_MARGIN (5 minutes of Shopify's hour), at most a quarter of
+        the token's life, so a short-lived token is not refreshed on every call."""
+        if self.access_token is None or self.expires_at is None or self.reconnect_needed:
+            return False
+        life = (self.expires_at - self.issued_at).total_seconds() if self.issued_at else 3600.0
+        margin = min(settings.SHOPIFY_TOKEN_REFRESH_MARGIN, max(0.0, life) / 4)
+        return self.expires_at - now > timedelta(seconds=margin)
+
+
+_COLUMNS = (shops.c.id, shops.c.domain, shops.c.access_token_encrypted, shops.c.access_token_expires_at,
+            shops.c.access_token_issued_at, shops.c.refresh_token_encrypted, shops.c.refresh_token_expires_at,
+            shops.c.reconnect_needed_at)
+
+
+def _stored(settings: Settings, row) -> StoredToken:
+    def opened(value: str | None) -> str | None:
+        return decrypt_token(settings.secret_keys, value) if value else None
+
+    return StoredToken(shop_id=row.id, shop=row.domain, access_token=opened(row.access_token_encrypted),
+                       expires_at=row.access_token_expires_at, issued_at=row.access_token_issued_at,
+                       refresh_token=opened(row.refresh_token_encrypted), refresh_expires_at=row.refresh_token_expires_at,
+                       reconnect_needed=row.reconnect_needed_at is not None)
+
+
+def read(connection: Connection, settings: Settings, shop_id: int) -> StoredToken | None:
+    """The shop's token while it is installed, else None."""
+    row = connection.execute(
+        select(*_COLUMNS).where(shops.c.id == shop_id, shops.c.uninstalled_at.is_(None),
+                                shops.c.access_token_encrypted.is_not(None))
+    ).first()
+    return _stored(settings, row) if row is not None else None
+
+
+# -- Getting a usable token ---------------------------------------------------------------------------
+def _mark_reconnect(connection: Connection, stored: StoredToken, reason: str) -> None:
+    now = utcnow()
+    connection.execute(update(shops).where(shops.c.id == stored.shop_id).values(reconnect_needed_at=now, updated_at=now))
+    log.warning("shop must reconnect: Shopify refused its token", extra={"shop": stored.shop, "reason": reason})
+
+
+def log_reconnect_needed(engine: Engine, shop_id: int, shop: str) -> None:
+    """'This shop must reconnect', at most once an hour per shop across every process."""
+    now = utcnow()
+    with engine.begin() as connection:
+        result = connection.execute(
+            update(shops).where(shops.c.id == shop_id, shops.c.reconnect_needed_at.is_not(None),
+                                (shops.c.reconnect_logged_at.is_(None))
+                                | (shops.c.reconnect_logged_at < now - RECONNECT_LOG_INTERVAL))
+            .values(reconnect_logged_at=now)
+        )
+    if result.rowcount == 1:
+        log.warning("shop must reconnect before its Admin API work can run; it waits",
+                    extra={"shop": shop, "action": "the merchant opens the app from the Shopify admin"})
+
+
+def _renew(client: httpx.Client, settings: Settings, stored: StoredToken) -> Grant:
+    """A new pair for `stored`: a refresh, or the migration of a non-expiring token. A lost answer
+    is asked again with the same token (Shopify keeps it valid until the new pair is used)."""
+    body = (refresh_grant(settings, stored.refresh_token) if stored.refresh_token
+            else migration_grant(settings, stored.access_token or ""))
+    for attempt in range(1, REFRESH_TRIES + 1):
+        try:
+            return _post(client, settings, stored.shop, body)
+        except TokenUnavailable as exc:
+            if attempt == REFRESH_TRIES:
+                raise
+            log.info("token refresh answer lost; asking again with the same token",
+                     extra={"shop": stored.shop, "attempt": attempt, "reason": str(exc)})
+    raise AssertionError("unreachable")
+
+
+def usable_token(engine: Engine, settings: Settings, shop_id: int, *, refused: str | None = None) -> str:
+    """An access token Shopify should accept for the shop's next Admin API call (sync: call it from
+    a thread). Refreshed when it expires within the margin, migrated when it is non-expiring, and,
+    with `refused` (the token a call was just answered 401 with), renewed unless another process
+    already did. Raises ReconnectNeeded, TokenUnavailable, or LookupError (not installed)."""
+    with engine.connect() as connection:
+        stored = read(connection, settings, shop_id)
+    if stored is None or stored.access_token is None:
+        raise LookupError(f"shop {shop_id} is not installed")
+    if stored.reconnect_needed:
+        log_reconnect_needed(engine, shop_id, stored.shop)
+        raise ReconnectNeeded(stored.shop)
+    now = utcnow()
+    if refused is None and stored.fresh(settings, now):
+        return stored.access_token
+    with locked(engine, stored.shop) as connection:
+        stored = read(connection, settings, shop_id)   # what the lock's previous holder left
+        if stored is None or stored.access_token is None:
+            raise LookupError(f"shop {shop_id} is not installed")
+        if stored.reconnect_needed:
+            raise ReconnectNeeded(stored.shop)
+        if refused is not None and stored.access_token != refused and stored.kind == TokenKind.expiring:
+            return stored.access_token      # renewed by someone else since that call
+        if refused is None and stored.fresh(settings, utcnow()):
+            return stored.access_token
+        with _client(settings) as client:
+            try:
+                grant = _renew(client, settings, stored)
+            except (TokenRefused, TokenUnavailable) as exc:
+                if stored.kind == TokenKind.non_expiring and refused is None:
+                    # Not migrated this time, but Shopify has not refused the token itself yet.
+                    log.warning("non-expiring token not migrated; using it as it is",
+                                extra={"shop": stored.shop, "reason": str(exc)})
+                    return stored.access_token
+                if isinstance(exc, TokenUnavailable):
+                    raise
+                refusal = str(exc)
+            else:
+                store(connection, settings, shop_id, grant)
+                log.info("shop token renewed", extra={"shop": stored.shop, "was": stored.kind.value,
+                                                      "expires_in": grant.expires_in})
+                return grant.access_token
+        _mark_reconnect(connection, stored, refusal)
+    raise ReconnectNeeded(stored.shop)
+
+
+def acquire_and_store(engine: Engine, settings: Settings, shop: str, body: dict[str, str]) -> int:
+    """Exchange `body` at Shopify and store the shop with its new token, under the shop's lock (the
+    install callback and the admin's token exchange). Returns the shop's row id. A re-install
+    clears uninstalled_at."""
+    with locked(engine, shop) as connection, _client(settings) as client:
+        grant = _post(client, settings, shop, body)
+        shop_id = upsert_installed(connection, shop, grant.scope)
+        store(connection, settings, shop_id, grant)
+    log.info("shop token stored", extra={"shop": shop, "scopes": grant.scope, "expiring": grant.expires_in is not None})
+    return shop_id
+
+
+# -- Operators ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ShopTokenInfo:
+    domain: str
+    installed: bool
+    kind: TokenKind
+    access_expires_at: datetime | None
+    refresh_expires_at: datetime | None
+
+
+def describe(engine: Engine, settings: Settings) -> list[ShopTokenInfo]:
+    """Every shop with its token kind and expiries, without secrets (`shopify-app shops`)."""
+    with engine.connect() as connection:
+        rows = connection.execute(select(*_COLUMNS, shops.c.uninstalled_at).order_by(shops.c.domain)).all()
+    described = []
+    for row in rows:
+        installed = row.uninstalled_at is None and row.access_token_encrypted is not None
+        kind = (TokenKind.none if not installed else TokenKind.reconnect_needed if row.reconnect_needed_at
+                else TokenKind.expiring if row.access_token_expires_at else TokenKind.non_expiring)
+        described.append(ShopTokenInfo(domain=row.domain, installed=installed, kind=kind,
+                                       access_expires_at=row.access_token_expires_at if installed else None,
+                                       refresh_expires_at=row.refresh_token_expires_at if installed else None))
+    return described
+
+
+def needing_upkeep(engine: Engine, within: timedelta) -> list[int]:
+    """Installed shops whose token should be renewed without waiting for a call: a non-expiring one
+    (to migrate before Shopify stops taking them), or a refresh token expiring within `within`
+    (kept alive for a shop that has had no Admin API work for weeks)."""
+    now = utcnow()
+    with engine.connect() as connection:
+        return list(connection.execute(
+            select(shops.c.id).where(
+                shops.c.uninstalled_at.is_(None), shops.c.access_token_encrypted.is_not(None),
+                shops.c.reconnect_needed_at.is_(None),
+                shops.c.access_token_expires_at.is_(None)
+                | (shops.c.refresh_token_expires_at.is_not(None) & (shops.c.refresh_token_expires_at < now + within)),
+            )
+        ).scalars())
+
+
+def renew(engine: Engine, settings: Settings, shop_id: int) -> str:
+    """Renew the shop's token now, whatever its expiry (upkeep): `usable_token` as if refused."""
+    with engine.connect() as connection:
+        stored = read(connection, settings, shop_id)
+    if stored is None or stored.access_token is None:
+        raise LookupError(f"shop {shop_id} is not installed")
+    return usable_token(engine, settings, shop_id, refused=stored.access_token)
+
+
+def reencrypt_tokens(engine: Engine, settings: Settings) -> tuple[int, int]:
+    """Every stored access and refresh token under the current SECRET_KEY (after a rotation, with
+    the old key in SECRET_KEY_FALLBACKS). Returns (tokens re-encrypted, tokens no key of the ring opens)."""
+    done = unreadable = 0
+    with engine.begin() as connection:
+        rows = connection.execute(select(shops.c.id, shops.c.domain, shops.c.access_token_encrypted,
+                                         shops.c.refresh_token_encrypted)).all()
+        for row in rows:
+            values = {}
+            for column in ("access_token_encrypted", "refresh_token_encrypted"):
+                if getattr(row, column) is None:
+                    continue
+                fresh = reencrypt_token(settings.secret_keys, getattr(row, column))
+                if fresh is None:
+                    unreadable += 1
+                    log.warning("stored token opens with no key of the ring", extra={"shop": row.domain, "token": column})
+                    continue
+                values[column] = fresh
+                done += 1
+            if values:
+                connection.execute(update(shops).where(shops.c.id == row.id).values(**values))
+    return done, unreadable
