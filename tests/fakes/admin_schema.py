@@ -24,7 +24,9 @@ def schema_path(version: str = API_VERSION) -> Path:
 @lru_cache(maxsize=2)
 def admin_schema(version: str = API_VERSION) -> graphql.GraphQLSchema:
     with gzip.open(schema_path(version), "rt", encoding="utf-8") as f:
-        return graphql.build_client_schema(json.load(f)["data"])
+        schema = graphql.build_client_schema(json.load(f)["data"])
+    graphql.validate(schema, graphql.parse("{ __typename }"))  # the first validation checks the whole schema (~1 s)
+    return schema
 
 
 def validation_errors(document: str, version: str = API_VERSION) -> list[str]:

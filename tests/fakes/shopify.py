@@ -1,7 +1,15 @@
 """A small fake of Shopify: the consent screen (which, like Shopify, sends the browser back to
-redirect_uri with a signed code), the token endpoint (code grant and session-token exchange), and the Admin GraphQL endpoint for the queries
-the app sends: stock, and the merchant's contact (every document is validated against Shopify's schema). Served on
-127.0.0.1 by a real HTTP server; the app reaches it through SHOPIFY_ADMIN_BASE_URL."""
+redirect_uri with a signed code), the token endpoint, and the Admin GraphQL endpoint for the queries
+the app sends: stock, and the merchant's contact (every document is validated against Shopify's
+schema at the app's version, deprecated fields refused). Served on 127.0.0.1 by a real HTTP
+server; the app reaches it through SHOPIFY_ADMIN_BASE_URL.
+
+The token endpoint is Shopify's of 2027 (PLATFORM.md section 1): the code grant and the session-token
+exchange issue an expiring offline token (`access_ttl` seconds, a refresh token beside it) when asked
+with `expiring=1`, else a non-expiring one, which GraphQL refuses; a refresh rotates the refresh token
+and keeps the previous one valid until the new access token is first used, and refuses any other
+(a reused or revoked one: `invalid_grant`); a non-expiring token can be migrated by token exchange.
+GraphQL refuses an expired token with 401."""
 
 import asyncio
 import secrets
@@ -57,6 +65,7 @@ class FakeShopify:
     refresh_ttl: int = 90 * 24 * 3600
     refuse_non_expiring: bool = True
     lose_refresh_answers: int = 0      # answer this many refreshes after slow_seconds (the app times out)
+    refresh_delay: float = 0.0         # seconds every refresh takes (so that concurrent askers overlap)
     token_state: dict[str, "ShopTokens"] = field(default_factory=dict)
     expires: dict[str, float] = field(default_factory=dict)         # access token -> monotonic expiry
     non_expiring: set[str] = field(default_factory=set)
@@ -65,6 +74,7 @@ class FakeShopify:
     refused_refreshes: list[str] = field(default_factory=list)
     migrations: list[dict] = field(default_factory=list)
     unauthorized: list[dict] = field(default_factory=list)          # GraphQL calls answered 401
+    issued: list[str] = field(default_factory=list)                 # every access and refresh token handed out
 
     def reset(self) -> None:
         self.token_mode = "ok"
@@ -77,9 +87,9 @@ class FakeShopify:
         self.graphql_failures.clear()
         self.shop_emails.clear()
         self.access_ttl, self.refresh_ttl, self.refuse_non_expiring = 3600, 90 * 24 * 3600, True
-        self.lose_refresh_answers, self.slow_seconds = 0, 3.0
+        self.lose_refresh_answers, self.slow_seconds, self.refresh_delay = 0, 3.0, 0.0
         for collection in (self.token_state, self.expires, self.non_expiring, self.refresh_uses, self.refreshes,
-                           self.refused_refreshes, self.migrations, self.unauthorized):
+                           self.refused_refreshes, self.migrations, self.unauthorized, self.issued):
             collection.clear()
 
     def issue_expiring(self, shop: str) -> dict:
@@ -175,6 +185,7 @@ class FakeShopify:
                 return JSONResponse({"error": "invalid_subject_token"}, status_code=400)
         elif self.codes.pop(body.get("code", ""), None) != shop:
             return JSONResponse({"error": "invalid_request", "error_description": "code was already used"}, status_code=400)
+        state.revoked = False   # the merchant approved the app again
         return JSONResponse(self._issue(shop, state, expiring=body.get("expiring") in ("1", 1, True)))
 
     # -- Expiring offline tokens (PLATFORM.md section 1) ------------------------------------------
@@ -184,12 +195,14 @@ class FakeShopify:
     def _issue(self, shop: str, state: "ShopTokens", *, expiring: bool) -> dict:
         token = "shpat_" + secrets.token_hex(16)
         self.tokens[shop] = token
+        self.issued.append(token)
         answer = {"access_token": token, "scope": self.granted_scope}
         if not expiring:
             self.non_expiring.add(token)
             state.refresh = state.previous_refresh = None
             return answer
         refresh = "shprt_" + secrets.token_hex(16)
+        self.issued.append(refresh)
         self.expires[token] = time.monotonic() + self.access_ttl
         state.refresh, state.previous_refresh, state.access_used = refresh, None, False
         state.refresh_expires = time.monotonic() + self.refresh_ttl
@@ -197,6 +210,8 @@ class FakeShopify:
                 "refresh_token_expires_in": self.refresh_ttl}
 
     async def _refresh(self, shop: str, state: "ShopTokens", refresh: str | None) -> Response:
+        if self.refresh_delay:
+            await asyncio.sleep(self.refresh_delay)
         self.refresh_uses[refresh or ""] = self.refresh_uses.get(refresh or "", 0) + 1
         current = refresh is not None and refresh == state.refresh and time.monotonic() < state.refresh_expires
         # Shopify keeps the previous refresh token valid until the new access token is first used.
