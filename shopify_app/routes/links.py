@@ -1,4 +1,4 @@
-"""Pages shoppers reach from messages; a GET only asks (mail scanners follow links), a POST acts.
+"""Pages shoppers reach from messages; a GET or HEAD only asks (mail scanners follow links), a POST acts.
 
 - `/unsubscribe/{token}`: stop this product, or everything from this shop at this address. A mail
   client's one-click unsubscribe (RFC 8058: a POST with `List-Unsubscribe=One-Click`) stops
@@ -114,7 +114,7 @@ async def unsubscribe_page(request: Request) -> Response:
         return signup
     _, t = pages.strings(signup.locale)
     product = signup.product or t["your_item"]
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD: a scanner's HEAD is answered as its GET
         return pages.render("unsubscribe.html", signup.locale, title=t["unsubscribe_title"], shop=signup.shop,
                             product=product)
     try:
@@ -156,7 +156,7 @@ async def optin_page(request: Request) -> Response:
         return signup
     _, t = pages.strings(signup.locale)
     product = signup.product or t["your_item"]
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD: a scanner's HEAD is answered as its GET
         return pages.render("optin.html", signup.locale, title=t["optin_title"], shop=signup.shop, product=product)
     await run_in_threadpool(_confirm_in_thread, request.app.state.engine, signup.id)
     return pages.message(signup.locale, t["optin_done_title"], t["optin_done"].format(product=product), shop=signup.shop)
