@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", extra={"path": request.url.path})
-    return errors(500, "Something went wrong on our side; nothing was changed. Please try again.")
+    return SecurityHeaders.add_to(
+        errors(500, "Something went wrong on our side; nothing was changed. Please try again."))
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
