@@ -1,5 +1,6 @@
-"""One structured log line per request (method, path without query, status, time, shop), and a
-clean 500 `{"errors": [...]}` if an endpoint fails unexpectedly. Pure ASGI: no per-request task."""
+"""One structured log line per request (method, path without query and without a shopper link's
+token, status, time, shop), and the security headers of every answer. Pure ASGI: no per-request
+task."""
 
 import logging
 import time
@@ -7,7 +8,7 @@ import time
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .logs import current_shop
+from .logs import current_shop, redact_path
 
 log = logging.getLogger("shopify_app.request")
 
@@ -39,7 +40,7 @@ class RequestLog:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": redact_path(scope["path"]),
                     "status": status,
                     "ms": round((time.perf_counter() - start) * 1000, 2),
                 },
