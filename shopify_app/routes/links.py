@@ -2,16 +2,17 @@
 
 - `/unsubscribe/{token}`: stop this product, or everything from this shop at this address. A mail
   client's one-click unsubscribe (RFC 8058: a POST with `List-Unsubscribe=One-Click`) stops
-  everything from the shop.
+  everything from the shop, whether multipart/form-data (as RFC 8058 prefers) or urlencoded.
 - `/optin/{token}` (double opt-in): confirm the signup, so that it can be alerted. The link names
   one signup and when it was sent, and expires after `OPTIN_TOKEN_TTL`; it confirms every signup
   of the shop at the same address that was waiting for a confirmation then (an address gets one
   an hour, however many signups)."""
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
-
 from datetime import datetime
+from email.parser import BytesParser
+from email.policy import HTTP
+from urllib.parse import parse_qsl
 
 from itsdangerous import SignatureExpired
 from sqlalchemy import Connection, and_, func, or_, select, update
@@ -116,6 +117,26 @@ async def _signup_or_page(request: Request, intent_id: int | None) -> Signup | R
     return signup
 
 
+def _form(body: bytes, content_type: str) -> dict[str, str]:
+    """The POST's fields: the page's form (urlencoded), or a mail client's one-click POST, which
+    RFC 8058 says SHOULD be multipart/form-data and MAY be urlencoded. Any other body is read as
+    urlencoded, as it always was; a multipart body that does not parse has no fields."""
+    if content_type.split(";", 1)[0].strip().lower() != "multipart/form-data":
+        return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    # The standard library's MIME parser reads multipart/form-data (RFC 7578 is MIME multipart;
+    # PEP 594 names it as the replacement of the removed cgi module for this).
+    head = b"Content-Type: " + content_type.encode("latin-1", "replace") + b"\r\n\r\n"
+    message = BytesParser(policy=HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return {}
+    fields = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str) and not part.is_multipart() and part.get_filename() is None:
+            fields.setdefault(name, part.get_payload(decode=True).decode("utf-8", "replace"))
+    return fields
+
+
 async def unsubscribe_page(request: Request) -> Response:
     engine = request.app.state.engine
     signup = await _signup_or_page(request, _intent_id(request))
@@ -127,7 +148,7 @@ async def unsubscribe_page(request: Request) -> Response:
         return pages.render("unsubscribe.html", signup.locale, title=t["unsubscribe_title"], shop=signup.shop,
                             product=product)
     try:
-        form = dict(parse_qsl((await read_body(request, 4096)).decode("utf-8", "replace"), keep_blank_values=True))
+        form = _form(await read_body(request, 4096), request.headers.get("content-type", ""))
     except BodyTooLarge:
         form = {}
     everything = form.get("scope") == "shop" or form.get("List-Unsubscribe") == "One-Click"
