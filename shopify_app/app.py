@@ -28,8 +28,9 @@ log = logging.getLogger(__name__)
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error", extra={"path": request.url.path})
-    return errors(500, "Something went wrong on our side; nothing was changed. Please try again.")
+    log.exception("unhandled error", extra={"path": logs.redact_path(request.url.path)})
+    return SecurityHeaders.add_to(
+        errors(500, "Something went wrong on our side; nothing was changed. Please try again."))
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
@@ -37,7 +38,8 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     written, and the client should try again shortly (503, Retry-After), not read a 500."""
     if not is_transient(exc):
         raise exc
-    log.warning("database unavailable", extra={"path": request.url.path, "error": type(exc.orig).__name__})
+    log.warning("database unavailable",
+                extra={"path": logs.redact_path(request.url.path), "error": type(exc.orig).__name__})
     return errors(503, "The service is briefly unavailable; nothing was changed. Please try again.",
                   headers={"Retry-After": "1"})
 

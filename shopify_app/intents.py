@@ -57,11 +57,13 @@ _CONTACT_TAKEN = {
                                          customers.c[column] == bindparam("value")).limit(1)
     for column in ("email", "phone")
 }
-# A confirmation went to this address (in this shop) lately: no second one within the hour.
-_RECENT_CONFIRMATION = select(notifications.c.id).join(intents, intents.c.id == notifications.c.intent_id).where(
+# The latest confirmation to this address (in this shop): when it went, or goes, out (a sent
+# one's next_attempt_at is when it was sent), and whether it still waits to be sent.
+_LAST_CONFIRMATION = select(notifications.c.status, notifications.c.next_attempt_at).join(
+    intents, intents.c.id == notifications.c.intent_id).where(
     intents.c.shop_id == bindparam("shop_id"), intents.c.contact_key == bindparam("contact_key"),
-    notifications.c.kind == NotificationKind.optin.value, notifications.c.created_at > bindparam("since"),
-).limit(1)
+    notifications.c.kind == NotificationKind.optin.value,
+).order_by(notifications.c.next_attempt_at.desc()).limit(1)
 _PENDING_INTENT = select(intents).where(
     intents.c.shop_id == bindparam("shop_id"),
     intents.c.shopify_variant_id == bindparam("shopify_variant_id"),
@@ -258,16 +260,24 @@ def to_public(intent: dict[str, Any], request: IntentRequest, contacts: Contacts
     return IntentPublic(**fields)
 
 
-def _ask_to_confirm(session: Executor, intent: dict[str, Any]) -> None:
-    """Queue a confirmation (double opt-in) through the outbox, at most one an hour per address."""
+def _ask_to_confirm(session: Executor, intent: dict[str, Any], *, repeat: bool = False) -> None:
+    """Queue a confirmation (double opt-in) through the outbox; an address gets at most one an hour.
+    One still waiting to be sent covers this signup too (its link, made when it is sent, confirms
+    every signup of the address waiting then: routes/links.py). Otherwise a new signup gets its
+    own, an hour after the last one went out if that was less than an hour ago; a repeat of a
+    signup (whose link may have been lost) gets another only once the hour is up."""
     now = utcnow()
-    recent = session.execute(_RECENT_CONFIRMATION, {"shop_id": intent["shop_id"], "contact_key": intent["contact_key"],
-                                                    "since": now - CONFIRMATION_GAP}).first()
-    if recent is None:
-        session.execute(notifications.insert().values(
-            shop_id=intent["shop_id"], intent_id=intent["id"], restock_event_id=None,
-            kind=NotificationKind.optin.value, channel=intent["channel"], status=NotificationStatus.pending.value,
-            attempts=0, next_attempt_at=now, created_at=now, updated_at=now))
+    last = session.execute(_LAST_CONFIRMATION, {"shop_id": intent["shop_id"],
+                                                "contact_key": intent["contact_key"]}).first()
+    if last is not None and last.status == NotificationStatus.pending.value:
+        return
+    due = now if last is None else max(now, last.next_attempt_at + CONFIRMATION_GAP)
+    if repeat and due > now:
+        return
+    session.execute(notifications.insert().values(
+        shop_id=intent["shop_id"], intent_id=intent["id"], restock_event_id=None,
+        kind=NotificationKind.optin.value, channel=intent["channel"], status=NotificationStatus.pending.value,
+        attempts=0, next_attempt_at=due, created_at=now, updated_at=now))
 
 
 def _pending_intent(session: Executor, values: dict[str, Any]) -> dict[str, Any] | None:
@@ -297,7 +307,7 @@ def create(
     existing = _pending_intent(session, values)
     if existing is not None:
         if not existing["optin_confirmed"]:
-            _ask_to_confirm(session, existing)
+            _ask_to_confirm(session, existing, repeat=True)
         return CreateResult(intents=[to_public(existing, request, contacts, proven)])
     visible, owner = proven, proven or _customer_by_address(session, shop.id, channel, contacts)
     if owner is None:

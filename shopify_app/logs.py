@@ -1,7 +1,8 @@
 """Structured logs: one JSON object per line, with the shop when there is one.
 
-Every line goes through `redact`, so an email address, a phone number or an access token that
-slips into a message is masked before it is written.
+Every line goes through `redact`, so an email address, a phone number, an access token or a
+shopper link's token that slips into a message is masked before it is written; request paths are
+redacted before they are logged (`redact_path`), so no record holds a link's token.
 """
 
 import contextvars
@@ -20,12 +21,19 @@ _TOKEN = re.compile(r"\b(shp(?:at|ua|ca|pa|ss)_)[A-Za-z0-9]+|\b(Bearer\s+)[A-Za-
 # PostgreSQL's DETAIL names the failing row's or key's values (hide_parameters cannot reach it);
 # in a JSON line it runs to the next escaped newline or the end of the string.
 _DB_DETAIL = re.compile(r'DETAIL:(?:(?!\\n)[^"\\]|\\[^n])*')
+# A shopper link's path holds its token (the signed opt-in or unsubscribe capability).
+_LINK_TOKEN = re.compile(r"(/(?:optin|unsubscribe)/)[^/?#\s\"'\\]+")
 _SECRET_KEYS = re.compile(r"(?i)(?<![a-z_])(access_token|client_secret|password|auth_token|secret|code|hmac|signature)"
                           r"(['\"]?\s*[=:]\s*['\"]?)[^'\"&\s,}]+")
 
 
+def redact_path(path: str) -> str:
+    """A request path fit for a log: a shopper link's token is replaced (queries are never logged)."""
+    return _LINK_TOKEN.sub(r"\1[redacted]", path)
+
+
 def redact(text: str) -> str:
-    text = _DB_DETAIL.sub("DETAIL: [redacted]", text)
+    text = redact_path(_DB_DETAIL.sub("DETAIL: [redacted]", text))
     text = _TOKEN.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", text)
     text = _SECRET_KEYS.sub(lambda m: m.group(1) + m.group(2) + "[redacted]", text)
     text = _EMAIL.sub(r"\1***@\2", text)

@@ -1,12 +1,14 @@
-"""One structured log line per request (method, path without query, status, time, shop), and a
-clean 500 `{"errors": [...]}` if an endpoint fails unexpectedly. Pure ASGI: no per-request task."""
+"""One structured log line per request (method, path without query and without a shopper link's
+token, status, time, shop), and the security headers of every answer. Pure ASGI: no per-request
+task."""
 
 import logging
 import time
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .logs import current_shop
+from .logs import current_shop, redact_path
 
 log = logging.getLogger("shopify_app.request")
 
@@ -38,7 +40,7 @@ class RequestLog:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": redact_path(scope["path"]),
                     "status": status,
                     "ms": round((time.perf_counter() - start) * 1000, 2),
                 },
@@ -71,11 +73,23 @@ class SecurityHeaders:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                extra = [h for h in self.DEFAULTS if h[0] not in present]
-                if b"content-security-policy" not in present:
-                    extra += self.NO_FRAMING
-                message = {**message, "headers": headers + extra}
+                message = {**message, "headers": headers + self.missing(headers)}
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+    @classmethod
+    def missing(cls, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        """The headers to add to an answer that has `headers`."""
+        present = {name.lower() for name, _ in headers}
+        extra = [h for h in cls.DEFAULTS if h[0] not in present]
+        if b"content-security-policy" not in present:
+            extra += cls.NO_FRAMING
+        return extra
+
+    @classmethod
+    def add_to(cls, response: Response) -> Response:
+        """The same headers on an answer made outside this middleware: Starlette runs the handler
+        of unhandled errors (the 500) outside every middleware of the app."""
+        response.raw_headers += cls.missing(response.raw_headers)
+        return response

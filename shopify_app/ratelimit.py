@@ -167,13 +167,20 @@ def _is_trusted(address: str, trusted) -> bool:
     return any(ip in network for network in trusted)
 
 
+def forwarded_for(request: Request) -> list[str]:
+    """The X-Forwarded-For hops, first to last. Several field lines of the header are one list, in
+    order (RFC 9110 section 5.3), so a line a client sent before our proxy's own is just an earlier hop."""
+    lines = request.headers.getlist("x-forwarded-for")
+    return [hop.strip() for line in lines for hop in line.split(",") if hop.strip()]
+
+
 def client_address(request: Request, trusted, *, door: IntentSource) -> str | None:
     """Who is asking. The socket's peer, unless it is one of our reverse proxies: then the last
     address in X-Forwarded-For that is not. Through the app proxy every request comes from
     Shopify's servers, which put the shopper's address in X-Forwarded-For (Shopify's app-proxy
     documentation): there it is the address just before Shopify's own hop."""
     peer = request.client.host if request.client else None
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    hops = forwarded_for(request)
     through_ours = peer is not None and _is_trusted(peer, trusted)
     if through_ours:
         while hops and _is_trusted(hops[-1], trusted):

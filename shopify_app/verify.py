@@ -127,11 +127,16 @@ def verify_proxy_signature(
     max_age: int = 90,
     clock: Clock = time.time,
 ) -> str:
-    """Check an app-proxy request's `signature`; return the signed shop domain."""
+    """Check an app-proxy request's `signature`; return the signed shop domain. `signature`, `shop`
+    and `timestamp` must be there once, `logged_in_customer_id` at most once."""
     items = parse_query(query_string)
     for once in ("signature", "shop", "timestamp"):
         if sum(1 for k, _ in items if k == once) != 1:
             raise VerificationError(f"{once} is missing or repeated")
+    # Shopify adds it (empty for a visitor) after the shopper's own parameters: a second one is a
+    # shopper's claim to be someone, signed along with the real one.
+    if sum(1 for k, _ in items if k == "logged_in_customer_id") > 1:
+        raise VerificationError("logged_in_customer_id is repeated")
     given = next(v for k, v in items if k == "signature")
     if not hmac.compare_digest(proxy_signature(secret, items).encode(), given.lower().encode()):
         raise VerificationError("signature does not match")

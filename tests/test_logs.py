@@ -6,7 +6,9 @@ import logging
 import pytest
 
 from shopify_app import logs
+from shopify_app.notify.render import optin_token, unsubscribe_token
 
+from .conftest import install_shop
 from .routes.test_auth import consent, start_install
 
 
@@ -59,3 +61,24 @@ def test_database_errors_carry_no_bound_values(engine):
                                     "exc_info": (type(failed.value), failed.value, failed.tb)})
     line = logs.JsonFormatter().format(record)
     assert "Secretname" not in line and "hide_parameters" in line
+
+
+def test_no_log_record_holds_a_shopper_links_token(caplog, client, engine, settings):
+    install_shop(engine, settings, double_optin=True)
+    response = client.post("/api/v1/intents.json", headers={"X-Shopify-Shop-Domain": "demo-shop.myshopify.com"}, json={
+        "intent": {"shopify_variant_id": 1, "shopify_product_id": 2, "channel": "email", "quantity": 1,
+                   "source": "api"}, "customer": {"email": "ann@example.com"}})
+    intent_id = response.json()["intents"][0]["id"]
+    tokens = [optin_token(settings.SECRET_KEY, intent_id), unsubscribe_token(settings.SECRET_KEY, intent_id)]
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        for path in (f"/optin/{tokens[0]}", f"/unsubscribe/{tokens[1]}"):
+            assert client.get(path).status_code == 200 and client.post(path).status_code == 200
+    # the app's records (the test client's own httpx lines name the URL it asked for)
+    records = [r for r in caplog.records if not r.name.startswith("httpx")]
+    lines = [json.dumps({**vars(r), "msg": r.getMessage()}, default=str) for r in records]
+    assert {r.path for r in records if r.getMessage() == "request"} == {"/optin/[redacted]", "/unsubscribe/[redacted]"}
+    for token in tokens:
+        assert not any(token.rsplit(".", 1)[1] in line for line in lines), token  # not even its signature
+    assert logs.redact("see https://app.example.test/optin/WzEsMl0.aw_REw.sig now") == \
+        "see https://app.example.test/optin/[redacted] now"

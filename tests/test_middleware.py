@@ -1,6 +1,10 @@
 """Security headers on every response: nothing frames the app's pages but the shop's own admin."""
 
 import pytest
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from shopify_app.app import create_app
 
 from .support import signed_query
 
@@ -30,3 +34,21 @@ def test_the_embedded_admin_may_be_framed_by_its_shop_only(signed, client, shop)
     assert response.headers["content-security-policy"] == f"frame-ancestors https://{SHOP} https://admin.shopify.com"
     assert "x-frame-options" not in response.headers
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+SECURITY = ("content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy")
+
+
+def test_an_unhandled_error_answers_500_with_the_same_security_headers_as_any_answer(settings):
+    app = create_app(settings)
+
+    async def boom(request):
+        raise RuntimeError("a bug")
+
+    app.router.routes.append(Route("/boom", boom))
+    with TestClient(app, base_url="https://app.example.test", raise_server_exceptions=False) as client:
+        normal, failed = client.get("/healthz"), client.get("/boom")
+    assert failed.status_code == 500 and failed.json() == {
+        "errors": ["Something went wrong on our side; nothing was changed. Please try again."]}
+    assert {h: failed.headers.get(h) for h in SECURITY} == {h: normal.headers[h] for h in SECURITY}
+    assert len(failed.headers.get_list("x-content-type-options")) == 1

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 import redis
 from sqlalchemy import func, select
+from starlette.datastructures import Headers
 from starlette.testclient import TestClient
 
 from shopify_app.app import create_app
@@ -73,6 +74,19 @@ def test_the_proxy_door_counts_each_shopper_not_shopifys_servers(limited, engine
         assert [post("198.51.100.9", n) for n in range(2)] == [201, 201]
 
 
+def test_forwarded_for_on_several_lines_is_one_list_so_a_spoofed_first_line_does_not_escape(settings, engine, shop):
+    """RFC 9110 5.3: field lines of one name combine, in order, into one comma-separated list. A
+    proxy of ours that adds its own line after the client's cannot be bypassed by that line."""
+    app = create_app(settings.model_copy(update={"SIGNUP_RATE_LIMIT": "2/minute"}))
+    with TestClient(app, base_url="https://app.example.test", client=("127.0.0.1", 50000)) as client:
+        def post(n: int) -> int:
+            headers = [("X-Shopify-Shop-Domain", SHOP), ("Content-Type", "application/json"),
+                       ("X-Forwarded-For", f"6.6.6.{n}"), ("X-Forwarded-For", "198.51.100.2")]
+            return client.post(URL, content=body(f"s{n}@example.com"), headers=headers).status_code
+        assert [post(n) for n in range(3)] == [201, 201, 429]
+    assert stored(engine) == 2
+
+
 @pytest.mark.parametrize("peer, forwarded, door, expected", [
     ("203.0.113.1", "", IntentSource.api, "203.0.113.1"),
     ("203.0.113.1", "6.6.6.6", IntentSource.api, "203.0.113.1"),       # not our proxy: header not believed
@@ -84,8 +98,15 @@ def test_the_proxy_door_counts_each_shopper_not_shopifys_servers(limited, engine
     ("35.1.1.1", "", IntentSource.proxy, None),                          # no shopper address: contact limit only
 ])
 def test_client_address(peer, forwarded, door, expected):
-    request = SimpleNamespace(client=SimpleNamespace(host=peer), headers={"x-forwarded-for": forwarded})
+    request = SimpleNamespace(client=SimpleNamespace(host=peer), headers=Headers({"x-forwarded-for": forwarded}))
     assert client_address(request, trusted_networks("127.0.0.1"), door=door) == expected
+
+
+def test_client_address_reads_every_line_of_forwarded_for():
+    headers = Headers(raw=[(b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-for", b"203.0.113.7, 35.1.1.1")])
+    request = SimpleNamespace(client=SimpleNamespace(host="127.0.0.1"), headers=headers)
+    assert client_address(request, trusted_networks("127.0.0.1"), door=IntentSource.proxy) == "203.0.113.7"
+    assert client_address(request, trusted_networks("127.0.0.1"), door=IntentSource.api) == "35.1.1.1"
 
 
 def _redis_up() -> bool:

@@ -2,15 +2,18 @@
 text), short localised strings for SMS and push. Locales fall back `fr-CA` → `fr` → `en`."""
 
 import json
+import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
+from itsdangerous import BadSignature, SignatureExpired
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ..config import Settings
-from ..keys import signer
+from ..keys import Keys, signer
 from .base import OutgoingMessage
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
@@ -68,8 +71,37 @@ def unsubscribe_token(secret_key: str, intent_id: int) -> str:
     return signer(secret_key, UNSUBSCRIBE_PURPOSE).dumps(intent_id)
 
 
-def optin_token(secret_key: str, intent_id: int) -> str:
-    return signer(secret_key, OPTIN_PURPOSE).dumps(intent_id)
+def optin_token(secret_key: str, intent_id: int, made_at: float | None = None) -> str:
+    """The opt-in link's token: the signup, and when the link was made (milliseconds), which bounds
+    the signups confirming it covers (routes/links.py)."""
+    made_at = time.time() if made_at is None else made_at
+    return signer(secret_key, OPTIN_PURPOSE).dumps([intent_id, int(made_at * 1000)])
+
+
+@dataclass(frozen=True)
+class OptinLink:
+    intent_id: int
+    made_at: datetime   # just before the message carrying it was sent
+
+
+def _is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def read_optin_token(keys: Keys, token: str, max_age: int) -> OptinLink | None:
+    """What an opt-in token says, or None if it is not one of ours; raises itsdangerous'
+    SignatureExpired when it is older than max_age."""
+    try:
+        value, signed_at = signer(keys, OPTIN_PURPOSE).loads(token, max_age=max_age, return_timestamp=True)
+    except SignatureExpired:
+        raise
+    except BadSignature:
+        return None
+    if _is_id(value):  # a link made before it carried its time: the signature's, in whole seconds
+        return OptinLink(value, signed_at)
+    if isinstance(value, list) and len(value) == 2 and _is_id(value[0]) and _is_id(value[1]):
+        return OptinLink(value[0], datetime.fromtimestamp(value[1] / 1000, timezone.utc))
+    return None
 
 
 def product_url(alert: Alert) -> str:

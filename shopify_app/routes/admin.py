@@ -14,7 +14,7 @@ from ..admin import exports, listings, pages, preview, sending, settings as shop
 from .. import data_requests
 from ..admin.session import AdminSession, NotInstalled, api_session, authenticate, on_page_load
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
-from .responses import JSON, ApiError, BodyTooLarge, page, read_body, tag_shop
+from .responses import JSON, ApiError, BodyTooLarge, get_without_head, page, read_body, tag_shop
 
 BODY_LIMIT = 65536
 
@@ -232,23 +232,25 @@ async def admin_page(request: Request, name: str | None = None) -> Response:
     return framed_by(session.shop, response)
 
 
+# Every request may buy a shop its access token (token exchange, admin/session.py): a GET may
+# write, so no route here answers HEAD.
 routes = [
-    Route("/", home, methods=["GET"]),
-    Route("/app", admin_page, methods=["GET"]),
-    Route("/app/api/settings", get_settings, methods=["GET"]),
+    get_without_head("/", home),
+    get_without_head("/app", admin_page),
+    get_without_head("/app/api/settings", get_settings),
     Route("/app/api/settings", put_settings, methods=["PUT"]),
     Route("/app/api/settings/preview", preview_settings, methods=["POST"]),
-    Route("/app/api/stats", get_stats, methods=["GET"]),
-    Route("/app/api/intents", get_intents, methods=["GET"]),
+    get_without_head("/app/api/stats", get_stats),
+    get_without_head("/app/api/intents", get_intents),
     Route("/app/api/intents/notify", notify_intents, methods=["POST"]),
     Route("/app/api/intents/{intent_id}/notify", notify_intent, methods=["POST"]),
     Route("/app/api/intents/{intent_id}", delete_intent, methods=["DELETE"]),
-    Route("/app/api/demand", get_demand, methods=["GET"]),
-    Route("/app/api/deliveries", get_deliveries, methods=["GET"]),
-    Route("/app/api/export/signups.csv", export_signups, methods=["GET"]),
-    Route("/app/api/export/deliveries.csv", export_deliveries, methods=["GET"]),
+    get_without_head("/app/api/demand", get_demand),
+    get_without_head("/app/api/deliveries", get_deliveries),
+    get_without_head("/app/api/export/signups.csv", export_signups),
+    get_without_head("/app/api/export/deliveries.csv", export_deliveries),
     Route("/app/api/api-key", rotate_api_key, methods=["POST"]),
-    Route("/app/api/data-requests", get_data_requests, methods=["GET"]),
-    Route("/app/api/data-requests/{request_id}", download_data_request, methods=["GET"]),
-    Route("/app/{page}", admin_page, methods=["GET"]),
+    get_without_head("/app/api/data-requests", get_data_requests),
+    get_without_head("/app/api/data-requests/{request_id}", download_data_request),
+    get_without_head("/app/{page}", admin_page),
 ]

@@ -6,12 +6,11 @@ import logging
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from .. import oauth, shop_tokens
 from ..keys import signer, unsign
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
-from .responses import page, tag_shop
+from .responses import get_without_head, page, tag_shop
 
 log = logging.getLogger(__name__)
 STATE_COOKIE = "shopify_app_oauth_state"
@@ -89,6 +88,6 @@ async def callback(request: Request) -> Response:
 
 
 routes = [
-    Route("/auth", begin, methods=["GET"]),
-    Route("/auth/callback", callback, methods=["GET"]),
+    get_without_head("/auth", begin),               # stores a state nonce
+    get_without_head("/auth/callback", callback),   # spends the state and the code
 ]

@@ -102,7 +102,7 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return JSON({"error": UNAUTHORIZED}, status_code=401, headers={"WWW-Authenticate": 'Token realm="merchant API"'})
         tag_shop(request, shop.domain)
         allowed, headers, wait = await merchant_limits(request.app).hit(
-            shop.id, GET_COST if request.method == "GET" else WRITE_COST)
+            shop.id, GET_COST if request.method in ("GET", "HEAD") else WRITE_COST)
         if not allowed:
             limit = merchant_limits(request.app).item
             return JSON({"error": "Rate limit exceeded", "retry_after": wait,

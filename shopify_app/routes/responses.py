@@ -1,5 +1,5 @@
-"""Response helpers shared by the endpoints: JSON via orjson, `{"errors": [...]}` bodies, and
-plain readable pages for people."""
+"""Response helpers shared by the endpoints: JSON via orjson, `{"errors": [...]}` bodies, plain
+readable pages for people, and the route for a GET that must not answer HEAD."""
 
 from html import escape
 from typing import Any
@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 
 
 class JSON(Response):
@@ -66,3 +67,12 @@ async def read_body(request: Request, limit: int) -> bytes:
 def tag_shop(request: Request, shop: str) -> None:
     """Name the shop this request is about, for the request's log line."""
     request.scope.setdefault("state", {})["shop"] = shop
+
+
+def get_without_head(path: str, endpoint) -> Route:
+    """A GET route that refuses HEAD (405), which Starlette would otherwise answer by running the
+    GET: for a GET that writes by design (OAuth's state and code, the admin's token exchange),
+    since a HEAD (mail scanners, link previews) must change nothing."""
+    route = Route(path, endpoint, methods=["GET"])
+    route.methods.discard("HEAD")
+    return route

@@ -88,3 +88,30 @@ def test_a_token_made_for_another_purpose_or_a_deleted_signup_does_nothing(clien
     assert client.post(f"/unsubscribe/{other_purpose}", data={"scope": "shop"}).status_code == 404
     assert client.post(path(settings, 999999), data={"scope": "shop"}).status_code == 404
     assert statuses(engine) == {first: "pending"}
+
+
+ONE_CLICK = {
+    # RFC 8058 3.1: the POST "SHOULD be sent as multipart/form-data" and "MAY instead be" urlencoded
+    "multipart": (b'--b0undary\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n'
+                  b"--b0undary--\r\n", "multipart/form-data; boundary=b0undary"),
+    "urlencoded": (b"List-Unsubscribe=One-Click", "application/x-www-form-urlencoded"),
+    "urlencoded without a type": (b"List-Unsubscribe=One-Click", None),   # as before: read as a form
+    "multipart, no such field": (b'--b\r\nContent-Disposition: form-data; name="other"\r\n\r\nOne-Click\r\n--b--\r\n',
+                                 "multipart/form-data; boundary=b"),
+    "json": (b'{"List-Unsubscribe": "One-Click"}', "application/json"),
+    "multipart without a boundary": (b"List-Unsubscribe=One-Click", "multipart/form-data"),
+}
+
+
+@pytest.mark.parametrize("encoding, everything", [
+    ("multipart", True), ("urlencoded", True), ("urlencoded without a type", True),
+    ("multipart, no such field", False), ("json", False), ("multipart without a boundary", False),
+])
+def test_one_click_stops_everything_in_either_encoding_and_anything_else_only_this_product(
+        encoding, everything, client, engine, settings, shop):
+    first, second = signup(client, "ann@example.com", 1), signup(client, "ann@example.com", 2)
+    body, content_type = ONE_CLICK[encoding]
+    response = client.post(path(settings, first), content=body,
+                           headers={"Content-Type": content_type} if content_type else {})
+    assert response.status_code == 200
+    assert statuses(engine) == {first: "unsubscribed", second: "unsubscribed" if everything else "pending"}

@@ -1,7 +1,10 @@
 """The app proxy: `/proxy/...` as Shopify forwards the theme block's requests, signed."""
 
+import hashlib
+import hmac
 import json
 import time
+from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import func, select
@@ -10,7 +13,7 @@ from shopify_app.db import session_scope
 from shopify_app.models import Customer, Intent
 
 from ..conftest import install_shop
-from ..support import proxy_query
+from ..support import API_SECRET, proxy_query
 
 SHOP = "demo-shop.myshopify.com"
 FORM = {"shopify_variant_id": "111", "shopify_product_id": "222", "channel": "email", "email": "Form@Example.com",
@@ -118,3 +121,30 @@ def test_config_names_the_channels_and_the_vapid_key(client, shop):
     response = client.get(f"/proxy/config?{proxy_query(SHOP)}")
     assert response.status_code == 200
     assert response.json() == {"vapid_public_key": None, "channels": {"email": True, "sms": False, "push": False}}
+
+
+def signed_as_shopify(items: list[tuple[str, str]]) -> str:
+    """A query signed as Shopify signs it, repeated keys and all (PLATFORM.md section 2: values of
+    one key joined with commas)."""
+    grouped: dict[str, list[str]] = {}
+    for key, value in items:
+        grouped.setdefault(key, []).append(value)
+    message = "".join(f"{k}={','.join(v)}" for k, v in sorted(grouped.items()))
+    signature = hmac.new(API_SECRET.encode(), message.encode(), hashlib.sha256).hexdigest()
+    return urlencode([*items, ("signature", signature)])
+
+
+@pytest.mark.parametrize("customer_ids", [["", "42"], ["42", "7"], ["42", "42"]])
+def test_a_correctly_signed_query_naming_the_customer_twice_is_refused(customer_ids, client, engine, shop):
+    # A shopper's own `?logged_in_customer_id=` beside Shopify's: which one is the logged-in customer?
+    items = [("shop", SHOP), *[("logged_in_customer_id", c) for c in customer_ids],
+             ("path_prefix", "/apps/back-in-stock"), ("timestamp", str(int(time.time())))]
+    query = signed_as_shopify(items)
+    response = post_form(client, FORM, query)
+    assert response.status_code == 401 and response.json()["errors"]
+    assert signups(engine) == []
+    with session_scope(engine) as session:
+        assert session.execute(select(func.count()).select_from(Customer)).scalar_one() == 0
+    assert client.get(f"/proxy/config?{query}").status_code == 401
+    once = signed_as_shopify(items[:1] + items[2:])
+    assert post_form(client, FORM, once).status_code == 201  # the same query with the customer once is fine
