@@ -170,3 +170,23 @@ def test_a_page_without_a_session_says_where_to_open_it(browser, admin, backend)
     assert "Open this app from your Shopify admin" in page.locator("h1").inner_text()
     page.screenshot(path=str(ARTIFACTS / f"admin-401-{backend}.png"), full_page=True)
     page.close()
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_a_shop_that_must_reconnect_is_told_so_on_the_dashboard(width, browser, admin, engine, fake_shopify, backend):
+    """Shopify refused the shop's token and the admin load's own exchange failed too: the dashboard
+    says so first, with the one step that fixes it."""
+    from shopify_app.models import utcnow
+
+    base, shop_id = admin
+    with engine.begin() as connection:
+        connection.execute(Shop.__table__.update().values(reconnect_needed_at=utcnow()))
+    fake_shopify.token_mode = "error"
+    page = open_page(browser, base, width=width)
+    banner = page.locator("#reconnect")
+    assert banner.is_visible() and "Reconnect needed" in banner.inner_text()
+    link = page.locator("#reconnect-link")
+    assert link.get_attribute("target") == "_top" and link.get_attribute("href") == f"/auth?shop={SHOP}"
+    assert link.bounding_box()["width"] >= 44 and link.bounding_box()["height"] >= 32
+    page.screenshot(path=ARTIFACTS / f"admin-reconnect-{width}-{backend}.png")
+    page.close()
