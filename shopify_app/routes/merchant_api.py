@@ -188,17 +188,30 @@ def _is_sent():
 
 # -- GET /intents ------------------------------------------------------------------------------------
 
+# Every stored time lies between these; a bound beyond them is the edge it passed.
+START_OF_TIME = datetime.min.replace(tzinfo=timezone.utc)
+END_OF_TIME = datetime.max.replace(tzinfo=timezone.utc)
+
+
 def _when(value: str, field: str, *, end: bool) -> datetime:
-    """An ISO date (the whole day, UTC) or date-time (naive is UTC); the end of a range is exclusive."""
+    """An ISO date (the whole day, UTC) or date-time (naive is UTC); the end of a range is exclusive.
+    A bound whose UTC falls outside years 1 to 9999 (`0001-01-01T00:00:00+01:00`, the day after
+    `9999-12-31`) cannot be a datetime: it is clamped to the start or end of time, which selects
+    exactly what it would have."""
     try:
         if len(value) <= 10:
             day = date.fromisoformat(value)
-            start = datetime.combine(day, dtime(0), tzinfo=timezone.utc)
-            return start + timedelta(days=1) if end else start
-        moment = datetime.fromisoformat(value)
+            moment, end_of_day = datetime.combine(day, dtime(0), tzinfo=timezone.utc), end
+        else:
+            moment, end_of_day = datetime.fromisoformat(value), False
     except (ValueError, OverflowError):
         raise MerchantError(400, f"{field} must be an ISO 8601 date (YYYY-MM-DD) or date-time") from None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc) + (timedelta(days=1) if end_of_day else timedelta(0))
+    except OverflowError:
+        return START_OF_TIME if moment.year == 1 else END_OF_TIME
 
 
 def _normalized(normalize: Callable[[str], str], value: str, field: str) -> str:

@@ -137,6 +137,23 @@ def test_filters(client, engine, key):
     assert ids(start_date=str(today - timedelta(days=11)), end_date=str(today - timedelta(days=9))) == [a]
 
 
+
+@pytest.mark.parametrize("params, everything", [
+    ({"start_date": "0001-01-01T00:00:00+01:00"}, True),   # before 0001-01-01 in UTC: the start of time
+    ({"end_date": "0001-01-01T00:00:00+01:00"}, False),
+    ({"start_date": "0001-01-01"}, True),
+    ({"start_date": "9999-12-31T23:59:59-01:00"}, False),  # after 9999-12-31 in UTC: the end of time
+    ({"end_date": "9999-12-31T23:59:59-01:00"}, True),
+    ({"end_date": "9999-12-31"}, True),                    # the whole last day: up to the end of time
+    ({"start_date": "9999-12-31"}, False),
+    ({"start_date": "0001-01-01T00:00:00+14:00", "end_date": "9999-12-31T23:59:59-14:00"}, True),
+])
+def test_dates_at_the_edges_of_the_calendar_clamp_to_them(client, key, params, everything):
+    ids = [signup(client, email=f"edge{i}@example.com") for i in range(2)][::-1]
+    response = client.get(BASE, params=params, headers=auth(key))
+    assert response.status_code == 200, response.text
+    assert [i["id"] for i in response.json()["intents"]] == (ids if everything else [])
+
 @pytest.mark.parametrize("params, field", [
     ({"page": "0"}, "page"), ({"page": "x"}, "page"), ({"per_page": "0"}, "per_page"),
     ({"per_page": "501"}, "per_page"), ({"per_page": "-1"}, "per_page"), ({"shopify_variant_id": "abc"}, "shopify_variant_id"),
