@@ -15,7 +15,6 @@ from functools import wraps
 from typing import Any
 
 import limits
-import orjson
 from sqlalchemy import Connection, and_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -28,7 +27,7 @@ from ..contacts import ContactError, normalize_email, normalize_phone
 from ..models import Customer, Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, Variant, utcnow
 from ..notify import manual
 from ..schemas import IntentPublic
-from .responses import JSON, BodyTooLarge, read_body, tag_shop
+from .responses import JSON, BodyTooLarge, NotJson, json_body, read_body, tag_shop
 
 intents, customers, notifications = Intent.__table__, Customer.__table__, Notification.__table__
 variants = Variant.__table__
@@ -126,9 +125,9 @@ async def _json_object(request: Request) -> dict[str, Any]:
     except BodyTooLarge:
         raise MerchantError(413, f"The body is larger than {limit} bytes") from None
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise MerchantError(400, "The body must be JSON") from None
+        data = json_body(body)
+    except NotJson as exc:
+        raise MerchantError(400, f"The body {exc}") from None
     if not isinstance(data, dict):
         raise MerchantError(400, "The body must be a JSON object")
     return data

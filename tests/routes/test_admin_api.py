@@ -87,7 +87,7 @@ def test_every_bad_field_is_named_and_bad_json_refused(client, shop):
     response = client.put("/app/api/settings", json={"min_restock_quantity": -1, "reply_to": 5}, headers=bearer())
     assert len(response.json()["errors"]) == 2
     raw = client.put("/app/api/settings", content=b"{nope", headers=bearer())
-    assert raw.status_code == 400 and raw.json() == {"errors": ["body: not valid JSON"]}
+    assert raw.status_code == 400 and raw.json() == {"errors": ["body: must be JSON"]}
 
 
 def test_settings_are_per_shop(client, engine, settings, shop):
