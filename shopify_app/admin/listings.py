@@ -83,6 +83,8 @@ def intent_filters(shop_id: int, query) -> list:
     if q := (query.get("q") or "").strip():
         if len(q) > 320:
             raise ValueError("q: must be at most 320 characters")
+        if "\x00" in q:  # no address holds one, and PostgreSQL refuses it in a parameter
+            raise ValueError("q: must not contain NUL characters")
         where.append(or_(intents.c.email.like(_like(q.lower()), escape="\\"),
                          intents.c.phone.like(_like(q.replace(" ", "")), escape="\\")))
     return where

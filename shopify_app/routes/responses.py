@@ -5,8 +5,9 @@ from html import escape
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
 
 
 class JSON(Response):
@@ -27,6 +28,28 @@ class ApiError(Exception):
 async def render_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return errors(exc.status, *exc.messages, headers=exc.headers)
+
+
+# Where every answer is JSON, the router's own 404 and 405 too: the merchant API in STOQ's
+# `{"error": "..."}` (its catch-all route answers the same, but a path's `.*` stops at a newline),
+# the other interfaces in `{"errors": [...]}`.
+STOQ_EXTERNAL_PREFIX = "/api/v1/external/"
+JSON_PREFIXES = ("/app/api/", "/api/", "/proxy/")
+
+
+async def render_http_error(request: Request, exc: Exception) -> Response:
+    """The router's 404 (no such path) and 405 (no such method) under the JSON interfaces; plain
+    text, as Starlette answers, elsewhere."""
+    assert isinstance(exc, HTTPException)
+    path, status, headers = request.url.path, exc.status_code, exc.headers
+    if path.startswith(STOQ_EXTERNAL_PREFIX):
+        return JSON({"error": "Not found" if status == 404 else str(exc.detail)}, status_code=status, headers=headers)
+    if not path.startswith(JSON_PREFIXES):
+        return PlainTextResponse(exc.detail, status_code=status, headers=headers)
+    if status == 405:
+        allowed = (headers or {}).get("Allow", "")
+        return errors(405, f"method: {request.method[:10]} is not allowed here; use {allowed}", headers=headers)
+    return errors(status, "path: there is no such endpoint" if status == 404 else str(exc.detail), headers=headers)
 
 
 def errors(status: int, *messages: str, headers: dict[str, str] | None = None) -> JSON:
