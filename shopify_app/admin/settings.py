@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from ..contacts import ContactError, normalize_email
+from ..contacts import ContactError, NotAscii, normalize_email
 from ..models import SettingsChange, Shop, utcnow
 
 shops = Shop.__table__
@@ -77,6 +77,9 @@ def _reply_to(value: Any) -> str | None:
         raise Invalid("must be an email address or null")
     try:
         return normalize_email(value)
+    except NotAscii:
+        raise Invalid("letters outside ASCII before the @ (like ü) cannot be used; the part after the @ may "
+                      "have them") from None
     except ContactError:
         raise Invalid("must be a valid email address") from None
 

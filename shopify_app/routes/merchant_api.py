@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from .. import apikeys
-from ..contacts import ContactError, normalize_email, normalize_phone
+from ..contacts import ContactError, email_forms, normalize_email, normalize_phone
 from ..models import Customer, Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, Variant, utcnow
 from ..notify import manual
 from ..schemas import IntentPublic
@@ -231,7 +231,9 @@ def _filters(request: Request, shop_id: int) -> tuple[list, int, int]:
         if q.get(field) not in (None, ""):
             where.append(intents.c[field] == _id(q[field], field))
     if q.get("email"):
-        where.append(intents.c.email == _normalized(normalize_email, q["email"], "email"))
+        # Every form the address may be stored in (an internationalised domain was kept in Unicode once).
+        forms = email_forms(_normalized(normalize_email, q["email"], "email")) or {q["email"].strip()}
+        where.append(intents.c.email.in_(sorted(forms)))
     if q.get("phone"):
         where.append(intents.c.phone == _normalized(normalize_phone, q["phone"], "phone"))
     start = _when(q["start_date"], "start_date", end=False) if q.get("start_date") else None
