@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, delete, func, or_, select
 
 from ..models import Intent, Notification, NotificationStatus, RestockEvent, SendAttempt, Variant
+from ..notify.channels import CHANNELS
 from ..notify.outbox import has_held_alert
 
 intents, notifications, events = Intent.__table__, Notification.__table__, RestockEvent.__table__
@@ -19,7 +20,6 @@ variants, attempts = Variant.__table__, SendAttempt.__table__
 
 INTENT_STATUSES = ("pending", "held", "notified", "unsubscribed", "cancelled")
 NOTIFICATION_STATUSES = ("pending", "held", "sending", "sent", "failed", "cancelled")
-CHANNELS = ("email", "sms", "push")
 MAX_PER_PAGE = 500
 
 

@@ -58,14 +58,15 @@ def _engine(request: Request):
 @api
 def get_settings(request: Request, session: AdminSession, body: Any) -> dict:
     with _engine(request).connect() as connection:
-        return shop_settings.read(connection, session.shop_id)
+        return shop_settings.with_can_send(shop_settings.read(connection, session.shop_id), request.app.state.settings)
 
 
 @api
 def put_settings(request: Request, session: AdminSession, body: Any) -> dict:
     values = shop_settings.parse(body)       # ValueError (400) before anything is written
     with _engine(request).begin() as connection:
-        return shop_settings.write(connection, session.shop_id, values, session.user)
+        written = shop_settings.write(connection, session.shop_id, values, session.user)
+    return shop_settings.with_can_send(written, request.app.state.settings)
 
 
 @api

@@ -22,6 +22,7 @@ DEFAULTS = {
     "batch_interval_seconds": 3600, "skip_over_quantity": False, "automatic_sending": True,
     "high_demand_threshold": None, "sender_name": None, "reply_to": None,
     "channels": {"email": True, "sms": True, "push": True},
+    "can_send": {"email": False, "sms": False, "push": False},  # the test settings configure no channel
 }
 
 
