@@ -75,8 +75,8 @@ def create_app(
         routes=[*health.routes, *auth.routes, *merchant_api.routes, *api.routes, *proxy.routes, *webhooks.routes, *links.routes, *admin.routes,
                 *(dev.routes if settings.is_development else [])],
         middleware=[Middleware(RequestLog), Middleware(SecurityHeaders)],
-        exception_handlers={ApiError: render_api_error, HTTPException: render_http_error, DBAPIError: _database_unavailable,
-                            500: _server_error},
+        exception_handlers={ApiError: render_api_error, HTTPException: render_http_error,
+                            DBAPIError: _database_unavailable, 500: _server_error},
         lifespan=lifespan,
     )
     app.state.settings = settings
