@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -22,7 +23,7 @@ from .middleware import RequestLog, SecurityHeaders
 from .notify.service import running_worker
 from .ratelimit import SignupLimits
 from .routes import admin, api, auth, dev, health, links, merchant_api, proxy
-from .routes.responses import ApiError, errors, render_api_error
+from .routes.responses import ApiError, errors, render_api_error, render_http_error
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ def create_app(
         routes=[*health.routes, *auth.routes, *merchant_api.routes, *api.routes, *proxy.routes, *webhooks.routes, *links.routes, *admin.routes,
                 *(dev.routes if settings.is_development else [])],
         middleware=[Middleware(RequestLog), Middleware(SecurityHeaders)],
-        exception_handlers={ApiError: render_api_error, DBAPIError: _database_unavailable, 500: _server_error},
+        exception_handlers={ApiError: render_api_error, HTTPException: render_http_error,
+                            DBAPIError: _database_unavailable, 500: _server_error},
         lifespan=lifespan,
     )
     app.state.settings = settings

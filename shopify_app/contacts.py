@@ -19,14 +19,39 @@ class ContactError(ValueError):
     pass
 
 
-def normalize_email(value: str | None) -> str:
+class NotAscii(ContactError):
+    """An address whose local part (before the @) is outside ASCII."""
+
+
+def normalize_email(value: str | None, field: str = "customer.email") -> str:
+    """The one form of an address that is stored, compared and sent: all ASCII, lower-cased, an
+    internationalised domain in its IDNA 2008 punycode (`ann@bücher.example` is
+    `ann@xn--bcher-kva.example`), as email-validator gives it. A local part outside ASCII
+    (`jürgen@…`) needs SMTPUTF8 from every server on the way, which we do not rely on: refused
+    (NotAscii). Shoppers' and the shop's addresses (reply_to) alike."""
     if not value or not value.strip():
-        raise ContactError("customer.email is required for the email channel")
+        raise ContactError(f"{field} is required for the email channel")
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ContactError(f"customer.email is not a valid email address: {exc}") from None
-    return result.normalized.lower()
+        raise ContactError(f"{field} is not a valid email address: {exc}") from None
+    if result.ascii_email is None:
+        raise NotAscii(f"{field}: letters outside ASCII before the @ (like ü) cannot be sent to; the part after "
+                       "the @ may have them")
+    return result.ascii_email.lower()
+
+
+def email_forms(value: str | None) -> frozenset[str]:
+    """Every form an address may be stored in, to find a person's rows (redaction, data requests,
+    conversions, filters), never to store one: `normalize_email`'s, and the one kept before it
+    (the domain in Unicode, a local part outside ASCII accepted). Empty if it is no address."""
+    if not value or not value.strip():
+        return frozenset()
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        return frozenset()
+    return frozenset(f.lower() for f in (result.ascii_email, result.normalized) if f)
 
 
 def normalize_phone(value: str | None, country_code: str | None = None, country: str | None = None) -> str:

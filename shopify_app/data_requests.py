@@ -19,6 +19,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import jobs
+from .contacts import email_forms
 from .models import (
     Conversion, Customer, DataRequest, DataRequestStatus, Intent, JobKind, Notification, NotificationKind, Shop, utcnow,
 )
@@ -50,14 +51,16 @@ def _iso(value: datetime | None) -> str | None:
 
 def _who(shop_id: int, email: str | None, phone: str | None, shopify_customer_id: str | None):
     """The customer rows and the signups that are this customer's: the same match as a redaction."""
-    by_customer = [c for c in (customers.c.email == email if email else None,
+    emails = sorted(email_forms(email))  # the stored form, and what older versions stored
+    by_customer = [c for c in (customers.c.email.in_(emails) if emails else None,
                                customers.c.phone == phone if phone else None,
                                customers.c.shopify_customer_id == shopify_customer_id if shopify_customer_id else None)
                    if c is not None]
     if not by_customer:
         return None, None
     customer_ids = select(customers.c.id).where(customers.c.shop_id == shop_id, or_(*by_customer))
-    by_contact = [c for c in (intents.c.email == email if email else None, intents.c.phone == phone if phone else None)
+    by_contact = [c for c in (intents.c.email.in_(emails) if emails else None,
+                              intents.c.phone == phone if phone else None)
                   if c is not None]
     signups = and_(intents.c.shop_id == shop_id,
                    or_(intents.c.customer_id.in_(customer_ids.scalar_subquery()), *by_contact))

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import Connection, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from .contacts import email_forms
 from .models import (
     Customer, DataRequest, Intent, IntentStatus, Notification, NotificationStatus, OAuthState, SendAttempt, Shop,
     WebhookDelivery, utcnow,
@@ -41,19 +42,20 @@ def redact_customer(session: Executor, shop_id: int, *, email: str | None, phone
     """`customers/redact`: every signup made by that customer or with their email or phone, and
     the customer rows themselves (kept as empty rows, so the signups keep their owner), and their
     data requests (what was assembled for the merchant is theirs too)."""
-    who = [c for c in (customers.c.email == email if email else None, customers.c.phone == phone if phone else None,
+    emails = sorted(email_forms(email))  # the stored form, and what older versions stored
+    who = [c for c in (customers.c.email.in_(emails) if emails else None, customers.c.phone == phone if phone else None,
                        customers.c.shopify_customer_id == shopify_id if shopify_id else None) if c is not None]
     if not who:
         return 0
     ids = select(customers.c.id).where(customers.c.shop_id == shop_id, or_(*who)).scalar_subquery()
-    contact = [c for c in (intents.c.email == email if email else None, intents.c.phone == phone if phone else None)
+    contact = [c for c in (intents.c.email.in_(emails) if emails else None, intents.c.phone == phone if phone else None)
                if c is not None]
     forgotten = forget_signups(session, (intents.c.shop_id == shop_id) & or_(intents.c.customer_id.in_(ids), *contact))
     session.execute(update(customers).where(customers.c.shop_id == shop_id, or_(*who)).values(
         email=None, phone=None, name=None, locale=None, country=None, shopify_customer_id=None,
         accepts_marketing=False, updated_at=utcnow()))
     requests = DataRequest.__table__
-    asked = [c for c in (requests.c.email == email if email else None, requests.c.phone == phone if phone else None,
+    asked = [c for c in (requests.c.email.in_(emails) if emails else None, requests.c.phone == phone if phone else None,
                          requests.c.shopify_customer_id == shopify_id if shopify_id else None) if c is not None]
     session.execute(delete(requests).where(requests.c.shop_id == shop_id, or_(*asked)))
     return forgotten

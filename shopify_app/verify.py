@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -23,6 +24,11 @@ SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*[a-z0-9]\.myshopify\.com$")
 TIMESTAMP = re.compile(r"[0-9]{1,12}")
 QUERY_HMAC_MAX_AGE = 24 * 3600
 SESSION_TOKEN_LEEWAY = 10
+# A session token's claims and their JSON types (PLATFORM.md section 1; RFC 7519: a NumericDate is
+# a JSON number, which may be fractional). PyJWT reads "exp": "1700000000" as a number, and does
+# not look at iat (we skip its check), dest or sid at all.
+SESSION_TOKEN_TIMES = ("exp", "nbf", "iat")
+SESSION_TOKEN_TEXTS = ("iss", "dest", "sub", "jti", "sid")
 
 Clock = Callable[[], float]
 
@@ -163,12 +169,23 @@ def decode_session_token(token: str, *, api_key: str, secret: str, clock: Clock 
         )
     except jwt.PyJWTError as exc:
         raise VerificationError(f"session token: {exc}") from None
+    _check_claim_types(claims)
     if clock() > claims["exp"] + SESSION_TOKEN_LEEWAY:  # PyJWT used the real clock; honour ours too
         raise VerificationError("session token: expired")
-    dest = str(claims["dest"]).removeprefix("https://")
-    iss = str(claims["iss"]).removeprefix("https://").removesuffix("/admin")
+    dest = claims["dest"].removeprefix("https://")
+    iss = claims["iss"].removeprefix("https://").removesuffix("/admin")
     shop = sanitize_shop_domain(dest)
     if shop is None or iss.lower() != shop:
         raise VerificationError("session token: issuer and destination disagree")
     claims["shop"] = shop
     return claims
+
+
+def _check_claim_types(claims: dict) -> None:
+    for name in SESSION_TOKEN_TIMES:
+        value = claims.get(name, 0)
+        if isinstance(value, bool) or not (isinstance(value, int) or isinstance(value, float) and math.isfinite(value)):
+            raise VerificationError(f"session token: {name} must be a number of seconds")
+    for name in SESSION_TOKEN_TEXTS:
+        if name in claims and not isinstance(claims[name], str):
+            raise VerificationError(f"session token: {name} must be a string")

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shopify_app import coerce, privacy
-from shopify_app.contacts import normalize_email, normalize_phone
+from shopify_app.contacts import NotAscii, email_forms, normalize_email, normalize_phone
 from shopify_app.models import Shop
 
 from .receive import Delivery, endpoint
@@ -27,6 +27,8 @@ def customer_contacts(customer: dict, delivery: Delivery | None = None) -> tuple
     if text:
         try:
             email = normalize_email(text)
+        except NotAscii:  # never stored now, but older signups may hold it
+            email = next(iter(email_forms(text)), None)
         except ValueError:  # ContactError, and the IDNA codec's errors
             pass
     text = coerce.text(raw_phone, 64)

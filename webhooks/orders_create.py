@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from shopify_app import coerce, conversions
+from shopify_app.contacts import email_forms
 from shopify_app.shops import find_installed
 
 from .customers_redact import customer_contacts
@@ -86,7 +87,7 @@ def order_of(payload: Any, delivery: Delivery) -> conversions.Order | None:
     if order_id is None or created_at is None:
         return None
     return conversions.Order(id=order_id, created_at=created_at, currency=currency, lines=lines,
-                             emails=frozenset({buyer[0], account[0]} - {None}),
+                             emails=email_forms(buyer[0]) | email_forms(account[0]),
                              phones=frozenset({buyer[1], account[1]} - {None}),
                              customer_ids=frozenset({account[2]} - {None}))
 

@@ -6,7 +6,8 @@ A correctly signed delivery is always answered 2xx unless the database itself is
 5xx, and Shopify retries): its topic coerces or drops fields our columns cannot hold
 (shopify_app/coerce.py), and if applying it fails anyway on what it says, that is rolled back, the
 delivery is recorded as failed and logged, and the answer is 200, because Shopify would only
-retry the same payload for two days.
+retry the same payload for two days. A body that is not JSON at all (garbage, a byte order mark
+before the JSON) is such a delivery: recorded as failed, without its body, and logged.
 
 Two ways to apply a topic: `endpoint` does the topic's writes in the request, in the transaction
 that records the delivery; `queued_endpoint` (inventory_levels/update, which arrives by the
@@ -80,6 +81,7 @@ class Delivery:
     api_version: str | None
     payload: Any
     body: bytes = b""
+    not_json: str | None = None   # why the body is not JSON; then there is no payload to apply
 
 
 Apply = Callable[[Session, Delivery], None]
@@ -136,9 +138,9 @@ async def verified(request: Request, topic: str) -> Delivery | Response:
     if webhook_id is None:
         return errors(400, "X-Shopify-Webhook-Id header is missing")
     try:
-        payload = parse_json(body)
-    except NotJson:
-        return errors(400, "The body is not JSON")
+        payload, not_json = parse_json(body), None
+    except NotJson as exc:
+        payload, not_json = None, str(exc)
     return Delivery(
         topic=topic,
         shop=shop,
@@ -148,24 +150,34 @@ async def verified(request: Request, topic: str) -> Delivery | Response:
         api_version=headers.get("x-shopify-api-version"),
         payload=payload,
         body=body,
+        not_json=not_json,
     )
+
+
+def _log_not_json(delivery: Delivery) -> None:
+    log.warning("webhook body is not JSON; recorded as failed",
+                extra={"topic": delivery.topic, "webhook_id": delivery.webhook_id, "reason": delivery.not_json})
 
 
 def _apply_once(request: Request, delivery: Delivery, apply: Apply) -> DeliveryState | None:
     """Record and apply in one transaction; None for a duplicate. If applying fails on what the
-    delivery says (not on the database), nothing of it is kept but the record, marked failed."""
+    delivery says (not on the database), or there is nothing to apply (the body is not JSON),
+    nothing of it is kept but the record, marked failed."""
     engine = request.app.state.engine
-    try:
-        with session_scope(engine) as session:
-            if not record(session, delivery):
-                return None
-            apply(session, delivery)
-            return DeliveryState.applied
-    except Exception as exc:
-        if is_transient(exc):
-            raise
-        log.warning("webhook could not be applied; recorded as failed",
-                    extra={"topic": delivery.topic, "webhook_id": delivery.webhook_id, **failure(exc)})
+    if delivery.not_json is not None:
+        _log_not_json(delivery)
+    else:
+        try:
+            with session_scope(engine) as session:
+                if not record(session, delivery):
+                    return None
+                apply(session, delivery)
+                return DeliveryState.applied
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            log.warning("webhook could not be applied; recorded as failed",
+                        extra={"topic": delivery.topic, "webhook_id": delivery.webhook_id, **failure(exc)})
     with session_scope(engine) as session:
         return DeliveryState.failed if record(session, delivery, DeliveryState.failed) else None
 
@@ -199,13 +211,17 @@ def intake(app) -> GroupInsert:
 def queued_endpoint(topic: str):
     """A Starlette endpoint for `topic`: verify, then record the delivery with its raw payload as
     pending (a duplicate is not recorded again), answering 200 once that is committed; the worker
-    applies it (see the topic's `apply_pending`)."""
+    applies it (see the topic's `apply_pending`). A body that is not JSON is recorded as failed."""
 
     async def handle(request: Request) -> Response:
         delivery = await verified(request, topic)
         if isinstance(delivery, Response):
             return delivery
-        row = delivery_row(delivery, DeliveryState.pending, delivery.body.decode("utf-8"))
+        if delivery.not_json is None:
+            row = delivery_row(delivery, DeliveryState.pending, delivery.body.decode("utf-8"))
+        else:
+            _log_not_json(delivery)
+            row = delivery_row(delivery, DeliveryState.failed)
         try:
             fresh = await intake(request.app).insert(row)
         except Exception as exc:

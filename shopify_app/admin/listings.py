@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, delete, func, or_, select
 
 from ..models import Intent, Notification, NotificationStatus, RestockEvent, SendAttempt, Variant
+from ..notify.channels import CHANNELS
 from ..notify.outbox import has_held_alert
 
 intents, notifications, events = Intent.__table__, Notification.__table__, RestockEvent.__table__
@@ -19,7 +20,6 @@ variants, attempts = Variant.__table__, SendAttempt.__table__
 
 INTENT_STATUSES = ("pending", "held", "notified", "unsubscribed", "cancelled")
 NOTIFICATION_STATUSES = ("pending", "held", "sending", "sent", "failed", "cancelled")
-CHANNELS = ("email", "sms", "push")
 MAX_PER_PAGE = 500
 
 
@@ -83,6 +83,8 @@ def intent_filters(shop_id: int, query) -> list:
     if q := (query.get("q") or "").strip():
         if len(q) > 320:
             raise ValueError("q: must be at most 320 characters")
+        if "\x00" in q:  # no address holds one, and PostgreSQL refuses it in a parameter
+            raise ValueError("q: must not contain NUL characters")
         where.append(or_(intents.c.email.like(_like(q.lower()), escape="\\"),
                          intents.c.phone.like(_like(q.replace(" ", "")), escape="\\")))
     return where

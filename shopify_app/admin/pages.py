@@ -119,7 +119,8 @@ def deliveries(request: Request, session: AdminSession) -> HTMLResponse:
 
 def settings(request: Request, session: AdminSession) -> HTMLResponse:
     with request.app.state.engine.connect() as connection:
-        values = shop_settings.read(connection, session.shop_id)
+        values = shop_settings.with_can_send(shop_settings.read(connection, session.shop_id),
+                                             request.app.state.settings)
         sample = preview.render(connection, request.app.state.settings, session.shop_id, session.shop,
                                 {"sender_name": values["sender_name"], "reply_to": values["reply_to"]})
     return render("settings.html", **_context(request, session, "settings"), title="Settings", s=values, p=sample)

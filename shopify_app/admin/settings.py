@@ -9,14 +9,15 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from ..contacts import ContactError, normalize_email
+from ..contacts import ContactError, NotAscii, normalize_email
+from ..config import Settings
 from ..models import SettingsChange, Shop, utcnow
+from ..notify.channels import CHANNELS, sendable_channels
 
 shops = Shop.__table__
 changes_table = SettingsChange.__table__
 
 INT32 = 2_147_483_647
-CHANNELS = ("email", "sms", "push")
 
 
 class Invalid(ValueError):
@@ -77,6 +78,9 @@ def _reply_to(value: Any) -> str | None:
         raise Invalid("must be an email address or null")
     try:
         return normalize_email(value)
+    except NotAscii:
+        raise Invalid("letters outside ASCII before the @ (like ü) cannot be used; the part after the @ may "
+                      "have them") from None
     except ContactError:
         raise Invalid("must be a valid email address") from None
 
@@ -107,6 +111,13 @@ def read(connection: Connection, shop_id: int) -> dict[str, Any]:
     return to_public(connection.execute(select(*COLUMNS).where(shops.c.id == shop_id)).one())
 
 
+def with_can_send(values: dict[str, Any], app_settings: Settings) -> dict[str, Any]:
+    """The shop's settings and, read-only, which channels this app can send at all (apart from the
+    merchant's `channels`: a channel the app cannot send is not offered whatever the merchant chose)."""
+    can = sendable_channels(app_settings)
+    return {**values, "can_send": {c: c in can for c in CHANNELS}}
+
+
 def parse(body: Any) -> dict[str, Any]:
     """Column values from a PUT body; ValueError listing every bad field (`field: message`)."""
     if not isinstance(body, dict):
@@ -124,6 +135,9 @@ def parse(body: Any) -> dict[str, Any]:
                     problems.append(f"channels.{channel}: must be true or false")
                 else:
                     values[f"channel_{channel}"] = flag
+        elif name == "can_send":
+            problems.append("can_send: read-only: the channels this app can send (set up by whoever runs it), "
+                            "not a setting")
         elif name in FIELDS:
             column, check = FIELDS[name]
             try:

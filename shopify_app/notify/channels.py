@@ -1,11 +1,13 @@
-"""The channels this deployment can use: a channel without credentials is absent, and its
-notifications wait in the outbox until it is configured."""
+"""The channels this deployment can use: which can send (`sendable_channels`, the one rule), and
+building them for the worker. A channel without credentials is absent: the storefront does not
+offer it, and notifications already written for it wait in the outbox until it is configured."""
 
 import logging
 from pathlib import Path
 
 from ..config import ConfigError, Settings
 from ..http_client import SendingClient
+from ..models import Channel as ChannelName
 from .base import Channel
 from .email import DEV_SENDER, FileMailer, SmtpMailer
 from .push import WebPush
@@ -13,27 +15,45 @@ from .sms import TwilioSms
 
 log = logging.getLogger(__name__)
 DEV_OUTBOX = Path("outbox")
+CHANNELS = tuple(name.value for name in ChannelName)  # email, sms, push
+
+
+def sendable_channels(settings: Settings) -> frozenset[str]:
+    """The channels this deployment can send, from its settings: the one answer for the theme
+    block's config (what it offers), the admin's settings (what it shows) and the worker (what it
+    builds). Email needs SMTP_HOST and MAIL_FROM (in development, without them, it goes to files);
+    SMS the Twilio account, token and sender number; push both VAPID keys and VAPID_SUBJECT."""
+    can = set()
+    if (settings.SMTP_HOST and settings.MAIL_FROM) or settings.is_development:
+        can.add("email")
+    if settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER:
+        can.add("sms")
+    if settings.VAPID_PRIVATE_KEY and settings.VAPID_PUBLIC_KEY and settings.VAPID_SUBJECT:
+        can.add("push")
+    return frozenset(can)
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
-    """Each channel owns its connections (SMTP pool, HTTP clients); close them with `aclose`."""
+    """Each channel that can send (`sendable_channels`); each owns its connections (SMTP pool,
+    HTTP clients): close them with `aclose`."""
     channels: dict[str, Channel] = {}
+    sendable = sendable_channels(settings)
     try:
-        if settings.SMTP_HOST and settings.MAIL_FROM:
+        if "email" in sendable and settings.SMTP_HOST and settings.MAIL_FROM:
             channels["email"] = SmtpMailer(
                 settings.SMTP_HOST, settings.SMTP_PORT, sender=settings.MAIL_FROM, username=settings.SMTP_USERNAME,
                 password=settings.SMTP_PASSWORD, starttls=settings.SMTP_STARTTLS,
                 pool_size=settings.SEND_CONCURRENCY,
             )
-        elif settings.is_development:
+        elif "email" in sendable:  # development
             channels["email"] = FileMailer(DEV_OUTBOX, sender=settings.MAIL_FROM or DEV_SENDER)
-        if settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER:
+        if "sms" in sendable:
             channels["sms"] = TwilioSms(
                 SendingClient(settings, settings.SEND_CONCURRENCY), owns_http=True,
                 base_url=settings.TWILIO_API_BASE_URL, account_sid=settings.TWILIO_ACCOUNT_SID,
                 auth_token=settings.TWILIO_AUTH_TOKEN, sender=settings.TWILIO_FROM_NUMBER,
             )
-        if settings.VAPID_PRIVATE_KEY and settings.VAPID_PUBLIC_KEY and settings.VAPID_SUBJECT:
+        if "push" in sendable:
             channels["push"] = WebPush(
                 SendingClient(settings, settings.SEND_CONCURRENCY), owns_http=True,
                 private_key=settings.VAPID_PRIVATE_KEY, public_key=settings.VAPID_PUBLIC_KEY,

@@ -16,6 +16,7 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 
 import aiosmtplib
+from email_validator import EmailNotValidError, validate_email
 from anyio import to_thread
 
 from ..logs import mask_email, redact
@@ -45,17 +46,19 @@ def _text_part(subtype: str, body: str) -> list[str]:
 
 
 def _recipient(address: str) -> tuple[str, bool]:
-    """The address as sent (IDN domain in punycode) and whether it still needs SMTPUTF8."""
+    """The address as sent and whether it still needs SMTPUTF8. Addresses are stored in ASCII
+    (contacts.normalize_email); one stored before that may hold an internationalised domain, sent in
+    its IDNA 2008 punycode as the rule gives it (the standard library's IDNA 2003 codec turns
+    "faß" into "fass", another domain), or a local part outside ASCII, which needs SMTPUTF8."""
     if "@" not in address or _NOT_IN_ADDRESS.search(address):
         raise PermanentError("not an email address")
     if address.isascii():
         return address, False
-    local, _, domain = address.rpartition("@")
     try:
-        address = f"{local}@{domain.encode('idna').decode('ascii')}"
-    except UnicodeError:
+        found = validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
         raise PermanentError("email domain cannot be encoded") from None
-    return address, not address.isascii()
+    return f"{found.local_part}@{found.ascii_domain}", found.ascii_email is None
 
 
 class EmailWriter:

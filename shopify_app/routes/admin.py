@@ -2,7 +2,6 @@
 request is authenticated by a Shopify session token (`admin/session.py`); the shop is the token's."""
 
 import functools
-import json
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -14,7 +13,7 @@ from ..admin import exports, listings, pages, preview, sending, settings as shop
 from .. import data_requests
 from ..admin.session import AdminSession, NotInstalled, api_session, authenticate, on_page_load
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
-from .responses import JSON, ApiError, BodyTooLarge, get_without_head, page, read_body, tag_shop
+from .responses import JSON, ApiError, BodyTooLarge, NotJson, get_without_head, json_body, page, read_body, tag_shop
 
 BODY_LIMIT = 65536
 
@@ -40,9 +39,9 @@ def api(method):
             except BodyTooLarge:
                 raise ApiError(413, "body: larger than 64 KB") from None
             try:
-                body = json.loads(raw or b"null")
-            except ValueError:
-                raise ApiError(400, "body: not valid JSON") from None
+                body = json_body(raw or b"null")
+            except NotJson as exc:
+                raise ApiError(400, f"body: {exc}") from None
         try:
             result = await run_in_threadpool(method, request, session, body)
         except ValueError as exc:
@@ -59,14 +58,15 @@ def _engine(request: Request):
 @api
 def get_settings(request: Request, session: AdminSession, body: Any) -> dict:
     with _engine(request).connect() as connection:
-        return shop_settings.read(connection, session.shop_id)
+        return shop_settings.with_can_send(shop_settings.read(connection, session.shop_id), request.app.state.settings)
 
 
 @api
 def put_settings(request: Request, session: AdminSession, body: Any) -> dict:
     values = shop_settings.parse(body)       # ValueError (400) before anything is written
     with _engine(request).begin() as connection:
-        return shop_settings.write(connection, session.shop_id, values, session.user)
+        written = shop_settings.write(connection, session.shop_id, values, session.user)
+    return shop_settings.with_can_send(written, request.app.state.settings)
 
 
 @api

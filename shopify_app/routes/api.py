@@ -1,6 +1,5 @@
 """The public signup API, STOQ / Restock Rocket compatible: `POST /api/v1/intents.json`."""
 
-import orjson
 from pydantic import ValidationError
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -14,7 +13,7 @@ from ..openapi import openapi_document
 from ..schemas import IntentRequest, describe_errors
 from ..shops import is_installed
 from ..verify import sanitize_shop_domain
-from .responses import JSON, ApiError, BodyTooLarge, read_body, tag_shop
+from .responses import JSON, ApiError, BodyTooLarge, NotJson, json_body, read_body, tag_shop
 
 UNKNOWN_SHOP = "X-Shopify-Shop-Domain must name a shop that has this app installed"
 JSON_TYPES = ("application/json", "text/json")
@@ -23,9 +22,9 @@ JSON_TYPES = ("application/json", "text/json")
 def parse_signup(body: bytes) -> IntentRequest:
     """The request, or ApiError(400) listing every problem in plain words."""
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise ApiError(400, "The body must be JSON") from None
+        data = json_body(body)
+    except NotJson as exc:
+        raise ApiError(400, f"The body {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "The body must be a JSON object with intent and customer")
     try:

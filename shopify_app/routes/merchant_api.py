@@ -15,7 +15,6 @@ from functools import wraps
 from typing import Any
 
 import limits
-import orjson
 from sqlalchemy import Connection, and_, delete, exists, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
@@ -24,11 +23,11 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from .. import apikeys
-from ..contacts import ContactError, normalize_email, normalize_phone
+from ..contacts import ContactError, email_forms, normalize_email, normalize_phone
 from ..models import Customer, Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, Variant, utcnow
 from ..notify import manual
 from ..schemas import IntentPublic
-from .responses import JSON, BodyTooLarge, read_body, tag_shop
+from .responses import JSON, BodyTooLarge, NotJson, json_body, read_body, tag_shop
 
 intents, customers, notifications = Intent.__table__, Customer.__table__, Notification.__table__
 variants = Variant.__table__
@@ -126,9 +125,9 @@ async def _json_object(request: Request) -> dict[str, Any]:
     except BodyTooLarge:
         raise MerchantError(413, f"The body is larger than {limit} bytes") from None
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise MerchantError(400, "The body must be JSON") from None
+        data = json_body(body)
+    except NotJson as exc:
+        raise MerchantError(400, f"The body {exc}") from None
     if not isinstance(data, dict):
         raise MerchantError(400, "The body must be a JSON object")
     return data
@@ -188,17 +187,30 @@ def _is_sent():
 
 # -- GET /intents ------------------------------------------------------------------------------------
 
+# Every stored time lies between these; a bound beyond them is the edge it passed.
+START_OF_TIME = datetime.min.replace(tzinfo=timezone.utc)
+END_OF_TIME = datetime.max.replace(tzinfo=timezone.utc)
+
+
 def _when(value: str, field: str, *, end: bool) -> datetime:
-    """An ISO date (the whole day, UTC) or date-time (naive is UTC); the end of a range is exclusive."""
+    """An ISO date (the whole day, UTC) or date-time (naive is UTC); the end of a range is exclusive.
+    A bound whose UTC falls outside years 1 to 9999 (`0001-01-01T00:00:00+01:00`, the day after
+    `9999-12-31`) cannot be a datetime: it is clamped to the start or end of time, which selects
+    exactly what it would have."""
     try:
         if len(value) <= 10:
             day = date.fromisoformat(value)
-            start = datetime.combine(day, dtime(0), tzinfo=timezone.utc)
-            return start + timedelta(days=1) if end else start
-        moment = datetime.fromisoformat(value)
+            moment, end_of_day = datetime.combine(day, dtime(0), tzinfo=timezone.utc), end
+        else:
+            moment, end_of_day = datetime.fromisoformat(value), False
     except (ValueError, OverflowError):
         raise MerchantError(400, f"{field} must be an ISO 8601 date (YYYY-MM-DD) or date-time") from None
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc) + (timedelta(days=1) if end_of_day else timedelta(0))
+    except OverflowError:
+        return START_OF_TIME if moment.year == 1 else END_OF_TIME
 
 
 def _normalized(normalize: Callable[[str], str], value: str, field: str) -> str:
@@ -219,7 +231,9 @@ def _filters(request: Request, shop_id: int) -> tuple[list, int, int]:
         if q.get(field) not in (None, ""):
             where.append(intents.c[field] == _id(q[field], field))
     if q.get("email"):
-        where.append(intents.c.email == _normalized(normalize_email, q["email"], "email"))
+        # Every form the address may be stored in (an internationalised domain was kept in Unicode once).
+        forms = email_forms(_normalized(normalize_email, q["email"], "email")) or {q["email"].strip()}
+        where.append(intents.c.email.in_(sorted(forms)))
     if q.get("phone"):
         where.append(intents.c.phone == _normalized(normalize_phone, q["phone"], "phone"))
     start = _when(q["start_date"], "start_date", end=False) if q.get("start_date") else None

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from ..models import IntentSource
+from ..notify.channels import CHANNELS, sendable_channels
 from ..schemas import IntentRequest, describe_errors
 from ..verify import VerificationError, parse_query, verify_proxy_signature
 from .api import file_signup, parse_signup
@@ -94,10 +95,9 @@ async def config(request: Request) -> Response:
     """What the block needs to know: the VAPID key to subscribe with, and the channels that can send."""
     signed_shop(request)
     settings = request.app.state.settings
-    push = bool(settings.VAPID_PUBLIC_KEY and settings.VAPID_PRIVATE_KEY)
-    sms = bool(settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER)
-    return JSONResponse({"vapid_public_key": settings.VAPID_PUBLIC_KEY if push else None,
-                         "channels": {"email": True, "sms": sms, "push": push}},
+    can = sendable_channels(settings)
+    return JSONResponse({"vapid_public_key": settings.VAPID_PUBLIC_KEY if "push" in can else None,
+                         "channels": {name: name in can for name in CHANNELS}},
                         headers={"Cache-Control": "public, max-age=300"})
 
 

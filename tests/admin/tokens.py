@@ -1,5 +1,6 @@
 """Session tokens as App Bridge mints them (HS256 with the app secret), for the admin's tests."""
 
+import json
 import time
 import uuid
 
@@ -22,3 +23,9 @@ def session_token(shop: str = SHOP, *, sub: str = "42", now: float | None = None
 
 def bearer(shop: str = SHOP, **kwargs) -> dict[str, str]:
     return {"Authorization": f"Bearer {session_token(shop, **kwargs)}"}
+
+
+def signed_claims(claims: object, secret: str = API_SECRET) -> str:
+    """Any JSON signed as a session token would be: PyJWT's encode refuses some wrong claim types
+    (a non-string `iss`), which a verifier must still survive."""
+    return jwt.api_jws.encode(json.dumps(claims).encode(), secret, algorithm="HS256")

@@ -22,6 +22,7 @@ DEFAULTS = {
     "batch_interval_seconds": 3600, "skip_over_quantity": False, "automatic_sending": True,
     "high_demand_threshold": None, "sender_name": None, "reply_to": None,
     "channels": {"email": True, "sms": True, "push": True},
+    "can_send": {"email": False, "sms": False, "push": False},  # the test settings configure no channel
 }
 
 
@@ -87,7 +88,7 @@ def test_every_bad_field_is_named_and_bad_json_refused(client, shop):
     response = client.put("/app/api/settings", json={"min_restock_quantity": -1, "reply_to": 5}, headers=bearer())
     assert len(response.json()["errors"]) == 2
     raw = client.put("/app/api/settings", content=b"{nope", headers=bearer())
-    assert raw.status_code == 400 and raw.json() == {"errors": ["body: not valid JSON"]}
+    assert raw.status_code == 400 and raw.json() == {"errors": ["body: must be JSON"]}
 
 
 def test_settings_are_per_shop(client, engine, settings, shop):
@@ -324,3 +325,72 @@ def test_rotating_the_api_key_returns_a_new_one_each_time(client, engine, shop):
         assert stored and second.json()["api_key"] not in stored
         assert apikeys.shop_for_key(connection, first.json()["api_key"]) is None
         assert apikeys.shop_for_key(connection, second.json()["api_key"]) is not None
+
+
+# -- Generated requests ---------------------------------------------------------------------------------
+from hypothesis import given  # noqa: E402
+
+from shopify_app.routes import admin as admin_routes  # noqa: E402
+
+from ..webhooks.strategies import tally  # noqa: E402
+from .strategies import (  # noqa: E402
+    AWKWARD_QUERY_VALUES, QUERY_NAMES, ROUTE_EXAMPLES, bodies, paths, queries, routes_of,
+)
+
+ADMIN_API = [(m, p) for m, p in routes_of(admin_routes.routes) if p.startswith("/app/api/")]
+
+
+def assert_admin_answer(response) -> None:
+    """No server error; an error is `{"errors": [...]}` with readable strings."""
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.headers["content-type"].startswith("application/json"), response.headers
+        body = response.json()
+        assert list(body) == ["errors"] and body["errors"], body
+        assert all(isinstance(e, str) and e for e in body["errors"]), body
+
+
+def test_every_admin_json_route_is_generated():
+    assert len(ADMIN_API) >= 15 and ("PUT", "/app/api/settings") in ADMIN_API, ADMIN_API
+
+
+@pytest.mark.parametrize("method, template", ADMIN_API)
+def test_any_query_and_body_to_an_admin_route_is_answered_without_a_server_error(method, template, backend, client,
+                                                                                 engine, shop):
+    me = shop_id(engine)
+    for status in ("pending", "notified"):
+        [intent] = add_intents(engine, me, 1, status=status, start=0 if status == "pending" else 1)
+        add_delivery(engine, me, intent, status="sent" if status == "notified" else "held")
+
+    @ROUTE_EXAMPLES
+    @given(path=paths(template), query=queries, body=bodies)
+    def check(path, query, body):
+        content = body if method in ("POST", "PUT", "DELETE") else None
+        response = client.request(method, path, params=query, content=content,
+                                  headers={**bearer(), "Content-Type": "application/json"})
+        tally(f"admin {method} {template} [{backend}]", response.status_code)
+        assert_admin_answer(response)
+
+    check()
+
+
+@pytest.mark.parametrize("template", [p for m, p in ADMIN_API if m == "GET" and "{" not in p])
+def test_every_query_parameter_with_each_awkward_value_is_answered_without_a_server_error(template, client, engine,
+                                                                                          shop):
+    [intent] = add_intents(engine, shop_id(engine), 1)
+    add_delivery(engine, shop_id(engine), intent)
+    for name in QUERY_NAMES:
+        for value in AWKWARD_QUERY_VALUES:
+            assert_admin_answer(client.get(template, params={name: value}, headers=bearer()))
+
+
+def test_a_path_or_method_the_router_does_not_know_is_answered_in_the_errors_shape(client, shop):
+    for method, path in [("GET", "/app/api/nope"), ("GET", "/app/api/data-requests//0"), ("POST", "/app/api/stats"),
+                         ("GET", "/api/v1/nope"), ("DELETE", "/api/v1/intents.json")]:
+        response = client.request(method, path, headers=bearer())
+        assert response.status_code in (404, 405), (path, response.status_code)
+        assert_admin_answer(response)
+    assert set(client.post("/app/api/stats", headers=bearer()).headers["allow"].split(", ")) == {"GET", "HEAD"}
+    # Outside the JSON interfaces the router's answers stay Starlette's plain text.
+    other = client.get("/webhooks/nope")
+    assert other.status_code == 404 and other.headers["content-type"].startswith("text/plain")

@@ -9,8 +9,9 @@ from sqlalchemy import select, update
 from shopify_app.keys import decrypt_token
 from shopify_app.models import Shop, utcnow
 
-from ..admin.tokens import OTHER, SHOP, bearer, session_token
+from ..admin.tokens import OTHER, SHOP, bearer, session_token, signed_claims
 from ..conftest import install_shop
+from ..support import API_KEY
 
 FORGED = {
     "wrong secret": dict(secret="not-the-secret"),
@@ -171,3 +172,42 @@ def test_missing_scopes_counts_write_as_read():
     assert missing_scopes("write_products, read_inventory", ["read_products", "read_inventory", "read_orders"]) == [
         "read_orders"]
     assert missing_scopes("", ["write_app_proxy"]) == ["write_app_proxy"]
+
+
+def _claims(**overrides) -> dict:
+    now = int(time.time())
+    claims = {"iss": f"https://{SHOP}/admin", "dest": f"https://{SHOP}", "aud": API_KEY, "sub": "42", "exp": now + 60,
+              "nbf": now - 1, "iat": now, "jti": "j-1", "sid": "s-1"}
+    return {k: v for k, v in {**claims, **overrides}.items() if v is not DROP}
+
+
+DROP = object()
+FAR = int(time.time()) + 3600
+WRONG_CLAIMS = {
+    "exp a string of digits": dict(exp=str(FAR)), "exp a string": dict(exp="soon"), "exp true": dict(exp=True),
+    "exp a list": dict(exp=[FAR]), "exp null": dict(exp=None), "exp NaN": dict(exp=float("nan")),
+    "exp Infinity": dict(exp=float("inf")), "nbf a string": dict(nbf="1"), "nbf an object": dict(nbf={"t": 1}),
+    "nbf true": dict(nbf=True), "iat a string": dict(iat="x"), "iat NaN": dict(iat=float("nan")),
+    "iat a list": dict(iat=[1]), "dest a number": dict(dest=5), "dest a list": dict(dest=[f"https://{SHOP}"]),
+    "iss a number": dict(iss=5), "iss an object": dict(iss={"shop": SHOP}), "sub an object": dict(sub={"id": 1}),
+    "aud a number": dict(aud=5), "jti a number": dict(jti=5), "sid a list": dict(sid=["s"]),
+    "no exp": dict(exp=DROP), "no dest": dict(dest=DROP),
+}
+
+
+@pytest.mark.parametrize("case", WRONG_CLAIMS)
+def test_a_signed_token_whose_claims_have_the_wrong_types_is_a_401(case, client, fake_shopify, shop):
+    token = signed_claims(_claims(**WRONG_CLAIMS[case]))
+    api = client.get("/app/api/settings", headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 401, api.text
+    assert api.json()["errors"][0].startswith("session token:")
+    page = client.get(f"/app?id_token={token}")
+    assert page.status_code == 401 and page.headers["content-type"].startswith("text/html")
+    assert fake_shopify.token_requests == []
+
+
+def test_a_token_with_the_right_claim_types_still_opens_the_api(client, shop):
+    token = signed_claims(_claims(exp=time.time() + 60.5, iat=time.time()))  # NumericDate may be fractional
+    assert client.get("/app/api/settings", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    huge = signed_claims(_claims(iat=10**400))  # a number too big for a float is still a number
+    assert client.get("/app/api/settings", headers={"Authorization": f"Bearer {huge}"}).status_code == 200

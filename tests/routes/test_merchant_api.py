@@ -137,6 +137,23 @@ def test_filters(client, engine, key):
     assert ids(start_date=str(today - timedelta(days=11)), end_date=str(today - timedelta(days=9))) == [a]
 
 
+
+@pytest.mark.parametrize("params, everything", [
+    ({"start_date": "0001-01-01T00:00:00+01:00"}, True),   # before 0001-01-01 in UTC: the start of time
+    ({"end_date": "0001-01-01T00:00:00+01:00"}, False),
+    ({"start_date": "0001-01-01"}, True),
+    ({"start_date": "9999-12-31T23:59:59-01:00"}, False),  # after 9999-12-31 in UTC: the end of time
+    ({"end_date": "9999-12-31T23:59:59-01:00"}, True),
+    ({"end_date": "9999-12-31"}, True),                    # the whole last day: up to the end of time
+    ({"start_date": "9999-12-31"}, False),
+    ({"start_date": "0001-01-01T00:00:00+14:00", "end_date": "9999-12-31T23:59:59-14:00"}, True),
+])
+def test_dates_at_the_edges_of_the_calendar_clamp_to_them(client, key, params, everything):
+    ids = [signup(client, email=f"edge{i}@example.com") for i in range(2)][::-1]
+    response = client.get(BASE, params=params, headers=auth(key))
+    assert response.status_code == 200, response.text
+    assert [i["id"] for i in response.json()["intents"]] == (ids if everything else [])
+
 @pytest.mark.parametrize("params, field", [
     ({"page": "0"}, "page"), ({"page": "x"}, "page"), ({"per_page": "0"}, "per_page"),
     ({"per_page": "501"}, "per_page"), ({"per_page": "-1"}, "per_page"), ({"shopify_variant_id": "abc"}, "shopify_variant_id"),
@@ -423,3 +440,63 @@ def test_the_merchant_operations_hold_their_documented_contract_with_a_valid_key
                               content=content)
     assert response.status_code != 401
     case.validate_response(response, checks=[not_a_server_error, status_code_conformance, response_schema_conformance])
+
+
+# -- Generated requests: any path, query and body under the prefix, with a valid key -----------------
+from hypothesis import given  # noqa: E402
+
+from shopify_app.routes import merchant_api  # noqa: E402
+
+from ..webhooks.strategies import tally  # noqa: E402
+from .strategies import (  # noqa: E402
+    AWKWARD_QUERY_VALUES, QUERY_NAMES, ROUTE_EXAMPLES, bodies, paths, queries, routes_of,
+)
+
+MERCHANT_ROUTES = routes_of(merchant_api.routes)
+
+
+def assert_merchant_answer(response) -> None:
+    """No server error; an error is the documented STOQ body: `{"error": "..."}` (a 429 adds
+    `retry_after` and `message`, a refused bulk_destroy `sent_intent_ids`), or a bulk notify's
+    `{"success": [], "failed": [...]}` when every id failed."""
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.headers["content-type"].startswith("application/json"), response.headers
+        body = response.json()
+        if set(body) == {"success", "failed"}:
+            assert response.status_code == 422 and body["success"] == [] and body["failed"], body
+            assert all(isinstance(f["error"], str) and f["error"] for f in body["failed"]), body
+            return
+        assert isinstance(body.get("error"), str) and body["error"], body
+        assert set(body) <= {"error", "retry_after", "message", "sent_intent_ids"}, body
+
+
+def test_every_merchant_route_is_generated():
+    assert len(MERCHANT_ROUTES) >= 8 and ("DELETE", "/api/v1/external/intents/bulk_destroy") in MERCHANT_ROUTES
+
+
+@pytest.mark.parametrize("method, template", MERCHANT_ROUTES)
+def test_any_query_and_body_to_a_merchant_route_is_answered_without_a_server_error(method, template, backend, authed):
+    client, key = authed
+
+    @ROUTE_EXAMPLES
+    @given(path=paths(template), query=queries, body=bodies)
+    def check(path, query, body):
+        response = client.request(method, path, params=query, content=body if method != "GET" else None,
+                                  headers={"X-Auth-Token": key, "Content-Type": "application/json"})
+        tally(f"merchant {method} {template} [{backend}]", response.status_code)
+        assert_merchant_answer(response)
+
+    check()
+
+
+def test_every_list_filter_with_each_awkward_value_is_answered_without_a_server_error(authed):
+    client, key = authed
+    for name in QUERY_NAMES:
+        for value in AWKWARD_QUERY_VALUES:
+            assert_merchant_answer(client.get(BASE, params={name: value}, headers=auth(key)))
+
+
+def test_a_path_the_catch_all_cannot_match_is_still_stoqs_not_found(client, key):
+    response = client.get(BASE.rsplit("/", 1)[0] + "/%0A0", headers=auth(key))  # `.*` stops at the newline
+    assert response.status_code == 404 and response.json() == {"error": "Not found"}

@@ -118,9 +118,11 @@ def test_a_shop_without_the_app_gets_401(client, engine, shop):
 
 
 def test_config_names_the_channels_and_the_vapid_key(client, shop):
+    """Production without SMTP, Twilio or VAPID settings sends nothing (tests/notify/test_channels.py
+    goes through every combination)."""
     response = client.get(f"/proxy/config?{proxy_query(SHOP)}")
     assert response.status_code == 200
-    assert response.json() == {"vapid_public_key": None, "channels": {"email": True, "sms": False, "push": False}}
+    assert response.json() == {"vapid_public_key": None, "channels": {"email": False, "sms": False, "push": False}}
 
 
 def signed_as_shopify(items: list[tuple[str, str]]) -> str:
