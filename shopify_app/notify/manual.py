@@ -20,6 +20,7 @@ from sqlalchemy import Connection, and_, exists, func, insert, or_, select, upda
 from ..models import (
     Customer, Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, RestockEvent, Variant, utcnow,
 )
+from ..unsent import was_sent
 
 intents, customers, notifications = Intent.__table__, Customer.__table__, Notification.__table__
 events, variants = RestockEvent.__table__, Variant.__table__
@@ -31,7 +32,7 @@ CHUNK = 1000
 
 def refusal(row, allow_resend: bool) -> str | None:
     """Why this signup may not be alerted now, or None. `row` has the intent's columns and
-    `customer_unsubscribed_at`, `has_subscription`."""
+    `customer_unsubscribed_at`, `has_subscription`, `was_sent` (unsent.py)."""
     if row.status == IntentStatus.cancelled.value:
         return "Intent was cancelled"
     if row.status == IntentStatus.unsubscribed.value or row.unsubscribed_at is not None:
@@ -44,8 +45,7 @@ def refusal(row, allow_resend: bool) -> str | None:
         return "Intent awaits the customer's opt-in confirmation"
     if row.channel == "push" and not row.has_subscription:
         return "The push subscription is gone"
-    already = row.status == IntentStatus.notified.value or row.notified_at is not None or row.sent_notifications_count
-    if already and not allow_resend:
+    if row.was_sent and not allow_resend:
         return "Intent has already been notified; set allow_resend to send again"
     return None
 
@@ -62,6 +62,7 @@ def notify(connection: Connection, shop_id: int, ids: list[int], *, allow_resend
         select(intents.c.id, intents.c.status, intents.c.channel, intents.c.optin_confirmed, intents.c.blocked_at,
                intents.c.notified_at, intents.c.unsubscribed_at, intents.c.sent_notifications_count,
                intents.c.shopify_variant_id, intents.c.push_subscription.is_not(None).label("has_subscription"),
+               was_sent().label("was_sent"),
                customers.c.unsubscribed_at.label("customer_unsubscribed_at"), held.label("held_id"))
         .join(customers, customers.c.id == intents.c.customer_id)
         .where(intents.c.shop_id == shop_id, intents.c.id.in_(ids))
