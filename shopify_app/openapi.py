@@ -207,8 +207,8 @@ def _merchant_paths() -> dict[str, Any]:
                 "400": _bad(_BODY_PROBLEMS),
                 "404": _answer("No such signup in this shop", "MerchantError", {"error": "Intent not found"}),
                 "413": _bad("The body is too large"),
-                "422": _answer("The signup cannot be alerted (already notified without allow_resend, unsubscribed, "
-                               "awaiting opt-in, cancelled)", "MerchantError",
+                "422": _answer("The signup cannot be alerted (already notified without allow_resend, its alert "
+                               "still waiting to be sent, unsubscribed, awaiting opt-in, cancelled)", "MerchantError",
                                {"error": "Intent has already been notified; set allow_resend to send again"}),
             }, requestBody=_body("NotifyIntent", {"id": 1042, "allow_resend": False}),
             description=_NOTIFY_HOW)},
