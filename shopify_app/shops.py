@@ -57,6 +57,7 @@ def mark_uninstalled(session: Session, domain: str) -> bool:
     result = session.execute(
         update(shops)
         .where(shops.c.domain == domain, shops.c.uninstalled_at.is_(None))
-        .values(uninstalled_at=now, access_token_encrypted=None, updated_at=now)
+        .values(uninstalled_at=now, access_token_encrypted=None, updated_at=now,
+                api_key_hash=None, api_key_created_at=None)
     )
     return result.rowcount == 1
