@@ -147,7 +147,7 @@ def get_deliveries(request: Request, session: AdminSession, body: Any) -> dict:
 
 
 def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return {"Content-Disposition": f'attachment; filename="{name}"'}   # not cached: middleware.SecurityHeaders
 
 
 def _csv(name: str, rows) -> StreamingResponse:
