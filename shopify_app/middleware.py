@@ -50,12 +50,18 @@ class RequestLog:
 
 class SecurityHeaders:
     """Headers every response carries: no MIME sniffing, no referrer (links carry tokens in their
-    paths), and no framing by anyone, unless the endpoint said who may frame it (the embedded
-    admin names the shop and admin.shopify.com in its own Content-Security-Policy)."""
+    paths), no storing in any cache, and no framing by anyone, unless the endpoint said otherwise
+    (the embedded admin names the shop and admin.shopify.com in its own Content-Security-Policy; the
+    theme block's config and service worker say how long they may be cached).
+
+    `no-store` is the default rather than a header of the admin and merchant API only: their pages,
+    JSON and exports, the public API's answers and the shoppers' link pages carry shoppers' contacts,
+    and an endpoint that forgets to say so must not leave them in a browser's or a proxy's cache."""
 
     DEFAULTS = (
         (b"x-content-type-options", b"nosniff"),
         (b"referrer-policy", b"no-referrer"),
+        (b"cache-control", b"no-store"),
     )
     NO_FRAMING = (
         (b"content-security-policy", b"frame-ancestors 'none'"),

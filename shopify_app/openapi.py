@@ -167,6 +167,9 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 _NOTIFY_HOW = ("A signup whose alert a restock prepared while the shop's automatic sending was off (held) has that "
                "alert released; a signup still waiting gets an alert written now, as a manual restock event. The "
                "signup is marked notified and the worker sends the alert on its next round.")
+_UNSENT = ("Unsent: no alert was ever released for the signup (still waiting, held for the merchant, or unsubscribed "
+           "or cancelled before any alert); sent: one was (queued, delivered or failed). The admin's delete uses the "
+           "same rule.")
 _ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
 _IDS = {"type": "array", "items": _ID, "minItems": 1, "maxItems": 500}
 _BODY_PROBLEMS = ("The body is not a JSON object, or a field is missing or of the wrong kind (the message "
@@ -189,7 +192,7 @@ def _merchant_paths() -> dict[str, Any]:
             _query("start_date", {"type": "string", "format": "date"},
                    "Signups made on or after this day (UTC; an ISO date-time is taken as the instant)"),
             _query("end_date", {"type": "string", "format": "date"}, "Signups made on or before this day (UTC)"),
-            _query("notified", {"type": "boolean"}, "true: only signups already alerted; false: only the others"),
+            _query("notified", {"type": "boolean"}, "true: only sent signups; false: only unsent ones. " + _UNSENT),
             _query("page", {"type": "integer", "minimum": 1, "default": 1}, "Page number; past the end, no intents"),
             _query("per_page", {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}, "Intents per page"),
         ])},
@@ -204,8 +207,8 @@ def _merchant_paths() -> dict[str, Any]:
                 "400": _bad(_BODY_PROBLEMS),
                 "404": _answer("No such signup in this shop", "MerchantError", {"error": "Intent not found"}),
                 "413": _bad("The body is too large"),
-                "422": _answer("The signup cannot be alerted (already notified without allow_resend, unsubscribed, "
-                               "awaiting opt-in, cancelled)", "MerchantError",
+                "422": _answer("The signup cannot be alerted (already notified without allow_resend, its alert "
+                               "still waiting to be sent, unsubscribed, awaiting opt-in, cancelled)", "MerchantError",
                                {"error": "Intent has already been notified; set allow_resend to send again"}),
             }, requestBody=_body("NotifyIntent", {"id": 1042, "allow_resend": False}),
             description=_NOTIFY_HOW)},
@@ -227,7 +230,7 @@ def _merchant_paths() -> dict[str, Any]:
                 "422": _answer("Some ids are of signups already alerted: nothing was deleted", "DestroyRefused",
                                {"error": "Only unsent intents can be deleted; nothing was deleted",
                                 "sent_intent_ids": [1043]}),
-            }, requestBody=_body("IntentIds", {"intent_ids": [1042, 1043]}))},
+            }, requestBody=_body("IntentIds", {"intent_ids": [1042, 1043]}), description=_UNSENT)},
         "/external/intents/transfer_signups": {"post": _operation(
             "transferMerchantSignups", "Move signups from one variant to another", {
                 "200": _answer("Signups moved. A waiting signup whose twin (same contact, channel and market) "
@@ -273,7 +276,8 @@ def _merchant_schemas() -> dict[str, Any]:
                                                            "to_shopify_product_id"], "properties": {
             "from_shopify_variant_id": _ID, "from_shopify_product_id": _ID, "to_shopify_variant_id": _ID,
             "to_shopify_product_id": _ID,
-            "intent_type": {"type": "string", "enum": ["unsent", "sent", "all"], "default": "unsent"}}},
+            "intent_type": {"type": "string", "enum": ["unsent", "sent", "all"], "default": "unsent",
+                            "description": _UNSENT}}},
         "TransferResult": {"type": "object", "required": ["transferred_count", "duplicates_cancelled"], "properties": {
             "transferred_count": {"type": "integer"},
             "duplicates_cancelled": {"type": "array", "items": {"type": "integer"}}}},

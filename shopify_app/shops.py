@@ -74,6 +74,7 @@ def mark_uninstalled(session: Session, domain: str) -> bool:
         .where(shops.c.domain == domain, shops.c.uninstalled_at.is_(None))
         .values(uninstalled_at=now, access_token_encrypted=None, access_token_expires_at=None,
                 access_token_issued_at=None, refresh_token_encrypted=None, refresh_token_expires_at=None,
-                reconnect_needed_at=None, reconnect_logged_at=None, updated_at=now)
+                reconnect_needed_at=None, reconnect_logged_at=None, api_key_hash=None, api_key_created_at=None,
+                updated_at=now)
     )
     return result.rowcount == 1

@@ -1,5 +1,6 @@
-"""`app/uninstalled`: mark the shop uninstalled and forget its token. It can arrive more than once
-and after the shop's data is gone: both are no-ops."""
+"""`app/uninstalled`: mark the shop uninstalled and forget its token and merchant API key (a
+reinstall gets neither back: a key handed out under the old install stays dead). It can arrive more
+than once and after the shop's data is gone: both are no-ops."""
 
 from sqlalchemy.orm import Session
 

@@ -8,7 +8,8 @@ From 2027-01-01 Shopify refuses non-expiring offline tokens from public apps (PL
 encrypted like the access token. `access_token_expires_at` NULL is a non-expiring token, which the
 worker migrates; `reconnect_needed_at` is set when Shopify refused a refresh (the merchant must open
 the app again), `reconnect_logged_at` keeps that warning to once an hour. A job that needs the Admin
-API of such a shop waits (status `waiting`) until a new token is stored.
+API of such a shop waits (status `waiting`) until a new token is stored. Shops uninstalled earlier
+lose the merchant API key they kept.
 """
 
 import sqlalchemy as sa
@@ -28,6 +29,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('refresh_token_expires_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('reconnect_needed_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('reconnect_logged_at', sa.DateTime(timezone=True), nullable=True))
+    # An uninstall now forgets the merchant API key; shops uninstalled before kept it, and a
+    # reinstall would have brought it back.
+    op.execute("UPDATE shop SET api_key_hash = NULL, api_key_created_at = NULL WHERE uninstalled_at IS NOT NULL")
 
 
 def downgrade() -> None:

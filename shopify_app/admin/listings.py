@@ -1,5 +1,5 @@
-"""The admin's paged lists (signups, products in demand, deliveries) and deleting an unsent
-signup. Filters arrive as query strings; a bad one is a ValueError naming it.
+"""The admin's paged lists (signups, products in demand, deliveries). Filters arrive as query
+strings; a bad one is a ValueError naming it.
 
 A signup's status is shown as `held` while it is pending and its alert waits for the merchant
 (written by a restock while automatic sending was off; notify/manual.py sends it)."""
@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, delete, func, or_, select
+from sqlalchemy import Boolean, Connection, and_, case, func, or_, select, type_coerce
 
-from ..models import Intent, Notification, NotificationStatus, RestockEvent, SendAttempt, Variant
+from ..models import Intent, Notification, NotificationStatus, RestockEvent, Variant
 from ..notify.channels import CHANNELS
 from ..notify.outbox import has_held_alert
+from ..unsent import was_sent
 
 intents, notifications, events = Intent.__table__, Notification.__table__, RestockEvent.__table__
-variants, attempts = Variant.__table__, SendAttempt.__table__
+variants = Variant.__table__
 
 INTENT_STATUSES = ("pending", "held", "notified", "unsubscribed", "cancelled")
 NOTIFICATION_STATUSES = ("pending", "held", "sending", "sent", "failed", "cancelled")
@@ -67,7 +68,7 @@ SHOWN_STATUS = case((and_(intents.c.status == "pending", has_held_alert()), "hel
 INTENT_COLUMNS = [intents.c.id, SHOWN_STATUS] + [intents.c[name] for name in (
     "channel", "email", "phone", "quantity", "shopify_variant_id", "shopify_product_id",
     "product_title", "variant_title", "source", "optin_confirmed", "sent_notifications_count",
-    "created_at", "notified_at", "unsubscribed_at")]
+    "created_at", "notified_at", "unsubscribed_at")] + [type_coerce(~was_sent(), Boolean).label("deletable")]
 
 
 def intent_filters(shop_id: int, query) -> list:
@@ -116,25 +117,6 @@ def count_held(connection: Connection, shop_id: int) -> int:
     """Alerts waiting for the merchant to send them."""
     return connection.execute(select(func.count()).select_from(notifications).where(
         notifications.c.shop_id == shop_id, notifications.c.status == NotificationStatus.held.value)).scalar_one()
-
-
-class NotDeletable(Exception):
-    pass
-
-
-def delete_intent(connection: Connection, shop_id: int, intent_id: int) -> bool:
-    """Delete an unsent (pending or held) signup of this shop and its unsent messages; False if not this shop's."""
-    status = connection.execute(select(intents.c.status).where(intents.c.id == intent_id, intents.c.shop_id == shop_id)
-                                .with_for_update()).scalar_one_or_none()
-    if status is None:
-        return False
-    if status != "pending":
-        raise NotDeletable(f"intent {intent_id}: only unsent signups can be deleted (this one is {status})")
-    mine = select(notifications.c.id).where(notifications.c.intent_id == intent_id).scalar_subquery()
-    connection.execute(delete(attempts).where(attempts.c.notification_id.in_(mine)))
-    connection.execute(delete(notifications).where(notifications.c.intent_id == intent_id))
-    connection.execute(delete(intents).where(intents.c.id == intent_id))
-    return True
 
 
 # -- Products in demand ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..admin import exports, listings, pages, preview, sending, settings as shop_settings, stats
-from .. import data_requests
+from .. import data_requests, unsent
 from ..admin.session import AdminSession, NotInstalled, api_session, authenticate, on_page_load
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
 from .responses import JSON, ApiError, BodyTooLarge, NotJson, get_without_head, json_body, page, read_body, tag_shop
@@ -105,12 +105,14 @@ def _path_id(request: Request, param: str = "intent_id", what: str = "intent") -
 
 @api
 def delete_intent(request: Request, session: AdminSession, body: Any) -> Response:
+    """Delete an unsent signup of this shop, with its unsent messages (unsent.py says what unsent is)."""
     intent_id = _path_id(request)
     try:
         with _engine(request).begin() as connection:
-            found = listings.delete_intent(connection, session.shop_id, intent_id)
-    except listings.NotDeletable as exc:
-        raise ApiError(422, str(exc)) from None
+            found = unsent.delete_unsent(connection, session.shop_id, [intent_id])
+    except unsent.SentIntents:
+        why = "only unsent signups can be deleted (this one has been notified)"
+        raise ApiError(422, f"intent {intent_id}: {why}") from None
     if not found:
         raise ApiError(404, f"intent {request.path_params['intent_id'][:20]}: not found")
     return Response(status_code=204)
@@ -145,7 +147,7 @@ def get_deliveries(request: Request, session: AdminSession, body: Any) -> dict:
 
 
 def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+    return {"Content-Disposition": f'attachment; filename="{name}"'}   # not cached: middleware.SecurityHeaders
 
 
 def _csv(name: str, rows) -> StreamingResponse:

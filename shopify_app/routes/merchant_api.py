@@ -15,14 +15,14 @@ from functools import wraps
 from typing import Any
 
 import limits
-from sqlalchemy import Connection, and_, delete, exists, func, literal, or_, select, update
+from sqlalchemy import Connection, exists, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from .. import apikeys
+from .. import apikeys, unsent
 from ..contacts import ContactError, email_forms, normalize_email, normalize_phone
 from ..models import Customer, Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, Variant, utcnow
 from ..notify import manual
@@ -180,11 +180,6 @@ def _public(row) -> dict[str, Any]:
     return IntentPublic(**fields).model_dump(mode="json")
 
 
-def _is_sent():
-    return or_(intents.c.status == IntentStatus.notified.value, intents.c.notified_at.is_not(None),
-               intents.c.sent_notifications_count > 0)
-
-
 # -- GET /intents ------------------------------------------------------------------------------------
 
 # Every stored time lies between these; a bound beyond them is the edge it passed.
@@ -245,7 +240,7 @@ def _filters(request: Request, shop_id: int) -> tuple[list, int, int]:
     if end is not None:
         where.append(intents.c.created_at < end)
     if q.get("notified") not in (None, ""):
-        where.append(_is_sent() if _bool(q["notified"], "notified", False) else ~_is_sent())
+        where.append(unsent.was_sent() if _bool(q["notified"], "notified", False) else ~unsent.was_sent())
     page = _number(q.get("page"), "page", 1, 1, MAX_ID)
     per_page = _number(q.get("per_page"), "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
     return where, page, per_page
@@ -341,41 +336,29 @@ async def bulk_notify_intent(request: Request, shop) -> Response:
 
 # -- DELETE /intents/bulk_destroy ----------------------------------------------------------------------
 
-def _destroy(engine, shop_id: int, ids: list[int]):
-    with engine.begin() as connection:
-        rows = connection.execute(
-            select(intents.c.id, _is_sent().label("sent"))
-            .where(intents.c.shop_id == shop_id, intents.c.id.in_(ids)).with_for_update()).all()
-        sent = sorted(r.id for r in rows if r.sent)
-        if sent:
-            return None, sent
-        mine = [r.id for r in rows]
-        if mine:
-            connection.execute(delete(intents).where(intents.c.shop_id == shop_id, intents.c.id.in_(mine)))
-        return mine, []
+def _destroy(engine, shop_id: int, ids: list[int]) -> list[int]:
+    try:
+        with engine.begin() as connection:
+            return unsent.delete_unsent(connection, shop_id, ids)
+    except unsent.SentIntents as exc:
+        raise MerchantError(422, "Only unsent intents can be deleted; nothing was deleted",
+                            sent_intent_ids=exc.ids) from None
 
 
 @endpoint
 async def bulk_destroy(request: Request, shop) -> Response:
     ids = _ids(await _json_object(request))
-    deleted, sent = await run_in_threadpool(_destroy, request.app.state.engine, shop.id, ids)
-    if sent:
-        raise MerchantError(422, "Only unsent intents can be deleted; nothing was deleted", sent_intent_ids=sent)
-    return JSON({"deleted": [i for i in ids if i in set(deleted)], "not_found": [i for i in ids if i not in set(deleted)]})
+    deleted = set(await run_in_threadpool(_destroy, request.app.state.engine, shop.id, ids))
+    return JSON({"deleted": [i for i in ids if i in deleted], "not_found": [i for i in ids if i not in deleted]})
 
 
 # -- POST /intents/transfer_signups --------------------------------------------------------------------
 
-INTENT_TYPES = {
-    "unsent": [IntentStatus.pending.value],
-    "sent": [IntentStatus.notified.value],
-    "all": [s.value for s in IntentStatus],
-}
+INTENT_TYPES = {"unsent": lambda: ~unsent.was_sent(), "sent": unsent.was_sent, "all": true}
 
 
-def _transfer(engine, shop_id: int, source: dict[str, Any], target: dict[str, Any], statuses: list[str]):
-    moving = [intents.c.shop_id == shop_id, intents.c.shopify_variant_id == source["variant"],
-              intents.c.status.in_(statuses)]
+def _transfer(engine, shop_id: int, source: dict[str, Any], target: dict[str, Any], which: Callable[[], Any]):
+    moving = [intents.c.shop_id == shop_id, intents.c.shopify_variant_id == source["variant"], which()]
     if source["product"] is not None:
         moving.append(intents.c.shopify_product_id == source["product"])
     for attempt in range(3):  # a signup for the target filed meanwhile makes a new twin: try again

@@ -242,6 +242,13 @@ def test_bulk_notify_answers_207_on_partial_success(client, engine, key):
     assert body["success"] == [a]
     assert {f["intent_id"] for f in body["failed"]} == {b, 424242}
     assert all(f["error"] for f in body["failed"])
+    # a's alert has not left yet: sending it again now would mail the shopper twice.
+    twice = client.post(f"{BASE}/bulk_notify_intent", json={"intent_ids": [a, b], "allow_resend": True},
+                        headers=auth(key))
+    assert twice.status_code == 207 and twice.json() == {
+        "success": [b], "failed": [{"intent_id": a, "error": "An alert for this intent is already waiting to be sent"}]}
+    with engine.begin() as c:
+        c.execute(update(notifications_t).values(status="sent"))
     everything = client.post(f"{BASE}/bulk_notify_intent", json={"intent_ids": [a, b], "allow_resend": True},
                              headers=auth(key))
     assert everything.status_code == 200 and everything.json() == {"success": [a, b], "failed": []}

@@ -1,13 +1,17 @@
 import json
 
+import pytest
 from sqlmodel import select
 
 from shopify_app.db import session_scope
 from shopify_app.models import Shop
 
+from ..admin.tokens import bearer
+from ..routes.test_auth import consent, start_install
 from ..support import webhook_headers
 
 URL = "/webhooks/app/uninstalled"
+MERCHANT = "/api/v1/external/intents"
 SHOP = "demo-shop.myshopify.com"
 
 
@@ -59,3 +63,22 @@ def test_any_shaped_payload_is_answered_2xx(backend, client, engine, shop):
             assert "failed" not in session.execute(select(WebhookDelivery.state)).scalars().all()
 
     check()
+
+
+@pytest.mark.parametrize("reinstall", ["token exchange", "oauth"])
+def test_after_uninstall_and_reinstall_the_old_merchant_api_key_stays_dead(reinstall, client, engine, fake_shopify,
+                                                                          shop):
+    old = client.post("/app/api/api-key", headers=bearer()).json()["api_key"]
+    assert client.get(MERCHANT, headers={"X-Auth-Token": old}).status_code == 200
+    assert deliver(client).status_code == 200
+    assert the_shop(engine).api_key_hash is None                # nothing left that the old key could match
+    if reinstall == "token exchange":                          # the embedded admin's next load
+        assert client.get("/app/api/settings", headers=bearer()).status_code == 200
+    else:
+        assert client.get(consent(client, fake_shopify, start_install(client, SHOP)),
+                          follow_redirects=False).status_code == 302
+    assert the_shop(engine).uninstalled_at is None
+    refused = client.get(MERCHANT, headers={"X-Auth-Token": old})
+    assert refused.status_code == 401 and old not in refused.text
+    new = client.post("/app/api/api-key", headers=bearer()).json()["api_key"]
+    assert client.get(MERCHANT, headers={"X-Auth-Token": new}).status_code == 200
