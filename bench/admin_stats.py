@@ -32,11 +32,13 @@ from sqlalchemy import event
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import admin_seed  # noqa: E402
-from bench.common import SECRETS, free_port, stop, wait_http  # noqa: E402
-from bench.intents_api import cpu_seconds, launch  # noqa: E402
-from shopify_app.admin import listings, stats  # noqa: E402
-from shopify_app.db import make_engine  # noqa: E402
+import contextlib
+
+from bench import admin_seed
+from bench.common import SECRETS, free_port, stop, wait_http
+from bench.intents_api import cpu_seconds, launch
+from shopify_app.admin import listings, stats
+from shopify_app.db import make_engine
 
 LUA = """
 local threads = {}
@@ -59,30 +61,58 @@ def session_token(shop: str, ttl: int = 3600) -> str:
     import jwt
 
     now = int(time.time())
-    claims = {"iss": f"https://{shop}/admin", "dest": f"https://{shop}", "aud": SECRETS["SHOPIFY_API_KEY"],
-              "sub": "1", "exp": now + ttl, "nbf": now - 1, "iat": now, "jti": "bench", "sid": "bench"}
+    claims = {
+        "iss": f"https://{shop}/admin",
+        "dest": f"https://{shop}",
+        "aud": SECRETS["SHOPIFY_API_KEY"],
+        "sub": "1",
+        "exp": now + ttl,
+        "nbf": now - 1,
+        "iat": now,
+        "jti": "bench",
+        "sid": "bench",
+    }
     return jwt.encode(claims, SECRETS["SHOPIFY_API_SECRET"], algorithm="HS256")
 
 
 def endpoints(shop: str, token: str) -> list[tuple[str, str, dict]]:
     bearer = {"Authorization": f"Bearer {token}"}
     page = urlencode({"shop": shop, "id_token": token})
-    return [("stats days=30", "/app/api/stats?days=30", bearer),
-            ("stats days=90", "/app/api/stats?days=90", bearer),
-            ("dashboard page (30 days)", f"/app?{page}", {}),
-            ("dashboard page (90 days)", f"/app/dashboard?days=90&{page}", {})]
+    return [
+        ("stats days=30", "/app/api/stats?days=30", bearer),
+        ("stats days=90", "/app/api/stats?days=90", bearer),
+        ("dashboard page (30 days)", f"/app?{page}", {}),
+        ("dashboard page (90 days)", f"/app/dashboard?days=90&{page}", {}),
+    ]
 
 
 def wrk(port: int, path: str, headers: dict, args, script: Path) -> dict:
-    command = ["wrk", "-t1", f"-c{args.concurrency}", f"-d{args.duration}s", "--timeout", "10s", "-s", str(script)]
+    command = [
+        "wrk",
+        "-t1",
+        f"-c{args.concurrency}",
+        f"-d{args.duration}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+    ]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*command, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [*command, f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, check=True
+    ).stdout
     line = next(line for line in out.splitlines() if line.startswith("RESULT"))
     micros, ok, bad, errors, p50, p99, peak = (float(x) for x in line.split()[1:])
-    return {"rate": (ok + bad) / (micros / 1e6), "ok": int(ok), "bad": int(bad), "errors": int(errors),
-            "p50": p50 / 1000, "p99": p99 / 1000, "max": peak / 1000}
+    return {
+        "rate": (ok + bad) / (micros / 1e6),
+        "ok": int(ok),
+        "bad": int(bad),
+        "errors": int(errors),
+        "p50": p50 / 1000,
+        "p99": p99 / 1000,
+        "max": peak / 1000,
+    }
 
 
 def backend_cpu(backend: str) -> float:
@@ -93,52 +123,91 @@ def backend_cpu(backend: str) -> float:
     import psycopg
 
     from bench.common import PG_ADMIN
+
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        pids = [row[0] for row in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND "
-                                               "backend_type = 'client backend'", (admin_seed.NAME,))]
+        pids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND "
+                "backend_type = 'client backend'",
+                (admin_seed.NAME,),
+            )
+        ]
     total = 0.0
     for pid in pids:
-        try:
+        with contextlib.suppress(OSError):
             total += cpu_seconds(pid)
-        except OSError:
-            pass
     return total
 
 
-def timed_wrk(port: int, path: str, headers: dict, args, script: Path, backend: str, server) -> dict:
+def timed_wrk(
+    port: int, path: str, headers: dict, args, script: Path, backend: str, server
+) -> dict:
     before = cpu_seconds(server.pid), backend_cpu(backend), os.getloadavg()[0]
     result = wrk(port, path, headers, args, script)
     after = cpu_seconds(server.pid), backend_cpu(backend), os.getloadavg()[0]
     n = max(1, result["ok"] + result["bad"])
-    return {**result, "server_ms": (after[0] - before[0]) * 1000 / n, "pg_ms": (after[1] - before[1]) * 1000 / n,
-            "load": max(before[2], after[2])}
+    return {
+        **result,
+        "server_ms": (after[0] - before[0]) * 1000 / n,
+        "pg_ms": (after[1] - before[1]) * 1000 / n,
+        "load": max(before[2], after[2]),
+    }
 
 
 def measure(backend: str, url: str, args, workdir: Path) -> list[dict]:
     env, _ = admin_seed.settings_for(url)
     env["LOG_LEVEL"] = "WARNING"
     port = free_port()
-    server = launch([str(Path(sys.executable).parent / "shopify-app"), "serve", "--port", str(port)], env,
-                    workdir / f"{backend}.log")
+    server = launch(
+        [str(Path(sys.executable).parent / "shopify-app"), "serve", "--port", str(port)],
+        env,
+        workdir / f"{backend}.log",
+    )
     script = workdir / "get.lua"
     script.write_text(LUA)
     results = []
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
         token = session_token(admin_seed.SHOP)
-        body = httpx.get(f"http://127.0.0.1:{port}/app/api/stats?days=90", timeout=30,
-                         headers={"Authorization": f"Bearer {token}"}).json()
-        print(f"  {backend}: stats for 90 days: " + ", ".join(
-            f"{k} {body[k]}" for k in ("signups", "pending", "notified", "conversions", "conversion_rate",
-                                        "recovered_revenue", "currency")), flush=True)
+        body = httpx.get(
+            f"http://127.0.0.1:{port}/app/api/stats?days=90",
+            timeout=30,
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        print(
+            f"  {backend}: stats for 90 days: "
+            + ", ".join(
+                f"{k} {body[k]}"
+                for k in (
+                    "signups",
+                    "pending",
+                    "notified",
+                    "conversions",
+                    "conversion_rate",
+                    "recovered_revenue",
+                    "currency",
+                )
+            ),
+            flush=True,
+        )
         for name, path, headers in endpoints(admin_seed.SHOP, token):
             probe = httpx.get(f"http://127.0.0.1:{port}{path}", headers=headers, timeout=30)
             if probe.status_code != 200:
                 raise RuntimeError(f"{name} answered {probe.status_code}: {probe.text[:300]}")
-            runs = [timed_wrk(port, path, headers, args, script, backend, server) for _ in range(args.runs)]
+            runs = [
+                timed_wrk(port, path, headers, args, script, backend, server)
+                for _ in range(args.runs)
+            ]
             results.append({"backend": backend, "name": name, "runs": runs})
-            print(f"  {backend} {name}: p50 " + "/".join(f"{r['p50']:.1f}" for r in runs) + " ms, p99 "
-                  + "/".join(f"{r['p99']:.1f}" for r in runs) + " ms", flush=True)
+            print(
+                f"  {backend} {name}: p50 "
+                + "/".join(f"{r['p50']:.1f}" for r in runs)
+                + " ms, p99 "
+                + "/".join(f"{r['p99']:.1f}" for r in runs)
+                + " ms",
+                flush=True,
+            )
     finally:
         stop(server)
     return results
@@ -158,7 +227,9 @@ def explain(backend: str, url: str, days_list=(30, 90)) -> None:
         seen.append((statement, parameters, time.perf_counter() - conn.info["started"]))
 
     with engine.connect() as connection:
-        shop_id = connection.exec_driver_sql("SELECT id FROM shop WHERE domain = '%s'" % admin_seed.SHOP).scalar_one()
+        shop_id = connection.exec_driver_sql(
+            f"SELECT id FROM shop WHERE domain = '{admin_seed.SHOP}'"
+        ).scalar_one()
     for days in days_list:
         timings: dict[str, list[float]] = {}
         plans: dict[str, tuple] = {}
@@ -170,14 +241,18 @@ def explain(backend: str, url: str, days_list=(30, 90)) -> None:
             for statement, parameters, seconds in seen:
                 timings.setdefault(statement, []).append(seconds * 1000)
                 plans[statement] = parameters
-        print(f"\n{backend}, days={days}: queries of the stats (and the dashboard's most wanted), 5 times:")
+        print(
+            f"\n{backend}, days={days}: queries of the stats (and the dashboard's most wanted), 5 times:"
+        )
         total = 0.0
         least = 0.0
         print("    median    fastest")
         for statement, ms in timings.items():
             total += statistics.median(ms)
             least += min(ms)
-            print(f"  {statistics.median(ms):8.2f} {min(ms):8.2f} ms  {' '.join(statement.split())[:140]}")
+            print(
+                f"  {statistics.median(ms):8.2f} {min(ms):8.2f} ms  {' '.join(statement.split())[:140]}"
+            )
         print(f"  {total:8.2f} {least:8.2f} ms  in all")
         if days != days_list[-1] and backend == "sqlite":
             continue
@@ -206,52 +281,87 @@ def compact(lines: list[str]) -> list[str]:
         return lines
     scans: dict[str, list[float]] = {}
     for line in lines:
-        match = re.search(r"->  (.*?) on (\w+)(?: \w+)? \(actual time=[\d.]+\.\.([\d.]+) rows=(\d+)", line)
+        match = re.search(
+            r"->  (.*?) on (\w+)(?: \w+)? \(actual time=[\d.]+\.\.([\d.]+) rows=(\d+)", line
+        )
         if match:
             totals = scans.setdefault(f"{match[1]} on {match[2]}", [0, 0.0, 0])
             totals[0] += 1
             totals[1] += float(match[3])
             totals[2] += int(match[4])
-    out = [f"{n} x {scan}: {rows:,} rows, {ms:.1f} ms in all" for scan, (n, ms, rows) in scans.items()]
-    return out + [line.strip() for line in lines if line.strip().startswith(("Planning Time", "Execution Time"))]
+    out = [
+        f"{n} x {scan}: {rows:,} rows, {ms:.1f} ms in all" for scan, (n, ms, rows) in scans.items()
+    ]
+    return out + [
+        line.strip()
+        for line in lines
+        if line.strip().startswith(("Planning Time", "Execution Time"))
+    ]
 
 
 def report(results: list[dict], args) -> None:
-    print(f"\nwrk, {args.concurrency} connection(s), {args.duration} s per run, {args.runs} runs; "
-          "ranges are over runs (lowest-highest); 'srv cpu' and 'pg cpu' are CPU ms per request of the server\n"
-          "process and of the PostgreSQL backends serving it (parallel workers not counted); 'load' is the host's "
-          "1-minute load average (2 cores)")
-    print(f"{'backend':<12}{'endpoint':<27}{'req/s':>10}{'p50 ms':>14}{'p99 ms':>15}{'max ms':>9}{'non-200':>8}"
-          f"{'srv cpu ms':>12}{'pg cpu ms':>11}{'load':>10}")
+    print(
+        f"\nwrk, {args.concurrency} connection(s), {args.duration} s per run, {args.runs} runs; "
+        "ranges are over runs (lowest-highest); 'srv cpu' and 'pg cpu' are CPU ms per request of the server\n"
+        "process and of the PostgreSQL backends serving it (parallel workers not counted); 'load' is the host's "
+        "1-minute load average (2 cores)"
+    )
+    print(
+        f"{'backend':<12}{'endpoint':<27}{'req/s':>10}{'p50 ms':>14}{'p99 ms':>15}{'max ms':>9}{'non-200':>8}"
+        f"{'srv cpu ms':>12}{'pg cpu ms':>11}{'load':>10}"
+    )
     for r in results:
         runs = r["runs"]
 
-        def span(key: str, fmt: str = ".1f") -> str:
+        def span(key: str, fmt: str = ".1f", runs: list = runs) -> str:
             values = [run[key] for run in runs]
-            return f"{min(values):{fmt}}-{max(values):{fmt}}" if len(values) > 1 else f"{values[0]:{fmt}}"
+            return (
+                f"{min(values):{fmt}}-{max(values):{fmt}}"
+                if len(values) > 1
+                else f"{values[0]:{fmt}}"
+            )
+
         bad = sum(run["bad"] + run["errors"] for run in runs)
         pg = span("pg_ms") if r["backend"] == "postgresql" else "-"
-        print(f"{r['backend']:<12}{r['name']:<27}{span('rate', '.0f'):>10}{span('p50'):>14}{span('p99'):>15}"
-              f"{max(run['max'] for run in runs):>9.1f}{bad:>8}{span('server_ms'):>12}{pg:>11}{span('load'):>10}")
+        print(
+            f"{r['backend']:<12}{r['name']:<27}{span('rate', '.0f'):>10}{span('p50'):>14}{span('p99'):>15}"
+            f"{max(run['max'] for run in runs):>9.1f}{bad:>8}{span('server_ms'):>12}{pg:>11}{span('load'):>10}"
+        )
     pg = [r for r in results if r["backend"] == "postgresql"]
     if pg:
         worst = max(run["p99"] for r in pg for run in r["runs"])
-        print(f"goal (PostgreSQL, every endpoint p99 < 100 ms in every run): {'met' if worst < 100 else 'NOT met'} "
-              f"(worst p99 {worst:.1f} ms)")
+        print(
+            f"goal (PostgreSQL, every endpoint p99 < 100 ms in every run): {'met' if worst < 100 else 'NOT met'} "
+            f"(worst p99 {worst:.1f} ms)"
+        )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backends", nargs="+", choices=["sqlite", "postgresql"], default=["postgresql", "sqlite"])
-    parser.add_argument("--signups", type=int, default=1_000_000, help="the measured shop's signups (1,000,000)")
-    parser.add_argument("--other-rows", type=int, default=10_000, help="signups of 200 other shops (10,000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--backends", nargs="+", choices=["sqlite", "postgresql"], default=["postgresql", "sqlite"]
+    )
+    parser.add_argument(
+        "--signups", type=int, default=1_000_000, help="the measured shop's signups (1,000,000)"
+    )
+    parser.add_argument(
+        "--other-rows", type=int, default=10_000, help="signups of 200 other shops (10,000)"
+    )
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run (10)")
     parser.add_argument("--runs", type=int, default=3, help="wrk runs per endpoint (3)")
     parser.add_argument("--concurrency", type=int, default=1, help="wrk connections (1)")
-    parser.add_argument("--reuse", action="store_true", help="keep an existing bench database instead of seeding")
-    parser.add_argument("--keep", action="store_true", help="do not drop the bench database at the end")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep an existing bench database instead of seeding"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="do not drop the bench database at the end"
+    )
     parser.add_argument("--explain", action="store_true", help="print each query's time and plan")
-    parser.add_argument("--no-load", action="store_true", help="seed (and --explain) only, no server")
+    parser.add_argument(
+        "--no-load", action="store_true", help="seed (and --explain) only, no server"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk") and not args.no_load:
         parser.error("wrk is not installed (apt-get install wrk)")
@@ -264,9 +374,12 @@ def main() -> None:
                     print(f"{backend}: reusing {url} (migrated, analyzed)")
                 else:
                     figures = admin_seed.seed(backend, url, args.signups, args.other_rows)
-                    print(f"{backend}: seeded in {figures.pop('seconds'):.0f} s ("
-                          f"{figures.pop('generate_seconds'):.0f} s generating): "
-                          + ", ".join(f"{v:,} {k}" for k, v in figures.items()), flush=True)
+                    print(
+                        f"{backend}: seeded in {figures.pop('seconds'):.0f} s ("
+                        f"{figures.pop('generate_seconds'):.0f} s generating): "
+                        + ", ".join(f"{v:,} {k}" for k, v in figures.items()),
+                        flush=True,
+                    )
                 print(f"  {backend}: database size {admin_seed.database_size(backend)}", flush=True)
                 if args.explain:
                     explain(backend, url)

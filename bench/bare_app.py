@@ -36,13 +36,18 @@ def create_app(size: int) -> Starlette:
         return Response(b'{"status":"ok"}', media_type="application/json")
 
     return Starlette(
-        routes=[Route("/api/v1/intents.json", intents, methods=["POST"]),
-                Route("/webhooks/inventory_levels/update", webhook, methods=["POST"]), Route("/healthz", healthz)]
+        routes=[
+            Route("/api/v1/intents.json", intents, methods=["POST"]),
+            Route("/webhooks/inventory_levels/update", webhook, methods=["POST"]),
+            Route("/healthz", healthz),
+        ]
     )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--size", type=int, default=900, help="bytes of the 201 JSON body")

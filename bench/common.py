@@ -46,20 +46,29 @@ def fresh_database(backend: str) -> Iterator[str]:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1) + f"/{name}"
+        yield (
+            PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+            + f"/{name}"
+        )
     finally:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def app_env(database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "SMTP_", "TWILIO_", "VAPID_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SHOPIFY_", "SMTP_", "TWILIO_", "VAPID_"))
+    }
     env.update(SECRETS, DATABASE_URL=database_url, **{k: str(v) for k, v in extra.items()})
     return env
 
 
 def start(args: list[str], env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
-    return subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw)
+    return subprocess.Popen(
+        args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw
+    )
 
 
 def shopify_app(*args: str) -> list[str]:
@@ -95,4 +104,8 @@ def peak_rss_mb(pid: int) -> float:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] if ordered else float("nan")
+    return (
+        ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+        if ordered
+        else float("nan")
+    )

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -27,12 +27,21 @@ from sqlalchemy import func, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import app_env, free_port, fresh_database, peak_rss_mb, shopify_app, start, stop, wait_http  # noqa: E402
-from shopify_app import migrate, oauth  # noqa: E402
-from shopify_app.config import Settings  # noqa: E402
-from shopify_app.db import make_engine, session_scope  # noqa: E402
-from shopify_app.models import Customer, Intent, InventoryLevel, Notification, RestockEvent, Variant  # noqa: E402
-from shopify_app.verify import webhook_hmac  # noqa: E402
+from bench.common import (
+    app_env,
+    free_port,
+    fresh_database,
+    peak_rss_mb,
+    shopify_app,
+    start,
+    stop,
+    wait_http,
+)
+from shopify_app import migrate, oauth
+from shopify_app.config import Settings
+from shopify_app.db import make_engine, session_scope
+from shopify_app.models import Customer, Intent, InventoryLevel, Notification, RestockEvent, Variant
+from shopify_app.verify import webhook_hmac
 
 SHOP, ITEM, VARIANT, PRODUCT, LOCATION = "bench-shop.myshopify.com", 5001, 7001, 9001, 1
 CHUNK = 10_000
@@ -43,7 +52,9 @@ def b64(raw: bytes) -> str:
 
 
 def vapid_private() -> str:
-    return b64(ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value.to_bytes(32, "big"))
+    return b64(
+        ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value.to_bytes(32, "big")
+    )
 
 
 def vapid_public(private_b64: str) -> str:
@@ -52,36 +63,105 @@ def vapid_public(private_b64: str) -> str:
     return b64(key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
 
 
-def seed(engine, settings: Settings, n: int, channel: str, receivers: str, *, variants: int = 1, variant0: int = VARIANT) -> None:
+def seed(
+    engine,
+    settings: Settings,
+    n: int,
+    channel: str,
+    receivers: str,
+    *,
+    variants: int = 1,
+    variant0: int = VARIANT,
+) -> None:
     """The shop, the variant (sold out, every location known) and n signups spread over `variants`."""
-    shop = oauth.store_shop(engine, settings, SHOP, oauth.Grant("shpat_bench", settings.SHOPIFY_SCOPES))
-    now = datetime.now(timezone.utc) - timedelta(days=1)
-    browser = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    shop = oauth.store_shop(
+        engine, settings, SHOP, oauth.Grant("shpat_bench", settings.SHOPIFY_SCOPES)
+    )
+    now = datetime.now(UTC) - timedelta(days=1)
+    browser = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    )
     keys = {"p256dh": b64(browser), "auth": b64(b"0123456789abcdef")}
     with session_scope(engine) as session:
-        session.execute(insert(Variant), [{
-            "shop_id": shop.id, "shopify_variant_id": variant0 + v, "shopify_product_id": PRODUCT, "inventory_item_id": ITEM + v,
-            "product_title": "Linen Shirt", "variant_title": "Sage / M", "handle": "linen-shirt", "price": "49.00",
-            "image_url": "https://cdn.example.com/shirt.jpg", "sellable": 0, "levels_synced_at": now, "updated_at": now,
-        } for v in range(variants)])
-        session.execute(insert(InventoryLevel), [{"shop_id": shop.id, "inventory_item_id": ITEM + v, "location_id": LOCATION,
-                                                  "available": 0, "updated_at": now} for v in range(variants)])
+        session.execute(
+            insert(Variant),
+            [
+                {
+                    "shop_id": shop.id,
+                    "shopify_variant_id": variant0 + v,
+                    "shopify_product_id": PRODUCT,
+                    "inventory_item_id": ITEM + v,
+                    "product_title": "Linen Shirt",
+                    "variant_title": "Sage / M",
+                    "handle": "linen-shirt",
+                    "price": "49.00",
+                    "image_url": "https://cdn.example.com/shirt.jpg",
+                    "sellable": 0,
+                    "levels_synced_at": now,
+                    "updated_at": now,
+                }
+                for v in range(variants)
+            ],
+        )
+        session.execute(
+            insert(InventoryLevel),
+            [
+                {
+                    "shop_id": shop.id,
+                    "inventory_item_id": ITEM + v,
+                    "location_id": LOCATION,
+                    "available": 0,
+                    "updated_at": now,
+                }
+                for v in range(variants)
+            ],
+        )
     for start_at in range(0, n, CHUNK):
         rows = range(start_at, min(n, start_at + CHUNK))
-        customers = [{"id": f"{i:08d}-0000-4000-8000-000000000000", "shop_id": shop.id, "email": f"shopper{i}@example.com",
-                      "phone": f"+1415{i:07d}", "accepts_marketing": False, "created_at": now, "updated_at": now}
-                     for i in rows]
+        customers = [
+            {
+                "id": f"{i:08d}-0000-4000-8000-000000000000",
+                "shop_id": shop.id,
+                "email": f"shopper{i}@example.com",
+                "phone": f"+1415{i:07d}",
+                "accepts_marketing": False,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in rows
+        ]
         intents = []
         for i in rows:
-            contact = {"email": f"shopper{i}@example.com", "phone": f"+1415{i:07d}",
-                       "push_subscription": json.dumps({"endpoint": f"{receivers}/push/{i}", "keys": keys})}
-            intents.append({"shop_id": shop.id, "customer_id": customers[i - start_at]["id"], "channel": channel,
-                            "email": contact["email"] if channel == "email" else None,
-                            "phone": contact["phone"] if channel == "sms" else None,
-                            "push_subscription": contact["push_subscription"] if channel == "push" else None,
-                            "quantity": 1, "source": "api", "status": "pending", "shopify_variant_id": variant0 + i % variants,
-                            "shopify_product_id": PRODUCT, "optin_confirmed": True, "sent_notifications_count": 0,
-                            "created_at": now, "updated_at": now})
+            contact = {
+                "email": f"shopper{i}@example.com",
+                "phone": f"+1415{i:07d}",
+                "push_subscription": json.dumps(
+                    {"endpoint": f"{receivers}/push/{i}", "keys": keys}
+                ),
+            }
+            intents.append(
+                {
+                    "shop_id": shop.id,
+                    "customer_id": customers[i - start_at]["id"],
+                    "channel": channel,
+                    "email": contact["email"] if channel == "email" else None,
+                    "phone": contact["phone"] if channel == "sms" else None,
+                    "push_subscription": contact["push_subscription"]
+                    if channel == "push"
+                    else None,
+                    "quantity": 1,
+                    "source": "api",
+                    "status": "pending",
+                    "shopify_variant_id": variant0 + i % variants,
+                    "shopify_product_id": PRODUCT,
+                    "optin_confirmed": True,
+                    "sent_notifications_count": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
         with session_scope(engine) as session:
             session.execute(insert(Customer), customers)
             session.execute(insert(Intent), intents)
@@ -91,20 +171,51 @@ def sink_capacity(port: int) -> float:
     """What smtp-sink itself accepts per second, driven by Postfix's smtp-source."""
     count = 20_000
     started = time.perf_counter()
-    subprocess.run(["smtp-source", "-c", "-m", str(count), "-s", "32", "-l", "2000", "-f", "a@example.com",
-                    "-t", "b@example.com", f"127.0.0.1:{port}"], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            "smtp-source",
+            "-c",
+            "-m",
+            str(count),
+            "-s",
+            "32",
+            "-l",
+            "2000",
+            "-f",
+            "a@example.com",
+            "-t",
+            "b@example.com",
+            f"127.0.0.1:{port}",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return count / (time.perf_counter() - started)
 
 
-def run_case(backend: str, n: int, channel: str, smtp_port: int, receivers: str, profile: str | None = None) -> dict:
+def run_case(
+    backend: str, n: int, channel: str, smtp_port: int, receivers: str, profile: str | None = None
+) -> dict:
     with fresh_database(backend) as url:
         private = vapid_private()
-        env = app_env(url, WORKER_IN_PROCESS="false", RECONCILE_INTERVAL_SECONDS="0", WORKER_POLL_INTERVAL="0.05",
-                      SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port), SMTP_STARTTLS="false",
-                      MAIL_FROM="Bench Shop <alerts@bench.example>", TWILIO_ACCOUNT_SID="AC" + "0" * 32,
-                      TWILIO_AUTH_TOKEN="bench", TWILIO_FROM_NUMBER="+15005550006", TWILIO_API_BASE_URL=receivers,
-                      VAPID_PRIVATE_KEY=private, VAPID_PUBLIC_KEY=vapid_public(private),
-                      VAPID_SUBJECT="mailto:ops@bench.example", PUSH_ENDPOINT_ALLOWLIST="127.0.0.1")
+        env = app_env(
+            url,
+            WORKER_IN_PROCESS="false",
+            RECONCILE_INTERVAL_SECONDS="0",
+            WORKER_POLL_INTERVAL="0.05",
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(smtp_port),
+            SMTP_STARTTLS="false",
+            MAIL_FROM="Bench Shop <alerts@bench.example>",
+            TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+            TWILIO_AUTH_TOKEN="bench",
+            TWILIO_FROM_NUMBER="+15005550006",
+            TWILIO_API_BASE_URL=receivers,
+            VAPID_PRIVATE_KEY=private,
+            VAPID_PUBLIC_KEY=vapid_public(private),
+            VAPID_SUBJECT="mailto:ops@bench.example",
+            PUSH_ENDPOINT_ALLOWLIST="127.0.0.1",
+        )
         settings = Settings(**{k: v for k, v in env.items() if k in Settings.model_fields})
         migrate.upgrade(url)
         engine = make_engine(url)
@@ -118,24 +229,54 @@ def run_case(backend: str, n: int, channel: str, smtp_port: int, receivers: str,
             profiler = None
             if profile:
                 # --gil: a sample is a moment the worker held the GIL, so shares are of its Python CPU.
-                profiler = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(worker.pid),
-                                             "--rate", "200", "--format", "raw", "--gil", "--nonblocking",
-                                             "-o", f"{profile}/fanout-{channel}-{n}.txt"],
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                profiler = subprocess.Popen(
+                    [
+                        str(Path(sys.executable).parent / "py-spy"),
+                        "record",
+                        "--pid",
+                        str(worker.pid),
+                        "--rate",
+                        "200",
+                        "--format",
+                        "raw",
+                        "--gil",
+                        "--nonblocking",
+                        "-o",
+                        f"{profile}/fanout-{channel}-{n}.txt",
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
                 time.sleep(1.0)
-            body = json.dumps({"inventory_item_id": ITEM, "location_id": LOCATION, "available": 5,
-                               "updated_at": datetime.now(timezone.utc).isoformat()}).encode()
-            started = datetime.now(timezone.utc)
+            body = json.dumps(
+                {
+                    "inventory_item_id": ITEM,
+                    "location_id": LOCATION,
+                    "available": 5,
+                    "updated_at": datetime.now(UTC).isoformat(),
+                }
+            ).encode()
+            started = datetime.now(UTC)
             t0 = time.perf_counter()
-            httpx.post(f"http://127.0.0.1:{port}/webhooks/inventory_levels/update", content=body, headers={
-                "X-Shopify-Hmac-Sha256": webhook_hmac(settings.SHOPIFY_API_SECRET, body),
-                "X-Shopify-Topic": "inventory_levels/update", "X-Shopify-Shop-Domain": SHOP,
-                "X-Shopify-Webhook-Id": "bench", "Content-Type": "application/json"}).raise_for_status()
+            httpx.post(
+                f"http://127.0.0.1:{port}/webhooks/inventory_levels/update",
+                content=body,
+                headers={
+                    "X-Shopify-Hmac-Sha256": webhook_hmac(settings.SHOPIFY_API_SECRET, body),
+                    "X-Shopify-Topic": "inventory_levels/update",
+                    "X-Shopify-Shop-Domain": SHOP,
+                    "X-Shopify-Webhook-Id": "bench",
+                    "Content-Type": "application/json",
+                },
+            ).raise_for_status()
             done = 0
             while time.perf_counter() - t0 < 900:
                 with session_scope(engine) as session:
-                    done = session.execute(select(func.count()).select_from(Notification)
-                                           .where(Notification.status.in_(["sent", "failed"]))).scalar_one()
+                    done = session.execute(
+                        select(func.count())
+                        .select_from(Notification)
+                        .where(Notification.status.in_(["sent", "failed"]))
+                    ).scalar_one()
                 if done >= n:
                     break
                 time.sleep(0.05)
@@ -146,16 +287,27 @@ def run_case(backend: str, n: int, channel: str, smtp_port: int, receivers: str,
                 profiler.wait(30)
             with session_scope(engine) as session:
                 event = session.execute(select(RestockEvent)).scalar_one()
-                sent = session.execute(select(func.count()).select_from(Notification)
-                                       .where(Notification.status == "sent")).scalar_one()
+                sent = session.execute(
+                    select(func.count())
+                    .select_from(Notification)
+                    .where(Notification.status == "sent")
+                ).scalar_one()
                 first = session.execute(select(func.min(Notification.sent_at))).scalar_one()
         finally:
             stop(worker)
             stop(server)
             engine.dispose()
-        return {"backend": backend, "n": n, "channel": channel, "sent": sent, "seconds": elapsed,
-                "per_second": sent / elapsed, "decided_after": (event.created_at - started).total_seconds(),
-                "first_sent_after": (first - started).total_seconds() if first else None, "worker_peak_mb": rss}
+        return {
+            "backend": backend,
+            "n": n,
+            "channel": channel,
+            "sent": sent,
+            "seconds": elapsed,
+            "per_second": sent / elapsed,
+            "decided_after": (event.created_at - started).total_seconds(),
+            "first_sent_after": (first - started).total_seconds() if first else None,
+            "worker_peak_mb": rss,
+        }
 
 
 def decide_scaling(backend: str) -> list[tuple[int, float]]:
@@ -168,8 +320,18 @@ def decide_scaling(backend: str) -> list[tuple[int, float]]:
         with fresh_database(backend) as url:
             migrate.upgrade(url)
             engine = make_engine(url)
-            settings = Settings(**{k: v for k, v in app_env(url).items() if k in Settings.model_fields})
-            seed(engine, settings, total, "email", "http://127.0.0.1:1", variants=total // 100, variant0=100_000)
+            settings = Settings(
+                **{k: v for k, v in app_env(url).items() if k in Settings.model_fields}
+            )
+            seed(
+                engine,
+                settings,
+                total,
+                "email",
+                "http://127.0.0.1:1",
+                variants=total // 100,
+                variant0=100_000,
+            )
             if backend == "postgresql":
                 with engine.connect() as conn:
                     conn.exec_driver_sql("ANALYZE")
@@ -181,7 +343,9 @@ def decide_scaling(backend: str) -> list[tuple[int, float]]:
 
                     session = Session(bind=conn)
                     t = time.perf_counter()
-                    decision = outbox.decide(session, 1, Policy(), 100_000 + attempt, before=0, after=5, trigger="bench")
+                    decision = outbox.decide(
+                        session, 1, Policy(), 100_000 + attempt, before=0, after=5, trigger="bench"
+                    )
                     timings.append(time.perf_counter() - t)
                     assert decision.chosen == 100, decision
                     transaction.rollback()
@@ -191,40 +355,70 @@ def decide_scaling(backend: str) -> list[tuple[int, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--channels", nargs="+", default=["email", "sms", "push"])
-    parser.add_argument("--skip-decide", action="store_true", help="skip the 1M-signup decide comparison")
-    parser.add_argument("--profile", metavar="DIR", help="record the worker with py-spy into DIR/fanout-CHANNEL-N.txt "
-                                                         "(read with bench/profile_summary.py)")
+    parser.add_argument(
+        "--skip-decide", action="store_true", help="skip the 1M-signup decide comparison"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="record the worker with py-spy into DIR/fanout-CHANNEL-N.txt "
+        "(read with bench/profile_summary.py)",
+    )
     args = parser.parse_args()
     email = "email" in args.channels
     if email and not shutil.which("smtp-sink"):
-        sys.exit("smtp-sink not found: apt-get install postfix (the email sink); or pass --channels sms push")
+        sys.exit(
+            "smtp-sink not found: apt-get install postfix (the email sink); or pass --channels sms push"
+        )
     smtp_port, receiver_port = free_port(), free_port()
-    sink = start(["smtp-sink", "-c", "-u", "root", f"127.0.0.1:{smtp_port}", "1024"]) if email else None
+    sink = (
+        start(["smtp-sink", "-c", "-u", "root", f"127.0.0.1:{smtp_port}", "1024"])
+        if email
+        else None
+    )
     receivers = start([sys.executable, "bench/receivers.py", "--port", str(receiver_port)])
     try:
         wait_http(f"http://127.0.0.1:{receiver_port}/count")
         time.sleep(0.3)
         if email:
-            print(f"smtp-sink's own capacity (smtp-source, 32 sessions): {sink_capacity(smtp_port):,.0f} messages/s")
-        print(f"{'backend':<11}{'signups':>9} {'channel':<7}{'sent':>9}{'seconds':>9}{'per s':>8}"
-              f"{'decided':>9}{'1st sent':>9}{'worker MB':>10}")
+            print(
+                f"smtp-sink's own capacity (smtp-source, 32 sessions): {sink_capacity(smtp_port):,.0f} messages/s"
+            )
+        print(
+            f"{'backend':<11}{'signups':>9} {'channel':<7}{'sent':>9}{'seconds':>9}{'per s':>8}"
+            f"{'decided':>9}{'1st sent':>9}{'worker MB':>10}"
+        )
         for n in args.sizes:
             for channel in args.channels:
-                r = run_case(args.backend, n, channel, smtp_port, f"http://127.0.0.1:{receiver_port}", args.profile)
-                print(f"{r['backend']:<11}{r['n']:>9,} {r['channel']:<7}{r['sent']:>9,}{r['seconds']:>9.2f}"
-                      f"{r['per_second']:>8.0f}{r['decided_after']:>8.2f}s{r['first_sent_after'] or 0:>8.2f}s"
-                      f"{r['worker_peak_mb']:>10.0f}", flush=True)
+                r = run_case(
+                    args.backend,
+                    n,
+                    channel,
+                    smtp_port,
+                    f"http://127.0.0.1:{receiver_port}",
+                    args.profile,
+                )
+                print(
+                    f"{r['backend']:<11}{r['n']:>9,} {r['channel']:<7}{r['sent']:>9,}{r['seconds']:>9.2f}"
+                    f"{r['per_second']:>8.0f}{r['decided_after']:>8.2f}s{r['first_sent_after'] or 0:>8.2f}s"
+                    f"{r['worker_peak_mb']:>10.0f}",
+                    flush=True,
+                )
     finally:
         stop(receivers)
         if sink is not None:
             stop(sink)
     if not args.skip_decide:
         for total, seconds in decide_scaling(args.backend):
-            print(f"decide one restock (100 signups) with {total:>9,} signups stored: {seconds * 1000:.1f} ms")
+            print(
+                f"decide one restock (100 signups) with {total:>9,} signups stored: {seconds * 1000:.1f} ms"
+            )
 
 
 if __name__ == "__main__":

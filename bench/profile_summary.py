@@ -15,21 +15,42 @@ from collections import Counter
 # anywhere in the stack, most specific first.
 CATEGORIES = [
     ("pool: pre-ping SELECT 1", ("do_ping",)),
-    ("pool: checkout / new connection", ("Pool.connect", "_ConnectionFairy._checkout", "Pool._create_connection")),
-    ("SQL: building statements + cache keys", ("ValuesBase.values", "_generate_cache_key", "insert_ignoring_conflicts",
-                                               "coercions.py", "operators.py", "Select.where")),
+    (
+        "pool: checkout / new connection",
+        ("Pool.connect", "_ConnectionFairy._checkout", "Pool._create_connection"),
+    ),
+    (
+        "SQL: building statements + cache keys",
+        (
+            "ValuesBase.values",
+            "_generate_cache_key",
+            "insert_ignoring_conflicts",
+            "coercions.py",
+            "operators.py",
+            "Select.where",
+        ),
+    ),
     ("SQL: commit", ("Connection.commit", "SessionTransaction.commit")),
     ("psycopg: send / prepare / wait", ("psycopg/",)),
     ("SQLAlchemy: execute, compile, results, session", ("sqlalchemy/", "sqlmodel/")),
     ("email validation", ("email_validator/",)),
-    ("worker: push encryption (pywebpush, ECDH, AES-GCM)", ("pywebpush/", "http_ece/", "WebPusher", "py_vapid/")),
+    (
+        "worker: push encryption (pywebpush, ECDH, AES-GCM)",
+        ("pywebpush/", "http_ece/", "WebPusher", "py_vapid/"),
+    ),
     ("worker: rendering (Jinja2, email writer)", ("jinja2/", "render.py", "EmailWriter")),
     ("worker: SMTP (aiosmtplib)", ("aiosmtplib/",)),
     ("worker: HTTP client (httpx, httpcore, h11)", ("httpx/", "httpcore/", "h11/")),
     ("pydantic: parse, validate, response model", ("pydantic/", "to_public", "_parse (")),
     ("logging", ("logging/", "shopify_app/logs.py")),
-    ("threadpool hop (anyio, queue, threading)", ("anyio/@", "queue.py@", "threading.py@", "concurrency.py@")),
-    ("HTTP: uvicorn, starlette, middleware, event loop", ("uvicorn/@", "starlette/@", "middleware.py@", "asyncio/@")),
+    (
+        "threadpool hop (anyio, queue, threading)",
+        ("anyio/@", "queue.py@", "threading.py@", "concurrency.py@"),
+    ),
+    (
+        "HTTP: uvicorn, starlette, middleware, event loop",
+        ("uvicorn/@", "starlette/@", "middleware.py@", "asyncio/@"),
+    ),
     ("our own code (shopify_app, own lines)", ("shopify_app/@",)),
 ]
 
@@ -40,10 +61,11 @@ def matches(mark: str, stack: str, leaf: str) -> bool:
 
 def read(path: str) -> list[tuple[list[str], int]]:
     samples = []
-    for line in open(path):
-        stack, _, count = line.rstrip("\n").rpartition(" ")
-        if stack:
-            samples.append(([re.sub(r":\d+\)$", ")", f) for f in stack.split(";")], int(count)))
+    with open(path) as lines:
+        for line in lines:
+            stack, _, count = line.rstrip("\n").rpartition(" ")
+            if stack:
+                samples.append(([re.sub(r":\d+\)$", ")", f) for f in stack.split(";")], int(count)))
     return samples
 
 
@@ -53,7 +75,14 @@ def summarise(path: str, top: int = 15) -> None:
     by_category, by_self = Counter(), Counter()
     for frames, n in samples:
         stack = ";".join(frames)
-        name = next((name for name, marks in CATEGORIES if any(matches(m, stack, frames[-1]) for m in marks)), "other")
+        name = next(
+            (
+                name
+                for name, marks in CATEGORIES
+                if any(matches(m, stack, frames[-1]) for m in marks)
+            ),
+            "other",
+        )
         by_category[name] += n
         by_self[frames[-1]] += n
     print(f"{total} samples in {path}")
@@ -65,7 +94,9 @@ def summarise(path: str, top: int = 15) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("profile", help="py-spy record --format raw output")
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args()

@@ -32,7 +32,11 @@ async def app(scope, receive, send):
         body, status = b"", 201
         headers = [(b"location", b"/m/%d" % next(_counter))]
     elif path == "/count":
-        body, status, headers = json.dumps(received).encode(), 200, [(b"content-type", b"application/json")]
+        body, status, headers = (
+            json.dumps(received).encode(),
+            200,
+            [(b"content-type", b"application/json")],
+        )
     else:
         body, status, headers = b"", 404, []
     await send({"type": "http.response.start", "status": status, "headers": headers})

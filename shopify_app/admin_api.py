@@ -74,7 +74,10 @@ class StoredTokens:
     async def _usable(self, refused: str | None) -> str:
         try:
             return await to_thread.run_sync(
-                lambda: shop_tokens.usable_token(self.engine, self.settings, self.shop_id, refused=refused))
+                lambda: shop_tokens.usable_token(
+                    self.engine, self.settings, self.shop_id, refused=refused
+                )
+            )
         except shop_tokens.TokenUnavailable as exc:
             raise RetryableApiError(f"token endpoint: {exc}") from None
         except LookupError as exc:
@@ -95,7 +98,9 @@ class AdminApi:
 
     @property
     def url(self) -> str:
-        return self.settings.admin_url(self.shop, f"/admin/api/{self.settings.SHOPIFY_API_VERSION}/graphql.json")
+        return self.settings.admin_url(
+            self.shop, f"/admin/api/{self.settings.SHOPIFY_API_VERSION}/graphql.json"
+        )
 
     async def query(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """The `data` of a successful call; retries transient failures, raises AdminApiError (and
@@ -112,24 +117,43 @@ class AdminApi:
                     if renewed:
                         raise
                     renewed = True
-                    log.info("admin api answered 401; renewing the token once", extra={"shop": self.shop})
-                    return await self._once(document, variables or {}, await self.tokens.refused(token))
+                    log.info(
+                        "admin api answered 401; renewing the token once", extra={"shop": self.shop}
+                    )
+                    return await self._once(
+                        document, variables or {}, await self.tokens.refused(token)
+                    )
             except RetryableApiError as exc:
                 last = exc
                 if attempt == MAX_ATTEMPTS:
                     break
-                wait = exc.retry_after if exc.retry_after is not None else min(MAX_WAIT, 0.5 * 2**attempt)
+                wait = (
+                    exc.retry_after
+                    if exc.retry_after is not None
+                    else min(MAX_WAIT, 0.5 * 2**attempt)
+                )
                 wait = min(MAX_WAIT, wait) * (1 + random.random() * 0.1)
-                log.info("admin api retry", extra={"shop": self.shop, "attempt": attempt, "wait_s": round(wait, 2),
-                                                   "reason": str(exc)})
+                log.info(
+                    "admin api retry",
+                    extra={
+                        "shop": self.shop,
+                        "attempt": attempt,
+                        "wait_s": round(wait, 2),
+                        "reason": str(exc),
+                    },
+                )
                 await self.sleep(wait)
-        raise RetryableApiError(f"gave up after {MAX_ATTEMPTS} attempts: {last}", last.retry_after if last else None)
+        raise RetryableApiError(
+            f"gave up after {MAX_ATTEMPTS} attempts: {last}", last.retry_after if last else None
+        )
 
     async def _once(self, document: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
         headers = {"X-Shopify-Access-Token": token, "Content-Type": "application/json"}
         try:
             response = await self.http.post(
-                self.url, json={"query": document, "variables": variables}, headers=headers,
+                self.url,
+                json={"query": document, "variables": variables},
+                headers=headers,
                 timeout=self.settings.SHOPIFY_HTTP_TIMEOUT,
             )
         except httpx.HTTPError as exc:
@@ -149,10 +173,16 @@ class AdminApi:
         except ValueError:
             raise RetryableApiError("response is not JSON") from None
         errors = body.get("errors") or []
-        if any((e.get("extensions") or {}).get("code") == "THROTTLED" for e in errors if isinstance(e, dict)):
+        if any(
+            (e.get("extensions") or {}).get("code") == "THROTTLED"
+            for e in errors
+            if isinstance(e, dict)
+        ):
             raise RetryableApiError("THROTTLED", _throttle_wait(body))
         if errors:
-            messages = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors)
+            messages = "; ".join(
+                str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors
+            )
             raise AdminApiError(f"GraphQL errors: {messages[:500]}")
         return body.get("data") or {}
 

@@ -12,7 +12,7 @@ from .models import utcnow
 from .shops import INSTALLED, shops
 
 PREFIX = "bis_"
-MAX_KEY_LENGTH = 200   # anything longer is not one of ours: not even hashed
+MAX_KEY_LENGTH = 200  # anything longer is not one of ours: not even hashed
 
 
 class UnknownShop(LookupError):
@@ -46,4 +46,6 @@ def shop_for_key(connection: Connection | Session, key: str | None) -> Row[Any] 
     """The installed shop whose key this is (by its hash, an indexed lookup), or None."""
     if not key or len(key) > MAX_KEY_LENGTH:
         return None
-    return connection.execute(select(shops).where(shops.c.api_key_hash == hash_key(key), INSTALLED)).first()
+    return connection.execute(
+        select(shops).where(shops.c.api_key_hash == hash_key(key), INSTALLED)
+    ).first()

@@ -6,12 +6,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from sqlalchemy.exc import DBAPIError
 
 import webhooks
 
@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", extra={"path": logs.redact_path(request.url.path)})
     return SecurityHeaders.add_to(
-        errors(500, "Something went wrong on our side; nothing was changed. Please try again."))
+        errors(500, "Something went wrong on our side; nothing was changed. Please try again.")
+    )
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> Response:
@@ -39,14 +40,22 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     written, and the client should try again shortly (503, Retry-After), not read a 500."""
     if not is_transient(exc):
         raise exc
-    log.warning("database unavailable",
-                extra={"path": logs.redact_path(request.url.path), "error": type(exc.orig).__name__})
-    return errors(503, "The service is briefly unavailable; nothing was changed. Please try again.",
-                  headers={"Retry-After": "1"})
+    log.warning(
+        "database unavailable",
+        extra={"path": logs.redact_path(request.url.path), "error": type(exc.orig).__name__},
+    )
+    return errors(
+        503,
+        "The service is briefly unavailable; nothing was changed. Please try again.",
+        headers={"Retry-After": "1"},
+    )
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Callable[[], float] = time.time, run_worker: bool = True
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    run_worker: bool = True,
 ) -> Starlette:
     """The app; `run_worker=False` leaves the notification worker out whatever the settings say (tests)."""
     settings = settings or load_settings()
@@ -74,11 +83,24 @@ def create_app(
                     await async_engine.dispose()
 
     app = Starlette(
-        routes=[*health.routes, *auth.routes, *merchant_api.routes, *api.routes, *proxy.routes, *webhooks.routes, *links.routes, *admin.routes,
-                *(dev.routes if settings.is_development else [])],
+        routes=[
+            *health.routes,
+            *auth.routes,
+            *merchant_api.routes,
+            *api.routes,
+            *proxy.routes,
+            *webhooks.routes,
+            *links.routes,
+            *admin.routes,
+            *(dev.routes if settings.is_development else []),
+        ],
         middleware=[Middleware(RequestLog), Middleware(SecurityHeaders)],
-        exception_handlers={ApiError: render_api_error, HTTPException: render_http_error,
-                            DBAPIError: _database_unavailable, 500: _server_error},
+        exception_handlers={
+            ApiError: render_api_error,
+            HTTPException: render_http_error,
+            DBAPIError: _database_unavailable,
+            500: _server_error,
+        },
         lifespan=lifespan,
     )
     app.state.settings = settings

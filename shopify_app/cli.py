@@ -85,8 +85,10 @@ def cmd_api_key(args: argparse.Namespace) -> None:
         raise SystemExit(1) from None
     finally:
         engine.dispose()
-    print(f"A new merchant API key for {args.shop.strip().lower()} (send it as X-Auth-Token; the previous key "
-          "no longer works). It is shown only this once:")
+    print(
+        f"A new merchant API key for {args.shop.strip().lower()} (send it as X-Auth-Token; the previous key "
+        "no longer works). It is shown only this once:"
+    )
     print(key)
 
 
@@ -100,8 +102,14 @@ def cmd_rotate_keys(args: argparse.Namespace) -> None:
         done, unreadable = reencrypt_tokens(engine, settings)
     finally:
         engine.dispose()
-    print(f"shopify-app: {done} stored access and refresh tokens now under the current SECRET_KEY"
-          + (f"; {unreadable} open with no key given (set SECRET_KEY_FALLBACKS)" if unreadable else ""))
+    print(
+        f"shopify-app: {done} stored access and refresh tokens now under the current SECRET_KEY"
+        + (
+            f"; {unreadable} open with no key given (set SECRET_KEY_FALLBACKS)"
+            if unreadable
+            else ""
+        )
+    )
     if unreadable:
         raise SystemExit(1)
 
@@ -119,57 +127,104 @@ def cmd_shops(args: argparse.Namespace) -> None:
     if args.json:
         import json
 
-        print(json.dumps([{"shop": s.domain, "installed": s.installed, "token": s.kind.value,
-                           "access_token_expires_at": s.access_expires_at.isoformat() if s.access_expires_at else None,
-                           "refresh_token_expires_at": s.refresh_expires_at.isoformat() if s.refresh_expires_at else None}
-                          for s in found], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "shop": s.domain,
+                        "installed": s.installed,
+                        "token": s.kind.value,
+                        "access_token_expires_at": s.access_expires_at.isoformat()
+                        if s.access_expires_at
+                        else None,
+                        "refresh_token_expires_at": s.refresh_expires_at.isoformat()
+                        if s.refresh_expires_at
+                        else None,
+                    }
+                    for s in found
+                ],
+                indent=2,
+            )
+        )
         return
 
     def when(value) -> str:
         return f"{value:%Y-%m-%d %H:%M} UTC" if value else "-"
 
     rows = [("SHOP", "TOKEN", "ACCESS TOKEN EXPIRES", "REFRESH TOKEN EXPIRES")]
-    rows += [(s.domain, s.kind.value if s.installed else "uninstalled", when(s.access_expires_at),
-              when(s.refresh_expires_at)) for s in found]
+    rows += [
+        (
+            s.domain,
+            s.kind.value if s.installed else "uninstalled",
+            when(s.access_expires_at),
+            when(s.refresh_expires_at),
+        )
+        for s in found
+    ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
+        )
     if not found:
         print("(no shops)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="shopify-app", description="Back-in-stock alerts for Shopify.")
+    parser = argparse.ArgumentParser(
+        prog="shopify-app", description="Back-in-stock alerts for Shopify."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the web app (and the notification worker)")
-    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 8000),
-                       help="port to listen on (default $PORT, else 8000; Shopify CLI sets PORT)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT") or 8000),
+        help="port to listen on (default $PORT, else 8000; Shopify CLI sets PORT)",
+    )
     serve.set_defaults(func=cmd_serve)
 
-    worker = sub.add_parser("worker", help="run a notification worker only (several may run against PostgreSQL)")
+    worker = sub.add_parser(
+        "worker", help="run a notification worker only (several may run against PostgreSQL)"
+    )
     worker.set_defaults(func=cmd_worker)
 
-    demo = sub.add_parser("demo", help="walk through a signup, a restock and its alerts on a throw-away database")
-    demo.add_argument("--keep", action="store_true", help="keep the demo's folder (database and emails)")
+    demo = sub.add_parser(
+        "demo", help="walk through a signup, a restock and its alerts on a throw-away database"
+    )
+    demo.add_argument(
+        "--keep", action="store_true", help="keep the demo's folder (database and emails)"
+    )
     demo.set_defaults(func=cmd_demo)
 
     mig = sub.add_parser("migrate", help="bring the database schema up to date (Alembic)")
     mig.add_argument("--revision", default="head", help="target revision (default head)")
     mig.set_defaults(func=cmd_migrate)
 
-    api_key = sub.add_parser("api-key", help="make a new merchant API key for an installed shop (the old one stops working)")
+    api_key = sub.add_parser(
+        "api-key",
+        help="make a new merchant API key for an installed shop (the old one stops working)",
+    )
     api_key.add_argument("shop", metavar="SHOP_DOMAIN", help="e.g. my-store.myshopify.com")
     api_key.set_defaults(func=cmd_api_key)
 
-    shops = sub.add_parser("shops", help="installed shops with their token kind (expiring / non-expiring / "
-                                         "reconnect needed) and expiry, no secrets")
+    shops = sub.add_parser(
+        "shops",
+        help="installed shops with their token kind (expiring / non-expiring / "
+        "reconnect needed) and expiry, no secrets",
+    )
     shops.add_argument("--json", action="store_true", help="print JSON instead of a table")
     shops.set_defaults(func=cmd_shops)
 
-    rotate = sub.add_parser("rotate-keys", help="re-encrypt stored access and refresh tokens under the current "
-                                                "SECRET_KEY (the previous one in SECRET_KEY_FALLBACKS)")
+    rotate = sub.add_parser(
+        "rotate-keys",
+        help="re-encrypt stored access and refresh tokens under the current "
+        "SECRET_KEY (the previous one in SECRET_KEY_FALLBACKS)",
+    )
     rotate.set_defaults(func=cmd_rotate_keys)
     return parser
 

@@ -11,13 +11,13 @@ which callers treat as absent. Nothing here raises.
 
 import math
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 ID_MAX = 2**63 - 1
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
-EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 FUTURE_SLACK = timedelta(days=1)
 
 # ASCII only: str.isdigit() is true for '²' and '٣', which int() refuses or reads as digits.
@@ -62,7 +62,11 @@ def text(value: Any, max_length: int) -> str | None:
 
 def url(value: Any, max_length: int = 2048) -> str | None:
     """An http(s) URL no longer than `max_length` (a cut URL is a broken one: dropped instead)."""
-    if not isinstance(value, str) or len(value) > max_length or not value.startswith(("https://", "http://")):
+    if (
+        not isinstance(value, str)
+        or len(value) > max_length
+        or not value.startswith(("https://", "http://"))
+    ):
         return None
     cleaned = text(value, max_length)
     return cleaned if cleaned == value else None
@@ -75,7 +79,9 @@ def price(value: Any, max_length: int = 32) -> str | None:
     if isinstance(value, str):
         raw = value.strip()
     elif isinstance(value, int):
-        if abs(value) >= 10**max_length:  # before str(): huge ints are slow to print, and refused past 4,300 digits
+        if (
+            abs(value) >= 10**max_length
+        ):  # before str(): huge ints are slow to print, and refused past 4,300 digits
             return None
         raw = str(value)
     elif isinstance(value, float):
@@ -103,8 +109,8 @@ def timestamp(value: Any, *, now: datetime | None = None) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             return None
-        utc = parsed.astimezone(timezone.utc)  # OverflowError past year 9999 or before year 1
+        utc = parsed.astimezone(UTC)  # OverflowError past year 9999 or before year 1
     except (ValueError, OverflowError):
         return None
-    latest = (now or datetime.now(timezone.utc)) + FUTURE_SLACK
+    latest = (now or datetime.now(UTC)) + FUTURE_SLACK
     return utc if EARLIEST <= utc <= latest else None

@@ -38,12 +38,22 @@ PLACEHOLDERS = {
     "your-api-secret",
     "your-secret-key",
 }
-PLACEHOLDER_MARKERS = ("changeme", "change-me", "change_me", "placeholder", "not-for-production", "your-", "replace-")
+PLACEHOLDER_MARKERS = (
+    "changeme",
+    "change-me",
+    "change_me",
+    "placeholder",
+    "not-for-production",
+    "your-",
+    "replace-",
+)
 
 
 def looks_like_placeholder(value: str) -> bool:
     lowered = value.strip().lower()
     return lowered in PLACEHOLDERS or any(marker in lowered for marker in PLACEHOLDER_MARKERS)
+
+
 MIN_SECRET_KEY_LENGTH = 32
 
 
@@ -55,16 +65,22 @@ class ConfigError(Exception):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=True, populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", case_sensitive=True, populate_by_name=True
+    )
 
     SHOPIFY_API_KEY: str = ""
     SHOPIFY_API_SECRET: str = Field(default="", repr=False)
     # `shopify app dev` (Shopify CLI) starts the app with SCOPES and SHOPIFY_APP_URL: both are taken.
-    SHOPIFY_SCOPES: str = Field(default="read_products,read_inventory,read_orders,write_app_proxy",
-                                validation_alias=AliasChoices("SHOPIFY_SCOPES", "SCOPES"))
+    SHOPIFY_SCOPES: str = Field(
+        default="read_products,read_inventory,read_orders,write_app_proxy",
+        validation_alias=AliasChoices("SHOPIFY_SCOPES", "SCOPES"),
+    )
     SHOPIFY_API_VERSION: str = "2026-10"
     SHOPIFY_ADMIN_BASE_URL: str = "https://{shop}"
-    APP_URL: str = Field(default="http://127.0.0.1:8000", validation_alias=AliasChoices("APP_URL", "SHOPIFY_APP_URL"))
+    APP_URL: str = Field(
+        default="http://127.0.0.1:8000", validation_alias=AliasChoices("APP_URL", "SHOPIFY_APP_URL")
+    )
     APP_ENV: Literal["production", "development"] = "production"
     DATABASE_URL: str = "sqlite:///./data/shopify_app.sqlite3"
     SECRET_KEY: str = Field(default="", repr=False)
@@ -158,7 +174,10 @@ class Settings(BaseSettings):
     @property
     def secret_keys(self) -> tuple[str, ...]:
         """The key ring: SECRET_KEY first (it encrypts and signs), then the fallbacks."""
-        return (self.SECRET_KEY, *(k.strip() for k in self.SECRET_KEY_FALLBACKS.split(",") if k.strip()))
+        return (
+            self.SECRET_KEY,
+            *(k.strip() for k in self.SECRET_KEY_FALLBACKS.split(",") if k.strip()),
+        )
 
     @property
     def scopes(self) -> list[str]:
@@ -170,7 +189,9 @@ class Settings(BaseSettings):
 
     @cached_property
     def push_allowlist(self) -> frozenset[str]:
-        return frozenset(h.strip().lower() for h in self.PUSH_ENDPOINT_ALLOWLIST.split(",") if h.strip())
+        return frozenset(
+            h.strip().lower() for h in self.PUSH_ENDPOINT_ALLOWLIST.split(",") if h.strip()
+        )
 
     def admin_url(self, shop: str, path: str) -> str:
         """`path` (starting with /admin/...) on the shop, through SHOPIFY_ADMIN_BASE_URL."""
@@ -180,7 +201,9 @@ class Settings(BaseSettings):
         """Refuse to start with missing or placeholder secrets outside development."""
         if self.is_development:
             if "RECONCILE_INTERVAL_SECONDS" not in self.model_fields_set:
-                self.RECONCILE_INTERVAL_SECONDS = 0  # the local demo shop has no real Shopify to re-read
+                self.RECONCILE_INTERVAL_SECONDS = (
+                    0  # the local demo shop has no real Shopify to re-read
+                )
             if "TOKEN_UPKEEP_INTERVAL_SECONDS" not in self.model_fields_set:
                 self.TOKEN_UPKEEP_INTERVAL_SECONDS = 0  # nor a token endpoint
             if not self.SHOPIFY_API_KEY:
@@ -194,15 +217,23 @@ class Settings(BaseSettings):
             if not value:
                 raise ConfigError(f"{name} is not set: set it in the environment or .env")
             if not self.is_development and looks_like_placeholder(value):
-                raise ConfigError(f"{name} holds a placeholder value: set the real one (APP_ENV=production)")
+                raise ConfigError(
+                    f"{name} holds a placeholder value: set the real one (APP_ENV=production)"
+                )
         if len(self.SECRET_KEY) < MIN_SECRET_KEY_LENGTH:
-            raise ConfigError(f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long")
+            raise ConfigError(
+                f"SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters long"
+            )
         if any(len(k) < MIN_SECRET_KEY_LENGTH for k in self.secret_keys[1:]):
-            raise ConfigError(f"each of SECRET_KEY_FALLBACKS must be at least {MIN_SECRET_KEY_LENGTH} characters long")
+            raise ConfigError(
+                f"each of SECRET_KEY_FALLBACKS must be at least {MIN_SECRET_KEY_LENGTH} characters long"
+            )
         if "{shop}" not in self.SHOPIFY_ADMIN_BASE_URL:
             raise ConfigError("SHOPIFY_ADMIN_BASE_URL must contain {shop}, e.g. https://{shop}")
         if self.DATABASE_URL.startswith("sqlite:///") and ":memory:" not in self.DATABASE_URL:
-            Path(self.DATABASE_URL.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            Path(self.DATABASE_URL.removeprefix("sqlite:///")).parent.mkdir(
+                parents=True, exist_ok=True
+            )
         return self
 
 

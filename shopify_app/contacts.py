@@ -36,8 +36,10 @@ def normalize_email(value: str | None, field: str = "customer.email") -> str:
     except EmailNotValidError as exc:
         raise ContactError(f"{field} is not a valid email address: {exc}") from None
     if result.ascii_email is None:
-        raise NotAscii(f"{field}: letters outside ASCII before the @ (like ü) cannot be sent to; the part after "
-                       "the @ may have them")
+        raise NotAscii(
+            f"{field}: letters outside ASCII before the @ (like ü) cannot be sent to; the part after "
+            "the @ may have them"
+        )
     return result.ascii_email.lower()
 
 
@@ -54,7 +56,9 @@ def email_forms(value: str | None) -> frozenset[str]:
     return frozenset(f.lower() for f in (result.ascii_email, result.normalized) if f)
 
 
-def normalize_phone(value: str | None, country_code: str | None = None, country: str | None = None) -> str:
+def normalize_phone(
+    value: str | None, country_code: str | None = None, country: str | None = None
+) -> str:
     """E.164 from a number given with its country code and no '+' (STOQ), or in national form."""
     if not value or not value.strip():
         raise ContactError("customer.phone is required for the sms channel")
@@ -111,9 +115,13 @@ def parse_push_subscription(value: str | dict | None, allowlist: frozenset[str])
         raise ContactError("customer.push is required for the push channel")
     if isinstance(value, str):
         try:
-            value = orjson.loads(value)  # refuses nesting past 1,024 levels (json.loads recursed until it crashed)
+            value = orjson.loads(
+                value
+            )  # refuses nesting past 1,024 levels (json.loads recursed until it crashed)
         except orjson.JSONDecodeError:
-            raise ContactError("customer.push is not a push subscription (PushSubscription JSON)") from None
+            raise ContactError(
+                "customer.push is not a push subscription (PushSubscription JSON)"
+            ) from None
     try:
         sub = PushSubscriptionIn.model_validate(value)
     except ValueError:
@@ -121,7 +129,9 @@ def parse_push_subscription(value: str | dict | None, allowlist: frozenset[str])
     if not endpoint_allowed(sub.endpoint, allowlist):
         raise ContactError("customer.push endpoint is not a known push service")
     if _b64url_len(sub.keys.p256dh) != 65 or _b64url_len(sub.keys.auth) != 16:
-        raise ContactError("customer.push keys are not a P-256 public key and a 16-byte auth secret")
+        raise ContactError(
+            "customer.push keys are not a P-256 public key and a 16-byte auth secret"
+        )
     return json.dumps(
         {"endpoint": sub.endpoint, "keys": {"p256dh": sub.keys.p256dh, "auth": sub.keys.auth}},
         separators=(",", ":"),

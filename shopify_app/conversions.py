@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from .db import insert_ignoring_conflicts
 from .models import (
-    Conversion, Customer, Intent, Notification, NotificationKind, NotificationStatus, Shop, utcnow,
+    Conversion,
+    Customer,
+    Intent,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    Shop,
+    utcnow,
 )
 
 conversions, notifications = Conversion.__table__, Notification.__table__
@@ -30,7 +37,7 @@ class Line:
     id: int
     variant_id: int
     quantity: int
-    amount: Decimal          # price x quantity, in the order's currency
+    amount: Decimal  # price x quantity, in the order's currency
 
 
 @dataclass(frozen=True)
@@ -41,24 +48,32 @@ class Order:
     created_at: datetime
     currency: str | None
     lines: tuple[Line, ...]
-    emails: frozenset[str] = field(default_factory=frozenset)          # normalised, lower-case
-    phones: frozenset[str] = field(default_factory=frozenset)          # E.164
-    customer_ids: frozenset[str] = field(default_factory=frozenset)    # Shopify customer ids, as text
+    emails: frozenset[str] = field(default_factory=frozenset)  # normalised, lower-case
+    phones: frozenset[str] = field(default_factory=frozenset)  # E.164
+    customer_ids: frozenset[str] = field(default_factory=frozenset)  # Shopify customer ids, as text
 
 
 def _same_shopper(order: Order):
     """The WHERE clause matching a signup (intent joined to its customer) to the order's shopper."""
     clauses = []
     if order.emails:
-        clauses += [intents.c.email.in_(sorted(order.emails)), customers.c.email.in_(sorted(order.emails))]
+        clauses += [
+            intents.c.email.in_(sorted(order.emails)),
+            customers.c.email.in_(sorted(order.emails)),
+        ]
     if order.phones:
-        clauses += [intents.c.phone.in_(sorted(order.phones)), customers.c.phone.in_(sorted(order.phones))]
+        clauses += [
+            intents.c.phone.in_(sorted(order.phones)),
+            customers.c.phone.in_(sorted(order.phones)),
+        ]
     if order.customer_ids:
         clauses.append(customers.c.shopify_customer_id.in_(sorted(order.customer_ids)))
     return or_(*clauses) if clauses else None
 
 
-def alerts_converted(session: Executor, shop_id: int, order: Order, window: timedelta) -> dict[int, int]:
+def alerts_converted(
+    session: Executor, shop_id: int, order: Order, window: timedelta
+) -> dict[int, int]:
     """Variant id -> the latest alert this order converts, for the order's variants."""
     shopper = _same_shopper(order)
     variants = sorted({line.variant_id for line in order.lines})
@@ -67,14 +82,24 @@ def alerts_converted(session: Executor, shop_id: int, order: Order, window: time
     n = notifications.c
     rows = session.execute(
         select(intents.c.shopify_variant_id, n.id)
-        .select_from(notifications.join(intents, intents.c.id == n.intent_id)
-                     .join(customers, customers.c.id == intents.c.customer_id))
-        .where(n.shop_id == shop_id, n.kind == NotificationKind.alert.value, n.status == NotificationStatus.sent.value,
-               n.sent_at <= order.created_at, n.sent_at >= order.created_at - window,
-               intents.c.shop_id == shop_id, intents.c.shopify_variant_id.in_(variants), shopper)
+        .select_from(
+            notifications.join(intents, intents.c.id == n.intent_id).join(
+                customers, customers.c.id == intents.c.customer_id
+            )
+        )
+        .where(
+            n.shop_id == shop_id,
+            n.kind == NotificationKind.alert.value,
+            n.status == NotificationStatus.sent.value,
+            n.sent_at <= order.created_at,
+            n.sent_at >= order.created_at - window,
+            intents.c.shop_id == shop_id,
+            intents.c.shopify_variant_id.in_(variants),
+            shopper,
+        )
         .order_by(n.sent_at, n.id)
     ).all()
-    return {variant: notification for variant, notification in rows}  # ascending: the latest wins
+    return dict(rows)  # ascending: the latest wins
 
 
 def attribute(session: Executor, shop_id: int, order: Order, window: timedelta) -> int:
@@ -83,17 +108,27 @@ def attribute(session: Executor, shop_id: int, order: Order, window: timedelta) 
     converted = alerts_converted(session, shop_id, order, window)
     if order.currency:
         # An order's `currency` is the shop's: the dashboard shows its figures in it.
-        session.execute(update(shops).where(shops.c.id == shop_id, shops.c.currency.is_(None))
-                        .values(currency=order.currency))
+        session.execute(
+            update(shops)
+            .where(shops.c.id == shop_id, shops.c.currency.is_(None))
+            .values(currency=order.currency)
+        )
     added = 0
     for line in order.lines:
         notification_id = converted.get(line.variant_id)
         if notification_id is None:
             continue
         row = {
-            "shop_id": shop_id, "notification_id": notification_id, "shopify_variant_id": line.variant_id,
-            "order_id": order.id, "line_item_id": line.id, "quantity": line.quantity, "amount": line.amount,
-            "currency": order.currency, "ordered_at": order.created_at, "created_at": utcnow(),
+            "shop_id": shop_id,
+            "notification_id": notification_id,
+            "shopify_variant_id": line.variant_id,
+            "order_id": order.id,
+            "line_item_id": line.id,
+            "quantity": line.quantity,
+            "amount": line.amount,
+            "currency": order.currency,
+            "ordered_at": order.created_at,
+            "created_at": utcnow(),
         }
         stmt = insert_ignoring_conflicts(session, conversions, row).returning(conversions.c.id)
         added += session.execute(stmt).first() is not None

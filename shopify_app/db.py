@@ -22,7 +22,9 @@ _readers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="reads")
 
 def make_engine(url: str, *, pool_size: int = 40) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -36,8 +38,14 @@ def make_engine(url: str, *, pool_size: int = 40) -> Engine:
         return engine
     # As many pooled connections as the threads that use them (anyio's default limit is 40):
     # overflow connections are closed on return, so a smaller pool churned connections under load.
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, pool_recycle=1800,
-                         hide_parameters=True)
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        hide_parameters=True,
+    )
 
 
 def make_async_engine(url: str, *, pool_size: int = 20) -> AsyncEngine | None:
@@ -46,10 +54,14 @@ def make_async_engine(url: str, *, pool_size: int = 20) -> AsyncEngine | None:
     if url.startswith("sqlite"):
         return None
     # No pre-ping (a round trip per request): callers retry once on a connection found dead.
-    return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_recycle=1800, hide_parameters=True)
+    return create_async_engine(
+        url, pool_size=pool_size, max_overflow=0, pool_recycle=1800, hide_parameters=True
+    )
 
 
-async def run_async(engine: AsyncEngine, work: Callable[[Connection], T], *, autocommit: bool = False) -> T:
+async def run_async(
+    engine: AsyncEngine, work: Callable[[Connection], T], *, autocommit: bool = False
+) -> T:
     """`work(connection)` on a pooled async connection, in one transaction (or in autocommit, for
     a single statement: no BEGIN and COMMIT round trips). A connection found dead (the database
     restarted; there is no pre-ping) is dropped and the work run once more: nothing was written."""
@@ -74,7 +86,9 @@ def is_transient(exc: BaseException) -> bool:
     """A failure of the database rather than of what we asked it (a lost connection, a restart, a
     lock or deadlock, a busy SQLite file): the same work may succeed later. Anything else (a value
     refused, a constraint) fails again however often it is tried."""
-    return isinstance(exc, DBAPIError) and (exc.connection_invalidated or isinstance(exc, OperationalError))
+    return isinstance(exc, DBAPIError) and (
+        exc.connection_invalidated or isinstance(exc, OperationalError)
+    )
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -84,9 +98,8 @@ def is_sqlite(engine: Engine) -> bool:
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
     """A session whose transaction commits on success and rolls back on error."""
-    with Session(engine, expire_on_commit=False) as session:
-        with session.begin():
-            yield session
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
 
 
 def ping(engine: Engine) -> bool:
@@ -99,7 +112,9 @@ def ping(engine: Engine) -> bool:
 
 
 def dialect_of(session: Session | Connection) -> str:
-    return session.dialect.name if isinstance(session, Connection) else session.get_bind().dialect.name
+    return (
+        session.dialect.name if isinstance(session, Connection) else session.get_bind().dialect.name
+    )
 
 
 def dialect_insert_for(dialect: str, table: Table):
@@ -127,6 +142,7 @@ def concurrently(engine: Engine, *work: Callable[[Connection], Any]) -> list[Any
     def run(read: Callable[[Connection], Any]) -> Any:
         with engine.connect() as connection:
             return read(connection)
+
     futures = [_readers.submit(run, read) for read in work[1:]]
-    first = run(work[0])      # the calling thread does its share
+    first = run(work[0])  # the calling thread does its share
     return [first, *(future.result() for future in futures)]

@@ -21,7 +21,12 @@ from .models import DemandAlert, Intent, IntentStatus, JobKind, Shop, Variant, u
 from .shops import INSTALLED
 
 log = logging.getLogger(__name__)
-alerts, intents, shops, variants = DemandAlert.__table__, Intent.__table__, Shop.__table__, Variant.__table__
+alerts, intents, shops, variants = (
+    DemandAlert.__table__,
+    Intent.__table__,
+    Shop.__table__,
+    Variant.__table__,
+)
 
 
 @dataclass(frozen=True)
@@ -51,13 +56,23 @@ def _over_threshold(shop_id: int, threshold: int, min_restock_quantity: int):
         .having(func.count() >= threshold)
         .subquery()
     )
-    in_stock = select(literal(1)).where(
-        variants.c.shop_id == shop_id, variants.c.shopify_variant_id == waiting.c.vid,
-        variants.c.sellable >= max(1, min_restock_quantity),
-    ).exists()
-    alerted = select(literal(1)).where(alerts.c.shop_id == shop_id,
-                                       alerts.c.shopify_variant_id == waiting.c.vid).exists()
-    return select(waiting.c.vid, waiting.c.pending).where(~in_stock, ~alerted).order_by(waiting.c.vid)
+    in_stock = (
+        select(literal(1))
+        .where(
+            variants.c.shop_id == shop_id,
+            variants.c.shopify_variant_id == waiting.c.vid,
+            variants.c.sellable >= max(1, min_restock_quantity),
+        )
+        .exists()
+    )
+    alerted = (
+        select(literal(1))
+        .where(alerts.c.shop_id == shop_id, alerts.c.shopify_variant_id == waiting.c.vid)
+        .exists()
+    )
+    return (
+        select(waiting.c.vid, waiting.c.pending).where(~in_stock, ~alerted).order_by(waiting.c.vid)
+    )
 
 
 def raise_alerts(session: Session) -> int:
@@ -65,50 +80,85 @@ def raise_alerts(session: Session) -> int:
     variant that newly reached it. How many were raised."""
     raised = 0
     with_threshold = session.execute(
-        select(shops.c.id, shops.c.high_demand_threshold, shops.c.min_restock_quantity)
-        .where(shops.c.high_demand_threshold.is_not(None), INSTALLED)
+        select(shops.c.id, shops.c.high_demand_threshold, shops.c.min_restock_quantity).where(
+            shops.c.high_demand_threshold.is_not(None), INSTALLED
+        )
     ).all()
     now = utcnow()
     for shop in with_threshold:
         threshold = max(1, shop.high_demand_threshold)
         over = _over_threshold(shop.id, threshold, shop.min_restock_quantity)
         for variant_id, pending in session.execute(over).all():
-            row = {"shop_id": shop.id, "shopify_variant_id": variant_id, "pending": pending, "sent_at": None,
-                   "created_at": now}
-            fresh = session.execute(insert_ignoring_conflicts(session, alerts, row).returning(alerts.c.shop_id)).first()
+            row = {
+                "shop_id": shop.id,
+                "shopify_variant_id": variant_id,
+                "pending": pending,
+                "sent_at": None,
+                "created_at": now,
+            }
+            fresh = session.execute(
+                insert_ignoring_conflicts(session, alerts, row).returning(alerts.c.shop_id)
+            ).first()
             if fresh is None:
                 continue  # another worker raised it first
-            jobs.enqueue(session, JobKind.demand_alert, f"{shop.id}:{variant_id}", shop_id=shop.id,
-                         payload={"variant_id": variant_id})
+            jobs.enqueue(
+                session,
+                JobKind.demand_alert,
+                f"{shop.id}:{variant_id}",
+                shop_id=shop.id,
+                payload={"variant_id": variant_id},
+            )
             raised += 1
-            log.info("high demand", extra={"shop_id": shop.id, "variant": variant_id, "pending": pending,
-                                           "threshold": threshold})
+            log.info(
+                "high demand",
+                extra={
+                    "shop_id": shop.id,
+                    "variant": variant_id,
+                    "pending": pending,
+                    "threshold": threshold,
+                },
+            )
     return raised
 
 
 def reset(session: Session, shop_id: int, variant_id: int) -> None:
     """The variant was restocked: a later surge of signups alerts the merchant again."""
-    session.execute(delete(alerts).where(alerts.c.shop_id == shop_id, alerts.c.shopify_variant_id == variant_id))
+    session.execute(
+        delete(alerts).where(alerts.c.shop_id == shop_id, alerts.c.shopify_variant_id == variant_id)
+    )
 
 
 def to_send(session: Session, shop_id: int, variant_id: int) -> Demand | None:
     """The variant's demand for the merchant's email, or None when there is nothing to send: the
     alert is gone (restocked meanwhile) or already sent."""
     alert = session.execute(
-        select(alerts.c.pending).where(alerts.c.shop_id == shop_id, alerts.c.shopify_variant_id == variant_id,
-                                       alerts.c.sent_at.is_(None))
+        select(alerts.c.pending).where(
+            alerts.c.shop_id == shop_id,
+            alerts.c.shopify_variant_id == variant_id,
+            alerts.c.sent_at.is_(None),
+        )
     ).first()
     if alert is None:
         return None
     signups = session.execute(
-        select(func.count().label("pending"), func.max(intents.c.shopify_product_id).label("pid"),
-               func.max(intents.c.product_title).label("ptitle"), func.max(intents.c.variant_title).label("vtitle"))
-        .where(intents.c.shop_id == shop_id, intents.c.shopify_variant_id == variant_id,
-               intents.c.status == IntentStatus.pending.value)
+        select(
+            func.count().label("pending"),
+            func.max(intents.c.shopify_product_id).label("pid"),
+            func.max(intents.c.product_title).label("ptitle"),
+            func.max(intents.c.variant_title).label("vtitle"),
+        ).where(
+            intents.c.shop_id == shop_id,
+            intents.c.shopify_variant_id == variant_id,
+            intents.c.status == IntentStatus.pending.value,
+        )
     ).one()
     cached = session.execute(
-        select(variants.c.shopify_product_id, variants.c.product_title, variants.c.variant_title, variants.c.sku)
-        .where(variants.c.shop_id == shop_id, variants.c.shopify_variant_id == variant_id)
+        select(
+            variants.c.shopify_product_id,
+            variants.c.product_title,
+            variants.c.variant_title,
+            variants.c.sku,
+        ).where(variants.c.shop_id == shop_id, variants.c.shopify_variant_id == variant_id)
     ).first()
     return Demand(
         shopify_variant_id=variant_id,
@@ -121,6 +171,8 @@ def to_send(session: Session, shop_id: int, variant_id: int) -> Demand | None:
 
 
 def mark_sent(session: Session, shop_id: int, variant_id: int) -> None:
-    session.execute(update(alerts).where(alerts.c.shop_id == shop_id, alerts.c.shopify_variant_id == variant_id)
-                    .values(sent_at=utcnow()))
-
+    session.execute(
+        update(alerts)
+        .where(alerts.c.shop_id == shop_id, alerts.c.shopify_variant_id == variant_id)
+        .values(sent_at=utcnow())
+    )

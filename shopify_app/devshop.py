@@ -65,7 +65,11 @@ class DemoProduct:
 LOCATIONS = (Location(80_001, "Warehouse"), Location(80_002, "High Street shop"))
 PRODUCTS = (
     DemoProduct(
-        8_100_001, "linen-shirt", "Linen Shirt", "49.00", "Size",
+        8_100_001,
+        "linen-shirt",
+        "Linen Shirt",
+        "49.00",
+        "Size",
         "A relaxed shirt in washed European linen. Breathable, soft from the first wear, and cut to layer.",
         (
             DemoVariant(8_200_001, "Sage / S", "LS-SAGE-S", 8_300_001, (3, 1)),
@@ -74,7 +78,11 @@ PRODUCTS = (
         ),
     ),
     DemoProduct(
-        8_100_002, "wool-beanie", "Merino Beanie", "29.00", "Colour",
+        8_100_002,
+        "wool-beanie",
+        "Merino Beanie",
+        "29.00",
+        "Colour",
         "A rib-knit beanie in soft merino wool, warm without the itch.",
         (
             DemoVariant(8_200_011, "Charcoal", "MB-CHAR", 8_300_011, (0, 0)),
@@ -98,6 +106,7 @@ def find_variant(variant_id: int) -> tuple[DemoProduct, DemoVariant] | None:
 
 # -- the demo shop in the database ---------------------------------------------------------------
 
+
 def seed(engine: Engine, settings: Settings) -> None:
     """Install the demo shop and store its products as the worker's caches; idempotent: what is
     already there (a restocked variant, say) is left as it is."""
@@ -105,29 +114,57 @@ def seed(engine: Engine, settings: Settings) -> None:
         shop = session.execute(select(Shop).where(Shop.domain == SHOP)).scalar_one_or_none()
         installed = shop is not None and shop.is_installed
     if not installed:
-        oauth.store_shop(engine, settings, SHOP, oauth.Grant(PLACEHOLDER_TOKEN, settings.SHOPIFY_SCOPES))
+        oauth.store_shop(
+            engine, settings, SHOP, oauth.Grant(PLACEHOLDER_TOKEN, settings.SHOPIFY_SCOPES)
+        )
     now = utcnow()
     as_of = now - timedelta(days=1)  # older than any webhook the storefront sends
     with session_scope(engine) as session:
         shop_id = session.execute(select(Shop.id).where(Shop.domain == SHOP)).scalar_one()
-        known = set(session.execute(select(Variant.shopify_variant_id).where(Variant.shop_id == shop_id)).scalars())
-        levels = {tuple(row) for row in session.execute(
-            select(InventoryLevel.inventory_item_id, InventoryLevel.location_id)
-            .where(InventoryLevel.shop_id == shop_id)
-        )}
+        known = set(
+            session.execute(
+                select(Variant.shopify_variant_id).where(Variant.shop_id == shop_id)
+            ).scalars()
+        )
+        levels = {
+            tuple(row)
+            for row in session.execute(
+                select(InventoryLevel.inventory_item_id, InventoryLevel.location_id).where(
+                    InventoryLevel.shop_id == shop_id
+                )
+            )
+        }
         for p in PRODUCTS:
             for v in p.variants:
                 if v.id not in known:
-                    session.add(Variant(
-                        shop_id=shop_id, shopify_variant_id=v.id, shopify_product_id=p.id,
-                        inventory_item_id=v.inventory_item_id, product_title=p.title, variant_title=v.title,
-                        sku=v.sku, price=p.price, currency=CURRENCY, handle=p.handle,
-                        inventory_quantity=sum(v.levels), sellable=sum(v.levels), levels_synced_at=now,
-                    ))
-                for location, available in zip(LOCATIONS, v.levels):
+                    session.add(
+                        Variant(
+                            shop_id=shop_id,
+                            shopify_variant_id=v.id,
+                            shopify_product_id=p.id,
+                            inventory_item_id=v.inventory_item_id,
+                            product_title=p.title,
+                            variant_title=v.title,
+                            sku=v.sku,
+                            price=p.price,
+                            currency=CURRENCY,
+                            handle=p.handle,
+                            inventory_quantity=sum(v.levels),
+                            sellable=sum(v.levels),
+                            levels_synced_at=now,
+                        )
+                    )
+                for location, available in zip(LOCATIONS, v.levels, strict=False):
                     if (v.inventory_item_id, location.id) not in levels:
-                        session.add(InventoryLevel(shop_id=shop_id, inventory_item_id=v.inventory_item_id,
-                                                   location_id=location.id, available=available, updated_at=as_of))
+                        session.add(
+                            InventoryLevel(
+                                shop_id=shop_id,
+                                inventory_item_id=v.inventory_item_id,
+                                location_id=location.id,
+                                available=available,
+                                updated_at=as_of,
+                            )
+                        )
 
 
 def shop_id(engine: Engine) -> int | None:
@@ -140,7 +177,10 @@ def stock(engine: Engine) -> dict[int, int]:
     items = {v.inventory_item_id: v.id for p in PRODUCTS for v in p.variants}
     with session_scope(engine) as session:
         rows = session.execute(
-            select(InventoryLevel.inventory_item_id, func.coalesce(func.sum(InventoryLevel.available), 0))
+            select(
+                InventoryLevel.inventory_item_id,
+                func.coalesce(func.sum(InventoryLevel.available), 0),
+            )
             .join(Shop, Shop.id == InventoryLevel.shop_id)
             .where(Shop.domain == SHOP, InventoryLevel.inventory_item_id.in_(items))
             .group_by(InventoryLevel.inventory_item_id)
@@ -151,12 +191,13 @@ def stock(engine: Engine) -> dict[int, int]:
 
 # -- Liquid: the block as a theme renders it ------------------------------------------------------
 
+
 class SchemaNode(ast.Node):
     """`{% schema %}…{% endschema %}` renders nothing (the theme editor reads it)."""
 
     __slots__ = ()
 
-    def render_to_output(self, context, buffer) -> int:  # noqa: ARG002
+    def render_to_output(self, context, buffer) -> int:
         return 0
 
 
@@ -187,7 +228,9 @@ def block_schema(path: Path = BLOCK) -> dict[str, Any]:
 def default_settings(schema: dict[str, Any]) -> dict[str, Any]:
     """`block.settings` as a newly added block has them: each setting's default, else blank."""
     blank = {"checkbox": False, "range": 0, "number": None}
-    return {s["id"]: s.get("default", blank.get(s["type"], "")) for s in schema["settings"] if "id" in s}
+    return {
+        s["id"]: s.get("default", blank.get(s["type"], "")) for s in schema["settings"] if "id" in s
+    }
 
 
 @functools.cache
@@ -250,8 +293,10 @@ LOCALE_COUNTRY = {"en": "US", "fr": "FR", "de": "DE"}
 
 def localization(locale: str, country: str | None) -> dict[str, Any]:
     index = LOCALES.index(locale) if locale in LOCALES else 0
-    countries = sorted(({"iso_code": code, "name": names[index]} for code, names in COUNTRIES.items()),
-                       key=lambda c: unicodedata.normalize("NFD", c["name"]))
+    countries = sorted(
+        ({"iso_code": code, "name": names[index]} for code, names in COUNTRIES.items()),
+        key=lambda c: unicodedata.normalize("NFD", c["name"]),
+    )
     code = country if country in COUNTRIES else LOCALE_COUNTRY.get(locale, "US")
     return {
         "country": next(c for c in countries if c["iso_code"] == code),
@@ -260,17 +305,38 @@ def localization(locale: str, country: str | None) -> dict[str, Any]:
     }
 
 
-def liquid_product(p: DemoProduct, stock_by_variant: dict[int, int], selected: int | None) -> dict[str, Any]:
+def liquid_product(
+    p: DemoProduct, stock_by_variant: dict[int, int], selected: int | None
+) -> dict[str, Any]:
     """`product` with `variants` and `selected_or_first_available_variant` (the `variant` URL
     parameter when it names one of them, else the first available, else the first)."""
-    variants = [{"id": v.id, "title": v.title, "sku": v.sku, "price": p.price,
-                 "available": stock_by_variant.get(v.id, 0) > 0, "inventory_quantity": stock_by_variant.get(v.id, 0)}
-                for v in p.variants]
-    chosen = (next((v for v in variants if v["id"] == selected), None)
-              or next((v for v in variants if v["available"]), None) or variants[0])
-    return {"id": p.id, "title": p.title, "handle": p.handle, "description": p.description, "price": p.price,
-            "available": any(v["available"] for v in variants), "variants": variants,
-            "selected_or_first_available_variant": chosen, "selected_variant": chosen if selected else None}
+    variants = [
+        {
+            "id": v.id,
+            "title": v.title,
+            "sku": v.sku,
+            "price": p.price,
+            "available": stock_by_variant.get(v.id, 0) > 0,
+            "inventory_quantity": stock_by_variant.get(v.id, 0),
+        }
+        for v in p.variants
+    ]
+    chosen = (
+        next((v for v in variants if v["id"] == selected), None)
+        or next((v for v in variants if v["available"]), None)
+        or variants[0]
+    )
+    return {
+        "id": p.id,
+        "title": p.title,
+        "handle": p.handle,
+        "description": p.description,
+        "price": p.price,
+        "available": any(v["available"] for v in variants),
+        "variants": variants,
+        "selected_or_first_available_variant": chosen,
+        "selected_variant": chosen if selected else None,
+    }
 
 
 def render_block(
@@ -288,10 +354,18 @@ def render_block(
     template = _environment(locale, strict).from_string(BLOCK.read_text(encoding="utf-8"))
     return template.render(
         product=product_data,
-        block={"id": block_id, "type": "notify-me", "settings": block_settings, "shopify_attributes": ""},
+        block={
+            "id": block_id,
+            "type": "notify-me",
+            "settings": block_settings,
+            "shopify_attributes": "",
+        },
         shop={"name": SHOP_NAME, "permanent_domain": SHOP, "currency": CURRENCY},
-        request={"locale": {"iso_code": locale, "primary": locale == "en"}, "design_mode": False,
-                 "page_type": "product"},
+        request={
+            "locale": {"iso_code": locale, "primary": locale == "en"},
+            "design_mode": False,
+            "page_type": "product",
+        },
         localization=localization(locale, country),
     )
 

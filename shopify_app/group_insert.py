@@ -29,8 +29,14 @@ class GroupWriter:
     `flights` batches are written at once, each of up to `max_rows` items. Subclasses write a
     batch and settle its futures (`_write_batch`)."""
 
-    def __init__(self, *, engine: Engine, async_engine: AsyncEngine | None = None, max_rows: int = 256,
-                 flights: int | None = None):
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        async_engine: AsyncEngine | None = None,
+        max_rows: int = 256,
+        flights: int | None = None,
+    ):
         self.engine, self.async_engine = engine, async_engine
         self.max_rows = max_rows
         # SQLite has one writer: a second statement in flight would only wait for the first.
@@ -53,7 +59,7 @@ class GroupWriter:
     async def _flush(self) -> None:
         try:
             while self._queue:
-                batch, self._queue = self._queue[: self.max_rows], self._queue[self.max_rows:]
+                batch, self._queue = self._queue[: self.max_rows], self._queue[self.max_rows :]
                 await self._write_batch(batch)
         finally:
             self._in_flight -= 1
@@ -65,7 +71,9 @@ class GroupWriter:
         """`work(connection, *args)` in one transaction: autocommit on PostgreSQL's async engine
         (one statement), a thread on SQLite."""
         if self.async_engine is not None:
-            return await run_async(self.async_engine, lambda connection: work(connection, *args), autocommit=True)
+            return await run_async(
+                self.async_engine, lambda connection: work(connection, *args), autocommit=True
+            )
 
         def in_thread() -> Any:
             with self.engine.begin() as connection:
@@ -86,9 +94,13 @@ class GroupInsert(GroupWriter):
         max_rows: int = 256,
         flights: int | None = None,
     ):
-        super().__init__(engine=engine, async_engine=async_engine, max_rows=max_rows, flights=flights)
+        super().__init__(
+            engine=engine, async_engine=async_engine, max_rows=max_rows, flights=flights
+        )
         self.table, self.key, self.unique = table, key, (key, *unique)
-        self.statement = dialect_insert_for(self.dialect, table).on_conflict_do_nothing().returning(table.c[key])
+        self.statement = (
+            dialect_insert_for(self.dialect, table).on_conflict_do_nothing().returning(table.c[key])
+        )
 
     async def insert(self, row: Row) -> bool:
         """Write `row` (with the rows of whoever else is waiting); True once it is committed, False
@@ -101,7 +113,14 @@ class GroupInsert(GroupWriter):
         first: dict[tuple[str, Any], int] = {}
         written, repeats = [], []
         for index, (row, _) in enumerate(batch):
-            seen = next((first[(c, row[c])] for c in self.unique if row.get(c) is not None and (c, row[c]) in first), None)
+            seen = next(
+                (
+                    first[(c, row[c])]
+                    for c in self.unique
+                    if row.get(c) is not None and (c, row[c]) in first
+                ),
+                None,
+            )
             if seen is None:
                 for c in self.unique:
                     if row.get(c) is not None:
@@ -113,14 +132,14 @@ class GroupInsert(GroupWriter):
         try:
             inserted = set(await self._insert([batch[i][0] for i in written]))
             outcomes.update({i: batch[i][0][self.key] in inserted for i in written})
-        except Exception as exc:  # noqa: BLE001  (settled on the futures, raised in the requests)
+        except Exception as exc:
             if is_transient(exc) or len(written) == 1:
-                outcomes.update({i: exc for i in written})
+                outcomes.update(dict.fromkeys(written, exc))
             else:
                 for i in written:  # one bad row must not fail the others
                     try:
                         outcomes[i] = bool(await self._insert([batch[i][0]]))
-                    except Exception as single:  # noqa: BLE001
+                    except Exception as single:
                         outcomes[i] = single
         for index, seen in repeats:
             outcomes[index] = outcomes[seen] if isinstance(outcomes[seen], BaseException) else False

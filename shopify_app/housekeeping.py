@@ -22,8 +22,14 @@ JOB_KEEP = timedelta(days=2)
 CHUNK = 5000
 
 
-def _purge(connection: Connection, table: Table, born: Column, cutoff: datetime,
-           done: ColumnElement[bool], chunk_size: int) -> int:
+def _purge(
+    connection: Connection,
+    table: Table,
+    born: Column,
+    cutoff: datetime,
+    done: ColumnElement[bool],
+    chunk_size: int,
+) -> int:
     """Walk `table` from its lowest id in chunks, deleting the rows `done` selects, until a chunk
     reaches rows born after `cutoff` (nothing from there on can be old enough)."""
     total, after = 0, None
@@ -32,7 +38,9 @@ def _purge(connection: Connection, table: Table, born: Column, cutoff: datetime,
         rows = connection.execute(query if after is None else query.where(table.c.id > after)).all()
         if not rows:
             return total
-        total += connection.execute(delete(table).where(table.c.id.in_([r[0] for r in rows]), done)).rowcount
+        total += connection.execute(
+            delete(table).where(table.c.id.in_([r[0] for r in rows]), done)
+        ).rowcount
         if rows[-1][1] >= cutoff:
             return total
         after = rows[-1][0]
@@ -41,11 +49,17 @@ def _purge(connection: Connection, table: Table, born: Column, cutoff: datetime,
 def purge(connection: Connection, chunk_size: int = CHUNK) -> dict[str, int]:
     now = utcnow()
     d = deliveries.c
-    done_delivery = ((d.state.is_(None) | d.state.in_([DeliveryState.applied.value, DeliveryState.skipped.value]))
-                     & (d.received_at < now - DELIVERY_KEEP)) | (
-                     (d.state == DeliveryState.failed.value) & (d.received_at < now - FAILED_DELIVERY_KEEP))
+    done_delivery = (
+        (
+            d.state.is_(None)
+            | d.state.in_([DeliveryState.applied.value, DeliveryState.skipped.value])
+        )
+        & (d.received_at < now - DELIVERY_KEEP)
+    ) | ((d.state == DeliveryState.failed.value) & (d.received_at < now - FAILED_DELIVERY_KEEP))
     done_job = (jobs.c.status == JobStatus.done.value) & (jobs.c.updated_at < now - JOB_KEEP)
     return {
-        "webhook_deliveries": _purge(connection, deliveries, d.received_at, now - DELIVERY_KEEP, done_delivery, chunk_size),
+        "webhook_deliveries": _purge(
+            connection, deliveries, d.received_at, now - DELIVERY_KEEP, done_delivery, chunk_size
+        ),
         "jobs": _purge(connection, jobs, jobs.c.created_at, now - JOB_KEEP, done_job, chunk_size),
     }

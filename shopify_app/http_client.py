@@ -20,7 +20,11 @@ CONNECTIONS_PER_CLIENT = 4
 def http_client(settings: Settings, *, connections: int = 64) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=httpx.Timeout(settings.SHOPIFY_HTTP_TIMEOUT),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=30.0),
+        limits=httpx.Limits(
+            max_connections=connections,
+            max_keepalive_connections=connections,
+            keepalive_expiry=30.0,
+        ),
         follow_redirects=False,
     )
 
@@ -30,7 +34,9 @@ class SendingClient:
 
     def __init__(self, settings: Settings, in_flight: int):
         count = max(1, math.ceil(in_flight / CONNECTIONS_PER_CLIENT))
-        self._clients = [http_client(settings, connections=CONNECTIONS_PER_CLIENT) for _ in range(count)]
+        self._clients = [
+            http_client(settings, connections=CONNECTIONS_PER_CLIENT) for _ in range(count)
+        ]
         self._next = itertools.cycle(self._clients)
 
     async def post(self, url: str, **kwargs: Any) -> httpx.Response:

@@ -25,10 +25,24 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from .contacts import ContactError, normalize_email, normalize_locale, normalize_phone, parse_push_subscription
+from .contacts import (
+    ContactError,
+    normalize_email,
+    normalize_locale,
+    normalize_phone,
+    parse_push_subscription,
+)
 from .db import dialect_insert_for, dialect_of, run_async
 from .models import (
-    Channel, Customer, Intent, IntentSource, IntentStatus, Notification, NotificationKind, NotificationStatus, new_uuid,
+    Channel,
+    Customer,
+    Intent,
+    IntentSource,
+    IntentStatus,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    new_uuid,
     utcnow,
 )
 from .notify.render import available_locales
@@ -38,40 +52,63 @@ from .shops import INSTALLED, ShopRef, find_installed, shops
 customers = Customer.__table__
 intents = Intent.__table__
 notifications = Notification.__table__
-CONFIRMED_CHANNELS = (Channel.email, Channel.sms)  # a push signup is itself the browser's explicit permission
+CONFIRMED_CHANNELS = (
+    Channel.email,
+    Channel.sms,
+)  # a push signup is itself the browser's explicit permission
 CONFIRMATION_GAP = timedelta(hours=1)
 KNOWN_LOCALES = frozenset(available_locales())
 
 # Built once, values bound at execution: this is the hottest path of the public API, and building
 # and cache-keying statements per request cost more than running them.
 _CUSTOMER_BY = {
-    column: select(customers).where(customers.c.shop_id == bindparam("shop_id"),
-                                    customers.c[column] == bindparam("value")).limit(1)
+    column: select(customers)
+    .where(customers.c.shop_id == bindparam("shop_id"), customers.c[column] == bindparam("value"))
+    .limit(1)
     for column in ("id", "email", "phone")
 }
-_CUSTOMER_BY_SUBSCRIPTION = select(customers).where(customers.c.id == select(intents.c.customer_id).where(
-    intents.c.shop_id == bindparam("shop_id"), intents.c.contact_key == bindparam("value"),
-).order_by(intents.c.id.desc()).limit(1).scalar_subquery())
+_CUSTOMER_BY_SUBSCRIPTION = select(customers).where(
+    customers.c.id
+    == select(intents.c.customer_id)
+    .where(
+        intents.c.shop_id == bindparam("shop_id"),
+        intents.c.contact_key == bindparam("value"),
+    )
+    .order_by(intents.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
 _CONTACT_TAKEN = {
-    column: select(customers.c.id).where(customers.c.shop_id == bindparam("shop_id"),
-                                         customers.c[column] == bindparam("value")).limit(1)
+    column: select(customers.c.id)
+    .where(customers.c.shop_id == bindparam("shop_id"), customers.c[column] == bindparam("value"))
+    .limit(1)
     for column in ("email", "phone")
 }
 # The latest confirmation to this address (in this shop): when it went, or goes, out (a sent
 # one's next_attempt_at is when it was sent), and whether it still waits to be sent.
-_LAST_CONFIRMATION = select(notifications.c.status, notifications.c.next_attempt_at).join(
-    intents, intents.c.id == notifications.c.intent_id).where(
-    intents.c.shop_id == bindparam("shop_id"), intents.c.contact_key == bindparam("contact_key"),
-    notifications.c.kind == NotificationKind.optin.value,
-).order_by(notifications.c.next_attempt_at.desc()).limit(1)
-_PENDING_INTENT = select(intents).where(
-    intents.c.shop_id == bindparam("shop_id"),
-    intents.c.shopify_variant_id == bindparam("shopify_variant_id"),
-    func.coalesce(intents.c.shopify_market_id, 0) == bindparam("market"),
-    intents.c.channel == bindparam("channel"),
-    intents.c.contact_key == bindparam("contact_key"),
-    intents.c.status == IntentStatus.pending.value,
-).limit(1)
+_LAST_CONFIRMATION = (
+    select(notifications.c.status, notifications.c.next_attempt_at)
+    .join(intents, intents.c.id == notifications.c.intent_id)
+    .where(
+        intents.c.shop_id == bindparam("shop_id"),
+        intents.c.contact_key == bindparam("contact_key"),
+        notifications.c.kind == NotificationKind.optin.value,
+    )
+    .order_by(notifications.c.next_attempt_at.desc())
+    .limit(1)
+)
+_PENDING_INTENT = (
+    select(intents)
+    .where(
+        intents.c.shop_id == bindparam("shop_id"),
+        intents.c.shopify_variant_id == bindparam("shopify_variant_id"),
+        func.coalesce(intents.c.shopify_market_id, 0) == bindparam("market"),
+        intents.c.channel == bindparam("channel"),
+        intents.c.contact_key == bindparam("contact_key"),
+        intents.c.status == IntentStatus.pending.value,
+    )
+    .limit(1)
+)
 
 
 @cache
@@ -116,7 +153,10 @@ def _contacts(request: IntentRequest, push_allowlist: frozenset[str]) -> Contact
     found = Contacts()
     checks = {
         Channel.email: ("email", lambda: normalize_email(cust.email)),
-        Channel.sms: ("phone", lambda: normalize_phone(cust.phone, cust.country_code, cust.country)),
+        Channel.sms: (
+            "phone",
+            lambda: normalize_phone(cust.phone, cust.country_code, cust.country),
+        ),
         Channel.push: ("push", lambda: parse_push_subscription(cust.push, push_allowlist)),
     }
     for name, (attr, check) in checks.items():
@@ -130,7 +170,11 @@ def _contacts(request: IntentRequest, push_allowlist: frozenset[str]) -> Contact
                 raise
     if found.push:
         found.push_endpoint = orjson.loads(found.push)["endpoint"]
-    found.address = {Channel.email: found.email, Channel.sms: found.phone, Channel.push: found.push_endpoint}[channel]
+    found.address = {
+        Channel.email: found.email,
+        Channel.sms: found.phone,
+        Channel.push: found.push_endpoint,
+    }[channel]
     return found
 
 
@@ -150,13 +194,22 @@ def _row(session: Executor, statement, **params) -> dict[str, Any] | None:
 
 def _customer_by_address(session: Executor, shop_id: int, channel: str, contacts: Contacts):
     if channel == Channel.push:
-        return _row(session, _CUSTOMER_BY_SUBSCRIPTION, shop_id=shop_id, value=contact_key(channel, contacts.address))
+        return _row(
+            session,
+            _CUSTOMER_BY_SUBSCRIPTION,
+            shop_id=shop_id,
+            value=contact_key(channel, contacts.address),
+        )
     column = "email" if channel == Channel.email else "phone"
     return _row(session, _CUSTOMER_BY[column], shop_id=shop_id, value=contacts.address)
 
 
 def _taken(session: Executor, shop_id: int, column: str, value: str | None) -> bool:
-    return value is not None and session.execute(_CONTACT_TAKEN[column], {"shop_id": shop_id, "value": value}).first() is not None
+    return (
+        value is not None
+        and session.execute(_CONTACT_TAKEN[column], {"shop_id": shop_id, "value": value}).first()
+        is not None
+    )
 
 
 def _details(cust: CustomerIn) -> dict[str, Any]:
@@ -168,10 +221,16 @@ def _details(cust: CustomerIn) -> dict[str, Any]:
     }
 
 
-def _update_proven_customer(session: Executor, row: dict[str, Any], cust: CustomerIn, contacts: Contacts) -> None:
+def _update_proven_customer(
+    session: Executor, row: dict[str, Any], cust: CustomerIn, contacts: Contacts
+) -> None:
     """STOQ's "update the same customer": only for a request that sent the customer's id."""
-    wanted = {**_details(cust), "accepts_marketing": cust.accepts_marketing,
-              "email": contacts.email, "phone": contacts.phone}
+    wanted = {
+        **_details(cust),
+        "accepts_marketing": cust.accepts_marketing,
+        "email": contacts.email,
+        "phone": contacts.phone,
+    }
     changes = {k: v for k, v in wanted.items() if v is not None and row[k] != v}
     for column in ("email", "phone"):  # never take an address another customer of the shop holds
         if column in changes and _taken(session, row["shop_id"], column, changes[column]):
@@ -195,7 +254,9 @@ def _new_customer(shop_id: int | None, cust: CustomerIn, contacts: Contacts, now
     }
 
 
-def _create_customer(session: Executor, shop_id: int, cust: CustomerIn, contacts: Contacts) -> dict[str, Any] | None:
+def _create_customer(
+    session: Executor, shop_id: int, cust: CustomerIn, contacts: Contacts
+) -> dict[str, Any] | None:
     """A new customer with the request's details, minus contacts another customer holds; None if a
     concurrent request created the same one first."""
     values = _new_customer(shop_id, cust, contacts, utcnow())
@@ -206,9 +267,19 @@ def _create_customer(session: Executor, shop_id: int, cust: CustomerIn, contacts
     return values if inserted is not None else None
 
 
-def _new_intent(shop: ShopRef, customer_id: str | None, request: IntentRequest, contacts: Contacts,
-                source: IntentSource, now) -> dict[str, Any]:
-    spec, product, consent = request.intent, request.product, request.customer.accepts_marketing is True
+def _new_intent(
+    shop: ShopRef,
+    customer_id: str | None,
+    request: IntentRequest,
+    contacts: Contacts,
+    source: IntentSource,
+    now,
+) -> dict[str, Any]:
+    spec, product, consent = (
+        request.intent,
+        request.product,
+        request.customer.accepts_marketing is True,
+    )
     return {
         "shop_id": shop.id,
         "customer_id": customer_id,
@@ -241,8 +312,12 @@ def _new_intent(shop: ShopRef, customer_id: str | None, request: IntentRequest, 
     }
 
 
-def to_public(intent: dict[str, Any], request: IntentRequest, contacts: Contacts,
-              customer: dict[str, Any] | None) -> IntentPublic:
+def to_public(
+    intent: dict[str, Any],
+    request: IntentRequest,
+    contacts: Contacts,
+    customer: dict[str, Any] | None,
+) -> IntentPublic:
     """The answer: the signup, with only what this request sent about the person. `customer` is
     given only when the requester may see it (they created it, or sent its id)."""
     mine = customer is not None and customer["id"] == intent["customer_id"]
@@ -267,22 +342,40 @@ def _ask_to_confirm(session: Executor, intent: dict[str, Any], *, repeat: bool =
     own, an hour after the last one went out if that was less than an hour ago; a repeat of a
     signup (whose link may have been lost) gets another only once the hour is up."""
     now = utcnow()
-    last = session.execute(_LAST_CONFIRMATION, {"shop_id": intent["shop_id"],
-                                                "contact_key": intent["contact_key"]}).first()
+    last = session.execute(
+        _LAST_CONFIRMATION, {"shop_id": intent["shop_id"], "contact_key": intent["contact_key"]}
+    ).first()
     if last is not None and last.status == NotificationStatus.pending.value:
         return
     due = now if last is None else max(now, last.next_attempt_at + CONFIRMATION_GAP)
     if repeat and due > now:
         return
-    session.execute(notifications.insert().values(
-        shop_id=intent["shop_id"], intent_id=intent["id"], restock_event_id=None,
-        kind=NotificationKind.optin.value, channel=intent["channel"], status=NotificationStatus.pending.value,
-        attempts=0, next_attempt_at=due, created_at=now, updated_at=now))
+    session.execute(
+        notifications.insert().values(
+            shop_id=intent["shop_id"],
+            intent_id=intent["id"],
+            restock_event_id=None,
+            kind=NotificationKind.optin.value,
+            channel=intent["channel"],
+            status=NotificationStatus.pending.value,
+            attempts=0,
+            next_attempt_at=due,
+            created_at=now,
+            updated_at=now,
+        )
+    )
 
 
 def _pending_intent(session: Executor, values: dict[str, Any]) -> dict[str, Any] | None:
-    return _row(session, _PENDING_INTENT, shop_id=values["shop_id"], shopify_variant_id=values["shopify_variant_id"],
-                market=values["shopify_market_id"] or 0, channel=values["channel"], contact_key=values["contact_key"])
+    return _row(
+        session,
+        _PENDING_INTENT,
+        shop_id=values["shop_id"],
+        shopify_variant_id=values["shopify_variant_id"],
+        market=values["shopify_market_id"] or 0,
+        channel=values["channel"],
+        contact_key=values["contact_key"],
+    )
 
 
 def create(
@@ -321,7 +414,10 @@ def create(
     if inserted is not None:
         if not values["optin_confirmed"]:
             _ask_to_confirm(session, {**values, "id": inserted.id})
-        return CreateResult(intents=[to_public({**values, "id": inserted.id}, request, contacts, visible)], created=True)
+        return CreateResult(
+            intents=[to_public({**values, "id": inserted.id}, request, contacts, visible)],
+            created=True,
+        )
     # The same signup was filed concurrently: answer with it, and keep no customer made for ours.
     existing = _pending_intent(session, values)
     if existing is None:
@@ -369,8 +465,13 @@ SELECT s.id, s.double_optin, (SELECT id FROM i) AS intent_id FROM s"""
 
 
 def create_first_signup(
-    connection: Connection, domain: str, request: IntentRequest, *, source: IntentSource,
-    push_allowlist: frozenset[str], contacts: Contacts | None = None,
+    connection: Connection,
+    domain: str,
+    request: IntentRequest,
+    *,
+    source: IntentSource,
+    push_allowlist: frozenset[str],
+    contacts: Contacts | None = None,
 ) -> tuple[ShopRef | None, CreateResult | None] | None:
     """PostgreSQL only. (None, None): the shop has not installed the app. (shop, result): filed.
     (shop, None): not a first signup, use `create` with that shop. None: not tried (the contact
@@ -385,8 +486,11 @@ def create_first_signup(
     customer = _new_customer(None, request.customer, contacts, now)
     intent = _new_intent(ShopRef(0), customer["id"], request, contacts, source, now)
     statement = _first_signup_statement(tuple(customer), tuple(intent))
-    params = {"domain": domain, **{f"c_{k}": v for k, v in customer.items()},
-              **{f"i_{k}": v for k, v in intent.items()}}
+    params = {
+        "domain": domain,
+        **{f"c_{k}": v for k, v in customer.items()},
+        **{f"i_{k}": v for k, v in intent.items()},
+    }
     row = connection.execute(statement, params).first()
     if row is None:
         return None, None
@@ -395,19 +499,29 @@ def create_first_signup(
         return shop, None
     customer["shop_id"] = intent["shop_id"] = shop.id
     intent["id"] = row.intent_id
-    return shop, CreateResult(intents=[to_public(intent, request, contacts, customer)], created=True)
+    return shop, CreateResult(
+        intents=[to_public(intent, request, contacts, customer)], created=True
+    )
 
 
 # -- The one entry point ------------------------------------------------------------------------
 
 
-def _create_in_transaction(connection: Connection, domain: str, request: IntentRequest, source: IntentSource,
-                           push_allowlist: frozenset[str], contacts: Contacts | None,
-                           shop: ShopRef | None = None) -> CreateResult:
+def _create_in_transaction(
+    connection: Connection,
+    domain: str,
+    request: IntentRequest,
+    source: IntentSource,
+    push_allowlist: frozenset[str],
+    contacts: Contacts | None,
+    shop: ShopRef | None = None,
+) -> CreateResult:
     shop = shop or find_installed(connection, domain)
     if shop is None:
         raise UnknownShop(domain)
-    return create(connection, shop, request, source=source, push_allowlist=push_allowlist, contacts=contacts)
+    return create(
+        connection, shop, request, source=source, push_allowlist=push_allowlist, contacts=contacts
+    )
 
 
 def _create_in_thread(engine, *args) -> CreateResult:
@@ -415,8 +529,14 @@ def _create_in_thread(engine, *args) -> CreateResult:
         return _create_in_transaction(connection, *args)
 
 
-async def file_signup(state, domain: str, request: IntentRequest, *, source: IntentSource,
-                      contacts: Contacts | None = None) -> CreateResult:
+async def file_signup(
+    state,
+    domain: str,
+    request: IntentRequest,
+    *,
+    source: IntentSource,
+    contacts: Contacts | None = None,
+) -> CreateResult:
     """File a signup for the shop `domain` (raises UnknownShop). On SQLite, in a thread. On
     PostgreSQL, on an async connection (SQLAlchemy's run_sync runs the same code, each round trip
     yielding to the event loop): first the one-statement path for a shopper the shop has never
@@ -424,10 +544,21 @@ async def file_signup(state, domain: str, request: IntentRequest, *, source: Int
     connections, not ORM sessions: a session's bookkeeping cost a fifth."""
     allowlist = state.settings.push_allowlist
     if state.async_engine is None:
-        return await run_in_threadpool(_create_in_thread, state.engine, domain, request, source, allowlist, contacts)
-    first = await run_async(state.async_engine, partial(
-        create_first_signup, domain=domain, request=request, source=source, push_allowlist=allowlist,
-        contacts=contacts), autocommit=True)
+        return await run_in_threadpool(
+            _create_in_thread, state.engine, domain, request, source, allowlist, contacts
+        )
+    first = await run_async(
+        state.async_engine,
+        partial(
+            create_first_signup,
+            domain=domain,
+            request=request,
+            source=source,
+            push_allowlist=allowlist,
+            contacts=contacts,
+        ),
+        autocommit=True,
+    )
     shop = None
     if first is not None:
         shop, result = first
@@ -435,6 +566,15 @@ async def file_signup(state, domain: str, request: IntentRequest, *, source: Int
             raise UnknownShop(domain)
         if result is not None:
             return result
-    return await run_async(state.async_engine, partial(
-        _create_in_transaction, domain=domain, request=request, source=source, push_allowlist=allowlist,
-        contacts=contacts, shop=shop))
+    return await run_async(
+        state.async_engine,
+        partial(
+            _create_in_transaction,
+            domain=domain,
+            request=request,
+            source=source,
+            push_allowlist=allowlist,
+            contacts=contacts,
+            shop=shop,
+        ),
+    )

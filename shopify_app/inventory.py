@@ -36,7 +36,9 @@ fragment LevelFields on InventoryLevel {
 
 # Resolve an inventory item to its variant, with every location's level. An item belongs to one
 # variant; `InventoryItem.variant` is deprecated (2026-10) for the `variants` connection.
-ITEM_QUERY = VARIANT_FIELDS + """
+ITEM_QUERY = (
+    VARIANT_FIELDS
+    + """
 query InventoryItemStock($id: ID!) {
   inventoryItem(id: $id) {
     legacyResourceId
@@ -46,9 +48,12 @@ query InventoryItemStock($id: ID!) {
   }
 }
 """
+)
 
 # Re-read stock for variants that have pending signups (reconciliation).
-VARIANTS_QUERY = VARIANT_FIELDS + """
+VARIANTS_QUERY = (
+    VARIANT_FIELDS
+    + """
 query VariantsStock($ids: [ID!]!) {
   nodes(ids: $ids) {
     ... on ProductVariant {
@@ -62,6 +67,7 @@ query VariantsStock($ids: [ID!]!) {
   }
 }
 """
+)
 
 
 @dataclass
@@ -111,7 +117,9 @@ def _variant_title(value: Any) -> str | None:
 
 def _variant_from_api(node: dict[str, Any], item_id: int | None) -> VariantInfo:
     product = _dict(node.get("product"))
-    image = _media_image(_first(_dict(node.get("media")).get("nodes"))) or _media_image(product.get("featuredMedia"))
+    image = _media_image(_first(_dict(node.get("media")).get("nodes"))) or _media_image(
+        product.get("featuredMedia")
+    )
     return VariantInfo(
         shopify_variant_id=int(node["legacyResourceId"]),
         shopify_product_id=int(product["legacyResourceId"]),
@@ -156,7 +164,9 @@ def parse_item_stock(data: dict[str, Any]) -> ItemStock | None:
     item_id = int(item["legacyResourceId"])
     return ItemStock(
         variant=_variant_from_api(variant, item_id),
-        levels=_levels_from_api((item.get("inventoryLevels") or {}).get("nodes") or [], item.get("tracked", True)),
+        levels=_levels_from_api(
+            (item.get("inventoryLevels") or {}).get("nodes") or [], item.get("tracked", True)
+        ),
     )
 
 
@@ -170,7 +180,10 @@ def parse_variants_stock(data: dict[str, Any]) -> list[ItemStock]:
         found.append(
             ItemStock(
                 variant=_variant_from_api(node, item_id),
-                levels=_levels_from_api((item.get("inventoryLevels") or {}).get("nodes") or [], item.get("tracked", True)),
+                levels=_levels_from_api(
+                    (item.get("inventoryLevels") or {}).get("nodes") or [],
+                    item.get("tracked", True),
+                ),
             )
         )
     return found
@@ -192,11 +205,17 @@ def variants_from_product(payload: dict[str, Any]) -> list[VariantInfo]:
         return []
     images = {}
     for image in _list(payload.get("images")):
-        image_id, src = coerce.shopify_id(_dict(image).get("id")), coerce.url(_dict(image).get("src"))
+        image_id, src = (
+            coerce.shopify_id(_dict(image).get("id")),
+            coerce.url(_dict(image).get("src")),
+        )
         if image_id is not None and src is not None:
             images[image_id] = src
     first_image = coerce.url(_dict(payload.get("image")).get("src"))
-    product_title, handle = coerce.text(payload.get("title"), TEXT), coerce.text(payload.get("handle"), TEXT)
+    product_title, handle = (
+        coerce.text(payload.get("title"), TEXT),
+        coerce.text(payload.get("handle"), TEXT),
+    )
     found = []
     for v in _list(payload.get("variants")):
         variant_id = coerce.shopify_id(_dict(v).get("id"))
@@ -219,22 +238,33 @@ def variants_from_product(payload: dict[str, Any]) -> list[VariantInfo]:
     return found
 
 
-def upsert_variant(session: Session, shop_id: int, info: VariantInfo, *, levels_synced: bool = False) -> None:
+def upsert_variant(
+    session: Session, shop_id: int, info: VariantInfo, *, levels_synced: bool = False
+) -> None:
     now = utcnow()
-    values = {k: v for k, v in vars(info).items()}
+    values = dict(vars(info).items())
     values.update(shop_id=shop_id, updated_at=now)
     if levels_synced:
         values["levels_synced_at"] = now
-    changed = {k: v for k, v in values.items() if v is not None and k not in ("shop_id", "shopify_variant_id")}
+    changed = {
+        k: v
+        for k, v in values.items()
+        if v is not None and k not in ("shop_id", "shopify_variant_id")
+    }
     stmt = dialect_insert(session, variants).values(**values)
-    session.execute(stmt.on_conflict_do_update(index_elements=["shop_id", "shopify_variant_id"], set_=changed))
+    session.execute(
+        stmt.on_conflict_do_update(index_elements=["shop_id", "shopify_variant_id"], set_=changed)
+    )
 
 
 def record_level(session: Session, shop_id: int, item_id: int, level: Level) -> bool:
     """Store one location's level unless a later update is already stored. True if stored."""
     stmt = dialect_insert(session, levels).values(
-        shop_id=shop_id, inventory_item_id=item_id, location_id=level.location_id,
-        available=level.available, updated_at=level.updated_at,
+        shop_id=shop_id,
+        inventory_item_id=item_id,
+        location_id=level.location_id,
+        available=level.available,
+        updated_at=level.updated_at,
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=["shop_id", "inventory_item_id", "location_id"],
@@ -244,7 +274,9 @@ def record_level(session: Session, shop_id: int, item_id: int, level: Level) -> 
     return session.execute(stmt).first() is not None
 
 
-def record_levels(connection: Session | Connection, updates: dict[tuple[int, int, int], Level]) -> set[tuple[int, int]]:
+def record_levels(
+    connection: Session | Connection, updates: dict[tuple[int, int, int], Level]
+) -> set[tuple[int, int]]:
     """`record_level` for many (shop_id, item_id, location_id) keys at once (one statement):
     each stored unless a later update is already there. The (shop_id, item_id) of those stored."""
     if not updates:
@@ -256,9 +288,16 @@ def record_levels(connection: Session | Connection, updates: dict[tuple[int, int
         where=levels.c.updated_at <= stmt.excluded.updated_at,
     ).returning(levels.c.shop_id, levels.c.inventory_item_id)
     # In key order, so that two workers writing overlapping keys lock them in the same order.
-    rows = [{"shop_id": shop_id, "inventory_item_id": item_id, "location_id": location_id,
-             "available": level.available, "updated_at": level.updated_at}
-            for (shop_id, item_id, location_id), level in sorted(updates.items())]
+    rows = [
+        {
+            "shop_id": shop_id,
+            "inventory_item_id": item_id,
+            "location_id": location_id,
+            "available": level.available,
+            "updated_at": level.updated_at,
+        }
+        for (shop_id, item_id, location_id), level in sorted(updates.items())
+    ]
     return {(row.shop_id, row.inventory_item_id) for row in connection.execute(stmt, rows)}
 
 
@@ -273,9 +312,15 @@ def sellable(session: Session, shop_id: int, item_id: int) -> int | None:
 
 
 def variant_for_item(session: Session, shop_id: int, item_id: int):
-    return session.execute(
-        select(variants).where(variants.c.shop_id == shop_id, variants.c.inventory_item_id == item_id)
-    ).mappings().first()
+    return (
+        session.execute(
+            select(variants).where(
+                variants.c.shop_id == shop_id, variants.c.inventory_item_id == item_id
+            )
+        )
+        .mappings()
+        .first()
+    )
 
 
 def mark_levels_synced(session: Session, shop_id: int, variant_id: int) -> None:

@@ -30,8 +30,14 @@ class ClaimedJob:
     attempts: int
 
 
-def _row(kind: JobKind, key: str, shop_id: int | None, payload: dict[str, Any] | None, run_at: datetime | None,
-         now: datetime) -> dict[str, Any]:
+def _row(
+    kind: JobKind,
+    key: str,
+    shop_id: int | None,
+    payload: dict[str, Any] | None,
+    run_at: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
     return {
         "kind": kind.value,
         "key": key,
@@ -55,10 +61,18 @@ def enqueue(
     run_at: datetime | None = None,
 ) -> None:
     """Add a job unless the same (kind, key) is already pending: repeated causes coalesce."""
-    session.execute(insert_ignoring_conflicts(session, jobs, _row(kind, key, shop_id, payload, run_at, utcnow())))
+    session.execute(
+        insert_ignoring_conflicts(
+            session, jobs, _row(kind, key, shop_id, payload, run_at, utcnow())
+        )
+    )
 
 
-def enqueue_many(session: Session | Connection, kind: JobKind, entries: list[tuple[str, int | None, dict[str, Any]]]) -> None:
+def enqueue_many(
+    session: Session | Connection,
+    kind: JobKind,
+    entries: list[tuple[str, int | None, dict[str, Any]]],
+) -> None:
     """`enqueue` for many (key, shop_id, payload) at once, in one multi-row statement."""
     if not entries:
         return
@@ -67,7 +81,9 @@ def enqueue_many(session: Session | Connection, kind: JobKind, entries: list[tup
     session.execute(dialect_insert(session, jobs).on_conflict_do_nothing(), rows)
 
 
-def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: datetime | None = None) -> list[ClaimedJob]:
+def claim(
+    session: Session, worker: str, *, limit: int, lease: timedelta, now: datetime | None = None
+) -> list[ClaimedJob]:
     now = now or utcnow()
     due = (
         select(jobs.c.id)
@@ -91,17 +107,28 @@ def claim(session: Session, worker: str, *, limit: int, lease: timedelta, now: d
             attempts=jobs.c.attempts + 1,
             updated_at=now,
         )
-        .returning(jobs.c.id, jobs.c.kind, jobs.c.key, jobs.c.shop_id, jobs.c.payload, jobs.c.attempts)
+        .returning(
+            jobs.c.id, jobs.c.kind, jobs.c.key, jobs.c.shop_id, jobs.c.payload, jobs.c.attempts
+        )
     ).all()
     return [
-        ClaimedJob(id=r.id, kind=r.kind, key=r.key, shop_id=r.shop_id, payload=json.loads(r.payload), attempts=r.attempts)
+        ClaimedJob(
+            id=r.id,
+            kind=r.kind,
+            key=r.key,
+            shop_id=r.shop_id,
+            payload=json.loads(r.payload),
+            attempts=r.attempts,
+        )
         for r in sorted(rows, key=lambda r: r.id)
     ]
 
 
 def finish(session: Session, job_id: int) -> None:
     session.execute(
-        update(jobs).where(jobs.c.id == job_id).values(status=JobStatus.done.value, locked_until=None, updated_at=utcnow())
+        update(jobs)
+        .where(jobs.c.id == job_id)
+        .values(status=JobStatus.done.value, locked_until=None, updated_at=utcnow())
     )
 
 
@@ -110,16 +137,26 @@ def wait_for_token(session: Session, job: ClaimedJob) -> None:
     counted, until a new token is stored (`shop_tokens.resume_waiting_jobs`). One waits per key."""
     now = utcnow()
     twin = session.execute(
-        select(jobs.c.id).where(jobs.c.kind == job.kind, jobs.c.key == job.key, jobs.c.id != job.id,
-                                jobs.c.status.in_([JobStatus.pending.value, JobStatus.waiting.value]))
+        select(jobs.c.id).where(
+            jobs.c.kind == job.kind,
+            jobs.c.key == job.key,
+            jobs.c.id != job.id,
+            jobs.c.status.in_([JobStatus.pending.value, JobStatus.waiting.value]),
+        )
     ).first()
     if twin is not None:
         finish(session, job.id)
         return
     session.execute(
-        update(jobs).where(jobs.c.id == job.id).values(
-            status=JobStatus.waiting.value, attempts=jobs.c.attempts - 1, locked_until=None, updated_at=now,
-            last_error="waiting for the shop to reconnect (Shopify refused its token)")
+        update(jobs)
+        .where(jobs.c.id == job.id)
+        .values(
+            status=JobStatus.waiting.value,
+            attempts=jobs.c.attempts - 1,
+            locked_until=None,
+            updated_at=now,
+            last_error="waiting for the shop to reconnect (Shopify refused its token)",
+        )
     )
 
 
@@ -128,7 +165,9 @@ def fail(session: Session, job: ClaimedJob, error: str, *, retry_in: timedelta) 
     now = utcnow()
     give_up = job.attempts >= MAX_JOB_ATTEMPTS
     sibling = session.execute(
-        select(jobs.c.id).where(jobs.c.kind == job.kind, jobs.c.key == job.key, jobs.c.status == JobStatus.pending.value)
+        select(jobs.c.id).where(
+            jobs.c.kind == job.kind, jobs.c.key == job.key, jobs.c.status == JobStatus.pending.value
+        )
     ).first()
     if sibling is not None and not give_up:
         finish(session, job.id)  # a newer pending job for the same key will do the work

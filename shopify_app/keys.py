@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-Keys = str | Sequence[str]   # one key, or a ring: current first
+Keys = str | Sequence[str]  # one key, or a ring: current first
 
 
 def _ring(keys: Keys) -> tuple[str, ...]:
@@ -29,7 +29,9 @@ def derive_key(secret_key: str, purpose: str, length: int = 32) -> bytes:
 
 @lru_cache(maxsize=8)
 def _fernet(ring: tuple[str, ...]) -> MultiFernet:
-    return MultiFernet([Fernet(base64.urlsafe_b64encode(derive_key(k, "access-token-encryption"))) for k in ring])
+    return MultiFernet(
+        [Fernet(base64.urlsafe_b64encode(derive_key(k, "access-token-encryption"))) for k in ring]
+    )
 
 
 def encrypt_token(keys: Keys, token: str) -> str:
@@ -54,7 +56,9 @@ def reencrypt_token(keys: Keys, encrypted: str) -> str | None:
 def signer(keys: Keys, purpose: str) -> URLSafeTimedSerializer:
     """A signer for short-lived values (OAuth state cookie, opt-in and unsubscribe links)."""
     # itsdangerous signs with the last key of its list and verifies with all of them
-    return URLSafeTimedSerializer([derive_key(k, "signing").hex() for k in reversed(_ring(keys))], salt=purpose)
+    return URLSafeTimedSerializer(
+        [derive_key(k, "signing").hex() for k in reversed(_ring(keys))], salt=purpose
+    )
 
 
 def unsign(keys: Keys, purpose: str, value: str, max_age: int):

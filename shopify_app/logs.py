@@ -9,11 +9,13 @@ import contextvars
 import logging
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 
-current_shop: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_shop", default=None)
+current_shop: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "current_shop", default=None
+)
 
 _EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 _PHONE = re.compile(r"\+\d{7,15}\b")
@@ -23,8 +25,10 @@ _TOKEN = re.compile(r"\b(shp(?:at|ua|ca|pa|ss)_)[A-Za-z0-9]+|\b(Bearer\s+)[A-Za-
 _DB_DETAIL = re.compile(r'DETAIL:(?:(?!\\n)[^"\\]|\\[^n])*')
 # A shopper link's path holds its token (the signed opt-in or unsubscribe capability).
 _LINK_TOKEN = re.compile(r"(/(?:optin|unsubscribe)/)[^/?#\s\"'\\]+")
-_SECRET_KEYS = re.compile(r"(?i)(?<![a-z_])(access_token|client_secret|password|auth_token|secret|code|hmac|signature)"
-                          r"(['\"]?\s*[=:]\s*['\"]?)[^'\"&\s,}]+")
+_SECRET_KEYS = re.compile(
+    r"(?i)(?<![a-z_])(access_token|client_secret|password|auth_token|secret|code|hmac|signature)"
+    r"(['\"]?\s*[=:]\s*['\"]?)[^'\"&\s,}]+"
+)
 
 
 def redact_path(path: str) -> str:
@@ -50,7 +54,7 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

@@ -2,11 +2,22 @@
 built from the *Public models in `schemas.py`."""
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, TypeDecorator, UniqueConstraint, text,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -15,7 +26,7 @@ BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_uuid() -> str:
@@ -31,12 +42,12 @@ class UTCDateTime(TypeDecorator):
     def process_bind_param(self, value: datetime | None, dialect):
         if value is not None and value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(timezone.utc) if value is not None else None
+        return value.astimezone(UTC) if value is not None else None
 
     def process_result_value(self, value: datetime | None, dialect):
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def created_at_field() -> datetime:
@@ -56,34 +67,38 @@ class IntentSource(StrEnum):
 
 
 class IntentStatus(StrEnum):
-    pending = "pending"          # waiting for a restock (or for opt-in, see optin_confirmed)
-    notified = "notified"        # an alert went out
+    pending = "pending"  # waiting for a restock (or for opt-in, see optin_confirmed)
+    notified = "notified"  # an alert went out
     unsubscribed = "unsubscribed"
-    cancelled = "cancelled"      # removed by the merchant or by a redaction
+    cancelled = "cancelled"  # removed by the merchant or by a redaction
 
 
 class JobKind(StrEnum):
-    inventory = "inventory"      # an inventory item's stock changed: re-evaluate its variant
-    batch = "batch"              # the next batch of a batched restock is due
-    reconcile = "reconcile"      # re-read stock through the API for variants with pending signups
-    demand_alert = "demand_alert"  # email the merchant: a variant's waiting list reached high_demand_threshold
-    data_request = "data_request"  # customers/data_request: assemble the customer's data, email the merchant
+    inventory = "inventory"  # an inventory item's stock changed: re-evaluate its variant
+    batch = "batch"  # the next batch of a batched restock is due
+    reconcile = "reconcile"  # re-read stock through the API for variants with pending signups
+    demand_alert = (
+        "demand_alert"  # email the merchant: a variant's waiting list reached high_demand_threshold
+    )
+    data_request = (
+        "data_request"  # customers/data_request: assemble the customer's data, email the merchant
+    )
 
 
 class JobStatus(StrEnum):
     pending = "pending"
     running = "running"
-    waiting = "waiting"          # needs the shop's Admin API while the shop must reconnect; resumed by a new token
+    waiting = "waiting"  # needs the shop's Admin API while the shop must reconnect; resumed by a new token
     done = "done"
     failed = "failed"
 
 
 class NotificationStatus(StrEnum):
-    pending = "pending"          # written, waiting to be sent (or for a retry, see next_attempt_at)
-    sending = "sending"          # claimed by a worker until locked_until
-    held = "held"                # written with a restock while the shop's automatic_sending is off: the merchant sends it
+    pending = "pending"  # written, waiting to be sent (or for a retry, see next_attempt_at)
+    sending = "sending"  # claimed by a worker until locked_until
+    held = "held"  # written with a restock while the shop's automatic_sending is off: the merchant sends it
     sent = "sent"
-    failed = "failed"            # gave up; last_error says why; re-sendable
+    failed = "failed"  # gave up; last_error says why; re-sendable
     cancelled = "cancelled"
 
 
@@ -101,7 +116,9 @@ class Shop(SQLModel, table=True):
     access_token_issued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     refresh_token_encrypted: str | None = Field(default=None, sa_type=Text)
     refresh_token_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    reconnect_needed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # Shopify refused a refresh
+    reconnect_needed_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime
+    )  # Shopify refused a refresh
     reconnect_logged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     scopes: str = Field(default="", sa_type=Text)
     installed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -117,7 +134,9 @@ class Shop(SQLModel, table=True):
     channel_email: bool = Field(default=True)
     channel_sms: bool = Field(default=True)
     channel_push: bool = Field(default=True)
-    automatic_sending: bool = Field(default=True)      # off: restocks hold their alerts for the merchant
+    automatic_sending: bool = Field(
+        default=True
+    )  # off: restocks hold their alerts for the merchant
     high_demand_threshold: int | None = Field(default=None)
     sender_name: str | None = Field(default=None, sa_type=String(100))
     reply_to: str | None = Field(default=None, sa_type=String(320))
@@ -137,9 +156,11 @@ class SettingsChange(SQLModel, table=True):
     """Who changed which of a shop's settings, when: `changes` is JSON `{field: [before, after]}`."""
 
     __tablename__ = "settings_change"
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE", index=True)
-    changed_by: str | None = Field(default=None, sa_type=String(64))   # the session token's `sub`
+    changed_by: str | None = Field(default=None, sa_type=String(64))  # the session token's `sub`
     changes: str = Field(sa_type=Text)
     at: datetime = created_at_field()
 
@@ -151,8 +172,8 @@ class Customer(SQLModel, table=True):
     )
     id: str = Field(default_factory=new_uuid, primary_key=True, sa_type=String(36))
     shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
-    email: str | None = Field(default=None, sa_type=String(320))   # lower-cased
-    phone: str | None = Field(default=None, sa_type=String(20))    # E.164
+    email: str | None = Field(default=None, sa_type=String(320))  # lower-cased
+    phone: str | None = Field(default=None, sa_type=String(20))  # E.164
     name: str | None = Field(default=None, sa_type=String(255))
     locale: str | None = Field(default=None, sa_type=String(35))
     country: str | None = Field(default=None, sa_type=String(2))
@@ -186,17 +207,32 @@ class Intent(SQLModel, table=True):
         Index("ix_intent_shop_created", "shop_id", "created_at"),
         Index("ix_intent_shop_notified", "shop_id", "notified_at"),
         # "Waiting now" and the products in demand: index-only counts of pending signups (migration 0010).
-        Index("ix_intent_pending_variant", "shop_id", "status", "shopify_variant_id", "quantity",
-              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+        Index(
+            "ix_intent_pending_variant",
+            "shop_id",
+            "status",
+            "shopify_variant_id",
+            "quantity",
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
-    customer_id: str = Field(foreign_key="customer.id", ondelete="CASCADE", sa_type=String(36), index=True)
+    customer_id: str = Field(
+        foreign_key="customer.id", ondelete="CASCADE", sa_type=String(36), index=True
+    )
     channel: str = Field(sa_type=String(8))
     email: str | None = Field(default=None, sa_type=String(320))
     phone: str | None = Field(default=None, sa_type=String(20))
-    push_subscription: str | None = Field(default=None, sa_type=Text)  # JSON; a capability, never returned
-    contact_key: str | None = Field(default=None, sa_type=String(64))  # intents.contact_key(channel, address)
+    push_subscription: str | None = Field(
+        default=None, sa_type=Text
+    )  # JSON; a capability, never returned
+    contact_key: str | None = Field(
+        default=None, sa_type=String(64)
+    )  # intents.contact_key(channel, address)
     quantity: int = Field(default=1)
     source: str = Field(default=IntentSource.api.value, sa_type=String(16))
     status: str = Field(default=IntentStatus.pending.value, sa_type=String(16))
@@ -222,10 +258,12 @@ class Intent(SQLModel, table=True):
 
 
 class DeliveryState(StrEnum):
-    applied = "applied"          # its topic's writes are stored (in the request, or by the worker)
-    pending = "pending"          # recorded with its payload; the worker applies it (inventory_levels/update)
-    skipped = "skipped"          # nothing to apply: unknown shop, or no usable item and location
-    failed = "failed"            # could not be applied (logged); kept with its payload, never retried
+    applied = "applied"  # its topic's writes are stored (in the request, or by the worker)
+    pending = (
+        "pending"  # recorded with its payload; the worker applies it (inventory_levels/update)
+    )
+    skipped = "skipped"  # nothing to apply: unknown shop, or no usable item and location
+    failed = "failed"  # could not be applied (logged); kept with its payload, never retried
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -234,18 +272,28 @@ class WebhookDelivery(SQLModel, table=True):
     __tablename__ = "webhook_delivery"
     __table_args__ = (
         # The worker's queue: only deliveries still to apply are in it.
-        Index("ix_webhook_delivery_pending", "id", sqlite_where=text("state = 'pending'"),
-              postgresql_where=text("state = 'pending'")),
+        Index(
+            "ix_webhook_delivery_pending",
+            "id",
+            sqlite_where=text("state = 'pending'"),
+            postgresql_where=text("state = 'pending'"),
+        ),
     )
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     shop_domain: str = Field(sa_type=String(255))
     topic: str = Field(sa_type=String(64))
     webhook_id: str = Field(sa_type=String(128), unique=True)
     event_id: str | None = Field(default=None, sa_type=String(128), unique=True)
     triggered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     received_at: datetime = created_at_field()
-    state: str | None = Field(default=None, sa_type=String(16))    # DeliveryState; None: recorded before 0004
-    payload: str | None = Field(default=None, sa_type=Text)        # the raw body, while pending (or failed/skipped)
+    state: str | None = Field(
+        default=None, sa_type=String(16)
+    )  # DeliveryState; None: recorded before 0004
+    payload: str | None = Field(
+        default=None, sa_type=Text
+    )  # the raw body, while pending (or failed/skipped)
 
 
 class OAuthState(SQLModel, table=True):
@@ -257,7 +305,6 @@ class OAuthState(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
-
 class Variant(SQLModel, table=True):
     """The shop's variants as we last saw them (products/update, Admin API), and their stock."""
 
@@ -265,7 +312,9 @@ class Variant(SQLModel, table=True):
         UniqueConstraint("shop_id", "shopify_variant_id", name="uq_variant_shop_variant"),
         Index("ix_variant_item", "shop_id", "inventory_item_id"),
     )
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
     shopify_variant_id: int = Field(sa_type=BigInteger)
     shopify_product_id: int = Field(sa_type=BigInteger)
@@ -277,9 +326,11 @@ class Variant(SQLModel, table=True):
     currency: str | None = Field(default=None, sa_type=String(3))
     handle: str | None = Field(default=None, sa_type=String(255))
     image_url: str | None = Field(default=None, sa_type=Text)
-    inventory_quantity: int | None = Field(default=None)   # as products/update last reported it
-    sellable: int | None = Field(default=None)             # sum of available over locations, as last decided
-    levels_synced_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # all locations read from the API
+    inventory_quantity: int | None = Field(default=None)  # as products/update last reported it
+    sellable: int | None = Field(default=None)  # sum of available over locations, as last decided
+    levels_synced_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime
+    )  # all locations read from the API
     restocked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     updated_at: datetime = created_at_field()
 
@@ -309,7 +360,9 @@ class Job(SQLModel, table=True):
         ),
         Index("ix_job_due", "status", "run_at"),
     )
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     kind: str = Field(sa_type=String(16))
     key: str = Field(sa_type=String(128))
     shop_id: int | None = Field(default=None, foreign_key="shop.id", ondelete="CASCADE")
@@ -328,7 +381,9 @@ class RestockEvent(SQLModel, table=True):
     """One decision: stock went from before to after, so `chosen` signups were picked."""
 
     __tablename__ = "restock_event"
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE", index=True)
     shopify_variant_id: int = Field(sa_type=BigInteger)
     stock_before: int | None = Field(default=None)
@@ -336,13 +391,13 @@ class RestockEvent(SQLModel, table=True):
     policy: str = Field(sa_type=String(255))
     batch_number: int = Field(default=1)
     chosen: int = Field(default=0)
-    trigger: str = Field(sa_type=String(16))   # webhook | reconcile | batch
+    trigger: str = Field(sa_type=String(16))  # webhook | reconcile | batch
     created_at: datetime = created_at_field()
 
 
 class NotificationKind(StrEnum):
-    alert = "alert"              # the variant is back: written with the restock decision
-    optin = "optin"              # "confirm your signup" (double opt-in): written with the signup
+    alert = "alert"  # the variant is back: written with the restock decision
+    optin = "optin"  # "confirm your signup" (double opt-in): written with the signup
 
 
 class Notification(SQLModel, table=True):
@@ -352,13 +407,22 @@ class Notification(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("intent_id", "restock_event_id", name="uq_notification_intent_event"),
         Index("ix_notification_due", "status", "next_attempt_at"),
-        Index("ix_notification_shop_kind_status_sent", "shop_id", "kind", "status", "sent_at"),   # alerts sent per day
+        Index(
+            "ix_notification_shop_kind_status_sent", "shop_id", "kind", "status", "sent_at"
+        ),  # alerts sent per day
     )
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
     intent_id: int = Field(sa_type=BigInteger, foreign_key="intent.id", ondelete="CASCADE")
-    restock_event_id: int | None = Field(default=None, sa_type=BigInteger, foreign_key="restock_event.id",
-                                         ondelete="CASCADE", index=True)  # None for an opt-in confirmation
+    restock_event_id: int | None = Field(
+        default=None,
+        sa_type=BigInteger,
+        foreign_key="restock_event.id",
+        ondelete="CASCADE",
+        index=True,
+    )  # None for an opt-in confirmation
     kind: str = Field(default=NotificationKind.alert.value, sa_type=String(8))
     channel: str = Field(sa_type=String(8))
     status: str = Field(default=NotificationStatus.pending.value, sa_type=String(16))
@@ -377,10 +441,14 @@ class SendAttempt(SQLModel, table=True):
     """Every attempt to send a notification, successful or not."""
 
     __tablename__ = "send_attempt"
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
-    notification_id: int = Field(sa_type=BigInteger, foreign_key="notification.id", ondelete="CASCADE", index=True)
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    notification_id: int = Field(
+        sa_type=BigInteger, foreign_key="notification.id", ondelete="CASCADE", index=True
+    )
     attempt: int
-    outcome: str = Field(sa_type=String(16))   # sent | retry | failed
+    outcome: str = Field(sa_type=String(16))  # sent | retry | failed
     provider_id: str | None = Field(default=None, sa_type=String(255))
     error: str | None = Field(default=None, sa_type=Text)
     worker: str | None = Field(default=None, sa_type=String(64))
@@ -393,7 +461,7 @@ class RateLimitCounter(SQLModel, table=True):
     __tablename__ = "rate_limit_counter"
     key: str = Field(primary_key=True, sa_type=String(64))
     count: int = Field(default=0)
-    expires_at: float = Field(index=True)   # epoch seconds: what `limits` reads and writes
+    expires_at: float = Field(index=True)  # epoch seconds: what `limits` reads and writes
 
 
 class Conversion(SQLModel, table=True):
@@ -405,15 +473,26 @@ class Conversion(SQLModel, table=True):
         UniqueConstraint("shop_id", "order_id", "line_item_id", name="uq_conversion_line"),
         Index("ix_conversion_shop_ordered", "shop_id", "ordered_at"),
     )
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
-    notification_id: int | None = Field(default=None, sa_column=Column(
-        BigInteger, ForeignKey("notification.id", ondelete="SET NULL"), nullable=True, index=True))
+    notification_id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger,
+            ForeignKey("notification.id", ondelete="SET NULL"),
+            nullable=True,
+            index=True,
+        ),
+    )
     shopify_variant_id: int = Field(sa_type=BigInteger)
     order_id: int = Field(sa_type=BigInteger)
     line_item_id: int = Field(sa_type=BigInteger)
     quantity: int = Field(default=1)
-    amount: str = Field(sa_type=Numeric(18, 4, asdecimal=False))   # line price x quantity, in `currency`
+    amount: str = Field(
+        sa_type=Numeric(18, 4, asdecimal=False)
+    )  # line price x quantity, in `currency`
     currency: str | None = Field(default=None, sa_type=String(3))
     ordered_at: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = created_at_field()
@@ -426,14 +505,16 @@ class DemandAlert(SQLModel, table=True):
     __tablename__ = "demand_alert"
     shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE", primary_key=True)
     shopify_variant_id: int = Field(sa_type=BigInteger, primary_key=True)
-    pending: int = Field(default=0)                                   # signups waiting when it was raised
-    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)   # None: the email is still queued
+    pending: int = Field(default=0)  # signups waiting when it was raised
+    sent_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime
+    )  # None: the email is still queued
     created_at: datetime = created_at_field()
 
 
 class DataRequestStatus(StrEnum):
-    pending = "pending"          # received; the worker assembles it
-    ready = "ready"              # `payload` holds the customer's data for the merchant to download
+    pending = "pending"  # received; the worker assembles it
+    ready = "ready"  # `payload` holds the customer's data for the merchant to download
 
 
 class DataRequest(SQLModel, table=True):
@@ -442,14 +523,16 @@ class DataRequest(SQLModel, table=True):
     `customers/redact` of the same customer deletes it."""
 
     __tablename__ = "data_request"
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
     shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE", index=True)
     shopify_request_id: int | None = Field(default=None, sa_type=BigInteger)
     email: str | None = Field(default=None, sa_type=String(320))
     phone: str | None = Field(default=None, sa_type=String(20))
     shopify_customer_id: str | None = Field(default=None, sa_type=String(64))
     status: str = Field(default=DataRequestStatus.pending.value, sa_type=String(16))
-    payload: str | None = Field(default=None, sa_type=Text)            # JSON, once ready
+    payload: str | None = Field(default=None, sa_type=Text)  # JSON, once ready
     requested_at: datetime = created_at_field()
     ready_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     merchant_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

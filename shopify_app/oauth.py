@@ -32,7 +32,11 @@ def new_state(engine: Engine, settings: Settings, shop: str) -> str:
     with session_scope(engine) as session:
         session.execute(delete(OAuthState).where(OAuthState.expires_at < now))
         session.add(
-            OAuthState(nonce_hash=_hash(nonce), shop=shop, expires_at=now + timedelta(seconds=settings.OAUTH_STATE_TTL))
+            OAuthState(
+                nonce_hash=_hash(nonce),
+                shop=shop,
+                expires_at=now + timedelta(seconds=settings.OAUTH_STATE_TTL),
+            )
         )
     return nonce
 

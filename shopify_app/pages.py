@@ -12,8 +12,11 @@ from .notify.render import TEMPLATES, _strings, pick_locale
 
 @cache
 def _env() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                       undefined=StrictUndefined)
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+    )
 
 
 def strings(locale: str | None) -> tuple[str, dict[str, str]]:
@@ -28,6 +31,15 @@ def render(template: str, locale: str | None, *, status: int = 200, **context: A
     return HTMLResponse(html, status_code=status)
 
 
-def message(locale: str | None, title: str, text: str, *, status: int = 200, shop: str | None = None,
-            note: str | None = None) -> HTMLResponse:
-    return render("message.html", locale, status=status, title=title, message=text, shop=shop, note=note)
+def message(
+    locale: str | None,
+    title: str,
+    text: str,
+    *,
+    status: int = 200,
+    shop: str | None = None,
+    note: str | None = None,
+) -> HTMLResponse:
+    return render(
+        "message.html", locale, status=status, title=title, message=text, shop=shop, note=note
+    )

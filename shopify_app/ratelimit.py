@@ -13,11 +13,12 @@ import ipaddress
 import math
 import random
 import time
+from typing import ClassVar
 
 import limits
 from limits.aio.storage import Storage
-from limits.storage import storage_from_string
 from limits.aio.strategies import FixedWindowRateLimiter
+from limits.storage import storage_from_string
 from sqlalchemy import Connection, Engine, bindparam, case, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
@@ -36,12 +37,18 @@ _COUNTER = select(counters.c.count, counters.c.expires_at).where(counters.c.key 
 def _increment_statement(dialect: str):
     """One upsert per key: a window that has ended starts again at this amount."""
     stmt = dialect_insert_for(dialect, counters).values(
-        key=bindparam("key"), count=bindparam("amount"), expires_at=bindparam("expires_at"))
+        key=bindparam("key"), count=bindparam("amount"), expires_at=bindparam("expires_at")
+    )
     ended = counters.c.expires_at <= bindparam("now")
-    return stmt.on_conflict_do_update(index_elements=["key"], set_={
-        "count": case((ended, stmt.excluded.count), else_=counters.c.count + stmt.excluded.count),
-        "expires_at": case((ended, stmt.excluded.expires_at), else_=counters.c.expires_at),
-    }).returning(counters.c.key, counters.c.count)
+    return stmt.on_conflict_do_update(
+        index_elements=["key"],
+        set_={
+            "count": case(
+                (ended, stmt.excluded.count), else_=counters.c.count + stmt.excluded.count
+            ),
+            "expires_at": case((ended, stmt.excluded.expires_at), else_=counters.c.expires_at),
+        },
+    ).returning(counters.c.key, counters.c.count)
 
 
 class GroupIncrement(GroupWriter):
@@ -56,11 +63,13 @@ class GroupIncrement(GroupWriter):
         now = time.time()
         totals: dict[str, dict] = {}
         for (key, expiry, amount), _ in batch:  # a key twice in one statement is one row, summed
-            row = totals.setdefault(key, {"key": key, "amount": 0, "expires_at": now + expiry, "now": now})
+            row = totals.setdefault(
+                key, {"key": key, "amount": 0, "expires_at": now + expiry, "now": now}
+            )
             row["amount"] += amount
         try:
             counts = dict(await self.run(self._execute, list(totals.values())))
-        except Exception as exc:  # noqa: BLE001  (raised in each waiting request)
+        except Exception as exc:
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
@@ -82,7 +91,7 @@ class DatabaseStorage(Storage):
     through the async engine, SQLite in a thread). Only what the fixed-window strategy uses:
     incr, get, get_expiry."""
 
-    STORAGE_SCHEME = ["shopify-app-database"]
+    STORAGE_SCHEME: ClassVar[list[str]] = ["shopify-app-database"]
 
     def __init__(self, engine: Engine, async_engine: AsyncEngine | None) -> None:
         super().__init__()
@@ -101,7 +110,9 @@ class DatabaseStorage(Storage):
         return await self.increments.submit((self._key(key), expiry, amount))
 
     async def _row(self, key: str):
-        return await self.increments.run(lambda c: c.execute(_COUNTER, {"key": self._key(key)}).first())
+        return await self.increments.run(
+            lambda c: c.execute(_COUNTER, {"key": self._key(key)}).first()
+        )
 
     async def get(self, key: str) -> int:
         row = await self._row(key)
@@ -118,13 +129,17 @@ class DatabaseStorage(Storage):
         return await self.increments.run(lambda c: c.execute(delete(counters)).rowcount)
 
     async def clear(self, key: str) -> None:
-        await self.increments.run(lambda c: c.execute(delete(counters).where(counters.c.key == self._key(key))))
+        await self.increments.run(
+            lambda c: c.execute(delete(counters).where(counters.c.key == self._key(key)))
+        )
 
 
 class SignupLimits:
     """The app's two signup limits and the storage they count in (built by the lifespan)."""
 
-    def __init__(self, settings: Settings, engine: Engine, async_engine: AsyncEngine | None) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, async_engine: AsyncEngine | None
+    ) -> None:
         if settings.REDIS_URL:
             # redis-py's asyncio client, through limits' own Redis storage
             storage = storage_from_string("async+" + settings.REDIS_URL, implementation="redispy")
@@ -143,7 +158,11 @@ class SignupLimits:
         if not await self.limiter.hit(item, key):
             reset, _ = await self.limiter.get_window_stats(item, key)
             wait = max(1, math.ceil(reset - time.time()))
-            raise ApiError(429, f"Too many signups; try again in {wait} seconds", headers={"Retry-After": str(wait)})
+            raise ApiError(
+                429,
+                f"Too many signups; try again in {wait} seconds",
+                headers={"Retry-After": str(wait)},
+            )
 
 
 def trusted_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None:
@@ -194,7 +213,9 @@ def client_address(request: Request, trusted, *, door: IntentSource) -> str | No
     return peer
 
 
-async def check_signup(request: Request, shop: str, address: str | None, *, door: IntentSource) -> None:
+async def check_signup(
+    request: Request, shop: str, address: str | None, *, door: IntentSource
+) -> None:
     """Count this signup against both limits (the per-contact one only when its `address` is
     valid: an invalid one is answered 200 and stores nothing); ApiError(429) when one is spent."""
     signup_limits: SignupLimits = request.app.state.signup_limits
@@ -203,7 +224,13 @@ async def check_signup(request: Request, shop: str, address: str | None, *, door
     if client:
         hits.append(signup_limits.hit(signup_limits.per_address, signup_limits.key("ip", client)))
     if address:
-        hits.append(signup_limits.hit(signup_limits.per_contact, signup_limits.key("contact", shop, address)))
-    for outcome in await asyncio.gather(*hits, return_exceptions=True):  # both counted, side by side
+        hits.append(
+            signup_limits.hit(
+                signup_limits.per_contact, signup_limits.key("contact", shop, address)
+            )
+        )
+    for outcome in await asyncio.gather(
+        *hits, return_exceptions=True
+    ):  # both counted, side by side
         if isinstance(outcome, BaseException):
             raise outcome

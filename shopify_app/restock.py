@@ -31,7 +31,8 @@ class Policy:
 
     def describe(self) -> str:
         extras = ("; skip over quantity" if self.skip_over_quantity else "") + (
-            "" if self.automatic_sending else "; held for manual sending")
+            "" if self.automatic_sending else "; held for manual sending"
+        )
         if self.delivery == DeliveryPolicy.all:
             return f"all; threshold {self.threshold}" + extras
         return (

@@ -12,8 +12,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 MAX_SHOPIFY_ID = 2**63 - 1
 MAX_QUANTITY = 1_000_000
-_DIGITS = re.compile(r"[0-9]{1,19}")          # ASCII only: str.isdigit() also takes '²' and '٣'
-NO_NUL = r"^[^\x00]*$"                       # PostgreSQL text cannot hold NUL
+_DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit() also takes '²' and '٣'
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 
 
 def _shopify_id(kind: str):
@@ -35,21 +35,37 @@ def _shopify_id(kind: str):
             raise ValueError(problem)
         return value
 
-    schema = {"anyOf": [
-        {"type": "integer", "minimum": 1, "maximum": MAX_SHOPIFY_ID},
-        {"type": "string", "pattern": rf"^([1-9][0-9]{{0,17}}|gid://shopify/{kind}/[1-9][0-9]{{0,17}})$"},
-    ], "description": f"A Shopify {kind} id (1 to 2^63-1), as an integer, a digit string or a gid"}
+    schema = {
+        "anyOf": [
+            {"type": "integer", "minimum": 1, "maximum": MAX_SHOPIFY_ID},
+            {
+                "type": "string",
+                "pattern": rf"^([1-9][0-9]{{0,17}}|gid://shopify/{kind}/[1-9][0-9]{{0,17}})$",
+            },
+        ],
+        "description": f"A Shopify {kind} id (1 to 2^63-1), as an integer, a digit string or a gid",
+    }
     return Annotated[int, BeforeValidator(check), WithJsonSchema(schema)]
 
 
-def _optional_text(max_length: int, *, numbers: bool = False, description: str | None = None,
-                   format: str | None = None):
+def _optional_text(
+    max_length: int,
+    *,
+    numbers: bool = False,
+    description: str | None = None,
+    format: str | None = None,
+):
     """A string (or, with `numbers`, an integer written as one); blank means absent."""
 
     def check(value: Any) -> str | None:
         if value is None:
             return None
-        if numbers and isinstance(value, float) and value.is_integer() and 0 <= value < 10**max_length:
+        if (
+            numbers
+            and isinstance(value, float)
+            and value.is_integer()
+            and 0 <= value < 10**max_length
+        ):
             value = int(value)
         if numbers and isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
@@ -65,11 +81,13 @@ def _optional_text(max_length: int, *, numbers: bool = False, description: str |
     text = {"type": "string", "maxLength": max_length, "pattern": NO_NUL}
     if format:
         text["format"] = format
-    number = {"type": "integer", "minimum": 0, "maximum": 10**min(max_length, 18) - 1}
+    number = {"type": "integer", "minimum": 0, "maximum": 10 ** min(max_length, 18) - 1}
     schema = {"anyOf": [text, number, {"type": "null"}] if numbers else [text, {"type": "null"}]}
     if description:
         schema["description"] = description
-    return Annotated[str | None, BeforeValidator(check), WithJsonSchema(schema), Field(default=None)]
+    return Annotated[
+        str | None, BeforeValidator(check), WithJsonSchema(schema), Field(default=None)
+    ]
 
 
 def _whole_number(low: int, high: int, description: str):
@@ -84,8 +102,13 @@ def _whole_number(low: int, high: int, description: str):
             raise ValueError(f"must be between {low} and {high:,}")
         return value
 
-    return Annotated[int, BeforeValidator(check), WithJsonSchema(
-        {"type": "integer", "minimum": low, "maximum": high, "description": description})]
+    return Annotated[
+        int,
+        BeforeValidator(check),
+        WithJsonSchema(
+            {"type": "integer", "minimum": low, "maximum": high, "description": description}
+        ),
+    ]
 
 
 def _strict_bool(value: Any) -> bool | None:
@@ -114,19 +137,50 @@ def _push(value: Any) -> Any:
 
 Quantity = _whole_number(1, MAX_QUANTITY, "How many the shopper wants")
 VariantCount = _whole_number(0, 100_000, "How many variants the product has")
-StrictBool = Annotated[bool | None, BeforeValidator(_strict_bool), WithJsonSchema({"type": ["boolean", "null"]}),
-                       Field(default=None)]
-Country = Annotated[str | None, BeforeValidator(_country), WithJsonSchema(
-    {"anyOf": [{"type": "string", "pattern": "^(|[A-Za-z]{2})$"}, {"type": "null"}],
-     "description": "Two-letter country code (ISO 3166-1), either case; improves phone validation"}),
-    Field(default=None)]
-Push = Annotated[str | dict | None, BeforeValidator(_push), WithJsonSchema({"anyOf": [
-    {"type": "object", "properties": {"endpoint": {"type": "string"},
-                                      "keys": {"type": "object", "properties": {"p256dh": {"type": "string"},
-                                                                               "auth": {"type": "string"}}}}},
-    {"type": "string", "pattern": NO_NUL}, {"type": "null"}],
-    "description": "The browser's PushSubscription (endpoint and keys), as an object or as a JSON string"}),
-    Field(default=None)]
+StrictBool = Annotated[
+    bool | None,
+    BeforeValidator(_strict_bool),
+    WithJsonSchema({"type": ["boolean", "null"]}),
+    Field(default=None),
+]
+Country = Annotated[
+    str | None,
+    BeforeValidator(_country),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "pattern": "^(|[A-Za-z]{2})$"}, {"type": "null"}],
+            "description": "Two-letter country code (ISO 3166-1), either case; improves phone validation",
+        }
+    ),
+    Field(default=None),
+]
+Push = Annotated[
+    str | dict | None,
+    BeforeValidator(_push),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "endpoint": {"type": "string"},
+                        "keys": {
+                            "type": "object",
+                            "properties": {
+                                "p256dh": {"type": "string"},
+                                "auth": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+                {"type": "string", "pattern": NO_NUL},
+                {"type": "null"},
+            ],
+            "description": "The browser's PushSubscription (endpoint and keys), as an object or as a JSON string",
+        }
+    ),
+    Field(default=None),
+]
 
 
 class PushKeys(BaseModel):
@@ -155,19 +209,33 @@ class IntentIn(BaseModel):
 
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    id: _optional_text(64, description="The customer id an earlier answer gave to whoever created the customer; "
-                                       "only with it are the customer's stored details updated") = None
+    id: _optional_text(
+        64,
+        description="The customer id an earlier answer gave to whoever created the customer; "
+        "only with it are the customer's stored details updated",
+    ) = None
     name: _optional_text(255) = None
-    email: _optional_text(320, format="email", description="Required for the email channel; an address that is not valid "
-                                           "is answered 200 with an error") = None
-    phone: _optional_text(32, numbers=True, description="With its country code, without '+'; "
-                                                         "or national form with country / country_code") = None
+    email: _optional_text(
+        320,
+        format="email",
+        description="Required for the email channel; an address that is not valid "
+        "is answered 200 with an error",
+    ) = None
+    phone: _optional_text(
+        32,
+        numbers=True,
+        description="With its country code, without '+'; "
+        "or national form with country / country_code",
+    ) = None
     push: Push = None
     country_code: _optional_text(8, numbers=True) = None
     country: Country = None
     accepts_marketing: StrictBool = None
-    locale: _optional_text(35, description="A BCP 47 tag; one the app has messages for (en, fr, de, with any "
-                                            "region) is kept, any other means the default") = None
+    locale: _optional_text(
+        35,
+        description="A BCP 47 tag; one the app has messages for (en, fr, de, with any "
+        "region) is kept, any other means the default",
+    ) = None
     shopify_market_id: _shopify_id("Market") | None = None
     shopify_customer_id: _shopify_id("Customer") | None = None
 
@@ -240,7 +308,9 @@ def describe_errors(exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors(include_url=False, include_context=False, include_input=False):
         where = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-        message = _PLAIN.get(err["type"]) or err["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+        message = _PLAIN.get(err["type"]) or err["msg"].removeprefix("Value error, ").replace(
+            "Input should be", "must be"
+        )
         if err["type"] == "missing":
             lines.append(f"{where} is required")
         else:

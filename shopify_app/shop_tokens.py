@@ -47,7 +47,7 @@ class TokenKind(StrEnum):
     expiring = "expiring"
     non_expiring = "non-expiring"
     reconnect_needed = "reconnect needed"
-    none = "none"              # uninstalled: no token held
+    none = "none"  # uninstalled: no token held
 
 
 class TokenUnavailable(Exception):
@@ -64,7 +64,9 @@ class ReconnectNeeded(Exception):
     """The shop holds no token Shopify accepts; the merchant must open the app (or reinstall)."""
 
     def __init__(self, shop: str) -> None:
-        super().__init__(f"{shop}: Shopify refused this app's token; the merchant must open the app to reconnect")
+        super().__init__(
+            f"{shop}: Shopify refused this app's token; the merchant must open the app to reconnect"
+        )
         self.shop = shop
 
 
@@ -92,15 +94,27 @@ def code_grant(settings: Settings, code: str) -> dict[str, str]:
 
 
 def id_token_grant(settings: Settings, session_token: str) -> dict[str, str]:
-    return {**_credentials(settings), "grant_type": TOKEN_EXCHANGE, "subject_token": session_token,
-            "subject_token_type": ID_TOKEN, "requested_token_type": OFFLINE_TOKEN, "expiring": "1"}
+    return {
+        **_credentials(settings),
+        "grant_type": TOKEN_EXCHANGE,
+        "subject_token": session_token,
+        "subject_token_type": ID_TOKEN,
+        "requested_token_type": OFFLINE_TOKEN,
+        "expiring": "1",
+    }
 
 
 def migration_grant(settings: Settings, offline_token: str) -> dict[str, str]:
     """A non-expiring offline token traded for an expiring one, without the merchant (Shopify's
     "Migrate to expiring offline access tokens"); a retry with the same token returns the same pair."""
-    return {**_credentials(settings), "grant_type": TOKEN_EXCHANGE, "subject_token": offline_token,
-            "subject_token_type": OFFLINE_TOKEN, "requested_token_type": OFFLINE_TOKEN, "expiring": "1"}
+    return {
+        **_credentials(settings),
+        "grant_type": TOKEN_EXCHANGE,
+        "subject_token": offline_token,
+        "subject_token_type": OFFLINE_TOKEN,
+        "requested_token_type": OFFLINE_TOKEN,
+        "expiring": "1",
+    }
 
 
 def refresh_grant(settings: Settings, refresh_token: str) -> dict[str, str]:
@@ -108,7 +122,11 @@ def refresh_grant(settings: Settings, refresh_token: str) -> dict[str, str]:
 
 
 def _seconds(value: Any) -> int | None:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0 else None
+    return (
+        int(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+        else None
+    )
 
 
 def parse_grant(response: httpx.Response) -> Grant:
@@ -123,16 +141,21 @@ def parse_grant(response: httpx.Response) -> Grant:
         raise TokenUnavailable("token endpoint answered something that is not an object")
     if response.status_code != 200:
         error = data.get("error")
-        raise TokenRefused(f"token endpoint answered {response.status_code}"
-                           + (f" ({error})" if isinstance(error, str) else ""))
+        raise TokenRefused(
+            f"token endpoint answered {response.status_code}"
+            + (f" ({error})" if isinstance(error, str) else "")
+        )
     token, scope = data.get("access_token"), data.get("scope")
     if not isinstance(token, str) or not token:
         raise TokenUnavailable("token endpoint gave no access_token")
     refresh = data.get("refresh_token")
-    return Grant(access_token=token, scope=scope if isinstance(scope, str) else "",
-                 expires_in=_seconds(data.get("expires_in")),
-                 refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-                 refresh_token_expires_in=_seconds(data.get("refresh_token_expires_in")))
+    return Grant(
+        access_token=token,
+        scope=scope if isinstance(scope, str) else "",
+        expires_in=_seconds(data.get("expires_in")),
+        refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+        refresh_token_expires_in=_seconds(data.get("refresh_token_expires_in")),
+    )
 
 
 def _post(client: httpx.Client, settings: Settings, shop: str, body: dict[str, str]) -> Grant:
@@ -150,7 +173,9 @@ def _client(settings: Settings) -> httpx.Client:
 # -- The per-shop lock --------------------------------------------------------------------------------
 def _lock_key(shop: str) -> int:
     """A stable signed 64-bit key for PostgreSQL's advisory locks."""
-    return int.from_bytes(hashlib.sha256(f"shop-token:{shop}".encode()).digest()[:8], "big", signed=True)
+    return int.from_bytes(
+        hashlib.sha256(f"shop-token:{shop}".encode()).digest()[:8], "big", signed=True
+    )
 
 
 @contextmanager
@@ -158,7 +183,9 @@ def locked(engine: Engine, shop: str) -> Iterator[Connection]:
     """A transaction holding `shop`'s token lock until it ends (commit on success)."""
     with engine.connect() as connection:
         if connection.dialect.name == "sqlite":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")   # the database's write lock, across processes
+            connection.exec_driver_sql(
+                "BEGIN IMMEDIATE"
+            )  # the database's write lock, across processes
         else:
             connection.begin()
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(shop)})
@@ -175,11 +202,18 @@ def grant_values(settings: Settings, grant: Grant, now: datetime) -> dict[str, A
     """The shop columns a grant sets: both tokens encrypted, both expiries, reconnect state cleared."""
     return {
         "access_token_encrypted": encrypt_token(settings.secret_keys, grant.access_token),
-        "access_token_expires_at": now + timedelta(seconds=grant.expires_in) if grant.expires_in else None,
+        "access_token_expires_at": now + timedelta(seconds=grant.expires_in)
+        if grant.expires_in
+        else None,
         "access_token_issued_at": now,
-        "refresh_token_encrypted": encrypt_token(settings.secret_keys, grant.refresh_token) if grant.refresh_token else None,
-        "refresh_token_expires_at": (now + timedelta(seconds=grant.refresh_token_expires_in)
-                                     if grant.refresh_token and grant.refresh_token_expires_in else None),
+        "refresh_token_encrypted": encrypt_token(settings.secret_keys, grant.refresh_token)
+        if grant.refresh_token
+        else None,
+        "refresh_token_expires_at": (
+            now + timedelta(seconds=grant.refresh_token_expires_in)
+            if grant.refresh_token and grant.refresh_token_expires_in
+            else None
+        ),
         "reconnect_needed_at": None,
         "reconnect_logged_at": None,
         "updated_at": now,
@@ -187,7 +221,9 @@ def grant_values(settings: Settings, grant: Grant, now: datetime) -> dict[str, A
 
 
 def store(connection: Connection, settings: Settings, shop_id: int, grant: Grant) -> None:
-    connection.execute(update(shops).where(shops.c.id == shop_id).values(**grant_values(settings, grant, utcnow())))
+    connection.execute(
+        update(shops).where(shops.c.id == shop_id).values(**grant_values(settings, grant, utcnow()))
+    )
     resume_waiting_jobs(connection, shop_id)
 
 
@@ -196,17 +232,30 @@ def resume_waiting_jobs(connection: Connection, shop_id: int) -> int:
     a pending twin already does the work of the others)."""
     now = utcnow()
     waiting = connection.execute(
-        select(jobs.c.id, jobs.c.kind, jobs.c.key).where(jobs.c.shop_id == shop_id,
-                                                         jobs.c.status == JobStatus.waiting.value).order_by(jobs.c.id)
+        select(jobs.c.id, jobs.c.kind, jobs.c.key)
+        .where(jobs.c.shop_id == shop_id, jobs.c.status == JobStatus.waiting.value)
+        .order_by(jobs.c.id)
     ).all()
-    pending = {(r.kind, r.key) for r in connection.execute(
-        select(jobs.c.kind, jobs.c.key).where(jobs.c.shop_id == shop_id, jobs.c.status == JobStatus.pending.value)
-    )}
+    pending = {
+        (r.kind, r.key)
+        for r in connection.execute(
+            select(jobs.c.kind, jobs.c.key).where(
+                jobs.c.shop_id == shop_id, jobs.c.status == JobStatus.pending.value
+            )
+        )
+    }
     for job in waiting:
         twin = (job.kind, job.key) in pending
         pending.add((job.kind, job.key))
-        connection.execute(update(jobs).where(jobs.c.id == job.id).values(
-            status=JobStatus.done.value if twin else JobStatus.pending.value, run_at=now, updated_at=now))
+        connection.execute(
+            update(jobs)
+            .where(jobs.c.id == job.id)
+            .values(
+                status=JobStatus.done.value if twin else JobStatus.pending.value,
+                run_at=now,
+                updated_at=now,
+            )
+        )
     return len(waiting)
 
 
@@ -244,26 +293,42 @@ class StoredToken:
         return self.expires_at - now > timedelta(seconds=margin)
 
 
-_COLUMNS = (shops.c.id, shops.c.domain, shops.c.access_token_encrypted, shops.c.access_token_expires_at,
-            shops.c.access_token_issued_at, shops.c.refresh_token_encrypted, shops.c.refresh_token_expires_at,
-            shops.c.reconnect_needed_at)
+_COLUMNS = (
+    shops.c.id,
+    shops.c.domain,
+    shops.c.access_token_encrypted,
+    shops.c.access_token_expires_at,
+    shops.c.access_token_issued_at,
+    shops.c.refresh_token_encrypted,
+    shops.c.refresh_token_expires_at,
+    shops.c.reconnect_needed_at,
+)
 
 
 def _stored(settings: Settings, row) -> StoredToken:
     def opened(value: str | None) -> str | None:
         return decrypt_token(settings.secret_keys, value) if value else None
 
-    return StoredToken(shop_id=row.id, shop=row.domain, access_token=opened(row.access_token_encrypted),
-                       expires_at=row.access_token_expires_at, issued_at=row.access_token_issued_at,
-                       refresh_token=opened(row.refresh_token_encrypted), refresh_expires_at=row.refresh_token_expires_at,
-                       reconnect_needed=row.reconnect_needed_at is not None)
+    return StoredToken(
+        shop_id=row.id,
+        shop=row.domain,
+        access_token=opened(row.access_token_encrypted),
+        expires_at=row.access_token_expires_at,
+        issued_at=row.access_token_issued_at,
+        refresh_token=opened(row.refresh_token_encrypted),
+        refresh_expires_at=row.refresh_token_expires_at,
+        reconnect_needed=row.reconnect_needed_at is not None,
+    )
 
 
 def read(connection: Connection, settings: Settings, shop_id: int) -> StoredToken | None:
     """The shop's token while it is installed, else None."""
     row = connection.execute(
-        select(*_COLUMNS).where(shops.c.id == shop_id, shops.c.uninstalled_at.is_(None),
-                                shops.c.access_token_encrypted.is_not(None))
+        select(*_COLUMNS).where(
+            shops.c.id == shop_id,
+            shops.c.uninstalled_at.is_(None),
+            shops.c.access_token_encrypted.is_not(None),
+        )
     ).first()
     return _stored(settings, row) if row is not None else None
 
@@ -271,8 +336,15 @@ def read(connection: Connection, settings: Settings, shop_id: int) -> StoredToke
 # -- Getting a usable token ---------------------------------------------------------------------------
 def _mark_reconnect(connection: Connection, stored: StoredToken, reason: str) -> None:
     now = utcnow()
-    connection.execute(update(shops).where(shops.c.id == stored.shop_id).values(reconnect_needed_at=now, updated_at=now))
-    log.warning("shop must reconnect: Shopify refused its token", extra={"shop": stored.shop, "reason": reason})
+    connection.execute(
+        update(shops)
+        .where(shops.c.id == stored.shop_id)
+        .values(reconnect_needed_at=now, updated_at=now)
+    )
+    log.warning(
+        "shop must reconnect: Shopify refused its token",
+        extra={"shop": stored.shop, "reason": reason},
+    )
 
 
 def log_reconnect_needed(engine: Engine, shop_id: int, shop: str) -> None:
@@ -280,33 +352,46 @@ def log_reconnect_needed(engine: Engine, shop_id: int, shop: str) -> None:
     now = utcnow()
     with engine.begin() as connection:
         result = connection.execute(
-            update(shops).where(shops.c.id == shop_id, shops.c.reconnect_needed_at.is_not(None),
-                                (shops.c.reconnect_logged_at.is_(None))
-                                | (shops.c.reconnect_logged_at < now - RECONNECT_LOG_INTERVAL))
+            update(shops)
+            .where(
+                shops.c.id == shop_id,
+                shops.c.reconnect_needed_at.is_not(None),
+                (shops.c.reconnect_logged_at.is_(None))
+                | (shops.c.reconnect_logged_at < now - RECONNECT_LOG_INTERVAL),
+            )
             .values(reconnect_logged_at=now)
         )
     if result.rowcount == 1:
-        log.warning("shop must reconnect before its Admin API work can run; it waits",
-                    extra={"shop": shop, "action": "the merchant opens the app from the Shopify admin"})
+        log.warning(
+            "shop must reconnect before its Admin API work can run; it waits",
+            extra={"shop": shop, "action": "the merchant opens the app from the Shopify admin"},
+        )
 
 
 def _renew(client: httpx.Client, settings: Settings, stored: StoredToken) -> Grant:
     """A new pair for `stored`: a refresh, or the migration of a non-expiring token. A lost answer
     is asked again with the same token (Shopify keeps it valid until the new pair is used)."""
-    body = (refresh_grant(settings, stored.refresh_token) if stored.refresh_token
-            else migration_grant(settings, stored.access_token or ""))
+    body = (
+        refresh_grant(settings, stored.refresh_token)
+        if stored.refresh_token
+        else migration_grant(settings, stored.access_token or "")
+    )
     for attempt in range(1, REFRESH_TRIES + 1):
         try:
             return _post(client, settings, stored.shop, body)
         except TokenUnavailable as exc:
             if attempt == REFRESH_TRIES:
                 raise
-            log.info("token refresh answer lost; asking again with the same token",
-                     extra={"shop": stored.shop, "attempt": attempt, "reason": str(exc)})
+            log.info(
+                "token refresh answer lost; asking again with the same token",
+                extra={"shop": stored.shop, "attempt": attempt, "reason": str(exc)},
+            )
     raise AssertionError("unreachable")
 
 
-def usable_token(engine: Engine, settings: Settings, shop_id: int, *, refused: str | None = None) -> str:
+def usable_token(
+    engine: Engine, settings: Settings, shop_id: int, *, refused: str | None = None
+) -> str:
     """An access token Shopify should accept for the shop's next Admin API call (sync: call it from
     a thread). Refreshed when it expires within the margin, migrated when it is non-expiring, and,
     with `refused` (the token a call was just answered 401 with), renewed unless another process
@@ -322,13 +407,17 @@ def usable_token(engine: Engine, settings: Settings, shop_id: int, *, refused: s
     if refused is None and stored.fresh(settings, now):
         return stored.access_token
     with locked(engine, stored.shop) as connection:
-        stored = read(connection, settings, shop_id)   # what the lock's previous holder left
+        stored = read(connection, settings, shop_id)  # what the lock's previous holder left
         if stored is None or stored.access_token is None:
             raise LookupError(f"shop {shop_id} is not installed")
         if stored.reconnect_needed:
             raise ReconnectNeeded(stored.shop)
-        if refused is not None and stored.access_token != refused and stored.kind == TokenKind.expiring:
-            return stored.access_token      # renewed by someone else since that call
+        if (
+            refused is not None
+            and stored.access_token != refused
+            and stored.kind == TokenKind.expiring
+        ):
+            return stored.access_token  # renewed by someone else since that call
         if refused is None and stored.fresh(settings, utcnow()):
             return stored.access_token
         with _client(settings) as client:
@@ -337,16 +426,24 @@ def usable_token(engine: Engine, settings: Settings, shop_id: int, *, refused: s
             except (TokenRefused, TokenUnavailable) as exc:
                 if stored.kind == TokenKind.non_expiring and refused is None:
                     # Not migrated this time, but Shopify has not refused the token itself yet.
-                    log.warning("non-expiring token not migrated; using it as it is",
-                                extra={"shop": stored.shop, "reason": str(exc)})
+                    log.warning(
+                        "non-expiring token not migrated; using it as it is",
+                        extra={"shop": stored.shop, "reason": str(exc)},
+                    )
                     return stored.access_token
                 if isinstance(exc, TokenUnavailable):
                     raise
                 refusal = str(exc)
             else:
                 store(connection, settings, shop_id, grant)
-                log.info("shop token renewed", extra={"shop": stored.shop, "was": stored.kind.value,
-                                                      "expires_in": grant.expires_in})
+                log.info(
+                    "shop token renewed",
+                    extra={
+                        "shop": stored.shop,
+                        "was": stored.kind.value,
+                        "expires_in": grant.expires_in,
+                    },
+                )
                 return grant.access_token
         _mark_reconnect(connection, stored, refusal)
     raise ReconnectNeeded(stored.shop)
@@ -360,7 +457,10 @@ def acquire_and_store(engine: Engine, settings: Settings, shop: str, body: dict[
         grant = _post(client, settings, shop, body)
         shop_id = upsert_installed(connection, shop, grant.scope)
         store(connection, settings, shop_id, grant)
-    log.info("shop token stored", extra={"shop": shop, "scopes": grant.scope, "expiring": grant.expires_in is not None})
+    log.info(
+        "shop token stored",
+        extra={"shop": shop, "scopes": grant.scope, "expiring": grant.expires_in is not None},
+    )
     return shop_id
 
 
@@ -377,15 +477,30 @@ class ShopTokenInfo:
 def describe(engine: Engine, settings: Settings) -> list[ShopTokenInfo]:
     """Every shop with its token kind and expiries, without secrets (`shopify-app shops`)."""
     with engine.connect() as connection:
-        rows = connection.execute(select(*_COLUMNS, shops.c.uninstalled_at).order_by(shops.c.domain)).all()
+        rows = connection.execute(
+            select(*_COLUMNS, shops.c.uninstalled_at).order_by(shops.c.domain)
+        ).all()
     described = []
     for row in rows:
         installed = row.uninstalled_at is None and row.access_token_encrypted is not None
-        kind = (TokenKind.none if not installed else TokenKind.reconnect_needed if row.reconnect_needed_at
-                else TokenKind.expiring if row.access_token_expires_at else TokenKind.non_expiring)
-        described.append(ShopTokenInfo(domain=row.domain, installed=installed, kind=kind,
-                                       access_expires_at=row.access_token_expires_at if installed else None,
-                                       refresh_expires_at=row.refresh_token_expires_at if installed else None))
+        kind = (
+            TokenKind.none
+            if not installed
+            else TokenKind.reconnect_needed
+            if row.reconnect_needed_at
+            else TokenKind.expiring
+            if row.access_token_expires_at
+            else TokenKind.non_expiring
+        )
+        described.append(
+            ShopTokenInfo(
+                domain=row.domain,
+                installed=installed,
+                kind=kind,
+                access_expires_at=row.access_token_expires_at if installed else None,
+                refresh_expires_at=row.refresh_token_expires_at if installed else None,
+            )
+        )
     return described
 
 
@@ -395,14 +510,20 @@ def needing_upkeep(engine: Engine, within: timedelta) -> list[int]:
     (kept alive for a shop that has had no Admin API work for weeks)."""
     now = utcnow()
     with engine.connect() as connection:
-        return list(connection.execute(
-            select(shops.c.id).where(
-                shops.c.uninstalled_at.is_(None), shops.c.access_token_encrypted.is_not(None),
-                shops.c.reconnect_needed_at.is_(None),
-                shops.c.access_token_expires_at.is_(None)
-                | (shops.c.refresh_token_expires_at.is_not(None) & (shops.c.refresh_token_expires_at < now + within)),
-            )
-        ).scalars())
+        return list(
+            connection.execute(
+                select(shops.c.id).where(
+                    shops.c.uninstalled_at.is_(None),
+                    shops.c.access_token_encrypted.is_not(None),
+                    shops.c.reconnect_needed_at.is_(None),
+                    shops.c.access_token_expires_at.is_(None)
+                    | (
+                        shops.c.refresh_token_expires_at.is_not(None)
+                        & (shops.c.refresh_token_expires_at < now + within)
+                    ),
+                )
+            ).scalars()
+        )
 
 
 def renew(engine: Engine, settings: Settings, shop_id: int) -> str:
@@ -419,8 +540,14 @@ def reencrypt_tokens(engine: Engine, settings: Settings) -> tuple[int, int]:
     the old key in SECRET_KEY_FALLBACKS). Returns (tokens re-encrypted, tokens no key of the ring opens)."""
     done = unreadable = 0
     with engine.begin() as connection:
-        rows = connection.execute(select(shops.c.id, shops.c.domain, shops.c.access_token_encrypted,
-                                         shops.c.refresh_token_encrypted)).all()
+        rows = connection.execute(
+            select(
+                shops.c.id,
+                shops.c.domain,
+                shops.c.access_token_encrypted,
+                shops.c.refresh_token_encrypted,
+            )
+        ).all()
         for row in rows:
             values = {}
             for column in ("access_token_encrypted", "refresh_token_encrypted"):
@@ -429,7 +556,10 @@ def reencrypt_tokens(engine: Engine, settings: Settings) -> tuple[int, int]:
                 fresh = reencrypt_token(settings.secret_keys, getattr(row, column))
                 if fresh is None:
                     unreadable += 1
-                    log.warning("stored token opens with no key of the ring", extra={"shop": row.domain, "token": column})
+                    log.warning(
+                        "stored token opens with no key of the ring",
+                        extra={"shop": row.domain, "token": column},
+                    )
                     continue
                 values[column] = fresh
                 done += 1

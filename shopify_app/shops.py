@@ -8,14 +8,15 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from .db import run_async
-
 from .models import Shop, utcnow
 
 shops = Shop.__table__
 
 # A shop has the app installed while it is not uninstalled and we hold its token.
 INSTALLED = and_(shops.c.uninstalled_at.is_(None), shops.c.access_token_encrypted.is_not(None))
-_INSTALLED = select(shops.c.id, shops.c.double_optin).where(shops.c.domain == bindparam("domain"), INSTALLED)
+_INSTALLED = select(shops.c.id, shops.c.double_optin).where(
+    shops.c.domain == bindparam("domain"), INSTALLED
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,10 @@ async def is_installed(state, domain: str) -> bool:
     """The same question from an async endpoint (`state` is the app's: engine, async_engine)."""
     if state.async_engine is None:
         return await run_in_threadpool(_installed_in_thread, state.engine, domain)
-    return await run_async(state.async_engine, partial(find_installed, domain=domain), autocommit=True) is not None
+    return (
+        await run_async(state.async_engine, partial(find_installed, domain=domain), autocommit=True)
+        is not None
+    )
 
 
 def _installed_in_thread(engine, domain: str) -> bool:
@@ -58,11 +62,15 @@ def upsert_installed(connection: Connection, domain: str, scopes: str) -> int:
     row = connection.execute(select(shops.c.id).where(shops.c.domain == domain)).first()
     if row is None:
         return connection.execute(
-            shops.insert().values(domain=domain, scopes=scopes, installed_at=now, created_at=now, updated_at=now)
+            shops.insert()
+            .values(domain=domain, scopes=scopes, installed_at=now, created_at=now, updated_at=now)
             .returning(shops.c.id)
         ).scalar_one()
-    connection.execute(update(shops).where(shops.c.id == row.id)
-                       .values(scopes=scopes, installed_at=now, uninstalled_at=None, updated_at=now))
+    connection.execute(
+        update(shops)
+        .where(shops.c.id == row.id)
+        .values(scopes=scopes, installed_at=now, uninstalled_at=None, updated_at=now)
+    )
     return row.id
 
 
@@ -72,9 +80,18 @@ def mark_uninstalled(session: Session, domain: str) -> bool:
     result = session.execute(
         update(shops)
         .where(shops.c.domain == domain, shops.c.uninstalled_at.is_(None))
-        .values(uninstalled_at=now, access_token_encrypted=None, access_token_expires_at=None,
-                access_token_issued_at=None, refresh_token_encrypted=None, refresh_token_expires_at=None,
-                reconnect_needed_at=None, reconnect_logged_at=None, api_key_hash=None, api_key_created_at=None,
-                updated_at=now)
+        .values(
+            uninstalled_at=now,
+            access_token_encrypted=None,
+            access_token_expires_at=None,
+            access_token_issued_at=None,
+            refresh_token_encrypted=None,
+            refresh_token_expires_at=None,
+            reconnect_needed_at=None,
+            reconnect_logged_at=None,
+            api_key_hash=None,
+            api_key_created_at=None,
+            updated_at=now,
+        )
     )
     return result.rowcount == 1

@@ -26,8 +26,11 @@ class SentIntents(Exception):
 
 def was_sent() -> ColumnElement[bool]:
     """The signup row's own columns only, so the condition can guard a write (see `delete_unsent`)."""
-    return or_(intents.c.status == IntentStatus.notified.value, intents.c.notified_at.is_not(None),
-               intents.c.sent_notifications_count > 0)
+    return or_(
+        intents.c.status == IntentStatus.notified.value,
+        intents.c.notified_at.is_not(None),
+        intents.c.sent_notifications_count > 0,
+    )
 
 
 def delete_unsent(connection: Connection, shop_id: int, ids: list[int]) -> list[int]:
@@ -40,9 +43,17 @@ def delete_unsent(connection: Connection, shop_id: int, ids: list[int]) -> list[
     is either notified first (and then not deleted: PostgreSQL re-checks a row it waited for, SQLite
     runs one writer at a time) or deleted first (and then the notify finds nothing)."""
     mine = (intents.c.shop_id == shop_id, intents.c.id.in_(ids))
-    deleted = connection.execute(delete(intents).where(*mine, ~was_sent()).returning(intents.c.id)).scalars().all()
+    deleted = (
+        connection.execute(delete(intents).where(*mine, ~was_sent()).returning(intents.c.id))
+        .scalars()
+        .all()
+    )
     if len(deleted) < len(ids):
-        sent = connection.execute(select(intents.c.id).where(*mine).order_by(intents.c.id)).scalars().all()
+        sent = (
+            connection.execute(select(intents.c.id).where(*mine).order_by(intents.c.id))
+            .scalars()
+            .all()
+        )
         if sent:
             raise SentIntents(list(sent))
     return list(deleted)

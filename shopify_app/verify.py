@@ -153,7 +153,9 @@ def verify_proxy_signature(
     return shop
 
 
-def decode_session_token(token: str, *, api_key: str, secret: str, clock: Clock = time.time) -> dict:
+def decode_session_token(
+    token: str, *, api_key: str, secret: str, clock: Clock = time.time
+) -> dict:
     """Verify an App Bridge session token (HS256 with the app secret); return its claims.
 
     The shop is `claims["dest"]`'s host, already checked to be a myshopify.com domain.
@@ -184,7 +186,9 @@ def decode_session_token(token: str, *, api_key: str, secret: str, clock: Clock 
 def _check_claim_types(claims: dict) -> None:
     for name in SESSION_TOKEN_TIMES:
         value = claims.get(name, 0)
-        if isinstance(value, bool) or not (isinstance(value, int) or isinstance(value, float) and math.isfinite(value)):
+        if isinstance(value, bool) or not (
+            isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+        ):
             raise VerificationError(f"session token: {name} must be a number of seconds")
     for name in SESSION_TOKEN_TEXTS:
         if name in claims and not isinstance(claims[name], str):

@@ -16,23 +16,38 @@ from starlette.testclient import TestClient
 from shopify_app import logs, migrate
 from shopify_app.app import create_app
 from shopify_app.config import Settings
-from shopify_app.db import make_engine
+from shopify_app.db import make_engine, session_scope
 from shopify_app.keys import encrypt_token
 from shopify_app.models import Shop, utcnow
-from shopify_app.db import session_scope
 
 from .fakes.shopify import FakeShopify
 from .support import API_KEY, API_SECRET, SECRET_KEY, serve_in_thread
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TABLES_CHILD_FIRST = [
-    "data_request", "demand_alert", "conversion", "send_attempt", "notification", "restock_event", "job", "inventory_level", "variant",
-    "intent", "customer", "webhook_delivery", "oauth_state", "rate_limit_counter", "settings_change", "shop",
+    "data_request",
+    "demand_alert",
+    "conversion",
+    "send_attempt",
+    "notification",
+    "restock_event",
+    "job",
+    "inventory_level",
+    "variant",
+    "intent",
+    "customer",
+    "webhook_delivery",
+    "oauth_state",
+    "rate_limit_counter",
+    "settings_change",
+    "shop",
 ]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--db", default="sqlite,postgresql", help="backends to run on: sqlite,postgresql")
+    parser.addoption(
+        "--db", default="sqlite,postgresql", help="backends to run on: sqlite,postgresql"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -116,19 +131,32 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def install_shop(engine, settings: Settings, domain: str = "demo-shop.myshopify.com", token: str | None = None,
-                 *, expiring: bool = True, refresh_token: str | None = None, **policy) -> int:
+def install_shop(
+    engine,
+    settings: Settings,
+    domain: str = "demo-shop.myshopify.com",
+    token: str | None = None,
+    *,
+    expiring: bool = True,
+    refresh_token: str | None = None,
+    **policy,
+) -> int:
     """An installed shop, as the OAuth callback would have stored it: an expiring offline token
     (an hour left) with its refresh token, or with `expiring=False` a token from before 2027."""
     now = utcnow()
     with session_scope(engine) as session:
         shop = Shop(
             domain=domain,
-            access_token_encrypted=encrypt_token(settings.SECRET_KEY, token or f"shpat_{uuid.uuid4().hex}"),
+            access_token_encrypted=encrypt_token(
+                settings.SECRET_KEY, token or f"shpat_{uuid.uuid4().hex}"
+            ),
             access_token_expires_at=now + timedelta(hours=1) if expiring else None,
             access_token_issued_at=now,
-            refresh_token_encrypted=(encrypt_token(settings.SECRET_KEY, refresh_token or f"shprt_{uuid.uuid4().hex}")
-                                     if expiring else None),
+            refresh_token_encrypted=(
+                encrypt_token(settings.SECRET_KEY, refresh_token or f"shprt_{uuid.uuid4().hex}")
+                if expiring
+                else None
+            ),
             refresh_token_expires_at=now + timedelta(days=90) if expiring else None,
             scopes=settings.SHOPIFY_SCOPES,
             installed_at=now,
@@ -163,15 +191,17 @@ def pytest_terminal_summary(terminalreporter) -> None:
 _LOGGED: list[str] = []
 _ANSWERED: list[tuple[str, str]] = []
 _SECRET = (
-    re.escape(API_SECRET) + "|" + re.escape(SECRET_KEY)
-    + r"|shp(?:at|ua|ca|pa|ss|rt)_[A-Za-z0-9]{6,}"      # an access or refresh token, unmasked
-    + r"|bis_[A-Za-z0-9_-]{20,}"                          # a merchant API key
+    re.escape(API_SECRET)
+    + "|"
+    + re.escape(SECRET_KEY)
+    + r"|shp(?:at|ua|ca|pa|ss|rt)_[A-Za-z0-9]{6,}"  # an access or refresh token, unmasked
+    + r"|bis_[A-Za-z0-9_-]{20,}"  # a merchant API key
 )
 _IN_LOGS = re.compile(
     _SECRET
     + r"|[A-Za-z0-9._%+-]{2,}@[A-Za-z0-9-]+\.[A-Za-z]{2,}"  # an unmasked email (masked: a***@example.com)
-    + r"|\+\d{7,15}\b"                                    # an unmasked E.164 phone
-    + r"|\[parameters:|Secretname"                        # bound SQL values; the privacy tests' shopper
+    + r"|\+\d{7,15}\b"  # an unmasked E.164 phone
+    + r"|\[parameters:|Secretname"  # bound SQL values; the privacy tests' shopper
 )
 _IN_ANSWERS = re.compile(_SECRET)
 _SHOWN_ONCE = ("/app/api/api-key",)  # answers whose whole point is a new key
@@ -222,7 +252,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     logged = [line for line in _LOGGED if _IN_LOGS.search(line)]
     answered = [f"{path}: {body[:300]}" for path, body in _ANSWERED if _IN_ANSWERS.search(body)]
     if logged:
-        print(f"\n{len(logged)} log lines carry a secret or personal data, e.g.:\n" + "\n".join(logged[:5]))
+        print(
+            f"\n{len(logged)} log lines carry a secret or personal data, e.g.:\n"
+            + "\n".join(logged[:5])
+        )
     if answered:
         print(f"\n{len(answered)} answers carry a secret, e.g.:\n" + "\n".join(answered[:5]))
     if logged or answered:

@@ -40,9 +40,14 @@ DOCUMENTS = app_documents()
 
 
 def test_the_app_sends_documents_and_the_schema_is_the_apps_version():
-    assert {"shopify_app.inventory.ITEM_QUERY", "shopify_app.inventory.VARIANTS_QUERY",
-            "shopify_app.notify.merchant.SHOP_CONTACT_QUERY"} <= set(DOCUMENTS)
-    assert API_VERSION == "2026-10" and schema_path().is_file()   # kept in the repository: no ../shared needed
+    assert {
+        "shopify_app.inventory.ITEM_QUERY",
+        "shopify_app.inventory.VARIANTS_QUERY",
+        "shopify_app.notify.merchant.SHOP_CONTACT_QUERY",
+    } <= set(DOCUMENTS)
+    assert (
+        API_VERSION == "2026-10" and schema_path().is_file()
+    )  # kept in the repository: no ../shared needed
 
 
 @pytest.mark.parametrize("name", sorted(DOCUMENTS))
@@ -51,7 +56,9 @@ def test_every_document_is_valid_against_the_admin_schema_without_deprecated_fie
 
 
 def test_a_deprecated_field_is_refused():
-    errors = validation_errors("query { inventoryItem(id: \"gid://shopify/InventoryItem/1\") { variant { id } } }")
+    errors = validation_errors(
+        'query { inventoryItem(id: "gid://shopify/InventoryItem/1") { variant { id } } }'
+    )
     assert errors and "deprecated" in errors[0] and "variant" in errors[0]
 
 
@@ -61,7 +68,9 @@ def _call(settings, fake, document, variables, waits):
 
     async def go():
         async with httpx.AsyncClient() as http:
-            return await AdminApi(http, settings, SHOP, "tok", sleep=sleep).query(document, variables)
+            return await AdminApi(http, settings, SHOP, "tok", sleep=sleep).query(
+                document, variables
+            )
 
     return asyncio.run(go())
 
@@ -73,11 +82,19 @@ def api_settings(fake_shopify):
     fake_shopify.reset()
     fake_shopify.tokens[SHOP] = "tok"
     fake_shopify.add_item(CatalogItem(11, 22, 33, levels={1: 4, 2: None}))
-    return Settings(SHOPIFY_ADMIN_BASE_URL=fake_shopify.base_url + "/{shop}", SHOPIFY_HTTP_TIMEOUT=2)
+    return Settings(
+        SHOPIFY_ADMIN_BASE_URL=fake_shopify.base_url + "/{shop}", SHOPIFY_HTTP_TIMEOUT=2
+    )
 
 
 def test_item_query_resolves_the_variant_and_its_levels(api_settings, fake_shopify):
-    data = _call(api_settings, fake_shopify, inventory.ITEM_QUERY, {"id": inventory.gid("InventoryItem", 11)}, [])
+    data = _call(
+        api_settings,
+        fake_shopify,
+        inventory.ITEM_QUERY,
+        {"id": inventory.gid("InventoryItem", 11)},
+        [],
+    )
     stock = inventory.parse_item_stock(data)
     assert stock.variant.shopify_variant_id == 22 and stock.variant.shopify_product_id == 33
     assert stock.variant.handle == "linen-shirt" and stock.variant.price == "49.00"
@@ -89,7 +106,13 @@ def test_item_query_resolves_the_variant_and_its_levels(api_settings, fake_shopi
 def test_retries_read_the_wait_from_the_response(api_settings, fake_shopify):
     fake_shopify.graphql_failures[:] = ["THROTTLED", 429, 503]
     waits: list[float] = []
-    data = _call(api_settings, fake_shopify, inventory.ITEM_QUERY, {"id": inventory.gid("InventoryItem", 11)}, waits)
+    data = _call(
+        api_settings,
+        fake_shopify,
+        inventory.ITEM_QUERY,
+        {"id": inventory.gid("InventoryItem", 11)},
+        waits,
+    )
     assert data["inventoryItem"]["legacyResourceId"] == "11"
     assert len(fake_shopify.graphql_calls) == 4 and len(waits) == 3
     # THROTTLED: (12 requested - 2 available) / 100 per second = 0.1 s; 429: Retry-After 0.1 s
@@ -99,14 +122,26 @@ def test_retries_read_the_wait_from_the_response(api_settings, fake_shopify):
 def test_gives_up_after_repeated_failures(api_settings, fake_shopify):
     fake_shopify.graphql_failures[:] = [500] * 10
     with pytest.raises(RetryableApiError):
-        _call(api_settings, fake_shopify, inventory.ITEM_QUERY, {"id": inventory.gid("InventoryItem", 11)}, [])
+        _call(
+            api_settings,
+            fake_shopify,
+            inventory.ITEM_QUERY,
+            {"id": inventory.gid("InventoryItem", 11)},
+            [],
+        )
     assert len(fake_shopify.graphql_calls) == 5
 
 
 def test_bad_token_and_bad_query_fail_without_retrying(api_settings, fake_shopify):
     fake_shopify.tokens[SHOP] = "other"
     with pytest.raises(AdminApiError, match="401"):
-        _call(api_settings, fake_shopify, inventory.ITEM_QUERY, {"id": inventory.gid("InventoryItem", 11)}, [])
+        _call(
+            api_settings,
+            fake_shopify,
+            inventory.ITEM_QUERY,
+            {"id": inventory.gid("InventoryItem", 11)},
+            [],
+        )
     fake_shopify.tokens[SHOP] = "tok"
     with pytest.raises(AdminApiError, match="GraphQL errors"):
         _call(api_settings, fake_shopify, "query { shop { nope } }", {}, [])
@@ -114,6 +149,8 @@ def test_bad_token_and_bad_query_fail_without_retrying(api_settings, fake_shopif
 
 
 def test_unreachable_shopify_is_retryable(api_settings):
-    settings = api_settings.model_copy(update={"SHOPIFY_ADMIN_BASE_URL": "http://127.0.0.1:1/{shop}"})
+    settings = api_settings.model_copy(
+        update={"SHOPIFY_ADMIN_BASE_URL": "http://127.0.0.1:1/{shop}"}
+    )
     with pytest.raises(RetryableApiError):
         _call(settings, None, inventory.ITEM_QUERY, {"id": "x"}, [])

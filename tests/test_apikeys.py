@@ -19,21 +19,35 @@ SHOP = "demo-shop.myshopify.com"
 
 
 def _cli(*args, env=None):
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "SECRET_KEY", "APP_", "DATABASE_URL"))}
-    return subprocess.run([sys.executable, "-m", "shopify_app", *args], env={**base, **(env or {})},
-                          capture_output=True, text=True, timeout=60)
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SHOPIFY_", "SECRET_KEY", "APP_", "DATABASE_URL"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "shopify_app", *args],
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _stored(engine, domain=SHOP):
     with engine.connect() as c:
-        return c.execute(select(shops.c.api_key_hash, shops.c.api_key_created_at).where(shops.c.domain == domain)).one()
+        return c.execute(
+            select(shops.c.api_key_hash, shops.c.api_key_created_at).where(shops.c.domain == domain)
+        ).one()
 
 
 def test_rotate_keeps_only_the_hash_and_the_old_key_stops_working(engine, shop):
     with engine.begin() as c:
         first = apikeys.rotate(c, shop)
     stored = _stored(engine)
-    assert stored.api_key_hash == hashlib.sha256(first.encode()).hexdigest() and stored.api_key_created_at
+    assert (
+        stored.api_key_hash == hashlib.sha256(first.encode()).hexdigest()
+        and stored.api_key_created_at
+    )
     assert first.startswith("bis_") and len(first) >= 40
     with engine.begin() as c:
         second = apikeys.rotate(c, shop.upper())
@@ -48,7 +62,9 @@ def test_rotate_refuses_unknown_and_uninstalled_shops(engine, shop):
         apikeys.rotate(c, "nobody.myshopify.com")
     with engine.begin() as c:
         key = apikeys.rotate(c, shop)
-        c.execute(update(shops).values(uninstalled_at=apikeys.utcnow(), access_token_encrypted=None))
+        c.execute(
+            update(shops).values(uninstalled_at=apikeys.utcnow(), access_token_encrypted=None)
+        )
     with engine.connect() as c:
         assert apikeys.shop_for_key(c, key) is None  # an uninstalled shop's key does not work
     with engine.begin() as c, pytest.raises(apikeys.UnknownShop):
@@ -66,8 +82,12 @@ def test_keys_of_two_shops_differ_and_find_their_own_shop(engine, settings, shop
 
 
 def test_the_command_prints_a_working_key_as_its_last_line(engine, database_url, shop):
-    env = {"SHOPIFY_API_KEY": API_KEY, "SHOPIFY_API_SECRET": API_SECRET, "SECRET_KEY": SECRET_KEY,
-           "DATABASE_URL": database_url}
+    env = {
+        "SHOPIFY_API_KEY": API_KEY,
+        "SHOPIFY_API_SECRET": API_SECRET,
+        "SECRET_KEY": SECRET_KEY,
+        "DATABASE_URL": database_url,
+    }
     result = _cli("api-key", SHOP, env=env)
     assert result.returncode == 0, result.stderr
     key = result.stdout.strip().splitlines()[-1]
@@ -75,12 +95,20 @@ def test_the_command_prints_a_working_key_as_its_last_line(engine, database_url,
         assert apikeys.shop_for_key(c, key).domain == SHOP
     again = _cli("api-key", SHOP, env=env).stdout.strip().splitlines()[-1]
     with engine.connect() as c:
-        assert again != key and apikeys.shop_for_key(c, key) is None and apikeys.shop_for_key(c, again) is not None
+        assert (
+            again != key
+            and apikeys.shop_for_key(c, key) is None
+            and apikeys.shop_for_key(c, again) is not None
+        )
 
 
 def test_the_command_refuses_an_unknown_shop_in_one_line(engine, database_url, shop):
-    env = {"SHOPIFY_API_KEY": API_KEY, "SHOPIFY_API_SECRET": API_SECRET, "SECRET_KEY": SECRET_KEY,
-           "DATABASE_URL": database_url}
+    env = {
+        "SHOPIFY_API_KEY": API_KEY,
+        "SHOPIFY_API_SECRET": API_SECRET,
+        "SECRET_KEY": SECRET_KEY,
+        "DATABASE_URL": database_url,
+    }
     result = _cli("api-key", "nobody.myshopify.com", env=env)
     assert result.returncode == 1 and result.stdout == ""
     lines = result.stderr.strip().splitlines()

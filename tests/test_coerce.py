@@ -1,18 +1,20 @@
 """The field coercions behind every webhook topic (shopify_app/coerce.py), under arbitrary input:
 each returns a value its column holds, or None; never raises."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from shopify_app import coerce
 
-from .support import CASE_COUNTS, json_values as support_json_values
+from .support import CASE_COUNTS
+from .support import json_values as support_json_values
 
 EXAMPLES = 500
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 json_values = support_json_values()
 
 
@@ -36,7 +38,13 @@ def test_shopify_id(value):
     assert found is None or (type(found) is int and 1 <= found <= 2**63 - 1)
     if type(value) is int:
         assert found == (value if 1 <= value < 2**63 else None)
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19 and 1 <= int(value) < 2**63:
+    if (
+        isinstance(value, str)
+        and value.isascii()
+        and value.isdigit()
+        and len(value) <= 19
+        and 1 <= int(value) < 2**63
+    ):
         assert found == int(value)
 
 
@@ -65,7 +73,9 @@ def test_int32(value):
 def test_text(value, limit):
     _count("webhook text")
     found = coerce.text(value, limit)
-    assert found is None or (isinstance(found, str) and 0 < len(found) <= limit and "\x00" not in found)
+    assert found is None or (
+        isinstance(found, str) and 0 < len(found) <= limit and "\x00" not in found
+    )
     if found is not None:
         found.encode("utf-8")  # no lone surrogates: PostgreSQL stores UTF-8
     if isinstance(value, str) and value.isascii() and "\x00" not in value and value:
@@ -73,8 +83,11 @@ def test_text(value, limit):
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(json_values | st.decimals(allow_nan=True, allow_infinity=True).map(str)
-       | st.from_regex(r"-?[0-9]{1,40}(\.[0-9]{1,10})?([eE][+-]?[0-9]{1,12})?", fullmatch=True))
+@given(
+    json_values
+    | st.decimals(allow_nan=True, allow_infinity=True).map(str)
+    | st.from_regex(r"-?[0-9]{1,40}(\.[0-9]{1,10})?([eE][+-]?[0-9]{1,12})?", fullmatch=True)
+)
 @example("9" * 5000)
 @example(10**5000 - 1)
 @example("NaN")
@@ -84,7 +97,9 @@ def test_text(value, limit):
 def test_price(value):
     _count("webhook price")
     found = coerce.price(value)
-    assert found is None or (isinstance(found, str) and len(found) <= 32 and Decimal(found).is_finite())
+    assert found is None or (
+        isinstance(found, str) and len(found) <= 32 and Decimal(found).is_finite()
+    )
     if value == "199.00":
         assert found == "199.00"
 
@@ -94,8 +109,12 @@ def test_price(value):
 def test_url(value):
     _count("webhook url")
     found = coerce.url(value)
-    assert found is None or (found == value and found.startswith(("https://", "http://")) and len(found) <= 2048
-                             and "\x00" not in found)
+    assert found is None or (
+        found == value
+        and found.startswith(("https://", "http://"))
+        and len(found) <= 2048
+        and "\x00" not in found
+    )
 
 
 zoned_times = st.builds(
@@ -106,8 +125,14 @@ zoned_times = st.builds(
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(json_values | zoned_times.map(datetime.isoformat) | zoned_times.map(lambda t: t.isoformat()[:19])
-       | st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{2,15}(Z|[+-][0-9]{2}:?[0-9]{2})?", fullmatch=True))
+@given(
+    json_values
+    | zoned_times.map(datetime.isoformat)
+    | zoned_times.map(lambda t: t.isoformat()[:19])
+    | st.from_regex(
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]{2,15}(Z|[+-][0-9]{2}:?[0-9]{2})?", fullmatch=True
+    )
+)
 @example("9999-12-31T23:59:59-14:00")
 @example("0001-01-01T00:00:00+14:00")
 @example("2020-09-03T08:44:10-04:00")
@@ -117,8 +142,11 @@ zoned_times = st.builds(
 def test_timestamp(value):
     _count("webhook timestamp")
     found = coerce.timestamp(value, now=NOW)
-    assert found is None or (found.tzinfo is not None and found.utcoffset() == timedelta(0)
-                             and datetime(2000, 1, 1, tzinfo=timezone.utc) <= found <= NOW + timedelta(days=1))
+    assert found is None or (
+        found.tzinfo is not None
+        and found.utcoffset() == timedelta(0)
+        and datetime(2000, 1, 1, tzinfo=UTC) <= found <= NOW + timedelta(days=1)
+    )
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
@@ -126,18 +154,21 @@ def test_timestamp(value):
 def test_timestamp_reads_what_isoformat_writes(moment):
     _count("webhook timestamp round trip")
     found = coerce.timestamp(moment.isoformat(), now=NOW)
-    in_range = datetime(2000, 1, 1, tzinfo=timezone.utc) <= moment <= NOW + timedelta(days=1)
+    in_range = datetime(2000, 1, 1, tzinfo=UTC) <= moment <= NOW + timedelta(days=1)
     assert found == (moment if in_range else None)
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("2020-09-03T08:44:10-04:00", datetime(2020, 9, 3, 12, 44, 10, tzinfo=timezone.utc)),
-    ("2026-11-22T10:00:00.000000Z", datetime(2026, 11, 22, 10, tzinfo=timezone.utc)),
-    ("2026-11-22T12:00:00", None),             # no zone: which moment is it?
-    ("2026-11-25T12:00:00Z", None),            # more than a day ahead: would make real updates look older
-    ("1999-12-31T23:59:59Z", None),
-    ("9999-12-31T23:59:59-14:00", None),       # past year 9999 in UTC
-    ("0001-01-01T00:00:00+14:00", None),       # before year 1 in UTC
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2020-09-03T08:44:10-04:00", datetime(2020, 9, 3, 12, 44, 10, tzinfo=UTC)),
+        ("2026-11-22T10:00:00.000000Z", datetime(2026, 11, 22, 10, tzinfo=UTC)),
+        ("2026-11-22T12:00:00", None),  # no zone: which moment is it?
+        ("2026-11-25T12:00:00Z", None),  # more than a day ahead: would make real updates look older
+        ("1999-12-31T23:59:59Z", None),
+        ("9999-12-31T23:59:59-14:00", None),  # past year 9999 in UTC
+        ("0001-01-01T00:00:00+14:00", None),  # before year 1 in UTC
+    ],
+)
 def test_timestamp_examples(value, expected):
     assert coerce.timestamp(value, now=NOW) == expected

@@ -7,7 +7,11 @@ import pytest
 
 from shopify_app.config import ConfigError, Settings
 
-GOOD = {"SHOPIFY_API_KEY": "0123abcd", "SHOPIFY_API_SECRET": "shpss_real_secret_value", "SECRET_KEY": "k" * 40}
+GOOD = {
+    "SHOPIFY_API_KEY": "0123abcd",
+    "SHOPIFY_API_SECRET": "shpss_real_secret_value",
+    "SECRET_KEY": "k" * 40,
+}
 
 
 def test_production_needs_real_secrets():
@@ -23,7 +27,9 @@ def test_production_needs_real_secrets():
 
 
 def test_development_fills_placeholders():
-    settings = Settings(APP_ENV="development", SHOPIFY_API_KEY="", SHOPIFY_API_SECRET="", SECRET_KEY="").check()
+    settings = Settings(
+        APP_ENV="development", SHOPIFY_API_KEY="", SHOPIFY_API_SECRET="", SECRET_KEY=""
+    ).check()
     assert settings.SHOPIFY_API_SECRET and len(settings.SECRET_KEY) >= 32
 
 
@@ -37,17 +43,31 @@ def test_settings_read_the_environment_and_dotenv(tmp_path, monkeypatch):
 
 
 def _cli(*args, env=None, cwd=None):
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "SECRET_KEY", "APP_", "DATABASE_URL"))}
-    return subprocess.run([sys.executable, "-m", "shopify_app", *args], env={**base, **(env or {})},
-                          cwd=cwd, capture_output=True, text=True, timeout=30)
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SHOPIFY_", "SECRET_KEY", "APP_", "DATABASE_URL"))
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "shopify_app", *args],
+        env={**base, **(env or {})},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 def test_serve_refuses_to_start_with_one_line_naming_the_setting(tmp_path):
-    result = _cli("serve", "--port", "1", cwd=tmp_path, env={"SHOPIFY_API_KEY": "k", "SECRET_KEY": "s" * 40})
+    result = _cli(
+        "serve", "--port", "1", cwd=tmp_path, env={"SHOPIFY_API_KEY": "k", "SECRET_KEY": "s" * 40}
+    )
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "SHOPIFY_API_SECRET" in lines[0]
-    placeholder = _cli("serve", "--port", "1", cwd=tmp_path, env={**GOOD, "SECRET_KEY": "changeme" * 5})
+    placeholder = _cli(
+        "serve", "--port", "1", cwd=tmp_path, env={**GOOD, "SECRET_KEY": "changeme" * 5}
+    )
     assert placeholder.returncode != 0 and "SECRET_KEY" in placeholder.stderr
 
 
@@ -63,8 +83,18 @@ def test_migrate_command_makes_the_schema(tmp_path):
     assert result.returncode == 0, result.stderr
     import sqlite3
 
-    tables = {r[0] for r in sqlite3.connect(db).execute("select name from sqlite_master where type='table'")}
-    assert {"shop", "customer", "intent", "webhook_delivery", "oauth_state", "alembic_version"} <= tables
+    tables = {
+        r[0]
+        for r in sqlite3.connect(db).execute("select name from sqlite_master where type='table'")
+    }
+    assert {
+        "shop",
+        "customer",
+        "intent",
+        "webhook_delivery",
+        "oauth_state",
+        "alembic_version",
+    } <= tables
     assert Path(db).exists()
 
 
@@ -87,16 +117,21 @@ def test_serve_listens_on_port_from_the_environment(monkeypatch):
 
 @pytest.mark.parametrize("value", ["60/minute", "1/second", "20/hour"])
 def test_rate_limits_take_n_per_unit(value):
-    assert Settings(SIGNUP_RATE_LIMIT=value).SIGNUP_RATE_LIMIT == value
+    assert value == Settings(SIGNUP_RATE_LIMIT=value).SIGNUP_RATE_LIMIT
 
 
 @pytest.mark.parametrize("value", ["60", "0/minute", "60/day", "lots/minute"])
 def test_rate_limits_refuse_other_forms(value):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="SIGNUP_CONTACT_LIMIT"):
         Settings(SIGNUP_CONTACT_LIMIT=value)
 
 
 def test_development_does_not_reconcile_unless_asked():
     assert Settings(APP_ENV="development").check().RECONCILE_INTERVAL_SECONDS == 0
-    assert Settings(APP_ENV="development", RECONCILE_INTERVAL_SECONDS=60).check().RECONCILE_INTERVAL_SECONDS == 60
+    assert (
+        Settings(APP_ENV="development", RECONCILE_INTERVAL_SECONDS=60)
+        .check()
+        .RECONCILE_INTERVAL_SECONDS
+        == 60
+    )
     assert Settings(APP_ENV="production", **GOOD).check().RECONCILE_INTERVAL_SECONDS == 900

@@ -23,7 +23,9 @@ def test_every_subscribed_topic_has_a_route_and_a_module():
             module = f"webhooks/{topic.replace('/', '_')}.py"
             assert (ROOT / module).is_file(), module
             assert f"# Handled by: {module}" in text
-    declared = {t for s in subscriptions for t in s.get("topics", []) + s.get("compliance_topics", [])}
+    declared = {
+        t for s in subscriptions for t in s.get("topics", []) + s.get("compliance_topics", [])
+    }
     assert declared == set(webhooks.HANDLERS)
 
 
@@ -52,7 +54,9 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_second():
 
 def test_shopify_cli_can_run_the_app():
     web = tomllib.loads((ROOT / "shopify.web.toml").read_text())
-    assert set(web["roles"]) == {"frontend", "backend"} and web["webhooks_path"].startswith("/webhooks/")
+    assert set(web["roles"]) == {"frontend", "backend"} and web["webhooks_path"].startswith(
+        "/webhooks/"
+    )
     assert "shopify-app serve" in web["commands"]["dev"]
     app = tomllib.loads((ROOT / "shopify.app.toml").read_text())
     assert app["app_proxy"]["subpath"] == "back-in-stock" and app["app_proxy"]["prefix"] == "apps"

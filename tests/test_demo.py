@@ -5,7 +5,9 @@ import time
 
 def test_demo_walks_through_signup_restock_and_alerts():
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "shopify_app", "demo"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "shopify_app", "demo"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 60
     out = result.stdout

@@ -16,9 +16,17 @@ deliveries = WebhookDelivery.__table__
 
 
 def row(webhook_id: str, event_id: str | None = None, **overrides) -> dict:
-    return {"shop_domain": "demo-shop.myshopify.com", "topic": "inventory_levels/update", "webhook_id": webhook_id,
-            "event_id": event_id, "triggered_at": None, "received_at": utcnow(), "state": "pending", "payload": "{}",
-            **overrides}
+    return {
+        "shop_domain": "demo-shop.myshopify.com",
+        "topic": "inventory_levels/update",
+        "webhook_id": webhook_id,
+        "event_id": event_id,
+        "triggered_at": None,
+        "received_at": utcnow(),
+        "state": "pending",
+        "payload": "{}",
+        **overrides,
+    }
 
 
 def stored(engine) -> list[str]:
@@ -29,7 +37,9 @@ def stored(engine) -> list[str]:
 async def with_writer(engine, database_url, work):
     async_engine = make_async_engine(database_url)
     try:
-        writer = GroupInsert(deliveries, "webhook_id", unique=("event_id",), engine=engine, async_engine=async_engine)
+        writer = GroupInsert(
+            deliveries, "webhook_id", unique=("event_id",), engine=engine, async_engine=async_engine
+        )
         statements = []
         real_run = writer._insert
 
@@ -48,22 +58,29 @@ def test_concurrent_rows_share_statements_and_duplicates_are_reported(engine, da
     async def work(writer):
         first = await asyncio.gather(*(writer.insert(row(f"w{n}", f"e{n}")) for n in range(100)))
         again = await asyncio.gather(
-            writer.insert(row("w1")),                  # the same delivery
-            writer.insert(row("x1", "e2")),            # the same event, another delivery id
-            writer.insert(row("x2", "e-new")), writer.insert(row("x3", "e-new")),  # a race within one batch
+            writer.insert(row("w1")),  # the same delivery
+            writer.insert(row("x1", "e2")),  # the same event, another delivery id
+            writer.insert(row("x2", "e-new")),
+            writer.insert(row("x3", "e-new")),  # a race within one batch
         )
         return first, again
 
     (first, again), statements = asyncio.run(with_writer(engine, database_url, work))
     assert first == [True] * 100 and again == [False, False, True, False]
-    assert len(statements) < 20 and sum(statements) < 104  # many rows per statement; repeats not written twice
+    assert (
+        len(statements) < 20 and sum(statements) < 104
+    )  # many rows per statement; repeats not written twice
     assert len(stored(engine)) == 101
 
 
 def test_a_bad_row_fails_alone(engine, database_url):
     async def work(writer):
-        return await asyncio.gather(writer.insert(row("good-1")), writer.insert(row("bad", topic=None)),
-                                    writer.insert(row("good-2")), return_exceptions=True)
+        return await asyncio.gather(
+            writer.insert(row("good-1")),
+            writer.insert(row("bad", topic=None)),
+            writer.insert(row("good-2")),
+            return_exceptions=True,
+        )
 
     (outcomes, _) = asyncio.run(with_writer(engine, database_url, work))
     assert outcomes[0] is True and outcomes[2] is True and isinstance(outcomes[1], Exception)
@@ -76,7 +93,9 @@ def test_a_database_failure_fails_every_row_of_the_batch(engine, database_url):
             raise OperationalError("INSERT", {}, Exception("the database is restarting"))
 
         writer._insert = broken
-        return await asyncio.gather(*(writer.insert(row(uuid.uuid4().hex)) for _ in range(5)), return_exceptions=True)
+        return await asyncio.gather(
+            *(writer.insert(row(uuid.uuid4().hex)) for _ in range(5)), return_exceptions=True
+        )
 
     (outcomes, _) = asyncio.run(with_writer(engine, database_url, work))
     assert all(isinstance(o, OperationalError) for o in outcomes)

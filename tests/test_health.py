@@ -9,7 +9,9 @@ def test_healthz_and_readyz(client):
 
 
 def test_readyz_fails_while_the_database_does_not_answer(settings):
-    down = settings.model_copy(update={"DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none"})
+    down = settings.model_copy(
+        update={"DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none"}
+    )
     with TestClient(create_app(down)) as client:
         assert client.get("/healthz").status_code == 200
         response = client.get("/readyz")

@@ -1,27 +1,35 @@
-from datetime import datetime, timedelta, timezone
+import itertools
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from shopify_app.models import DeliveryPolicy
-from shopify_app.restock import Policy, batch_size, in_stock, is_restock, max_quantity, next_batch_at
+from shopify_app.restock import (
+    Policy,
+    batch_size,
+    in_stock,
+    is_restock,
+    max_quantity,
+    next_batch_at,
+)
 
 ALL = Policy()
 BATCHES = Policy(delivery=DeliveryPolicy.batches, batch_multiplier=2.5, batch_interval_seconds=600)
 
 
 @pytest.mark.parametrize(
-    "before, after, threshold, expected",
+    ("before", "after", "threshold", "expected"),
     [
         (0, 1, 1, True),
-        (None, 3, 1, True),       # never seen: signups exist because it was sold out
-        (-2, 1, 1, True),         # oversold counts as sold out
-        (1, 5, 1, False),         # stayed in stock: no re-alert
-        (5, 0, 1, False),         # sold out
+        (None, 3, 1, True),  # never seen: signups exist because it was sold out
+        (-2, 1, 1, True),  # oversold counts as sold out
+        (1, 5, 1, False),  # stayed in stock: no re-alert
+        (5, 0, 1, False),  # sold out
         (0, 0, 1, False),
-        (0, 2, 3, False),         # below the minimum restock quantity
-        (2, 3, 3, True),          # reaching it is a restock
+        (0, 2, 3, False),  # below the minimum restock quantity
+        (2, 3, 3, True),  # reaching it is a restock
         (3, 10, 3, False),
-        (0, None, 1, False),      # unknown stock never alerts
+        (0, None, 1, False),  # unknown stock never alerts
     ],
 )
 def test_is_restock(before, after, threshold, expected):
@@ -30,7 +38,7 @@ def test_is_restock(before, after, threshold, expected):
 
 def test_sell_out_then_restock_alerts_again():
     history = [0, 3, 5, 0, 2]
-    transitions = [is_restock(a, b, ALL) for a, b in zip(history, history[1:])]
+    transitions = [is_restock(a, b, ALL) for a, b in itertools.pairwise(history)]
     assert transitions == [True, False, False, True]
 
 
@@ -52,7 +60,7 @@ def test_max_quantity_only_when_skipping():
 
 
 def test_next_batch_time():
-    now = datetime(2026, 11, 22, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 22, tzinfo=UTC)
     assert next_batch_at(now, ALL) is None
     assert next_batch_at(now, BATCHES) == now + timedelta(seconds=600)
 

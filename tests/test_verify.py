@@ -4,7 +4,8 @@ from urllib.parse import parse_qsl
 import jwt
 import pytest
 import shopify
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from shopify_app import verify
 from shopify_app.verify import VerificationError
@@ -18,10 +19,13 @@ def items(query: str) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(
-    "query, expected",
+    ("query", "expected"),
     [
         (FIRST, "4712bf92ffc2917d15a2f5a273e39f0116667419aa4b6ac0b3baaf26fa3c4d20"),
-        (FIRST + "&state=0.6784241404160823", "700e2dadb827fcc8609e9d5ce208b2e9cdaab9df07390d2cbca10d7c328fc4bf"),
+        (
+            FIRST + "&state=0.6784241404160823",
+            "700e2dadb827fcc8609e9d5ce208b2e9cdaab9df07390d2cbca10d7c328fc4bf",
+        ),
         (
             "code=a94a110d86d2452eb3e2af4cfb8a3828&shop=some-shop.myshopify.com&timestamp=1337178173",
             "2cb1a277650a659f1b11e92a4a64275b128e037f2c3390e3c8fd2d8721dac9e2",
@@ -69,44 +73,69 @@ PROXY = "extra=1&extra=2&shop=shop-name.myshopify.com&path_prefix=%2Fapps%2Fawes
 
 
 @pytest.mark.parametrize(
-    "extra, expected",
+    ("extra", "expected"),
     [
-        ("&logged_in_customer_id=1", "4c68c8624d737112c91818c11017d24d334b524cb5c2b8ba08daa056f7395ddb"),
-        ("&logged_in_customer_id=", "e072b6d7e6622d85912a5214b860d3100dc1e73d9bc29f43796ac8c9ff8093cb"),
+        (
+            "&logged_in_customer_id=1",
+            "4c68c8624d737112c91818c11017d24d334b524cb5c2b8ba08daa056f7395ddb",
+        ),
+        (
+            "&logged_in_customer_id=",
+            "e072b6d7e6622d85912a5214b860d3100dc1e73d9bc29f43796ac8c9ff8093cb",
+        ),
         ("", "a9718877bea71c2484f91608a7eaea1532bdf71f5c56825065fa4ccabe549ef3"),
     ],
 )
 def test_proxy_signature_vectors(extra, expected):
     query = PROXY + extra
     assert verify.proxy_signature("hush", items(query)) == expected
-    shop = verify.verify_proxy_signature("hush", query + "&signature=" + expected, clock=lambda: 1317327555)
+    shop = verify.verify_proxy_signature(
+        "hush", query + "&signature=" + expected, clock=lambda: 1317327555
+    )
     assert shop == "shop-name.myshopify.com"
 
 
 def test_proxy_signature_refusals():
     sig = "a9718877bea71c2484f91608a7eaea1532bdf71f5c56825065fa4ccabe549ef3"
     with pytest.raises(VerificationError, match="too old"):
-        verify.verify_proxy_signature("hush", PROXY + "&signature=" + sig, clock=lambda: 1317327555 + 91)
+        verify.verify_proxy_signature(
+            "hush", PROXY + "&signature=" + sig, clock=lambda: 1317327555 + 91
+        )
     with pytest.raises(VerificationError, match="repeated"):
-        verify.verify_proxy_signature("hush", PROXY + f"&signature={sig}&signature={sig}", clock=lambda: 1317327555)
+        verify.verify_proxy_signature(
+            "hush", PROXY + f"&signature={sig}&signature={sig}", clock=lambda: 1317327555
+        )
     with pytest.raises(VerificationError, match="repeated"):
-        verify.verify_proxy_signature("hush", PROXY + "&shop=x.myshopify.com&signature=" + sig, clock=lambda: 1317327555)
+        verify.verify_proxy_signature(
+            "hush", PROXY + "&shop=x.myshopify.com&signature=" + sig, clock=lambda: 1317327555
+        )
     with pytest.raises(VerificationError, match="does not match"):
-        verify.verify_proxy_signature("hush", PROXY + "&signature=" + sig.replace("a", "b"), clock=lambda: 1317327555)
+        verify.verify_proxy_signature(
+            "hush", PROXY + "&signature=" + sig.replace("a", "b"), clock=lambda: 1317327555
+        )
 
 
 def test_webhook_hmac_vector():
-    assert verify.webhook_hmac("secret", b"message") == "i19IcCmVwVmMVz2x4hhmqbgl1KeU0WnXBgoDYFeWNgs="
+    assert (
+        verify.webhook_hmac("secret", b"message") == "i19IcCmVwVmMVz2x4hhmqbgl1KeU0WnXBgoDYFeWNgs="
+    )
     verify.verify_webhook_hmac("secret", b"message", "i19IcCmVwVmMVz2x4hhmqbgl1KeU0WnXBgoDYFeWNgs=")
-    for header in (None, "", "i19IcCmVwVmMVz2x4hhmqbgl1KeU0WnXBgoDYFeWNgs", "8b5f48702995c1598c573db1e21866a9b825d4a794d169d7060a03605796360b"):
+    for header in (
+        None,
+        "",
+        "i19IcCmVwVmMVz2x4hhmqbgl1KeU0WnXBgoDYFeWNgs",
+        "8b5f48702995c1598c573db1e21866a9b825d4a794d169d7060a03605796360b",
+    ):
         with pytest.raises(VerificationError):
             verify.verify_webhook_hmac("secret", b"message", header)
     with pytest.raises(VerificationError):
-        verify.verify_webhook_hmac("secret", b"message ", "i19IcCmVwVmMVz2x4hhmqbgl1KeU0WnXBgoDYFeWNgs=")
+        verify.verify_webhook_hmac(
+            "secret", b"message ", "i19IcCmVwVmMVz2x4hhmqbgl1KeU0WnXBgoDYFeWNgs="
+        )
 
 
 @pytest.mark.parametrize(
-    "given, expected",
+    ("given", "expected"),
     [
         ("my-shop.myshopify.com", "my-shop.myshopify.com"),
         ("  My-Shop.MyShopify.com ", "my-shop.myshopify.com"),
@@ -147,7 +176,9 @@ def test_session_token():
     claims = verify.decode_session_token(_session_token(), api_key="key", secret="hush")
     assert claims["shop"] == "demo.myshopify.com"
     # App Bridge sends tokens whose nbf is a few seconds in the future.
-    verify.decode_session_token(_session_token(nbf=int(time.time()) + 5), api_key="key", secret="hush")
+    verify.decode_session_token(
+        _session_token(nbf=int(time.time()) + 5), api_key="key", secret="hush"
+    )
     for bad in (
         _session_token(aud="other"),
         _session_token(exp=int(time.time()) - 60),
@@ -163,6 +194,7 @@ def test_session_token():
 
 # -- arbitrary input: a VerificationError or a result, never anything else ----------------------
 
+
 def _count(name: str) -> None:
     from .support import CASE_COUNTS
 
@@ -171,31 +203,49 @@ def _count(name: str) -> None:
 
 
 shop_like = st.from_regex(r"[a-zA-Z0-9-]{0,12}\.myshopify\.com", fullmatch=True)
-awkward_text = st.text(max_size=40) | st.sampled_from(["²", "٣", "9" * 30, "9" * 5000, "\x00", "１２３", "-1", "1e3"])
+awkward_text = st.text(max_size=40) | st.sampled_from(
+    ["²", "٣", "9" * 30, "9" * 5000, "\x00", "１２３", "-1", "1e3"]  # noqa: RUF001 (fullwidth on purpose)
+)
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.one_of(shop_like, shop_like.map(lambda s: f" {s.upper()}\n"), st.text(max_size=60),
-                 shop_like.map(lambda s: s.replace("k", "\u212a")), st.none(), st.integers()))
+@given(
+    st.one_of(
+        shop_like,
+        shop_like.map(lambda s: f" {s.upper()}\n"),
+        st.text(max_size=60),
+        shop_like.map(lambda s: s.replace("k", "\u212a")),
+        st.none(),
+        st.integers(),
+    )
+)
 def test_shop_domain_is_ascii_and_canonical_or_refused(value):
     _count("shop domain")
     found = verify.sanitize_shop_domain(value)
     if found is None:
         return
-    assert value.isascii() and verify.SHOP_DOMAIN.fullmatch(found) and found == value.strip().lower()
+    assert (
+        value.isascii() and verify.SHOP_DOMAIN.fullmatch(found) and found == value.strip().lower()
+    )
     assert verify.sanitize_shop_domain(found) == found
 
 
 @settings(max_examples=500, deadline=None)
-@given(timestamp=st.one_of(awkward_text, st.integers(-(2**70), 2**70).map(str),
-                           st.integers(0, 2 * THEN).map(str)),
-       extra=st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=3))
+@given(
+    timestamp=st.one_of(
+        awkward_text, st.integers(-(2**70), 2**70).map(str), st.integers(0, 2 * THEN).map(str)
+    ),
+    extra=st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=3),
+)
 @example(timestamp="²", extra={})
 @example(timestamp="9" * 5000, extra={})
 def test_signed_query_with_any_timestamp_verifies_or_is_refused(timestamp, extra):
     _count("signed query timestamp")
-    pairs = [("shop", "a.myshopify.com"), ("timestamp", timestamp), *((k, v) for k, v in extra.items() if k not in (
-        "hmac", "signature", "shop", "timestamp"))]
+    pairs = [
+        ("shop", "a.myshopify.com"),
+        ("timestamp", timestamp),
+        *((k, v) for k, v in extra.items() if k not in ("hmac", "signature", "shop", "timestamp")),
+    ]
     signed = [*pairs, ("hmac", verify.query_hmac("hush", pairs))]
     try:
         verify.verify_query_hmac("hush", signed, clock=lambda: THEN)
@@ -205,7 +255,10 @@ def test_signed_query_with_any_timestamp_verifies_or_is_refused(timestamp, extra
 
 
 @settings(max_examples=500, deadline=None)
-@given(timestamp=awkward_text | st.integers(0, 2 * THEN).map(str), shop=shop_like | st.text(max_size=20))
+@given(
+    timestamp=awkward_text | st.integers(0, 2 * THEN).map(str),
+    shop=shop_like | st.text(max_size=20),
+)
 @example(timestamp="²", shop="a.myshopify.com")
 def test_proxy_signature_with_any_timestamp_verifies_or_is_refused(timestamp, shop):
     from urllib.parse import urlencode

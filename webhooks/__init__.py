@@ -16,11 +16,19 @@ from . import (
 HANDLERS = {
     module.TOPIC: module.handle
     for module in (
-        app_uninstalled, customers_data_request, customers_redact, inventory_levels_update, orders_create,
-        products_update, shop_redact,
+        app_uninstalled,
+        customers_data_request,
+        customers_redact,
+        inventory_levels_update,
+        orders_create,
+        products_update,
+        shop_redact,
     )
 }
 
 routes = [
-    Mount("/webhooks", routes=[Route(f"/{topic}", handle, methods=["POST"]) for topic, handle in HANDLERS.items()])
+    Mount(
+        "/webhooks",
+        routes=[Route(f"/{topic}", handle, methods=["POST"]) for topic, handle in HANDLERS.items()],
+    )
 ]

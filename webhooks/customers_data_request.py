@@ -24,15 +24,31 @@ def apply(session: Session, delivery: Delivery) -> None:
     email, phone, shopify_id = customer_contacts(customer, delivery)
     request = payload.get("data_request")
     shopify_request_id = coerce.shopify_id(request.get("id")) if isinstance(request, dict) else None
-    shop_id = session.execute(select(Shop.id).where(Shop.domain == delivery.shop)).scalar_one_or_none()
+    shop_id = session.execute(
+        select(Shop.id).where(Shop.domain == delivery.shop)
+    ).scalar_one_or_none()
     if shop_id is None:
-        log.info("customer data requested from an unknown shop: we hold nothing",
-                 extra={"data_request_id": shopify_request_id})
+        log.info(
+            "customer data requested from an unknown shop: we hold nothing",
+            extra={"data_request_id": shopify_request_id},
+        )
         return
-    request_id = data_requests.file(session, shop_id, shopify_request_id=shopify_request_id, email=email, phone=phone,
-                                    shopify_customer_id=shopify_id)
-    log.info("customer data requested", extra={"data_request_id": shopify_request_id, "request": request_id,
-                                                "identified": bool(email or phone or shopify_id)})
+    request_id = data_requests.file(
+        session,
+        shop_id,
+        shopify_request_id=shopify_request_id,
+        email=email,
+        phone=phone,
+        shopify_customer_id=shopify_id,
+    )
+    log.info(
+        "customer data requested",
+        extra={
+            "data_request_id": shopify_request_id,
+            "request": request_id,
+            "identified": bool(email or phone or shopify_id),
+        },
+    )
 
 
 handle = endpoint(TOPIC, apply)

@@ -2,6 +2,7 @@
 their customer rows and every signup made by them or with their email or phone keep no contact
 (`shopify_app/privacy.py`); the shop's figures stay."""
 
+import contextlib
 import logging
 
 from sqlalchemy import select
@@ -17,7 +18,9 @@ TOPIC = "customers/redact"
 log = logging.getLogger(__name__)
 
 
-def customer_contacts(customer: dict, delivery: Delivery | None = None) -> tuple[str | None, str | None, str | None]:
+def customer_contacts(
+    customer: dict, delivery: Delivery | None = None
+) -> tuple[str | None, str | None, str | None]:
     """The customer's normalised email, E.164 phone and Shopify id, each None when absent or
     unusable (a number for an email, a list for an id, NUL anywhere); what was unusable is logged
     by field name, never by value."""
@@ -33,24 +36,36 @@ def customer_contacts(customer: dict, delivery: Delivery | None = None) -> tuple
             pass
     text = coerce.text(raw_phone, 64)
     if text:
-        try:
+        with contextlib.suppress(ValueError):
             phone = normalize_phone(text)
-        except ValueError:
-            pass
     shopify_id = coerce.shopify_id(raw_id)
-    unusable = [name for name, raw, kept in (("customer.email", raw_email, email), ("customer.phone", raw_phone, phone),
-                                              ("customer.id", raw_id, shopify_id)) if raw not in (None, "") and kept is None]
+    unusable = [
+        name
+        for name, raw, kept in (
+            ("customer.email", raw_email, email),
+            ("customer.phone", raw_phone, phone),
+            ("customer.id", raw_id, shopify_id),
+        )
+        if raw not in (None, "") and kept is None
+    ]
     if unusable:
-        log.warning("customer fields unusable", extra={"topic": delivery.topic if delivery else None,
-                                                        "webhook_id": delivery.webhook_id if delivery else None,
-                                                        "fields": unusable})
+        log.warning(
+            "customer fields unusable",
+            extra={
+                "topic": delivery.topic if delivery else None,
+                "webhook_id": delivery.webhook_id if delivery else None,
+                "fields": unusable,
+            },
+        )
     return email, phone, None if shopify_id is None else str(shopify_id)
 
 
 def apply(session: Session, delivery: Delivery) -> None:
     payload = delivery.payload if isinstance(delivery.payload, dict) else {}
     customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
-    shop_id = session.execute(select(Shop.id).where(Shop.domain == delivery.shop)).scalar_one_or_none()
+    shop_id = session.execute(
+        select(Shop.id).where(Shop.domain == delivery.shop)
+    ).scalar_one_or_none()
     email, phone, shopify_id = customer_contacts(customer, delivery)
     if shop_id is not None:
         privacy.redact_customer(session, shop_id, email=email, phone=phone, shopify_id=shopify_id)

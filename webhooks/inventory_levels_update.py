@@ -74,19 +74,32 @@ _CLAIM = (
     update(deliveries)
     .where(deliveries.c.id.in_(_pending.scalar_subquery()))
     .values(state=DeliveryState.pending.value)
-    .returning(deliveries.c.id, deliveries.c.webhook_id, deliveries.c.shop_domain, deliveries.c.payload,
-               deliveries.c.triggered_at, deliveries.c.received_at)
+    .returning(
+        deliveries.c.id,
+        deliveries.c.webhook_id,
+        deliveries.c.shop_domain,
+        deliveries.c.payload,
+        deliveries.c.triggered_at,
+        deliveries.c.received_at,
+    )
 )
 _MARK = {
-    DeliveryState.applied: update(deliveries).where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+    DeliveryState.applied: update(deliveries)
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
     .values(state=DeliveryState.applied.value, payload=None),
-    **{state: update(deliveries).where(deliveries.c.id.in_(bindparam("ids", expanding=True))).values(state=state.value)
-       for state in (DeliveryState.skipped, DeliveryState.failed)},
+    **{
+        state: update(deliveries)
+        .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+        .values(state=state.value)
+        for state in (DeliveryState.skipped, DeliveryState.failed)
+    },
 }
 
 
 def _installed(connection: Connection, domains: set[str]) -> dict[str, int]:
-    rows = connection.execute(select(shops.c.domain, shops.c.id).where(shops.c.domain.in_(sorted(domains)), INSTALLED))
+    rows = connection.execute(
+        select(shops.c.domain, shops.c.id).where(shops.c.domain.in_(sorted(domains)), INSTALLED)
+    )
     return {row.domain: row.id for row in rows}
 
 
@@ -115,20 +128,34 @@ def _apply(connection: Connection, claimed) -> None:
         if key not in newest or (level.updated_at, row.id) >= newest[key][:2]:
             newest[key] = (level.updated_at, row.id, level)
         outcome[DeliveryState.applied].append(row.id)
-    stored = inventory.record_levels(connection, {
-        key: inventory.Level(location_id=key[2], available=level.available, updated_at=level.updated_at)
-        for key, (_, _, level) in newest.items()
-    })
-    jobs.enqueue_many(connection, JobKind.inventory, [
-        (f"{shop_id}:{item_id}", shop_id, {"inventory_item_id": item_id}) for shop_id, item_id in sorted(stored)
-    ])
+    stored = inventory.record_levels(
+        connection,
+        {
+            key: inventory.Level(
+                location_id=key[2], available=level.available, updated_at=level.updated_at
+            )
+            for key, (_, _, level) in newest.items()
+        },
+    )
+    jobs.enqueue_many(
+        connection,
+        JobKind.inventory,
+        [
+            (f"{shop_id}:{item_id}", shop_id, {"inventory_item_id": item_id})
+            for shop_id, item_id in sorted(stored)
+        ],
+    )
     for state, ids in outcome.items():
         if ids:
             connection.execute(_MARK[state], {"ids": ids})
     for reason, count in skipped.items():
-        log.warning("inventory level deliveries skipped", extra={"reason": reason, "deliveries": count})
+        log.warning(
+            "inventory level deliveries skipped", extra={"reason": reason, "deliveries": count}
+        )
     for reason, count in notes.items():
-        log.warning("inventory level deliveries coerced", extra={"reason": reason, "deliveries": count})
+        log.warning(
+            "inventory level deliveries coerced", extra={"reason": reason, "deliveries": count}
+        )
 
 
 def _payload(raw: str | None):
@@ -155,7 +182,9 @@ def apply_pending(connection: Connection, *, limit: int = 1000, one_by_one: bool
         except Exception as exc:
             if is_transient(exc):
                 raise
-            log.warning("inventory level delivery could not be applied; marked failed",
-                        extra={"webhook_id": row.webhook_id, **failure(exc)})
+            log.warning(
+                "inventory level delivery could not be applied; marked failed",
+                extra={"webhook_id": row.webhook_id, **failure(exc)},
+            )
             connection.execute(_MARK[DeliveryState.failed], {"ids": [row.id]})
     return len(claimed)

@@ -30,8 +30,8 @@ TOPIC = "orders/create"
 log = logging.getLogger(__name__)
 
 CURRENCY = re.compile(r"[A-Z]{3}")
-CENTS = Decimal("0.0001")          # the conversion amount's scale (Numeric(18, 4))
-MAX_AMOUNT = Decimal(10) ** 14     # what Numeric(18, 4) holds
+CENTS = Decimal("0.0001")  # the conversion amount's scale (Numeric(18, 4))
+MAX_AMOUNT = Decimal(10) ** 14  # what Numeric(18, 4) holds
 
 
 def _line(raw: Any) -> conversions.Line | None:
@@ -40,11 +40,19 @@ def _line(raw: Any) -> conversions.Line | None:
     line_id, variant_id = coerce.shopify_id(raw.get("id")), coerce.shopify_id(raw.get("variant_id"))
     quantity, price = coerce.int32(raw.get("quantity")), coerce.price(raw.get("price"))
     # A quantity past 32 bits would be stored clamped, and the amount with it: the line is left out.
-    if line_id is None or variant_id is None or price is None or quantity is None or quantity != raw.get("quantity"):
+    if (
+        line_id is None
+        or variant_id is None
+        or price is None
+        or quantity is None
+        or quantity != raw.get("quantity")
+    ):
         return None
     try:
         amount = Decimal(price) * quantity
-        if quantity < 1 or not 0 <= amount < MAX_AMOUNT:  # before quantize(), which refuses over 28 digits
+        if (
+            quantity < 1 or not 0 <= amount < MAX_AMOUNT
+        ):  # before quantize(), which refuses over 28 digits
             return None
         amount = amount.quantize(CENTS)
     except ArithmeticError:  # decimal's Overflow and InvalidOperation: "1E+999999999"
@@ -67,7 +75,9 @@ def order_of(payload: Any, delivery: Delivery) -> conversions.Order | None:
     raw_lines = raw_lines if isinstance(raw_lines, list) else []
     lines = tuple(line for line in map(_line, raw_lines) if line is not None)
     # A custom item or a tip has no variant: nothing to attribute, and nothing wrong with it.
-    if len(lines) != sum(not (isinstance(raw, dict) and raw.get("variant_id") is None) for raw in raw_lines):
+    if len(lines) != sum(
+        not (isinstance(raw, dict) and raw.get("variant_id") is None) for raw in raw_lines
+    ):
         unusable.append("line_items[]")
     currency = payload.get("currency")
     currency = currency if isinstance(currency, str) and CURRENCY.fullmatch(currency) else None
@@ -75,21 +85,34 @@ def order_of(payload: Any, delivery: Delivery) -> conversions.Order | None:
         unusable.append("currency")
     customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
     # The shopper: the order's own email and phone (a guest checkout has only these), and its customer's.
-    buyer = customer_contacts({"email": payload.get("email"), "phone": payload.get("phone")}, delivery)
+    buyer = customer_contacts(
+        {"email": payload.get("email"), "phone": payload.get("phone")}, delivery
+    )
     account = customer_contacts(customer, delivery)
     if order_id is None:
         unusable.append("id")
     if created_at is None:
         unusable.append("created_at")
     if unusable:
-        log.warning("order fields unusable", extra={"topic": TOPIC, "webhook_id": delivery.webhook_id,
-                                                     "fields": sorted(set(unusable))})
+        log.warning(
+            "order fields unusable",
+            extra={
+                "topic": TOPIC,
+                "webhook_id": delivery.webhook_id,
+                "fields": sorted(set(unusable)),
+            },
+        )
     if order_id is None or created_at is None:
         return None
-    return conversions.Order(id=order_id, created_at=created_at, currency=currency, lines=lines,
-                             emails=email_forms(buyer[0]) | email_forms(account[0]),
-                             phones=frozenset({buyer[1], account[1]} - {None}),
-                             customer_ids=frozenset({account[2]} - {None}))
+    return conversions.Order(
+        id=order_id,
+        created_at=created_at,
+        currency=currency,
+        lines=lines,
+        emails=email_forms(buyer[0]) | email_forms(account[0]),
+        phones=frozenset({buyer[1], account[1]} - {None}),
+        customer_ids=frozenset({account[2]} - {None}),
+    )
 
 
 def apply(session: Session, delivery: Delivery, *, window: timedelta) -> None:
@@ -101,7 +124,10 @@ def apply(session: Session, delivery: Delivery, *, window: timedelta) -> None:
         return
     added = conversions.attribute(session, shop.id, order, window)
     if added:
-        log.info("order converted alerts", extra={"webhook_id": delivery.webhook_id, "conversions": added})
+        log.info(
+            "order converted alerts",
+            extra={"webhook_id": delivery.webhook_id, "conversions": added},
+        )
 
 
 async def handle(request: Request) -> Response:

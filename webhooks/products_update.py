@@ -18,14 +18,22 @@ log = logging.getLogger(__name__)
 
 # Payload field -> VariantInfo attribute, for saying what was adjusted.
 PRODUCT_FIELDS = {"title": "product_title", "handle": "handle"}
-VARIANT_FIELDS = {"id": "shopify_variant_id", "inventory_item_id": "inventory_item_id", "sku": "sku",
-                  "inventory_quantity": "inventory_quantity"}
+VARIANT_FIELDS = {
+    "id": "shopify_variant_id",
+    "inventory_item_id": "inventory_item_id",
+    "sku": "sku",
+    "inventory_quantity": "inventory_quantity",
+}
 
 
 def _adjusted(payload: dict, variants: list[inventory.VariantInfo]) -> list[str]:
     """The fields whose stored value is not what the payload said (dropped, cut, clamped)."""
     fields = set()
-    sent = [v for v in payload.get("variants") or [] if isinstance(v, dict)] if isinstance(payload.get("variants"), list) else []
+    sent = (
+        [v for v in payload.get("variants") or [] if isinstance(v, dict)]
+        if isinstance(payload.get("variants"), list)
+        else []
+    )
     if isinstance(payload.get("variants"), list) and len(sent) != len(payload["variants"]):
         fields.add("variants[]")
     kept = {v.shopify_variant_id: v for v in variants}
@@ -38,7 +46,9 @@ def _adjusted(payload: dict, variants: list[inventory.VariantInfo]) -> list[str]
             if raw.get(name) not in (None, "") and raw.get(name) != getattr(info, attribute):
                 fields.add(f"variants[].{name}")
         for name, attribute in PRODUCT_FIELDS.items():
-            if payload.get(name) not in (None, "") and payload.get(name) != getattr(info, attribute):
+            if payload.get(name) not in (None, "") and payload.get(name) != getattr(
+                info, attribute
+            ):
                 fields.add(name)
     return sorted(fields)
 
@@ -52,7 +62,10 @@ def apply(session: Session, delivery: Delivery) -> None:
         inventory.upsert_variant(session, shop.id, variant)
     adjusted = _adjusted(delivery.payload, variants)
     if adjusted:
-        log.warning("product fields dropped or coerced", extra={"webhook_id": delivery.webhook_id, "fields": adjusted})
+        log.warning(
+            "product fields dropped or coerced",
+            extra={"webhook_id": delivery.webhook_id, "fields": adjusted},
+        )
 
 
 handle = endpoint(TOPIC, apply)

@@ -64,7 +64,9 @@ def parse_json(body: bytes) -> Any:
     except orjson.JSONDecodeError:
         pass
     try:
-        return json.loads(body.decode("utf-8"), parse_int=_bounded_int, parse_constant=_no_constants)
+        return json.loads(
+            body.decode("utf-8"), parse_int=_bounded_int, parse_constant=_no_constants
+        )
     except RecursionError:
         return None
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
@@ -81,13 +83,15 @@ class Delivery:
     api_version: str | None
     payload: Any
     body: bytes = b""
-    not_json: str | None = None   # why the body is not JSON; then there is no payload to apply
+    not_json: str | None = None  # why the body is not JSON; then there is no payload to apply
 
 
 Apply = Callable[[Session, Delivery], None]
 
 
-def delivery_row(delivery: Delivery, state: DeliveryState, payload: str | None = None) -> dict[str, Any]:
+def delivery_row(
+    delivery: Delivery, state: DeliveryState, payload: str | None = None
+) -> dict[str, Any]:
     return {
         "shop_domain": delivery.shop,
         "topic": delivery.topic,
@@ -100,9 +104,13 @@ def delivery_row(delivery: Delivery, state: DeliveryState, payload: str | None =
     }
 
 
-def record(session: Session, delivery: Delivery, state: DeliveryState = DeliveryState.applied) -> bool:
+def record(
+    session: Session, delivery: Delivery, state: DeliveryState = DeliveryState.applied
+) -> bool:
     """Write the delivery down; False if this delivery or event was seen before."""
-    stmt = insert_ignoring_conflicts(session, deliveries, delivery_row(delivery, state)).returning(deliveries.c.id)
+    stmt = insert_ignoring_conflicts(session, deliveries, delivery_row(delivery, state)).returning(
+        deliveries.c.id
+    )
     return session.execute(stmt).first() is not None
 
 
@@ -125,11 +133,17 @@ async def verified(request: Request, topic: str) -> Delivery | Response:
         log.warning("webhook refused", extra={"topic": topic, "reason": str(exc)})
         return errors(401, "The webhook's HMAC does not verify")
     headers = request.headers
-    missing = [h for h in ("X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Webhook-Id") if not headers.get(h)]
+    missing = [
+        h
+        for h in ("X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Webhook-Id")
+        if not headers.get(h)
+    ]
     if missing:
         return errors(400, *(f"{h} header is missing" for h in missing))
     if headers["x-shopify-topic"] != topic:
-        return errors(400, f"X-Shopify-Topic is {headers['x-shopify-topic']!r}, this endpoint takes {topic!r}")
+        return errors(
+            400, f"X-Shopify-Topic is {headers['x-shopify-topic']!r}, this endpoint takes {topic!r}"
+        )
     shop = sanitize_shop_domain(headers["x-shopify-shop-domain"])
     if shop is None:
         return errors(400, "X-Shopify-Shop-Domain is not a myshopify.com domain")
@@ -155,8 +169,14 @@ async def verified(request: Request, topic: str) -> Delivery | Response:
 
 
 def _log_not_json(delivery: Delivery) -> None:
-    log.warning("webhook body is not JSON; recorded as failed",
-                extra={"topic": delivery.topic, "webhook_id": delivery.webhook_id, "reason": delivery.not_json})
+    log.warning(
+        "webhook body is not JSON; recorded as failed",
+        extra={
+            "topic": delivery.topic,
+            "webhook_id": delivery.webhook_id,
+            "reason": delivery.not_json,
+        },
+    )
 
 
 def _apply_once(request: Request, delivery: Delivery, apply: Apply) -> DeliveryState | None:
@@ -176,8 +196,10 @@ def _apply_once(request: Request, delivery: Delivery, apply: Apply) -> DeliveryS
         except Exception as exc:
             if is_transient(exc):
                 raise
-            log.warning("webhook could not be applied; recorded as failed",
-                        extra={"topic": delivery.topic, "webhook_id": delivery.webhook_id, **failure(exc)})
+            log.warning(
+                "webhook could not be applied; recorded as failed",
+                extra={"topic": delivery.topic, "webhook_id": delivery.webhook_id, **failure(exc)},
+            )
     with session_scope(engine) as session:
         return DeliveryState.failed if record(session, delivery, DeliveryState.failed) else None
 
@@ -190,7 +212,10 @@ def endpoint(topic: str, apply: Apply):
         if isinstance(delivery, Response):
             return delivery
         state = await run_in_threadpool(_apply_once, request, delivery, apply)
-        log.info("webhook", extra={"topic": topic, "duplicate": state is None, "webhook_id": delivery.webhook_id})
+        log.info(
+            "webhook",
+            extra={"topic": topic, "duplicate": state is None, "webhook_id": delivery.webhook_id},
+        )
         return Response(status_code=OK)
 
     handle.__name__ = "webhook_" + topic.replace("/", "_")
@@ -203,8 +228,12 @@ def intake(app) -> GroupInsert:
     writer = getattr(state, "webhook_intake", None)
     if writer is None or writer.engine is not state.engine:
         writer = state.webhook_intake = GroupInsert(
-            deliveries, "webhook_id", unique=("event_id",), engine=state.engine,
-            async_engine=getattr(state, "async_engine", None))
+            deliveries,
+            "webhook_id",
+            unique=("event_id",),
+            engine=state.engine,
+            async_engine=getattr(state, "async_engine", None),
+        )
     return writer
 
 
@@ -228,11 +257,16 @@ def queued_endpoint(topic: str):
             if is_transient(exc):
                 raise  # 5xx: Shopify delivers it again later
             # A row the database refuses would be refused on every retry: acknowledge, and say so.
-            log.error("webhook could not be recorded", extra={"topic": topic, "webhook_id": delivery.webhook_id,
-                                                               **failure(exc)})
+            log.error(
+                "webhook could not be recorded",
+                extra={"topic": topic, "webhook_id": delivery.webhook_id, **failure(exc)},
+            )
             return Response(status_code=OK)
         if log.isEnabledFor(logging.INFO):
-            log.info("webhook", extra={"topic": topic, "duplicate": not fresh, "webhook_id": delivery.webhook_id})
+            log.info(
+                "webhook",
+                extra={"topic": topic, "duplicate": not fresh, "webhook_id": delivery.webhook_id},
+            )
         return Response(status_code=OK)
 
     handle.__name__ = "webhook_" + topic.replace("/", "_")

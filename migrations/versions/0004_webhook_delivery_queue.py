@@ -10,8 +10,8 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004'
-down_revision = '0003'
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -19,15 +19,21 @@ PENDING = sa.text("state = 'pending'")
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('state', sa.String(length=16), nullable=True))
-        batch_op.add_column(sa.Column('payload', sa.Text(), nullable=True))
-    op.create_index('ix_webhook_delivery_pending', 'webhook_delivery', ['id'], unique=False,
-                    sqlite_where=PENDING, postgresql_where=PENDING)
+    with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("state", sa.String(length=16), nullable=True))
+        batch_op.add_column(sa.Column("payload", sa.Text(), nullable=True))
+    op.create_index(
+        "ix_webhook_delivery_pending",
+        "webhook_delivery",
+        ["id"],
+        unique=False,
+        sqlite_where=PENDING,
+        postgresql_where=PENDING,
+    )
 
 
 def downgrade() -> None:
-    op.drop_index('ix_webhook_delivery_pending', table_name='webhook_delivery')
-    with op.batch_alter_table('webhook_delivery', schema=None) as batch_op:
-        batch_op.drop_column('payload')
-        batch_op.drop_column('state')
+    op.drop_index("ix_webhook_delivery_pending", table_name="webhook_delivery")
+    with op.batch_alter_table("webhook_delivery", schema=None) as batch_op:
+        batch_op.drop_column("payload")
+        batch_op.drop_column("state")

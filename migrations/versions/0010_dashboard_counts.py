@@ -14,22 +14,41 @@ index lacks, even one its WHERE fixes. The alerts per day need
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0009'
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index('ix_intent_pending_variant', 'intent', ['shop_id', 'status', 'shopify_variant_id', 'quantity'], unique=False,
-                    sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
-    op.drop_index('ix_notification_shop_kind_sent', table_name='notification')
-    op.create_index('ix_notification_shop_kind_status_sent', 'notification', ['shop_id', 'kind', 'status', 'sent_at'],
-                    unique=False)
+    op.create_index(
+        "ix_intent_pending_variant",
+        "intent",
+        ["shop_id", "status", "shopify_variant_id", "quantity"],
+        unique=False,
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
+    )
+    op.drop_index("ix_notification_shop_kind_sent", table_name="notification")
+    op.create_index(
+        "ix_notification_shop_kind_status_sent",
+        "notification",
+        ["shop_id", "kind", "status", "sent_at"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
-    op.drop_index('ix_notification_shop_kind_status_sent', table_name='notification')
-    op.create_index('ix_notification_shop_kind_sent', 'notification', ['shop_id', 'kind', 'sent_at'], unique=False)
-    op.drop_index('ix_intent_pending_variant', table_name='intent',
-                  sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"))
+    op.drop_index("ix_notification_shop_kind_status_sent", table_name="notification")
+    op.create_index(
+        "ix_notification_shop_kind_sent",
+        "notification",
+        ["shop_id", "kind", "sent_at"],
+        unique=False,
+    )
+    op.drop_index(
+        "ix_intent_pending_variant",
+        table_name="intent",
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
+    )

@@ -11,13 +11,44 @@ from sqlalchemy.engine import Engine
 
 from . import listings
 
-CHUNK = 1000   # rows per read: about 2 MB of Python objects
-SIGNUP_FIELDS = ["id", "created_at", "status", "channel", "email", "phone", "quantity", "shopify_product_id",
-                 "shopify_variant_id", "product_title", "variant_title", "source", "optin_confirmed",
-                 "notified_at", "unsubscribed_at"]
-DELIVERY_FIELDS = ["id", "created_at", "kind", "channel", "status", "attempts", "sent_at", "last_error", "intent_id",
-                   "contact", "shopify_variant_id", "product_title", "variant_title", "restock_event_id",
-                   "stock_before", "stock_after", "policy", "trigger"]
+CHUNK = 1000  # rows per read: about 2 MB of Python objects
+SIGNUP_FIELDS = [
+    "id",
+    "created_at",
+    "status",
+    "channel",
+    "email",
+    "phone",
+    "quantity",
+    "shopify_product_id",
+    "shopify_variant_id",
+    "product_title",
+    "variant_title",
+    "source",
+    "optin_confirmed",
+    "notified_at",
+    "unsubscribed_at",
+]
+DELIVERY_FIELDS = [
+    "id",
+    "created_at",
+    "kind",
+    "channel",
+    "status",
+    "attempts",
+    "sent_at",
+    "last_error",
+    "intent_id",
+    "contact",
+    "shopify_variant_id",
+    "product_title",
+    "variant_title",
+    "restock_event_id",
+    "stock_before",
+    "stock_after",
+    "policy",
+    "trigger",
+]
 # The columns that hold text someone outside the app wrote (shoppers, merchants' titles, providers'
 # errors); every other column is a number, a date or one of our own words, and is written as it is.
 SIGNUP_TEXT = ("email", "phone", "product_title", "variant_title")
@@ -26,12 +57,18 @@ DELIVERY_TEXT = ("contact", "product_title", "variant_title", "last_error")
 
 def _cell(value: Any) -> Any:
     # A spreadsheet runs a cell starting with = + - @ as a formula: shoppers write some of these texts.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not value[1:].isdigit():
+    if (
+        isinstance(value, str)
+        and value[:1] in ("=", "+", "-", "@", "\t", "\r")
+        and not value[1:].isdigit()
+    ):
         return "'" + value
     return value
 
 
-def _stream(engine: Engine, header: list[str], fetch, to_row, text: tuple[str, ...]) -> Iterator[bytes]:
+def _stream(
+    engine: Engine, header: list[str], fetch, to_row, text: tuple[str, ...]
+) -> Iterator[bytes]:
     positions = [header.index(name) for name in text]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -54,12 +91,14 @@ def _stream(engine: Engine, header: list[str], fetch, to_row, text: tuple[str, .
 
 
 def signups_csv(engine: Engine, shop_id: int, query) -> Iterator[bytes]:
-    where = listings.intent_filters(shop_id, query)   # raises ValueError before the response starts
+    where = listings.intent_filters(shop_id, query)  # raises ValueError before the response starts
     table = listings.intents
 
     def fetch(connection, after):
         cond = [*where] + ([table.c.id < after] if after is not None else [])
-        return connection.execute(select(*listings.INTENT_COLUMNS).where(*cond).order_by(table.c.id.desc()).limit(CHUNK)).all()
+        return connection.execute(
+            select(*listings.INTENT_COLUMNS).where(*cond).order_by(table.c.id.desc()).limit(CHUNK)
+        ).all()
 
     def to_row(row):
         public = listings.intent_public(row)
@@ -74,12 +113,19 @@ def deliveries_csv(engine: Engine, shop_id: int, query) -> Iterator[bytes]:
 
     def fetch(connection, after):
         cond = [*where] + ([table.c.id < after] if after is not None else [])
-        return connection.execute(listings.delivery_select(cond).order_by(table.c.id.desc()).limit(CHUNK)).all()
+        return connection.execute(
+            listings.delivery_select(cond).order_by(table.c.id.desc()).limit(CHUNK)
+        ).all()
 
     def to_row(row):
         public = listings.delivery_public(row)
         why = public.pop("why") or {}
-        public.update({k: why.get(k) for k in ("restock_event_id", "stock_before", "stock_after", "policy", "trigger")})
+        public.update(
+            {
+                k: why.get(k)
+                for k in ("restock_event_id", "stock_before", "stock_after", "policy", "trigger")
+            }
+        )
         return [public[f] for f in DELIVERY_FIELDS]
 
     return _stream(engine, DELIVERY_FIELDS, fetch, to_row, DELIVERY_TEXT)

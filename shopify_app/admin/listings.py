@@ -30,8 +30,12 @@ class Page:
     per_page: int
 
     def meta(self, total: int) -> dict[str, int]:
-        return {"total_count": total, "page": self.page, "per_page": self.per_page,
-                "total_pages": math.ceil(total / self.per_page)}
+        return {
+            "total_count": total,
+            "page": self.page,
+            "per_page": self.per_page,
+            "total_pages": math.ceil(total / self.per_page),
+        }
 
 
 def _whole(query, name: str, default: int, low: int, high: int) -> int:
@@ -44,7 +48,10 @@ def _whole(query, name: str, default: int, low: int, high: int) -> int:
 
 
 def paging(query, default_per_page: int = 50) -> Page:
-    return Page(_whole(query, "page", 1, 1, 10**9), _whole(query, "per_page", default_per_page, 1, MAX_PER_PAGE))
+    return Page(
+        _whole(query, "page", 1, 1, 10**9),
+        _whole(query, "per_page", default_per_page, 1, MAX_PER_PAGE),
+    )
 
 
 def _choice(query, name: str, allowed: tuple[str, ...]) -> str | None:
@@ -63,12 +70,32 @@ def _like(text: str) -> str:
 
 
 # -- Signups ----------------------------------------------------------------------------------
-SHOWN_STATUS = case((and_(intents.c.status == "pending", has_held_alert()), "held"),
-                    else_=intents.c.status).label("status")
-INTENT_COLUMNS = [intents.c.id, SHOWN_STATUS] + [intents.c[name] for name in (
-    "channel", "email", "phone", "quantity", "shopify_variant_id", "shopify_product_id",
-    "product_title", "variant_title", "source", "optin_confirmed", "sent_notifications_count",
-    "created_at", "notified_at", "unsubscribed_at")] + [type_coerce(~was_sent(), Boolean).label("deletable")]
+SHOWN_STATUS = case(
+    (and_(intents.c.status == "pending", has_held_alert()), "held"), else_=intents.c.status
+).label("status")
+INTENT_COLUMNS = (
+    [intents.c.id, SHOWN_STATUS]
+    + [
+        intents.c[name]
+        for name in (
+            "channel",
+            "email",
+            "phone",
+            "quantity",
+            "shopify_variant_id",
+            "shopify_product_id",
+            "product_title",
+            "variant_title",
+            "source",
+            "optin_confirmed",
+            "sent_notifications_count",
+            "created_at",
+            "notified_at",
+            "unsubscribed_at",
+        )
+    ]
+    + [type_coerce(~was_sent(), Boolean).label("deletable")]
+)
 
 
 def intent_filters(shop_id: int, query) -> list:
@@ -79,15 +106,21 @@ def intent_filters(shop_id: int, query) -> list:
             where.append(has_held_alert() if status == "held" else ~has_held_alert())
     if channel := _choice(query, "channel", CHANNELS):
         where.append(intents.c.channel == channel)
-    if variant := query.get("shopify_variant_id"):
-        where.append(intents.c.shopify_variant_id == _whole(query, "shopify_variant_id", 0, 1, 2**63 - 1))
+    if query.get("shopify_variant_id"):
+        where.append(
+            intents.c.shopify_variant_id == _whole(query, "shopify_variant_id", 0, 1, 2**63 - 1)
+        )
     if q := (query.get("q") or "").strip():
         if len(q) > 320:
             raise ValueError("q: must be at most 320 characters")
         if "\x00" in q:  # no address holds one, and PostgreSQL refuses it in a parameter
             raise ValueError("q: must not contain NUL characters")
-        where.append(or_(intents.c.email.like(_like(q.lower()), escape="\\"),
-                         intents.c.phone.like(_like(q.replace(" ", "")), escape="\\")))
+        where.append(
+            or_(
+                intents.c.email.like(_like(q.lower()), escape="\\"),
+                intents.c.phone.like(_like(q.replace(" ", "")), escape="\\"),
+            )
+        )
     return where
 
 
@@ -95,28 +128,46 @@ def intent_public(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
     for key in ("created_at", "notified_at", "unsubscribed_at"):
         out[key] = _iso(out[key])
-    out["contact"] = out["email"] if out["channel"] == "email" else out["phone"] if out["channel"] == "sms" else "push"
+    out["contact"] = (
+        out["email"]
+        if out["channel"] == "email"
+        else out["phone"]
+        if out["channel"] == "sms"
+        else "push"
+    )
     return out
 
 
 def list_intents(connection: Connection, shop_id: int, query) -> dict[str, Any]:
     where, page = intent_filters(shop_id, query), paging(query)
     total = connection.execute(select(func.count()).select_from(intents).where(*where)).scalar_one()
-    rows = connection.execute(select(*INTENT_COLUMNS).where(*where).order_by(intents.c.id.desc())
-                              .limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
+    rows = connection.execute(
+        select(*INTENT_COLUMNS)
+        .where(*where)
+        .order_by(intents.c.id.desc())
+        .limit(page.per_page)
+        .offset((page.page - 1) * page.per_page)
+    ).all()
     return {"intents": [intent_public(r) for r in rows], "meta": page.meta(total)}
 
 
 def get_intent(connection: Connection, shop_id: int, intent_id: int) -> dict[str, Any] | None:
-    row = connection.execute(select(*INTENT_COLUMNS)
-                             .where(intents.c.shop_id == shop_id, intents.c.id == intent_id)).first()
+    row = connection.execute(
+        select(*INTENT_COLUMNS).where(intents.c.shop_id == shop_id, intents.c.id == intent_id)
+    ).first()
     return intent_public(row) if row is not None else None
 
 
 def count_held(connection: Connection, shop_id: int) -> int:
     """Alerts waiting for the merchant to send them."""
-    return connection.execute(select(func.count()).select_from(notifications).where(
-        notifications.c.shop_id == shop_id, notifications.c.status == NotificationStatus.held.value)).scalar_one()
+    return connection.execute(
+        select(func.count())
+        .select_from(notifications)
+        .where(
+            notifications.c.shop_id == shop_id,
+            notifications.c.status == NotificationStatus.held.value,
+        )
+    ).scalar_one()
 
 
 # -- Products in demand ------------------------------------------------------------------------
@@ -125,47 +176,103 @@ def list_demand(connection: Connection, shop_id: int, query) -> dict[str, Any]:
     where = (intents.c.shop_id == shop_id, intents.c.status == "pending")
     # Counted from the partial index ix_intent_pending_variant alone (no table rows: a shop may have a
     # million waiting); the titles are read for the page's variants only, from their latest signup.
-    per_variant = (select(intents.c.shopify_variant_id.label("vid"), func.count().label("pending"),
-                          func.sum(intents.c.quantity).label("units"))
-                   .where(*where).group_by(intents.c.shopify_variant_id))
+    per_variant = (
+        select(
+            intents.c.shopify_variant_id.label("vid"),
+            func.count().label("pending"),
+            func.sum(intents.c.quantity).label("units"),
+        )
+        .where(*where)
+        .group_by(intents.c.shopify_variant_id)
+    )
     # How many variants, and signups waiting in all, ride along with the page's rows (one scan); a page
     # past the end counts apart.
-    waiting = (per_variant.add_columns(func.count().over().label("variants"), func.sum(func.count()).over().label("waiting"))
-               .order_by(func.count().desc(), intents.c.shopify_variant_id)
-               .limit(page.per_page).offset((page.page - 1) * page.per_page).subquery())
+    waiting = (
+        per_variant.add_columns(
+            func.count().over().label("variants"), func.sum(func.count()).over().label("waiting")
+        )
+        .order_by(func.count().desc(), intents.c.shopify_variant_id)
+        .limit(page.per_page)
+        .offset((page.page - 1) * page.per_page)
+        .subquery()
+    )
 
     def latest(column):
-        return (select(column).where(*where, intents.c.shopify_variant_id == waiting.c.vid)
-                .order_by(intents.c.id.desc()).limit(1).scalar_subquery())
+        return (
+            select(column)
+            .where(*where, intents.c.shopify_variant_id == waiting.c.vid)
+            .order_by(intents.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
     rows = connection.execute(
-        select(waiting, latest(intents.c.shopify_product_id).label("pid"), latest(intents.c.product_title).label("ptitle"),
-               latest(intents.c.variant_title).label("vtitle"), variants.c.product_title, variants.c.variant_title,
-               variants.c.sku, variants.c.sellable, variants.c.inventory_quantity, variants.c.restocked_at)
-        .select_from(waiting.outerjoin(variants, (variants.c.shop_id == shop_id) & (variants.c.shopify_variant_id == waiting.c.vid)))
-        .order_by(waiting.c.pending.desc(), waiting.c.vid)).all()
+        select(
+            waiting,
+            latest(intents.c.shopify_product_id).label("pid"),
+            latest(intents.c.product_title).label("ptitle"),
+            latest(intents.c.variant_title).label("vtitle"),
+            variants.c.product_title,
+            variants.c.variant_title,
+            variants.c.sku,
+            variants.c.sellable,
+            variants.c.inventory_quantity,
+            variants.c.restocked_at,
+        )
+        .select_from(
+            waiting.outerjoin(
+                variants,
+                (variants.c.shop_id == shop_id) & (variants.c.shopify_variant_id == waiting.c.vid),
+            )
+        )
+        .order_by(waiting.c.pending.desc(), waiting.c.vid)
+    ).all()
     if rows:
         total, pending = rows[0].variants, int(rows[0].waiting)
     else:
         counted = per_variant.subquery()
-        total, pending = connection.execute(select(func.count(), func.coalesce(func.sum(counted.c.pending), 0))).one()
-    out = [{
-        "shopify_variant_id": r.vid, "shopify_product_id": r.pid,
-        "product_title": r.product_title or r.ptitle, "variant_title": r.variant_title or r.vtitle, "sku": r.sku,
-        "pending": r.pending, "units_wanted": int(r.units or 0),
-        "stock": r.sellable if r.sellable is not None else r.inventory_quantity,
-        "last_restocked_at": _iso(r.restocked_at),
-    } for r in rows]
+        total, pending = connection.execute(
+            select(func.count(), func.coalesce(func.sum(counted.c.pending), 0))
+        ).one()
+    out = [
+        {
+            "shopify_variant_id": r.vid,
+            "shopify_product_id": r.pid,
+            "product_title": r.product_title or r.ptitle,
+            "variant_title": r.variant_title or r.vtitle,
+            "sku": r.sku,
+            "pending": r.pending,
+            "units_wanted": int(r.units or 0),
+            "stock": r.sellable if r.sellable is not None else r.inventory_quantity,
+            "last_restocked_at": _iso(r.restocked_at),
+        }
+        for r in rows
+    ]
     return {"variants": out, "meta": page.meta(total), "pending": int(pending)}
 
 
 # -- Delivery log --------------------------------------------------------------------------------
 DELIVERY_COLUMNS = [
-    notifications.c.id, notifications.c.kind, notifications.c.channel, notifications.c.status,
-    notifications.c.attempts, notifications.c.last_error, notifications.c.sent_at, notifications.c.created_at,
-    notifications.c.intent_id, intents.c.email, intents.c.phone, intents.c.shopify_variant_id,
-    intents.c.product_title, intents.c.variant_title,
-    notifications.c.restock_event_id, events.c.stock_before, events.c.stock_after, events.c.policy,
-    events.c.trigger, events.c.created_at.label("event_at"),
+    notifications.c.id,
+    notifications.c.kind,
+    notifications.c.channel,
+    notifications.c.status,
+    notifications.c.attempts,
+    notifications.c.last_error,
+    notifications.c.sent_at,
+    notifications.c.created_at,
+    notifications.c.intent_id,
+    intents.c.email,
+    intents.c.phone,
+    intents.c.shopify_variant_id,
+    intents.c.product_title,
+    intents.c.variant_title,
+    notifications.c.restock_event_id,
+    events.c.stock_before,
+    events.c.stock_after,
+    events.c.policy,
+    events.c.trigger,
+    events.c.created_at.label("event_at"),
 ]
 
 
@@ -181,29 +288,55 @@ def delivery_filters(shop_id: int, query) -> list:
 
 
 def delivery_select(where: list):
-    return (select(*DELIVERY_COLUMNS)
-            .select_from(notifications.join(intents, intents.c.id == notifications.c.intent_id)
-                         .outerjoin(events, events.c.id == notifications.c.restock_event_id))
-            .where(*where))
+    return (
+        select(*DELIVERY_COLUMNS)
+        .select_from(
+            notifications.join(intents, intents.c.id == notifications.c.intent_id).outerjoin(
+                events, events.c.id == notifications.c.restock_event_id
+            )
+        )
+        .where(*where)
+    )
 
 
 def delivery_public(r: Any) -> dict[str, Any]:
     why = None
     if r.restock_event_id is not None:
-        why = {"restock_event_id": r.restock_event_id, "stock_before": r.stock_before, "stock_after": r.stock_after,
-               "policy": r.policy, "trigger": r.trigger, "at": _iso(r.event_at)}
+        why = {
+            "restock_event_id": r.restock_event_id,
+            "stock_before": r.stock_before,
+            "stock_after": r.stock_after,
+            "policy": r.policy,
+            "trigger": r.trigger,
+            "at": _iso(r.event_at),
+        }
     return {
-        "id": r.id, "kind": r.kind, "channel": r.channel, "status": r.status, "attempts": r.attempts,
-        "last_error": r.last_error, "sent_at": _iso(r.sent_at), "created_at": _iso(r.created_at),
-        "intent_id": r.intent_id, "contact": r.email if r.channel == "email" else r.phone if r.channel == "sms" else "push",
-        "shopify_variant_id": r.shopify_variant_id, "product_title": r.product_title, "variant_title": r.variant_title,
+        "id": r.id,
+        "kind": r.kind,
+        "channel": r.channel,
+        "status": r.status,
+        "attempts": r.attempts,
+        "last_error": r.last_error,
+        "sent_at": _iso(r.sent_at),
+        "created_at": _iso(r.created_at),
+        "intent_id": r.intent_id,
+        "contact": r.email if r.channel == "email" else r.phone if r.channel == "sms" else "push",
+        "shopify_variant_id": r.shopify_variant_id,
+        "product_title": r.product_title,
+        "variant_title": r.variant_title,
         "why": why,
     }
 
 
 def list_deliveries(connection: Connection, shop_id: int, query) -> dict[str, Any]:
     where, page = delivery_filters(shop_id, query), paging(query)
-    total = connection.execute(select(func.count()).select_from(notifications).where(*where)).scalar_one()
-    rows = connection.execute(delivery_select(where).order_by(notifications.c.id.desc())
-                              .limit(page.per_page).offset((page.page - 1) * page.per_page)).all()
+    total = connection.execute(
+        select(func.count()).select_from(notifications).where(*where)
+    ).scalar_one()
+    rows = connection.execute(
+        delivery_select(where)
+        .order_by(notifications.c.id.desc())
+        .limit(page.per_page)
+        .offset((page.page - 1) * page.per_page)
+    ).all()
     return {"deliveries": [delivery_public(r) for r in rows], "meta": page.meta(total)}

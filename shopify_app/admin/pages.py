@@ -14,7 +14,8 @@ from starlette.responses import HTMLResponse
 from .. import data_requests
 from ..notify.render import TEMPLATES
 from ..shop_tokens import TokenKind
-from . import listings, preview, settings as shop_settings, stats
+from . import listings, preview, stats
+from . import settings as shop_settings
 from .session import AdminSession
 
 # Why the app asks for each scope, in the merchant's words (install.html).
@@ -24,15 +25,24 @@ SCOPE_PURPOSES = {
     "read_orders": "read your orders, to count the sales your alerts bring back",
     "write_app_proxy": "answer on your storefront, for the signup form",
 }
-NAV = [("dashboard", "Dashboard"), ("demand", "Products in demand"), ("signups", "Signups"),
-       ("deliveries", "Delivery log"), ("privacy", "Privacy requests"), ("settings", "Settings")]
+NAV = [
+    ("dashboard", "Dashboard"),
+    ("demand", "Products in demand"),
+    ("signups", "Signups"),
+    ("deliveries", "Delivery log"),
+    ("privacy", "Privacy requests"),
+    ("settings", "Settings"),
+]
 WINDOWS = (7, 30, 90)
 
 
 @cache
 def _env() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES / "admin"), autoescape=select_autoescape(["html"]),
-                       undefined=StrictUndefined)
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES / "admin"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+    )
 
 
 def render(template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
@@ -45,13 +55,25 @@ def _context(request: Request, session: AdminSession, current: str) -> dict[str,
         query = {k: v for k, v in params.items() if v not in (None, "")}
         query.update(shop=session.shop, id_token=session.token)
         return f"/app/{target}?{urlencode(query)}"
-    return {"shop": session.shop, "token": session.token, "api_key": request.app.state.settings.SHOPIFY_API_KEY,
-            "nav": NAV, "current": current, "url": url, "query": request.query_params}
+
+    return {
+        "shop": session.shop,
+        "token": session.token,
+        "api_key": request.app.state.settings.SHOPIFY_API_KEY,
+        "nav": NAV,
+        "current": current,
+        "url": url,
+        "query": request.query_params,
+    }
 
 
 def _days(request: Request) -> int:
     raw = request.query_params.get("days", "30")
-    return int(raw) if raw.isascii() and raw.isdigit() and int(raw[:3]) in WINDOWS and len(raw) <= 3 else 30
+    return (
+        int(raw)
+        if raw.isascii() and raw.isdigit() and int(raw[:3]) in WINDOWS and len(raw) <= 3
+        else 30
+    )
 
 
 def chart(per_day: list[dict[str, Any]]) -> Markup:
@@ -60,97 +82,182 @@ def chart(per_day: list[dict[str, Any]]) -> Markup:
     width, height = 720, 200
     n = max(len(per_day), 1)
     peak = max([d["signups"] for d in per_day] + [d["alerts"] for d in per_day] + [1])
-    peak += peak % 2                      # an even top, so the middle line is a whole number
+    peak += peak % 2  # an even top, so the middle line is a whole number
     step, scale = width / n, height / peak
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" preserveAspectRatio="none" aria-hidden="true">']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" preserveAspectRatio="none" aria-hidden="true">'
+    ]
     for fraction in (0, 0.5, 1):
         y = min(max(height - fraction * height, 0.5), height - 0.5)
         parts.append(f'<line x1="0" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
     points = []
     for i, day in enumerate(per_day):
         h = day["signups"] * scale
-        parts.append(f'<rect x="{i * step + step * 0.15:.1f}" y="{height - h:.1f}" width="{step * 0.7:.1f}" '
-                     f'height="{h:.1f}" class="bar"><title>{escape(day["date"])}: {day["signups"]} signups, '
-                     f'{day["alerts"]} alerts</title></rect>')
+        parts.append(
+            f'<rect x="{i * step + step * 0.15:.1f}" y="{height - h:.1f}" width="{step * 0.7:.1f}" '
+            f'height="{h:.1f}" class="bar"><title>{escape(day["date"])}: {day["signups"]} signups, '
+            f"{day['alerts']} alerts</title></rect>"
+        )
         points.append(f"{i * step + step / 2:.1f},{height - day['alerts'] * scale:.1f}")
     parts.append(f'<polyline points="{" ".join(points)}" class="line"/></svg>')
     y_axis = "".join(f"<span>{v}</span>" for v in (peak, peak // 2, 0))
     marks = [per_day[i]["date"][5:] for i in sorted({0, n // 2, n - 1}) if i < len(per_day)]
     x_axis = "".join(f"<span>{escape(m)}</span>" for m in marks)
-    table = "".join(f"<tr><td>{escape(d['date'])}</td><td>{d['signups']}</td><td>{d['alerts']}</td></tr>" for d in per_day)
-    return Markup(f'<div class="chart-box"><div class="y-axis" aria-hidden="true">{y_axis}</div>{"".join(parts)}'
-                  f'<div class="x-axis" aria-hidden="true">{x_axis}</div></div>'
-                  f'<table class="visually-hidden"><caption>Signups and alerts per day</caption>'
-                  f'<tr><th>Date</th><th>Signups</th><th>Alerts</th></tr>{table}</table>')
+    table = "".join(
+        f"<tr><td>{escape(d['date'])}</td><td>{d['signups']}</td><td>{d['alerts']}</td></tr>"
+        for d in per_day
+    )
+    return Markup(
+        f'<div class="chart-box"><div class="y-axis" aria-hidden="true">{y_axis}</div>{"".join(parts)}'
+        f'<div class="x-axis" aria-hidden="true">{x_axis}</div></div>'
+        f'<table class="visually-hidden"><caption>Signups and alerts per day</caption>'
+        f"<tr><th>Date</th><th>Signups</th><th>Alerts</th></tr>{table}</table>"
+    )
 
 
 def dashboard(request: Request, session: AdminSession) -> HTMLResponse:
     days = _days(request)
     # "Waiting now" is the most-wanted scan's total: one pass over the shop's pending signups, not two.
-    figures, demand = stats.compute(request.app.state.engine, session.shop_id, days, request.app.state.clock(),
-                                    beside=partial(listings.list_demand, shop_id=session.shop_id, query={"per_page": "5"}))
-    return render("dashboard.html", **_context(request, session, "dashboard"), title="Dashboard", days=days,
-                  windows=WINDOWS, stats=figures, chart=chart(figures["per_day"]), demand=demand["variants"],
-                  reconnect_needed=session.token_kind == TokenKind.reconnect_needed)
+    figures, demand = stats.compute(
+        request.app.state.engine,
+        session.shop_id,
+        days,
+        request.app.state.clock(),
+        beside=partial(listings.list_demand, shop_id=session.shop_id, query={"per_page": "5"}),
+    )
+    return render(
+        "dashboard.html",
+        **_context(request, session, "dashboard"),
+        title="Dashboard",
+        days=days,
+        windows=WINDOWS,
+        stats=figures,
+        chart=chart(figures["per_day"]),
+        demand=demand["variants"],
+        reconnect_needed=session.token_kind == TokenKind.reconnect_needed,
+    )
 
 
 def demand(request: Request, session: AdminSession) -> HTMLResponse:
     with request.app.state.engine.connect() as connection:
         result = listings.list_demand(connection, session.shop_id, request.query_params)
-    return render("demand.html", **_context(request, session, "demand"), title="Products in demand",
-                  rows=result["variants"], meta=result["meta"])
+    return render(
+        "demand.html",
+        **_context(request, session, "demand"),
+        title="Products in demand",
+        rows=result["variants"],
+        meta=result["meta"],
+    )
 
 
 def signups(request: Request, session: AdminSession) -> HTMLResponse:
     with request.app.state.engine.connect() as connection:
         result = listings.list_intents(connection, session.shop_id, request.query_params)
         held = listings.count_held(connection, session.shop_id)
-    return render("signups.html", **_context(request, session, "signups"), title="Signups", rows=result["intents"],
-                  meta=result["meta"], statuses=listings.INTENT_STATUSES, channels=listings.CHANNELS, held=held)
+    return render(
+        "signups.html",
+        **_context(request, session, "signups"),
+        title="Signups",
+        rows=result["intents"],
+        meta=result["meta"],
+        statuses=listings.INTENT_STATUSES,
+        channels=listings.CHANNELS,
+        held=held,
+    )
 
 
 def deliveries(request: Request, session: AdminSession) -> HTMLResponse:
     with request.app.state.engine.connect() as connection:
         result = listings.list_deliveries(connection, session.shop_id, request.query_params)
-    return render("deliveries.html", **_context(request, session, "deliveries"), title="Delivery log",
-                  rows=result["deliveries"], meta=result["meta"], statuses=listings.NOTIFICATION_STATUSES,
-                  channels=listings.CHANNELS)
+    return render(
+        "deliveries.html",
+        **_context(request, session, "deliveries"),
+        title="Delivery log",
+        rows=result["deliveries"],
+        meta=result["meta"],
+        statuses=listings.NOTIFICATION_STATUSES,
+        channels=listings.CHANNELS,
+    )
 
 
 def settings(request: Request, session: AdminSession) -> HTMLResponse:
     with request.app.state.engine.connect() as connection:
-        values = shop_settings.with_can_send(shop_settings.read(connection, session.shop_id),
-                                             request.app.state.settings)
-        sample = preview.render(connection, request.app.state.settings, session.shop_id, session.shop,
-                                {"sender_name": values["sender_name"], "reply_to": values["reply_to"]})
-    return render("settings.html", **_context(request, session, "settings"), title="Settings", s=values, p=sample)
+        values = shop_settings.with_can_send(
+            shop_settings.read(connection, session.shop_id), request.app.state.settings
+        )
+        sample = preview.render(
+            connection,
+            request.app.state.settings,
+            session.shop_id,
+            session.shop,
+            {"sender_name": values["sender_name"], "reply_to": values["reply_to"]},
+        )
+    return render(
+        "settings.html",
+        **_context(request, session, "settings"),
+        title="Settings",
+        s=values,
+        p=sample,
+    )
 
 
 def privacy(request: Request, session: AdminSession) -> HTMLResponse:
     with request.app.state.engine.connect() as connection:
         result = data_requests.list_for_shop(connection, session.shop_id)
-    return render("privacy.html", **_context(request, session, "privacy"), title="Privacy requests",
-                  rows=result["data_requests"])
+    return render(
+        "privacy.html",
+        **_context(request, session, "privacy"),
+        title="Privacy requests",
+        rows=result["data_requests"],
+    )
 
 
-PAGES = {"dashboard": dashboard, "demand": demand, "signups": signups, "deliveries": deliveries, "privacy": privacy,
-         "settings": settings}
+PAGES = {
+    "dashboard": dashboard,
+    "demand": demand,
+    "signups": signups,
+    "deliveries": deliveries,
+    "privacy": privacy,
+    "settings": settings,
+}
 
 
 def bad_filter(request: Request, session: AdminSession, name: str, exc: ValueError) -> HTMLResponse:
-    return render("error.html", status=400, **_context(request, session, name), title="Cannot show this page",
-                  message=str(exc), detail=None, back=True)
+    return render(
+        "error.html",
+        status=400,
+        **_context(request, session, name),
+        title="Cannot show this page",
+        message=str(exc),
+        detail=None,
+        back=True,
+    )
 
 
 def unauthorized(request: Request, messages: list[str]) -> HTMLResponse:
-    return render("error.html", status=401, shop=None, nav=[], current="", api_key=request.app.state.settings.SHOPIFY_API_KEY,
-                  token="", title="Open this app from your Shopify admin",
-                  message="This link has no valid Shopify session, or its session has expired. Open Back in stock "
-                          "alerts from the Apps section of your Shopify admin.", detail="; ".join(messages), back=False)
+    return render(
+        "error.html",
+        status=401,
+        shop=None,
+        nav=[],
+        current="",
+        api_key=request.app.state.settings.SHOPIFY_API_KEY,
+        token="",
+        title="Open this app from your Shopify admin",
+        message="This link has no valid Shopify session, or its session has expired. Open Back in stock "
+        "alerts from the Apps section of your Shopify admin.",
+        detail="; ".join(messages),
+        back=False,
+    )
 
 
 def install(request: Request, shop: str, missing: list[str] | None = None) -> HTMLResponse:
     """A valid session for a shop without the app (or without its token, or without scopes a new
     version of the app needs): install or approve it, outside the iframe."""
-    return render("install.html", shop=shop, install_url="/auth?" + urlencode({"shop": shop}), title="Install",
-                  missing=[SCOPE_PURPOSES.get(s, s) for s in missing or []])
+    return render(
+        "install.html",
+        shop=shop,
+        install_url="/auth?" + urlencode({"shop": shop}),
+        title="Install",
+        missing=[SCOPE_PURPOSES.get(s, s) for s in missing or []],
+    )

@@ -22,7 +22,11 @@ def parse(body: Any) -> dict[str, Any]:
     """The sender settings to preview, checked as a PUT would check them (ValueError: 400)."""
     if not isinstance(body, dict):
         raise ValueError(["body: must be a JSON object with sender_name and reply_to"])
-    unknown = [f"{str(name)[:40]}: not previewed (only sender_name and reply_to)" for name in body if name not in PREVIEWED]
+    unknown = [
+        f"{str(name)[:40]}: not previewed (only sender_name and reply_to)"
+        for name in body
+        if name not in PREVIEWED
+    ]
     if unknown:
         raise ValueError(unknown)
     return shop_settings.parse(body)
@@ -30,30 +34,62 @@ def parse(body: Any) -> dict[str, Any]:
 
 def _most_wanted(connection: Connection, shop_id: int):
     # The titles the signups were filed with, where the catalogue has not been read yet.
-    wanted = (select(intents.c.shopify_variant_id, func.max(intents.c.product_title).label("product_title"),
-                     func.max(intents.c.variant_title).label("variant_title"))
-              .where(intents.c.shop_id == shop_id, intents.c.status == IntentStatus.pending.value)
-              .group_by(intents.c.shopify_variant_id).order_by(func.count().desc()).limit(1).subquery())
+    wanted = (
+        select(
+            intents.c.shopify_variant_id,
+            func.max(intents.c.product_title).label("product_title"),
+            func.max(intents.c.variant_title).label("variant_title"),
+        )
+        .where(intents.c.shop_id == shop_id, intents.c.status == IntentStatus.pending.value)
+        .group_by(intents.c.shopify_variant_id)
+        .order_by(func.count().desc())
+        .limit(1)
+        .subquery()
+    )
     return connection.execute(
-        select(wanted.c.shopify_variant_id,
-               func.coalesce(variants.c.product_title, wanted.c.product_title).label("product_title"),
-               func.coalesce(variants.c.variant_title, wanted.c.variant_title).label("variant_title"),
-               variants.c.price, variants.c.handle, variants.c.image_url)
-        .select_from(wanted.outerjoin(variants, and_(variants.c.shop_id == shop_id,
-                                                     variants.c.shopify_variant_id == wanted.c.shopify_variant_id)))
+        select(
+            wanted.c.shopify_variant_id,
+            func.coalesce(variants.c.product_title, wanted.c.product_title).label("product_title"),
+            func.coalesce(variants.c.variant_title, wanted.c.variant_title).label("variant_title"),
+            variants.c.price,
+            variants.c.handle,
+            variants.c.image_url,
+        ).select_from(
+            wanted.outerjoin(
+                variants,
+                and_(
+                    variants.c.shop_id == shop_id,
+                    variants.c.shopify_variant_id == wanted.c.shopify_variant_id,
+                ),
+            )
+        )
     ).first()
 
 
-def render(connection: Connection, settings: Settings, shop_id: int, domain: str, values: dict[str, Any]) -> dict:
+def render(
+    connection: Connection, settings: Settings, shop_id: int, domain: str, values: dict[str, Any]
+) -> dict:
     row = _most_wanted(connection, shop_id)
-    product = dict(shopify_variant_id=SAMPLE_VARIANT, product_title="Sample product", variant_title=None, price="25.00",
-                   handle=None, image_url=None)
+    product = {
+        "shopify_variant_id": SAMPLE_VARIANT,
+        "product_title": "Sample product",
+        "variant_title": None,
+        "price": "25.00",
+        "handle": None,
+        "image_url": None,
+    }
     if row is not None:
         product = dict(row._mapping)
         product["product_title"] = product["product_title"] or "Sample product"
     sender_name, reply_to = values.get("sender_name"), values.get("reply_to")
-    common = dict(notification_id=0, intent_id=0, shop_domain=domain, sender_name=sender_name, reply_to=reply_to,
-                  **product)
+    common = dict(
+        notification_id=0,
+        intent_id=0,
+        shop_domain=domain,
+        sender_name=sender_name,
+        reply_to=reply_to,
+        **product,
+    )
     renderer = Renderer(settings)
     email = renderer.render(Alert(channel="email", to="shopper@example.com", **common))
     sms = renderer.render(Alert(channel="sms", to="+15555550100", **common))
@@ -66,5 +102,9 @@ def render(connection: Connection, settings: Settings, shop_id: int, domain: str
             "text": email.text,
             "html": email.html,
         },
-        "sms": {"text": sms.text, "characters": len(sms.text), "fits_one_segment": len(sms.text) <= SMS_LIMIT and set(sms.text) <= GSM7},
+        "sms": {
+            "text": sms.text,
+            "characters": len(sms.text),
+            "fits_one_segment": len(sms.text) <= SMS_LIMIT and set(sms.text) <= GSM7,
+        },
     }

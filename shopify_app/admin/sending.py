@@ -49,7 +49,9 @@ def parse_bulk(body: Any) -> tuple[list[int] | None, bool]:
         return None, allow_resend
     ids = body.get("intent_ids")
     if not isinstance(ids, list) or not ids:
-        raise ValueError("intent_ids: must be a non-empty list of signup ids (or send all_held: true)")
+        raise ValueError(
+            "intent_ids: must be a non-empty list of signup ids (or send all_held: true)"
+        )
     if len(ids) > MAX_IDS:
         raise ValueError(f"intent_ids: at most {MAX_IDS} ids at a time")
     if any(isinstance(i, bool) or not isinstance(i, int) or not 1 <= i <= MAX_ID for i in ids):
@@ -61,7 +63,9 @@ def notify(connection: Connection, shop_id: int, ids: list[int], allow_resend: b
     """Alert the signups, or raise ApiError (404 / 422) before anything is committed: the caller's
     transaction (`engine.begin()`) rolls back when the error leaves it."""
     success, failed = manual.notify(connection, shop_id, ids, allow_resend=allow_resend, via=VIA)
-    missing = [f"intent {f['intent_id']}: not found" for f in failed if f["error"] == manual.NOT_FOUND]
+    missing = [
+        f"intent {f['intent_id']}: not found" for f in failed if f["error"] == manual.NOT_FOUND
+    ]
     if missing:
         raise ApiError(404, *missing)
     if failed:
@@ -69,12 +73,16 @@ def notify(connection: Connection, shop_id: int, ids: list[int], allow_resend: b
     return success
 
 
-def notify_one(connection: Connection, shop_id: int, intent_id: int, allow_resend: bool) -> dict[str, Any]:
+def notify_one(
+    connection: Connection, shop_id: int, intent_id: int, allow_resend: bool
+) -> dict[str, Any]:
     notify(connection, shop_id, [intent_id], allow_resend)
     return {"intent": listings.get_intent(connection, shop_id, intent_id)}
 
 
-def notify_many(connection: Connection, shop_id: int, ids: list[int] | None, allow_resend: bool) -> dict[str, Any]:
+def notify_many(
+    connection: Connection, shop_id: int, ids: list[int] | None, allow_resend: bool
+) -> dict[str, Any]:
     if ids is None:
         return manual.release_held(connection, shop_id)
     done = notify(connection, shop_id, ids, allow_resend)

@@ -32,10 +32,12 @@ class NotInstalled(Exception):
 class AdminSession:
     shop_id: int
     shop: str
-    user: str | None     # the token's `sub`: the Shopify staff member
+    user: str | None  # the token's `sub`: the Shopify staff member
     token: str
-    scopes: str = ""     # what the shop granted
-    token_kind: TokenKind = TokenKind.expiring   # of the shop's offline token; "reconnect needed" shows on the dashboard
+    scopes: str = ""  # what the shop granted
+    token_kind: TokenKind = (
+        TokenKind.expiring
+    )  # of the shop's offline token; "reconnect needed" shows on the dashboard
 
 
 def bearer(request: Request) -> str | None:
@@ -49,8 +51,12 @@ def verify(request: Request, token: str | None) -> dict:
         raise ApiError(401, "session token: missing; open the app from your Shopify admin")
     settings = request.app.state.settings
     try:
-        claims = decode_session_token(token, api_key=settings.SHOPIFY_API_KEY, secret=settings.SHOPIFY_API_SECRET,
-                                      clock=request.app.state.clock)
+        claims = decode_session_token(
+            token,
+            api_key=settings.SHOPIFY_API_KEY,
+            secret=settings.SHOPIFY_API_SECRET,
+            clock=request.app.state.clock,
+        )
     except VerificationError as exc:
         raise ApiError(401, str(exc)) from None
     asked = request.query_params.get("shop")
@@ -64,16 +70,31 @@ def load(request: Request, claims: dict, token: str) -> AdminSession:
     """The installed shop the claims name (sync: call from a thread), else NotInstalled."""
     with request.app.state.engine.connect() as connection:
         row = connection.execute(
-            select(shops.c.id, shops.c.scopes, shops.c.access_token_expires_at, shops.c.reconnect_needed_at)
-            .where(shops.c.domain == claims["shop"], INSTALLED)
+            select(
+                shops.c.id,
+                shops.c.scopes,
+                shops.c.access_token_expires_at,
+                shops.c.reconnect_needed_at,
+            ).where(shops.c.domain == claims["shop"], INSTALLED)
         ).first()
     if row is None:
         raise NotInstalled(claims["shop"])
     sub = claims.get("sub")
-    kind = (TokenKind.reconnect_needed if row.reconnect_needed_at is not None
-            else TokenKind.expiring if row.access_token_expires_at is not None else TokenKind.non_expiring)
-    return AdminSession(shop_id=row.id, shop=claims["shop"], user=str(sub)[:64] if sub is not None else None, token=token,
-                        scopes=row.scopes or "", token_kind=kind)
+    kind = (
+        TokenKind.reconnect_needed
+        if row.reconnect_needed_at is not None
+        else TokenKind.expiring
+        if row.access_token_expires_at is not None
+        else TokenKind.non_expiring
+    )
+    return AdminSession(
+        shop_id=row.id,
+        shop=claims["shop"],
+        user=str(sub)[:64] if sub is not None else None,
+        token=token,
+        scopes=row.scopes or "",
+        token_kind=kind,
+    )
 
 
 async def exchange_token(request: Request, shop: str, session_token: str) -> None:
@@ -82,8 +103,13 @@ async def exchange_token(request: Request, shop: str, session_token: str) -> Non
     shop's token lock. Any failure is NotInstalled: the shop goes through the install flow instead."""
     settings = request.app.state.settings
     try:
-        await run_in_threadpool(shop_tokens.acquire_and_store, request.app.state.engine, settings, shop,
-                                shop_tokens.id_token_grant(settings, session_token))
+        await run_in_threadpool(
+            shop_tokens.acquire_and_store,
+            request.app.state.engine,
+            settings,
+            shop,
+            shop_tokens.id_token_grant(settings, session_token),
+        )
     except (shop_tokens.TokenUnavailable, shop_tokens.TokenRefused) as exc:
         log.warning("token exchange failed", extra={"shop": shop, "reason": str(exc)})
         raise NotInstalled(shop) from None
@@ -124,4 +150,7 @@ async def api_session(request: Request) -> AdminSession:
     try:
         return await authenticate(request, bearer(request))
     except NotInstalled:
-        raise ApiError(401, "shop: the app is not installed on this shop; open it from your Shopify admin to install it") from None
+        raise ApiError(
+            401,
+            "shop: the app is not installed on this shop; open it from your Shopify admin to install it",
+        ) from None

@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from ..contacts import ContactError, NotAscii, normalize_email
 from ..config import Settings
+from ..contacts import ContactError, NotAscii, normalize_email
 from ..models import SettingsChange, Shop, utcnow
 from ..notify.channels import CHANNELS, sendable_channels
 
@@ -41,6 +41,7 @@ def _int(low: int, high: int, *, nullable: bool = False) -> Callable[[Any], int 
         if not low <= value <= high:
             raise Invalid(f"must be from {low} to {high}")
         return value
+
     return check
 
 
@@ -79,8 +80,10 @@ def _reply_to(value: Any) -> str | None:
     try:
         return normalize_email(value)
     except NotAscii:
-        raise Invalid("letters outside ASCII before the @ (like ü) cannot be used; the part after the @ may "
-                      "have them") from None
+        raise Invalid(
+            "letters outside ASCII before the @ (like ü) cannot be used; the part after the @ may "
+            "have them"
+        ) from None
     except ContactError:
         raise Invalid("must be a valid email address") from None
 
@@ -98,7 +101,9 @@ FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "sender_name": ("sender_name", _sender_name),
     "reply_to": ("reply_to", _reply_to),
 }
-COLUMNS = [shops.c[column] for column, _ in FIELDS.values()] + [shops.c[f"channel_{c}"] for c in CHANNELS]
+COLUMNS = [shops.c[column] for column, _ in FIELDS.values()] + [
+    shops.c[f"channel_{c}"] for c in CHANNELS
+]
 
 
 def to_public(row: Any) -> dict[str, Any]:
@@ -130,14 +135,18 @@ def parse(body: Any) -> dict[str, Any]:
                 continue
             for channel, flag in value.items():
                 if channel not in CHANNELS:
-                    problems.append(f"channels.{str(channel)[:40]}: unknown channel (email, sms or push)")
+                    problems.append(
+                        f"channels.{str(channel)[:40]}: unknown channel (email, sms or push)"
+                    )
                 elif not isinstance(flag, bool):
                     problems.append(f"channels.{channel}: must be true or false")
                 else:
                     values[f"channel_{channel}"] = flag
         elif name == "can_send":
-            problems.append("can_send: read-only: the channels this app can send (set up by whoever runs it), "
-                            "not a setting")
+            problems.append(
+                "can_send: read-only: the channels this app can send (set up by whoever runs it), "
+                "not a setting"
+            )
         elif name in FIELDS:
             column, check = FIELDS[name]
             try:
@@ -151,14 +160,33 @@ def parse(body: Any) -> dict[str, Any]:
     return values
 
 
-def write(connection: Connection, shop_id: int, values: dict[str, Any], user: str | None) -> dict[str, Any]:
+def write(
+    connection: Connection, shop_id: int, values: dict[str, Any], user: str | None
+) -> dict[str, Any]:
     """Apply parsed values in the caller's transaction; record what changed; the whole object after."""
-    before = connection.execute(select(*COLUMNS).where(shops.c.id == shop_id).with_for_update()).one()._mapping
-    changed = {column: [before[column], value] for column, value in values.items() if before[column] != value}
+    before = (
+        connection.execute(select(*COLUMNS).where(shops.c.id == shop_id).with_for_update())
+        .one()
+        ._mapping
+    )
+    changed = {
+        column: [before[column], value]
+        for column, value in values.items()
+        if before[column] != value
+    }
     if changed:
         now = utcnow()
-        connection.execute(update(shops).where(shops.c.id == shop_id).values(**{c: v[1] for c, v in changed.items()},
-                                                                            updated_at=now))
-        connection.execute(insert(changes_table).values(shop_id=shop_id, changed_by=user, at=now,
-                                                        changes=json.dumps(changed, sort_keys=True)))
+        connection.execute(
+            update(shops)
+            .where(shops.c.id == shop_id)
+            .values(**{c: v[1] for c, v in changed.items()}, updated_at=now)
+        )
+        connection.execute(
+            insert(changes_table).values(
+                shop_id=shop_id,
+                changed_by=user,
+                at=now,
+                changes=json.dumps(changed, sort_keys=True),
+            )
+        )
     return read(connection, shop_id)

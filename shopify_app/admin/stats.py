@@ -23,9 +23,9 @@ the three largest parts run at the same time on connections of their own (db.con
 request waits for the longest of them rather than their sum.
 """
 
-from datetime import datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache, partial
 from typing import Any
 
@@ -35,7 +35,11 @@ from ..db import concurrently
 from ..models import Conversion, Intent, Notification, Shop
 
 intents, notifications, shops, conversions = (
-    Intent.__table__, Notification.__table__, Shop.__table__, Conversion.__table__)
+    Intent.__table__,
+    Notification.__table__,
+    Shop.__table__,
+    Conversion.__table__,
+)
 MAX_DAYS = 366
 CENT = Decimal("0.01")
 
@@ -48,7 +52,7 @@ def day_of(connection: Connection, column):
 
 
 def window_start(now: float, days: int) -> datetime:
-    today = datetime.fromtimestamp(now, timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    today = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return today - timedelta(days=days - 1)
 
 
@@ -60,17 +64,28 @@ def _per_day_statement(what: str, days: int):
         column, where = intents.c.created_at, [intents.c.shop_id == bindparam("shop_id")]
     else:
         sent = notifications.c
-        column, where = sent.sent_at, [sent.shop_id == bindparam("shop_id"), sent.kind == "alert", sent.status == "sent"]
-    counts = [select(literal_column(str(i)).label("day"), func.count().label("n"))
-              .where(*where, column >= bindparam(f"b{i}"), column < bindparam(f"b{i + 1}")) for i in range(days)]
+        column, where = (
+            sent.sent_at,
+            [sent.shop_id == bindparam("shop_id"), sent.kind == "alert", sent.status == "sent"],
+        )
+    counts = [
+        select(literal_column(str(i)).label("day"), func.count().label("n")).where(
+            *where, column >= bindparam(f"b{i}"), column < bindparam(f"b{i + 1}")
+        )
+        for i in range(days)
+    ]
     return union_all(*counts) if days > 1 else counts[0]
 
 
-def per_day_counts(connection: Connection, *, what: str, shop_id: int, start: datetime, days: int) -> list[int]:
+def per_day_counts(
+    connection: Connection, *, what: str, shop_id: int, start: datetime, days: int
+) -> list[int]:
     """Signups made or alerts sent per UTC day from `start`: one indexed range count per day, in one statement."""
     bounds = {f"b{i}": start + timedelta(days=i) for i in range(days + 1)}
     counts = [0] * days
-    for day, n in connection.execute(_per_day_statement(what, days), {"shop_id": shop_id, **bounds}):
+    for day, n in connection.execute(
+        _per_day_statement(what, days), {"shop_id": shop_id, **bounds}
+    ):
         counts[int(day)] = n
     return counts
 
@@ -79,12 +94,18 @@ def money(total: float | Decimal | None) -> str:
     return str(Decimal(str(total or 0)).quantize(CENT, rounding=ROUND_HALF_UP))
 
 
-def _conversions(connection: Connection, shop_id: int, start: datetime) -> tuple[dict, Decimal, str | None]:
+def _conversions(
+    connection: Connection, shop_id: int, start: datetime
+) -> tuple[dict, Decimal, str | None]:
     """Per day: count; in all: the revenue and the most frequent currency."""
     c = conversions.c
     rows = connection.execute(
-        select(day := day_of(connection, c.ordered_at), c.currency, func.count(), func.sum(c.amount))
-        .where(c.shop_id == shop_id, c.ordered_at >= start).group_by(day, c.currency)).all()
+        select(
+            day := day_of(connection, c.ordered_at), c.currency, func.count(), func.sum(c.amount)
+        )
+        .where(c.shop_id == shop_id, c.ordered_at >= start)
+        .group_by(day, c.currency)
+    ).all()
     by_day: dict[str, int] = {}
     by_currency: dict[str | None, int] = {}
     revenue = Decimal(0)
@@ -98,35 +119,57 @@ def _conversions(connection: Connection, shop_id: int, start: datetime) -> tuple
 
 def _waiting(connection: Connection, shop_id: int) -> int:
     return connection.execute(
-        select(func.count()).where(intents.c.shop_id == shop_id, intents.c.status == "pending")).scalar_one()
+        select(func.count()).where(intents.c.shop_id == shop_id, intents.c.status == "pending")
+    ).scalar_one()
 
 
 def _outcomes(connection: Connection, shop_id: int, start: datetime, days: int) -> tuple:
     """Alerts per day, signups notified, conversions, the shop's currency: the smaller counts."""
     alerts = per_day_counts(connection, what="alerts", shop_id=shop_id, start=start, days=days)
     notified = connection.execute(
-        select(func.count()).where(intents.c.shop_id == shop_id, intents.c.notified_at >= start)).scalar_one()
-    currency = connection.execute(select(shops.c.currency).where(shops.c.id == shop_id)).scalar_one()
+        select(func.count()).where(intents.c.shop_id == shop_id, intents.c.notified_at >= start)
+    ).scalar_one()
+    currency = connection.execute(
+        select(shops.c.currency).where(shops.c.id == shop_id)
+    ).scalar_one()
     return alerts, notified, _conversions(connection, shop_id, start), currency
 
 
-def compute(engine: Engine, shop_id: int, days: int, now: float,
-            beside: Callable[[Connection], dict] | None = None) -> tuple[dict[str, Any], dict | None]:
+def compute(
+    engine: Engine,
+    shop_id: int,
+    days: int,
+    now: float,
+    beside: Callable[[Connection], dict] | None = None,
+) -> tuple[dict[str, Any], dict | None]:
     """The figures, their three largest parts counted at the same time (`concurrently`): signups per
     day, signups waiting now, and the rest. `beside` (the dashboard's most wanted: a listing with
     the shop's `pending` total) is counted instead of the waiting signups, from the same scan; its
     result comes back with the figures."""
     start = window_start(now, days)
-    signups, waiting, (alerts, notified, (conversions_by_day, revenue, their_currency), currency) = concurrently(
-        engine, partial(per_day_counts, what="signups", shop_id=shop_id, start=start, days=days),
-        beside or partial(_waiting, shop_id=shop_id), partial(_outcomes, shop_id=shop_id, start=start, days=days))
+    (
+        signups,
+        waiting,
+        (alerts, notified, (conversions_by_day, revenue, their_currency), currency),
+    ) = concurrently(
+        engine,
+        partial(per_day_counts, what="signups", shop_id=shop_id, start=start, days=days),
+        beside or partial(_waiting, shop_id=shop_id),
+        partial(_outcomes, shop_id=shop_id, start=start, days=days),
+    )
     pending = waiting["pending"] if beside else waiting
     converted = sum(conversions_by_day.values())
     per_day = []
     for offset in range(days):
         date = (start + timedelta(days=offset)).date().isoformat()
-        per_day.append({"date": date, "signups": signups[offset], "alerts": alerts[offset],
-                        "conversions": conversions_by_day.get(date, 0)})
+        per_day.append(
+            {
+                "date": date,
+                "signups": signups[offset],
+                "alerts": alerts[offset],
+                "conversions": conversions_by_day.get(date, 0),
+            }
+        )
     return {
         "days": days,
         "signups": sum(signups),

@@ -9,15 +9,19 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    channel: str                 # "email" | "sms" | "push"
-    to: str                      # email address | E.164 phone | push subscription JSON {"endpoint","keys":{"p256dh","auth"}}
-    subject: str | None = None   # email
-    text: str = ""               # email plain part / SMS body / push body fallback
-    html: str | None = None      # email html part
-    headers: Mapping[str, str] = field(default_factory=dict)   # extra email headers (List-Unsubscribe, List-Unsubscribe-Post)
-    push_payload: Mapping[str, Any] | None = None              # push JSON: title, body, url, image
+    channel: str  # "email" | "sms" | "push"
+    to: str  # email address | E.164 phone | push subscription JSON {"endpoint","keys":{"p256dh","auth"}}
+    subject: str | None = None  # email
+    text: str = ""  # email plain part / SMS body / push body fallback
+    html: str | None = None  # email html part
+    headers: Mapping[str, str] = field(
+        default_factory=dict
+    )  # extra email headers (List-Unsubscribe, List-Unsubscribe-Post)
+    push_payload: Mapping[str, Any] | None = None  # push JSON: title, body, url, image
     reference: str | None = None  # our notification id, for logs / Message-ID / idempotency
-    sender_name: str | None = None  # email: the From display name (the shop's setting); the address stays MAIL_FROM's
+    sender_name: str | None = (
+        None  # email: the From display name (the shop's setting); the address stays MAIL_FROM's
+    )
 
 
 class SendError(Exception):

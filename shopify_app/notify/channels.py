@@ -41,25 +41,39 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
     try:
         if "email" in sendable and settings.SMTP_HOST and settings.MAIL_FROM:
             channels["email"] = SmtpMailer(
-                settings.SMTP_HOST, settings.SMTP_PORT, sender=settings.MAIL_FROM, username=settings.SMTP_USERNAME,
-                password=settings.SMTP_PASSWORD, starttls=settings.SMTP_STARTTLS,
+                settings.SMTP_HOST,
+                settings.SMTP_PORT,
+                sender=settings.MAIL_FROM,
+                username=settings.SMTP_USERNAME,
+                password=settings.SMTP_PASSWORD,
+                starttls=settings.SMTP_STARTTLS,
                 pool_size=settings.SEND_CONCURRENCY,
             )
         elif "email" in sendable:  # development
             channels["email"] = FileMailer(DEV_OUTBOX, sender=settings.MAIL_FROM or DEV_SENDER)
         if "sms" in sendable:
             channels["sms"] = TwilioSms(
-                SendingClient(settings, settings.SEND_CONCURRENCY), owns_http=True,
-                base_url=settings.TWILIO_API_BASE_URL, account_sid=settings.TWILIO_ACCOUNT_SID,
-                auth_token=settings.TWILIO_AUTH_TOKEN, sender=settings.TWILIO_FROM_NUMBER,
+                SendingClient(settings, settings.SEND_CONCURRENCY),
+                owns_http=True,
+                base_url=settings.TWILIO_API_BASE_URL,
+                account_sid=settings.TWILIO_ACCOUNT_SID,
+                auth_token=settings.TWILIO_AUTH_TOKEN,
+                sender=settings.TWILIO_FROM_NUMBER,
             )
         if "push" in sendable:
             channels["push"] = WebPush(
-                SendingClient(settings, settings.SEND_CONCURRENCY), owns_http=True,
-                private_key=settings.VAPID_PRIVATE_KEY, public_key=settings.VAPID_PUBLIC_KEY,
-                subject=settings.VAPID_SUBJECT, allowlist=settings.push_allowlist,
+                SendingClient(settings, settings.SEND_CONCURRENCY),
+                owns_http=True,
+                private_key=settings.VAPID_PRIVATE_KEY,
+                public_key=settings.VAPID_PUBLIC_KEY,
+                subject=settings.VAPID_SUBJECT,
+                allowlist=settings.push_allowlist,
             )
     except ValueError as exc:  # a malformed MAIL_FROM or VAPID key pair: refuse to start, say which
         raise ConfigError(str(exc)) from None
-    log.info("channels enabled: %s", ", ".join(sorted(channels)) or "none", extra={"enabled": sorted(channels)})
+    log.info(
+        "channels enabled: %s",
+        ", ".join(sorted(channels)) or "none",
+        extra={"enabled": sorted(channels)},
+    )
     return channels

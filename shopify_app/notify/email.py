@@ -16,8 +16,8 @@ from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from pathlib import Path
 
 import aiosmtplib
-from email_validator import EmailNotValidError, validate_email
 from anyio import to_thread
+from email_validator import EmailNotValidError, validate_email
 
 from ..logs import mask_email, redact
 from .base import OutgoingMessage, PermanentError, TransientError
@@ -41,8 +41,12 @@ def _header(name: str, value: str) -> str:
 def _text_part(subtype: str, body: str) -> list[str]:
     data = body.replace("\r\n", "\n").replace("\r", "\n").encode()
     encoded = binascii.b2a_qp(data, istext=True).decode("ascii").replace("\n", "\r\n")
-    return [f"Content-Type: text/{subtype}; charset=utf-8", "Content-Transfer-Encoding: quoted-printable", "",
-            encoded]
+    return [
+        f"Content-Type: text/{subtype}; charset=utf-8",
+        "Content-Transfer-Encoding: quoted-printable",
+        "",
+        encoded,
+    ]
 
 
 def _recipient(address: str) -> tuple[str, bool]:
@@ -97,9 +101,16 @@ class EmailWriter:
             lines += _text_part("plain", message.text)
         else:
             boundary = "=_" + secrets.token_hex(12)
-            lines += [f'Content-Type: multipart/alternative; boundary="{boundary}"', "", f"--{boundary}",
-                      *_text_part("plain", message.text), f"--{boundary}", *_text_part("html", message.html),
-                      f"--{boundary}--", ""]
+            lines += [
+                f'Content-Type: multipart/alternative; boundary="{boundary}"',
+                "",
+                f"--{boundary}",
+                *_text_part("plain", message.text),
+                f"--{boundary}",
+                *_text_part("html", message.html),
+                f"--{boundary}--",
+                "",
+            ]
         return "\r\n".join(lines).encode(), recipient, utf8
 
 
@@ -111,9 +122,19 @@ class _Slot:
 class SmtpMailer:
     name = "email"
 
-    def __init__(self, host: str, port: int, *, sender: str, username: str | None = None,
-                 password: str | None = None, starttls: bool = True, pool_size: int = 8, timeout: float = 30.0,
-                 tls_context: ssl.SSLContext | None = None):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        sender: str,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = True,
+        pool_size: int = 8,
+        timeout: float = 30.0,
+        tls_context: ssl.SSLContext | None = None,
+    ):
         self.host, self.port, self.timeout = host, port, timeout
         self.username, self.password, self.tls_context = username, password, tls_context
         self.use_tls = port == 465  # implicit TLS ("SMTPS"); STARTTLS does not apply there
@@ -144,8 +165,10 @@ class SmtpMailer:
             raise TransientError(f"SMTP {exc.code} {redact(exc.message)}") from None
         except aiosmtplib.SMTPNotSupported as exc:
             raise PermanentError(f"SMTP: {exc}") from None
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as exc:
-            raise TransientError(f"SMTP {self.host}:{self.port}: {type(exc).__name__}: {redact(str(exc))}") from None
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            raise TransientError(
+                f"SMTP {self.host}:{self.port}: {type(exc).__name__}: {redact(str(exc))}"
+            ) from None
         finally:
             if not healthy and slot.smtp is not None:
                 slot.smtp.close()
@@ -160,19 +183,29 @@ class SmtpMailer:
                 slot.smtp.close()
             slot.smtp = await self._connect()
         try:
-            _, reply = await slot.smtp.sendmail(self.writer.envelope_from, [recipient], data, mail_options=options)
+            _, reply = await slot.smtp.sendmail(
+                self.writer.envelope_from, [recipient], data, mail_options=options
+            )
         except aiosmtplib.SMTPServerDisconnected:
             if not reused:
                 raise
             # The server dropped an idle connection (its timeout); one fresh connection, once.
             slot.smtp.close()
             slot.smtp = await self._connect()
-            _, reply = await slot.smtp.sendmail(self.writer.envelope_from, [recipient], data, mail_options=options)
+            _, reply = await slot.smtp.sendmail(
+                self.writer.envelope_from, [recipient], data, mail_options=options
+            )
         return reply
 
     async def _connect(self) -> aiosmtplib.SMTP:
-        smtp = aiosmtplib.SMTP(hostname=self.host, port=self.port, timeout=self.timeout, use_tls=self.use_tls,
-                               start_tls=self.starttls, tls_context=self.tls_context)
+        smtp = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            timeout=self.timeout,
+            use_tls=self.use_tls,
+            start_tls=self.starttls,
+            tls_context=self.tls_context,
+        )
         try:
             await smtp.connect()
             if self.username:
@@ -211,7 +244,11 @@ class FileMailer:
         reference = _UNSAFE_ID.sub("", message.reference or "") or secrets.token_hex(6)
         path = self.directory / f"{time.strftime('%Y%m%d-%H%M%S')}-{reference}.eml"
         await to_thread.run_sync(self._write, path, data)
-        log.info("email written to %s (development, no SMTP_HOST)", path, extra={"to": mask_email(message.to)})
+        log.info(
+            "email written to %s (development, no SMTP_HOST)",
+            path,
+            extra={"to": mask_email(message.to)},
+        )
         return str(path)
 
     def _write(self, path: Path, data: bytes) -> None:

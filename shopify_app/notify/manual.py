@@ -24,7 +24,15 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, func, insert, or_, select, tuple_, update
 
 from ..models import (
-    Customer, Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, RestockEvent, Variant, utcnow,
+    Customer,
+    Intent,
+    IntentStatus,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    RestockEvent,
+    Variant,
+    utcnow,
 )
 from ..unsent import was_sent
 
@@ -63,19 +71,39 @@ def refusal(row, allow_resend: bool) -> str | None:
 
 def _read(connection: Connection, shop_id: int, ids: list[int]) -> dict[int, Any]:
     """The shop's signups `ids` with what `refusal` needs and their held alert, by id."""
-    held = (select(func.min(notifications.c.id))
-            .where(notifications.c.intent_id == intents.c.id, notifications.c.status == NotificationStatus.held.value)
-            .scalar_subquery())
+    held = (
+        select(func.min(notifications.c.id))
+        .where(
+            notifications.c.intent_id == intents.c.id,
+            notifications.c.status == NotificationStatus.held.value,
+        )
+        .scalar_subquery()
+    )
     on_its_way = exists().where(
-        notifications.c.intent_id == intents.c.id, notifications.c.kind == NotificationKind.alert.value,
-        notifications.c.status.in_([NotificationStatus.pending.value, NotificationStatus.sending.value]))
+        notifications.c.intent_id == intents.c.id,
+        notifications.c.kind == NotificationKind.alert.value,
+        notifications.c.status.in_(
+            [NotificationStatus.pending.value, NotificationStatus.sending.value]
+        ),
+    )
     rows = connection.execute(
-        select(intents.c.id, intents.c.status, intents.c.updated_at, intents.c.channel, intents.c.optin_confirmed,
-               intents.c.blocked_at, intents.c.notified_at, intents.c.unsubscribed_at,
-               intents.c.sent_notifications_count, intents.c.shopify_variant_id,
-               intents.c.push_subscription.is_not(None).label("has_subscription"), was_sent().label("was_sent"),
-               customers.c.unsubscribed_at.label("customer_unsubscribed_at"), held.label("held_id"),
-               on_its_way.label("on_its_way"))
+        select(
+            intents.c.id,
+            intents.c.status,
+            intents.c.updated_at,
+            intents.c.channel,
+            intents.c.optin_confirmed,
+            intents.c.blocked_at,
+            intents.c.notified_at,
+            intents.c.unsubscribed_at,
+            intents.c.sent_notifications_count,
+            intents.c.shopify_variant_id,
+            intents.c.push_subscription.is_not(None).label("has_subscription"),
+            was_sent().label("was_sent"),
+            customers.c.unsubscribed_at.label("customer_unsubscribed_at"),
+            held.label("held_id"),
+            on_its_way.label("on_its_way"),
+        )
         .join(customers, customers.c.id == intents.c.customer_id)
         .where(intents.c.shop_id == shop_id, intents.c.id.in_(ids))
     ).all()
@@ -90,15 +118,21 @@ def _claim(connection: Connection, rows: list, now) -> set[int]:
     it changed. So one request, and only one, writes or releases the signup's alert."""
     claimed = set()
     for start in range(0, len(rows), CHUNK):
-        seen = [(r.id, r.status, r.updated_at) for r in rows[start:start + CHUNK]]
-        claimed.update(connection.execute(
-            update(intents).where(tuple_(intents.c.id, intents.c.status, intents.c.updated_at).in_(seen))
-            .values(status=IntentStatus.notified.value, updated_at=now).returning(intents.c.id)).scalars())
+        seen = [(r.id, r.status, r.updated_at) for r in rows[start : start + CHUNK]]
+        claimed.update(
+            connection.execute(
+                update(intents)
+                .where(tuple_(intents.c.id, intents.c.status, intents.c.updated_at).in_(seen))
+                .values(status=IntentStatus.notified.value, updated_at=now)
+                .returning(intents.c.id)
+            ).scalars()
+        )
     return claimed
 
 
-def notify(connection: Connection, shop_id: int, ids: list[int], *, allow_resend: bool = False,
-           via: str) -> tuple[list[int], list[dict]]:
+def notify(
+    connection: Connection, shop_id: int, ids: list[int], *, allow_resend: bool = False, via: str
+) -> tuple[list[int], list[dict]]:
     """Alert the shop's signups `ids` (see the module's docstring); `via` names the door in the
     manual restock event's policy. Returns (ids alerted, [{"intent_id", "error"}] refused), in the
     order asked; another shop's id is refused as NOT_FOUND. A signup another request changed since
@@ -123,7 +157,7 @@ def notify(connection: Connection, shop_id: int, ids: list[int], *, allow_resend
     to_release = {r.held_id: r.id for r in chosen if r.held_id is not None}
     released = set(_release(connection, list(to_release)))
     for intent_id in to_release.values():
-        if intent_id not in released:   # its held alert was cancelled or sent meanwhile
+        if intent_id not in released:  # its held alert was cancelled or sent meanwhile
             refused[intent_id] = CHANGED
     by_variant = defaultdict(list)
     for r in chosen:
@@ -131,17 +165,43 @@ def notify(connection: Connection, shop_id: int, ids: list[int], *, allow_resend
             by_variant[r.shopify_variant_id].append(r)
     for variant_id, alerted in by_variant.items():
         stock = connection.execute(
-            select(func.coalesce(variants.c.sellable, variants.c.inventory_quantity))
-            .where(variants.c.shop_id == shop_id, variants.c.shopify_variant_id == variant_id)).scalar()
+            select(func.coalesce(variants.c.sellable, variants.c.inventory_quantity)).where(
+                variants.c.shop_id == shop_id, variants.c.shopify_variant_id == variant_id
+            )
+        ).scalar()
         event_id = connection.execute(
-            insert(events).values(shop_id=shop_id, shopify_variant_id=variant_id, stock_before=stock,
-                                  stock_after=stock if stock is not None else 0, policy=f"manual send ({via})",
-                                  batch_number=1, chosen=len(alerted), trigger=MANUAL_TRIGGER, created_at=now)
-            .returning(events.c.id)).scalar_one()
-        connection.execute(insert(notifications), [
-            {"shop_id": shop_id, "intent_id": r.id, "restock_event_id": event_id, "kind": NotificationKind.alert.value,
-             "channel": r.channel, "status": NotificationStatus.pending.value, "attempts": 0,
-             "next_attempt_at": now, "created_at": now, "updated_at": now} for r in alerted])
+            insert(events)
+            .values(
+                shop_id=shop_id,
+                shopify_variant_id=variant_id,
+                stock_before=stock,
+                stock_after=stock if stock is not None else 0,
+                policy=f"manual send ({via})",
+                batch_number=1,
+                chosen=len(alerted),
+                trigger=MANUAL_TRIGGER,
+                created_at=now,
+            )
+            .returning(events.c.id)
+        ).scalar_one()
+        connection.execute(
+            insert(notifications),
+            [
+                {
+                    "shop_id": shop_id,
+                    "intent_id": r.id,
+                    "restock_event_id": event_id,
+                    "kind": NotificationKind.alert.value,
+                    "channel": r.channel,
+                    "status": NotificationStatus.pending.value,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for r in alerted
+            ],
+        )
     success = [i for i in ids if i not in refused]
     return success, [{"intent_id": i, "error": refused[i]} for i in ids if i in refused]
 
@@ -149,10 +209,14 @@ def notify(connection: Connection, shop_id: int, ids: list[int], *, allow_resend
 def _sendable():
     """A signup that may be alerted now (the conditions of `refusal` for a pending signup)."""
     return and_(
-        intents.c.status == IntentStatus.pending.value, intents.c.unsubscribed_at.is_(None),
-        intents.c.blocked_at.is_(None), intents.c.optin_confirmed.is_(True),
+        intents.c.status == IntentStatus.pending.value,
+        intents.c.unsubscribed_at.is_(None),
+        intents.c.blocked_at.is_(None),
+        intents.c.optin_confirmed.is_(True),
         or_(intents.c.channel != "push", intents.c.push_subscription.is_not(None)),
-        ~exists().where(customers.c.id == intents.c.customer_id, customers.c.unsubscribed_at.is_not(None)),
+        ~exists().where(
+            customers.c.id == intents.c.customer_id, customers.c.unsubscribed_at.is_not(None)
+        ),
     )
 
 
@@ -161,12 +225,21 @@ def _release(connection: Connection, notification_ids: list[int]) -> list[int]:
     once); the intent ids released. The caller marks those signups notified."""
     now, released = utcnow(), []
     for start in range(0, len(notification_ids), CHUNK):
-        released.extend(connection.execute(
-            update(notifications)
-            .where(notifications.c.id.in_(notification_ids[start:start + CHUNK]),
-                   notifications.c.status == NotificationStatus.held.value)
-            .values(status=NotificationStatus.pending.value, next_attempt_at=now, updated_at=now)
-            .returning(notifications.c.intent_id)).scalars().all())
+        released.extend(
+            connection.execute(
+                update(notifications)
+                .where(
+                    notifications.c.id.in_(notification_ids[start : start + CHUNK]),
+                    notifications.c.status == NotificationStatus.held.value,
+                )
+                .values(
+                    status=NotificationStatus.pending.value, next_attempt_at=now, updated_at=now
+                )
+                .returning(notifications.c.intent_id)
+            )
+            .scalars()
+            .all()
+        )
     return released
 
 
@@ -174,16 +247,24 @@ def release_held(connection: Connection, shop_id: int) -> dict[str, int]:
     """Every held alert of the shop whose signup may still be alerted: sent now ("send all held").
     Returns {"notified": how many, "held": how many stay held (their signup can no longer be
     alerted: awaiting opt-in, blocked, its push subscription gone)}."""
-    held = (select(notifications.c.id)
-            .join(intents, intents.c.id == notifications.c.intent_id)
-            .where(notifications.c.shop_id == shop_id, notifications.c.status == NotificationStatus.held.value)
-            .order_by(notifications.c.id))
+    held = (
+        select(notifications.c.id)
+        .join(intents, intents.c.id == notifications.c.intent_id)
+        .where(
+            notifications.c.shop_id == shop_id,
+            notifications.c.status == NotificationStatus.held.value,
+        )
+        .order_by(notifications.c.id)
+    )
     # The signups are locked first, as notify's claim locks them before their alerts: no deadlock.
     ids = connection.execute(held.where(_sendable()).with_for_update(of=intents)).scalars().all()
     released = _release(connection, list(ids))
     now = utcnow()
     for start in range(0, len(released), CHUNK):
-        connection.execute(update(intents).where(intents.c.id.in_(released[start:start + CHUNK]))
-                           .values(status=IntentStatus.notified.value, updated_at=now))
+        connection.execute(
+            update(intents)
+            .where(intents.c.id.in_(released[start : start + CHUNK]))
+            .values(status=IntentStatus.notified.value, updated_at=now)
+        )
     left = connection.execute(select(func.count()).select_from(held.subquery())).scalar_one()
     return {"notified": len(released), "held": left}

@@ -44,8 +44,10 @@ class MerchantContact:
 def parse_contact(data: dict) -> MerchantContact:
     shop = data.get("shop") if isinstance(data.get("shop"), dict) else {}
     email, name = shop.get("email"), shop.get("name")
-    return MerchantContact(email=email.strip() if isinstance(email, str) and email.strip() else None,
-                           name=name.strip() if isinstance(name, str) and name.strip() else None)
+    return MerchantContact(
+        email=email.strip() if isinstance(email, str) and email.strip() else None,
+        name=name.strip() if isinstance(name, str) and name.strip() else None,
+    )
 
 
 def admin_link(settings: Settings, shop_domain: str, page: str) -> str:
@@ -55,32 +57,64 @@ def admin_link(settings: Settings, shop_domain: str, page: str) -> str:
 
 @cache
 def _env() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
-                       undefined=StrictUndefined, keep_trailing_newline=True)
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
 
 
 def _message(to: str, subject: str, template: str, reference: str, **context) -> OutgoingMessage:
     context["subject"] = subject
-    return OutgoingMessage(channel="email", to=to, subject=subject, reference=reference,
-                           text=_env().get_template(f"email/{template}.txt").render(**context),
-                           html=_env().get_template(f"email/{template}.html").render(**context))
+    return OutgoingMessage(
+        channel="email",
+        to=to,
+        subject=subject,
+        reference=reference,
+        text=_env().get_template(f"email/{template}.txt").render(**context),
+        html=_env().get_template(f"email/{template}.html").render(**context),
+    )
 
 
-def demand_email(settings: Settings, shop_domain: str, contact: MerchantContact, found: demand.Demand,
-                 threshold: int | None) -> OutgoingMessage:
-    waiting = f"{found.pending} shopper is" if found.pending == 1 else f"{found.pending} shoppers are"
+def demand_email(
+    settings: Settings,
+    shop_domain: str,
+    contact: MerchantContact,
+    found: demand.Demand,
+    threshold: int | None,
+) -> OutgoingMessage:
+    waiting = (
+        f"{found.pending} shopper is" if found.pending == 1 else f"{found.pending} shoppers are"
+    )
     subject = f"High demand: {waiting} waiting for {found.title}"
-    return _message(contact.email or "", subject, "merchant_demand", f"demand-{found.shopify_variant_id}",
-                    shop_name=contact.name or shop_domain, d=found, threshold=threshold, waiting=waiting,
-                    link=admin_link(settings, shop_domain, "demand"))
+    return _message(
+        contact.email or "",
+        subject,
+        "merchant_demand",
+        f"demand-{found.shopify_variant_id}",
+        shop_name=contact.name or shop_domain,
+        d=found,
+        threshold=threshold,
+        waiting=waiting,
+        link=admin_link(settings, shop_domain, "demand"),
+    )
 
 
-def data_request_email(settings: Settings, shop_domain: str, contact: MerchantContact, request) -> OutgoingMessage:
+def data_request_email(
+    settings: Settings, shop_domain: str, contact: MerchantContact, request
+) -> OutgoingMessage:
     subject = "A customer data request is ready to download"
-    return _message(contact.email or "", subject, "merchant_data_request", f"data-request-{request.id}",
-                    shop_name=contact.name or shop_domain, request=request,
-                    requested=f"{request.requested_at:%Y-%m-%d %H:%M} UTC",
-                    link=admin_link(settings, shop_domain, "privacy"))
+    return _message(
+        contact.email or "",
+        subject,
+        "merchant_data_request",
+        f"data-request-{request.id}",
+        shop_name=contact.name or shop_domain,
+        request=request,
+        requested=f"{request.requested_at:%Y-%m-%d %H:%M} UTC",
+        link=admin_link(settings, shop_domain, "privacy"),
+    )
 
 
 # -- Jobs ------------------------------------------------------------------------------------------
@@ -103,17 +137,31 @@ async def _send(worker: "Worker", shop, make) -> bool:
         raise TransientError("no email channel: set SMTP_HOST and MAIL_FROM")
     contact = await _contact(worker, shop)
     if contact.email is None:
-        log.warning("the shop has no email address; merchant email not sent", extra={"shop": shop["domain"]})
+        log.warning(
+            "the shop has no email address; merchant email not sent", extra={"shop": shop["domain"]}
+        )
         return False
     message = make(contact)
     try:
         await channel.send(message)
     except PermanentError as exc:
-        log.warning("merchant email refused", extra={"shop": shop["domain"], "to": mask_email(contact.email),
-                                                     "error": str(exc)[:300]})
+        log.warning(
+            "merchant email refused",
+            extra={
+                "shop": shop["domain"],
+                "to": mask_email(contact.email),
+                "error": str(exc)[:300],
+            },
+        )
         return False
-    log.info("merchant emailed", extra={"shop": shop["domain"], "to": mask_email(contact.email),
-                                        "reference": message.reference})
+    log.info(
+        "merchant emailed",
+        extra={
+            "shop": shop["domain"],
+            "to": mask_email(contact.email),
+            "reference": message.reference,
+        },
+    )
     return True
 
 
@@ -123,22 +171,38 @@ def _in_session(engine, function, *args):
 
 
 async def _demand_alert(worker: "Worker", shop, variant_id: int) -> None:
-    found = await to_thread.run_sync(_in_session, worker.engine, demand.to_send, shop["id"], variant_id)
+    found = await to_thread.run_sync(
+        _in_session, worker.engine, demand.to_send, shop["id"], variant_id
+    )
     if found is None:
         return  # restocked (or sent) meanwhile
-    sent = await _send(worker, shop, lambda contact: demand_email(worker.settings, shop["domain"], contact, found,
-                                                                  shop["high_demand_threshold"]))
+    sent = await _send(
+        worker,
+        shop,
+        lambda contact: demand_email(
+            worker.settings, shop["domain"], contact, found, shop["high_demand_threshold"]
+        ),
+    )
     if sent:
-        await to_thread.run_sync(_in_session, worker.engine, demand.mark_sent, shop["id"], variant_id)
+        await to_thread.run_sync(
+            _in_session, worker.engine, demand.mark_sent, shop["id"], variant_id
+        )
 
 
 async def _data_request(worker: "Worker", shop, request_id: int) -> None:
-    if not await to_thread.run_sync(_in_session, worker.engine, data_requests.make_ready, request_id):
+    if not await to_thread.run_sync(
+        _in_session, worker.engine, data_requests.make_ready, request_id
+    ):
         return  # redacted meanwhile
     request = await to_thread.run_sync(_in_session, worker.engine, data_requests.load, request_id)
     if request is None or request.shop_id != shop["id"] or request.merchant_notified_at is not None:
         return
-    sent = await _send(worker, shop,
-                       lambda contact: data_request_email(worker.settings, shop["domain"], contact, request))
+    sent = await _send(
+        worker,
+        shop,
+        lambda contact: data_request_email(worker.settings, shop["domain"], contact, request),
+    )
     if sent:
-        await to_thread.run_sync(_in_session, worker.engine, data_requests.mark_notified, request_id)
+        await to_thread.run_sync(
+            _in_session, worker.engine, data_requests.mark_notified, request_id
+        )

@@ -15,15 +15,28 @@ from sqlalchemy.orm import Session
 
 from .. import restock
 from ..models import (
-    Customer, DeliveryPolicy, Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, RestockEvent,
-    SendAttempt, Shop, Variant, utcnow,
+    Customer,
+    DeliveryPolicy,
+    Intent,
+    IntentStatus,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    RestockEvent,
+    SendAttempt,
+    Shop,
+    Variant,
+    utcnow,
 )
 from ..shops import INSTALLED
 from .render import Alert
 
 intents, customers, shops = Intent.__table__, Customer.__table__, Shop.__table__
 notifications, events, attempts, variants = (
-    Notification.__table__, RestockEvent.__table__, SendAttempt.__table__, Variant.__table__,
+    Notification.__table__,
+    RestockEvent.__table__,
+    SendAttempt.__table__,
+    Variant.__table__,
 )
 MAX_SEND_ATTEMPTS = 8
 BACKOFF_BASE = 2.0
@@ -44,8 +57,10 @@ def policy_of(shop: Mapping) -> restock.Policy:
 
 def has_held_alert():
     """The signup's alert was written while automatic sending was off and waits for the merchant."""
-    return exists().where(notifications.c.intent_id == intents.c.id,
-                          notifications.c.status == NotificationStatus.held.value)
+    return exists().where(
+        notifications.c.intent_id == intents.c.id,
+        notifications.c.status == NotificationStatus.held.value,
+    )
 
 
 def _eligible(shop_id: int, variant_id: int, most: int | None):
@@ -57,7 +72,9 @@ def _eligible(shop_id: int, variant_id: int, most: int | None):
         intents.c.status == IntentStatus.pending.value,
         intents.c.optin_confirmed.is_(True),
         or_(intents.c.channel != "push", intents.c.push_subscription.is_not(None)),
-        ~exists().where(customers.c.id == intents.c.customer_id, customers.c.unsubscribed_at.is_not(None)),
+        ~exists().where(
+            customers.c.id == intents.c.customer_id, customers.c.unsubscribed_at.is_not(None)
+        ),
         ~has_held_alert(),
     ]
     if most is not None:
@@ -66,7 +83,12 @@ def _eligible(shop_id: int, variant_id: int, most: int | None):
 
 
 def has_waiting(session: Session, shop_id: int, variant_id: int) -> bool:
-    return session.execute(select(literal(1)).where(_eligible(shop_id, variant_id, None)).limit(1)).first() is not None
+    return (
+        session.execute(
+            select(literal(1)).where(_eligible(shop_id, variant_id, None)).limit(1)
+        ).first()
+        is not None
+    )
 
 
 @dataclass(frozen=True)
@@ -94,37 +116,72 @@ def decide(
     now = utcnow()
     event_id = session.execute(
         insert(events)
-        .values(shop_id=shop_id, shopify_variant_id=variant_id, stock_before=before, stock_after=after,
-                policy=policy.describe(), batch_number=batch_number, chosen=0, trigger=trigger, created_at=now)
+        .values(
+            shop_id=shop_id,
+            shopify_variant_id=variant_id,
+            stock_before=before,
+            stock_after=after,
+            policy=policy.describe(),
+            batch_number=batch_number,
+            chosen=0,
+            trigger=trigger,
+            created_at=now,
+        )
         .returning(events.c.id)
     ).scalar_one()
     limit = restock.batch_size(after, policy)
     status = NotificationStatus.pending if policy.automatic_sending else NotificationStatus.held
     chosen = (
         select(
-            intents.c.shop_id, intents.c.id, literal(event_id), intents.c.channel,
-            literal(status.value), literal(0), literal(now), literal(now), literal(now),
+            intents.c.shop_id,
+            intents.c.id,
+            literal(event_id),
+            intents.c.channel,
+            literal(status.value),
+            literal(0),
+            literal(now),
+            literal(now),
+            literal(now),
         )
         .where(_eligible(shop_id, variant_id, restock.max_quantity(after, policy)))
         .order_by(intents.c.id)
     )
     if limit is not None:
         chosen = chosen.limit(limit)
-    columns = ["shop_id", "intent_id", "restock_event_id", "channel", "status", "attempts",
-               "next_attempt_at", "created_at", "updated_at"]
+    columns = [
+        "shop_id",
+        "intent_id",
+        "restock_event_id",
+        "channel",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "updated_at",
+    ]
     session.execute(insert(notifications).from_select(columns, chosen))
     # rowcount of INSERT ... SELECT is not reported by every driver: count what was written.
     count = session.execute(
-        select(func.count()).select_from(notifications).where(notifications.c.restock_event_id == event_id)
+        select(func.count())
+        .select_from(notifications)
+        .where(notifications.c.restock_event_id == event_id)
     ).scalar_one()
     if policy.automatic_sending:
         session.execute(
             update(intents)
-            .where(intents.c.id.in_(select(notifications.c.intent_id).where(notifications.c.restock_event_id == event_id)))
+            .where(
+                intents.c.id.in_(
+                    select(notifications.c.intent_id).where(
+                        notifications.c.restock_event_id == event_id
+                    )
+                )
+            )
             .values(status=IntentStatus.notified.value, updated_at=now)
         )
     session.execute(update(events).where(events.c.id == event_id).values(chosen=count))
-    return Decision(event_id=event_id, chosen=count, more_waiting=has_waiting(session, shop_id, variant_id))
+    return Decision(
+        event_id=event_id, chosen=count, more_waiting=has_waiting(session, shop_id, variant_id)
+    )
 
 
 def _due(channels: list[str], now: datetime):
@@ -134,26 +191,42 @@ def _due(channels: list[str], now: datetime):
         exists().where(shops.c.id == notifications.c.shop_id, INSTALLED),
         # `held` (automatic sending off) is never due: the merchant releases it to pending
         or_(
-            and_(notifications.c.status == NotificationStatus.pending.value, notifications.c.next_attempt_at <= now),
-            and_(notifications.c.status == NotificationStatus.sending.value, notifications.c.locked_until < now),
+            and_(
+                notifications.c.status == NotificationStatus.pending.value,
+                notifications.c.next_attempt_at <= now,
+            ),
+            and_(
+                notifications.c.status == NotificationStatus.sending.value,
+                notifications.c.locked_until < now,
+            ),
         ),
     )
 
 
-def claim(session: Session, worker: str, channels: list[str], *, limit: int, lease: timedelta) -> list[int]:
+def claim(
+    session: Session, worker: str, channels: list[str], *, limit: int, lease: timedelta
+) -> list[int]:
     """Take up to `limit` due notifications of the enabled channels for `lease`; their ids."""
     if not channels:
         return []
     now = utcnow()
     due = (
-        select(notifications.c.id).where(_due(channels, now)).order_by(notifications.c.id).limit(limit)
+        select(notifications.c.id)
+        .where(_due(channels, now))
+        .order_by(notifications.c.id)
+        .limit(limit)
         .with_for_update(skip_locked=True)
     )
     rows = session.execute(
         update(notifications)
         .where(notifications.c.id.in_(due.scalar_subquery()))
-        .values(status=NotificationStatus.sending.value, locked_by=worker, locked_until=now + lease,
-                attempts=notifications.c.attempts + 1, updated_at=now)
+        .values(
+            status=NotificationStatus.sending.value,
+            locked_by=worker,
+            locked_until=now + lease,
+            attempts=notifications.c.attempts + 1,
+            updated_at=now,
+        )
         .returning(notifications.c.id)
     ).all()
     return sorted(r.id for r in rows)
@@ -166,18 +239,36 @@ def load_alerts(session: Session, ids: list[int]) -> list[tuple[Alert, int]]:
     v = variants.alias("v")
     rows = session.execute(
         select(
-            notifications.c.id, notifications.c.attempts, notifications.c.kind, intents.c.id.label("intent_id"),
+            notifications.c.id,
+            notifications.c.attempts,
+            notifications.c.kind,
+            intents.c.id.label("intent_id"),
             intents.c.channel,
-            intents.c.email, intents.c.phone, intents.c.push_subscription, intents.c.shopify_variant_id,
+            intents.c.email,
+            intents.c.phone,
+            intents.c.push_subscription,
+            intents.c.shopify_variant_id,
             func.coalesce(v.c.product_title, intents.c.product_title).label("product_title"),
             func.coalesce(v.c.variant_title, intents.c.variant_title).label("variant_title"),
-            v.c.price, v.c.handle, v.c.image_url, customers.c.locale, customers.c.name, shops.c.domain,
-            shops.c.sender_name, shops.c.reply_to,
+            v.c.price,
+            v.c.handle,
+            v.c.image_url,
+            customers.c.locale,
+            customers.c.name,
+            shops.c.domain,
+            shops.c.sender_name,
+            shops.c.reply_to,
         )
         .join(intents, intents.c.id == notifications.c.intent_id)
         .join(customers, customers.c.id == intents.c.customer_id)
         .join(shops, shops.c.id == notifications.c.shop_id)
-        .outerjoin(v, and_(v.c.shop_id == intents.c.shop_id, v.c.shopify_variant_id == intents.c.shopify_variant_id))
+        .outerjoin(
+            v,
+            and_(
+                v.c.shop_id == intents.c.shop_id,
+                v.c.shopify_variant_id == intents.c.shopify_variant_id,
+            ),
+        )
         .where(notifications.c.id.in_(ids))
         .order_by(notifications.c.id)
     ).all()
@@ -185,10 +276,22 @@ def load_alerts(session: Session, ids: list[int]) -> list[tuple[Alert, int]]:
     for r in rows:
         to = {"email": r.email, "sms": r.phone, "push": r.push_subscription}[r.channel]
         alert = Alert(
-            notification_id=r.id, intent_id=r.intent_id, channel=r.channel, to=to or "", shop_domain=r.domain,
-            shopify_variant_id=r.shopify_variant_id, product_title=r.product_title, variant_title=r.variant_title,
-            price=r.price, handle=r.handle, image_url=r.image_url, locale=r.locale, customer_name=r.name,
-            kind=r.kind, sender_name=r.sender_name, reply_to=r.reply_to,
+            notification_id=r.id,
+            intent_id=r.intent_id,
+            channel=r.channel,
+            to=to or "",
+            shop_domain=r.domain,
+            shopify_variant_id=r.shopify_variant_id,
+            product_title=r.product_title,
+            variant_title=r.variant_title,
+            price=r.price,
+            handle=r.handle,
+            image_url=r.image_url,
+            locale=r.locale,
+            customer_name=r.name,
+            kind=r.kind,
+            sender_name=r.sender_name,
+            reply_to=r.reply_to,
         )
         found.append((alert, r.attempts))
     return found
@@ -199,7 +302,7 @@ class Outcome:
     notification_id: int
     intent_id: int
     attempt: int
-    outcome: str                 # sent | retry | failed
+    outcome: str  # sent | retry | failed
     provider_id: str | None = None
     error: str | None = None
     retry_after: float | None = None
@@ -210,7 +313,7 @@ def backoff(attempt: int, retry_after: float | None = None) -> float:
     """Seconds before the next try: exponential with full jitter, or what the provider asked."""
     if retry_after is not None:
         return min(BACKOFF_MAX, retry_after)
-    return random.uniform(0.5, 1.0) * min(BACKOFF_MAX, BACKOFF_BASE ** attempt)
+    return random.uniform(0.5, 1.0) * min(BACKOFF_MAX, BACKOFF_BASE**attempt)
 
 
 def record(session: Session, worker: str, outcomes: list[Outcome]) -> None:
@@ -218,44 +321,82 @@ def record(session: Session, worker: str, outcomes: list[Outcome]) -> None:
     if not outcomes:
         return
     now = utcnow()
-    session.execute(insert(attempts), [
-        {"notification_id": o.notification_id, "attempt": o.attempt, "outcome": o.outcome,
-         "provider_id": o.provider_id, "error": (o.error or "")[:2000] or None, "worker": worker, "at": now}
-        for o in outcomes
-    ])
+    session.execute(
+        insert(attempts),
+        [
+            {
+                "notification_id": o.notification_id,
+                "attempt": o.attempt,
+                "outcome": o.outcome,
+                "provider_id": o.provider_id,
+                "error": (o.error or "")[:2000] or None,
+                "worker": worker,
+                "at": now,
+            }
+            for o in outcomes
+        ],
+    )
     rows = []
     for o in outcomes:
         if o.outcome == "retry" and o.attempt >= MAX_SEND_ATTEMPTS:
             o.outcome = "failed"
-        status = {"sent": NotificationStatus.sent, "retry": NotificationStatus.pending,
-                  "failed": NotificationStatus.failed}[o.outcome].value
-        rows.append({
-            "b_id": o.notification_id, "b_status": status, "b_provider": o.provider_id,
-            "b_error": (o.error or "")[:2000] or None,
-            "b_sent_at": now if o.outcome == "sent" else None,
-            "b_next": now + timedelta(seconds=backoff(o.attempt, o.retry_after)) if o.outcome == "retry" else now,
-        })
+        status = {
+            "sent": NotificationStatus.sent,
+            "retry": NotificationStatus.pending,
+            "failed": NotificationStatus.failed,
+        }[o.outcome].value
+        rows.append(
+            {
+                "b_id": o.notification_id,
+                "b_status": status,
+                "b_provider": o.provider_id,
+                "b_error": (o.error or "")[:2000] or None,
+                "b_sent_at": now if o.outcome == "sent" else None,
+                "b_next": now + timedelta(seconds=backoff(o.attempt, o.retry_after))
+                if o.outcome == "retry"
+                else now,
+            }
+        )
     session.execute(
         update(notifications)
         .where(notifications.c.id == bindparam("b_id"), notifications.c.locked_by == worker)
-        .values(status=bindparam("b_status"), provider_id=bindparam("b_provider"), last_error=bindparam("b_error"),
-                sent_at=bindparam("b_sent_at"), next_attempt_at=bindparam("b_next"), locked_until=None,
-                updated_at=now),
+        .values(
+            status=bindparam("b_status"),
+            provider_id=bindparam("b_provider"),
+            last_error=bindparam("b_error"),
+            sent_at=bindparam("b_sent_at"),
+            next_attempt_at=bindparam("b_next"),
+            locked_until=None,
+            updated_at=now,
+        ),
         rows,
     )
-    sent = [{"b_intent": o.intent_id, "b_notification": o.notification_id} for o in outcomes if o.outcome == "sent"]
+    sent = [
+        {"b_intent": o.intent_id, "b_notification": o.notification_id}
+        for o in outcomes
+        if o.outcome == "sent"
+    ]
     if sent:  # an alert counts on its signup; a confirmation (double opt-in) does not
-        is_alert = exists().where(notifications.c.id == bindparam("b_notification"),
-                                  notifications.c.kind == NotificationKind.alert.value)
+        is_alert = exists().where(
+            notifications.c.id == bindparam("b_notification"),
+            notifications.c.kind == NotificationKind.alert.value,
+        )
         session.execute(
-            update(intents).where(intents.c.id == bindparam("b_intent"), is_alert)
-            .values(notified_at=now, sent_notifications_count=intents.c.sent_notifications_count + 1, updated_at=now),
+            update(intents)
+            .where(intents.c.id == bindparam("b_intent"), is_alert)
+            .values(
+                notified_at=now,
+                sent_notifications_count=intents.c.sent_notifications_count + 1,
+                updated_at=now,
+            ),
             sent,
         )
     gone = [{"b_intent": o.intent_id} for o in outcomes if o.subscription_gone]
     if gone:
         session.execute(
-            update(intents).where(intents.c.id == bindparam("b_intent")).values(push_subscription=None, updated_at=now),
+            update(intents)
+            .where(intents.c.id == bindparam("b_intent"))
+            .values(push_subscription=None, updated_at=now),
             gone,
         )
 
@@ -264,7 +405,10 @@ def resend(session: Session, notification_id: int) -> bool:
     """Put a failed notification back in the queue (the merchant's "send again")."""
     result = session.execute(
         update(notifications)
-        .where(notifications.c.id == notification_id, notifications.c.status == NotificationStatus.failed.value)
+        .where(
+            notifications.c.id == notification_id,
+            notifications.c.status == NotificationStatus.failed.value,
+        )
         .values(status=NotificationStatus.pending.value, next_attempt_at=utcnow(), last_error=None)
     )
     return result.rowcount == 1

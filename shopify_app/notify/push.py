@@ -16,12 +16,18 @@ from pywebpush import WebPusher
 
 from ..contacts import endpoint_allowed
 from ..http_client import SendingClient
-from .base import OutgoingMessage, PermanentError, SubscriptionGone, TransientError, retry_after_seconds
+from .base import (
+    OutgoingMessage,
+    PermanentError,
+    SubscriptionGone,
+    TransientError,
+    retry_after_seconds,
+)
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
-JWT_LIFETIME = 3600.0       # RFC 8292 allows up to 24 h; an hour is accepted by every push service
-JWT_REUSE = 600.0           # one signature per push service origin every 10 minutes
-MAX_BODY = 4096             # RFC 8030 §7.2: services need not accept more
+JWT_LIFETIME = 3600.0  # RFC 8292 allows up to 24 h; an hour is accepted by every push service
+JWT_REUSE = 600.0  # one signature per push service origin every 10 minutes
+MAX_BODY = 4096  # RFC 8030 §7.2: services need not accept more
 
 
 def audience(endpoint: str) -> str:
@@ -31,16 +37,29 @@ def audience(endpoint: str) -> str:
         port_number = parts.port
     except ValueError:
         raise PermanentError("push endpoint has an invalid port") from None
-    port = f":{port_number}" if port_number and port_number != {"https": 443, "http": 80}.get(parts.scheme) else ""
+    port = (
+        f":{port_number}"
+        if port_number and port_number != {"https": 443, "http": 80}.get(parts.scheme)
+        else ""
+    )
     return f"{parts.scheme}://{parts.hostname}{port}"
 
 
 class WebPush:
     name = "push"
 
-    def __init__(self, http: httpx.AsyncClient | SendingClient, *, private_key: str, subject: str,
-                 allowlist: frozenset[str], public_key: str | None = None, ttl: int = 24 * 3600,
-                 urgency: str = "normal", owns_http: bool = False):
+    def __init__(
+        self,
+        http: httpx.AsyncClient | SendingClient,
+        *,
+        private_key: str,
+        subject: str,
+        allowlist: frozenset[str],
+        public_key: str | None = None,
+        ttl: int = 24 * 3600,
+        urgency: str = "normal",
+        owns_http: bool = False,
+    ):
         self.http, self.owns_http = http, owns_http
         self.vapid = _vapid(private_key, public_key, subject)
         self.subject, self.allowlist, self.ttl, self.urgency = subject, allowlist, ttl, urgency
@@ -52,7 +71,9 @@ class WebPush:
         cached = self._signed.get(aud)
         if cached and now - cached[1] < JWT_REUSE:
             return cached[0]
-        header = self.vapid.sign({"aud": aud, "exp": int(now + JWT_LIFETIME), "sub": self.subject})["Authorization"]
+        header = self.vapid.sign({"aud": aud, "exp": int(now + JWT_LIFETIME), "sub": self.subject})[
+            "Authorization"
+        ]
         self._signed[aud] = (header, now)
         return header
 
@@ -61,17 +82,25 @@ class WebPush:
         endpoint = subscription["endpoint"]
         if not endpoint_allowed(endpoint, self.allowlist):
             raise PermanentError("push endpoint is not in PUSH_ENDPOINT_ALLOWLIST")
-        payload = dict(message.push_payload) if message.push_payload is not None else {"body": message.text}
+        payload = (
+            dict(message.push_payload)
+            if message.push_payload is not None
+            else {"body": message.text}
+        )
         try:
             data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         except (TypeError, ValueError):
             raise PermanentError("push payload is not JSON") from None
         try:
             body = WebPusher(subscription).encode(data, "aes128gcm")["body"]
-        except Exception as exc:  # noqa: BLE001  (keys in a stored subscription that are not a P-256 point)
-            raise PermanentError(f"cannot encrypt for this subscription: {type(exc).__name__}") from None
+        except Exception as exc:
+            raise PermanentError(
+                f"cannot encrypt for this subscription: {type(exc).__name__}"
+            ) from None
         if len(body) > MAX_BODY:
-            raise PermanentError(f"push payload too large: {len(body)} bytes encrypted, at most {MAX_BODY}")
+            raise PermanentError(
+                f"push payload too large: {len(body)} bytes encrypted, at most {MAX_BODY}"
+            )
         headers = {
             "TTL": str(self.ttl),
             "Urgency": self.urgency,
@@ -80,8 +109,9 @@ class WebPush:
             "Authorization": self._authorization(endpoint),
         }
         try:
-            response = await self.http.post(endpoint, content=body, headers=headers, timeout=TIMEOUT,
-                                            follow_redirects=False)
+            response = await self.http.post(
+                endpoint, content=body, headers=headers, timeout=TIMEOUT, follow_redirects=False
+            )
         except httpx.HTTPError as exc:
             raise TransientError(f"push service unreachable: {type(exc).__name__}") from None
         status = response.status_code
@@ -91,7 +121,9 @@ class WebPush:
         if status in (404, 410):
             raise SubscriptionGone(detail)
         if status == 429 or status >= 500:
-            raise TransientError(detail, retry_after=retry_after_seconds(response.headers.get("retry-after")))
+            raise TransientError(
+                detail, retry_after=retry_after_seconds(response.headers.get("retry-after"))
+            )
         raise PermanentError(detail)
 
     async def aclose(self) -> None:

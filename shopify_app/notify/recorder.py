@@ -7,6 +7,7 @@ database answers. A group the database refuses for a moment (a restart, a lost c
 recorded again until it goes in, for up to `RETRY_SECONDS`; meanwhile sending waits for places."""
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -26,13 +27,15 @@ def places(send_concurrency: int, channels: int) -> int:
 
 
 class OutcomeRecorder:
-    def __init__(self, record: Callable[[list[outbox.Outcome]], Awaitable[None]], limit: int | None = None) -> None:
-        self._record = record            # one group at a time
+    def __init__(
+        self, record: Callable[[list[outbox.Outcome]], Awaitable[None]], limit: int | None = None
+    ) -> None:
+        self._record = record  # one group at a time
         self._waiting: list[outbox.Outcome] = []
         self._ready = asyncio.Event()
         self._closed = False
         self._limit = limit
-        self._unrecorded = 0             # places taken: sending, sent, or being recorded
+        self._unrecorded = 0  # places taken: sending, sent, or being recorded
         self._room = asyncio.Event()
         self._failed = False
         self._task = asyncio.create_task(self._run(), name="outcome-recorder")
@@ -59,10 +62,8 @@ class OutcomeRecorder:
     async def _run(self) -> None:
         try:
             while True:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._ready.wait(), INTERVAL)
-                except asyncio.TimeoutError:
-                    pass
                 self._ready.clear()
                 group, self._waiting = self._waiting, []
                 if group:
@@ -72,7 +73,7 @@ class OutcomeRecorder:
                 if self._closed and not self._waiting:
                     return
         except BaseException:
-            self._failed = True   # sends go on unbounded, as before places; close() raises this
+            self._failed = True  # sends go on unbounded, as before places; close() raises this
             self._room.set()
             raise
 
@@ -87,7 +88,9 @@ class OutcomeRecorder:
             except Exception as exc:
                 if not is_transient(exc) or time.monotonic() + wait > give_up:
                     raise
-                log.warning("recording outcomes failed; trying again", extra={"outcomes": len(group),
-                                                                              "error": type(exc).__name__})
+                log.warning(
+                    "recording outcomes failed; trying again",
+                    extra={"outcomes": len(group), "error": type(exc).__name__},
+                )
             await asyncio.sleep(wait)
             wait = min(2.0, wait * 2)

@@ -4,7 +4,7 @@ text), short localised strings for SMS and push. Locales fall back `fr-CA` → `
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
@@ -45,9 +45,9 @@ class Alert:
     image_url: str | None = None
     locale: str | None = None
     customer_name: str | None = None
-    kind: str = "alert"          # or "optin": the double opt-in confirmation
-    sender_name: str | None = None   # the shop's settings: who the message is from,
-    reply_to: str | None = None      # and where replies go (email)
+    kind: str = "alert"  # or "optin": the double opt-in confirmation
+    sender_name: str | None = None  # the shop's settings: who the message is from,
+    reply_to: str | None = None  # and where replies go (email)
 
 
 @lru_cache(maxsize=16)
@@ -61,7 +61,10 @@ def available_locales() -> set[str]:
 
 def pick_locale(locale: str | None) -> str:
     known = available_locales()
-    for candidate in ((locale or "").replace("_", "-").lower(), (locale or "").split("-")[0].split("_")[0].lower()):
+    for candidate in (
+        (locale or "").replace("_", "-").lower(),
+        (locale or "").split("-")[0].split("_")[0].lower(),
+    ):
         if candidate in known:
             return candidate
     return DEFAULT_LOCALE
@@ -81,7 +84,7 @@ def optin_token(secret_key: str, intent_id: int, made_at: float | None = None) -
 @dataclass(frozen=True)
 class OptinLink:
     intent_id: int
-    made_at: datetime   # just before the message carrying it was sent
+    made_at: datetime  # just before the message carrying it was sent
 
 
 def _is_id(value) -> bool:
@@ -92,7 +95,9 @@ def read_optin_token(keys: Keys, token: str, max_age: int) -> OptinLink | None:
     """What an opt-in token says, or None if it is not one of ours; raises itsdangerous'
     SignatureExpired when it is older than max_age."""
     try:
-        value, signed_at = signer(keys, OPTIN_PURPOSE).loads(token, max_age=max_age, return_timestamp=True)
+        value, signed_at = signer(keys, OPTIN_PURPOSE).loads(
+            token, max_age=max_age, return_timestamp=True
+        )
     except SignatureExpired:
         raise
     except BadSignature:
@@ -100,7 +105,7 @@ def read_optin_token(keys: Keys, token: str, max_age: int) -> OptinLink | None:
     if _is_id(value):  # a link made before it carried its time: the signature's, in whole seconds
         return OptinLink(value, signed_at)
     if isinstance(value, list) and len(value) == 2 and _is_id(value[0]) and _is_id(value[1]):
-        return OptinLink(value[0], datetime.fromtimestamp(value[1] / 1000, timezone.utc))
+        return OptinLink(value[0], datetime.fromtimestamp(value[1] / 1000, UTC))
     return None
 
 
@@ -121,11 +126,16 @@ def fit_sms(build, product: str) -> str:
     if len(text) <= SMS_LIMIT or not set(text) <= GSM7:
         return text
     room = len(product) - (len(text) - SMS_LIMIT) - 3
-    return build(product[: max(room, 8)].rstrip() + "...") if room > 0 else build(product[:8] + "...")
+    return (
+        build(product[: max(room, 8)].rstrip() + "...") if room > 0 else build(product[:8] + "...")
+    )
 
 
 def email_headers(alert: Alert, unsubscribe: str) -> dict[str, str]:
-    headers = {"List-Unsubscribe": f"<{unsubscribe}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    headers = {
+        "List-Unsubscribe": f"<{unsubscribe}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
     if alert.reply_to:
         headers["Reply-To"] = alert.reply_to
     return headers
@@ -157,16 +167,15 @@ class Renderer:
         locale = pick_locale(alert.locale)
         t = _strings(locale)
         product = alert.product_title or "Your item"
-        if alert.variant_title:
-            product_full = f"{product} ({alert.variant_title})"
-        else:
-            product_full = product
+        product_full = f"{product} ({alert.variant_title})" if alert.variant_title else product
         url = product_url(alert)
         shop = alert.sender_name or shop_name(alert.shop_domain)
         reference = f"n{alert.notification_id}"
         if alert.channel == "sms":
             build = lambda p: t["sms"].format(shop=shop, product=p, url=url) + t["sms_stop"]  # noqa: E731
-            return OutgoingMessage(channel="sms", to=alert.to, text=fit_sms(build, product_full), reference=reference)
+            return OutgoingMessage(
+                channel="sms", to=alert.to, text=fit_sms(build, product_full), reference=reference
+            )
         if alert.channel == "push":
             payload = {
                 "title": t["push_title"],
@@ -175,14 +184,22 @@ class Renderer:
                 "image": alert.image_url,
                 "tag": f"back-in-stock-{alert.shopify_variant_id}",
             }
-            return OutgoingMessage(channel="push", to=alert.to, text=payload["body"], push_payload=payload,
-                                   reference=reference)
+            return OutgoingMessage(
+                channel="push",
+                to=alert.to,
+                text=payload["body"],
+                push_payload=payload,
+                reference=reference,
+            )
         unsubscribe = self.unsubscribe_url(alert.intent_id)
         context = {
             "t": t,
             "locale": locale,
             "subject": t["subject"].format(product=product_full),
-            "intro": t["intro"].format(product=product_full, name_comma=f" {alert.customer_name}," if alert.customer_name else ","),
+            "intro": t["intro"].format(
+                product=product_full,
+                name_comma=f" {alert.customer_name}," if alert.customer_name else ",",
+            ),
             "why": t["why"].format(shop=shop),
             "product": product_full,
             "product_title": product,
@@ -204,23 +221,39 @@ class Renderer:
         )
 
     def render_optin(self, alert: Alert) -> OutgoingMessage:
-        """"Confirm your back-in-stock alert": a link to a page where one click confirms."""
+        """ "Confirm your back-in-stock alert": a link to a page where one click confirms."""
         locale = pick_locale(alert.locale)
         t = _strings(locale)
         product = alert.product_title or t["your_item"]
         if alert.variant_title:
             product = f"{product} ({alert.variant_title})"
-        shop, url, reference = (alert.sender_name or shop_name(alert.shop_domain), self.optin_url(alert.intent_id),
-                                f"n{alert.notification_id}")
+        shop, url, reference = (
+            alert.sender_name or shop_name(alert.shop_domain),
+            self.optin_url(alert.intent_id),
+            f"n{alert.notification_id}",
+        )
         if alert.channel == "sms":
             build = lambda p: t["optin_sms"].format(shop=shop, product=p, url=url) + t["sms_stop"]  # noqa: E731
-            return OutgoingMessage(channel="sms", to=alert.to, text=fit_sms(build, product), reference=reference)
+            return OutgoingMessage(
+                channel="sms", to=alert.to, text=fit_sms(build, product), reference=reference
+            )
         unsubscribe = self.unsubscribe_url(alert.intent_id)
-        context = {"t": t, "locale": locale, "subject": t["optin_subject"].format(product=product),
-                   "intro": t["optin_intro"].format(product=product, shop=shop), "optin_url": url,
-                   "why": t["optin_why"].format(shop=shop), "unsubscribe_url": unsubscribe}
+        context = {
+            "t": t,
+            "locale": locale,
+            "subject": t["optin_subject"].format(product=product),
+            "intro": t["optin_intro"].format(product=product, shop=shop),
+            "optin_url": url,
+            "why": t["optin_why"].format(shop=shop),
+            "unsubscribe_url": unsubscribe,
+        }
         return OutgoingMessage(
-            channel="email", to=alert.to, subject=context["subject"], text=self.optin_text.render(context),
+            channel="email",
+            to=alert.to,
+            subject=context["subject"],
+            text=self.optin_text.render(context),
             html=self.optin_html.render(context),
-            headers=email_headers(alert, unsubscribe), reference=reference, sender_name=alert.sender_name,
+            headers=email_headers(alert, unsubscribe),
+            reference=reference,
+            sender_name=alert.sender_name,
         )

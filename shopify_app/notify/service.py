@@ -21,7 +21,9 @@ STOP_GRACE_SECONDS = 30.0
 
 
 @contextlib.asynccontextmanager
-async def running_worker(settings: Settings, engine: Engine, http: httpx.AsyncClient) -> AsyncIterator[Worker]:
+async def running_worker(
+    settings: Settings, engine: Engine, http: httpx.AsyncClient
+) -> AsyncIterator[Worker]:
     from .channels import build_channels
 
     channels = build_channels(settings)
@@ -34,7 +36,7 @@ async def running_worker(settings: Settings, engine: Engine, http: httpx.AsyncCl
         stop.set()
         try:
             await asyncio.wait_for(task, timeout=STOP_GRACE_SECONDS)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -53,9 +55,8 @@ async def run_standalone(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     try:
-        async with http_client(settings) as http:
-            async with running_worker(settings, engine, http):
-                await stopping.wait()
-                log.info("worker stopping")
+        async with http_client(settings) as http, running_worker(settings, engine, http):
+            await stopping.wait()
+            log.info("worker stopping")
     finally:
         engine.dispose()

@@ -15,14 +15,24 @@ TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 # https://www.twilio.com/docs/api/errors: the number is invalid, unreachable, not mobile,
 # in a region we may not send to, or has replied STOP.
-BAD_NUMBER_CODES = frozenset({21211, 21214, 21217, 21407, 21408, 21610, 21612, 21614, 30003, 30004, 30005, 30006})
+BAD_NUMBER_CODES = frozenset(
+    {21211, 21214, 21217, 21407, 21408, 21610, 21612, 21614, 30003, 30004, 30005, 30006}
+)
 
 
 class TwilioSms:
     name = "sms"
 
-    def __init__(self, http: httpx.AsyncClient | SendingClient, *, base_url: str, account_sid: str, auth_token: str,
-                 sender: str, owns_http: bool = False):
+    def __init__(
+        self,
+        http: httpx.AsyncClient | SendingClient,
+        *,
+        base_url: str,
+        account_sid: str,
+        auth_token: str,
+        sender: str,
+        owns_http: bool = False,
+    ):
         self.http, self.owns_http = http, owns_http
         self.url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self.auth = httpx.BasicAuth(account_sid, auth_token)
@@ -31,8 +41,9 @@ class TwilioSms:
     async def send(self, message: OutgoingMessage) -> str | None:
         form = {"To": message.to, "From": self.sender, "Body": message.text}
         try:
-            response = await self.http.post(self.url, data=form, auth=self.auth, timeout=TIMEOUT,
-                                            follow_redirects=False)
+            response = await self.http.post(
+                self.url, data=form, auth=self.auth, timeout=TIMEOUT, follow_redirects=False
+            )
         except httpx.HTTPError as exc:
             raise TransientError(f"Twilio unreachable: {type(exc).__name__}") from None
         body = _json(response)
@@ -41,10 +52,19 @@ class TwilioSms:
             return str(body["sid"])
         code = body.get("code")
         # Twilio's messages quote the number: keep only its first and last digits.
-        detail = f"Twilio {status} {code or ''}: {redact(str(body.get('message', ''))[:200])}".rstrip(": ")
-        log.warning("twilio refused a message", extra={"status": status, "code": code, "reference": message.reference})
+        detail = (
+            f"Twilio {status} {code or ''}: {redact(str(body.get('message', ''))[:200])}".rstrip(
+                ": "
+            )
+        )
+        log.warning(
+            "twilio refused a message",
+            extra={"status": status, "code": code, "reference": message.reference},
+        )
         if status == 429:
-            raise TransientError(detail, retry_after=retry_after_seconds(response.headers.get("retry-after")))
+            raise TransientError(
+                detail, retry_after=retry_after_seconds(response.headers.get("retry-after"))
+            )
         if status >= 500 or status < 400:
             raise TransientError(detail)
         if code in BAD_NUMBER_CODES:

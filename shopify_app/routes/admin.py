@@ -9,18 +9,31 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..admin import exports, listings, pages, preview, sending, settings as shop_settings, stats
 from .. import data_requests, unsent
+from ..admin import exports, listings, pages, preview, sending, stats
+from ..admin import settings as shop_settings
 from ..admin.session import AdminSession, NotInstalled, api_session, authenticate, on_page_load
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
-from .responses import JSON, ApiError, BodyTooLarge, NotJson, get_without_head, json_body, page, read_body, tag_shop
+from .responses import (
+    JSON,
+    ApiError,
+    BodyTooLarge,
+    NotJson,
+    get_without_head,
+    json_body,
+    page,
+    read_body,
+    tag_shop,
+)
 
 BODY_LIMIT = 65536
 
 
 def framed_by(shop: str, response: Response) -> Response:
     """Shopify's rule for embedded apps: only the shop's own admin may frame the app's pages."""
-    response.headers["Content-Security-Policy"] = f"frame-ancestors https://{shop} https://admin.shopify.com"
+    response.headers["Content-Security-Policy"] = (
+        f"frame-ancestors https://{shop} https://admin.shopify.com"
+    )
     response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
     return response
 
@@ -29,6 +42,7 @@ def framed_by(shop: str, response: Response) -> Response:
 def api(method):
     """An `/app/api/…` endpoint: token first (401), then the body (PUT/POST JSON), then `method`
     (sync, in a thread) with the session; a ValueError carrying messages is a 400."""
+
     @functools.wraps(method)
     async def endpoint(request: Request) -> Response:
         session = await api_session(request)
@@ -48,6 +62,7 @@ def api(method):
             messages = exc.args[0] if exc.args and isinstance(exc.args[0], list) else [str(exc)]
             raise ApiError(400, *messages) from None
         return result if isinstance(result, Response) else JSON(result)
+
     return endpoint
 
 
@@ -58,12 +73,14 @@ def _engine(request: Request):
 @api
 def get_settings(request: Request, session: AdminSession, body: Any) -> dict:
     with _engine(request).connect() as connection:
-        return shop_settings.with_can_send(shop_settings.read(connection, session.shop_id), request.app.state.settings)
+        return shop_settings.with_can_send(
+            shop_settings.read(connection, session.shop_id), request.app.state.settings
+        )
 
 
 @api
 def put_settings(request: Request, session: AdminSession, body: Any) -> dict:
-    values = shop_settings.parse(body)       # ValueError (400) before anything is written
+    values = shop_settings.parse(body)  # ValueError (400) before anything is written
     with _engine(request).begin() as connection:
         written = shop_settings.write(connection, session.shop_id, values, session.user)
     return shop_settings.with_can_send(written, request.app.state.settings)
@@ -73,7 +90,9 @@ def put_settings(request: Request, session: AdminSession, body: Any) -> dict:
 def preview_settings(request: Request, session: AdminSession, body: Any) -> dict:
     values = preview.parse(body)
     with _engine(request).connect() as connection:
-        return preview.render(connection, request.app.state.settings, session.shop_id, session.shop, values)
+        return preview.render(
+            connection, request.app.state.settings, session.shop_id, session.shop, values
+        )
 
 
 def days_param(request: Request) -> int:
@@ -147,7 +166,9 @@ def get_deliveries(request: Request, session: AdminSession, body: Any) -> dict:
 
 
 def _attachment(name: str) -> dict[str, str]:
-    return {"Content-Disposition": f'attachment; filename="{name}"'}   # not cached: middleware.SecurityHeaders
+    return {
+        "Content-Disposition": f'attachment; filename="{name}"'
+    }  # not cached: middleware.SecurityHeaders
 
 
 def _csv(name: str, rows) -> StreamingResponse:
@@ -156,12 +177,17 @@ def _csv(name: str, rows) -> StreamingResponse:
 
 @api
 def export_signups(request: Request, session: AdminSession, body: Any) -> Response:
-    return _csv("signups.csv", exports.signups_csv(_engine(request), session.shop_id, request.query_params))
+    return _csv(
+        "signups.csv", exports.signups_csv(_engine(request), session.shop_id, request.query_params)
+    )
 
 
 @api
 def export_deliveries(request: Request, session: AdminSession, body: Any) -> Response:
-    return _csv("deliveries.csv", exports.deliveries_csv(_engine(request), session.shop_id, request.query_params))
+    return _csv(
+        "deliveries.csv",
+        exports.deliveries_csv(_engine(request), session.shop_id, request.query_params),
+    )
 
 
 @api
@@ -181,7 +207,9 @@ def download_data_request(request: Request, session: AdminSession, body: Any) ->
     if found is None:
         raise ApiError(404, f"data request {request.path_params['request_id'][:20]}: not found")
     name, document = found
-    return Response(document, media_type="application/json; charset=utf-8", headers=_attachment(name))
+    return Response(
+        document, media_type="application/json; charset=utf-8", headers=_attachment(name)
+    )
 
 
 @api
@@ -198,16 +226,28 @@ async def home(request: Request) -> Response:
         return await admin_page(request, "dashboard")
     shop = sanitize_shop_domain(request.query_params.get("shop"))
     if shop is None and request.app.state.settings.is_development:
-        return RedirectResponse("/dev/storefront", status_code=302)  # a newcomer's first stop: the local storefront
+        return RedirectResponse(
+            "/dev/storefront", status_code=302
+        )  # a newcomer's first stop: the local storefront
     if shop is None:
         return page(200, "Back in stock alerts", "Open this app from your Shopify admin.")
     tag_shop(request, shop)
     settings = request.app.state.settings
     try:
-        verify_query_hmac(settings.SHOPIFY_API_SECRET, parse_query(request.scope["query_string"]), clock=request.app.state.clock)
+        verify_query_hmac(
+            settings.SHOPIFY_API_SECRET,
+            parse_query(request.scope["query_string"]),
+            clock=request.app.state.clock,
+        )
     except VerificationError:
-        return framed_by(shop, page(401, "Back in stock alerts",
-                                    "This link is not signed by Shopify. Open the app from your Shopify admin."))
+        return framed_by(
+            shop,
+            page(
+                401,
+                "Back in stock alerts",
+                "This link is not signed by Shopify. Open the app from your Shopify admin.",
+            ),
+        )
     # Shopify's own signed load without a session token: App Bridge fetches one and reloads with it.
     return framed_by(shop, pages.render("bounce.html", api_key=settings.SHOPIFY_API_KEY, shop=shop))
 

@@ -52,7 +52,9 @@ async def create_intent(request: Request) -> Response:
     try:
         body = await read_body(request, state.settings.MAX_BODY_BYTES)
     except BodyTooLarge:
-        raise ApiError(413, f"The body is larger than {state.settings.MAX_BODY_BYTES} bytes") from None
+        raise ApiError(
+            413, f"The body is larger than {state.settings.MAX_BODY_BYTES} bytes"
+        ) from None
     try:
         signup = parse_signup(body)
     except ApiError:
@@ -62,14 +64,22 @@ async def create_intent(request: Request) -> Response:
     return await file_signup(request, domain, signup, door=IntentSource.api)
 
 
-async def file_signup(request: Request, shop: str, signup: IntentRequest, *, door: IntentSource,
-                      say_created: bool = False) -> Response:
+async def file_signup(
+    request: Request,
+    shop: str,
+    signup: IntentRequest,
+    *,
+    door: IntentSource,
+    say_created: bool = False,
+) -> Response:
     """Count the signup against the abuse limits, file it, and answer as STOQ does (plus, for the
     theme block, whether it was new: `created`)."""
     contacts = intents.contacts_of(signup, request.app.state.settings.push_allowlist)
     await ratelimit.check_signup(request, shop, contacts.address if contacts else None, door=door)
     try:
-        outcome = await intents.file_signup(request.app.state, shop, signup, source=door, contacts=contacts)
+        outcome = await intents.file_signup(
+            request.app.state, shop, signup, source=door, contacts=contacts
+        )
     except intents.UnknownShop:
         raise ApiError(401, UNKNOWN_SHOP) from None
     if outcome.errors:

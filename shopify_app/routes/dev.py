@@ -16,7 +16,7 @@ import json
 import re
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
@@ -34,7 +34,15 @@ from starlette.routing import Route
 
 from .. import devshop
 from ..db import session_scope
-from ..models import Intent, InventoryLevel, Job, JobKind, JobStatus, Notification, NotificationStatus
+from ..models import (
+    Intent,
+    InventoryLevel,
+    Job,
+    JobKind,
+    JobStatus,
+    Notification,
+    NotificationStatus,
+)
 from ..notify import channels as notify_channels
 from ..verify import proxy_signature, webhook_hmac
 
@@ -43,7 +51,13 @@ SIGNED_BY_SHOPIFY = {"shop", "logged_in_customer_id", "path_prefix", "timestamp"
 # Request headers Shopify's proxy passes on (cookies and the like are stripped).
 FORWARDED_HEADERS = ("content-type", "accept", "accept-language", "user-agent")
 # Response headers passed back to the browser (never Set-Cookie, which Shopify strips too).
-RETURNED_HEADERS = ("content-type", "retry-after", "cache-control", "service-worker-allowed", "location")
+RETURNED_HEADERS = (
+    "content-type",
+    "retry-after",
+    "cache-control",
+    "service-worker-allowed",
+    "location",
+)
 EML_NAME = re.compile(r"[A-Za-z0-9._-]+\.eml")
 RESTOCK_UNITS = 5
 SETTLE_SECONDS = 6.0
@@ -57,11 +71,15 @@ async def on_startup(app: Starlette) -> None:
 
 
 def _page(template: str, status: int = 200, **context) -> HTMLResponse:
-    return HTMLResponse(pages.get_template(template).render(**context), status_code=status,
-                        headers={"Cache-Control": "no-store"})
+    return HTMLResponse(
+        pages.get_template(template).render(**context),
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 # -- the storefront -------------------------------------------------------------------------------
+
 
 def _int(value: str | None) -> int | None:
     return int(value) if value and value.isascii() and value.isdigit() and len(value) < 19 else None
@@ -70,28 +88,47 @@ def _int(value: str | None) -> int | None:
 def _signups(engine) -> list[dict]:
     shop_id = devshop.shop_id(engine)
     with session_scope(engine) as session:
-        rows = session.execute(
-            select(Intent).where(Intent.shop_id == shop_id).order_by(Intent.id.desc()).limit(20)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(Intent).where(Intent.shop_id == shop_id).order_by(Intent.id.desc()).limit(20)
+            )
+            .scalars()
+            .all()
+        )
     titles = {v.id: f"{p.title} – {v.title}" for p in devshop.PRODUCTS for v in p.variants}
-    return [{
-        "id": row.id, "channel": row.channel,
-        "contact": row.email or row.phone or ("this browser" if row.channel == "push" else ""),
-        "variant": titles.get(row.shopify_variant_id, str(row.shopify_variant_id)),
-        "status": row.status if row.optin_confirmed else f"{row.status}, awaiting opt-in",
-        "source": row.source, "created_at": row.created_at.strftime("%H:%M:%S"),
-    } for row in rows]
+    return [
+        {
+            "id": row.id,
+            "channel": row.channel,
+            "contact": row.email or row.phone or ("this browser" if row.channel == "push" else ""),
+            "variant": titles.get(row.shopify_variant_id, str(row.shopify_variant_id)),
+            "status": row.status if row.optin_confirmed else f"{row.status}, awaiting opt-in",
+            "source": row.source,
+            "created_at": row.created_at.strftime("%H:%M:%S"),
+        }
+        for row in rows
+    ]
 
 
 def _alerts() -> list[dict]:
     folder = Path(notify_channels.DEV_OUTBOX)
-    files = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True)[:20] if folder.is_dir() else []
+    files = (
+        sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True)[:20]
+        if folder.is_dir()
+        else []
+    )
     found = []
     for path in files:
         with path.open("rb") as handle:
             message = message_from_bytes(handle.read(16384), policy=default_policy)
-        found.append({"name": path.name, "to": str(message.get("To", "")), "subject": str(message.get("Subject", "")),
-                      "at": time.strftime("%H:%M:%S", time.localtime(path.stat().st_mtime))})
+        found.append(
+            {
+                "name": path.name,
+                "to": str(message.get("To", "")),
+                "subject": str(message.get("Subject", "")),
+                "at": time.strftime("%H:%M:%S", time.localtime(path.stat().st_mtime)),
+            }
+        )
     return found
 
 
@@ -103,23 +140,42 @@ def _storefront_data(request: Request) -> dict:
     stock = devshop.stock(engine)
     product_data = devshop.liquid_product(product, stock, _int(query.get("variant")))
     country = (query.get("country") or "").upper() or None
-    block = devshop.render_block(product_data, locale=locale, country=country, settings=DEMO_BLOCK_SETTINGS)
+    block = devshop.render_block(
+        product_data, locale=locale, country=country, settings=DEMO_BLOCK_SETTINGS
+    )
     return {
-        "shop_name": devshop.SHOP_NAME, "shop": devshop.SHOP, "locale": locale, "locales": devshop.LOCALES,
-        "products": devshop.PRODUCTS, "product": product, "data": product_data,
+        "shop_name": devshop.SHOP_NAME,
+        "shop": devshop.SHOP,
+        "locale": locale,
+        "locales": devshop.LOCALES,
+        "products": devshop.PRODUCTS,
+        "product": product,
+        "data": product_data,
         "selected": product_data["selected_or_first_available_variant"],
-        "variants_json": Markup(devshop.to_json([{"id": v["id"], "available": v["available"]}
-                                               for v in product_data["variants"]])),
-        "block": Markup(block), "head": Markup(devshop.head_tags()),
+        "variants_json": Markup(
+            devshop.to_json(
+                [{"id": v["id"], "available": v["available"]} for v in product_data["variants"]]
+            )
+        ),
+        "block": Markup(block),
+        "head": Markup(devshop.head_tags()),
         "stock_rows": [{"variant": v, "units": stock.get(v.id, 0)} for v in product.variants],
-        "restock_units": RESTOCK_UNITS, "signups": _signups(engine), "alerts": _alerts(),
+        "restock_units": RESTOCK_UNITS,
+        "signups": _signups(engine),
+        "alerts": _alerts(),
         "outbox": str(Path(notify_channels.DEV_OUTBOX).resolve()),
-        "worker": settings.WORKER_IN_PROCESS, "notice": query.get("notice"),
+        "worker": settings.WORKER_IN_PROCESS,
+        "notice": query.get("notice"),
     }
 
 
 # The block as a merchant might set it up in the theme editor: every channel and the consent box.
-DEMO_BLOCK_SETTINGS = {"offer_email": True, "offer_sms": True, "offer_push": True, "show_marketing_consent": True}
+DEMO_BLOCK_SETTINGS = {
+    "offer_email": True,
+    "offer_sms": True,
+    "offer_push": True,
+    "show_marketing_consent": True,
+}
 
 
 async def storefront(request: Request) -> Response:
@@ -141,11 +197,14 @@ async def extension_asset(request: Request) -> Response:
 
 # -- stock changes through the real webhook ------------------------------------------------------
 
+
 def _levels(engine, item_id: int) -> dict[int, int]:
     with session_scope(engine) as session:
         rows = session.execute(
-            select(InventoryLevel.location_id, InventoryLevel.available)
-            .where(InventoryLevel.shop_id == devshop.shop_id(engine), InventoryLevel.inventory_item_id == item_id)
+            select(InventoryLevel.location_id, InventoryLevel.available).where(
+                InventoryLevel.shop_id == devshop.shop_id(engine),
+                InventoryLevel.inventory_item_id == item_id,
+            )
         )
         return {location: available or 0 for location, available in rows}
 
@@ -155,13 +214,22 @@ def _settled(engine, variant_id: int, expected: int) -> bool:
     if devshop.stock(engine).get(variant_id) != expected:
         return False
     shop_id = devshop.shop_id(engine)
-    busy_jobs = select(Job.id).where(Job.shop_id == shop_id, Job.kind == JobKind.inventory.value,
-                                     Job.status.in_([JobStatus.pending.value, JobStatus.running.value]))
+    busy_jobs = select(Job.id).where(
+        Job.shop_id == shop_id,
+        Job.kind == JobKind.inventory.value,
+        Job.status.in_([JobStatus.pending.value, JobStatus.running.value]),
+    )
     busy_mail = select(Notification.id).where(
-        Notification.shop_id == shop_id, Notification.channel == "email",
-        Notification.status.in_([NotificationStatus.pending.value, NotificationStatus.sending.value]))
+        Notification.shop_id == shop_id,
+        Notification.channel == "email",
+        Notification.status.in_(
+            [NotificationStatus.pending.value, NotificationStatus.sending.value]
+        ),
+    )
     with session_scope(engine) as session:
-        return all(session.execute(busy.limit(1)).first() is None for busy in (busy_jobs, busy_mail))
+        return all(
+            session.execute(busy.limit(1)).first() is None for busy in (busy_jobs, busy_mail)
+        )
 
 
 async def _webhook(request: Request, topic: str, payload: dict) -> httpx.Response:
@@ -169,11 +237,14 @@ async def _webhook(request: Request, topic: str, payload: dict) -> httpx.Respons
     body = json.dumps(payload).encode()
     delivery = str(uuid.uuid4())
     headers = {
-        "Content-Type": "application/json", "X-Shopify-Topic": topic, "X-Shopify-Shop-Domain": devshop.SHOP,
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Shop-Domain": devshop.SHOP,
         "X-Shopify-Hmac-Sha256": webhook_hmac(settings.SHOPIFY_API_SECRET, body),
-        "X-Shopify-Webhook-Id": delivery, "X-Shopify-Event-Id": f"dev-{delivery}",
+        "X-Shopify-Webhook-Id": delivery,
+        "X-Shopify-Event-Id": f"dev-{delivery}",
         "X-Shopify-API-Version": settings.SHOPIFY_API_VERSION,
-        "X-Shopify-Triggered-At": datetime.now(timezone.utc).isoformat(),
+        "X-Shopify-Triggered-At": datetime.now(UTC).isoformat(),
     }
     async with _in_process(request) as client:
         return await client.post(f"/webhooks/{topic}", content=body, headers=headers)
@@ -194,16 +265,26 @@ async def change_stock(request: Request) -> Response:
         changes = {location.id: 0 for location in devshop.LOCATIONS}
     else:
         changes = {first: levels.get(first, 0) + RESTOCK_UNITS}
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     item = variant.inventory_item_id
     for location_id, available in changes.items():
-        response = await _webhook(request, "inventory_levels/update", {
-            "inventory_item_id": item, "location_id": location_id, "available": available, "updated_at": now,
-            "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{location_id}?inventory_item_id={item}",
-        })
+        response = await _webhook(
+            request,
+            "inventory_levels/update",
+            {
+                "inventory_item_id": item,
+                "location_id": location_id,
+                "available": available,
+                "updated_at": now,
+                "admin_graphql_api_id": f"gid://shopify/InventoryLevel/{location_id}?inventory_item_id={item}",
+            },
+        )
         if response.status_code != 200:
-            return Response(f"The webhook was answered {response.status_code}: {response.text}", status_code=502,
-                            media_type="text/plain")
+            return Response(
+                f"The webhook was answered {response.status_code}: {response.text}",
+                status_code=502,
+                media_type="text/plain",
+            )
     expected = sum({**levels, **changes}.values())
     notice = "stock-changed"
     if request.app.state.settings.WORKER_IN_PROCESS:
@@ -223,6 +304,7 @@ async def change_stock(request: Request) -> Response:
 
 # -- the outbox ----------------------------------------------------------------------------------
 
+
 def _eml(name: str):
     path = Path(notify_channels.DEV_OUTBOX) / name
     if not EML_NAME.fullmatch(name) or not path.is_file():
@@ -236,10 +318,18 @@ async def outbox_message(request: Request) -> Response:
         return _page("missing.html", status=404, what="That message is not in outbox/.")
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
-    headers = [(name, str(message.get(name))) for name in ("From", "To", "Subject", "Date", "List-Unsubscribe",
-                                                           "List-Unsubscribe-Post") if message.get(name)]
-    return _page("message.html", name=request.path_params["name"], headers=headers,
-                 text=text.get_content() if text else "", has_html=html is not None)
+    headers = [
+        (name, str(message.get(name)))
+        for name in ("From", "To", "Subject", "Date", "List-Unsubscribe", "List-Unsubscribe-Post")
+        if message.get(name)
+    ]
+    return _page(
+        "message.html",
+        name=request.path_params["name"],
+        headers=headers,
+        text=text.get_content() if text else "",
+        has_html=html is not None,
+    )
 
 
 async def outbox_message_html(request: Request) -> Response:
@@ -248,25 +338,35 @@ async def outbox_message_html(request: Request) -> Response:
     if html is None:
         return Response("Not Found", status_code=404, media_type="text/plain")
     # The message as a mail client shows it: no scripts, no forms, nothing fetched but images.
-    return HTMLResponse(html.get_content(), headers={
-        "Content-Security-Policy": "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
-                                   "img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'none'",
-    })
+    return HTMLResponse(
+        html.get_content(),
+        headers={
+            "Content-Security-Policy": "sandbox allow-popups allow-popups-to-escape-sandbox; default-src 'none'; "
+            "img-src * data:; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        },
+    )
 
 
 # -- the app proxy stand-in ----------------------------------------------------------------------
 
+
 def _in_process(request: Request, client_host: str = "127.0.0.1") -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=request.app, client=(client_host, 0))
-    return httpx.AsyncClient(transport=transport, base_url=str(request.base_url).rstrip("/"), timeout=30)
+    return httpx.AsyncClient(
+        transport=transport, base_url=str(request.base_url).rstrip("/"), timeout=30
+    )
 
 
 def signed_proxy_query(request: Request, secret: str, now: float, customer_id: str = "") -> str:
     """The query Shopify forwards: the shopper's parameters (minus any it sets itself), then
     shop, logged_in_customer_id, path_prefix and timestamp, signed (PLATFORM.md section 2)."""
     items = [(k, v) for k, v in request.query_params.multi_items() if k not in SIGNED_BY_SHOPIFY]
-    items += [("shop", devshop.SHOP), ("logged_in_customer_id", customer_id), ("path_prefix", PROXY_PREFIX),
-              ("timestamp", str(int(now)))]
+    items += [
+        ("shop", devshop.SHOP),
+        ("logged_in_customer_id", customer_id),
+        ("path_prefix", PROXY_PREFIX),
+        ("timestamp", str(int(now))),
+    ]
     return urlencode([*items, ("signature", proxy_signature(secret, items))])
 
 
@@ -275,10 +375,16 @@ async def app_proxy(request: Request) -> Response:
     query = signed_proxy_query(request, settings.SHOPIFY_API_SECRET, request.app.state.clock())
     headers = {name: request.headers[name] for name in FORWARDED_HEADERS if name in request.headers}
     shopper = request.client.host if request.client else "127.0.0.1"
-    headers.update({"X-Forwarded-For": shopper, "X-Forwarded-Host": request.headers.get("host", devshop.SHOP)})
+    headers.update(
+        {"X-Forwarded-For": shopper, "X-Forwarded-Host": request.headers.get("host", devshop.SHOP)}
+    )
     async with _in_process(request) as client:
-        answer = await client.request(request.method, f"/proxy/{request.path_params['path']}?{query}",
-                                      content=await request.body(), headers=headers)
+        answer = await client.request(
+            request.method,
+            f"/proxy/{request.path_params['path']}?{query}",
+            content=await request.body(),
+            headers=headers,
+        )
     returned = {name: answer.headers[name] for name in RETURNED_HEADERS if name in answer.headers}
     return Response(answer.content, status_code=answer.status_code, headers=returned)
 
@@ -290,5 +396,9 @@ routes = [
     Route("/dev/extension/assets/{name}", extension_asset),
     Route("/dev/outbox/{name}", outbox_message),
     Route("/dev/outbox/{name}/html", outbox_message_html),
-    Route(PROXY_PREFIX + "/{path:path}", app_proxy, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
+    Route(
+        PROXY_PREFIX + "/{path:path}",
+        app_proxy,
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+    ),
 ]

@@ -16,7 +16,9 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     if await run_in_threadpool(ping, request.app.state.engine):
         return JSON({"status": "ready"})
-    return JSON({"status": "unavailable", "errors": ["The database does not answer"]}, status_code=503)
+    return JSON(
+        {"status": "unavailable", "errors": ["The database does not answer"]}, status_code=503
+    )
 
 
 routes = [

@@ -23,7 +23,16 @@ from starlette.routing import Route
 
 from .. import pages
 from ..keys import unsign
-from ..models import Customer, Intent, IntentStatus, Notification, NotificationStatus, Shop, Variant, utcnow
+from ..models import (
+    Customer,
+    Intent,
+    IntentStatus,
+    Notification,
+    NotificationStatus,
+    Shop,
+    Variant,
+    utcnow,
+)
 from ..notify.render import UNSUBSCRIBE_PURPOSE, OptinLink, read_optin_token, shop_name
 from .responses import BodyTooLarge, read_body
 
@@ -45,30 +54,54 @@ class Signup:
 
 def _intent_id(request: Request) -> int | None:
     settings = request.app.state.settings
-    value = unsign(settings.secret_keys, UNSUBSCRIBE_PURPOSE, request.path_params["token"], TEN_YEARS)
+    value = unsign(
+        settings.secret_keys, UNSUBSCRIBE_PURPOSE, request.path_params["token"], TEN_YEARS
+    )
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _find(connection: Connection, intent_id: int) -> Signup | None:
     row = connection.execute(
-        select(intents.c.id, intents.c.shop_id, intents.c.channel, intents.c.contact_key, shops.c.domain,
-               customers.c.locale, func.coalesce(variants.c.product_title, intents.c.product_title).label("product"))
+        select(
+            intents.c.id,
+            intents.c.shop_id,
+            intents.c.channel,
+            intents.c.contact_key,
+            shops.c.domain,
+            customers.c.locale,
+            func.coalesce(variants.c.product_title, intents.c.product_title).label("product"),
+        )
         .join(shops, shops.c.id == intents.c.shop_id)
         .outerjoin(customers, customers.c.id == intents.c.customer_id)
-        .outerjoin(variants, and_(variants.c.shop_id == intents.c.shop_id,
-                                  variants.c.shopify_variant_id == intents.c.shopify_variant_id))
+        .outerjoin(
+            variants,
+            and_(
+                variants.c.shop_id == intents.c.shop_id,
+                variants.c.shopify_variant_id == intents.c.shopify_variant_id,
+            ),
+        )
         .where(intents.c.id == intent_id)
     ).first()
     if row is None:
         return None
-    return Signup(id=row.id, shop_id=row.shop_id, channel=row.channel, contact_key=row.contact_key,
-                  product=row.product, shop=shop_name(row.domain), locale=row.locale)
+    return Signup(
+        id=row.id,
+        shop_id=row.shop_id,
+        channel=row.channel,
+        contact_key=row.contact_key,
+        product=row.product,
+        shop=shop_name(row.domain),
+        locale=row.locale,
+    )
 
 
 def _same_contact(signup: Signup):
     """The shop's signups on the signup's channel at its address (what the shopper controls)."""
-    return and_(intents.c.shop_id == signup.shop_id, intents.c.channel == signup.channel,
-                intents.c.contact_key == signup.contact_key)
+    return and_(
+        intents.c.shop_id == signup.shop_id,
+        intents.c.channel == signup.channel,
+        intents.c.contact_key == signup.contact_key,
+    )
 
 
 def unsubscribe(connection: Connection, signup: Signup, *, everything: bool) -> int:
@@ -81,15 +114,26 @@ def unsubscribe(connection: Connection, signup: Signup, *, everything: bool) -> 
         which = intents.c.id == signup.id
     ids = select(intents.c.id).where(which).scalar_subquery()
     stopped = connection.execute(
-        update(intents).where(which, intents.c.status == IntentStatus.pending.value)
+        update(intents)
+        .where(which, intents.c.status == IntentStatus.pending.value)
         .values(status=IntentStatus.unsubscribed.value, unsubscribed_at=now, updated_at=now)
     ).rowcount
-    connection.execute(update(intents).where(which, intents.c.unsubscribed_at.is_(None))
-                       .values(unsubscribed_at=now, updated_at=now))
     connection.execute(
-        update(notifications).where(notifications.c.intent_id.in_(ids), notifications.c.status.in_(
-            [NotificationStatus.pending.value, NotificationStatus.held.value]))
-        .values(status=NotificationStatus.cancelled.value, last_error="unsubscribed", updated_at=now)
+        update(intents)
+        .where(which, intents.c.unsubscribed_at.is_(None))
+        .values(unsubscribed_at=now, updated_at=now)
+    )
+    connection.execute(
+        update(notifications)
+        .where(
+            notifications.c.intent_id.in_(ids),
+            notifications.c.status.in_(
+                [NotificationStatus.pending.value, NotificationStatus.held.value]
+            ),
+        )
+        .values(
+            status=NotificationStatus.cancelled.value, last_error="unsubscribed", updated_at=now
+        )
     )
     return stopped
 
@@ -110,7 +154,11 @@ def _visitor_strings(request: Request) -> dict[str, str]:
 
 
 async def _signup_or_page(request: Request, intent_id: int | None) -> Signup | Response:
-    signup = await run_in_threadpool(_find_in_thread, request.app.state.engine, intent_id) if intent_id else None
+    signup = (
+        await run_in_threadpool(_find_in_thread, request.app.state.engine, intent_id)
+        if intent_id
+        else None
+    )
     if signup is None:
         t = _visitor_strings(request)
         return pages.message(None, t["link_invalid_title"], t["link_invalid"], status=404)
@@ -145,23 +193,35 @@ async def unsubscribe_page(request: Request) -> Response:
     _, t = pages.strings(signup.locale)
     product = signup.product or t["your_item"]
     if request.method != "POST":  # GET, and HEAD: a scanner's HEAD is answered as its GET
-        return pages.render("unsubscribe.html", signup.locale, title=t["unsubscribe_title"], shop=signup.shop,
-                            product=product)
+        return pages.render(
+            "unsubscribe.html",
+            signup.locale,
+            title=t["unsubscribe_title"],
+            shop=signup.shop,
+            product=product,
+        )
     try:
         form = _form(await read_body(request, 4096), request.headers.get("content-type", ""))
     except BodyTooLarge:
         form = {}
     everything = form.get("scope") == "shop" or form.get("List-Unsubscribe") == "One-Click"
     await run_in_threadpool(_unsubscribe_in_thread, engine, signup, everything)
-    done = t["unsubscribed_shop"].format(shop=signup.shop) if everything else t["unsubscribed_product"].format(
-        product=product)
-    return pages.message(signup.locale, t["unsubscribed_title"], done, shop=signup.shop, note=t["unsubscribed_note"])
+    done = (
+        t["unsubscribed_shop"].format(shop=signup.shop)
+        if everything
+        else t["unsubscribed_product"].format(product=product)
+    )
+    return pages.message(
+        signup.locale, t["unsubscribed_title"], done, shop=signup.shop, note=t["unsubscribed_note"]
+    )
 
 
-def _optin_link(request: Request) -> OptinLink | None | SignatureExpired:
+def _optin_link(request: Request) -> OptinLink | SignatureExpired | None:
     settings = request.app.state.settings
     try:
-        return read_optin_token(settings.secret_keys, request.path_params["token"], settings.OPTIN_TOKEN_TTL)
+        return read_optin_token(
+            settings.secret_keys, request.path_params["token"], settings.OPTIN_TOKEN_TTL
+        )
     except SignatureExpired as expired:
         return expired
 
@@ -175,7 +235,11 @@ def confirm(connection: Connection, signup: Signup, sent_at: datetime) -> int:
         which = or_(which, and_(_same_contact(signup), intents.c.created_at <= sent_at))
     return connection.execute(
         update(intents)
-        .where(which, intents.c.status == IntentStatus.pending.value, intents.c.optin_confirmed.is_(False))
+        .where(
+            which,
+            intents.c.status == IntentStatus.pending.value,
+            intents.c.optin_confirmed.is_(False),
+        )
         .values(optin_confirmed=True, updated_at=utcnow())
     ).rowcount
 
@@ -196,9 +260,16 @@ async def optin_page(request: Request) -> Response:
     _, t = pages.strings(signup.locale)
     product = signup.product or t["your_item"]
     if request.method != "POST":  # GET, and HEAD: a scanner's HEAD is answered as its GET
-        return pages.render("optin.html", signup.locale, title=t["optin_title"], shop=signup.shop, product=product)
+        return pages.render(
+            "optin.html", signup.locale, title=t["optin_title"], shop=signup.shop, product=product
+        )
     await run_in_threadpool(_confirm_in_thread, request.app.state.engine, signup, link.made_at)
-    return pages.message(signup.locale, t["optin_done_title"], t["optin_done"].format(product=product), shop=signup.shop)
+    return pages.message(
+        signup.locale,
+        t["optin_done_title"],
+        t["optin_done"].format(product=product),
+        shop=signup.shop,
+    )
 
 
 routes = [

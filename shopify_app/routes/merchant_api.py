@@ -10,7 +10,8 @@ Redis), so it holds across server processes; every authenticated answer carries
 import math
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from functools import wraps
 from typing import Any
 
@@ -24,7 +25,16 @@ from starlette.routing import Mount, Route
 
 from .. import apikeys, unsent
 from ..contacts import ContactError, email_forms, normalize_email, normalize_phone
-from ..models import Customer, Intent, IntentStatus, Notification, NotificationKind, NotificationStatus, Variant, utcnow
+from ..models import (
+    Customer,
+    Intent,
+    IntentStatus,
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    Variant,
+    utcnow,
+)
 from ..notify import manual
 from ..schemas import IntentPublic
 from .responses import JSON, BodyTooLarge, NotJson, json_body, read_body, tag_shop
@@ -49,6 +59,7 @@ class MerchantError(Exception):
 
 
 # -- Rate limit ---------------------------------------------------------------------------------
+
 
 class MerchantLimits:
     """Points per shop in a fixed window, counted in the given `limits` storage (the signup
@@ -78,7 +89,9 @@ def merchant_limits(app) -> MerchantLimits:
     found = getattr(app.state, "merchant_limits", None)
     if found is None:
         limit = app.state.settings.MERCHANT_API_RATE_LIMIT
-        found = app.state.merchant_limits = MerchantLimits(app.state.signup_limits.limiter.storage, limit)
+        found = app.state.merchant_limits = MerchantLimits(
+            app.state.signup_limits.limiter.storage, limit
+        )
     return found
 
 
@@ -98,16 +111,27 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         key = request.headers.get("x-auth-token")
         shop = await run_in_threadpool(_find_shop, request.app.state.engine, key) if key else None
         if shop is None:
-            return JSON({"error": UNAUTHORIZED}, status_code=401, headers={"WWW-Authenticate": 'Token realm="merchant API"'})
+            return JSON(
+                {"error": UNAUTHORIZED},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Token realm="merchant API"'},
+            )
         tag_shop(request, shop.domain)
         allowed, headers, wait = await merchant_limits(request.app).hit(
-            shop.id, GET_COST if request.method in ("GET", "HEAD") else WRITE_COST)
+            shop.id, GET_COST if request.method in ("GET", "HEAD") else WRITE_COST
+        )
         if not allowed:
             limit = merchant_limits(request.app).item
-            return JSON({"error": "Rate limit exceeded", "retry_after": wait,
-                         "message": f"This shop may spend {limit.amount} points per {limit.get_expiry()} seconds "
-                                    f"(a GET costs {GET_COST}, other requests {WRITE_COST}); try again in {wait} seconds."},
-                        status_code=429, headers={**headers, "Retry-After": str(wait)})
+            return JSON(
+                {
+                    "error": "Rate limit exceeded",
+                    "retry_after": wait,
+                    "message": f"This shop may spend {limit.amount} points per {limit.get_expiry()} seconds "
+                    f"(a GET costs {GET_COST}, other requests {WRITE_COST}); try again in {wait} seconds.",
+                },
+                status_code=429,
+                headers={**headers, "Retry-After": str(wait)},
+            )
         try:
             response = await handler(request, shop)
         except MerchantError as exc:
@@ -163,19 +187,33 @@ def _ids(data: dict[str, Any], field: str = "intent_ids") -> list[int]:
 
 # -- The intent object -----------------------------------------------------------------------------
 
+
 def _intent_select():
-    alerts = (select(func.count()).select_from(notifications)
-              .where(notifications.c.intent_id == intents.c.id, notifications.c.kind == NotificationKind.alert.value)
-              .scalar_subquery())
-    columns = [c for c in intents.c if c.name not in ("push_subscription", "contact_key", "consent_at")]
-    return (select(*columns, customers.c.name.label("customer_name"),
-                   customers.c.unsubscribed_at.label("customer_unsubscribed_at"), alerts.label("notifications_count"))
-            .join(customers, customers.c.id == intents.c.customer_id))
+    alerts = (
+        select(func.count())
+        .select_from(notifications)
+        .where(
+            notifications.c.intent_id == intents.c.id,
+            notifications.c.kind == NotificationKind.alert.value,
+        )
+        .scalar_subquery()
+    )
+    columns = [
+        c for c in intents.c if c.name not in ("push_subscription", "contact_key", "consent_at")
+    ]
+    return select(
+        *columns,
+        customers.c.name.label("customer_name"),
+        customers.c.unsubscribed_at.label("customer_unsubscribed_at"),
+        alerts.label("notifications_count"),
+    ).join(customers, customers.c.id == intents.c.customer_id)
 
 
 def _public(row) -> dict[str, Any]:
     data = dict(row._mapping)
-    data["contact"] = {"email": data["email"], "sms": data["phone"], "push": "push"}.get(data["channel"])
+    data["contact"] = {"email": data["email"], "sms": data["phone"], "push": "push"}.get(
+        data["channel"]
+    )
     fields = {k: data[k] for k in IntentPublic.model_fields if k in data}
     return IntentPublic(**fields).model_dump(mode="json")
 
@@ -183,8 +221,8 @@ def _public(row) -> dict[str, Any]:
 # -- GET /intents ------------------------------------------------------------------------------------
 
 # Every stored time lies between these; a bound beyond them is the edge it passed.
-START_OF_TIME = datetime.min.replace(tzinfo=timezone.utc)
-END_OF_TIME = datetime.max.replace(tzinfo=timezone.utc)
+START_OF_TIME = datetime.min.replace(tzinfo=UTC)
+END_OF_TIME = datetime.max.replace(tzinfo=UTC)
 
 
 def _when(value: str, field: str, *, end: bool) -> datetime:
@@ -195,15 +233,17 @@ def _when(value: str, field: str, *, end: bool) -> datetime:
     try:
         if len(value) <= 10:
             day = date.fromisoformat(value)
-            moment, end_of_day = datetime.combine(day, dtime(0), tzinfo=timezone.utc), end
+            moment, end_of_day = datetime.combine(day, dtime(0), tzinfo=UTC), end
         else:
             moment, end_of_day = datetime.fromisoformat(value), False
     except (ValueError, OverflowError):
-        raise MerchantError(400, f"{field} must be an ISO 8601 date (YYYY-MM-DD) or date-time") from None
+        raise MerchantError(
+            400, f"{field} must be an ISO 8601 date (YYYY-MM-DD) or date-time"
+        ) from None
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
+        return moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(timezone.utc) + (timedelta(days=1) if end_of_day else timedelta(0))
+        return moment.astimezone(UTC) + (timedelta(days=1) if end_of_day else timedelta(0))
     except OverflowError:
         return START_OF_TIME if moment.year == 1 else END_OF_TIME
 
@@ -227,7 +267,9 @@ def _filters(request: Request, shop_id: int) -> tuple[list, int, int]:
             where.append(intents.c[field] == _id(q[field], field))
     if q.get("email"):
         # Every form the address may be stored in (an internationalised domain was kept in Unicode once).
-        forms = email_forms(_normalized(normalize_email, q["email"], "email")) or {q["email"].strip()}
+        forms = email_forms(_normalized(normalize_email, q["email"], "email")) or {
+            q["email"].strip()
+        }
         where.append(intents.c.email.in_(sorted(forms)))
     if q.get("phone"):
         where.append(intents.c.phone == _normalized(normalize_phone, q["phone"], "phone"))
@@ -240,7 +282,9 @@ def _filters(request: Request, shop_id: int) -> tuple[list, int, int]:
     if end is not None:
         where.append(intents.c.created_at < end)
     if q.get("notified") not in (None, ""):
-        where.append(unsent.was_sent() if _bool(q["notified"], "notified", False) else ~unsent.was_sent())
+        where.append(
+            unsent.was_sent() if _bool(q["notified"], "notified", False) else ~unsent.was_sent()
+        )
     page = _number(q.get("page"), "page", 1, 1, MAX_ID)
     per_page = _number(q.get("per_page"), "per_page", DEFAULT_PER_PAGE, 1, MAX_PER_PAGE)
     return where, page, per_page
@@ -256,15 +300,27 @@ def _number(value: str | None, field: str, default: int, low: int, high: int) ->
 
 def _list(engine, where: list, page: int, per_page: int) -> dict[str, Any]:
     with engine.connect() as connection:
-        total = connection.execute(select(func.count()).select_from(intents).where(*where)).scalar_one()
+        total = connection.execute(
+            select(func.count()).select_from(intents).where(*where)
+        ).scalar_one()
         rows = []
         if (page - 1) * per_page < total:
-            rows = connection.execute(_intent_select().where(*where)
-                                      .order_by(intents.c.created_at.desc(), intents.c.id.desc())
-                                      .limit(per_page).offset((page - 1) * per_page)).all()
-    return {"intents": [_public(r) for r in rows],
-            "meta": {"total_count": total, "page": page, "per_page": per_page,
-                     "total_pages": math.ceil(total / per_page)}}
+            rows = connection.execute(
+                _intent_select()
+                .where(*where)
+                .order_by(intents.c.created_at.desc(), intents.c.id.desc())
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            ).all()
+    return {
+        "intents": [_public(r) for r in rows],
+        "meta": {
+            "total_count": total,
+            "page": page,
+            "per_page": per_page,
+            "total_pages": math.ceil(total / per_page),
+        },
+    }
 
 
 @endpoint
@@ -275,8 +331,11 @@ async def list_intents(request: Request, shop) -> Response:
 
 # -- GET /intents/{id} -------------------------------------------------------------------------------
 
+
 def _one(connection: Connection, shop_id: int, intent_id: int):
-    return connection.execute(_intent_select().where(intents.c.shop_id == shop_id, intents.c.id == intent_id)).first()
+    return connection.execute(
+        _intent_select().where(intents.c.shop_id == shop_id, intents.c.id == intent_id)
+    ).first()
 
 
 def _get(engine, shop_id: int, intent_id: int):
@@ -303,9 +362,12 @@ async def get_intent(request: Request, shop) -> Response:
 
 # -- Notify now (notify/manual.py: also releases an alert held while automatic sending was off) ----------
 
+
 def _notify_in_thread(engine, shop_id: int, ids: list[int], allow_resend: bool, show: bool):
     with engine.begin() as connection:
-        success, failed = manual.notify(connection, shop_id, ids, allow_resend=allow_resend, via="merchant API")
+        success, failed = manual.notify(
+            connection, shop_id, ids, allow_resend=allow_resend, via="merchant API"
+        )
         intent = _one(connection, shop_id, ids[0]) if show and success else None
     return success, failed, intent
 
@@ -315,8 +377,9 @@ async def notify_intent(request: Request, shop) -> Response:
     data = await _json_object(request)
     intent_id = _id(data.get("id"), "id")
     allow_resend = _bool(data.get("allow_resend"), "allow_resend", False)
-    success, failed, intent = await run_in_threadpool(
-        _notify_in_thread, request.app.state.engine, shop.id, [intent_id], allow_resend, True)
+    _success, failed, intent = await run_in_threadpool(
+        _notify_in_thread, request.app.state.engine, shop.id, [intent_id], allow_resend, True
+    )
     if failed:
         error = failed[0]["error"]
         raise MerchantError(404 if error == NOT_FOUND else 422, error)
@@ -329,27 +392,35 @@ async def bulk_notify_intent(request: Request, shop) -> Response:
     ids = _ids(data)
     allow_resend = _bool(data.get("allow_resend"), "allow_resend", False)
     success, failed, _ = await run_in_threadpool(
-        _notify_in_thread, request.app.state.engine, shop.id, ids, allow_resend, False)
+        _notify_in_thread, request.app.state.engine, shop.id, ids, allow_resend, False
+    )
     status = 200 if not failed else 207 if success else 422
     return JSON({"success": success, "failed": failed}, status_code=status)
 
 
 # -- DELETE /intents/bulk_destroy ----------------------------------------------------------------------
 
+
 def _destroy(engine, shop_id: int, ids: list[int]) -> list[int]:
     try:
         with engine.begin() as connection:
             return unsent.delete_unsent(connection, shop_id, ids)
     except unsent.SentIntents as exc:
-        raise MerchantError(422, "Only unsent intents can be deleted; nothing was deleted",
-                            sent_intent_ids=exc.ids) from None
+        raise MerchantError(
+            422, "Only unsent intents can be deleted; nothing was deleted", sent_intent_ids=exc.ids
+        ) from None
 
 
 @endpoint
 async def bulk_destroy(request: Request, shop) -> Response:
     ids = _ids(await _json_object(request))
     deleted = set(await run_in_threadpool(_destroy, request.app.state.engine, shop.id, ids))
-    return JSON({"deleted": [i for i in ids if i in deleted], "not_found": [i for i in ids if i not in deleted]})
+    return JSON(
+        {
+            "deleted": [i for i in ids if i in deleted],
+            "not_found": [i for i in ids if i not in deleted],
+        }
+    )
 
 
 # -- POST /intents/transfer_signups --------------------------------------------------------------------
@@ -357,8 +428,14 @@ async def bulk_destroy(request: Request, shop) -> Response:
 INTENT_TYPES = {"unsent": lambda: ~unsent.was_sent(), "sent": unsent.was_sent, "all": true}
 
 
-def _transfer(engine, shop_id: int, source: dict[str, Any], target: dict[str, Any], which: Callable[[], Any]):
-    moving = [intents.c.shop_id == shop_id, intents.c.shopify_variant_id == source["variant"], which()]
+def _transfer(
+    engine, shop_id: int, source: dict[str, Any], target: dict[str, Any], which: Callable[[], Any]
+):
+    moving = [
+        intents.c.shop_id == shop_id,
+        intents.c.shopify_variant_id == source["variant"],
+        which(),
+    ]
     if source["product"] is not None:
         moving.append(intents.c.shopify_product_id == source["product"])
     for attempt in range(3):  # a signup for the target filed meanwhile makes a new twin: try again
@@ -367,7 +444,9 @@ def _transfer(engine, shop_id: int, source: dict[str, Any], target: dict[str, An
                 return _transfer_in(connection, shop_id, moving, target)
         except IntegrityError:
             if attempt == 2:
-                raise MerchantError(409, "Signups changed during the transfer; please try again") from None
+                raise MerchantError(
+                    409, "Signups changed during the transfer; please try again"
+                ) from None
     raise AssertionError("unreachable")
 
 
@@ -377,51 +456,79 @@ def _transfer_in(connection: Connection, shop_id: int, moving: list, target: dic
     # the signup waits for the new variant's restock (or the merchant's "notify now").
     connection.execute(
         update(notifications)
-        .where(notifications.c.status == NotificationStatus.held.value,
-               notifications.c.intent_id.in_(select(intents.c.id).where(*moving)))
-        .values(status=NotificationStatus.cancelled.value, last_error="signup transferred to another variant",
-                updated_at=now))
+        .where(
+            notifications.c.status == NotificationStatus.held.value,
+            notifications.c.intent_id.in_(select(intents.c.id).where(*moving)),
+        )
+        .values(
+            status=NotificationStatus.cancelled.value,
+            last_error="signup transferred to another variant",
+            updated_at=now,
+        )
+    )
     twin = intents.alias("twin")
     has_twin = exists().where(
-        twin.c.shop_id == shop_id, twin.c.shopify_variant_id == target["variant"],
+        twin.c.shop_id == shop_id,
+        twin.c.shopify_variant_id == target["variant"],
         func.coalesce(twin.c.shopify_market_id, 0) == func.coalesce(intents.c.shopify_market_id, 0),
-        twin.c.channel == intents.c.channel, twin.c.contact_key == intents.c.contact_key,
-        twin.c.status == IntentStatus.pending.value)
+        twin.c.channel == intents.c.channel,
+        twin.c.contact_key == intents.c.contact_key,
+        twin.c.status == IntentStatus.pending.value,
+    )
     pending = intents.c.status == IntentStatus.pending.value
     # A pending signup whose twin already waits on the target would be a duplicate there: cancelled.
     duplicates = connection.execute(
-        update(intents).where(*moving, pending, has_twin)
-        .values(status=IntentStatus.cancelled.value, updated_at=now).returning(intents.c.id)).all()
+        update(intents)
+        .where(*moving, pending, has_twin)
+        .values(status=IntentStatus.cancelled.value, updated_at=now)
+        .returning(intents.c.id)
+    ).all()
     cached = connection.execute(
-        select(variants.c.inventory_item_id, variants.c.product_title, variants.c.variant_title)
-        .where(variants.c.shop_id == shop_id, variants.c.shopify_variant_id == target["variant"])).first()
+        select(
+            variants.c.inventory_item_id, variants.c.product_title, variants.c.variant_title
+        ).where(variants.c.shop_id == shop_id, variants.c.shopify_variant_id == target["variant"])
+    ).first()
     if duplicates:
         moving = [*moving, intents.c.id.not_in([r.id for r in duplicates])]
     moved = connection.execute(
-        update(intents).where(*moving)
-        .values(shopify_variant_id=target["variant"], shopify_product_id=target["product"],
-                shopify_inventory_item_id=cached.inventory_item_id if cached else None,
-                product_title=cached.product_title if cached else None,
-                variant_title=cached.variant_title if cached else None, updated_at=now)
-        .returning(intents.c.id)).all()
+        update(intents)
+        .where(*moving)
+        .values(
+            shopify_variant_id=target["variant"],
+            shopify_product_id=target["product"],
+            shopify_inventory_item_id=cached.inventory_item_id if cached else None,
+            product_title=cached.product_title if cached else None,
+            variant_title=cached.variant_title if cached else None,
+            updated_at=now,
+        )
+        .returning(intents.c.id)
+    ).all()
     return len(moved), sorted(r.id for r in duplicates)
 
 
 @endpoint
 async def transfer_signups(request: Request, shop) -> Response:
     data = await _json_object(request)
-    source = {"variant": _id(data.get("from_shopify_variant_id"), "from_shopify_variant_id"),
-              "product": (None if data.get("from_shopify_product_id") is None
-                          else _id(data["from_shopify_product_id"], "from_shopify_product_id"))}
-    target = {"variant": _id(data.get("to_shopify_variant_id"), "to_shopify_variant_id"),
-              "product": _id(data.get("to_shopify_product_id"), "to_shopify_product_id")}
+    source = {
+        "variant": _id(data.get("from_shopify_variant_id"), "from_shopify_variant_id"),
+        "product": (
+            None
+            if data.get("from_shopify_product_id") is None
+            else _id(data["from_shopify_product_id"], "from_shopify_product_id")
+        ),
+    }
+    target = {
+        "variant": _id(data.get("to_shopify_variant_id"), "to_shopify_variant_id"),
+        "product": _id(data.get("to_shopify_product_id"), "to_shopify_product_id"),
+    }
     kind = "unsent" if data.get("intent_type") is None else data["intent_type"]
     if not isinstance(kind, str) or kind not in INTENT_TYPES:
         raise MerchantError(400, "intent_type must be one of unsent, sent, all")
     if source["variant"] == target["variant"]:
         raise MerchantError(400, "to_shopify_variant_id must differ from from_shopify_variant_id")
     moved, cancelled = await run_in_threadpool(
-        _transfer, request.app.state.engine, shop.id, source, target, INTENT_TYPES[kind])
+        _transfer, request.app.state.engine, shop.id, source, target, INTENT_TYPES[kind]
+    )
     return JSON({"transferred_count": moved, "duplicates_cancelled": cancelled})
 
 
@@ -432,14 +539,19 @@ async def not_found(request: Request, shop) -> Response:
 
 
 routes = [
-    Mount("/api/v1/external", routes=[
-        Route("/intents", list_intents, methods=["GET"]),
-        Route("/intents.json", list_intents, methods=["GET"]),
-        Route("/intents/notify_intent", notify_intent, methods=["POST"]),
-        Route("/intents/bulk_notify_intent", bulk_notify_intent, methods=["POST"]),
-        Route("/intents/bulk_destroy", bulk_destroy, methods=["DELETE"]),
-        Route("/intents/transfer_signups", transfer_signups, methods=["POST"]),
-        Route("/intents/{id:path}", get_intent, methods=["GET"]),
-        Route("/{rest:path}", not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
-    ])
+    Mount(
+        "/api/v1/external",
+        routes=[
+            Route("/intents", list_intents, methods=["GET"]),
+            Route("/intents.json", list_intents, methods=["GET"]),
+            Route("/intents/notify_intent", notify_intent, methods=["POST"]),
+            Route("/intents/bulk_notify_intent", bulk_notify_intent, methods=["POST"]),
+            Route("/intents/bulk_destroy", bulk_destroy, methods=["DELETE"]),
+            Route("/intents/transfer_signups", transfer_signups, methods=["POST"]),
+            Route("/intents/{id:path}", get_intent, methods=["GET"]),
+            Route(
+                "/{rest:path}", not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+            ),
+        ],
+    )
 ]

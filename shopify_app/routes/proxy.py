@@ -25,7 +25,13 @@ SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "sw.js"
 FORM = "application/x-www-form-urlencoded"
 HONEYPOT = "website"
 # The block's form fields, and where each goes in the public API's body.
-INTENT_FIELDS = ("shopify_variant_id", "shopify_product_id", "shopify_market_id", "channel", "quantity")
+INTENT_FIELDS = (
+    "shopify_variant_id",
+    "shopify_product_id",
+    "shopify_market_id",
+    "channel",
+    "quantity",
+)
 CUSTOMER_FIELDS = ("email", "phone", "country", "country_code", "name", "locale", "push")
 
 
@@ -33,8 +39,12 @@ def signed_shop(request: Request) -> str:
     """The shop Shopify signed this request for, or ApiError(401)."""
     settings = request.app.state.settings
     try:
-        shop = verify_proxy_signature(settings.SHOPIFY_API_SECRET, request.scope["query_string"],
-                                      max_age=settings.SIGNATURE_MAX_AGE, clock=request.app.state.clock)
+        shop = verify_proxy_signature(
+            settings.SHOPIFY_API_SECRET,
+            request.scope["query_string"],
+            max_age=settings.SIGNATURE_MAX_AGE,
+            clock=request.app.state.clock,
+        )
     except VerificationError:
         raise ApiError(401, "This request is not signed by Shopify's app proxy") from None
     tag_shop(request, shop)
@@ -70,7 +80,9 @@ def parse_proxy_signup(body: bytes, content_type: str) -> tuple[IntentRequest, b
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "The form could not be read") from None
     try:
-        return IntentRequest.model_validate(_from_form(fields)), bool(fields.get(HONEYPOT, "").strip())
+        return IntentRequest.model_validate(_from_form(fields)), bool(
+            fields.get(HONEYPOT, "").strip()
+        )
     except ValidationError as exc:
         raise ApiError(400, *describe_errors(exc)) from None
 
@@ -96,23 +108,33 @@ async def config(request: Request) -> Response:
     signed_shop(request)
     settings = request.app.state.settings
     can = sendable_channels(settings)
-    return JSONResponse({"vapid_public_key": settings.VAPID_PUBLIC_KEY if "push" in can else None,
-                         "channels": {name: name in can for name in CHANNELS}},
-                        headers={"Cache-Control": "public, max-age=300"})
+    return JSONResponse(
+        {
+            "vapid_public_key": settings.VAPID_PUBLIC_KEY if "push" in can else None,
+            "channels": {name: name in can for name in CHANNELS},
+        },
+        headers={"Cache-Control": "public, max-age=300"},
+    )
 
 
 async def service_worker(request: Request) -> Response:
     signed_shop(request)
     if not SERVICE_WORKER.exists():
         raise ApiError(404, "No service worker")
-    return Response(SERVICE_WORKER.read_bytes(), media_type="application/javascript",
-                    headers={"Cache-Control": "public, max-age=3600"})
+    return Response(
+        SERVICE_WORKER.read_bytes(),
+        media_type="application/javascript",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
 
 
 routes = [
-    Mount("/proxy", routes=[
-        Route("/intents", create_intent, methods=["POST"]),
-        Route("/config", config, methods=["GET"]),
-        Route("/sw.js", service_worker, methods=["GET"]),
-    ])
+    Mount(
+        "/proxy",
+        routes=[
+            Route("/intents", create_intent, methods=["POST"]),
+            Route("/config", config, methods=["GET"]),
+            Route("/sw.js", service_worker, methods=["GET"]),
+        ],
+    )
 ]

@@ -45,13 +45,25 @@ async def render_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     path, status, headers = request.url.path, exc.status_code, exc.headers
     if path.startswith(STOQ_EXTERNAL_PREFIX):
-        return JSON({"error": "Not found" if status == 404 else str(exc.detail)}, status_code=status, headers=headers)
+        return JSON(
+            {"error": "Not found" if status == 404 else str(exc.detail)},
+            status_code=status,
+            headers=headers,
+        )
     if not path.startswith(JSON_PREFIXES):
         return PlainTextResponse(exc.detail, status_code=status, headers=headers)
     if status == 405:
         allowed = (headers or {}).get("Allow", "")
-        return errors(405, f"method: {request.method[:10]} is not allowed here; use {allowed}", headers=headers)
-    return errors(status, "path: there is no such endpoint" if status == 404 else str(exc.detail), headers=headers)
+        return errors(
+            405,
+            f"method: {request.method[:10]} is not allowed here; use {allowed}",
+            headers=headers,
+        )
+    return errors(
+        status,
+        "path: there is no such endpoint" if status == 404 else str(exc.detail),
+        headers=headers,
+    )
 
 
 def errors(status: int, *messages: str, headers: dict[str, str] | None = None) -> JSON:
@@ -77,7 +89,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing (BodyTooLarge) anything over `limit` bytes without reading it all."""
     declared = request.headers.get("content-length")
     # ASCII digits only ('²'.isdigit() is true), and no int() of thousands of digits (it refuses them).
-    if declared and declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
+    if (
+        declared
+        and declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > 18 or int(declared) > limit)
+    ):
         raise BodyTooLarge
     chunks, size = [], 0
     async for chunk in request.stream():

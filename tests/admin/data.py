@@ -8,8 +8,18 @@ from sqlalchemy import insert
 from shopify_app.models import Customer, Intent, Notification, RestockEvent, Variant, utcnow
 
 
-def add_intents(engine, shop_id: int, n: int, *, channel: str = "email", status: str = "pending",
-                variant: int = 1001, product_title: str = "Linen shirt", created_at=None, start: int = 0) -> list[int]:
+def add_intents(
+    engine,
+    shop_id: int,
+    n: int,
+    *,
+    channel: str = "email",
+    status: str = "pending",
+    variant: int = 1001,
+    product_title: str = "Linen shirt",
+    created_at=None,
+    start: int = 0,
+) -> list[int]:
     now = created_at or utcnow()
     ids = []
     with engine.begin() as connection:
@@ -17,34 +27,96 @@ def add_intents(engine, shop_id: int, n: int, *, channel: str = "email", status:
             customer = str(uuid.uuid4())
             email = f"shopper{i}@example.com" if channel == "email" else None
             phone = f"+1415555{i:04d}" if channel == "sms" else None
-            connection.execute(insert(Customer.__table__).values(id=customer, shop_id=shop_id, email=email, phone=phone,
-                                                                 created_at=now, updated_at=now))
-            result = connection.execute(insert(Intent.__table__).values(
-                shop_id=shop_id, customer_id=customer, channel=channel, email=email, phone=phone,
-                contact_key=f"{channel}:{i}:{uuid.uuid4().hex[:8]}", status=status, shopify_variant_id=variant,
-                shopify_product_id=variant + 5000, product_title=product_title, variant_title="Blue / M",
-                notified_at=now if status == "notified" else None, created_at=now, updated_at=now))
+            connection.execute(
+                insert(Customer.__table__).values(
+                    id=customer,
+                    shop_id=shop_id,
+                    email=email,
+                    phone=phone,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            result = connection.execute(
+                insert(Intent.__table__).values(
+                    shop_id=shop_id,
+                    customer_id=customer,
+                    channel=channel,
+                    email=email,
+                    phone=phone,
+                    contact_key=f"{channel}:{i}:{uuid.uuid4().hex[:8]}",
+                    status=status,
+                    shopify_variant_id=variant,
+                    shopify_product_id=variant + 5000,
+                    product_title=product_title,
+                    variant_title="Blue / M",
+                    notified_at=now if status == "notified" else None,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             ids.append(result.inserted_primary_key[0])
     return ids
 
 
-def add_variant(engine, shop_id: int, variant: int = 1001, sellable: int = 0, restocked_days_ago: int | None = 3) -> None:
+def add_variant(
+    engine, shop_id: int, variant: int = 1001, sellable: int = 0, restocked_days_ago: int | None = 3
+) -> None:
     with engine.begin() as connection:
-        connection.execute(insert(Variant.__table__).values(
-            shop_id=shop_id, shopify_variant_id=variant, shopify_product_id=variant + 5000, product_title="Linen shirt",
-            variant_title="Blue / M", sku="LS-BM", sellable=sellable,
-            restocked_at=utcnow() - timedelta(days=restocked_days_ago) if restocked_days_ago is not None else None))
+        connection.execute(
+            insert(Variant.__table__).values(
+                shop_id=shop_id,
+                shopify_variant_id=variant,
+                shopify_product_id=variant + 5000,
+                product_title="Linen shirt",
+                variant_title="Blue / M",
+                sku="LS-BM",
+                sellable=sellable,
+                restocked_at=utcnow() - timedelta(days=restocked_days_ago)
+                if restocked_days_ago is not None
+                else None,
+            )
+        )
 
 
-def add_delivery(engine, shop_id: int, intent_id: int, *, status: str = "sent", channel: str = "email",
-                 error: str | None = None, variant: int = 1001, when=None) -> tuple[int, int]:
+def add_delivery(
+    engine,
+    shop_id: int,
+    intent_id: int,
+    *,
+    status: str = "sent",
+    channel: str = "email",
+    error: str | None = None,
+    variant: int = 1001,
+    when=None,
+) -> tuple[int, int]:
     now = when or utcnow()
     with engine.begin() as connection:
-        event = connection.execute(insert(RestockEvent.__table__).values(
-            shop_id=shop_id, shopify_variant_id=variant, stock_before=0, stock_after=5, policy="all",
-            trigger="webhook", created_at=now)).inserted_primary_key[0]
-        notification = connection.execute(insert(Notification.__table__).values(
-            shop_id=shop_id, intent_id=intent_id, restock_event_id=event, kind="alert", channel=channel, status=status,
-            attempts=0 if status in ("pending", "held") else 1, last_error=error, sent_at=now if status == "sent" else None,
-            next_attempt_at=now, created_at=now, updated_at=now)).inserted_primary_key[0]
+        event = connection.execute(
+            insert(RestockEvent.__table__).values(
+                shop_id=shop_id,
+                shopify_variant_id=variant,
+                stock_before=0,
+                stock_after=5,
+                policy="all",
+                trigger="webhook",
+                created_at=now,
+            )
+        ).inserted_primary_key[0]
+        notification = connection.execute(
+            insert(Notification.__table__).values(
+                shop_id=shop_id,
+                intent_id=intent_id,
+                restock_event_id=event,
+                kind="alert",
+                channel=channel,
+                status=status,
+                attempts=0 if status in ("pending", "held") else 1,
+                last_error=error,
+                sent_at=now if status == "sent" else None,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        ).inserted_primary_key[0]
     return event, notification

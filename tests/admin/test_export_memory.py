@@ -17,14 +17,32 @@ def fill(engine, shop_id: int, n: int) -> None:
     now = utcnow()
     customer = str(uuid.uuid4())
     with engine.begin() as connection:
-        connection.execute(insert(Customer.__table__).values(id=customer, shop_id=shop_id, created_at=now, updated_at=now))
+        connection.execute(
+            insert(Customer.__table__).values(
+                id=customer, shop_id=shop_id, created_at=now, updated_at=now
+            )
+        )
         for start in range(0, n, 5000):
-            connection.execute(insert(Intent.__table__), [
-                dict(shop_id=shop_id, customer_id=customer, channel="email", email=f"shopper{i}@example.com",
-                     contact_key=f"k{i}", status="notified", shopify_variant_id=1000 + i % 50, shopify_product_id=7,
-                     product_title="Linen shirt with a reasonably long product title", variant_title="Blue / M",
-                     created_at=now, updated_at=now)
-                for i in range(start, min(start + 5000, n))])
+            connection.execute(
+                insert(Intent.__table__),
+                [
+                    {
+                        "shop_id": shop_id,
+                        "customer_id": customer,
+                        "channel": "email",
+                        "email": f"shopper{i}@example.com",
+                        "contact_key": f"k{i}",
+                        "status": "notified",
+                        "shopify_variant_id": 1000 + i % 50,
+                        "shopify_product_id": 7,
+                        "product_title": "Linen shirt with a reasonably long product title",
+                        "variant_title": "Blue / M",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in range(start, min(start + 5000, n))
+                ],
+            )
 
 
 def test_a_large_export_holds_one_chunk_at_a_time(engine, shop, backend, monkeypatch):
@@ -42,6 +60,8 @@ def test_a_large_export_holds_one_chunk_at_a_time(engine, shop, backend, monkeyp
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert lines == ROWS + 1
-    print(f"\nexport [{backend}]: {ROWS} rows, {size / 1e6:.1f} MB of CSV in {elapsed:.2f}s under tracemalloc "
-          f"({ROWS / elapsed:,.0f} rows/s), Python heap peak {peak / 1e6:.1f} MB")
-    assert peak < size / 3     # a chunk's worth, not the whole export
+    print(
+        f"\nexport [{backend}]: {ROWS} rows, {size / 1e6:.1f} MB of CSV in {elapsed:.2f}s under tracemalloc "
+        f"({ROWS / elapsed:,.0f} rows/s), Python heap peak {peak / 1e6:.1f} MB"
+    )
+    assert peak < size / 3  # a chunk's worth, not the whole export

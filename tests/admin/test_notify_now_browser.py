@@ -33,35 +33,55 @@ def held_admin(engine, settings, shop):
 
 def statuses(engine, intent_id):
     with engine.connect() as connection:
-        intent = connection.execute(select(intents_t.c.status).where(intents_t.c.id == intent_id)).scalar_one()
-        alert = connection.execute(select(notifications_t.c.status)
-                                   .where(notifications_t.c.intent_id == intent_id)).scalar_one()
+        intent = connection.execute(
+            select(intents_t.c.status).where(intents_t.c.id == intent_id)
+        ).scalar_one()
+        alert = connection.execute(
+            select(notifications_t.c.status).where(notifications_t.c.intent_id == intent_id)
+        ).scalar_one()
     return intent, alert
 
 
-def test_notify_now_sends_a_held_signup_and_send_all_held_the_rest(browser, held_admin, engine, backend):  # noqa: F811
+def test_notify_now_sends_a_held_signup_and_send_all_held_the_rest(
+    browser,  # noqa: F811 (the fixture imported above)
+    held_admin,
+    engine,
+    backend,
+):
     base, held = held_admin
     ARTIFACTS.mkdir(exist_ok=True)
     narrow = open_page(browser, base, "signups", width=375)
     assert narrow.evaluate("document.documentElement.scrollWidth") <= 375
-    narrow.screenshot(path=str(ARTIFACTS / f"admin-notify-now-held-375-{backend}.png"), full_page=True)
+    narrow.screenshot(
+        path=str(ARTIFACTS / f"admin-notify-now-held-375-{backend}.png"), full_page=True
+    )
     narrow.close()
 
     page = open_page(browser, base, "signups")
     banner = page.locator("#held-banner")
     assert "3 alerts held, waiting for you to send." in banner.inner_text()
     row = page.locator(f"tr[data-intent='{held[0]}']")
-    assert row.locator(".badge").inner_text() == "Held" and "waiting for you to send" in row.inner_text()
-    assert page.locator("button[data-notify]").count() == 5        # held and pending; not the notified one
+    assert (
+        row.locator(".badge").inner_text() == "Held"
+        and "waiting for you to send" in row.inner_text()
+    )
+    assert (
+        page.locator("button[data-notify]").count() == 5
+    )  # held and pending; not the notified one
     page.screenshot(path=str(ARTIFACTS / f"admin-notify-now-before-{backend}.png"), full_page=True)
 
     row.locator("button[data-notify]").click()
     page.wait_for_selector("#flash.ok")
     assert page.locator("#flash").inner_text() == "The alert is on its way to the shopper."
-    assert row.locator(".badge").inner_text() == "Notified" and "alert on its way" in row.inner_text()
+    assert (
+        row.locator(".badge").inner_text() == "Notified" and "alert on its way" in row.inner_text()
+    )
     assert row.locator("button").count() == 0
     assert page.locator("#held-count").inner_text() == "2"
-    assert statuses(engine, held[0]) == ("notified", "pending")     # due: the worker sends it on its next round
+    assert statuses(engine, held[0]) == (
+        "notified",
+        "pending",
+    )  # due: the worker sends it on its next round
     assert statuses(engine, held[1]) == ("pending", "held")
     page.screenshot(path=str(ARTIFACTS / f"admin-notify-now-after-{backend}.png"), full_page=True)
 
@@ -71,12 +91,17 @@ def test_notify_now_sends_a_held_signup_and_send_all_held_the_rest(browser, held
     log.wait_for_url("**status=held**")
     assert log.locator("tbody tr").count() == 2 and log.locator("tbody .badge.held").count() == 2
     assert "waiting for you to send" in log.locator("tbody tr").first.inner_text()
-    log.screenshot(path=str(ARTIFACTS / f"admin-notify-now-deliveries-{backend}.png"), full_page=True)
+    log.screenshot(
+        path=str(ARTIFACTS / f"admin-notify-now-deliveries-{backend}.png"), full_page=True
+    )
     log.close()
 
     page.locator("#held-banner a", has_text="Show held").click()
     page.wait_for_url("**status=held**")
-    assert page.locator("tbody tr").count() == 2 and page.locator("select[name=status]").input_value() == "held"
+    assert (
+        page.locator("tbody tr").count() == 2
+        and page.locator("select[name=status]").input_value() == "held"
+    )
     page.once("dialog", lambda dialog: dialog.accept())
     page.locator("button[data-send-held]").click()
     page.wait_for_selector("#flash.ok")

@@ -20,17 +20,34 @@ from .data import add_delivery, add_intents, add_variant
 from .tokens import SHOP, session_token
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 ANSWER = 15_000  # ms, on a busy 2-core machine
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package is not installed"
+)
 if not shutil.which(CHROMIUM):
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)", allow_module_level=True)
+    pytest.skip(
+        f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)",
+        allow_module_level=True,
+    )
 
-PAGES = {"dashboard": "Dashboard", "demand": "Products in demand", "signups": "Signups",
-         "deliveries": "Delivery log", "settings": "Settings"}
+PAGES = {
+    "dashboard": "Dashboard",
+    "demand": "Products in demand",
+    "signups": "Signups",
+    "deliveries": "Delivery log",
+    "settings": "Settings",
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,21 +64,29 @@ def admin(engine, settings, shop):
     with engine.connect() as connection:
         shop_id = connection.execute(select(Shop.__table__.c.id)).scalar_one()
     add_intents(engine, shop_id, 6)
-    add_intents(engine, shop_id, 3, channel="sms", variant=2002, product_title="Wool beanie", start=100)
+    add_intents(
+        engine, shop_id, 3, channel="sms", variant=2002, product_title="Wool beanie", start=100
+    )
     sent = add_intents(engine, shop_id, 2, status="notified", start=200)
     add_variant(engine, shop_id, 1001, sellable=0)
     add_delivery(engine, shop_id, sent[0])
-    add_delivery(engine, shop_id, sent[1], status="failed", error="SMTP 550 5.1.1 mailbox unavailable")
+    add_delivery(
+        engine, shop_id, sent[1], status="failed", error="SMTP 550 5.1.1 mailbox unavailable"
+    )
     with serve_in_thread(create_app(settings, run_worker=False)) as base:
         yield base, shop_id
 
 
 def open_page(browser, base: str, page_name: str = "", width: int = 1280, **context):
-    page = browser.new_page(viewport={"width": width, "height": 900}, accept_downloads=True, **context)
+    page = browser.new_page(
+        viewport={"width": width, "height": 900}, accept_downloads=True, **context
+    )
     page.route("https://cdn.shopify.com/**", lambda route: route.abort())
     page.set_default_timeout(ANSWER)
     path = f"/app/{page_name}" if page_name else "/app"
-    page.goto(f"{base}{path}?shop={SHOP}&host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZGVtbw&id_token={session_token(ttl=600)}")
+    page.goto(
+        f"{base}{path}?shop={SHOP}&host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZGVtbw&id_token={session_token(ttl=600)}"
+    )
     return page
 
 
@@ -71,15 +96,17 @@ def test_every_page_loads_and_the_tabs_lead_to_each(width, browser, admin, backe
     ARTIFACTS.mkdir(exist_ok=True)
     page = open_page(browser, base, width=width)
     assert page.locator("h1").inner_text() == "Dashboard"
-    assert page.locator("#bridge-note").is_visible()       # App Bridge could not load: said plainly
+    assert page.locator("#bridge-note").is_visible()  # App Bridge could not load: said plainly
     assert page.locator("[data-metric=signups]").inner_text() == "11"
     assert page.locator("svg.chart rect.bar").count() == 30
     for name, title in PAGES.items():
         page.locator("nav.tabs a", has_text=title).click()
         page.wait_for_selector(f"h1:text-is('{title}')")
         assert page.locator("nav.tabs a[aria-current=page]").inner_text() == title
-        assert page.evaluate("document.documentElement.scrollWidth") <= width   # nothing spills sideways
-        if name == "settings":   # the alert preview is a framed document: shown once it has loaded
+        assert (
+            page.evaluate("document.documentElement.scrollWidth") <= width
+        )  # nothing spills sideways
+        if name == "settings":  # the alert preview is a framed document: shown once it has loaded
             page.frame_locator("#preview-email").locator("text=Buy it now").wait_for()
             page.locator("#preview").scroll_into_view_if_needed()
             # (a full-page capture leaves the sandboxed frame blank; the viewport shows it as a merchant sees it)
@@ -101,10 +128,18 @@ def test_signup_filters_paging_and_delete(browser, admin, engine, backend):
     page.fill("input[name=q]", "shopper201")
     page.click("form.filters button[type=submit]")
     page.wait_for_url("**q=shopper201**")
-    assert page.locator("tbody tr").count() == 1 and "Notified" in page.locator("tbody tr").inner_text()
-    assert page.locator("button[data-delete]").count() == 0      # sent: cannot be deleted
-    page.goto(page.url.split("?")[0] + "?" + page.url.split("?")[1].replace("q=shopper201", "per_page=4"))
-    assert page.locator("tbody tr").count() == 4 and "Page 1 of 3" in page.locator(".pager").inner_text()
+    assert (
+        page.locator("tbody tr").count() == 1
+        and "Notified" in page.locator("tbody tr").inner_text()
+    )
+    assert page.locator("button[data-delete]").count() == 0  # sent: cannot be deleted
+    page.goto(
+        page.url.split("?")[0] + "?" + page.url.split("?")[1].replace("q=shopper201", "per_page=4")
+    )
+    assert (
+        page.locator("tbody tr").count() == 4
+        and "Page 1 of 3" in page.locator(".pager").inner_text()
+    )
     page.click("a[rel=next]")
     page.wait_for_selector("text=Page 2 of 3")
     page.once("dialog", lambda dialog: dialog.accept())
@@ -112,21 +147,29 @@ def test_signup_filters_paging_and_delete(browser, admin, engine, backend):
     page.locator("button[data-delete]").first.click()
     page.wait_for_selector("text=Signup deleted.")
     with engine.connect() as connection:
-        assert connection.execute(select(Intent.__table__.c.id).where(Intent.__table__.c.id == int(victim))).first() is None
+        assert (
+            connection.execute(
+                select(Intent.__table__.c.id).where(Intent.__table__.c.id == int(victim))
+            ).first()
+            is None
+        )
     page.close()
 
 
 def test_settings_refuse_a_bad_value_then_save(browser, admin, engine, backend):
-    base, shop_id = admin
+    base, _shop_id = admin
     page = open_page(browser, base, "settings", width=375)
-    assert not page.locator("#batch_multiplier").is_visible()    # only for batches
+    assert not page.locator("#batch_multiplier").is_visible()  # only for batches
     page.fill("#min_restock_quantity", "0")
     page.fill("#reply_to", "not-an-email")
     page.click("#save")
     page.wait_for_selector("#flash.error")
     errors = page.locator("#flash").inner_text()
     assert "Nothing was saved" in errors
-    assert "Minimum restock quantity: must be from 1 to 1000000" in errors and "Reply-to email: must be a valid" in errors
+    assert (
+        "Minimum restock quantity: must be from 1 to 1000000" in errors
+        and "Reply-to email: must be a valid" in errors
+    )
     assert page.get_attribute("#min_restock_quantity", "aria-invalid") == "true"
     page.screenshot(path=str(ARTIFACTS / f"admin-settings-error-{backend}.png"), full_page=True)
     with engine.connect() as connection:
@@ -140,8 +183,13 @@ def test_settings_refuse_a_bad_value_then_save(browser, admin, engine, backend):
     page.wait_for_selector("#flash.ok")
     with engine.connect() as connection:
         row = connection.execute(select(Shop.__table__)).one()
-    assert (row.min_restock_quantity, row.delivery_policy, row.batch_multiplier, row.channel_sms, row.reply_to) == (
-        5, "batches", 2.5, False, "help@example.com")
+    assert (
+        row.min_restock_quantity,
+        row.delivery_policy,
+        row.batch_multiplier,
+        row.channel_sms,
+        row.reply_to,
+    ) == (5, "batches", 2.5, False, "help@example.com")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#rotate-key")
     page.wait_for_selector("#new-key:not([hidden])")
@@ -150,7 +198,7 @@ def test_settings_refuse_a_bad_value_then_save(browser, admin, engine, backend):
     page.close()
 
 
-@pytest.mark.parametrize("name, rows", [("signups.csv", 11), ("deliveries.csv", 2)])
+@pytest.mark.parametrize(("name", "rows"), [("signups.csv", 11), ("deliveries.csv", 2)])
 def test_exports_download(name, rows, browser, admin, backend):
     base, _ = admin
     page = open_page(browser, base, "signups" if name == "signups.csv" else "deliveries")
@@ -173,12 +221,14 @@ def test_a_page_without_a_session_says_where_to_open_it(browser, admin, backend)
 
 
 @pytest.mark.parametrize("width", [1280, 375])
-def test_a_shop_that_must_reconnect_is_told_so_on_the_dashboard(width, browser, admin, engine, fake_shopify, backend):
+def test_a_shop_that_must_reconnect_is_told_so_on_the_dashboard(
+    width, browser, admin, engine, fake_shopify, backend
+):
     """Shopify refused the shop's token and the admin load's own exchange failed too: the dashboard
     says so first, with the one step that fixes it."""
     from shopify_app.models import utcnow
 
-    base, shop_id = admin
+    base, _shop_id = admin
     with engine.begin() as connection:
         connection.execute(Shop.__table__.update().values(reconnect_needed_at=utcnow()))
     fake_shopify.token_mode = "error"
@@ -186,7 +236,10 @@ def test_a_shop_that_must_reconnect_is_told_so_on_the_dashboard(width, browser, 
     banner = page.locator("#reconnect")
     assert banner.is_visible() and "Reconnect needed" in banner.inner_text()
     link = page.locator("#reconnect-link")
-    assert link.get_attribute("target") == "_top" and link.get_attribute("href") == f"/auth?shop={SHOP}"
+    assert (
+        link.get_attribute("target") == "_top"
+        and link.get_attribute("href") == f"/auth?shop={SHOP}"
+    )
     assert link.bounding_box()["width"] >= 44 and link.bounding_box()["height"] >= 32
     page.screenshot(path=ARTIFACTS / f"admin-reconnect-{width}-{backend}.png")
     page.close()

@@ -26,21 +26,41 @@ def privacy_admin(engine, settings, shop):
     """Three requests for the shop (two assembled, one still with the worker) and one of another shop."""
     other = install_shop(engine, settings, OTHER)
     with engine.connect() as connection:
-        shop_id = connection.execute(select(Shop.__table__.c.id).where(Shop.__table__.c.domain == shop)).scalar_one()
+        shop_id = connection.execute(
+            select(Shop.__table__.c.id).where(Shop.__table__.c.domain == shop)
+        ).scalar_one()
     sent = add_intents(engine, shop_id, 2, status="notified")
     add_delivery(engine, shop_id, sent[0])
     with session_scope(engine) as session:
-        ids = [data_requests.file(session, shop_id, shopify_request_id=9000 + n, email=f"shopper{n}@example.com",
-                                  phone=None, shopify_customer_id=None) for n in range(3)]
-        data_requests.file(session, other, shopify_request_id=1, email="shopper0@example.com", phone=None,
-                           shopify_customer_id=None)
+        ids = [
+            data_requests.file(
+                session,
+                shop_id,
+                shopify_request_id=9000 + n,
+                email=f"shopper{n}@example.com",
+                phone=None,
+                shopify_customer_id=None,
+            )
+            for n in range(3)
+        ]
+        data_requests.file(
+            session,
+            other,
+            shopify_request_id=1,
+            email="shopper0@example.com",
+            phone=None,
+            shopify_customer_id=None,
+        )
     for request_id in ids[:2]:
         with session_scope(engine) as session:
             data_requests.make_ready(session, request_id)
-    with session_scope(engine) as session:   # received at different times, newest first on the page
+    with session_scope(engine) as session:  # received at different times, newest first on the page
         for n, request_id in enumerate(ids):
-            session.execute(update(DataRequest).where(DataRequest.id == request_id)
-                            .values(requested_at=utcnow() - timedelta(hours=3 - n)))
+            session.execute(
+                update(DataRequest)
+                .where(DataRequest.id == request_id)
+                .values(requested_at=utcnow() - timedelta(hours=3 - n))
+            )
     with serve_in_thread(create_app(settings, run_worker=False)) as base:
         yield base, ids
 
@@ -53,11 +73,15 @@ def test_the_privacy_page_lists_requests_and_downloads_one(width, browser, priva
     assert page.locator("h1").inner_text() == "Privacy requests"
     assert page.locator("nav.tabs a[aria-current=page]").inner_text() == "Privacy requests"
     rows = page.locator("#data-requests tbody tr")
-    assert rows.count() == 3                                    # not the other shop's
-    assert [rows.nth(i).get_attribute("data-request") for i in range(3)] == [str(i) for i in reversed(ids)]
-    assert "Being prepared" in rows.nth(0).inner_text() and "Not ready yet" in rows.nth(0).inner_text()
+    assert rows.count() == 3  # not the other shop's
+    assert [rows.nth(i).get_attribute("data-request") for i in range(3)] == [
+        str(i) for i in reversed(ids)
+    ]
+    assert (
+        "Being prepared" in rows.nth(0).inner_text() and "Not ready yet" in rows.nth(0).inner_text()
+    )
     assert "Shopify request 9000" in rows.nth(2).inner_text()
-    assert "shopper" not in page.locator("#data-requests").inner_text()   # the list names no one
+    assert "shopper" not in page.locator("#data-requests").inner_text()  # the list names no one
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.screenshot(path=str(ARTIFACTS / f"admin-privacy-{width}-{backend}.png"), full_page=True)
 
@@ -67,9 +91,12 @@ def test_the_privacy_page_lists_requests_and_downloads_one(width, browser, priva
     data = json.loads(Path(download.value.path()).read_text())
     assert data["customer_as_requested"]["email"] == "shopper0@example.com"
     assert [c["email"] for c in data["customers"]] == ["shopper0@example.com"]
-    assert [(s["status"], s["email"]) for s in data["signups"]] == [("notified", "shopper0@example.com")]
+    assert [(s["status"], s["email"]) for s in data["signups"]] == [
+        ("notified", "shopper0@example.com")
+    ]
     assert [(m["kind"], m["address"], m["status"]) for m in data["messages"]] == [
-        ("alert", "shopper0@example.com", "sent")]
+        ("alert", "shopper0@example.com", "sent")
+    ]
     assert page.locator("#flash.error").count() == 0
     page.close()
 

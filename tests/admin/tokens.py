@@ -12,12 +12,29 @@ SHOP = "demo-shop.myshopify.com"
 OTHER = "other-shop.myshopify.com"
 
 
-def session_token(shop: str = SHOP, *, sub: str = "42", now: float | None = None, ttl: int = 60,
-                  secret: str = API_SECRET, aud: str = API_KEY, **extra) -> str:
+def session_token(
+    shop: str = SHOP,
+    *,
+    sub: str = "42",
+    now: float | None = None,
+    ttl: int = 60,
+    secret: str = API_SECRET,
+    aud: str = API_KEY,
+    **extra,
+) -> str:
     now = time.time() if now is None else now
-    claims = {"iss": f"https://{shop}/admin", "dest": f"https://{shop}", "aud": aud, "sub": sub,
-              "exp": int(now + ttl), "nbf": int(now - 1), "iat": int(now), "jti": uuid.uuid4().hex,
-              "sid": uuid.uuid4().hex, **extra}
+    claims = {
+        "iss": f"https://{shop}/admin",
+        "dest": f"https://{shop}",
+        "aud": aud,
+        "sub": sub,
+        "exp": int(now + ttl),
+        "nbf": int(now - 1),
+        "iat": int(now),
+        "jti": uuid.uuid4().hex,
+        "sid": uuid.uuid4().hex,
+        **extra,
+    }
     return jwt.encode(claims, secret, algorithm="HS256")
 
 

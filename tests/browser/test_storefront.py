@@ -26,8 +26,15 @@ from shopify_app.notify import channels as notify_channels
 from ..support import API_KEY, API_SECRET, SECRET_KEY, free_port, serve_in_thread
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SHIRT = devshop.PRODUCTS[0]
 BEANIE = devshop.PRODUCTS[1]
@@ -35,9 +42,14 @@ SHIRT_SOLD_OUT, SHIRT_IN_STOCK = SHIRT.variants[1], SHIRT.variants[0]
 BEANIE_SOLD_OUT = BEANIE.variants[0]
 ANSWER = 15_000  # ms to wait for the app's answer on a busy 2-core machine
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package is not installed"
+)
 if not shutil.which(CHROMIUM):
-    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)", allow_module_level=True)
+    pytest.skip(
+        f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)",
+        allow_module_level=True,
+    )
 
 
 def _b64(raw: bytes) -> str:
@@ -47,7 +59,9 @@ def _b64(raw: bytes) -> str:
 def _vapid_keys() -> tuple[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     private = key.private_numbers().private_value.to_bytes(32, "big")
-    return _b64(private), _b64(key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
+    return _b64(private), _b64(
+        key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +75,22 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     port = free_port()
     private, public = _vapid_keys()
     settings = Settings(
-        APP_ENV="development", SHOPIFY_API_KEY=API_KEY, SHOPIFY_API_SECRET=API_SECRET, SECRET_KEY=SECRET_KEY,
-        DATABASE_URL=url, APP_URL=f"http://127.0.0.1:{port}", WORKER_IN_PROCESS=True, WORKER_POLL_INTERVAL=0.1,
-        RECONCILE_INTERVAL_SECONDS=0, TWILIO_ACCOUNT_SID="ACtest", TWILIO_AUTH_TOKEN="test-token",
-        TWILIO_FROM_NUMBER="+15005550006", TWILIO_API_BASE_URL=f"http://127.0.0.1:{free_port()}",
-        VAPID_PRIVATE_KEY=private, VAPID_PUBLIC_KEY=public, VAPID_SUBJECT="mailto:dev@example.com",
+        APP_ENV="development",
+        SHOPIFY_API_KEY=API_KEY,
+        SHOPIFY_API_SECRET=API_SECRET,
+        SECRET_KEY=SECRET_KEY,
+        DATABASE_URL=url,
+        APP_URL=f"http://127.0.0.1:{port}",
+        WORKER_IN_PROCESS=True,
+        WORKER_POLL_INTERVAL=0.1,
+        RECONCILE_INTERVAL_SECONDS=0,
+        TWILIO_ACCOUNT_SID="ACtest",
+        TWILIO_AUTH_TOKEN="test-token",
+        TWILIO_FROM_NUMBER="+15005550006",
+        TWILIO_API_BASE_URL=f"http://127.0.0.1:{free_port()}",
+        VAPID_PRIVATE_KEY=private,
+        VAPID_PUBLIC_KEY=public,
+        VAPID_SUBJECT="mailto:dev@example.com",
     ).check()
     engine = make_engine(url)
     with pytest.MonkeyPatch.context() as patch:
@@ -97,7 +122,9 @@ def page(browser, app):
 def shot(page, name: str) -> None:
     """The product column (where the block is) as the shopper sees it."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page.locator(".info").screenshot(path=str(ARTIFACTS / f"storefront-{name}.png"), animations="disabled")
+    page.locator(".info").screenshot(
+        path=str(ARTIFACTS / f"storefront-{name}.png"), animations="disabled"
+    )
 
 
 def block(page):
@@ -134,12 +161,17 @@ def test_sold_out_variant_shows_the_form_and_an_email_signup_is_stored(page, app
     page.get_by_role("textbox", name="Email").fill("ada@example.com")
     page.get_by_label("Also send me news and offers").check()
     page.get_by_role("button", name="Notify me").click()
-    sync_api.expect(status(page)).to_have_text("Thanks! We'll let you know as soon as it's back in stock.",
-                                               timeout=ANSWER)
+    sync_api.expect(status(page)).to_have_text(
+        "Thanks! We'll let you know as soon as it's back in stock.", timeout=ANSWER
+    )
     sync_api.expect(page.locator("[data-bis-form]")).to_be_hidden()
     shot(page, "3-signed-up")
     [intent] = intents(app, email="ada@example.com")
-    assert (intent.shopify_variant_id, intent.channel, intent.source) == (SHIRT_SOLD_OUT.id, "email", "proxy")
+    assert (intent.shopify_variant_id, intent.channel, intent.source) == (
+        SHIRT_SOLD_OUT.id,
+        "email",
+        "proxy",
+    )
     assert intent.accepts_marketing and intent.status == "pending"
 
     # The same signup again: "already signed up", and still one signup.
@@ -169,8 +201,9 @@ def test_empty_and_invalid_phone(page, app) -> None:
     page.get_by_label("Country").select_option("GB")
     phone.fill("12")
     page.get_by_role("button", name="Notify me").click()
-    sync_api.expect(status(page)).to_have_text("Please enter a valid mobile number for the country you chose.",
-                                               timeout=ANSWER)
+    sync_api.expect(status(page)).to_have_text(
+        "Please enter a valid mobile number for the country you chose.", timeout=ANSWER
+    )
     sync_api.expect(phone).to_have_attribute("aria-invalid", "true")
     sync_api.expect(phone).to_be_focused()
     shot(page, "6-phone-invalid")
@@ -194,8 +227,12 @@ def test_keyboard_only(page, app) -> None:
     order = []
     for _ in range(12):
         page.keyboard.press("Tab")
-        order.append(page.evaluate("(() => { const el = document.activeElement;"
-                                   " return el.name || el.getAttribute('type') || el.tagName.toLowerCase(); })()"))
+        order.append(
+            page.evaluate(
+                "(() => { const el = document.activeElement;"
+                " return el.name || el.getAttribute('type') || el.tagName.toLowerCase(); })()"
+            )
+        )
         if order[-1] == "submit":
             break
     # The channel choice, then the address, the consent box and the button; never the honeypot.
@@ -211,8 +248,10 @@ def test_keyboard_only(page, app) -> None:
     assert intents(app, email="grace@example.com")
 
     # A theme that announces variant changes with an event instead of its form.
-    page.evaluate("""id => window.dispatchEvent(new CustomEvent('variant:change', {detail: {variant: {id}}}))""",
-                  SHIRT_IN_STOCK.id)
+    page.evaluate(
+        """id => window.dispatchEvent(new CustomEvent('variant:change', {detail: {variant: {id}}}))""",
+        SHIRT_IN_STOCK.id,
+    )
     sync_api.expect(block(page)).to_be_hidden()
 
 
@@ -220,7 +259,9 @@ def test_shopper_language(page, app) -> None:
     page.goto(f"{app['base']}/dev/storefront?variant={SHIRT_SOLD_OUT.id}&locale=fr")
     page.get_by_role("textbox", name="E-mail").fill("pas-une-adresse@")
     page.get_by_role("button", name="Me prévenir").click()
-    sync_api.expect(status(page)).to_have_text("Veuillez saisir une adresse e-mail valide.", timeout=ANSWER)
+    sync_api.expect(status(page)).to_have_text(
+        "Veuillez saisir une adresse e-mail valide.", timeout=ANSWER
+    )
     page.get_by_role("textbox", name="E-mail").fill("zoe@example.fr")
     page.get_by_role("button", name="Me prévenir").click()
     sync_api.expect(status(page)).to_have_text(re.compile("^Merci !"), timeout=ANSWER)
@@ -237,8 +278,9 @@ def test_push_registers_the_service_worker_through_the_proxy(page, app) -> None:
     page.get_by_role("button", name="Notify me").click()
     # Headless Chromium has no push service to subscribe with: the shopper is told to pick another way.
     sync_api.expect(status(page)).not_to_have_text(re.compile(r"^(|Sending…)$"), timeout=ANSWER)
-    scope = page.evaluate("navigator.serviceWorker.getRegistration('/apps/back-in-stock/')"
-                          ".then(r => r && r.scope)")
+    scope = page.evaluate(
+        "navigator.serviceWorker.getRegistration('/apps/back-in-stock/').then(r => r && r.scope)"
+    )
     assert scope == f"{app['base']}/apps/back-in-stock/"
     shot(page, "9-push")
 
@@ -257,7 +299,9 @@ def test_restock_sends_the_alert(page, app) -> None:
     sync_api.expect(page.locator(".add")).to_have_text("Add to cart")
     page.locator("#devtools").screenshot(path=str(ARTIFACTS / "storefront-10-restocked-alerts.png"))
     assert [i.status for i in intents(app, email="lin@example.com")] == ["notified"]
-    assert any("lin@example.com" in p.read_text(errors="replace") for p in app["outbox"].glob("*.eml"))
+    assert any(
+        "lin@example.com" in p.read_text(errors="replace") for p in app["outbox"].glob("*.eml")
+    )
 
     alerts.locator("a").first.click()
     sync_api.expect(page.locator("dl")).to_contain_text("List-Unsubscribe")

@@ -44,7 +44,9 @@ def test_layout_is_what_the_cli_expects() -> None:
     assert (LOCALES / "en.default.json").is_file()
     assert {p.name for p in LOCALES.glob("*.json")} >= {"fr.json", "de.json"}
     for path in EXTENSION.rglob("*"):
-        assert path.is_dir() or path.parent.name in KNOWN_DIRS or path.name == "shopify.extension.toml", path
+        assert (
+            path.is_dir() or path.parent.name in KNOWN_DIRS or path.name == "shopify.extension.toml"
+        ), path
     assert sum(p.stat().st_size for p in EXTENSION.rglob("*") if p.is_file()) <= 10 * 1024 * 1024
 
 
@@ -71,7 +73,11 @@ def test_block_schema_is_valid(block: Path) -> None:
 
 
 def test_block_lets_the_merchant_set_texts_colours_channels_consent_and_country() -> None:
-    settings = {s["id"]: s for s in schema_of(EXTENSION / "blocks" / "notify-me.liquid")["settings"] if "id" in s}
+    settings = {
+        s["id"]: s
+        for s in schema_of(EXTENSION / "blocks" / "notify-me.liquid")["settings"]
+        if "id" in s
+    }
     assert {"heading", "description", "button_label", "consent_label"} <= settings.keys()
     switches = ("offer_email", "offer_sms", "offer_push", "show_marketing_consent")
     assert {settings[k]["type"] for k in switches} == {"checkbox"}
@@ -97,8 +103,12 @@ def test_schema_names_fit_the_theme_editor() -> None:
 @pytest.mark.parametrize("suffix", [".json", ".schema.json"])
 def test_locales_are_json_with_the_default_keys(suffix: str) -> None:
     default = json.loads((LOCALES / f"en.default{suffix}").read_text(encoding="utf-8"))
-    others = [p for p in LOCALES.glob(f"*{suffix}") if not p.name.startswith("en.default")
-              and (suffix == ".schema.json") == p.name.endswith(".schema.json")]
+    others = [
+        p
+        for p in LOCALES.glob(f"*{suffix}")
+        if not p.name.startswith("en.default")
+        and (suffix == ".schema.json") == p.name.endswith(".schema.json")
+    ]
     assert len(others) >= 2
     for path in others:
         assert keys(json.loads(path.read_text(encoding="utf-8"))) == keys(default), path.name
@@ -138,14 +148,23 @@ def test_no_render_blocking_scripts() -> None:
         for tag in re.findall(r"<script\b[^>]*>", path.read_text(encoding="utf-8"), re.I):
             if "src=" in tag:
                 assert re.search(r"\b(defer|async)\b", tag), f"{path.name}: {tag}"
-        assert "script_tag" not in path.read_text(encoding="utf-8"), "script_tag renders a blocking script"
+        assert "script_tag" not in path.read_text(encoding="utf-8"), (
+            "script_tag renders a blocking script"
+        )
 
 
 def test_app_blocks_use_only_tags_allowed_in_app_blocks() -> None:
     """AppBlockValidTags: no javascript, stylesheet, include, layout, section or sections tag."""
     for path in LIQUID:
         used = set(re.findall(r"{%-?\s*(\w+)", path.read_text(encoding="utf-8")))
-        assert not used & {"javascript", "stylesheet", "include", "layout", "section", "sections"}, path.name
+        assert not used & {
+            "javascript",
+            "stylesheet",
+            "include",
+            "layout",
+            "section",
+            "sections",
+        }, path.name
 
 
 def test_nothing_is_loaded_from_other_hosts() -> None:
@@ -159,16 +178,25 @@ def test_nothing_is_loaded_from_other_hosts() -> None:
 def test_block_renders_with_only_the_emulated_objects() -> None:
     """Every object and filter the block uses is one the storefront emulates (strict mode), and
     every text is translated in each language."""
-    product = devshop.liquid_product(devshop.PRODUCTS[0], {v.id: 0 for v in devshop.PRODUCTS[0].variants}, None)
-    everything = {"offer_email": True, "offer_sms": True, "offer_push": True, "show_name": True,
-                  "show_marketing_consent": True}
+    product = devshop.liquid_product(
+        devshop.PRODUCTS[0], {v.id: 0 for v in devshop.PRODUCTS[0].variants}, None
+    )
+    everything = {
+        "offer_email": True,
+        "offer_sms": True,
+        "offer_push": True,
+        "show_name": True,
+        "show_marketing_consent": True,
+    }
     for locale in devshop.LOCALES:
         html = devshop.render_block(product, locale=locale, settings=everything, strict=True)
         assert "translation missing" not in html
         assert 'action="/apps/back-in-stock/intents"' in html
         assert 'aria-live="polite"' in html
         assert f'name="locale" value="{locale}"' in html
-    html = devshop.render_block(product, settings={"default_country": "ca", "offer_sms": True}, strict=True)
+    html = devshop.render_block(
+        product, settings={"default_country": "ca", "offer_sms": True}, strict=True
+    )
     assert '<option value="CA" selected>' in html
 
 
@@ -183,8 +211,10 @@ def test_block_is_hidden_while_the_variant_is_available() -> None:
 
 
 def test_honeypot_is_out_of_the_tab_order_and_labels_point_at_fields() -> None:
-    html = devshop.render_block(devshop.liquid_product(devshop.PRODUCTS[0], {}, None),
-                                settings={"offer_sms": True, "show_name": True})
+    html = devshop.render_block(
+        devshop.liquid_product(devshop.PRODUCTS[0], {}, None),
+        settings={"offer_sms": True, "show_name": True},
+    )
     assert re.search(r'<input[^>]*name="website"[^>]*tabindex="-1"[^>]*autocomplete="off"', html)
     ids = set(re.findall(r'\bid="([^"]+)"', html))
     for target in re.findall(r'<label[^>]*\bfor="([^"]+)"', html):

@@ -25,7 +25,9 @@ def schema_path(version: str = API_VERSION) -> Path:
 def admin_schema(version: str = API_VERSION) -> graphql.GraphQLSchema:
     with gzip.open(schema_path(version), "rt", encoding="utf-8") as f:
         schema = graphql.build_client_schema(json.load(f)["data"])
-    graphql.validate(schema, graphql.parse("{ __typename }"))  # the first validation checks the whole schema (~1 s)
+    graphql.validate(
+        schema, graphql.parse("{ __typename }")
+    )  # the first validation checks the whole schema (~1 s)
     return schema
 
 

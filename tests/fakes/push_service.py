@@ -47,7 +47,7 @@ class Browser:
     endpoint: str
     private_key: ec.EllipticCurvePrivateKey
     auth: bytes
-    application_server_key: str | None = None   # the VAPID public key it subscribed with, if pinned
+    application_server_key: str | None = None  # the VAPID public key it subscribed with, if pinned
 
     @property
     def id(self) -> str:
@@ -55,8 +55,13 @@ class Browser:
 
     @property
     def subscription(self) -> dict:
-        point = self.private_key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
-        return {"endpoint": self.endpoint, "keys": {"p256dh": b64url(point), "auth": b64url(self.auth)}}
+        point = self.private_key.public_key().public_bytes(
+            Encoding.X962, PublicFormat.UncompressedPoint
+        )
+        return {
+            "endpoint": self.endpoint,
+            "keys": {"p256dh": b64url(point), "auth": b64url(self.auth)},
+        }
 
 
 class Refused(Exception):
@@ -69,18 +74,24 @@ class Refused(Exception):
 class FakePushService:
     base_url: str = ""
     browsers: dict[str, Browser] = field(default_factory=dict)
-    delivered: list[dict] = field(default_factory=list)     # {"id", "payload", "headers", "claims", "vapid_public"}
-    refused: list[dict] = field(default_factory=list)       # {"id", "status", "reason"}
-    gone: set[str] = field(default_factory=set)             # browser ids answered 410
-    failures: list[int] = field(default_factory=list)       # the next answers: 429, 500, 503 ...
+    delivered: list[dict] = field(
+        default_factory=list
+    )  # {"id", "payload", "headers", "claims", "vapid_public"}
+    refused: list[dict] = field(default_factory=list)  # {"id", "status", "reason"}
+    gone: set[str] = field(default_factory=set)  # browser ids answered 410
+    failures: list[int] = field(default_factory=list)  # the next answers: 429, 500, 503 ...
     retry_after: str = "30"
     requests: int = 0
 
     def new_browser(self, application_server_key: str | None = None) -> Browser:
         """A browser subscribing: a fresh P-256 key pair and 16-byte auth secret it keeps to decrypt."""
         browser_id = uuid.uuid4().hex
-        browser = Browser(f"{self.base_url}/push/{browser_id}", ec.generate_private_key(ec.SECP256R1()),
-                          os.urandom(16), application_server_key)
+        browser = Browser(
+            f"{self.base_url}/push/{browser_id}",
+            ec.generate_private_key(ec.SECP256R1()),
+            os.urandom(16),
+            application_server_key,
+        )
         self.browsers[browser_id] = browser
         return browser
 
@@ -96,30 +107,57 @@ class FakePushService:
                 raise Refused(410, "push subscription has unsubscribed or expired")
             browser = self.browsers[browser_id]
             claims, key = self._verify_vapid(request.headers.get("authorization", ""), browser)
-            if request.headers.get("content-encoding") != "aes128gcm" or "ttl" not in request.headers:
+            if (
+                request.headers.get("content-encoding") != "aes128gcm"
+                or "ttl" not in request.headers
+            ):
                 raise Refused(400, "Content-Encoding aes128gcm and TTL are required")
             if len(body) > 4096:
                 raise Refused(413, "payload too large")
             try:
-                plain = http_ece.decrypt(body, private_key=browser.private_key, auth_secret=browser.auth,
-                                         version="aes128gcm")
-            except Exception as exc:  # noqa: BLE001
+                plain = http_ece.decrypt(
+                    body,
+                    private_key=browser.private_key,
+                    auth_secret=browser.auth,
+                    version="aes128gcm",
+                )
+            except Exception as exc:
                 raise Refused(400, f"cannot decrypt: {exc}") from None
         except Refused as refusal:
-            self.refused.append({"id": browser_id, "status": refusal.status, "reason": refusal.reason})
+            self.refused.append(
+                {"id": browser_id, "status": refusal.status, "reason": refusal.reason}
+            )
             headers = {"Retry-After": self.retry_after} if refusal.status == 429 else {}
-            return JSONResponse({"code": refusal.status, "message": refusal.reason}, refusal.status, headers=headers)
-        self.delivered.append({"id": browser_id, "payload": json.loads(plain), "headers": dict(request.headers),
-                               "claims": claims, "vapid_public": key})
-        return Response(status_code=201, headers={"Location": f"{self.base_url}/messages/{uuid.uuid4().hex}"})
+            return JSONResponse(
+                {"code": refusal.status, "message": refusal.reason}, refusal.status, headers=headers
+            )
+        self.delivered.append(
+            {
+                "id": browser_id,
+                "payload": json.loads(plain),
+                "headers": dict(request.headers),
+                "claims": claims,
+                "vapid_public": key,
+            }
+        )
+        return Response(
+            status_code=201, headers={"Location": f"{self.base_url}/messages/{uuid.uuid4().hex}"}
+        )
 
     def _verify_vapid(self, authorization: str, browser: Browser) -> tuple[dict, str]:
         scheme, _, params = authorization.partition(" ")
         try:
             parts = dict(p.strip().split("=", 1) for p in params.split(","))
-            public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64url(parts["k"]))
-            claims = jwt.decode(parts["t"], public, algorithms=["ES256"], audience=self.base_url,
-                                options={"require": ["aud", "exp", "sub"]})
+            public = ec.EllipticCurvePublicKey.from_encoded_point(
+                ec.SECP256R1(), unb64url(parts["k"])
+            )
+            claims = jwt.decode(
+                parts["t"],
+                public,
+                algorithms=["ES256"],
+                audience=self.base_url,
+                options={"require": ["aud", "exp", "sub"]},
+            )
         except (ValueError, KeyError, jwt.PyJWTError) as exc:
             raise Refused(401, f"bad VAPID authorization: {exc}") from None
         if scheme.lower() != "vapid":

@@ -32,7 +32,9 @@ class Switchable:
                 await asyncio.sleep(self.delay)
             self.arrivals.append((time.monotonic(), self.available))
             if not self.available:
-                await PlainTextResponse("Service Unavailable", status_code=503)(scope, receive, send)
+                await PlainTextResponse("Service Unavailable", status_code=503)(
+                    scope, receive, send
+                )
                 return
         await self.app(scope, receive, send)
 

@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 
 import jwt
-
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
@@ -25,7 +24,6 @@ from starlette.routing import Route
 
 from ..support import signed_query
 from .admin_schema import admin_schema, validation_errors
-
 
 GRANTED_SCOPE = "read_products,read_inventory,read_orders,write_app_proxy"
 OFFLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
@@ -37,10 +35,12 @@ class ShopTokens:
 
     refresh: str | None = None
     refresh_expires: float = 0.0
-    previous_refresh: str | None = None   # still valid until the newest access token is used
+    previous_refresh: str | None = None  # still valid until the newest access token is used
     access_used: bool = False
     revoked: bool = False
-    migrated: dict[str, dict] = field(default_factory=dict)   # non-expiring token -> the pair it became
+    migrated: dict[str, dict] = field(
+        default_factory=dict
+    )  # non-expiring token -> the pair it became
 
 
 @dataclass
@@ -48,33 +48,39 @@ class FakeShopify:
     api_key: str
     api_secret: str
     base_url: str = ""
-    token_mode: str = "ok"          # ok | error | slow | garbage
+    token_mode: str = "ok"  # ok | error | slow | garbage
     slow_seconds: float = 3.0
     granted_scope: str = GRANTED_SCOPE
-    codes: dict[str, str] = field(default_factory=dict)        # code -> shop
+    codes: dict[str, str] = field(default_factory=dict)  # code -> shop
     token_requests: list[dict] = field(default_factory=list)
-    tokens: dict[str, str] = field(default_factory=dict)       # shop -> last token issued
-    items: dict[int, "CatalogItem"] = field(default_factory=dict)  # inventory item id -> variant and levels
+    tokens: dict[str, str] = field(default_factory=dict)  # shop -> last token issued
+    items: dict[int, "CatalogItem"] = field(
+        default_factory=dict
+    )  # inventory item id -> variant and levels
     graphql_calls: list[dict] = field(default_factory=list)
-    graphql_failures: list = field(default_factory=list)       # queued: 429, 500 or "THROTTLED"
-    shop_emails: dict[str, str | None] = field(default_factory=dict)  # shop -> `shop { email }` (default owner@{shop})
+    graphql_failures: list = field(default_factory=list)  # queued: 429, 500 or "THROTTLED"
+    shop_emails: dict[str, str | None] = field(
+        default_factory=dict
+    )  # shop -> `shop { email }` (default owner@{shop})
     # Expiring offline tokens: an access token lives `access_ttl` seconds and comes with a refresh
     # token, rotated on every use. Tokens a test puts in `tokens` itself are taken as they are;
     # tokens issued without `expiring=1` are refused (Shopify's 2027 rule) unless refuse_non_expiring is off.
     access_ttl: int = 3600
     refresh_ttl: int = 90 * 24 * 3600
     refuse_non_expiring: bool = True
-    lose_refresh_answers: int = 0      # answer this many refreshes after slow_seconds (the app times out)
-    refresh_delay: float = 0.0         # seconds every refresh takes (so that concurrent askers overlap)
+    lose_refresh_answers: int = (
+        0  # answer this many refreshes after slow_seconds (the app times out)
+    )
+    refresh_delay: float = 0.0  # seconds every refresh takes (so that concurrent askers overlap)
     token_state: dict[str, "ShopTokens"] = field(default_factory=dict)
-    expires: dict[str, float] = field(default_factory=dict)         # access token -> monotonic expiry
+    expires: dict[str, float] = field(default_factory=dict)  # access token -> monotonic expiry
     non_expiring: set[str] = field(default_factory=set)
-    refresh_uses: dict[str, int] = field(default_factory=dict)      # refresh token -> times sent
-    refreshes: list[dict] = field(default_factory=list)             # refreshes granted
+    refresh_uses: dict[str, int] = field(default_factory=dict)  # refresh token -> times sent
+    refreshes: list[dict] = field(default_factory=list)  # refreshes granted
     refused_refreshes: list[str] = field(default_factory=list)
     migrations: list[dict] = field(default_factory=list)
-    unauthorized: list[dict] = field(default_factory=list)          # GraphQL calls answered 401
-    issued: list[str] = field(default_factory=list)                 # every access and refresh token handed out
+    unauthorized: list[dict] = field(default_factory=list)  # GraphQL calls answered 401
+    issued: list[str] = field(default_factory=list)  # every access and refresh token handed out
 
     def reset(self) -> None:
         self.token_mode = "ok"
@@ -88,8 +94,17 @@ class FakeShopify:
         self.shop_emails.clear()
         self.access_ttl, self.refresh_ttl, self.refuse_non_expiring = 3600, 90 * 24 * 3600, True
         self.lose_refresh_answers, self.slow_seconds, self.refresh_delay = 0, 3.0, 0.0
-        for collection in (self.token_state, self.expires, self.non_expiring, self.refresh_uses, self.refreshes,
-                           self.refused_refreshes, self.migrations, self.unauthorized, self.issued):
+        for collection in (
+            self.token_state,
+            self.expires,
+            self.non_expiring,
+            self.refresh_uses,
+            self.refreshes,
+            self.refused_refreshes,
+            self.migrations,
+            self.unauthorized,
+            self.issued,
+        ):
             collection.clear()
 
     def issue_expiring(self, shop: str) -> dict:
@@ -113,9 +128,15 @@ class FakeShopify:
         shop = request.path_params["shop"]
         body = await request.json()
         errors = validation_errors(body["query"])
-        self.graphql_calls.append({"shop": shop, "token": request.headers.get("x-shopify-access-token"),
-                                   "query": body["query"], "variables": body.get("variables") or {},
-                                   "errors": errors})
+        self.graphql_calls.append(
+            {
+                "shop": shop,
+                "token": request.headers.get("x-shopify-access-token"),
+                "query": body["query"],
+                "variables": body.get("variables") or {},
+                "errors": errors,
+            }
+        )
         refusal = self.token_refusal(shop, request.headers.get("x-shopify-access-token"))
         if refusal is not None:
             self.unauthorized.append({"shop": shop, "reason": refusal})
@@ -125,15 +146,40 @@ class FakeShopify:
         if self.graphql_failures:
             failure = self.graphql_failures.pop(0)
             if failure == "THROTTLED":
-                return JSONResponse({"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
-                                     "extensions": {"cost": {"requestedQueryCost": 12, "actualQueryCost": None,
-                                     "throttleStatus": {"maximumAvailable": 2000.0, "currentlyAvailable": 2,
-                                                        "restoreRate": 100.0}}}})
-            return JSONResponse({"errors": "busy"}, status_code=failure, headers={"Retry-After": "0.1"})
+                return JSONResponse(
+                    {
+                        "errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
+                        "extensions": {
+                            "cost": {
+                                "requestedQueryCost": 12,
+                                "actualQueryCost": None,
+                                "throttleStatus": {
+                                    "maximumAvailable": 2000.0,
+                                    "currentlyAvailable": 2,
+                                    "restoreRate": 100.0,
+                                },
+                            }
+                        },
+                    }
+                )
+            return JSONResponse(
+                {"errors": "busy"}, status_code=failure, headers={"Retry-After": "0.1"}
+            )
         variables = body.get("variables") or {}
         if "shop {" in body["query"]:
-            email = self.shop_emails.get(shop, f"owner@{shop.removesuffix('.myshopify.com')}.example")
-            return JSONResponse({"data": {"shop": {"email": email, "name": shop.split(".")[0].replace("-", " ").title()}}})
+            email = self.shop_emails.get(
+                shop, f"owner@{shop.removesuffix('.myshopify.com')}.example"
+            )
+            return JSONResponse(
+                {
+                    "data": {
+                        "shop": {
+                            "email": email,
+                            "name": shop.split(".")[0].replace("-", " ").title(),
+                        }
+                    }
+                }
+            )
         if "inventoryItem(" in body["query"]:
             item = self.items.get(int(variables["id"].rsplit("/", 1)[1]))
             return JSONResponse({"data": {"inventoryItem": item.item_node() if item else None}})
@@ -141,16 +187,29 @@ class FakeShopify:
         nodes = []
         for gid in variables.get("ids", []):
             item = by_variant.get(int(gid.rsplit("/", 1)[1]))
-            nodes.append({**item.variant_node(), "inventoryItem": {k: v for k, v in item.item_node().items()
-                                                                    if k != "variants"}} if item else None)
+            nodes.append(
+                {
+                    **item.variant_node(),
+                    "inventoryItem": {k: v for k, v in item.item_node().items() if k != "variants"},
+                }
+                if item
+                else None
+            )
         return JSONResponse({"data": {"nodes": nodes}})
 
-    def consent_redirect(self, shop: str, redirect_uri: str, state: str, timestamp: int | None = None) -> str:
+    def consent_redirect(
+        self, shop: str, redirect_uri: str, state: str, timestamp: int | None = None
+    ) -> str:
         """Where Shopify sends the browser after the merchant approves."""
         code = secrets.token_hex(16)
         self.codes[code] = shop
         query = signed_query(
-            {"code": code, "shop": shop, "state": state, "timestamp": str(timestamp or int(time.time()))},
+            {
+                "code": code,
+                "shop": shop,
+                "state": state,
+                "timestamp": str(timestamp or int(time.time())),
+            },
             self.api_secret,
         )
         return f"{redirect_uri}?{query}"
@@ -160,7 +219,9 @@ class FakeShopify:
         q = request.query_params
         if q.get("client_id") != self.api_key:
             return PlainTextResponse("unknown client_id", status_code=400)
-        return RedirectResponse(self.consent_redirect(shop, q["redirect_uri"], q["state"]), status_code=302)
+        return RedirectResponse(
+            self.consent_redirect(shop, q["redirect_uri"], q["state"]), status_code=302
+        )
 
     async def access_token(self, request: Request) -> Response:
         shop = request.path_params["shop"]
@@ -184,9 +245,14 @@ class FakeShopify:
             if not self._session_token_for(shop, body):
                 return JSONResponse({"error": "invalid_subject_token"}, status_code=400)
         elif self.codes.pop(body.get("code", ""), None) != shop:
-            return JSONResponse({"error": "invalid_request", "error_description": "code was already used"}, status_code=400)
-        state.revoked = False   # the merchant approved the app again
-        return JSONResponse(self._issue(shop, state, expiring=body.get("expiring") in ("1", 1, True)))
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": "code was already used"},
+                status_code=400,
+            )
+        state.revoked = False  # the merchant approved the app again
+        return JSONResponse(
+            self._issue(shop, state, expiring=body.get("expiring") in ("1", 1, True))
+        )
 
     # -- Expiring offline tokens (PLATFORM.md section 1) ------------------------------------------
     def shop_tokens(self, shop: str) -> "ShopTokens":
@@ -206,20 +272,32 @@ class FakeShopify:
         self.expires[token] = time.monotonic() + self.access_ttl
         state.refresh, state.previous_refresh, state.access_used = refresh, None, False
         state.refresh_expires = time.monotonic() + self.refresh_ttl
-        return {**answer, "expires_in": self.access_ttl, "refresh_token": refresh,
-                "refresh_token_expires_in": self.refresh_ttl}
+        return {
+            **answer,
+            "expires_in": self.access_ttl,
+            "refresh_token": refresh,
+            "refresh_token_expires_in": self.refresh_ttl,
+        }
 
     async def _refresh(self, shop: str, state: "ShopTokens", refresh: str | None) -> Response:
         if self.refresh_delay:
             await asyncio.sleep(self.refresh_delay)
         self.refresh_uses[refresh or ""] = self.refresh_uses.get(refresh or "", 0) + 1
-        current = refresh is not None and refresh == state.refresh and time.monotonic() < state.refresh_expires
+        current = (
+            refresh is not None
+            and refresh == state.refresh
+            and time.monotonic() < state.refresh_expires
+        )
         # Shopify keeps the previous refresh token valid until the new access token is first used.
-        retried = refresh is not None and refresh == state.previous_refresh and not state.access_used
+        retried = (
+            refresh is not None and refresh == state.previous_refresh and not state.access_used
+        )
         if state.revoked or not (current or retried):
             self.refused_refreshes.append(refresh or "")
-            return JSONResponse({"error": "invalid_grant", "error_description": "refresh token is invalid"},
-                                status_code=400)
+            return JSONResponse(
+                {"error": "invalid_grant", "error_description": "refresh token is invalid"},
+                status_code=400,
+            )
         used = refresh if current else state.previous_refresh
         answer = self._issue(shop, state, expiring=True)
         state.previous_refresh = used
@@ -233,7 +311,11 @@ class FakeShopify:
         """A non-expiring offline token traded for an expiring pair, without the merchant; the old
         token stops working; a retry with the same old token answers the same pair."""
         subject = body.get("subject_token")
-        if body.get("requested_token_type") != OFFLINE_TOKEN_TYPE or body.get("expiring") not in ("1", 1, True):
+        if body.get("requested_token_type") != OFFLINE_TOKEN_TYPE or body.get("expiring") not in (
+            "1",
+            1,
+            True,
+        ):
             return JSONResponse({"error": "invalid_request"}, status_code=400)
         if subject in state.migrated:
             return JSONResponse(state.migrated[subject])
@@ -259,12 +341,20 @@ class FakeShopify:
 
     def _session_token_for(self, shop: str, body: dict) -> bool:
         """Token exchange: the subject must be a live session token of this app for this shop."""
-        if body.get("subject_token_type") != "urn:ietf:params:oauth:token-type:id_token" or \
-                body.get("requested_token_type") != "urn:shopify:params:oauth:token-type:offline-access-token":
+        if (
+            body.get("subject_token_type") != "urn:ietf:params:oauth:token-type:id_token"
+            or body.get("requested_token_type")
+            != "urn:shopify:params:oauth:token-type:offline-access-token"
+        ):
             return False
         try:
-            claims = jwt.decode(body.get("subject_token", ""), self.api_secret, algorithms=["HS256"], audience=self.api_key,
-                                leeway=10)
+            claims = jwt.decode(
+                body.get("subject_token", ""),
+                self.api_secret,
+                algorithms=["HS256"],
+                audience=self.api_key,
+                leeway=10,
+            )
         except jwt.PyJWTError:
             return False
         return claims.get("dest") == f"https://{shop}"
@@ -305,8 +395,13 @@ class CatalogItem:
             "sku": self.sku,
             "price": self.price,
             "media": {"nodes": [{"preview": {"image": {"url": self.image}}}] if self.image else []},
-            "product": {"id": f"gid://shopify/Product/{self.product_id}", "legacyResourceId": str(self.product_id),
-                        "title": self.product_title, "handle": self.handle, "featuredMedia": None},
+            "product": {
+                "id": f"gid://shopify/Product/{self.product_id}",
+                "legacyResourceId": str(self.product_id),
+                "title": self.product_title,
+                "handle": self.handle,
+                "featuredMedia": None,
+            },
         }
 
     def item_node(self) -> dict:
@@ -314,9 +409,14 @@ class CatalogItem:
             "legacyResourceId": str(self.inventory_item_id),
             "tracked": True,
             "variants": {"nodes": [self.variant_node()]},
-            "inventoryLevels": {"nodes": [
-                {"location": {"legacyResourceId": str(loc)},
-                 "quantities": [{"name": "available", "quantity": qty}], "updatedAt": self.updated_at}
-                for loc, qty in self.levels.items()
-            ]},
+            "inventoryLevels": {
+                "nodes": [
+                    {
+                        "location": {"legacyResourceId": str(loc)},
+                        "quantities": [{"name": "available", "quantity": qty}],
+                        "updatedAt": self.updated_at,
+                    }
+                    for loc, qty in self.levels.items()
+                ]
+            },
         }

@@ -33,24 +33,24 @@ class Received:
     raw: bytes = b""
     tls: bool = False
     user: str | None = None
-    at: float = field(default_factory=time.monotonic)   # when it was accepted
+    at: float = field(default_factory=time.monotonic)  # when it was accepted
 
 
 @dataclass
 class SmtpRecorder:
     received: list[Received] = field(default_factory=list)
-    connections: int = 0                     # SMTP connections accepted
-    refuse_next: int = 0                     # answer 451 to this many DATA commands
-    refuse_all: bool = False                 # answer 451 until switched off
-    reject: set[str] = field(default_factory=set)   # recipients answered 550
-    stall: bool = False                      # hold every DATA until switched off (a hung server)
-    delay: float = 0.0                       # seconds each DATA takes (a server under load)
-    keep: bool = True                        # False: count per recipient only (100,000 messages need no parsing)
-    counts: Counter = field(default_factory=Counter)   # messages accepted per recipient
+    connections: int = 0  # SMTP connections accepted
+    refuse_next: int = 0  # answer 451 to this many DATA commands
+    refuse_all: bool = False  # answer 451 until switched off
+    reject: set[str] = field(default_factory=set)  # recipients answered 550
+    stall: bool = False  # hold every DATA until switched off (a hung server)
+    delay: float = 0.0  # seconds each DATA takes (a server under load)
+    keep: bool = True  # False: count per recipient only (100,000 messages need no parsing)
+    counts: Counter = field(default_factory=Counter)  # messages accepted per recipient
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.reject:
-            return "550 5.1.1 <%s>: Recipient address rejected: No such user here" % address
+            return f"550 5.1.1 <{address}>: Recipient address rejected: No such user here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -66,9 +66,21 @@ class SmtpRecorder:
         if not self.keep:
             return "250 2.0.0 Ok: queued"
         raw = envelope.original_content or envelope.content
-        user = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
-        self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(raw, policy=default),
-                                      raw, tls=session.ssl is not None, user=user))
+        user = (
+            session.auth_data.login.decode()
+            if isinstance(session.auth_data, LoginPassword)
+            else None
+        )
+        self.received.append(
+            Received(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                message_from_bytes(raw, policy=default),
+                raw,
+                tls=session.ssl is not None,
+                user=user,
+            )
+        )
         return f"250 2.0.0 Ok: queued as Q{len(self.received)}"
 
 
@@ -129,25 +141,41 @@ class SmtpServer:
         return ssl.create_default_context(cadata=self.certificate.decode())
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
-        ok = isinstance(auth_data, LoginPassword) and self.users.get(auth_data.login.decode()) == auth_data.password.decode()
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and self.users.get(auth_data.login.decode()) == auth_data.password.decode()
+        )
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     def _server_tls(self) -> ssl.SSLContext:
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-        now = datetime.datetime.now(datetime.timezone.utc)
-        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-                .not_valid_after(now + datetime.timedelta(days=1))
-                .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-                .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-                .sign(key, hashes.SHA256()))
+        now = datetime.datetime.now(datetime.UTC)
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(
+                x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                False,
+            )
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256())
+        )
         self.certificate = cert.public_bytes(serialization.Encoding.PEM)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         with tempfile.TemporaryDirectory() as folder:  # load_cert_chain reads only files
             (Path(folder) / "cert.pem").write_bytes(self.certificate)
-            (Path(folder) / "key.pem").write_bytes(key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+            (Path(folder) / "key.pem").write_bytes(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
             context.load_cert_chain(Path(folder) / "cert.pem", Path(folder) / "key.pem")
         return context
-

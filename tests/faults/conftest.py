@@ -29,7 +29,9 @@ def pytest_collection_modifyitems(items) -> None:
 @pytest.fixture
 def postgres_only(backend: str) -> None:
     if backend != "postgresql":
-        pytest.skip("a PostgreSQL scenario: several processes share one database (SQLite runs one process)")
+        pytest.skip(
+            "a PostgreSQL scenario: several processes share one database (SQLite runs one process)"
+        )
 
 
 @pytest.fixture
@@ -58,24 +60,48 @@ def providers():
     """A real SMTP server, Twilio and a push service, each of which can be taken down and brought
     back: SMTP stops listening (connections refused), the HTTP ones answer 503."""
     twilio, push = FakeTwilio(), FakePushService()
-    with SmtpServer() as smtp, Switchable(twilio.app) as twilio_server, Switchable(push.app) as push_server:
+    with (
+        SmtpServer() as smtp,
+        Switchable(twilio.app) as twilio_server,
+        Switchable(push.app) as push_server,
+    ):
         push.base_url = push_server.url
-        yield {"smtp": smtp, "twilio": twilio, "twilio_server": twilio_server, "push": push,
-               "push_server": push_server}
+        yield {
+            "smtp": smtp,
+            "twilio": twilio,
+            "twilio_server": twilio_server,
+            "push": push,
+            "push_server": push_server,
+        }
 
 
-def provider_settings(settings, *, smtp=None, twilio=None, twilio_url: str = "", push: bool = False, **more):
+def provider_settings(
+    settings, *, smtp=None, twilio=None, twilio_url: str = "", push: bool = False, **more
+):
     """`settings` for real processes, with the channels given: an SmtpServer, a FakeTwilio at
     twilio_url, web push (the endpoints come with the signups)."""
     update = {"LOG_LEVEL": "WARNING", "RECONCILE_INTERVAL_SECONDS": 0, "WORKER_POLL_INTERVAL": 0.1}
     if smtp is not None:
-        update.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port, SMTP_STARTTLS=False, MAIL_FROM="Shop <alerts@shop.example>")
+        update.update(
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=smtp.port,
+            SMTP_STARTTLS=False,
+            MAIL_FROM="Shop <alerts@shop.example>",
+        )
     if twilio is not None:
-        update.update(TWILIO_ACCOUNT_SID=twilio.account_sid, TWILIO_AUTH_TOKEN=twilio.auth_token,
-                      TWILIO_FROM_NUMBER="+15005550006", TWILIO_API_BASE_URL=twilio_url)
+        update.update(
+            TWILIO_ACCOUNT_SID=twilio.account_sid,
+            TWILIO_AUTH_TOKEN=twilio.auth_token,
+            TWILIO_FROM_NUMBER="+15005550006",
+            TWILIO_API_BASE_URL=twilio_url,
+        )
     if push:
         private, public = vapid_keys()
-        update.update(VAPID_PRIVATE_KEY=private, VAPID_PUBLIC_KEY=public, VAPID_SUBJECT="mailto:ops@shop.example")
+        update.update(
+            VAPID_PRIVATE_KEY=private,
+            VAPID_PUBLIC_KEY=public,
+            VAPID_SUBJECT="mailto:ops@shop.example",
+        )
     return settings.model_copy(update={**update, **more})
 
 

@@ -29,11 +29,25 @@ class PrivatePostgres:
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/faults"
 
     def _run(self, *args: str, timeout: float = 60) -> None:
-        subprocess.run([*self.as_user, *args], check=True, timeout=timeout, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.PIPE)
+        subprocess.run(
+            [*self.as_user, *args],
+            check=True,
+            timeout=timeout,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
 
     def pg_ctl(self, *args: str, timeout: float = 60) -> None:
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-t", str(int(timeout)), *args, timeout=timeout + 5)
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-w",
+            "-t",
+            str(int(timeout)),
+            *args,
+            timeout=timeout + 5,
+        )
 
     def restart(self) -> None:
         """`pg_ctl restart -m fast`: every connection is cut, the server is back when this returns."""
@@ -46,23 +60,42 @@ def private_postgres() -> Iterator[PrivatePostgres]:
 
     bin_dir = binaries()
     if bin_dir is None or not (bin_dir / "initdb").exists():
-        pytest.skip("PostgreSQL's server binaries (initdb, pg_ctl under /usr/lib/postgresql/*/bin) are not installed")
+        pytest.skip(
+            "PostgreSQL's server binaries (initdb, pg_ctl under /usr/lib/postgresql/*/bin) are not installed"
+        )
     as_user: list[str] = []
     folder = Path(tempfile.mkdtemp(prefix="faults-pg-"))
     if os.geteuid() == 0:
         if shutil.which("runuser") is None:
-            pytest.skip("running as root without runuser: cannot start a private PostgreSQL as another user")
+            pytest.skip(
+                "running as root without runuser: cannot start a private PostgreSQL as another user"
+            )
         as_user = ["runuser", "-u", "postgres", "--"]
         shutil.chown(folder, "postgres", "postgres")
     cluster = PrivatePostgres(folder, free_port(), bin_dir, as_user)
     try:
-        cluster._run(str(bin_dir / "initdb"), "-D", str(cluster.data), "-U", "postgres", "-A", "trust", "--no-sync",
-                     "-E", "UTF8", timeout=120)
+        cluster._run(
+            str(bin_dir / "initdb"),
+            "-D",
+            str(cluster.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            timeout=120,
+        )
         with open(cluster.data / "postgresql.conf", "a") as conf:
-            conf.write(f"\nport = {cluster.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{folder}'\n"
-                       "fsync = off\nmax_connections = 200\nshared_buffers = 64MB\n")
+            conf.write(
+                f"\nport = {cluster.port}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{folder}'\n"
+                "fsync = off\nmax_connections = 200\nshared_buffers = 64MB\n"
+            )
         cluster.pg_ctl("-l", str(folder / "postgres.log"), "start")
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres", autocommit=True) as conn:
+        with psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{cluster.port}/postgres", autocommit=True
+        ) as conn:
             conn.execute("CREATE DATABASE faults")
         yield cluster
     finally:

@@ -11,7 +11,15 @@ from sqlalchemy import func, insert, select
 
 from shopify_app.db import session_scope
 from shopify_app.intents import contact_key
-from shopify_app.models import Customer, Intent, InventoryLevel, Notification, SendAttempt, Variant, utcnow
+from shopify_app.models import (
+    Customer,
+    Intent,
+    InventoryLevel,
+    Notification,
+    SendAttempt,
+    Variant,
+    utcnow,
+)
 
 from ..conftest import install_shop
 from ..notify.helpers import ITEM, LOCATION, PRODUCT, SHOP, TOKEN, VARIANT
@@ -27,31 +35,82 @@ def shop_with_sold_out_variants(engine, settings, variants: int = 1, *, known: b
         return shop_id
     now = utcnow() - timedelta(days=1)
     with session_scope(engine) as session:
-        session.execute(insert(Variant), [{
-            "shop_id": shop_id, "shopify_variant_id": VARIANT + v, "shopify_product_id": PRODUCT,
-            "inventory_item_id": ITEM + v, "product_title": "Linen Shirt", "variant_title": "Green / M",
-            "handle": "linen-shirt", "price": "49.00", "sellable": 0, "levels_synced_at": now, "updated_at": now,
-        } for v in range(variants)])
-        session.execute(insert(InventoryLevel), [{
-            "shop_id": shop_id, "inventory_item_id": ITEM + v, "location_id": LOCATION, "available": 0, "updated_at": now,
-        } for v in range(variants)])
+        session.execute(
+            insert(Variant),
+            [
+                {
+                    "shop_id": shop_id,
+                    "shopify_variant_id": VARIANT + v,
+                    "shopify_product_id": PRODUCT,
+                    "inventory_item_id": ITEM + v,
+                    "product_title": "Linen Shirt",
+                    "variant_title": "Green / M",
+                    "handle": "linen-shirt",
+                    "price": "49.00",
+                    "sellable": 0,
+                    "levels_synced_at": now,
+                    "updated_at": now,
+                }
+                for v in range(variants)
+            ],
+        )
+        session.execute(
+            insert(InventoryLevel),
+            [
+                {
+                    "shop_id": shop_id,
+                    "inventory_item_id": ITEM + v,
+                    "location_id": LOCATION,
+                    "available": 0,
+                    "updated_at": now,
+                }
+                for v in range(variants)
+            ],
+        )
     return shop_id
 
 
-def waiting_signups(engine, shop_id: int, contacts: list[str], channel: str = "email", *, variant: int = VARIANT) -> None:
+def waiting_signups(
+    engine, shop_id: int, contacts: list[str], channel: str = "email", *, variant: int = VARIANT
+) -> None:
     """One confirmed, pending signup per contact (an email, an E.164 phone, or a push subscription
     as JSON) on `variant`."""
     now = utcnow() - timedelta(hours=1)
     column = {"email": "email", "sms": "phone", "push": "push_subscription"}[channel]
     for start in range(0, len(contacts), CHUNK):
-        chunk = contacts[start:start + CHUNK]
-        customers = [{"id": str(uuid.uuid4()), "shop_id": shop_id, "accepts_marketing": False, "created_at": now,
-                      "updated_at": now, **({column: c} if channel != "push" else {})} for c in chunk]
-        intents = [{"shop_id": shop_id, "customer_id": customer["id"], "channel": channel, column: contact,
-                    "contact_key": contact_key(channel, json.loads(contact)["endpoint"] if channel == "push" else contact),
-                    "quantity": 1, "source": "api", "status": "pending", "shopify_variant_id": variant,
-                    "shopify_product_id": PRODUCT, "optin_confirmed": True, "sent_notifications_count": 0,
-                    "created_at": now, "updated_at": now} for customer, contact in zip(customers, chunk)]
+        chunk = contacts[start : start + CHUNK]
+        customers = [
+            {
+                "id": str(uuid.uuid4()),
+                "shop_id": shop_id,
+                "accepts_marketing": False,
+                "created_at": now,
+                "updated_at": now,
+                **({column: c} if channel != "push" else {}),
+            }
+            for c in chunk
+        ]
+        intents = [
+            {
+                "shop_id": shop_id,
+                "customer_id": customer["id"],
+                "channel": channel,
+                column: contact,
+                "contact_key": contact_key(
+                    channel, json.loads(contact)["endpoint"] if channel == "push" else contact
+                ),
+                "quantity": 1,
+                "source": "api",
+                "status": "pending",
+                "shopify_variant_id": variant,
+                "shopify_product_id": PRODUCT,
+                "optin_confirmed": True,
+                "sent_notifications_count": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for customer, contact in zip(customers, chunk, strict=False)
+        ]
         with session_scope(engine) as session:
             session.execute(insert(Customer), customers)
             session.execute(insert(Intent), intents)
@@ -61,7 +120,11 @@ def statuses(engine) -> dict[str, int]:
     """Notifications by status."""
     notifications = Notification.__table__
     with session_scope(engine) as session:
-        return dict(session.execute(select(notifications.c.status, func.count()).group_by(notifications.c.status)).all())
+        return dict(
+            session.execute(
+                select(notifications.c.status, func.count()).group_by(notifications.c.status)
+            ).all()
+        )
 
 
 def attempts_by_notification(engine) -> dict[int, list]:
@@ -69,7 +132,16 @@ def attempts_by_notification(engine) -> dict[int, list]:
     attempts = SendAttempt.__table__
     found: dict[int, list] = {}
     with session_scope(engine) as session:
-        for row in session.execute(select(attempts.c.notification_id, attempts.c.attempt, attempts.c.outcome,
-                                          attempts.c.at, attempts.c.worker).order_by(attempts.c.id)):
-            found.setdefault(row.notification_id, []).append((row.attempt, row.outcome, row.at, row.worker))
+        for row in session.execute(
+            select(
+                attempts.c.notification_id,
+                attempts.c.attempt,
+                attempts.c.outcome,
+                attempts.c.at,
+                attempts.c.worker,
+            ).order_by(attempts.c.id)
+        ):
+            found.setdefault(row.notification_id, []).append(
+                (row.attempt, row.outcome, row.at, row.worker)
+            )
     return found

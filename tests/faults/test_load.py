@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from shopify_app.db import session_scope
 from shopify_app.models import Intent
@@ -40,12 +40,13 @@ def rss_mb(pid: int) -> float:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 @pytest.mark.timeout(int(SECONDS) + 900)
-def test_signups_at_half_the_benchmark_rate_during_a_100000_message_fan_out(postgres_only, engine, settings, figures,
-                                                                          tmp_path):
+def test_signups_at_half_the_benchmark_rate_during_a_100000_message_fan_out(
+    postgres_only, engine, settings, figures, tmp_path
+):
     with SmtpServer() as smtp:
         smtp.recorder.keep = False
         config = provider_settings(settings, smtp=smtp, WORKER_POLL_INTERVAL=0.1)
@@ -62,10 +63,23 @@ def test_signups_at_half_the_benchmark_rate_during_a_100000_message_fan_out(post
             try:
                 assert wait_for(lambda: answers(base), 30), "serve did not start"
                 time.sleep(1.0)
-                load = subprocess.Popen([sys.executable, "-m", "tests.faults.traffic", str(out), str(SECONDS), str(CLIENTS),
-                                         str(RATE), str(VARIANT + 1), base], cwd=Path(__file__).resolve().parents[2],
-                                        stdout=log, stderr=subprocess.STDOUT)
-                time.sleep(min(5.0, SECONDS / 10))   # the load is on, the pools are warm
+                load = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "tests.faults.traffic",
+                        str(out),
+                        str(SECONDS),
+                        str(CLIENTS),
+                        str(RATE),
+                        str(VARIANT + 1),
+                        base,
+                    ],
+                    cwd=Path(__file__).resolve().parents[2],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+                time.sleep(min(5.0, SECONDS / 10))  # the load is on, the pools are warm
                 assert post_restock(base, FAN_OUT) == 200
                 started = time.monotonic()
                 fan_out_seconds = None
@@ -86,22 +100,38 @@ def test_signups_at_half_the_benchmark_rate_during_a_100000_message_fan_out(post
                 stop_process(server)
         results = json.loads(out.read_text())
         with session_scope(engine) as session:
-            stored = set(session.execute(select(Intent.__table__.c.email).where(
-                Intent.__table__.c.email.like("load-%"))).scalars())
+            stored = set(
+                session.execute(
+                    select(Intent.__table__.c.email).where(Intent.__table__.c.email.like("load-%"))
+                ).scalars()
+            )
 
     statuses_seen: dict[str, int] = {}
     for status, *_ in results:
         statuses_seen[str(status)] = statuses_seen.get(str(status), 0) + 1
     latencies = [r[1] * 1000 for r in results if r[0] == 201]
     created = {r[2] for r in results if r[0] == 201}
-    start_end = {name: {"start": values[0], "end": values[-1], "peak": max(values)} for name, values in memory.items()}
-    figures.update(seconds=SECONDS, target_rate=RATE, signups=len(results), rate=round(len(results) / SECONDS, 1),
-                   answers=statuses_seen, p50_ms=round(percentile(latencies, 50), 1),
-                   p99_ms=round(percentile(latencies, 99), 1), fan_out=FAN_OUT,
-                   fan_out_seconds=round(fan_out_seconds, 1), delivered=len(smtp.recorder.counts),
-                   messages=sum(smtp.recorder.counts.values()), rss_mb=start_end, cpus=os.cpu_count())
-    assert statuses_seen == {"201": len(results)}           # no errors
+    start_end = {
+        name: {"start": values[0], "end": values[-1], "peak": max(values)}
+        for name, values in memory.items()
+    }
+    figures.update(
+        seconds=SECONDS,
+        target_rate=RATE,
+        signups=len(results),
+        rate=round(len(results) / SECONDS, 1),
+        answers=statuses_seen,
+        p50_ms=round(percentile(latencies, 50), 1),
+        p99_ms=round(percentile(latencies, 99), 1),
+        fan_out=FAN_OUT,
+        fan_out_seconds=round(fan_out_seconds, 1),
+        delivered=len(smtp.recorder.counts),
+        messages=sum(smtp.recorder.counts.values()),
+        rss_mb=start_end,
+        cpus=os.cpu_count(),
+    )
+    assert statuses_seen == {"201": len(results)}  # no errors
     assert created <= stored and len(created) == len(results)
     assert len(smtp.recorder.counts) == FAN_OUT and sum(smtp.recorder.counts.values()) == FAN_OUT
-    for name, seen in start_end.items():                     # flat: no growth with work done
+    for name, seen in start_end.items():  # flat: no growth with work done
         assert seen["end"] <= max(1.5 * seen["start"], seen["start"] + 100), (name, seen)

@@ -27,13 +27,20 @@ SIGNUP_SECONDS, FAN_OUT = 12.0, 5000
 
 
 @pytest.mark.timeout(400)
-def test_postgres_restarted_during_signups_and_during_a_fan_out(postgres_only, settings, figures, tmp_path):
+def test_postgres_restarted_during_signups_and_during_a_fan_out(
+    postgres_only, settings, figures, tmp_path
+):
     with private_postgres() as pg, SmtpServer() as smtp:
         smtp.recorder.delay = 0.01
         migrate.upgrade(pg.url)
         engine = make_engine(pg.url)
-        config = provider_settings(settings.model_copy(update={"DATABASE_URL": pg.url}), smtp=smtp,
-                                   WORKER_LEASE_SECONDS=5.0, SEND_CONCURRENCY=8, WORKER_POLL_INTERVAL=0.05)
+        config = provider_settings(
+            settings.model_copy(update={"DATABASE_URL": pg.url}),
+            smtp=smtp,
+            WORKER_LEASE_SECONDS=5.0,
+            SEND_CONCURRENCY=8,
+            WORKER_POLL_INTERVAL=0.05,
+        )
         shop_id = shop_with_sold_out_variants(engine, config)
         seeded = [f"waiting{n}@example.com" for n in range(FAN_OUT)]
         waiting_signups(engine, shop_id, seeded)
@@ -60,7 +67,9 @@ def test_postgres_restarted_during_signups_and_during_a_fan_out(postgres_only, s
                 restarter.join()
                 # 2. Restarted during the fan-out of the waiting signups (and the live ones).
                 assert post_restock(base, FAN_OUT + len(results)) == 200
-                assert wait_for(lambda: len(smtp.recorder.received) >= FAN_OUT // 3, 120), "the fan-out did not start"
+                assert wait_for(lambda: len(smtp.recorder.received) >= FAN_OUT // 3, 120), (
+                    "the fan-out did not start"
+                )
                 sent_before = len(smtp.recorder.received)
                 pg.restart()
                 assert wait_for(lambda: _all_sent(engine), 240), statuses(engine)
@@ -80,14 +89,22 @@ def test_postgres_restarted_during_signups_and_during_a_fan_out(postgres_only, s
     per_recipient = Counter(m.recipients[0] for m in smtp.recorder.received)
     lost = (set(seeded) | created) - set(per_recipient)
     duplicates = sum(n - 1 for n in per_recipient.values())
-    figures.update(signups_sent=len(results), answers={str(k): v for k, v in answered.items()},
-                   answered_201_not_stored=len(created - stored), restart_seconds=round(restarted[1] - restarted[0], 2),
-                   signups_after_restart=len(after), failed_after_restart=sum(1 for r in after if r[0] != 201),
-                   fan_out=total, sent_before_restart=sent_before, alerts_lost=len(lost), duplicates=duplicates,
-                   duplicate_bound=places(config.SEND_CONCURRENCY, 1))
-    assert created and not created - stored                 # every 201 is stored
-    assert after and all(r[0] == 201 for r in after)        # reconnected by itself
-    assert set(answered) <= {201, 503}, answered            # a refusal during the restart says "try again"
+    figures.update(
+        signups_sent=len(results),
+        answers={str(k): v for k, v in answered.items()},
+        answered_201_not_stored=len(created - stored),
+        restart_seconds=round(restarted[1] - restarted[0], 2),
+        signups_after_restart=len(after),
+        failed_after_restart=sum(1 for r in after if r[0] != 201),
+        fan_out=total,
+        sent_before_restart=sent_before,
+        alerts_lost=len(lost),
+        duplicates=duplicates,
+        duplicate_bound=places(config.SEND_CONCURRENCY, 1),
+    )
+    assert created and not created - stored  # every 201 is stored
+    assert after and all(r[0] == 201 for r in after)  # reconnected by itself
+    assert set(answered) <= {201, 503}, answered  # a refusal during the restart says "try again"
     assert not lost
     assert duplicates <= places(config.SEND_CONCURRENCY, 1)
 
@@ -95,6 +112,6 @@ def test_postgres_restarted_during_signups_and_during_a_fan_out(postgres_only, s
 def _all_sent(engine) -> bool:
     try:
         found = statuses(engine)
-    except Exception:  # noqa: BLE001  (this test's own pool meets the restart too)
+    except Exception:
         return False
     return set(found) == {"sent"}

@@ -27,7 +27,9 @@ ITEM, VARIANT, PRODUCT, LOCATION, LOCATION2 = 808950810, 39072856, 632910392, 65
 class RecordingChannel:
     name: str
     sent: list[OutgoingMessage] = field(default_factory=list)
-    fail_with: list[Exception] = field(default_factory=list)   # raised, one per send, before succeeding
+    fail_with: list[Exception] = field(
+        default_factory=list
+    )  # raised, one per send, before succeeding
     delay: float = 0.0
     in_flight: int = 0
     most_in_flight: int = 0
@@ -56,26 +58,57 @@ def recording_channels() -> dict[str, RecordingChannel]:
 def setup_shop(engine, settings, fake_shopify, levels=None, **policy) -> CatalogItem:
     install_shop(engine, settings, SHOP, token=TOKEN, **policy)
     fake_shopify.tokens[SHOP] = TOKEN
-    return fake_shopify.add_item(CatalogItem(ITEM, VARIANT, PRODUCT, levels=levels or {LOCATION: 0, LOCATION2: 0}))
+    return fake_shopify.add_item(
+        CatalogItem(ITEM, VARIANT, PRODUCT, levels=levels or {LOCATION: 0, LOCATION2: 0})
+    )
 
 
 def signup(client, channel="email", variant=VARIANT, quantity=1, **customer):
     customer = customer or {"email": f"{uuid.uuid4().hex[:8]}@example.com"}
-    payload = {"intent": {"shopify_variant_id": variant, "shopify_product_id": PRODUCT, "channel": channel,
-                          "quantity": quantity, "source": "api"},
-               "customer": customer, "product": {"title": "Linen Shirt", "variant_title": "Green / M"}}
-    response = client.post("/api/v1/intents.json", json=payload, headers={"X-Shopify-Shop-Domain": SHOP})
+    payload = {
+        "intent": {
+            "shopify_variant_id": variant,
+            "shopify_product_id": PRODUCT,
+            "channel": channel,
+            "quantity": quantity,
+            "source": "api",
+        },
+        "customer": customer,
+        "product": {"title": "Linen Shirt", "variant_title": "Green / M"},
+    }
+    response = client.post(
+        "/api/v1/intents.json", json=payload, headers={"X-Shopify-Shop-Domain": SHOP}
+    )
     assert response.status_code == 201, response.text
     return response.json()["intents"][0]
 
 
-def level_webhook(client, available, *, updated_at="2026-11-22T12:00:00-05:00", location=LOCATION, item=ITEM,
-                  event_id=None, webhook_id=None):
-    body = json.dumps({"inventory_item_id": item, "location_id": location, "available": available,
-                       "updated_at": updated_at,
-                       "admin_graphql_api_id": f"gid://shopify/InventoryLevel/1?inventory_item_id={item}"}).encode()
-    headers = webhook_headers(body, "inventory_levels/update", SHOP, webhook_id=webhook_id or uuid.uuid4().hex,
-                              event_id=event_id or uuid.uuid4().hex)
+def level_webhook(
+    client,
+    available,
+    *,
+    updated_at="2026-11-22T12:00:00-05:00",
+    location=LOCATION,
+    item=ITEM,
+    event_id=None,
+    webhook_id=None,
+):
+    body = json.dumps(
+        {
+            "inventory_item_id": item,
+            "location_id": location,
+            "available": available,
+            "updated_at": updated_at,
+            "admin_graphql_api_id": f"gid://shopify/InventoryLevel/1?inventory_item_id={item}",
+        }
+    ).encode()
+    headers = webhook_headers(
+        body,
+        "inventory_levels/update",
+        SHOP,
+        webhook_id=webhook_id or uuid.uuid4().hex,
+        event_id=event_id or uuid.uuid4().hex,
+    )
     response = client.post("/webhooks/inventory_levels/update", content=body, headers=headers)
     assert response.status_code == 200
     return response
@@ -100,5 +133,3 @@ def notifications(engine) -> list[Notification]:
 def events(engine) -> list[RestockEvent]:
     with session_scope(engine) as session:
         return list(session.execute(select(RestockEvent).order_by(RestockEvent.id)).scalars())
-
-

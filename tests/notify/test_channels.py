@@ -19,29 +19,66 @@ from ..fakes.push_service import vapid_keys
 from ..support import proxy_query
 
 PRIVATE, PUBLIC = vapid_keys()
-NONE = {"SMTP_HOST": None, "MAIL_FROM": None, "TWILIO_ACCOUNT_SID": None, "TWILIO_AUTH_TOKEN": None,
-        "TWILIO_FROM_NUMBER": None, "VAPID_PRIVATE_KEY": None, "VAPID_PUBLIC_KEY": None, "VAPID_SUBJECT": None}
+NONE = {
+    "SMTP_HOST": None,
+    "MAIL_FROM": None,
+    "TWILIO_ACCOUNT_SID": None,
+    "TWILIO_AUTH_TOKEN": None,
+    "TWILIO_FROM_NUMBER": None,
+    "VAPID_PRIVATE_KEY": None,
+    "VAPID_PUBLIC_KEY": None,
+    "VAPID_SUBJECT": None,
+}
 # Per channel: (name, the settings, whether it can send with them).
-EMAIL = [("no SMTP", {}, False), ("host only", {"SMTP_HOST": "smtp.example"}, False),
-         ("sender only", {"MAIL_FROM": "Shop <a@shop.example>"}, False),
-         ("host and sender", {"SMTP_HOST": "smtp.example", "MAIL_FROM": "Shop <a@shop.example>"}, True)]
-SMS = [("no Twilio", {}, False),
-       ("no sender number", {"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"}, False),
-       ("Twilio", {"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t", "TWILIO_FROM_NUMBER": "+15005550006"}, True)]
-PUSH = [("no VAPID", {}, False), ("keys without subject", {"VAPID_PRIVATE_KEY": PRIVATE, "VAPID_PUBLIC_KEY": PUBLIC}, False),
-        ("subject and public key only", {"VAPID_PUBLIC_KEY": PUBLIC, "VAPID_SUBJECT": "mailto:ops@shop.example"}, False),
-        ("keys and subject", {"VAPID_PRIVATE_KEY": PRIVATE, "VAPID_PUBLIC_KEY": PUBLIC,
-                              "VAPID_SUBJECT": "mailto:ops@shop.example"}, True)]
+EMAIL = [
+    ("no SMTP", {}, False),
+    ("host only", {"SMTP_HOST": "smtp.example"}, False),
+    ("sender only", {"MAIL_FROM": "Shop <a@shop.example>"}, False),
+    ("host and sender", {"SMTP_HOST": "smtp.example", "MAIL_FROM": "Shop <a@shop.example>"}, True),
+]
+SMS = [
+    ("no Twilio", {}, False),
+    ("no sender number", {"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"}, False),
+    (
+        "Twilio",
+        {
+            "TWILIO_ACCOUNT_SID": "AC1",
+            "TWILIO_AUTH_TOKEN": "t",
+            "TWILIO_FROM_NUMBER": "+15005550006",
+        },
+        True,
+    ),
+]
+PUSH = [
+    ("no VAPID", {}, False),
+    ("keys without subject", {"VAPID_PRIVATE_KEY": PRIVATE, "VAPID_PUBLIC_KEY": PUBLIC}, False),
+    (
+        "subject and public key only",
+        {"VAPID_PUBLIC_KEY": PUBLIC, "VAPID_SUBJECT": "mailto:ops@shop.example"},
+        False,
+    ),
+    (
+        "keys and subject",
+        {
+            "VAPID_PRIVATE_KEY": PRIVATE,
+            "VAPID_PUBLIC_KEY": PUBLIC,
+            "VAPID_SUBJECT": "mailto:ops@shop.example",
+        },
+        True,
+    ),
+]
 COMBINATIONS = list(itertools.product(EMAIL, SMS, PUSH))
 
 
 def worker_channels(settings) -> set[str]:
     """The channels the worker is given (`notify/service.running_worker` builds them so)."""
+
     async def build():
         channels = build_channels(settings)
         for channel in channels.values():
             await channel.aclose()
         return set(channels)
+
     return asyncio.run(build())
 
 
@@ -51,21 +88,32 @@ def answers(app_settings) -> tuple[dict, dict, str]:
         config = client.get(f"/proxy/config?{proxy_query(SHOP)}")
         admin = client.get("/app/api/settings", headers=bearer())
         page = client.get(f"/app/settings?id_token={bearer()['Authorization'].split()[1]}")
-    assert config.status_code == admin.status_code == page.status_code == 200, (config.text, admin.text)
+    assert config.status_code == admin.status_code == page.status_code == 200, (
+        config.text,
+        admin.text,
+    )
     return config.json(), admin.json(), page.text
 
 
-@pytest.mark.parametrize("email, sms, push", COMBINATIONS,
-                         ids=[f"{e[0]}, {s[0]}, {p[0]}" for e, s, p in COMBINATIONS])
-def test_the_block_the_admin_and_the_worker_agree_on_what_can_send(email, sms, push, settings, shop, monkeypatch,
-                                                                     tmp_path):
+@pytest.mark.parametrize(
+    ("email", "sms", "push"),
+    COMBINATIONS,
+    ids=[f"{e[0]}, {s[0]}, {p[0]}" for e, s, p in COMBINATIONS],
+)
+def test_the_block_the_admin_and_the_worker_agree_on_what_can_send(
+    email, sms, push, settings, shop, monkeypatch, tmp_path
+):
     monkeypatch.chdir(tmp_path)
     app_settings = settings.model_copy(update={**NONE, **email[1], **sms[1], **push[1]})
     expected = {"email": email[2], "sms": sms[2], "push": push[2]}
     config, admin, page = answers(app_settings)
     assert config == {"vapid_public_key": PUBLIC if push[2] else None, "channels": expected}
     assert admin["can_send"] == expected
-    assert admin["channels"] == {"email": True, "sms": True, "push": True}  # the merchant's own choice, apart
+    assert admin["channels"] == {
+        "email": True,
+        "sms": True,
+        "push": True,
+    }  # the merchant's own choice, apart
     assert worker_channels(app_settings) == {name for name, yes in expected.items() if yes}
     for name, label in (("email", "Email"), ("sms", "SMS"), ("push", "Browser push")):
         assert (f'data-cannot-send="{name}"' in page) is not expected[name], (name, label)
@@ -81,8 +129,13 @@ def test_in_development_email_can_send_to_files_without_smtp(settings, shop, mon
 
 
 def test_can_send_is_read_only_in_a_put(client, shop):
-    response = client.put("/app/api/settings", json={"can_send": {"sms": True}, "double_optin": True}, headers=bearer())
+    response = client.put(
+        "/app/api/settings",
+        json={"can_send": {"sms": True}, "double_optin": True},
+        headers=bearer(),
+    )
     assert response.status_code == 400
     assert response.json()["errors"] == [
-        "can_send: read-only: the channels this app can send (set up by whoever runs it), not a setting"]
+        "can_send: read-only: the channels this app can send (set up by whoever runs it), not a setting"
+    ]
     assert client.get("/app/api/settings", headers=bearer()).json()["double_optin"] is False

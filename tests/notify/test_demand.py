@@ -17,9 +17,19 @@ from shopify_app.notify.worker import Worker
 
 from ..fakes.admin_schema import validation_errors
 from ..fakes.smtp import SmtpServer
-from .helpers import LOCATION, LOCATION2, PRODUCT, SHOP, VARIANT, level_webhook, run, setup_shop, signup
+from .helpers import (
+    LOCATION,
+    LOCATION2,
+    PRODUCT,
+    SHOP,
+    VARIANT,
+    level_webhook,
+    run,
+    setup_shop,
+    signup,
+)
 
-MERCHANT = "owner@demo-shop.example"   # what the fake Shopify answers for `shop { email }`
+MERCHANT = "owner@demo-shop.example"  # what the fake Shopify answers for `shop { email }`
 DEMAND_LINK = f"https://{SHOP}/admin/apps/test-api-key/app/demand"
 
 
@@ -33,8 +43,14 @@ def smtp():
 def mail_settings(settings, smtp):
     smtp.recorder.received.clear()
     smtp.recorder.refuse_all, smtp.recorder.refuse_next = False, 0
-    return settings.model_copy(update={"SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp.port, "SMTP_STARTTLS": False,
-                                       "MAIL_FROM": "Back in Stock <alerts@app.example>"})
+    return settings.model_copy(
+        update={
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": smtp.port,
+            "SMTP_STARTTLS": False,
+            "MAIL_FROM": "Back in Stock <alerts@app.example>",
+        }
+    )
 
 
 async def work(settings, engine, *, check=True):
@@ -67,26 +83,37 @@ def body(mail) -> str:
 
 def test_the_contact_query_is_valid_against_the_admin_schema():
     assert validation_errors(SHOP_CONTACT_QUERY) == []
-    assert parse_contact({"shop": {"email": " a@b.example ", "name": "Shop"}}).email == "a@b.example"
+    assert (
+        parse_contact({"shop": {"email": " a@b.example ", "name": "Shop"}}).email == "a@b.example"
+    )
     assert parse_contact({"shop": None}).email is None and parse_contact({}).name is None
 
 
-def test_reaching_the_threshold_emails_the_merchant_once(client, engine, settings, mail_settings, smtp, fake_shopify):
+def test_reaching_the_threshold_emails_the_merchant_once(
+    client, engine, settings, mail_settings, smtp, fake_shopify
+):
     setup_shop(engine, settings, fake_shopify, high_demand_threshold=3)
     shoppers = [signup(client)["email"] for _ in range(2)]
     run(work(mail_settings, engine))
-    assert to_merchant(smtp) == [] and alerts(engine) == []       # 2 of 3: not yet
+    assert to_merchant(smtp) == [] and alerts(engine) == []  # 2 of 3: not yet
 
     shoppers.append(signup(client)["email"])
     run(work(mail_settings, engine))
     [mail] = to_merchant(smtp)
-    assert mail.message["Subject"] == "High demand: 3 shoppers are waiting for Linen Shirt (Green / M)"
+    assert (
+        mail.message["Subject"] == "High demand: 3 shoppers are waiting for Linen Shirt (Green / M)"
+    )
     text, html = body(mail), mail.message.get_body(("html",)).get_content()
-    assert "3 shoppers are waiting for Linen Shirt (Green / M)" in text and f"variant {VARIANT}" in text
+    assert (
+        "3 shoppers are waiting for Linen Shirt (Green / M)" in text
+        and f"variant {VARIANT}" in text
+    )
     assert DEMAND_LINK in text and f'href="{DEMAND_LINK}"' in html
-    assert "Hello Demo Shop" in text                                      # the shop's name from the API
-    assert not any(s in mail.raw.decode() for s in shoppers)              # no shopper's address
-    calls = [c for c in fake_shopify.graphql_calls if "shop {" in c["query"]]   # more than one if the API was retried
+    assert "Hello Demo Shop" in text  # the shop's name from the API
+    assert not any(s in mail.raw.decode() for s in shoppers)  # no shopper's address
+    calls = [
+        c for c in fake_shopify.graphql_calls if "shop {" in c["query"]
+    ]  # more than one if the API was retried
     assert calls and all(c["errors"] == [] and c["shop"] == SHOP for c in calls)
     [row] = alerts(engine)
     assert (row.shopify_variant_id, row.pending) == (VARIANT, 3) and row.sent_at is not None
@@ -95,10 +122,12 @@ def test_reaching_the_threshold_emails_the_merchant_once(client, engine, setting
         signup(client)
     run(work(mail_settings, engine))
     run(work(mail_settings, engine))
-    assert len(to_merchant(smtp)) == 1                                    # more signups: no second email
+    assert len(to_merchant(smtp)) == 1  # more signups: no second email
 
 
-def test_a_restock_resets_it_and_a_new_surge_emails_again(client, engine, settings, mail_settings, smtp, fake_shopify):
+def test_a_restock_resets_it_and_a_new_surge_emails_again(
+    client, engine, settings, mail_settings, smtp, fake_shopify
+):
     item = setup_shop(engine, settings, fake_shopify, high_demand_threshold=2)
     signup(client), signup(client)
     run(work(mail_settings, engine))
@@ -107,15 +136,17 @@ def test_a_restock_resets_it_and_a_new_surge_emails_again(client, engine, settin
     item.levels = {LOCATION: 5, LOCATION2: 0}
     level_webhook(client, 5, updated_at="2026-11-22T12:00:00-05:00")
     run(work(mail_settings, engine))
-    assert alerts(engine) == []                                            # the restock reset it
-    assert len([m for m in smtp.recorder.received if m.recipients != [MERCHANT]]) == 2  # the shoppers' alerts
+    assert alerts(engine) == []  # the restock reset it
+    assert (
+        len([m for m in smtp.recorder.received if m.recipients != [MERCHANT]]) == 2
+    )  # the shoppers' alerts
 
     signup(client), signup(client)
     run(work(mail_settings, engine))
-    assert len(to_merchant(smtp)) == 1   # in stock: the waiting list is being served, not a surge
+    assert len(to_merchant(smtp)) == 1  # in stock: the waiting list is being served, not a surge
 
     item.levels = {LOCATION: 0, LOCATION2: 0}
-    level_webhook(client, 0, updated_at="2026-11-22T13:00:00-05:00")      # sold out again
+    level_webhook(client, 0, updated_at="2026-11-22T13:00:00-05:00")  # sold out again
     run(work(mail_settings, engine))
     signup(client)
     run(work(mail_settings, engine))
@@ -126,7 +157,7 @@ def test_a_restock_resets_it_and_a_new_surge_emails_again(client, engine, settin
 
 
 def test_no_threshold_no_email(client, engine, settings, mail_settings, smtp, fake_shopify):
-    setup_shop(engine, settings, fake_shopify)                             # high_demand_threshold null: off
+    setup_shop(engine, settings, fake_shopify)  # high_demand_threshold null: off
     for _ in range(12):
         signup(client)
     run(work(mail_settings, engine))
@@ -134,7 +165,9 @@ def test_no_threshold_no_email(client, engine, settings, mail_settings, smtp, fa
     assert not [c for c in fake_shopify.graphql_calls if "shop {" in c["query"]]
 
 
-def test_each_variant_counts_on_its_own(client, engine, settings, mail_settings, smtp, fake_shopify):
+def test_each_variant_counts_on_its_own(
+    client, engine, settings, mail_settings, smtp, fake_shopify
+):
     setup_shop(engine, settings, fake_shopify, high_demand_threshold=2)
     signup(client), signup(client, variant=VARIANT + 1)
     run(work(mail_settings, engine))
@@ -146,11 +179,17 @@ def test_each_variant_counts_on_its_own(client, engine, settings, mail_settings,
     assert [a.shopify_variant_id for a in alerts(engine)] == [VARIANT + 1]
 
 
-def test_a_variant_in_stock_now_is_not_alerted_on(client, engine, settings, mail_settings, smtp, fake_shopify):
+def test_a_variant_in_stock_now_is_not_alerted_on(
+    client, engine, settings, mail_settings, smtp, fake_shopify
+):
     setup_shop(engine, settings, fake_shopify, high_demand_threshold=1)
     with session_scope(engine) as session:
         shop_id = session.execute(select(Shop.id)).scalar_one()
-        session.add(Variant(shop_id=shop_id, shopify_variant_id=VARIANT, shopify_product_id=PRODUCT, sellable=4))
+        session.add(
+            Variant(
+                shop_id=shop_id, shopify_variant_id=VARIANT, shopify_product_id=PRODUCT, sellable=4
+            )
+        )
     signup(client)
     run(work(mail_settings, engine))
     assert to_merchant(smtp) == [] and alerts(engine) == []
@@ -171,27 +210,35 @@ def test_several_workers_raise_it_once(client, engine, settings, mail_settings, 
     assert len(to_merchant(smtp)) == 1
 
 
-def test_an_smtp_refusal_is_retried_with_backoff(client, engine, settings, mail_settings, smtp, fake_shopify):
+def test_an_smtp_refusal_is_retried_with_backoff(
+    client, engine, settings, mail_settings, smtp, fake_shopify
+):
     setup_shop(engine, settings, fake_shopify, high_demand_threshold=1)
     signup(client)
-    smtp.recorder.refuse_next = 1                                          # 451 once
+    smtp.recorder.refuse_next = 1  # 451 once
     run(work(mail_settings, engine))
     assert to_merchant(smtp) == []
     with session_scope(engine) as session:
         job = session.execute(select(Job).where(Job.kind == "demand_alert")).scalar_one()
         assert job.status == "pending" and job.run_at > utcnow() and "451" in job.last_error
         assert session.execute(select(DemandAlert.sent_at)).scalar_one() is None
-        session.execute(update(Job).where(Job.id == job.id).values(run_at=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(Job).where(Job.id == job.id).values(run_at=utcnow() - timedelta(seconds=1))
+        )
     run(work(mail_settings, engine))
     [mail] = to_merchant(smtp)
-    assert mail.message["Subject"] == "High demand: 1 shopper is waiting for Linen Shirt (Green / M)"
+    assert (
+        mail.message["Subject"] == "High demand: 1 shopper is waiting for Linen Shirt (Green / M)"
+    )
     with session_scope(engine) as session:
         job = session.execute(select(Job).where(Job.kind == "demand_alert")).scalar_one()
         assert (job.status, job.attempts) == ("done", 2)
         assert session.execute(select(DemandAlert.sent_at)).scalar_one() is not None
 
 
-def test_a_restock_before_the_email_goes_cancels_it(client, engine, settings, mail_settings, smtp, fake_shopify):
+def test_a_restock_before_the_email_goes_cancels_it(
+    client, engine, settings, mail_settings, smtp, fake_shopify
+):
     item = setup_shop(engine, settings, fake_shopify, high_demand_threshold=1)
     signup(client)
 
@@ -200,25 +247,43 @@ def test_a_restock_before_the_email_goes_cancels_it(client, engine, settings, ma
             return Worker(mail_settings, engine, http, {}).check_demand()
 
     assert run(raise_only()) == 1
-    with session_scope(engine) as session:   # the email is still queued when the restock comes
-        session.execute(update(Job).where(Job.kind == "demand_alert").values(run_at=utcnow() + timedelta(hours=1)))
+    with session_scope(engine) as session:  # the email is still queued when the restock comes
+        session.execute(
+            update(Job)
+            .where(Job.kind == "demand_alert")
+            .values(run_at=utcnow() + timedelta(hours=1))
+        )
     item.levels = {LOCATION: 3, LOCATION2: 0}
     level_webhook(client, 3)
     run(work(mail_settings, engine, check=False))
     assert alerts(engine) == []
     with session_scope(engine) as session:
-        session.execute(update(Job).where(Job.kind == "demand_alert").values(run_at=utcnow() - timedelta(seconds=1)))
+        session.execute(
+            update(Job)
+            .where(Job.kind == "demand_alert")
+            .values(run_at=utcnow() - timedelta(seconds=1))
+        )
     run(work(mail_settings, engine, check=False))
     assert to_merchant(smtp) == []
     with session_scope(engine) as session:
-        assert session.execute(select(Job.status).where(Job.kind == "demand_alert")).scalar_one() == "done"
+        assert (
+            session.execute(select(Job.status).where(Job.kind == "demand_alert")).scalar_one()
+            == "done"
+        )
 
 
-def test_the_worker_loop_runs_the_check(client, engine, settings, mail_settings, smtp, fake_shopify):
+def test_the_worker_loop_runs_the_check(
+    client, engine, settings, mail_settings, smtp, fake_shopify
+):
     setup_shop(engine, settings, fake_shopify, high_demand_threshold=1)
     signup(client)
-    looping = mail_settings.model_copy(update={"DEMAND_CHECK_INTERVAL_SECONDS": 0.2, "WORKER_POLL_INTERVAL": 0.05,
-                                               "RECONCILE_INTERVAL_SECONDS": 0})
+    looping = mail_settings.model_copy(
+        update={
+            "DEMAND_CHECK_INTERVAL_SECONDS": 0.2,
+            "WORKER_POLL_INTERVAL": 0.05,
+            "RECONCILE_INTERVAL_SECONDS": 0,
+        }
+    )
 
     async def loop_until_sent():
         channels = build_channels(looping)

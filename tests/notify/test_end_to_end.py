@@ -18,14 +18,28 @@ from ..fakes.push_service import FakePushService, vapid_keys
 from ..fakes.smtp import SmtpServer
 from ..fakes.twilio import FakeTwilio
 from ..support import serve_in_thread, wait_for, worker_process
-from .helpers import LOCATION, LOCATION2, SHOP, VARIANT, level_webhook, notifications, run, setup_shop, signup
+from .helpers import (
+    LOCATION,
+    LOCATION2,
+    SHOP,
+    VARIANT,
+    level_webhook,
+    notifications,
+    run,
+    setup_shop,
+    signup,
+)
 
 
 @pytest.fixture(scope="module")
 def outside():
     """The SMTP server, Twilio and the push service, for the whole module."""
     twilio, push = FakeTwilio(), FakePushService()
-    with SmtpServer() as smtp, serve_in_thread(twilio.app) as twilio_url, serve_in_thread(push.app) as push_url:
+    with (
+        SmtpServer() as smtp,
+        serve_in_thread(twilio.app) as twilio_url,
+        serve_in_thread(push.app) as push_url,
+    ):
         push.base_url = push_url
         yield {"smtp": smtp, "twilio": twilio, "twilio_url": twilio_url, "push": push}
 
@@ -39,12 +53,21 @@ def wired(settings, outside):
     twilio.messages.clear()
     push.delivered.clear()
     private, public = vapid_keys()
-    return settings.model_copy(update={
-        "SMTP_HOST": "127.0.0.1", "SMTP_PORT": smtp.port, "SMTP_STARTTLS": False, "MAIL_FROM": "Shop <alerts@shop.example>",
-        "TWILIO_ACCOUNT_SID": twilio.account_sid, "TWILIO_AUTH_TOKEN": twilio.auth_token,
-        "TWILIO_FROM_NUMBER": "+15005550006", "TWILIO_API_BASE_URL": outside["twilio_url"],
-        "VAPID_PRIVATE_KEY": private, "VAPID_PUBLIC_KEY": public, "VAPID_SUBJECT": "mailto:ops@shop.example",
-    })
+    return settings.model_copy(
+        update={
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": smtp.port,
+            "SMTP_STARTTLS": False,
+            "MAIL_FROM": "Shop <alerts@shop.example>",
+            "TWILIO_ACCOUNT_SID": twilio.account_sid,
+            "TWILIO_AUTH_TOKEN": twilio.auth_token,
+            "TWILIO_FROM_NUMBER": "+15005550006",
+            "TWILIO_API_BASE_URL": outside["twilio_url"],
+            "VAPID_PRIVATE_KEY": private,
+            "VAPID_PUBLIC_KEY": public,
+            "VAPID_SUBJECT": "mailto:ops@shop.example",
+        }
+    )
 
 
 async def drain_with_real_channels(settings, engine, name=None):
@@ -55,7 +78,9 @@ async def drain_with_real_channels(settings, engine, name=None):
             await channel.aclose()
 
 
-def test_restock_reaches_every_channel_over_its_protocol(client, engine, settings, wired, outside, fake_shopify):
+def test_restock_reaches_every_channel_over_its_protocol(
+    client, engine, settings, wired, outside, fake_shopify
+):
     item = setup_shop(engine, settings, fake_shopify)
     browser = outside["push"].new_browser()
     signup(client, "email", email="ann@example.com", locale="de")
@@ -67,9 +92,17 @@ def test_restock_reaches_every_channel_over_its_protocol(client, engine, setting
 
     [mail] = outside["smtp"].recorder.received
     assert mail.recipients == ["ann@example.com"] and "wieder auf Lager" in mail.message["Subject"]
-    assert mail.message["List-Unsubscribe"].strip().startswith("<https://app.example.test/unsubscribe/")
+    assert (
+        mail.message["List-Unsubscribe"]
+        .strip()
+        .startswith("<https://app.example.test/unsubscribe/")
+    )
     [text] = outside["twilio"].messages
-    assert text["To"] == "+14155552671" and text["From"] == "+15005550006" and "linen-shirt" in text["Body"]
+    assert (
+        text["To"] == "+14155552671"
+        and text["From"] == "+15005550006"
+        and "linen-shirt" in text["Body"]
+    )
     [note] = outside["push"].delivered
     assert note["payload"]["url"] == f"https://{SHOP}/products/linen-shirt?variant={VARIANT}"
     assert note["payload"]["body"].startswith("Linen Shirt (Green / M)")
@@ -78,7 +111,9 @@ def test_restock_reaches_every_channel_over_its_protocol(client, engine, setting
     assert {r.channel: r.provider_id[:2] for r in rows}["sms"] == "SM"
 
 
-def test_an_smtp_server_that_refuses_for_a_while(client, engine, settings, wired, outside, fake_shopify):
+def test_an_smtp_server_that_refuses_for_a_while(
+    client, engine, settings, wired, outside, fake_shopify
+):
     from .test_outbox import make_due
 
     item = setup_shop(engine, settings, fake_shopify)
@@ -93,24 +128,34 @@ def test_an_smtp_server_that_refuses_for_a_while(client, engine, settings, wired
     make_due(engine)
     run(drain_with_real_channels(wired, engine))
     assert sorted(m.recipients[0] for m in outside["smtp"].recorder.received) == sorted(emails)
-    assert {r.status for r in notifications(engine)} == {"sent"} and {r.attempts for r in notifications(engine)} == {2}
+    assert {r.status for r in notifications(engine)} == {"sent"} and {
+        r.attempts for r in notifications(engine)
+    } == {2}
 
 
 _worker_process, _wait_for = worker_process, wait_for  # tests/support.py: shared with tests/faults
 
 
-def test_a_killed_workers_batch_is_sent_by_another_after_the_lease(client, engine, settings, wired, outside,
-                                                                   fake_shopify):
+def test_a_killed_workers_batch_is_sent_by_another_after_the_lease(
+    client, engine, settings, wired, outside, fake_shopify
+):
     item = setup_shop(engine, settings, fake_shopify)
     emails = [signup(client)["email"] for _ in range(8)]
     item.levels = {LOCATION: 4}
     level_webhook(client, 4)
     outside["smtp"].recorder.stall = True  # the worker will hang mid-batch
-    short_lease = wired.model_copy(update={"WORKER_LEASE_SECONDS": 2.0, "WORKER_POLL_INTERVAL": 0.1,
-                                           "RECONCILE_INTERVAL_SECONDS": 0})
+    short_lease = wired.model_copy(
+        update={
+            "WORKER_LEASE_SECONDS": 2.0,
+            "WORKER_POLL_INTERVAL": 0.1,
+            "RECONCILE_INTERVAL_SECONDS": 0,
+        }
+    )
     process = _worker_process(short_lease)
     try:
-        assert _wait_for(lambda: {r.status for r in notifications(engine)} == {"sending"}), process.stderr
+        assert _wait_for(lambda: {r.status for r in notifications(engine)} == {"sending"}), (
+            process.stderr
+        )
         process.kill()
         process.wait(10)
     finally:
@@ -124,8 +169,9 @@ def test_a_killed_workers_batch_is_sent_by_another_after_the_lease(client, engin
     assert {(r.status, r.locked_by) for r in notifications(engine)} == {("sent", "survivor")}
 
 
-def test_a_worker_killed_again_and_again_loses_nothing_and_resends_little(client, engine, settings, wired, outside,
-                                                                         fake_shopify):
+def test_a_worker_killed_again_and_again_loses_nothing_and_resends_little(
+    client, engine, settings, wired, outside, fake_shopify
+):
     """Issue 10's fault: SIGKILL at random moments of a fan-out, a new worker each time. Nothing is
     lost, and each kill re-sends at most what was in flight plus one unrecorded group."""
     import random
@@ -139,14 +185,22 @@ def test_a_worker_killed_again_and_again_loses_nothing_and_resends_little(client
     level_webhook(client, 400)
     received = outside["smtp"].recorder.received
     outside["smtp"].recorder.delay = 0.02  # 4 at a time: about 200 messages a second
-    quick = wired.model_copy(update={"WORKER_LEASE_SECONDS": 1.5, "WORKER_POLL_INTERVAL": 0.05,
-                                     "RECONCILE_INTERVAL_SECONDS": 0, "SEND_CONCURRENCY": 4})
+    quick = wired.model_copy(
+        update={
+            "WORKER_LEASE_SECONDS": 1.5,
+            "WORKER_POLL_INTERVAL": 0.05,
+            "RECONCILE_INTERVAL_SECONDS": 0,
+            "SEND_CONCURRENCY": 4,
+        }
+    )
     kills, started = 3, time.monotonic()
     for _ in range(kills):
         before = len(received)
         process = _worker_process(quick)
         try:
-            assert _wait_for(lambda: len(received) > before + 5, timeout=30), "the worker sent nothing"
+            assert _wait_for(lambda before=before: len(received) > before + 5, timeout=30), (
+                "the worker sent nothing"
+            )
             time.sleep(random.uniform(0.3, 0.6))  # recording per batch re-sent 60-120 a kill here
             process.kill()
             process.wait(10)
@@ -167,7 +221,9 @@ def test_a_worker_killed_again_and_again_loses_nothing_and_resends_little(client
     assert time.monotonic() - started < 60
 
 
-def test_sigterm_finishes_the_round_in_flight_then_exits(client, engine, settings, wired, outside, fake_shopify):
+def test_sigterm_finishes_the_round_in_flight_then_exits(
+    client, engine, settings, wired, outside, fake_shopify
+):
     item = setup_shop(engine, settings, fake_shopify)
     for _ in range(5):
         signup(client)
@@ -197,22 +253,53 @@ def test_serve_runs_the_worker_inside(engine, settings, wired, outside, fake_sho
 
     setup_shop(engine, settings, fake_shopify).levels = {LOCATION: 2}
     port = free_port()
-    serving = wired.model_copy(update={"WORKER_IN_PROCESS": True, "WORKER_POLL_INTERVAL": 0.1,
-                                       "RECONCILE_INTERVAL_SECONDS": 0})
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "SMTP_", "TWILIO_", "VAPID_"))}
-    env.update({name: str(value) for name, value in serving.model_dump().items() if value is not None})
-    process = subprocess.Popen([sys.executable, "-m", "shopify_app", "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    serving = wired.model_copy(
+        update={
+            "WORKER_IN_PROCESS": True,
+            "WORKER_POLL_INTERVAL": 0.1,
+            "RECONCILE_INTERVAL_SECONDS": 0,
+        }
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SHOPIFY_", "SMTP_", "TWILIO_", "VAPID_"))
+    }
+    env.update(
+        {name: str(value) for name, value in serving.model_dump().items() if value is not None}
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shopify_app", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         assert _wait_for(lambda: _up(base)), "serve did not start"
-        payload = {"intent": {"shopify_variant_id": VARIANT, "shopify_product_id": 1, "channel": "email",
-                              "quantity": 1, "source": "api"}, "customer": {"email": "live@example.com"}}
-        assert httpx.post(f"{base}/api/v1/intents.json", json=payload,
-                          headers={"X-Shopify-Shop-Domain": SHOP}).status_code == 201
+        payload = {
+            "intent": {
+                "shopify_variant_id": VARIANT,
+                "shopify_product_id": 1,
+                "channel": "email",
+                "quantity": 1,
+                "source": "api",
+            },
+            "customer": {"email": "live@example.com"},
+        }
+        assert (
+            httpx.post(
+                f"{base}/api/v1/intents.json", json=payload, headers={"X-Shopify-Shop-Domain": SHOP}
+            ).status_code
+            == 201
+        )
         body = b'{"inventory_item_id": 808950810, "location_id": 655441491, "available": 2, "updated_at": "2026-11-22T12:00:00Z"}'
-        response = httpx.post(f"{base}/webhooks/inventory_levels/update", content=body,
-                              headers=webhook_headers(body, "inventory_levels/update", SHOP, webhook_id="live"))
+        response = httpx.post(
+            f"{base}/webhooks/inventory_levels/update",
+            content=body,
+            headers=webhook_headers(body, "inventory_levels/update", SHOP, webhook_id="live"),
+        )
         assert response.status_code == 200
         assert _wait_for(lambda: len(outside["smtp"].recorder.received) == 1)
         assert outside["smtp"].recorder.received[0].recipients == ["live@example.com"]

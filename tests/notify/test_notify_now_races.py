@@ -1,4 +1,4 @@
-""""Notify now" under real concurrency (issue 14 item 8): a real server (uvicorn on 127.0.0.1), eight
+""" "Notify now" under real concurrency (issue 14 item 8): a real server (uvicorn on 127.0.0.1), eight
 requests for one signup released at one moment by a barrier, each on its own connection, mixing the
 admin's `POST /app/api/intents/{id}/notify` and the merchant API's `notify_intent` (and deletes from
 both doors). Whatever the interleaving, one request wins and writes one alert, the others are told
@@ -16,8 +16,17 @@ from shopify_app.app import create_app
 from shopify_app.models import Intent
 
 from ..admin.tokens import bearer
-from .helpers import LOCATION, LOCATION2, drain, level_webhook, recording_channels, run, setup_shop, signup
 from ..support import serve_in_thread
+from .helpers import (
+    LOCATION,
+    LOCATION2,
+    drain,
+    level_webhook,
+    recording_channels,
+    run,
+    setup_shop,
+    signup,
+)
 
 ROUNDS = 12
 AT_ONCE = 8
@@ -33,7 +42,10 @@ def racing(settings):
 @pytest.fixture
 def server(racing, engine, fake_shopify):
     setup_shop(engine, racing, fake_shopify, automatic_sending=False)
-    with serve_in_thread(create_app(racing, run_worker=False)) as url, httpx.Client(base_url=url, timeout=60) as http:
+    with (
+        serve_in_thread(create_app(racing, run_worker=False)) as url,
+        httpx.Client(base_url=url, timeout=60) as http,
+    ):
         key = http.post("/app/api/api-key", headers=bearer()).json()["api_key"]
         yield http, key
 
@@ -45,11 +57,12 @@ def at_once(base_url: str, calls: list[tuple[str, str, dict]]) -> list[httpx.Res
     def send(n: int, method: str, path: str, options: dict) -> None:
         try:
             with httpx.Client(base_url=base_url, timeout=60) as http:
-                http.get("/healthz")      # connected before the barrier: the requests leave together
+                http.get("/healthz")  # connected before the barrier: the requests leave together
                 barrier.wait(timeout=30)
                 answers[n] = http.request(method, path, **options)
-        except Exception as exc:          # noqa: BLE001 - reported below
+        except Exception as exc:
             failures.append(exc)
+
     threads = [threading.Thread(target=send, args=(n, *call)) for n, call in enumerate(calls)]
     for thread in threads:
         thread.start()
@@ -61,9 +74,16 @@ def at_once(base_url: str, calls: list[tuple[str, str, dict]]) -> list[httpx.Res
 
 def notify_calls(intent_id: int, key: str, **options) -> list[tuple[str, str, dict]]:
     """Half from the admin, half from the merchant API, interleaved."""
-    admin = ("POST", f"/app/api/intents/{intent_id}/notify", {"headers": bearer(), "json": options or None})
-    merchant = ("POST", f"{MERCHANT}/notify_intent",
-                {"headers": {"X-Auth-Token": key}, "json": {"id": intent_id, **options}})
+    admin = (
+        "POST",
+        f"/app/api/intents/{intent_id}/notify",
+        {"headers": bearer(), "json": options or None},
+    )
+    merchant = (
+        "POST",
+        f"{MERCHANT}/notify_intent",
+        {"headers": {"X-Auth-Token": key}, "json": {"id": intent_id, **options}},
+    )
     return [admin if n % 2 == 0 else merchant for n in range(AT_ONCE)]
 
 
@@ -78,20 +98,26 @@ def test_eight_concurrent_notify_nows_for_a_waiting_signup_send_one_alert(server
     http, key = server
     for n in range(ROUNDS):
         intent_id = signup(http, email=f"race{n}@example.com")["id"]
-        statuses = sorted(r.status_code for r in at_once(str(http.base_url), notify_calls(intent_id, key)))
+        statuses = sorted(
+            r.status_code for r in at_once(str(http.base_url), notify_calls(intent_id, key))
+        )
         assert statuses == [200] + [422] * (AT_ONCE - 1), (n, statuses)
     assert send_everything(racing, engine) == {f"race{n}@example.com": 1 for n in range(ROUNDS)}
 
 
-def test_eight_concurrent_notify_nows_for_a_held_alert_release_it_once(server, racing, engine, fake_shopify):
+def test_eight_concurrent_notify_nows_for_a_held_alert_release_it_once(
+    server, racing, engine, fake_shopify
+):
     http, key = server
     ids = [signup(http, email=f"held{n}@example.com")["id"] for n in range(ROUNDS)]
     [item] = fake_shopify.items.values()
     item.levels = {LOCATION: ROUNDS, LOCATION2: 0}
     level_webhook(http, ROUNDS)
-    assert send_everything(racing, engine) == {}            # decided, held for the merchant
+    assert send_everything(racing, engine) == {}  # decided, held for the merchant
     for n, intent_id in enumerate(ids):
-        statuses = sorted(r.status_code for r in at_once(str(http.base_url), notify_calls(intent_id, key)))
+        statuses = sorted(
+            r.status_code for r in at_once(str(http.base_url), notify_calls(intent_id, key))
+        )
         assert statuses == [200] + [422] * (AT_ONCE - 1), (n, statuses)
     assert send_everything(racing, engine) == {f"held{n}@example.com": 1 for n in range(ROUNDS)}
 
@@ -101,7 +127,9 @@ def test_eight_concurrent_resends_of_a_notified_signup_send_one_more_alert(serve
     http, key = server
     ids = [signup(http, email=f"again{n}@example.com")["id"] for n in range(ROUNDS)]
     for intent_id in ids:
-        assert http.post(f"/app/api/intents/{intent_id}/notify", headers=bearer()).status_code == 200
+        assert (
+            http.post(f"/app/api/intents/{intent_id}/notify", headers=bearer()).status_code == 200
+        )
     assert send_everything(racing, engine) == {f"again{n}@example.com": 1 for n in range(ROUNDS)}
     for n, intent_id in enumerate(ids):
         calls = notify_calls(intent_id, key, allow_resend=True)
@@ -117,19 +145,30 @@ def test_deletes_racing_notify_nows_never_answer_500_and_one_side_wins(server, r
         intent_id = signup(http, email=f"either{n}@example.com")["id"]
         admin_notify, merchant_notify = notify_calls(intent_id, key)[:2]
         admin_delete = ("DELETE", f"/app/api/intents/{intent_id}", {"headers": bearer()})
-        merchant_delete = ("DELETE", f"{MERCHANT}/bulk_destroy",
-                           {"headers": {"X-Auth-Token": key}, "json": {"intent_ids": [intent_id]}})
+        merchant_delete = (
+            "DELETE",
+            f"{MERCHANT}/bulk_destroy",
+            {"headers": {"X-Auth-Token": key}, "json": {"intent_ids": [intent_id]}},
+        )
         calls = [admin_notify, admin_delete, merchant_notify, merchant_delete] * (AT_ONCE // 4)
         answers = at_once(str(http.base_url), calls)
-        kinds = [("notify" if c[0] == "POST" else "delete", a.status_code) for c, a in zip(calls, answers)]
+        kinds = [
+            ("notify" if c[0] == "POST" else "delete", a.status_code)
+            for c, a in zip(calls, answers, strict=False)
+        ]
         assert all(status < 500 for _, status in kinds), (n, kinds)
         won_notify = [s for kind, s in kinds if kind == "notify" and s == 200]
         with engine.connect() as connection:
-            left = connection.execute(select(Intent.__table__.c.status).where(Intent.__table__.c.id == intent_id)).all()
-        if left:   # the alert won: one notify succeeded, every delete was refused
+            left = connection.execute(
+                select(Intent.__table__.c.status).where(Intent.__table__.c.id == intent_id)
+            ).all()
+        if left:  # the alert won: one notify succeeded, every delete was refused
             assert left == [("notified",)] and len(won_notify) == 1, (n, kinds)
             assert {s for kind, s in kinds if kind == "delete"} == {422}, (n, kinds)
             notified.add(f"either{n}@example.com")
-        else:      # the delete won: no notify succeeded
-            assert won_notify == [] and {s for kind, s in kinds if kind == "notify"} <= {404, 422}, (n, kinds)
-    assert send_everything(racing, engine) == {address: 1 for address in notified}
+        else:  # the delete won: no notify succeeded
+            assert won_notify == [] and {s for kind, s in kinds if kind == "notify"} <= {
+                404,
+                422,
+            }, (n, kinds)
+    assert send_everything(racing, engine) == dict.fromkeys(notified, 1)

@@ -15,7 +15,15 @@ from shopify_app.notify.base import PermanentError, SubscriptionGone, TransientE
 from shopify_app.notify.worker import Worker
 
 from .helpers import (
-    LOCATION, LOCATION2, RecordingChannel, drain, level_webhook, notifications, recording_channels, run, setup_shop,
+    LOCATION,
+    LOCATION2,
+    RecordingChannel,
+    drain,
+    level_webhook,
+    notifications,
+    recording_channels,
+    run,
+    setup_shop,
     signup,
 )
 
@@ -33,8 +41,11 @@ def restock_with(client, engine, settings, fake_shopify, count: int, channel="em
 
 def make_due(engine) -> None:
     with session_scope(engine) as session:
-        session.execute(update(Notification).where(Notification.status == "pending")
-                        .values(next_attempt_at=Notification.created_at))
+        session.execute(
+            update(Notification)
+            .where(Notification.status == "pending")
+            .values(next_attempt_at=Notification.created_at)
+        )
 
 
 def attempts(engine) -> list[SendAttempt]:
@@ -67,7 +78,11 @@ def test_gives_up_after_the_maximum_and_can_be_resent(client, engine, settings, 
         make_due(engine)
         run(drain(settings, engine, channels))
     [row] = notifications(engine)
-    assert row.status == "failed" and row.last_error == "down" and row.attempts == outbox.MAX_SEND_ATTEMPTS
+    assert (
+        row.status == "failed"
+        and row.last_error == "down"
+        and row.attempts == outbox.MAX_SEND_ATTEMPTS
+    )
     with session_scope(engine) as session:
         assert outbox.resend(session, row.id)
     run(drain(settings, engine, channels))
@@ -87,9 +102,17 @@ def test_gone_push_subscription_is_removed(client, engine, settings, fake_shopif
     from shopify_app.models import Intent
 
     item = setup_shop(engine, settings, fake_shopify)
-    intent = signup(client, "push", push={"endpoint": "https://fcm.googleapis.com/fcm/send/x", "keys": {
-        "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
-        "auth": "tBHItJI5svbpez7KI4CCXg"}})
+    intent = signup(
+        client,
+        "push",
+        push={
+            "endpoint": "https://fcm.googleapis.com/fcm/send/x",
+            "keys": {
+                "p256dh": "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM",
+                "auth": "tBHItJI5svbpez7KI4CCXg",
+            },
+        },
+    )
     item.levels = {LOCATION: 5}
     level_webhook(client, 5)
     channels = recording_channels()
@@ -100,7 +123,9 @@ def test_gone_push_subscription_is_removed(client, engine, settings, fake_shopif
         assert session.get(Intent, intent["id"]).push_subscription is None
 
 
-def test_a_channel_without_credentials_waits_and_loses_nothing(client, engine, settings, fake_shopify):
+def test_a_channel_without_credentials_waits_and_loses_nothing(
+    client, engine, settings, fake_shopify
+):
     restock_with(client, engine, settings, fake_shopify, 2, channel="sms")
     email_only = {"email": RecordingChannel("email")}
     run(drain(settings, engine, email_only))
@@ -114,19 +139,31 @@ def test_one_notification_per_intent_and_restock_event(client, engine, settings,
     restock_with(client, engine, settings, fake_shopify, 1)
     run(drain(settings, engine, {}))
     [row] = notifications(engine)
-    with pytest.raises(IntegrityError):
-        with session_scope(engine) as session:
-            session.execute(insert(Notification).values(
-                shop_id=row.shop_id, intent_id=row.intent_id, restock_event_id=row.restock_event_id,
-                channel="email", status="pending", attempts=0, next_attempt_at=row.created_at,
-                created_at=row.created_at, updated_at=row.created_at))
+    with pytest.raises(IntegrityError), session_scope(engine) as session:
+        session.execute(
+            insert(Notification).values(
+                shop_id=row.shop_id,
+                intent_id=row.intent_id,
+                restock_event_id=row.restock_event_id,
+                channel="email",
+                status="pending",
+                attempts=0,
+                next_attempt_at=row.created_at,
+                created_at=row.created_at,
+                updated_at=row.created_at,
+            )
+        )
 
 
-def test_a_dead_workers_rows_are_sent_by_another_after_the_lease(client, engine, settings, fake_shopify):
+def test_a_dead_workers_rows_are_sent_by_another_after_the_lease(
+    client, engine, settings, fake_shopify
+):
     restock_with(client, engine, settings, fake_shopify, 5)
     run(drain(settings, engine, {}))  # decide only: no channel enabled, nothing claimed
     with session_scope(engine) as session:  # a worker claims everything, then dies
-        claimed = outbox.claim(session, "dead-worker", ["email"], limit=100, lease=timedelta(seconds=0.3))
+        claimed = outbox.claim(
+            session, "dead-worker", ["email"], limit=100, lease=timedelta(seconds=0.3)
+        )
     assert len(claimed) == 5
     channels = recording_channels()
     run(drain(settings, engine, channels))
@@ -163,16 +200,30 @@ def test_a_duplicated_job_decides_once(client, engine, settings, fake_shopify):
 
     restock_with(client, engine, settings, fake_shopify, 3)
     with session_scope(engine) as session:
-        jobs.enqueue(session, JobKind.inventory, "1:808950810", shop_id=1, payload={"inventory_item_id": 808950810})
+        jobs.enqueue(
+            session,
+            JobKind.inventory,
+            "1:808950810",
+            shop_id=1,
+            payload={"inventory_item_id": 808950810},
+        )
     channels = recording_channels()
     run(drain(settings, engine, channels))
     with session_scope(engine) as session:  # the same job again, after it ran
-        jobs.enqueue(session, JobKind.inventory, "1:808950810", shop_id=1, payload={"inventory_item_id": 808950810})
+        jobs.enqueue(
+            session,
+            JobKind.inventory,
+            "1:808950810",
+            shop_id=1,
+            payload={"inventory_item_id": 808950810},
+        )
     run(drain(settings, engine, channels))
     assert len(channels["email"].sent) == 3 and len(notifications(engine)) == 3
 
 
-def test_a_worker_has_at_most_send_concurrency_messages_in_flight_per_channel(client, engine, settings, fake_shopify):
+def test_a_worker_has_at_most_send_concurrency_messages_in_flight_per_channel(
+    client, engine, settings, fake_shopify
+):
     restock_with(client, engine, settings, fake_shopify, 12)
     channels = recording_channels()
     channels["email"].delay = 0.02

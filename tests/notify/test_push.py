@@ -10,15 +10,24 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from shopify_app.config import ConfigError, Settings
-from shopify_app.notify.base import OutgoingMessage, PermanentError, SubscriptionGone, TransientError
+from shopify_app.notify.base import (
+    OutgoingMessage,
+    PermanentError,
+    SubscriptionGone,
+    TransientError,
+)
 from shopify_app.notify.channels import build_channels
 from shopify_app.notify.push import WebPush, audience
 
 from ..fakes.push_service import FakePushService, unb64url, vapid_keys
 
 LOOPBACK = frozenset({"127.0.0.1"})
-PAYLOAD = {"title": "Back in stock", "body": "Linen Shirt (Green / M) ✓", "url": "https://s.example/p?variant=1",
-           "image": None}
+PAYLOAD = {
+    "title": "Back in stock",
+    "body": "Linen Shirt (Green / M) ✓",
+    "url": "https://s.example/p?variant=1",
+    "image": None,
+}
 
 
 @pytest.fixture
@@ -34,17 +43,28 @@ def keys():
 
 def push(keys, *subscriptions, allowlist=LOOPBACK, payload=PAYLOAD) -> list:
     """Send to each subscription in turn through one WebPush; each result or the exception raised."""
+
     async def go():
         async with httpx.AsyncClient() as http:
-            channel = WebPush(http, private_key=keys[0], public_key=keys[1], subject="mailto:ops@shop.example",
-                              allowlist=allowlist)
+            channel = WebPush(
+                http,
+                private_key=keys[0],
+                public_key=keys[1],
+                subject="mailto:ops@shop.example",
+                allowlist=allowlist,
+            )
             results = []
             for sub in subscriptions:
                 to = sub if isinstance(sub, str) else json.dumps(sub)
                 try:
-                    results.append(await channel.send(OutgoingMessage(channel="push", to=to, text="fallback",
-                                                                      push_payload=payload)))
-                except Exception as exc:  # noqa: BLE001
+                    results.append(
+                        await channel.send(
+                            OutgoingMessage(
+                                channel="push", to=to, text="fallback", push_payload=payload
+                            )
+                        )
+                    )
+                except Exception as exc:
                     results.append(exc)
             await channel.aclose()
             return results
@@ -59,12 +79,21 @@ def test_payload_is_encrypted_for_the_browser_and_signed(service, keys):
     [got] = service.delivered
     assert got["payload"] == PAYLOAD  # decrypted with the browser's private key and auth secret
     headers = got["headers"]
-    assert headers["content-encoding"] == "aes128gcm" and int(headers["ttl"]) > 0 and headers["urgency"] == "normal"
+    assert (
+        headers["content-encoding"] == "aes128gcm"
+        and int(headers["ttl"]) > 0
+        and headers["urgency"] == "normal"
+    )
     scheme, token = headers["authorization"].split(" ", 1)
     assert scheme == "vapid" and got["vapid_public"] == keys[1]
     # Verify once more here, independently of the fake, with the configured public key.
     public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), unb64url(keys[1]))
-    claims = jwt.decode(token.split(",")[0].removeprefix("t="), public, algorithms=["ES256"], audience=service.base_url)
+    claims = jwt.decode(
+        token.split(",")[0].removeprefix("t="),
+        public,
+        algorithms=["ES256"],
+        audience=service.base_url,
+    )
     assert claims["aud"] == service.base_url and claims["sub"] == "mailto:ops@shop.example"
     assert time.time() < claims["exp"] <= time.time() + 24 * 3600
 
@@ -100,7 +129,9 @@ def test_throttling_and_server_errors_are_transient(service, keys):
 
 
 def test_a_refused_signature_is_permanent(service, keys):
-    browser = service.new_browser(application_server_key=vapid_keys()[1])  # subscribed with another app's key
+    browser = service.new_browser(
+        application_server_key=vapid_keys()[1]
+    )  # subscribed with another app's key
     [refused] = push(keys, browser.subscription)
     assert isinstance(refused, PermanentError) and not isinstance(refused, SubscriptionGone)
     assert service.refused[-1]["status"] == 403
@@ -134,10 +165,18 @@ def test_misconfigured_vapid_settings_stop_start_up(keys):
     other = vapid_keys()
 
     async def build(**settings):
-        return build_channels(Settings(_env_file=None, **{"VAPID_SUBJECT": "mailto:ops@shop.example", **settings}))
+        return build_channels(
+            Settings(_env_file=None, **{"VAPID_SUBJECT": "mailto:ops@shop.example", **settings})
+        )
 
     assert "push" in asyncio.run(build(VAPID_PRIVATE_KEY=keys[0], VAPID_PUBLIC_KEY=keys[1]))
     with pytest.raises(ConfigError, match="VAPID_PUBLIC_KEY"):
         asyncio.run(build(VAPID_PRIVATE_KEY=keys[0], VAPID_PUBLIC_KEY=other[1]))
     with pytest.raises(ConfigError, match="VAPID_SUBJECT"):
-        asyncio.run(build(VAPID_PRIVATE_KEY=keys[0], VAPID_PUBLIC_KEY=keys[1], VAPID_SUBJECT="ops@shop.example"))
+        asyncio.run(
+            build(
+                VAPID_PRIVATE_KEY=keys[0],
+                VAPID_PUBLIC_KEY=keys[1],
+                VAPID_SUBJECT="ops@shop.example",
+            )
+        )

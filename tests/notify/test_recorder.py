@@ -35,7 +35,7 @@ def test_sends_wait_for_places_while_the_database_is_slow():
 
         tasks = [asyncio.create_task(send(n)) for n in range(25)]
         await asyncio.sleep(0.3)
-        assert started == 10   # the rest wait: at most `limit` sent without a record
+        assert started == 10  # the rest wait: at most `limit` sent without a record
         release.set()
         await asyncio.gather(*tasks)
         await recorder.close()
@@ -74,9 +74,9 @@ def test_a_value_the_database_refuses_is_not_retried():
         recorder = OutcomeRecorder(refuse, limit=4)
         await recorder.acquire()
         recorder.add(outcome(1))
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="bad row"):
             await recorder.close()
-        for _ in range(8):   # a failed recorder no longer holds sends back
+        for _ in range(8):  # a failed recorder no longer holds sends back
             await asyncio.wait_for(recorder.acquire(), 1)
 
     asyncio.run(scenario())

@@ -1,20 +1,39 @@
 from shopify_app.config import Settings
 from shopify_app.keys import unsign
-from shopify_app.notify.render import GSM7, SMS_LIMIT, UNSUBSCRIBE_PURPOSE, Alert, Renderer, pick_locale
+from shopify_app.notify.render import (
+    GSM7,
+    SMS_LIMIT,
+    UNSUBSCRIBE_PURPOSE,
+    Alert,
+    Renderer,
+    pick_locale,
+)
 
 SETTINGS = Settings(APP_URL="https://alerts.example.com", SECRET_KEY="s" * 40)
 
 
 def alert(**kw) -> Alert:
-    base = dict(notification_id=7, intent_id=42, channel="email", to="ann@example.com",
-                shop_domain="cool-store.myshopify.com", shopify_variant_id=123, product_title="Linen <Shirt>",
-                variant_title="Green", price="49.00", handle="linen-shirt", image_url="https://cdn.example.com/a.jpg")
+    base = {
+        "notification_id": 7,
+        "intent_id": 42,
+        "channel": "email",
+        "to": "ann@example.com",
+        "shop_domain": "cool-store.myshopify.com",
+        "shopify_variant_id": 123,
+        "product_title": "Linen <Shirt>",
+        "variant_title": "Green",
+        "price": "49.00",
+        "handle": "linen-shirt",
+        "image_url": "https://cdn.example.com/a.jpg",
+    }
     base.update(kw)
     return Alert(**base)
 
 
 def test_locale_fallback():
-    assert pick_locale("fr-CA") == "fr" and pick_locale("de_DE") == "de" and pick_locale("FR") == "fr"
+    assert (
+        pick_locale("fr-CA") == "fr" and pick_locale("de_DE") == "de" and pick_locale("FR") == "fr"
+    )
     assert pick_locale("xx") == "en" and pick_locale(None) == "en"
 
 
@@ -41,11 +60,20 @@ def test_email_is_localised():
 
 def test_sms_fits_one_segment():
     long_title = "The Extraordinarily Comfortable Handwoven Organic Linen Summer Shirt With Pockets"
-    message = Renderer(SETTINGS).render(alert(channel="sms", to="+14155552671", product_title=long_title,
-                                              handle="the-extraordinarily-comfortable-shirt"))
+    message = Renderer(SETTINGS).render(
+        alert(
+            channel="sms",
+            to="+14155552671",
+            product_title=long_title,
+            handle="the-extraordinarily-comfortable-shirt",
+        )
+    )
     assert len(message.text) <= SMS_LIMIT and set(message.text) <= GSM7
     assert message.text.endswith("Reply STOP to opt out.")
-    assert "https://cool-store.myshopify.com/products/the-extraordinarily-comfortable-shirt?variant=123" in message.text
+    assert (
+        "https://cool-store.myshopify.com/products/the-extraordinarily-comfortable-shirt?variant=123"
+        in message.text
+    )
     short = Renderer(SETTINGS).render(alert(channel="sms", to="+14155552671"))
     assert "Linen <Shirt> (Green)" in short.text
 
@@ -53,15 +81,22 @@ def test_sms_fits_one_segment():
 def test_push_payload():
     message = Renderer(SETTINGS).render(alert(channel="push", to='{"endpoint":"x"}', locale="fr"))
     assert message.push_payload == {
-        "title": "De retour en stock", "body": "Linen <Shirt> (Green) est de nouveau disponible.",
+        "title": "De retour en stock",
+        "body": "Linen <Shirt> (Green) est de nouveau disponible.",
         "url": "https://cool-store.myshopify.com/products/linen-shirt?variant=123",
-        "image": "https://cdn.example.com/a.jpg", "tag": "back-in-stock-123"}
+        "image": "https://cdn.example.com/a.jpg",
+        "tag": "back-in-stock-123",
+    }
 
 
 def test_the_shops_sender_name_and_reply_to_are_used():
-    email = Renderer(SETTINGS).render(alert(sender_name="Linen & Co", reply_to="help@linen.example"))
+    email = Renderer(SETTINGS).render(
+        alert(sender_name="Linen & Co", reply_to="help@linen.example")
+    )
     assert email.sender_name == "Linen & Co" and email.headers["Reply-To"] == "help@linen.example"
-    sms = Renderer(SETTINGS).render(alert(channel="sms", to="+14155550100", sender_name="Linen & Co"))
+    sms = Renderer(SETTINGS).render(
+        alert(channel="sms", to="+14155550100", sender_name="Linen & Co")
+    )
     assert sms.text.startswith("Linen & Co: ")
     plain = Renderer(SETTINGS).render(alert())
     assert plain.sender_name is None and "Reply-To" not in plain.headers

@@ -9,8 +9,19 @@ from shopify_app.db import session_scope
 from shopify_app.models import DeliveryPolicy, Intent, InventoryLevel, Job, Variant
 
 from .helpers import (
-    ITEM, LOCATION, LOCATION2, SHOP, VARIANT, drain, events, level_webhook, notifications, recording_channels, run,
-    setup_shop, signup,
+    ITEM,
+    LOCATION,
+    LOCATION2,
+    SHOP,
+    VARIANT,
+    drain,
+    events,
+    level_webhook,
+    notifications,
+    recording_channels,
+    run,
+    setup_shop,
+    signup,
 )
 
 P256DH = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
@@ -26,8 +37,14 @@ def test_restock_alerts_every_channel_once(client, engine, settings, fake_shopif
     item = setup_shop(engine, settings, fake_shopify)
     email = signup(client, "email", email="ann@example.com", locale="fr")
     sms = signup(client, "sms", phone="14155552671")
-    push = signup(client, "push", push={"endpoint": "https://fcm.googleapis.com/fcm/send/x",
-                                        "keys": {"p256dh": P256DH, "auth": AUTH}})
+    push = signup(
+        client,
+        "push",
+        push={
+            "endpoint": "https://fcm.googleapis.com/fcm/send/x",
+            "keys": {"p256dh": P256DH, "auth": AUTH},
+        },
+    )
     item.levels = {LOCATION: 3, LOCATION2: 0}
     level_webhook(client, 3)
     assert fake_shopify.graphql_calls == []  # the webhook itself never calls Shopify
@@ -38,11 +55,20 @@ def test_restock_alerts_every_channel_once(client, engine, settings, fake_shopif
     assert call["errors"] == [] and call["token"] == "shpat_worker_tests_token"
     assert call["variables"] == {"id": f"gid://shopify/InventoryItem/{ITEM}"}
     [mail] = channels["email"].sent
-    assert mail.to == "ann@example.com" and "Linen Shirt" in mail.subject and "en stock" in mail.subject
-    assert f"https://{SHOP}/products/linen-shirt?variant={VARIANT}" in mail.text and "49.00" in mail.html
+    assert (
+        mail.to == "ann@example.com"
+        and "Linen Shirt" in mail.subject
+        and "en stock" in mail.subject
+    )
+    assert (
+        f"https://{SHOP}/products/linen-shirt?variant={VARIANT}" in mail.text
+        and "49.00" in mail.html
+    )
     assert "https://cdn.example.com/linen-shirt.jpg" in mail.html
     unsubscribe = mail.headers["List-Unsubscribe"].strip("<>")
-    assert unsubscribe.startswith("https://app.example.test/unsubscribe/") and unsubscribe in mail.text
+    assert (
+        unsubscribe.startswith("https://app.example.test/unsubscribe/") and unsubscribe in mail.text
+    )
     assert mail.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     [text] = channels["sms"].sent
     assert text.to == "+14155552671" and len(text.text) <= 160 and "linen-shirt" in text.text
@@ -51,14 +77,23 @@ def test_restock_alerts_every_channel_once(client, engine, settings, fake_shopif
     assert note.push_payload["url"].endswith(f"?variant={VARIANT}") and note.push_payload["title"]
 
     [event] = events(engine)
-    assert (event.stock_before, event.stock_after, event.chosen, event.trigger) == (None, 3, 3, "webhook")
+    assert (event.stock_before, event.stock_after, event.chosen, event.trigger) == (
+        None,
+        3,
+        3,
+        "webhook",
+    )
     rows = notifications(engine)
     assert {n.status for n in rows} == {"sent"} and {n.restock_event_id for n in rows} == {event.id}
     assert {n.provider_id for n in rows} == {"email-1", "sms-1", "push-1"}
     stored = intents(engine)
     for intent in (email, sms, push):
         row = stored[intent["id"]]
-        assert row.status == "notified" and row.notified_at is not None and row.sent_notifications_count == 1
+        assert (
+            row.status == "notified"
+            and row.notified_at is not None
+            and row.sent_notifications_count == 1
+        )
 
     # Still in stock: more units do not alert again, and nothing is sent twice.
     level_webhook(client, 8, updated_at="2026-11-22T12:05:00-05:00")
@@ -81,7 +116,10 @@ def test_sell_out_and_restock_alerts_the_new_signups(client, engine, settings, f
     level_webhook(client, 4, location=LOCATION2, updated_at="2026-11-22T12:03:00Z")
     run(drain(settings, engine, channels))
     assert [m.to for m in channels["email"].sent] == [first["email"], second["email"]]
-    assert [(e.stock_before, e.stock_after, e.chosen) for e in events(engine)] == [(None, 2, 1), (0, 4, 1)]
+    assert [(e.stock_before, e.stock_after, e.chosen) for e in events(engine)] == [
+        (None, 2, 1),
+        (0, 4, 1),
+    ]
 
 
 def test_stock_is_the_sum_over_locations(client, engine, settings, fake_shopify):
@@ -112,7 +150,9 @@ def test_duplicated_reordered_and_replayed_webhooks(client, engine, settings, fa
         assert session.get(InventoryLevel, (1, ITEM, LOCATION)).available == 0
     # A real restock, delivered three times (same event id) and replayed with the same payload.
     for webhook_id in ("a", "b", "c"):
-        level_webhook(client, 5, updated_at="2026-11-22T12:20:00Z", event_id="restock", webhook_id=webhook_id)
+        level_webhook(
+            client, 5, updated_at="2026-11-22T12:20:00Z", event_id="restock", webhook_id=webhook_id
+        )
     run(drain(settings, engine, channels))
     level_webhook(client, 5, updated_at="2026-11-22T12:20:00Z", event_id="replay")
     run(drain(settings, engine, channels))
@@ -126,9 +166,14 @@ def test_a_level_without_an_item_id_alerts_no_one(client, engine, settings, fake
 
     from ..support import webhook_headers
 
-    body = json.dumps({"location_id": LOCATION, "available": 50, "updated_at": "2026-11-22T12:00:00Z"}).encode()
-    response = client.post("/webhooks/inventory_levels/update", content=body, headers=webhook_headers(
-        body, "inventory_levels/update", SHOP, webhook_id=uuid.uuid4().hex))
+    body = json.dumps(
+        {"location_id": LOCATION, "available": 50, "updated_at": "2026-11-22T12:00:00Z"}
+    ).encode()
+    response = client.post(
+        "/webhooks/inventory_levels/update",
+        content=body,
+        headers=webhook_headers(body, "inventory_levels/update", SHOP, webhook_id=uuid.uuid4().hex),
+    )
     assert response.status_code == 200
     channels = recording_channels()
     run(drain(settings, engine, channels))
@@ -138,8 +183,14 @@ def test_a_level_without_an_item_id_alerts_no_one(client, engine, settings, fake
 
 
 def test_batches_oldest_first_until_sold_out(client, engine, settings, fake_shopify):
-    item = setup_shop(engine, settings, fake_shopify, delivery_policy=DeliveryPolicy.batches.value,
-                      batch_multiplier=1.0, batch_interval_seconds=0)
+    item = setup_shop(
+        engine,
+        settings,
+        fake_shopify,
+        delivery_policy=DeliveryPolicy.batches.value,
+        batch_multiplier=1.0,
+        batch_interval_seconds=0,
+    )
     waiting = [signup(client)["email"] for _ in range(7)]
     item.levels = {LOCATION: 2, LOCATION2: 0}
     level_webhook(client, 2, updated_at="2026-11-22T12:00:00Z")
@@ -151,12 +202,22 @@ def test_batches_oldest_first_until_sold_out(client, engine, settings, fake_shop
     # With a zero interval, batches of 2 follow each other until no one is left.
     assert [m.to for m in channels["email"].sent] == waiting
     assert [(e.batch_number, e.chosen, e.trigger) for e in events(engine)] == [
-        (1, 2, "webhook"), (2, 2, "batch"), (3, 2, "batch"), (4, 1, "batch")]
+        (1, 2, "webhook"),
+        (2, 2, "batch"),
+        (3, 2, "batch"),
+        (4, 1, "batch"),
+    ]
 
 
 def test_batches_stop_when_the_variant_sells_out(client, engine, settings, fake_shopify):
-    item = setup_shop(engine, settings, fake_shopify, delivery_policy=DeliveryPolicy.batches.value,
-                      batch_multiplier=1.0, batch_interval_seconds=3600)
+    item = setup_shop(
+        engine,
+        settings,
+        fake_shopify,
+        delivery_policy=DeliveryPolicy.batches.value,
+        batch_multiplier=1.0,
+        batch_interval_seconds=3600,
+    )
     for _ in range(3):
         signup(client)
     item.levels = {LOCATION: 1, LOCATION2: 0}
@@ -165,7 +226,9 @@ def test_batches_stop_when_the_variant_sells_out(client, engine, settings, fake_
     run(drain(settings, engine, channels))
     assert len(channels["email"].sent) == 1
     with session_scope(engine) as session:
-        [job] = session.execute(select(Job).where(Job.kind == "batch", Job.status == "pending")).scalars()
+        [job] = session.execute(
+            select(Job).where(Job.kind == "batch", Job.status == "pending")
+        ).scalars()
         job.run_at = job.created_at  # due now
     level_webhook(client, 0, updated_at="2026-11-22T12:01:00Z")
     run(drain(settings, engine, channels))
@@ -187,7 +250,10 @@ def test_quantity_gate_opt_in_and_unsubscribed(client, engine, settings, fake_sh
     run(drain(settings, engine, channels))
     assert [m.to for m in channels["email"].sent] == [fits["email"]]
     stored = intents(engine)
-    assert stored[wants_many["id"]].status == "pending" and stored[unconfirmed["id"]].status == "pending"
+    assert (
+        stored[wants_many["id"]].status == "pending"
+        and stored[unconfirmed["id"]].status == "pending"
+    )
     assert stored[unsubscribed["id"]].status == "unsubscribed"
 
 
@@ -210,10 +276,12 @@ def test_unsubscribe_link(client, engine, settings, fake_shopify):
     assert client.get("/unsubscribe/forged.token").status_code == 404
 
 
-def test_reconciliation_finds_a_restock_whose_webhook_was_lost(client, engine, settings, fake_shopify):
+def test_reconciliation_finds_a_restock_whose_webhook_was_lost(
+    client, engine, settings, fake_shopify
+):
     item = setup_shop(engine, settings, fake_shopify)
     intent = signup(client)
-    item.levels = {LOCATION: 0, LOCATION2: 6}   # restocked, but no webhook ever came
+    item.levels = {LOCATION: 0, LOCATION2: 6}  # restocked, but no webhook ever came
     channels = recording_channels()
 
     async def reconcile():
@@ -230,7 +298,9 @@ def test_reconciliation_finds_a_restock_whose_webhook_was_lost(client, engine, s
     assert [m.to for m in channels["email"].sent] == [intent["email"]]
     assert events(engine)[0].trigger == "reconcile" and events(engine)[0].stock_after == 6
     [call] = fake_shopify.graphql_calls
-    assert call["errors"] == [] and call["variables"] == {"ids": [f"gid://shopify/ProductVariant/{VARIANT}"]}
+    assert call["errors"] == [] and call["variables"] == {
+        "ids": [f"gid://shopify/ProductVariant/{VARIANT}"]
+    }
     with session_scope(engine) as session:
         assert session.execute(select(Variant.handle)).scalar_one() == "linen-shirt"
 
@@ -249,7 +319,9 @@ def test_uninstalled_shop_gets_no_alerts(client, engine, settings, fake_shopify)
     assert channels["email"].sent == [] and fake_shopify.graphql_calls == []
 
 
-def test_uninstalling_holds_what_waits_and_a_reinstall_sends_it(client, engine, settings, fake_shopify):
+def test_uninstalling_holds_what_waits_and_a_reinstall_sends_it(
+    client, engine, settings, fake_shopify
+):
     from shopify_app import oauth
     from shopify_app.shops import mark_uninstalled
 

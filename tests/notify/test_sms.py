@@ -25,14 +25,26 @@ def twilio():
         yield fake
 
 
-def send(url: str, fake: FakeTwilio, to: str = NUMBER, text: str = "Linen Shirt is back: https://s.example/p",
-         token: str | None = None) -> str | None:
+def send(
+    url: str,
+    fake: FakeTwilio,
+    to: str = NUMBER,
+    text: str = "Linen Shirt is back: https://s.example/p",
+    token: str | None = None,
+) -> str | None:
     async def go():
         async with httpx.AsyncClient() as http:
-            channel = TwilioSms(http, base_url=url, account_sid=fake.account_sid, auth_token=token or fake.auth_token,
-                                sender=SENDER)
+            channel = TwilioSms(
+                http,
+                base_url=url,
+                account_sid=fake.account_sid,
+                auth_token=token or fake.auth_token,
+                sender=SENDER,
+            )
             try:
-                return await channel.send(OutgoingMessage(channel="sms", to=to, text=text, reference="n7"))
+                return await channel.send(
+                    OutgoingMessage(channel="sms", to=to, text=text, reference="n7")
+                )
             finally:
                 await channel.aclose()
 
@@ -44,7 +56,11 @@ def test_wire_format_auth_and_sid(twilio):
     assert re.fullmatch(r"SM[0-9a-f]{32}", sid)
     [request] = twilio.requests
     assert request["authorized"] and request["content_type"] == "application/x-www-form-urlencoded"
-    assert request["form"] == {"To": NUMBER, "From": SENDER, "Body": "Zoë, it's back ✓ & 100% cotton"}
+    assert request["form"] == {
+        "To": NUMBER,
+        "From": SENDER,
+        "Body": "Zoë, it's back ✓ & 100% cotton",
+    }
     assert twilio.messages == [{**request["form"], "sid": sid}]
 
 

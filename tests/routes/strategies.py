@@ -12,27 +12,92 @@ from ..support import json_values
 from ..webhooks.strategies import AWKWARD, shaped
 
 # Per route, on each backend: a few seconds each, the whole set well under a minute.
-ROUTE_EXAMPLES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+ROUTE_EXAMPLES = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 # The names the routes read, so generated requests reach their checks and not only "unknown field".
 BODY_FIELDS = [
-    "double_optin", "min_restock_quantity", "delivery_policy", "batch_multiplier", "batch_interval_seconds",
-    "skip_over_quantity", "automatic_sending", "high_demand_threshold", "sender_name", "reply_to", "channels",
-    "intent_ids", "all_held", "allow_resend", "id", "from_shopify_variant_id", "from_shopify_product_id",
-    "to_shopify_variant_id", "to_shopify_product_id", "intent_type",
+    "double_optin",
+    "min_restock_quantity",
+    "delivery_policy",
+    "batch_multiplier",
+    "batch_interval_seconds",
+    "skip_over_quantity",
+    "automatic_sending",
+    "high_demand_threshold",
+    "sender_name",
+    "reply_to",
+    "channels",
+    "intent_ids",
+    "all_held",
+    "allow_resend",
+    "id",
+    "from_shopify_variant_id",
+    "from_shopify_product_id",
+    "to_shopify_variant_id",
+    "to_shopify_product_id",
+    "intent_type",
 ]
 QUERY_NAMES = [
-    "days", "page", "per_page", "status", "channel", "kind", "q", "shopify_variant_id", "shopify_product_id",
-    "email", "phone", "start_date", "end_date", "notified",
+    "days",
+    "page",
+    "per_page",
+    "status",
+    "channel",
+    "kind",
+    "q",
+    "shopify_variant_id",
+    "shopify_product_id",
+    "email",
+    "phone",
+    "start_date",
+    "end_date",
+    "notified",
 ]
 # The values a sweep sends in every query parameter, one at a time (`AWKWARD_QUERY_VALUES`), and
 # the generated queries draw from.
-AWKWARD_QUERY_VALUES = ["", "\x00", "a\x00b", "-1", "9" * 30, "²", "٣", "%", "\\", "x" * 400, "9999-12-31",
-                        "0001-01-01T00:00:00+01:00"]
-QUERY_VALUES = AWKWARD_QUERY_VALUES + [
-    "0", "1", "2", "30", "500", "501", "9" * 19, "_", "pending", "held", "notified", "email", "sms", "push", "alert",
-    "optin", "sent", "failed", "true", "false", "a@example.com", "+14155552671", "2026-11-22",
-    "2026-11-22T12:00:00+01:00", "9999-12-31T23:59:59-01:00",
+AWKWARD_QUERY_VALUES = [
+    "",
+    "\x00",
+    "a\x00b",
+    "-1",
+    "9" * 30,
+    "²",
+    "٣",
+    "%",
+    "\\",
+    "x" * 400,
+    "9999-12-31",
+    "0001-01-01T00:00:00+01:00",
+]
+QUERY_VALUES = [
+    *AWKWARD_QUERY_VALUES,
+    "0",
+    "1",
+    "2",
+    "30",
+    "500",
+    "501",
+    "9" * 19,
+    "_",
+    "pending",
+    "held",
+    "notified",
+    "email",
+    "sms",
+    "push",
+    "alert",
+    "optin",
+    "sent",
+    "failed",
+    "true",
+    "false",
+    "a@example.com",
+    "+14155552671",
+    "2026-11-22",
+    "2026-11-22T12:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
 ]
 
 # Mostly the names the routes read and values that broke something once; now and then anything.
@@ -41,12 +106,24 @@ awkward_values = st.sampled_from(QUERY_VALUES)
 texts = st.one_of(awkward_values, awkward_values, awkward_values, st.text(max_size=30))
 # Ids of the seeded signups (1 to 4) often enough to reach the writes behind the checks.
 seeded_ids = st.integers(min_value=1, max_value=4)
-values = st.one_of(json_values(), st.sampled_from(AWKWARD), st.booleans(), seeded_ids,
-                   st.lists(seeded_ids | st.integers(min_value=-3, max_value=2**64), min_size=1, max_size=5),
-                   st.sampled_from(["all", "batches", "unsent", "sent", "a@example.com", "Shop", ""]))
-shaped_bodies = st.dictionaries(st.sampled_from(BODY_FIELDS) | st.text(max_size=10), values, max_size=4)
-channel_bodies = st.fixed_dictionaries({"channels": st.dictionaries(
-    st.sampled_from(["email", "sms", "push"]) | st.text(max_size=5), values, max_size=3)})
+values = st.one_of(
+    json_values(),
+    st.sampled_from(AWKWARD),
+    st.booleans(),
+    seeded_ids,
+    st.lists(seeded_ids | st.integers(min_value=-3, max_value=2**64), min_size=1, max_size=5),
+    st.sampled_from(["all", "batches", "unsent", "sent", "a@example.com", "Shop", ""]),
+)
+shaped_bodies = st.dictionaries(
+    st.sampled_from(BODY_FIELDS) | st.text(max_size=10), values, max_size=4
+)
+channel_bodies = st.fixed_dictionaries(
+    {
+        "channels": st.dictionaries(
+            st.sampled_from(["email", "sms", "push"]) | st.text(max_size=5), values, max_size=3
+        )
+    }
+)
 
 
 def _encoded(value) -> bytes:
@@ -57,22 +134,45 @@ def _encoded(value) -> bytes:
 
 # Bodies each route takes, as the webhooks' payloads are shaped: a few fields replaced or left out.
 REAL_BODIES = [
-    {"intent_ids": [1, 2], "allow_resend": False}, {"id": 1, "allow_resend": True}, {"all_held": True},
-    {"from_shopify_variant_id": 1001, "from_shopify_product_id": 6001, "to_shopify_variant_id": 2,
-     "to_shopify_product_id": 10, "intent_type": "all"},
+    {"intent_ids": [1, 2], "allow_resend": False},
+    {"id": 1, "allow_resend": True},
+    {"all_held": True},
+    {
+        "from_shopify_variant_id": 1001,
+        "from_shopify_product_id": 6001,
+        "to_shopify_variant_id": 2,
+        "to_shopify_product_id": 10,
+        "intent_type": "all",
+    },
     {"sender_name": "Linen & Co", "reply_to": "help@example.com"},
-    {"min_restock_quantity": 2, "delivery_policy": "batches", "batch_multiplier": 1.5, "channels": {"sms": False}},
+    {
+        "min_restock_quantity": 2,
+        "delivery_policy": "batches",
+        "batch_multiplier": 1.5,
+        "channels": {"sms": False},
+    },
 ]
-real_bodies = st.one_of(*(st.just(body) for body in REAL_BODIES), *(shaped(body) for body in REAL_BODIES))
+real_bodies = st.one_of(
+    *(st.just(body) for body in REAL_BODIES), *(shaped(body) for body in REAL_BODIES)
+)
 
 bodies = st.one_of(
-    real_bodies.map(_encoded), real_bodies.map(_encoded),
-    shaped_bodies.map(_encoded), channel_bodies.map(_encoded), json_values().map(_encoded),
-    st.binary(max_size=40), st.sampled_from([b"", b"null", b"[" * 3000 + b"]" * 3000, b"\xef\xbb\xbf{}"]),
+    real_bodies.map(_encoded),
+    real_bodies.map(_encoded),
+    shaped_bodies.map(_encoded),
+    channel_bodies.map(_encoded),
+    json_values().map(_encoded),
+    st.binary(max_size=40),
+    st.sampled_from([b"", b"null", b"[" * 3000 + b"]" * 3000, b"\xef\xbb\xbf{}"]),
 )
-queries = st.dictionaries(st.one_of(known_names, known_names, known_names, st.text(max_size=8)), texts, max_size=6)
-path_values = st.one_of(st.integers(min_value=0, max_value=4).map(str), st.sampled_from(["1.json", "9" * 25, "²", "-1"]),
-                        st.text(min_size=1, max_size=12)).map(lambda v: quote(v, safe=""))
+queries = st.dictionaries(
+    st.one_of(known_names, known_names, known_names, st.text(max_size=8)), texts, max_size=6
+)
+path_values = st.one_of(
+    st.integers(min_value=0, max_value=4).map(str),
+    st.sampled_from(["1.json", "9" * 25, "²", "-1"]),
+    st.text(min_size=1, max_size=12),
+).map(lambda v: quote(v, safe=""))
 
 
 def routes_of(routes, prefix: str = "") -> list[tuple[str, str]]:
@@ -94,7 +194,7 @@ def paths(template: str) -> st.SearchStrategy[str]:
         path = template
         for segment in segments:
             start = path.index("{")
-            path = path[:start] + segment + path[path.index("}", start) + 1:]
+            path = path[:start] + segment + path[path.index("}", start) + 1 :]
         return path
 
     return st.lists(path_values, min_size=holes, max_size=holes).map(fill)

@@ -19,25 +19,43 @@ from ..support import CASE_COUNTS
 SHOP = "demo-shop.myshopify.com"
 CASES = 1000
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
-STOQ_DOCUMENT = Path(__file__).resolve().parents[3] / "shared" / "contracts" / "stoq-intents.openapi.json"
+STOQ_DOCUMENT = (
+    Path(__file__).resolve().parents[3] / "shared" / "contracts" / "stoq-intents.openapi.json"
+)
 
-OURS = schemathesis.openapi.from_dict(json.loads(json.dumps(openapi_document("https://app.example.test"))))
+OURS = schemathesis.openapi.from_dict(
+    json.loads(json.dumps(openapi_document("https://app.example.test")))
+)
 STOQ = schemathesis.openapi.from_path(str(STOQ_DOCUMENT)) if STOQ_DOCUMENT.exists() else None
 for schema in filter(None, (OURS, STOQ)):
-    schema.config.generation.update(modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=CASES,
-                                    database="none")
+    schema.config.generation.update(
+        modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+        max_examples=CASES,
+        database="none",
+    )
 
 
 def _call(case, client, counts: dict[str, int], *, shop: str = SHOP):
     kwargs = case.as_transport_kwargs(base_url="https://app.example.test/api/v1")
-    headers = {k: v for k, v in (kwargs.get("headers") or {}).items() if k.lower() != "x-shopify-shop-domain"}
-    headers["X-Shopify-Shop-Domain"] = shop  # a shop with the app installed, so the body is what is tested
+    headers = {
+        k: v
+        for k, v in (kwargs.get("headers") or {}).items()
+        if k.lower() != "x-shopify-shop-domain"
+    }
+    headers["X-Shopify-Shop-Domain"] = (
+        shop  # a shop with the app installed, so the body is what is tested
+    )
     if "json" in kwargs:
         content = json.dumps(kwargs["json"]).encode()
     else:
         content = kwargs.get("content") or kwargs.get("data")
-    response = client.request(kwargs["method"], kwargs["url"], headers=headers, params=kwargs.get("params"),
-                              content=content)
+    response = client.request(
+        kwargs["method"],
+        kwargs["url"],
+        headers=headers,
+        params=kwargs.get("params"),
+        content=content,
+    )
     counts[str(response.status_code)] = counts.get(str(response.status_code), 0) + 1
     counts["cases"] = counts.get("cases", 0) + 1
     case.validate_response(response, checks=CHECKS)
@@ -46,14 +64,21 @@ def _call(case, client, counts: dict[str, int], *, shop: str = SHOP):
 @OURS.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_apps_own_openapi_document_holds(case, client, shop, backend):
-    _call(case, client, CASE_COUNTS.setdefault(f"own OpenAPI {case.operation.label} [{backend}]", {}))
+    _call(
+        case, client, CASE_COUNTS.setdefault(f"own OpenAPI {case.operation.label} [{backend}]", {})
+    )
 
 
 if STOQ is not None:
+
     @STOQ.parametrize()
     @settings(deadline=None, suppress_health_check=list(HealthCheck))
     def test_stoqs_published_contract_holds(case, client, shop, backend):
-        _call(case, client, CASE_COUNTS.setdefault(f"STOQ OpenAPI {case.operation.label} [{backend}]", {}))
+        _call(
+            case,
+            client,
+            CASE_COUNTS.setdefault(f"STOQ OpenAPI {case.operation.label} [{backend}]", {}),
+        )
 
 
 def test_enough_cases_were_generated():

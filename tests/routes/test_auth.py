@@ -49,14 +49,22 @@ def test_install_redirects_to_authorize_with_a_fresh_state(client, settings, fak
     assert len(query["state"][0]) == 64
     assert query["state"] != parse_qs(urlsplit(second.headers["location"]).query)["state"]
     cookie = first.headers["set-cookie"]
-    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=lax" in cookie and query["state"][0] not in cookie
+    assert (
+        "HttpOnly" in cookie
+        and "Secure" in cookie
+        and "SameSite=lax" in cookie
+        and query["state"][0] not in cookie
+    )
 
 
 def test_full_install_stores_the_shop_and_opens_the_app(client, engine, settings, fake_shopify):
     callback = consent(client, fake_shopify, start_install(client))
     response = client.get(callback, follow_redirects=False)
     assert response.status_code == 302
-    assert response.headers["location"] == f"{fake_shopify.base_url}/{SHOP}/admin/apps/{settings.SHOPIFY_API_KEY}"
+    assert (
+        response.headers["location"]
+        == f"{fake_shopify.base_url}/{SHOP}/admin/apps/{settings.SHOPIFY_API_KEY}"
+    )
     [shop] = shops(engine)
     assert shop.domain == SHOP and shop.uninstalled_at is None
     assert shop.scopes == fake_shopify.granted_scope
@@ -64,7 +72,10 @@ def test_full_install_stores_the_shop_and_opens_the_app(client, engine, settings
     assert token not in shop.access_token_encrypted  # stored encrypted
     assert decrypt_token(settings.SECRET_KEY, shop.access_token_encrypted) == token
     [request] = fake_shopify.token_requests
-    assert request["client_id"] == settings.SHOPIFY_API_KEY and request["client_secret"] == settings.SHOPIFY_API_SECRET
+    assert (
+        request["client_id"] == settings.SHOPIFY_API_KEY
+        and request["client_secret"] == settings.SHOPIFY_API_SECRET
+    )
 
 
 def test_reinstall_updates_the_row_and_clears_uninstalled_at(client, engine, fake_shopify):
@@ -72,7 +83,9 @@ def test_reinstall_updates_the_row_and_clears_uninstalled_at(client, engine, fak
     with session_scope(engine) as session:
         shop = session.exec(select(Shop)).one()
         shop.uninstalled_at, shop.access_token_encrypted = utcnow(), None
-    response = client.get(consent(client, fake_shopify, start_install(client)), follow_redirects=False)
+    response = client.get(
+        consent(client, fake_shopify, start_install(client)), follow_redirects=False
+    )
     assert response.status_code == 302
     [shop] = shops(engine)
     assert shop.uninstalled_at is None and shop.access_token_encrypted
@@ -83,13 +96,17 @@ def test_replayed_state_is_refused(client, engine, fake_shopify):
     callback = consent(client, fake_shopify, install)
     assert client.get(callback, follow_redirects=False).status_code == 302
     # The same callback again (and a fresh code for the same state): the nonce is gone.
-    client.cookies.set("shopify_app_oauth_state", install.cookies["shopify_app_oauth_state"], path="/auth")
+    client.cookies.set(
+        "shopify_app_oauth_state", install.cookies["shopify_app_oauth_state"], path="/auth"
+    )
     again = consent(client, fake_shopify, install)
     assert client.get(again, follow_redirects=False).status_code == 401
     assert len(fake_shopify.token_requests) == 1
 
 
-@pytest.mark.parametrize("case", ["wrong_state", "no_cookie", "other_browser", "tampered_hmac", "other_shop", "no_hmac"])
+@pytest.mark.parametrize(
+    "case", ["wrong_state", "no_cookie", "other_browser", "tampered_hmac", "other_shop", "no_hmac"]
+)
 def test_failed_checks_store_nothing(case, client, engine, fake_shopify, settings):
     install = start_install(client)
     state = parse_qs(urlsplit(install.headers["location"]).query)["state"][0]
@@ -120,12 +137,22 @@ def test_expired_state_is_refused(client, engine, fake_shopify):
         for row in session.exec(select(OAuthState)).all():
             row.expires_at = utcnow()
     time.sleep(0.01)
-    assert client.get(consent(client, fake_shopify, install), follow_redirects=False).status_code == 401
+    assert (
+        client.get(consent(client, fake_shopify, install), follow_redirects=False).status_code
+        == 401
+    )
     assert shops(engine) == []
 
 
 @pytest.mark.parametrize(
-    "shop", ["evil.com", "my-shop.myshopify.com.evil.com", "", "https%3A%2F%2Fx.myshopify.com", "a_b.myshopify.com"]
+    "shop",
+    [
+        "evil.com",
+        "my-shop.myshopify.com.evil.com",
+        "",
+        "https%3A%2F%2Fx.myshopify.com",
+        "a_b.myshopify.com",
+    ],
 )
 def test_bad_shop_domains_get_400_and_no_redirect(client, shop):
     for path in (f"/auth?shop={shop}", f"/auth/callback?shop={shop}&code=x&state=y"):
@@ -149,7 +176,9 @@ def test_token_endpoint_failure_stores_nothing(mode, client, engine, fake_shopif
     fake_shopify.token_mode = mode
     fake_shopify.slow_seconds = 3.0  # the app's timeout is 1 s in tests
     started = time.monotonic()
-    response = client.get(consent(client, fake_shopify, start_install(client)), follow_redirects=False)
+    response = client.get(
+        consent(client, fake_shopify, start_install(client)), follow_redirects=False
+    )
     assert response.status_code == 502 and "location" not in response.headers
     assert time.monotonic() - started < 2.5
     assert shops(engine) == []
@@ -160,21 +189,33 @@ def test_no_query_gives_a_server_error(backend, client):
     """Arbitrary, correctly signed queries on both install routes: a page or a redirect, never 5xx."""
     from urllib.parse import urlencode
 
-    from hypothesis import HealthCheck, example, given, settings, strategies as st
+    from hypothesis import HealthCheck, example, given, settings
+    from hypothesis import strategies as st
 
     from shopify_app.verify import query_hmac
 
     from ..support import API_SECRET, CASE_COUNTS
 
     now = str(int(time.time()))
-    awkward = st.sampled_from(["²", "٣", "9" * 5000, "9" * 30, "\x00", "", "-1", now, SHOP, "x" * 3000])
+    awkward = st.sampled_from(
+        ["²", "٣", "9" * 5000, "9" * 30, "\x00", "", "-1", now, SHOP, "x" * 3000]
+    )
     values = st.text(max_size=30) | awkward
     params = st.fixed_dictionaries(
-        {"shop": st.sampled_from([SHOP, SHOP, SHOP.upper()]) | values, "timestamp": st.sampled_from([now] * 3) | values},
+        {
+            "shop": st.sampled_from([SHOP, SHOP, SHOP.upper()]) | values,
+            "timestamp": st.sampled_from([now] * 3) | values,
+        },
         optional={"code": values, "state": values, "host": values, "hmac": values, "ids[]": values},
-    ).flatmap(lambda fixed: st.dictionaries(st.text(max_size=6), values, max_size=3).map(lambda extra: {**extra, **fixed}))
+    ).flatmap(
+        lambda fixed: st.dictionaries(st.text(max_size=6), values, max_size=3).map(
+            lambda extra: {**extra, **fixed}
+        )
+    )
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @settings(
+        max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
     @given(path=st.sampled_from(["/auth", "/auth/callback"]), query=params, sign=st.booleans())
     @example(path="/auth/callback", query={"shop": SHOP, "timestamp": "²", "code": "c"}, sign=True)
     @example(path="/auth", query={"shop": SHOP, "timestamp": "9" * 5000}, sign=True)

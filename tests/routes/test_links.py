@@ -14,9 +14,21 @@ SHOP = "demo-shop.myshopify.com"
 
 def signup(client, email, variant=1, locale=None):
     customer = {"email": email, **({"locale": locale} if locale else {})}
-    response = client.post("/api/v1/intents.json", headers={"X-Shopify-Shop-Domain": SHOP}, json={
-        "intent": {"shopify_variant_id": variant, "shopify_product_id": 2, "channel": "email", "quantity": 1,
-                   "source": "api"}, "customer": customer, "product": {"title": f"Shirt {variant}"}})
+    response = client.post(
+        "/api/v1/intents.json",
+        headers={"X-Shopify-Shop-Domain": SHOP},
+        json={
+            "intent": {
+                "shopify_variant_id": variant,
+                "shopify_product_id": 2,
+                "channel": "email",
+                "quantity": 1,
+                "source": "api",
+            },
+            "customer": customer,
+            "product": {"title": f"Shirt {variant}"},
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()["intents"][0]["id"]
 
@@ -59,13 +71,25 @@ def test_everything_from_the_shop_at_that_address(client, engine, settings, shop
 def test_one_click_stops_everything_and_what_waits_to_be_sent(client, engine, settings, shop):
     first, second = signup(client, "ann@example.com", 1), signup(client, "ann@example.com", 2)
     with session_scope(engine) as session:  # an alert already decided for the second, not yet sent
-        event = RestockEvent(shop_id=1, shopify_variant_id=2, stock_after=5, policy="all", trigger="webhook")
+        event = RestockEvent(
+            shop_id=1, shopify_variant_id=2, stock_after=5, policy="all", trigger="webhook"
+        )
         session.add(event)
         session.flush()
-        session.add(Notification(shop_id=1, intent_id=second, restock_event_id=event.id, channel="email",
-                                 next_attempt_at=utcnow()))
-    response = client.post(path(settings, first), content=b"List-Unsubscribe=One-Click",
-                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+        session.add(
+            Notification(
+                shop_id=1,
+                intent_id=second,
+                restock_event_id=event.id,
+                channel="email",
+                next_attempt_at=utcnow(),
+            )
+        )
+    response = client.post(
+        path(settings, first),
+        content=b"List-Unsubscribe=One-Click",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert response.status_code == 200
     assert statuses(engine) == {first: "unsubscribed", second: "unsubscribed"}
     with session_scope(engine) as session:
@@ -82,7 +106,9 @@ def test_forged_links_do_nothing(token, client, engine, settings, shop):
     assert statuses(engine) == {first: "pending"}
 
 
-def test_a_token_made_for_another_purpose_or_a_deleted_signup_does_nothing(client, engine, settings, shop):
+def test_a_token_made_for_another_purpose_or_a_deleted_signup_does_nothing(
+    client, engine, settings, shop
+):
     first = signup(client, "ann@example.com")
     other_purpose = signer(settings.SECRET_KEY, "oauth-state").dumps(first)
     assert client.post(f"/unsubscribe/{other_purpose}", data={"scope": "shop"}).status_code == 404
@@ -92,26 +118,45 @@ def test_a_token_made_for_another_purpose_or_a_deleted_signup_does_nothing(clien
 
 ONE_CLICK = {
     # RFC 8058 3.1: the POST "SHOULD be sent as multipart/form-data" and "MAY instead be" urlencoded
-    "multipart": (b'--b0undary\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n'
-                  b"--b0undary--\r\n", "multipart/form-data; boundary=b0undary"),
+    "multipart": (
+        b'--b0undary\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n'
+        b"--b0undary--\r\n",
+        "multipart/form-data; boundary=b0undary",
+    ),
     "urlencoded": (b"List-Unsubscribe=One-Click", "application/x-www-form-urlencoded"),
-    "urlencoded without a type": (b"List-Unsubscribe=One-Click", None),   # as before: read as a form
-    "multipart, no such field": (b'--b\r\nContent-Disposition: form-data; name="other"\r\n\r\nOne-Click\r\n--b--\r\n',
-                                 "multipart/form-data; boundary=b"),
+    "urlencoded without a type": (b"List-Unsubscribe=One-Click", None),  # as before: read as a form
+    "multipart, no such field": (
+        b'--b\r\nContent-Disposition: form-data; name="other"\r\n\r\nOne-Click\r\n--b--\r\n',
+        "multipart/form-data; boundary=b",
+    ),
     "json": (b'{"List-Unsubscribe": "One-Click"}', "application/json"),
     "multipart without a boundary": (b"List-Unsubscribe=One-Click", "multipart/form-data"),
 }
 
 
-@pytest.mark.parametrize("encoding, everything", [
-    ("multipart", True), ("urlencoded", True), ("urlencoded without a type", True),
-    ("multipart, no such field", False), ("json", False), ("multipart without a boundary", False),
-])
+@pytest.mark.parametrize(
+    ("encoding", "everything"),
+    [
+        ("multipart", True),
+        ("urlencoded", True),
+        ("urlencoded without a type", True),
+        ("multipart, no such field", False),
+        ("json", False),
+        ("multipart without a boundary", False),
+    ],
+)
 def test_one_click_stops_everything_in_either_encoding_and_anything_else_only_this_product(
-        encoding, everything, client, engine, settings, shop):
+    encoding, everything, client, engine, settings, shop
+):
     first, second = signup(client, "ann@example.com", 1), signup(client, "ann@example.com", 2)
     body, content_type = ONE_CLICK[encoding]
-    response = client.post(path(settings, first), content=body,
-                           headers={"Content-Type": content_type} if content_type else {})
+    response = client.post(
+        path(settings, first),
+        content=body,
+        headers={"Content-Type": content_type} if content_type else {},
+    )
     assert response.status_code == 200
-    assert statuses(engine) == {first: "unsubscribed", second: "unsubscribed" if everything else "pending"}
+    assert statuses(engine) == {
+        first: "unsubscribed",
+        second: "unsubscribed" if everything else "pending",
+    }

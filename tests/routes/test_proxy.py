@@ -16,8 +16,14 @@ from ..conftest import install_shop
 from ..support import API_SECRET, proxy_query
 
 SHOP = "demo-shop.myshopify.com"
-FORM = {"shopify_variant_id": "111", "shopify_product_id": "222", "channel": "email", "email": "Form@Example.com",
-        "locale": "fr", "website": ""}
+FORM = {
+    "shopify_variant_id": "111",
+    "shopify_product_id": "222",
+    "channel": "email",
+    "email": "Form@Example.com",
+    "locale": "fr",
+    "website": "",
+}
 
 
 def signups(engine) -> list[Intent]:
@@ -26,17 +32,28 @@ def signups(engine) -> list[Intent]:
 
 
 def post_form(client, fields, query=None, **headers):
-    return client.post(f"/proxy/intents?{proxy_query(SHOP) if query is None else query}", data=fields, headers=headers)
+    return client.post(
+        f"/proxy/intents?{proxy_query(SHOP) if query is None else query}",
+        data=fields,
+        headers=headers,
+    )
 
 
 def test_the_blocks_form_files_a_proxy_signup(client, engine, shop):
-    response = post_form(client, {**FORM, "accepts_marketing": "on", "quantity": "2"},
-                         proxy_query(SHOP, logged_in_customer_id="7001"))
+    response = post_form(
+        client,
+        {**FORM, "accepts_marketing": "on", "quantity": "2"},
+        proxy_query(SHOP, logged_in_customer_id="7001"),
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["created"] is True and body["errors"] == []
     [intent] = body["intents"]
-    assert intent["email"] == "form@example.com" and intent["source"] == "proxy" and intent["quantity"] == 2
+    assert (
+        intent["email"] == "form@example.com"
+        and intent["source"] == "proxy"
+        and intent["quantity"] == 2
+    )
     [row] = signups(engine)
     assert row.source == "proxy" and row.accepts_marketing is True
     with session_scope(engine) as session:
@@ -48,21 +65,35 @@ def test_the_blocks_form_files_a_proxy_signup(client, engine, shop):
 
 
 def test_the_public_apis_json_body_works_too(client, engine, shop):
-    body = {"intent": {"shopify_variant_id": 1, "shopify_product_id": 2, "channel": "sms", "quantity": 1,
-                       "source": "api"}, "customer": {"phone": "447911123456"}}
-    response = client.post(f"/proxy/intents?{proxy_query(SHOP)}", content=json.dumps(body),
-                           headers={"Content-Type": "application/json"})
+    body = {
+        "intent": {
+            "shopify_variant_id": 1,
+            "shopify_product_id": 2,
+            "channel": "sms",
+            "quantity": 1,
+            "source": "api",
+        },
+        "customer": {"phone": "447911123456"},
+    }
+    response = client.post(
+        f"/proxy/intents?{proxy_query(SHOP)}",
+        content=json.dumps(body),
+        headers={"Content-Type": "application/json"},
+    )
     assert response.status_code == 201, response.text
     assert response.json()["intents"][0]["phone"] == "+447911123456"
 
 
-@pytest.mark.parametrize("fields, status, problem", [
-    ({**FORM, "channel": "sms", "phone": "12"}, 200, "customer.phone"),
-    ({**FORM, "email": "not-an-email"}, 200, "customer.email"),
-    ({**FORM, "channel": "fax"}, 400, "intent.channel"),
-    ({**FORM, "shopify_variant_id": ""}, 400, "intent.shopify_variant_id is required"),
-    ({**FORM, "quantity": "lots"}, 400, "intent.quantity"),
-])
+@pytest.mark.parametrize(
+    ("fields", "status", "problem"),
+    [
+        ({**FORM, "channel": "sms", "phone": "12"}, 200, "customer.phone"),
+        ({**FORM, "email": "not-an-email"}, 200, "customer.email"),
+        ({**FORM, "channel": "fax"}, 400, "intent.channel"),
+        ({**FORM, "shopify_variant_id": ""}, 400, "intent.shopify_variant_id is required"),
+        ({**FORM, "quantity": "lots"}, 400, "intent.quantity"),
+    ],
+)
 def test_bad_forms_are_answered_and_store_nothing(fields, status, problem, client, engine, shop):
     response = post_form(client, fields)
     assert response.status_code == status, response.text
@@ -88,7 +119,7 @@ def _bad_queries():
     yield "signature twice", good + "&signature=" + good.split("&signature=")[1]
 
 
-@pytest.mark.parametrize("name, query", list(_bad_queries()))
+@pytest.mark.parametrize(("name", "query"), list(_bad_queries()))
 def test_unsigned_or_stale_requests_are_refused(name, query, client, engine, shop):
     response = post_form(client, FORM, query)
     assert response.status_code == 401, (name, response.text)
@@ -99,17 +130,35 @@ def test_unsigned_or_stale_requests_are_refused(name, query, client, engine, sho
 
 def test_the_shop_is_only_the_signed_one(client, engine, settings, shop):
     install_shop(engine, settings, "other-shop.myshopify.com")
-    body = {"intent": {"shopify_variant_id": 1, "shopify_product_id": 2, "channel": "email", "quantity": 1,
-                       "source": "api"}, "customer": {"email": "a@example.com"}, "shop": "other-shop.myshopify.com"}
-    response = client.post(f"/proxy/intents?{proxy_query(SHOP)}", content=json.dumps(body),
-                           headers={"Content-Type": "application/json",
-                                    "X-Shopify-Shop-Domain": "other-shop.myshopify.com"})
+    body = {
+        "intent": {
+            "shopify_variant_id": 1,
+            "shopify_product_id": 2,
+            "channel": "email",
+            "quantity": 1,
+            "source": "api",
+        },
+        "customer": {"email": "a@example.com"},
+        "shop": "other-shop.myshopify.com",
+    }
+    response = client.post(
+        f"/proxy/intents?{proxy_query(SHOP)}",
+        content=json.dumps(body),
+        headers={
+            "Content-Type": "application/json",
+            "X-Shopify-Shop-Domain": "other-shop.myshopify.com",
+        },
+    )
     assert response.status_code == 201
     with session_scope(engine) as session:
         shops = session.execute(select(Intent.shop_id)).scalars().all()
         assert shops == [response.json()["intents"][0]["shop_id"]]
-        assert session.execute(select(func.count()).select_from(Intent).where(
-            Intent.shop_id != shops[0])).scalar_one() == 0
+        assert (
+            session.execute(
+                select(func.count()).select_from(Intent).where(Intent.shop_id != shops[0])
+            ).scalar_one()
+            == 0
+        )
 
 
 def test_a_shop_without_the_app_gets_401(client, engine, shop):
@@ -122,7 +171,10 @@ def test_config_names_the_channels_and_the_vapid_key(client, shop):
     goes through every combination)."""
     response = client.get(f"/proxy/config?{proxy_query(SHOP)}")
     assert response.status_code == 200
-    assert response.json() == {"vapid_public_key": None, "channels": {"email": False, "sms": False, "push": False}}
+    assert response.json() == {
+        "vapid_public_key": None,
+        "channels": {"email": False, "sms": False, "push": False},
+    }
 
 
 def signed_as_shopify(items: list[tuple[str, str]]) -> str:
@@ -137,10 +189,16 @@ def signed_as_shopify(items: list[tuple[str, str]]) -> str:
 
 
 @pytest.mark.parametrize("customer_ids", [["", "42"], ["42", "7"], ["42", "42"]])
-def test_a_correctly_signed_query_naming_the_customer_twice_is_refused(customer_ids, client, engine, shop):
+def test_a_correctly_signed_query_naming_the_customer_twice_is_refused(
+    customer_ids, client, engine, shop
+):
     # A shopper's own `?logged_in_customer_id=` beside Shopify's: which one is the logged-in customer?
-    items = [("shop", SHOP), *[("logged_in_customer_id", c) for c in customer_ids],
-             ("path_prefix", "/apps/back-in-stock"), ("timestamp", str(int(time.time())))]
+    items = [
+        ("shop", SHOP),
+        *[("logged_in_customer_id", c) for c in customer_ids],
+        ("path_prefix", "/apps/back-in-stock"),
+        ("timestamp", str(int(time.time()))),
+    ]
     query = signed_as_shopify(items)
     response = post_form(client, FORM, query)
     assert response.status_code == 401 and response.json()["errors"]
@@ -149,4 +207,6 @@ def test_a_correctly_signed_query_naming_the_customer_twice_is_refused(customer_
         assert session.execute(select(func.count()).select_from(Customer)).scalar_one() == 0
     assert client.get(f"/proxy/config?{query}").status_code == 401
     once = signed_as_shopify(items[:1] + items[2:])
-    assert post_form(client, FORM, once).status_code == 201  # the same query with the customer once is fine
+    assert (
+        post_form(client, FORM, once).status_code == 201
+    )  # the same query with the customer once is fine

@@ -24,8 +24,8 @@ from ..conftest import install_shop
 from ..support import proxy_query
 
 SHOP = "demo-shop.myshopify.com"
-FRESH = "fresh-shop.myshopify.com"      # a valid session token, but no access token stored: a GET exchanges it
-NEW = "new-shop.myshopify.com"          # installing
+FRESH = "fresh-shop.myshopify.com"  # a valid session token, but no access token stored: a GET exchanges it
+NEW = "new-shop.myshopify.com"  # installing
 intents = Intent.__table__
 # A HEAD is counted against the merchant API's limit as the GET it stands for is (its answer says so).
 COUNTERS = {"rate_limit_counter"}
@@ -34,9 +34,16 @@ MOMENTARY = {"x-ratelimit-remaining", "x-ratelimit-reset", "date"}
 # Routes that take no HEAD: their GET writes by design (OAuth), or may (every admin request can buy
 # a shop its access token by token exchange).
 NO_HEAD = {"/auth", "/auth/callback", "/", "/app", "/app/{page}"} | {
-    "/app/api/settings", "/app/api/stats", "/app/api/intents", "/app/api/demand", "/app/api/deliveries",
-    "/app/api/export/signups.csv", "/app/api/export/deliveries.csv", "/app/api/data-requests",
-    "/app/api/data-requests/{request_id}"}
+    "/app/api/settings",
+    "/app/api/stats",
+    "/app/api/intents",
+    "/app/api/demand",
+    "/app/api/deliveries",
+    "/app/api/export/signups.csv",
+    "/app/api/export/deliveries.csv",
+    "/app/api/data-requests",
+    "/app/api/data-requests/{request_id}",
+}
 GET_WRITES = {"/auth", "/auth/callback"}
 
 
@@ -53,14 +60,28 @@ def get_routes(routes, prefix: str = "") -> list[str]:
 
 def snapshot(engine) -> dict[str, list]:
     with engine.connect() as connection:
-        return {table.name: sorted(map(repr, connection.execute(select(table)).all()))
-                for table in SQLModel.metadata.sorted_tables if table.name not in COUNTERS}
+        return {
+            table.name: sorted(map(repr, connection.execute(select(table)).all()))
+            for table in SQLModel.metadata.sorted_tables
+            if table.name not in COUNTERS
+        }
 
 
 def signup(client) -> int:
-    response = client.post("/api/v1/intents.json", headers={"X-Shopify-Shop-Domain": SHOP}, json={
-        "intent": {"shopify_variant_id": 1, "shopify_product_id": 2, "channel": "email", "quantity": 1,
-                   "source": "api"}, "customer": {"email": "ann@example.com"}})
+    response = client.post(
+        "/api/v1/intents.json",
+        headers={"X-Shopify-Shop-Domain": SHOP},
+        json={
+            "intent": {
+                "shopify_variant_id": 1,
+                "shopify_product_id": 2,
+                "channel": "email",
+                "quantity": 1,
+                "source": "api",
+            },
+            "customer": {"email": "ann@example.com"},
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()["intents"][0]["id"]
 
@@ -73,7 +94,7 @@ def callback_path(client) -> str:
     return f"{url.path}?{url.query.decode()}"
 
 
-Call = tuple[str, dict[str, str]]   # a path with its query, and headers
+Call = tuple[str, dict[str, str]]  # a path with its query, and headers
 
 
 def requests_for(client, engine, settings, intent_id: int) -> dict[str, tuple[Call, Call]]:
@@ -89,8 +110,14 @@ def requests_for(client, engine, settings, intent_id: int) -> dict[str, tuple[Ca
 
     def admin(path: str, *, page: bool = False) -> tuple[Call, Call]:
         if page:  # a document load: the token in the query
-            return (f"{path}?{urlencode({'id_token': fresh})}", {}), (f"{path}?{urlencode({'id_token': mine})}", {})
-        return (path, {"Authorization": f"Bearer {fresh}"}), (path, {"Authorization": f"Bearer {mine}"})
+            return (f"{path}?{urlencode({'id_token': fresh})}", {}), (
+                f"{path}?{urlencode({'id_token': mine})}",
+                {},
+            )
+        return (path, {"Authorization": f"Bearer {fresh}"}), (
+            path,
+            {"Authorization": f"Bearer {mine}"},
+        )
 
     proxy = proxy_query(SHOP)
     known = {
@@ -105,7 +132,9 @@ def requests_for(client, engine, settings, intent_id: int) -> dict[str, tuple[Ca
         "/api/v1/openapi.json": same("/api/v1/openapi.json"),
         "/proxy/config": same(f"/proxy/config?{proxy}"),
         "/proxy/sw.js": same(f"/proxy/sw.js?{proxy}"),
-        "/unsubscribe/{token}": same(f"/unsubscribe/{unsubscribe_token(settings.SECRET_KEY, intent_id)}"),
+        "/unsubscribe/{token}": same(
+            f"/unsubscribe/{unsubscribe_token(settings.SECRET_KEY, intent_id)}"
+        ),
         "/optin/{token}": same(f"/optin/{optin_token(settings.SECRET_KEY, intent_id)}"),
         "/": admin("/", page=True),
         "/app": admin("/app", page=True),
@@ -133,11 +162,14 @@ def walk(client, engine, settings, app) -> list[str]:
             assert head.status_code == 405 and head.headers["allow"] == "GET", template
         if template not in GET_WRITES:
             got = client.get(get_path, headers=get_headers, follow_redirects=False)
-            assert got.status_code < 500 and snapshot(engine) == before, f"GET {template} changed something"
+            assert got.status_code < 500 and snapshot(engine) == before, (
+                f"GET {template} changed something"
+            )
             if template not in NO_HEAD:
                 assert head.status_code == got.status_code, template
-                assert {k: v for k, v in head.headers.items() if k not in MOMENTARY} == \
-                       {k: v for k, v in got.headers.items() if k not in MOMENTARY}, template
+                assert {k: v for k, v in head.headers.items() if k not in MOMENTARY} == {
+                    k: v for k, v in got.headers.items() if k not in MOMENTARY
+                }, template
         walked.append(template)
     return walked
 
@@ -147,16 +179,22 @@ def test_no_head_and_no_reading_get_changes_anything_on_any_route(engine, settin
     app = create_app(settings)
     with TestClient(app, base_url="https://app.example.test") as client:
         walked = walk(client, engine, settings, app)
-    assert {"/optin/{token}", "/unsubscribe/{token}", "/auth/callback", "/app/api/stats"} <= set(walked)
+    assert {"/optin/{token}", "/unsubscribe/{token}", "/auth/callback", "/app/api/stats"} <= set(
+        walked
+    )
     assert fake_shopify.token_requests == []  # no HEAD exchanged a code or a session token
 
 
 @pytest.mark.parametrize("method", ["HEAD", "GET"])
-def test_a_shopper_link_answers_a_head_as_its_get_and_only_a_post_acts(method, client, engine, settings):
+def test_a_shopper_link_answers_a_head_as_its_get_and_only_a_post_acts(
+    method, client, engine, settings
+):
     install_shop(engine, settings, SHOP, double_optin=True)
     intent_id = signup(client)
-    for path in (f"/optin/{optin_token(settings.SECRET_KEY, intent_id)}",
-                 f"/unsubscribe/{unsubscribe_token(settings.SECRET_KEY, intent_id)}"):
+    for path in (
+        f"/optin/{optin_token(settings.SECRET_KEY, intent_id)}",
+        f"/unsubscribe/{unsubscribe_token(settings.SECRET_KEY, intent_id)}",
+    ):
         answer = client.request(method, path)
         assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
     with engine.connect() as connection:
@@ -167,20 +205,34 @@ def test_a_shopper_link_answers_a_head_as_its_get_and_only_a_post_acts(method, c
 def test_a_head_costs_the_merchant_api_what_a_get_costs(client, engine, shop):
     with engine.begin() as connection:
         key = {"X-Auth-Token": apikeys.rotate(connection, SHOP)}
-    first = int(client.get("/api/v1/external/intents", headers=key).headers["x-ratelimit-remaining"])
-    second = int(client.head("/api/v1/external/intents", headers=key).headers["x-ratelimit-remaining"])
-    third = int(client.get("/api/v1/external/intents", headers=key).headers["x-ratelimit-remaining"])
+    first = int(
+        client.get("/api/v1/external/intents", headers=key).headers["x-ratelimit-remaining"]
+    )
+    second = int(
+        client.head("/api/v1/external/intents", headers=key).headers["x-ratelimit-remaining"]
+    )
+    third = int(
+        client.get("/api/v1/external/intents", headers=key).headers["x-ratelimit-remaining"]
+    )
     assert first - second == second - third == 1
 
 
-def test_no_head_or_get_of_the_development_pages_changes_anything(engine, settings, tmp_path, monkeypatch):
+def test_no_head_or_get_of_the_development_pages_changes_anything(
+    engine, settings, tmp_path, monkeypatch
+):
     monkeypatch.setattr(notify_channels, "DEV_OUTBOX", tmp_path)
-    (tmp_path / "a.eml").write_bytes(b"To: ann@example.com\r\nSubject: Back\r\nContent-Type: text/html\r\n\r\n<p>Hi</p>")
-    app = create_app(settings.model_copy(update={"APP_ENV": "development", "APP_URL": "http://127.0.0.1:8000"}))
+    (tmp_path / "a.eml").write_bytes(
+        b"To: ann@example.com\r\nSubject: Back\r\nContent-Type: text/html\r\n\r\n<p>Hi</p>"
+    )
+    app = create_app(
+        settings.model_copy(update={"APP_ENV": "development", "APP_URL": "http://127.0.0.1:8000"})
+    )
     known = {
-        "/dev": "/dev", "/dev/storefront": "/dev/storefront",
+        "/dev": "/dev",
+        "/dev/storefront": "/dev/storefront",
         "/dev/extension/assets/{name}": "/dev/extension/assets/notify-me.js",
-        "/dev/outbox/{name}": "/dev/outbox/a.eml", "/dev/outbox/{name}/html": "/dev/outbox/a.eml/html",
+        "/dev/outbox/{name}": "/dev/outbox/a.eml",
+        "/dev/outbox/{name}/html": "/dev/outbox/a.eml/html",
         "/apps/back-in-stock/{path:path}": "/apps/back-in-stock/config",
     }
     with TestClient(app, base_url="http://127.0.0.1:8000") as client:
@@ -192,4 +244,7 @@ def test_no_head_or_get_of_the_development_pages_changes_anything(engine, settin
             got = client.get(known[template], follow_redirects=False)
             assert snapshot(engine) == before, f"{template} changed something"
             assert head.status_code == got.status_code and head.status_code in (200, 307), template
-            assert head.headers.get("content-type") == got.headers.get("content-type") and head.content == b""
+            assert (
+                head.headers.get("content-type") == got.headers.get("content-type")
+                and head.content == b""
+            )

@@ -16,9 +16,16 @@ SHOP = "demo-shop.myshopify.com"
 
 
 def deliver(client, shop=SHOP, webhook_id="w1", event_id="e1"):
-    body = json.dumps({"id": 548380009, "name": "Demo", "domain": shop, "myshopify_domain": shop}).encode()
-    return client.post(URL, content=body, headers=webhook_headers(body, "app/uninstalled", shop,
-                                                                  webhook_id=webhook_id, event_id=event_id))
+    body = json.dumps(
+        {"id": 548380009, "name": "Demo", "domain": shop, "myshopify_domain": shop}
+    ).encode()
+    return client.post(
+        URL,
+        content=body,
+        headers=webhook_headers(
+            body, "app/uninstalled", shop, webhook_id=webhook_id, event_id=event_id
+        ),
+    )
 
 
 def the_shop(engine) -> Shop:
@@ -66,17 +73,22 @@ def test_any_shaped_payload_is_answered_2xx(backend, client, engine, shop):
 
 
 @pytest.mark.parametrize("reinstall", ["token exchange", "oauth"])
-def test_after_uninstall_and_reinstall_the_old_merchant_api_key_stays_dead(reinstall, client, engine, fake_shopify,
-                                                                          shop):
+def test_after_uninstall_and_reinstall_the_old_merchant_api_key_stays_dead(
+    reinstall, client, engine, fake_shopify, shop
+):
     old = client.post("/app/api/api-key", headers=bearer()).json()["api_key"]
     assert client.get(MERCHANT, headers={"X-Auth-Token": old}).status_code == 200
     assert deliver(client).status_code == 200
-    assert the_shop(engine).api_key_hash is None                # nothing left that the old key could match
-    if reinstall == "token exchange":                          # the embedded admin's next load
+    assert the_shop(engine).api_key_hash is None  # nothing left that the old key could match
+    if reinstall == "token exchange":  # the embedded admin's next load
         assert client.get("/app/api/settings", headers=bearer()).status_code == 200
     else:
-        assert client.get(consent(client, fake_shopify, start_install(client, SHOP)),
-                          follow_redirects=False).status_code == 302
+        assert (
+            client.get(
+                consent(client, fake_shopify, start_install(client, SHOP)), follow_redirects=False
+            ).status_code
+            == 302
+        )
     assert the_shop(engine).uninstalled_at is None
     refused = client.get(MERCHANT, headers={"X-Auth-Token": old})
     assert refused.status_code == 401 and old not in refused.text

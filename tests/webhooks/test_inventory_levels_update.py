@@ -17,11 +17,26 @@ SHOP = "demo-shop.myshopify.com"
 ITEM, LOCATION = 808950810, 905684977
 
 
-def deliver(client, available, updated_at, *, webhook_id, item=ITEM, shop=SHOP, body: bytes | None = None):
-    body = body if body is not None else json.dumps({"inventory_item_id": item, "location_id": LOCATION,
-                                                     "available": available, "updated_at": updated_at}).encode()
-    return client.post("/webhooks/inventory_levels/update", content=body,
-                       headers=webhook_headers(body, "inventory_levels/update", shop, webhook_id=webhook_id))
+def deliver(
+    client, available, updated_at, *, webhook_id, item=ITEM, shop=SHOP, body: bytes | None = None
+):
+    body = (
+        body
+        if body is not None
+        else json.dumps(
+            {
+                "inventory_item_id": item,
+                "location_id": LOCATION,
+                "available": available,
+                "updated_at": updated_at,
+            }
+        ).encode()
+    )
+    return client.post(
+        "/webhooks/inventory_levels/update",
+        content=body,
+        headers=webhook_headers(body, "inventory_levels/update", shop, webhook_id=webhook_id),
+    )
 
 
 def apply_recorded(engine) -> int:
@@ -33,18 +48,26 @@ def apply_recorded(engine) -> int:
 def stored(engine) -> tuple[list[tuple], list[tuple]]:
     apply_recorded(engine)
     with session_scope(engine) as session:
-        levels = [(lv.inventory_item_id, lv.location_id, lv.available)
-                  for lv in session.execute(select(InventoryLevel)).scalars()]
-        jobs = [(j.kind, j.key, json.loads(j.payload)) for j in session.execute(select(Job)).scalars()]
+        levels = [
+            (lv.inventory_item_id, lv.location_id, lv.available)
+            for lv in session.execute(select(InventoryLevel)).scalars()
+        ]
+        jobs = [
+            (j.kind, j.key, json.loads(j.payload)) for j in session.execute(select(Job)).scalars()
+        ]
     return levels, jobs
 
 
-def test_records_the_level_and_enqueues_a_job_without_calling_shopify(client, engine, shop, fake_shopify):
+def test_records_the_level_and_enqueues_a_job_without_calling_shopify(
+    client, engine, shop, fake_shopify
+):
     response = deliver(client, 7, "2026-11-22T12:00:00-05:00", webhook_id="w1")
     assert response.status_code == 200
     levels, jobs = stored(engine)
     assert levels == [(ITEM, LOCATION, 7)]
-    assert [(kind, payload) for kind, _, payload in jobs] == [("inventory", {"inventory_item_id": ITEM})]
+    assert [(kind, payload) for kind, _, payload in jobs] == [
+        ("inventory", {"inventory_item_id": ITEM})
+    ]
     assert fake_shopify.graphql_calls == []  # the worker asks Shopify, never the webhook
 
 
@@ -65,12 +88,15 @@ def test_a_redelivery_is_applied_once(client, engine, shop):
     assert stored(engine)[0] == [(ITEM, LOCATION, 4)]
 
 
-@pytest.mark.parametrize("payload", [
-    {"location_id": LOCATION, "available": 4},                       # no item
-    {"inventory_item_id": "x", "location_id": LOCATION, "available": 4},
-    {"inventory_item_id": ITEM, "available": 4},                     # no location
-    [1, 2, 3],
-])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"location_id": LOCATION, "available": 4},  # no item
+        {"inventory_item_id": "x", "location_id": LOCATION, "available": 4},
+        {"inventory_item_id": ITEM, "available": 4},  # no location
+        [1, 2, 3],
+    ],
+)
 def test_a_level_that_names_no_item_and_location_changes_nothing(payload, client, engine, shop):
     response = deliver(client, None, None, webhook_id="odd", body=json.dumps(payload).encode())
     assert response.status_code == 200
@@ -78,28 +104,43 @@ def test_a_level_that_names_no_item_and_location_changes_nothing(payload, client
 
 
 def test_an_unknown_shop_changes_nothing(client, engine, shop):
-    assert deliver(client, 4, "2026-11-22T12:00:00Z", webhook_id="w", shop="other-shop.myshopify.com").status_code == 200
+    assert (
+        deliver(
+            client, 4, "2026-11-22T12:00:00Z", webhook_id="w", shop="other-shop.myshopify.com"
+        ).status_code
+        == 200
+    )
     assert stored(engine) == ([], [])
 
 
 def test_a_bad_hmac_is_refused_before_anything_is_read(client, engine, shop):
     body = json.dumps({"inventory_item_id": ITEM, "location_id": LOCATION, "available": 4}).encode()
-    headers = webhook_headers(body, "inventory_levels/update", SHOP, webhook_id="forged", secret="not-the-secret")
-    assert client.post("/webhooks/inventory_levels/update", content=body, headers=headers).status_code == 401
+    headers = webhook_headers(
+        body, "inventory_levels/update", SHOP, webhook_id="forged", secret="not-the-secret"
+    )
+    assert (
+        client.post("/webhooks/inventory_levels/update", content=body, headers=headers).status_code
+        == 401
+    )
     assert stored(engine) == ([], [])
 
 
 # -- recorded in the request, applied by the worker in batches ----------------------------------
 
+
 def delivery_rows(engine) -> list[tuple]:
     with session_scope(engine) as session:
-        return [(d.webhook_id, d.state, d.payload is not None)
-                for d in session.execute(select(WebhookDelivery).order_by(WebhookDelivery.id)).scalars()]
+        return [
+            (d.webhook_id, d.state, d.payload is not None)
+            for d in session.execute(select(WebhookDelivery).order_by(WebhookDelivery.id)).scalars()
+        ]
 
 
 def pending_jobs(engine) -> list[str]:
     with session_scope(engine) as session:
-        return [j.key for j in session.execute(select(Job).where(Job.status == "pending")).scalars()]
+        return [
+            j.key for j in session.execute(select(Job).where(Job.status == "pending")).scalars()
+        ]
 
 
 def level(engine, item=ITEM, location=LOCATION):
@@ -113,7 +154,9 @@ def test_the_request_records_the_delivery_and_the_worker_applies_it(client, engi
     assert delivery_rows(engine) == [("w1", "pending", True)]
     assert level(engine) is None and pending_jobs(engine) == []
     assert apply_recorded(engine) == 1
-    assert delivery_rows(engine) == [("w1", "applied", False)]  # the payload is dropped once applied
+    assert delivery_rows(engine) == [
+        ("w1", "applied", False)
+    ]  # the payload is dropped once applied
     assert level(engine) == 7 and pending_jobs(engine) == [f"1:{ITEM}"]
     assert apply_recorded(engine) == 0
 
@@ -121,7 +164,7 @@ def test_the_request_records_the_delivery_and_the_worker_applies_it(client, engi
 def test_redelivered_and_older_updates_never_win_in_one_batch(client, engine, shop):
     deliver(client, 0, "2026-11-22T12:10:00Z", webhook_id="newer")
     deliver(client, 9, "2026-11-22T12:00:00Z", webhook_id="older")
-    deliver(client, 9, "2026-11-22T12:00:00Z", webhook_id="older")          # the same delivery again
+    deliver(client, 9, "2026-11-22T12:00:00Z", webhook_id="older")  # the same delivery again
     deliver(client, 8, "2026-11-22T12:05:00-05:00", webhook_id="older-tz")  # 17:05Z is newer: wins
     deliver(client, 5, "2026-11-22T11:59:00Z", webhook_id="oldest")
     assert apply_recorded(engine) == 4
@@ -130,15 +173,32 @@ def test_redelivered_and_older_updates_never_win_in_one_batch(client, engine, sh
 
 def test_redelivered_and_older_updates_never_win_across_batches(client, engine, shop):
     headers = lambda body, webhook_id: webhook_headers(  # noqa: E731
-        body, "inventory_levels/update", SHOP, webhook_id=webhook_id, event_id="restock")
-    body = json.dumps({"inventory_item_id": ITEM, "location_id": LOCATION, "available": 4,
-                       "updated_at": "2026-11-22T12:20:00Z"}).encode()
-    assert client.post("/webhooks/inventory_levels/update", content=body, headers=headers(body, "a")).status_code == 200
+        body, "inventory_levels/update", SHOP, webhook_id=webhook_id, event_id="restock"
+    )
+    body = json.dumps(
+        {
+            "inventory_item_id": ITEM,
+            "location_id": LOCATION,
+            "available": 4,
+            "updated_at": "2026-11-22T12:20:00Z",
+        }
+    ).encode()
+    assert (
+        client.post(
+            "/webhooks/inventory_levels/update", content=body, headers=headers(body, "a")
+        ).status_code
+        == 200
+    )
     assert apply_recorded(engine) == 1 and level(engine) == 4
     deliver(client, 0, "2026-11-22T12:30:00Z", webhook_id="sold-out")
     assert apply_recorded(engine) == 1 and level(engine) == 0
     # The restock event again (another delivery id, same event id), then an older update: neither wins.
-    assert client.post("/webhooks/inventory_levels/update", content=body, headers=headers(body, "b")).status_code == 200
+    assert (
+        client.post(
+            "/webhooks/inventory_levels/update", content=body, headers=headers(body, "b")
+        ).status_code
+        == 200
+    )
     deliver(client, 6, "2026-11-22T12:25:00Z", webhook_id="late")
     apply_recorded(engine)
     assert level(engine) == 0
@@ -154,8 +214,14 @@ def test_an_equal_updated_at_goes_to_the_later_delivery_as_one_by_one_would(clie
 
 def test_a_burst_for_one_item_leaves_one_pending_job(client, engine, shop):
     for n in range(60):
-        body = json.dumps({"inventory_item_id": ITEM, "location_id": LOCATION + n % 3, "available": n,
-                           "updated_at": f"2026-11-22T12:{n:02d}:00Z"}).encode()
+        body = json.dumps(
+            {
+                "inventory_item_id": ITEM,
+                "location_id": LOCATION + n % 3,
+                "available": n,
+                "updated_at": f"2026-11-22T12:{n:02d}:00Z",
+            }
+        ).encode()
         assert deliver(client, None, None, webhook_id=f"b{n}", body=body).status_code == 200
         if n % 25 == 24:  # some applied while the burst goes on, in batches of ten
             with engine.begin() as connection:
@@ -167,12 +233,23 @@ def test_a_burst_for_one_item_leaves_one_pending_job(client, engine, shop):
 
 
 def test_deliveries_that_say_nothing_usable_are_marked_skipped(client, engine, shop):
-    deliver(client, 4, "2026-11-22T12:00:00Z", webhook_id="other-shop", shop="other-shop.myshopify.com")
+    deliver(
+        client, 4, "2026-11-22T12:00:00Z", webhook_id="other-shop", shop="other-shop.myshopify.com"
+    )
     deliver(client, None, None, webhook_id="no-item", body=b'{"location_id": 1, "available": 4}')
-    deliver(client, None, None, webhook_id="float", body=b'{"inventory_item_id": 1, "location_id": 1, "available": 4.5}')
+    deliver(
+        client,
+        None,
+        None,
+        webhook_id="float",
+        body=b'{"inventory_item_id": 1, "location_id": 1, "available": 4.5}',
+    )
     apply_recorded(engine)
-    assert delivery_rows(engine) == [("other-shop", "skipped", True), ("no-item", "skipped", True),
-                                     ("float", "skipped", True)]
+    assert delivery_rows(engine) == [
+        ("other-shop", "skipped", True),
+        ("no-item", "skipped", True),
+        ("float", "skipped", True),
+    ]
     assert level(engine) is None and pending_jobs(engine) == []
 
 
@@ -186,8 +263,9 @@ def test_levels_are_coerced_to_their_columns(client, engine, shop):
     assert level(engine) == -(2**31)
 
 
-def test_a_delivery_that_cannot_be_applied_is_marked_failed_and_not_retried(client, engine, settings, shop,
-                                                                               monkeypatch, caplog):
+def test_a_delivery_that_cannot_be_applied_is_marked_failed_and_not_retried(
+    client, engine, settings, shop, monkeypatch, caplog
+):
     from shopify_app.notify.worker import Worker
 
     real_parse = inventory_levels_update.parse
@@ -195,7 +273,9 @@ def test_a_delivery_that_cannot_be_applied_is_marked_failed_and_not_retried(clie
     def parse(payload, fallback):  # a value past what coercion guards, as a bug would let through
         update, why = real_parse(payload, fallback)
         if update is not None and update.available == 13:
-            update = inventory_levels_update.LevelUpdate(2**64, update.location_id, 13, update.updated_at)
+            update = inventory_levels_update.LevelUpdate(
+                2**64, update.location_id, 13, update.updated_at
+            )
         return update, why
 
     monkeypatch.setattr(inventory_levels_update, "parse", parse)
@@ -205,7 +285,11 @@ def test_a_delivery_that_cannot_be_applied_is_marked_failed_and_not_retried(clie
     worker = Worker(settings, engine, None, {})
     with caplog.at_level("WARNING"):
         assert worker.apply_deliveries() == 3
-    assert delivery_rows(engine) == [("good", "applied", False), ("bad", "failed", True), ("good-too", "applied", False)]
+    assert delivery_rows(engine) == [
+        ("good", "applied", False),
+        ("bad", "failed", True),
+        ("good-too", "applied", False),
+    ]
     assert level(engine) == 3 and level(engine, item=ITEM + 2) == 5
     assert any("marked failed" in r.getMessage() and r.webhook_id == "bad" for r in caplog.records)
     assert worker.apply_deliveries() == 0  # never retried
@@ -238,14 +322,22 @@ def test_the_200_is_sent_only_once_the_delivery_is_committed(settings, engine, s
 
             writer._insert = held
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="https://app.example.test") as http:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="https://app.example.test"
+            ) as http:
                 post = lambda webhook_id: http.post(  # noqa: E731
-                    "/webhooks/inventory_levels/update", content=body,
-                    headers=webhook_headers(body, "inventory_levels/update", SHOP, webhook_id=webhook_id))
+                    "/webhooks/inventory_levels/update",
+                    content=body,
+                    headers=webhook_headers(
+                        body, "inventory_levels/update", SHOP, webhook_id=webhook_id
+                    ),
+                )
                 answer = asyncio.create_task(post("held"))
                 await writing.wait()
                 await asyncio.sleep(0.1)
-                assert not answer.done() and recorded() == 0  # no answer while the row is not committed
+                assert (
+                    not answer.done() and recorded() == 0
+                )  # no answer while the row is not committed
                 gate.set()
                 assert (await answer).status_code == 200
                 assert recorded() == 1  # committed: another connection sees it
@@ -255,13 +347,16 @@ def test_the_200_is_sent_only_once_the_delivery_is_committed(settings, engine, s
 
                 writer._insert = broken
                 lost = await post("lost")
-                assert lost.status_code == 503 and lost.headers["retry-after"]  # not recorded: Shopify must retry
+                assert (
+                    lost.status_code == 503 and lost.headers["retry-after"]
+                )  # not recorded: Shopify must retry
                 assert recorded() == 1
 
     asyncio.run(scenario())
 
 
 # -- properties ----------------------------------------------------------------------------------
+
 
 def test_any_shaped_payload_is_answered_and_applied(backend, client, engine, shop):
     @EXAMPLES
@@ -272,8 +367,9 @@ def test_any_shaped_payload_is_answered_and_applied(backend, client, engine, sho
         assert response.status_code == 200
         assert apply_recorded(engine) == 1
         with session_scope(engine) as session:
-            assert session.execute(select(WebhookDelivery.state).order_by(WebhookDelivery.id.desc())).first()[0] in (
-                "applied", "skipped")
+            assert session.execute(
+                select(WebhookDelivery.state).order_by(WebhookDelivery.id.desc())
+            ).first()[0] in ("applied", "skipped")
             for row in session.execute(select(InventoryLevel)).scalars():
                 assert 1 <= row.inventory_item_id < 2**63 and 1 <= row.location_id < 2**63
                 assert row.available is None or -(2**31) <= row.available < 2**31
@@ -284,16 +380,30 @@ def test_any_shaped_payload_is_answered_and_applied(backend, client, engine, sho
 def test_the_newest_update_wins_whatever_the_order_and_batching(backend, client, engine, shop):
     items = iter(range(10**9, 2 * 10**9))
 
-    @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(updates=st.lists(st.tuples(st.integers(0, 9), st.integers(-3, 40)), min_size=1, max_size=10),
-           batch=st.integers(1, 4))
+    @hypothesis_settings(
+        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(
+        updates=st.lists(
+            st.tuples(st.integers(0, 9), st.integers(-3, 40)), min_size=1, max_size=10
+        ),
+        batch=st.integers(1, 4),
+    )
     def check(updates, batch):
         item = next(items)
         tally(f"webhook inventory_levels/update: order and batching [{backend}]", 200)
         for n, (minute, available) in enumerate(updates):
-            body = json.dumps({"inventory_item_id": item, "location_id": LOCATION, "available": available,
-                               "updated_at": f"2026-11-22T12:0{minute}:00Z"}).encode()
-            assert deliver(client, None, None, webhook_id=f"{item}-{n}", body=body).status_code == 200
+            body = json.dumps(
+                {
+                    "inventory_item_id": item,
+                    "location_id": LOCATION,
+                    "available": available,
+                    "updated_at": f"2026-11-22T12:0{minute}:00Z",
+                }
+            ).encode()
+            assert (
+                deliver(client, None, None, webhook_id=f"{item}-{n}", body=body).status_code == 200
+            )
         while True:
             with engine.begin() as connection:
                 if not inventory_levels_update.apply_pending(connection, limit=batch):

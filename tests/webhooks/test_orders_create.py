@@ -4,7 +4,7 @@ sent; once, however often the order is delivered; through correctly signed HTTP 
 
 import json
 import uuid
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,7 +17,14 @@ from starlette.testclient import TestClient
 from shopify_app.app import create_app
 from shopify_app.config import Settings
 from shopify_app.models import (
-    Conversion, Customer, Intent, Notification, RestockEvent, Shop, WebhookDelivery, utcnow,
+    Conversion,
+    Customer,
+    Intent,
+    Notification,
+    RestockEvent,
+    Shop,
+    WebhookDelivery,
+    utcnow,
 )
 
 from ..admin.tokens import bearer
@@ -35,50 +42,132 @@ SENT = utcnow().replace(microsecond=0) - timedelta(days=20)
 
 def shop_id(engine, domain=SHOP) -> int:
     with engine.connect() as connection:
-        return connection.execute(select(Shop.__table__.c.id).where(Shop.__table__.c.domain == domain)).scalar_one()
+        return connection.execute(
+            select(Shop.__table__.c.id).where(Shop.__table__.c.domain == domain)
+        ).scalar_one()
 
 
-def alerted(engine, domain=SHOP, *, email=None, phone=None, shopify_customer_id=None, variant=VARIANT, sent_at=SENT,
-            status="sent", kind="alert", customer_email=None) -> int:
+def alerted(
+    engine,
+    domain=SHOP,
+    *,
+    email=None,
+    phone=None,
+    shopify_customer_id=None,
+    variant=VARIANT,
+    sent_at=SENT,
+    status="sent",
+    kind="alert",
+    customer_email=None,
+) -> int:
     """A signup (and its customer) alerted at `sent_at`: the notification's id."""
     shop = shop_id(engine, domain)
     channel = "email" if email else "sms" if phone else "push"
     customers = Customer.__table__
     with engine.begin() as connection:
-        customer = connection.execute(select(customers.c.id).where(  # one customer per shop and address
-            customers.c.shop_id == shop, customers.c.email == (customer_email or email))).scalar()
+        customer = connection.execute(
+            select(customers.c.id).where(  # one customer per shop and address
+                customers.c.shop_id == shop, customers.c.email == (customer_email or email)
+            )
+        ).scalar()
         if customer is None:
             customer = str(uuid.uuid4())
-            connection.execute(insert(customers).values(
-                id=customer, shop_id=shop, email=customer_email or email, phone=phone,
-                shopify_customer_id=shopify_customer_id, created_at=sent_at, updated_at=sent_at))
-        intent = connection.execute(insert(Intent.__table__).values(
-            shop_id=shop, customer_id=customer, channel=channel, email=email, phone=phone,
-            contact_key=uuid.uuid4().hex, status="notified", shopify_variant_id=variant, shopify_product_id=9,
-            notified_at=sent_at, created_at=sent_at - timedelta(days=3), updated_at=sent_at)).inserted_primary_key[0]
-        event = connection.execute(insert(RestockEvent.__table__).values(
-            shop_id=shop, shopify_variant_id=variant, stock_before=0, stock_after=5, policy="all", trigger="webhook",
-            created_at=sent_at)).inserted_primary_key[0]
-        return connection.execute(insert(Notification.__table__).values(
-            shop_id=shop, intent_id=intent, restock_event_id=None if kind == "optin" else event, kind=kind,
-            channel=channel, status=status, attempts=1, sent_at=sent_at if status == "sent" else None,
-            next_attempt_at=sent_at, created_at=sent_at, updated_at=sent_at)).inserted_primary_key[0]
+            connection.execute(
+                insert(customers).values(
+                    id=customer,
+                    shop_id=shop,
+                    email=customer_email or email,
+                    phone=phone,
+                    shopify_customer_id=shopify_customer_id,
+                    created_at=sent_at,
+                    updated_at=sent_at,
+                )
+            )
+        intent = connection.execute(
+            insert(Intent.__table__).values(
+                shop_id=shop,
+                customer_id=customer,
+                channel=channel,
+                email=email,
+                phone=phone,
+                contact_key=uuid.uuid4().hex,
+                status="notified",
+                shopify_variant_id=variant,
+                shopify_product_id=9,
+                notified_at=sent_at,
+                created_at=sent_at - timedelta(days=3),
+                updated_at=sent_at,
+            )
+        ).inserted_primary_key[0]
+        event = connection.execute(
+            insert(RestockEvent.__table__).values(
+                shop_id=shop,
+                shopify_variant_id=variant,
+                stock_before=0,
+                stock_after=5,
+                policy="all",
+                trigger="webhook",
+                created_at=sent_at,
+            )
+        ).inserted_primary_key[0]
+        return connection.execute(
+            insert(Notification.__table__).values(
+                shop_id=shop,
+                intent_id=intent,
+                restock_event_id=None if kind == "optin" else event,
+                kind=kind,
+                channel=channel,
+                status=status,
+                attempts=1,
+                sent_at=sent_at if status == "sent" else None,
+                next_attempt_at=sent_at,
+                created_at=sent_at,
+                updated_at=sent_at,
+            )
+        ).inserted_primary_key[0]
 
 
-def order(*, at, order_id=820982911946154508, email=None, phone=None, customer=None, lines=None, currency="EUR"):
+def order(
+    *,
+    at,
+    order_id=820982911946154508,
+    email=None,
+    phone=None,
+    customer=None,
+    lines=None,
+    currency="EUR",
+):
     return {
-        "id": order_id, "email": email, "phone": phone, "customer": customer, "currency": currency,
-        "created_at": at.isoformat(), "total_price": "59.97",
-        "line_items": lines if lines is not None else [
-            {"id": 466157049, "variant_id": VARIANT, "product_id": 9, "quantity": 3, "price": "19.99"},
+        "id": order_id,
+        "email": email,
+        "phone": phone,
+        "customer": customer,
+        "currency": currency,
+        "created_at": at.isoformat(),
+        "total_price": "59.97",
+        "line_items": lines
+        if lines is not None
+        else [
+            {
+                "id": 466157049,
+                "variant_id": VARIANT,
+                "product_id": 9,
+                "quantity": 3,
+                "price": "19.99",
+            },
         ],
     }
 
 
 def deliver(client, payload, *, webhook_id=None, event_id=None, shop=SHOP, body=None):
     body = body if body is not None else json.dumps(payload).encode()
-    headers = webhook_headers(body, "orders/create", shop, webhook_id=webhook_id or uuid.uuid4().hex,
-                              event_id=event_id or uuid.uuid4().hex)
+    headers = webhook_headers(
+        body,
+        "orders/create",
+        shop,
+        webhook_id=webhook_id or uuid.uuid4().hex,
+        event_id=event_id or uuid.uuid4().hex,
+    )
     response = client.post("/webhooks/orders/create", content=body, headers=headers)
     assert response.status_code == 200, response.text
     return response
@@ -86,7 +175,9 @@ def deliver(client, payload, *, webhook_id=None, event_id=None, shop=SHOP, body=
 
 def converted(engine) -> list:
     with engine.connect() as connection:
-        return connection.execute(select(Conversion.__table__).order_by(Conversion.__table__.c.id)).all()
+        return connection.execute(
+            select(Conversion.__table__).order_by(Conversion.__table__.c.id)
+        ).all()
 
 
 def states(engine) -> list:
@@ -95,14 +186,17 @@ def states(engine) -> list:
 
 
 # -- The window -------------------------------------------------------------------------------------
-@pytest.mark.parametrize("after, counts", [
-    (-timedelta(minutes=1), False),            # bought before the alert: not the alert's doing
-    (timedelta(0), True),                      # the same moment
-    (timedelta(days=3), True),
-    (timedelta(days=7), True),                 # the window's last moment
-    (timedelta(days=7, seconds=1), False),     # after the window
-    (timedelta(days=15), False),
-])
+@pytest.mark.parametrize(
+    ("after", "counts"),
+    [
+        (-timedelta(minutes=1), False),  # bought before the alert: not the alert's doing
+        (timedelta(0), True),  # the same moment
+        (timedelta(days=3), True),
+        (timedelta(days=7), True),  # the window's last moment
+        (timedelta(days=7, seconds=1), False),  # after the window
+        (timedelta(days=15), False),
+    ],
+)
 def test_only_an_order_inside_the_window_counts(after, counts, client, engine, shop):
     notification = alerted(engine, email="shopper@example.com")
     deliver(client, order(at=SENT + after, email="shopper@example.com"))
@@ -112,8 +206,13 @@ def test_only_an_order_inside_the_window_counts(after, counts, client, engine, s
         assert rows == []
         return
     [row] = rows
-    assert (row.notification_id, row.shopify_variant_id, row.order_id, row.line_item_id, row.quantity) == (
-        notification, VARIANT, 820982911946154508, 466157049, 3)
+    assert (
+        row.notification_id,
+        row.shopify_variant_id,
+        row.order_id,
+        row.line_item_id,
+        row.quantity,
+    ) == (notification, VARIANT, 820982911946154508, 466157049, 3)
     assert Decimal(str(row.amount)) == Decimal("59.97") and row.currency == "EUR"
     assert row.ordered_at == SENT + after and row.shop_id == shop_id(engine)
 
@@ -145,39 +244,55 @@ def test_a_redelivered_order_counts_once(client, engine, shop):
     alerted(engine, email="shopper@example.com")
     payload = order(at=SENT + timedelta(days=1), email="shopper@example.com")
     deliver(client, payload, webhook_id="w1", event_id="e1")
-    deliver(client, payload, webhook_id="w1", event_id="e1")     # the same delivery again
-    deliver(client, payload, webhook_id="w2", event_id="e1")     # the same event, a new delivery
-    deliver(client, payload, webhook_id="w3", event_id="e3")     # the same order as a new event
+    deliver(client, payload, webhook_id="w1", event_id="e1")  # the same delivery again
+    deliver(client, payload, webhook_id="w2", event_id="e1")  # the same event, a new delivery
+    deliver(client, payload, webhook_id="w3", event_id="e3")  # the same order as a new event
     assert len(converted(engine)) == 1
     assert sorted(states(engine)) == ["applied", "applied"]
 
 
 # -- Who is the same shopper ------------------------------------------------------------------------
-@pytest.mark.parametrize("signup, buyer", [
-    ({"email": "shopper@example.com"}, {"email": "Shopper@EXAMPLE.com"}),
-    ({"email": "shopper@example.com"}, {"customer": {"id": 5, "email": "shopper@example.com"}}),
-    ({"phone": "+14155550100"}, {"phone": "+1 (415) 555-0100"}),
-    ({"phone": "+14155550100"}, {"customer": {"id": 5, "phone": "+14155550100"}}),
-    ({"email": "shopper@example.com", "shopify_customer_id": "207119551"},
-     {"email": "someone-else@example.com", "customer": {"id": 207119551, "email": "someone-else@example.com"}}),
-    ({"phone": "+14155550100", "shopify_customer_id": "207119551"}, {"customer": {"id": "207119551"}}),
-    # a push signup's customer, known by the address they gave in an earlier signup
-    ({"customer_email": "shopper@example.com"}, {"email": "shopper@example.com"}),
-])
+@pytest.mark.parametrize(
+    ("signup", "buyer"),
+    [
+        ({"email": "shopper@example.com"}, {"email": "Shopper@EXAMPLE.com"}),
+        ({"email": "shopper@example.com"}, {"customer": {"id": 5, "email": "shopper@example.com"}}),
+        ({"phone": "+14155550100"}, {"phone": "+1 (415) 555-0100"}),
+        ({"phone": "+14155550100"}, {"customer": {"id": 5, "phone": "+14155550100"}}),
+        (
+            {"email": "shopper@example.com", "shopify_customer_id": "207119551"},
+            {
+                "email": "someone-else@example.com",
+                "customer": {"id": 207119551, "email": "someone-else@example.com"},
+            },
+        ),
+        (
+            {"phone": "+14155550100", "shopify_customer_id": "207119551"},
+            {"customer": {"id": "207119551"}},
+        ),
+        # a push signup's customer, known by the address they gave in an earlier signup
+        ({"customer_email": "shopper@example.com"}, {"email": "shopper@example.com"}),
+    ],
+)
 def test_the_same_shopper_by_email_phone_or_customer_id(signup, buyer, client, engine, shop):
     notification = alerted(engine, **signup)
     deliver(client, order(at=SENT + timedelta(days=2), **buyer))
     assert [r.notification_id for r in converted(engine)] == [notification]
 
 
-@pytest.mark.parametrize("buyer", [
-    {"email": "other@example.com"},
-    {"phone": "+14155550199"},
-    {"customer": {"id": 999, "email": "other@example.com"}},
-    {},                                                     # a guest order without contacts
-])
+@pytest.mark.parametrize(
+    "buyer",
+    [
+        {"email": "other@example.com"},
+        {"phone": "+14155550199"},
+        {"customer": {"id": 999, "email": "other@example.com"}},
+        {},  # a guest order without contacts
+    ],
+)
 def test_another_shopper_does_not_count(buyer, client, engine, shop):
-    alerted(engine, email="shopper@example.com", phone="+14155550100", shopify_customer_id="207119551")
+    alerted(
+        engine, email="shopper@example.com", phone="+14155550100", shopify_customer_id="207119551"
+    )
     deliver(client, order(at=SENT + timedelta(days=2), **buyer))
     assert converted(engine) == []
 
@@ -187,25 +302,41 @@ def test_only_the_alerted_variant_counts(client, engine, shop, caplog):
     lines = [
         {"id": 1, "variant_id": OTHER_VARIANT, "quantity": 1, "price": "5.00"},
         {"id": 2, "variant_id": VARIANT, "quantity": 2, "price": "10.50"},
-        {"id": 3, "variant_id": None, "quantity": 1, "price": "1.00"},       # a custom line item
+        {"id": 3, "variant_id": None, "quantity": 1, "price": "1.00"},  # a custom line item
     ]
     with caplog.at_level("INFO"):
-        deliver(client, order(at=SENT + timedelta(days=2), email="shopper@example.com", lines=lines))
-    assert "unusable" not in caplog.text                                    # nothing odd in that order
+        deliver(
+            client, order(at=SENT + timedelta(days=2), email="shopper@example.com", lines=lines)
+        )
+    assert "unusable" not in caplog.text  # nothing odd in that order
     [row] = converted(engine)
-    assert (row.line_item_id, row.shopify_variant_id, Decimal(str(row.amount))) == (2, VARIANT, Decimal("21.00"))
+    assert (row.line_item_id, row.shopify_variant_id, Decimal(str(row.amount))) == (
+        2,
+        VARIANT,
+        Decimal("21.00"),
+    )
 
 
 def test_the_latest_qualifying_alert_takes_the_line(client, engine, shop):
     alerted(engine, email="shopper@example.com", sent_at=SENT - timedelta(days=3))
     latest = alerted(engine, email="shopper@example.com", sent_at=SENT)
-    alerted(engine, email="shopper@example.com", sent_at=SENT + timedelta(days=2))   # after the order
+    alerted(
+        engine, email="shopper@example.com", sent_at=SENT + timedelta(days=2)
+    )  # after the order
     deliver(client, order(at=SENT + timedelta(days=1), email="shopper@example.com"))
     assert [r.notification_id for r in converted(engine)] == [latest]
 
 
-@pytest.mark.parametrize("status, kind", [("failed", "alert"), ("pending", "alert"), ("held", "alert"),
-                                          ("cancelled", "alert"), ("sent", "optin")])
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [
+        ("failed", "alert"),
+        ("pending", "alert"),
+        ("held", "alert"),
+        ("cancelled", "alert"),
+        ("sent", "optin"),
+    ],
+)
 def test_only_a_sent_alert_counts(status, kind, client, engine, shop):
     alerted(engine, email="shopper@example.com", status=status, kind=kind)
     deliver(client, order(at=SENT + timedelta(days=1), email="shopper@example.com"))
@@ -232,27 +363,59 @@ def test_the_dashboard_counts_conversions_and_recovered_revenue(client, engine, 
     alerted(engine, email="a@example.com", sent_at=recent)
     alerted(engine, phone="+14155550100", sent_at=recent)
     alerted(engine, shopify_customer_id="77", email="c@example.com", sent_at=recent)
-    alerted(engine, email="d@example.com", sent_at=recent)                  # never bought
-    deliver(client, order(at=recent + timedelta(hours=1), order_id=1, email="a@example.com"))          # 3 x 19.99
-    deliver(client, order(at=recent + timedelta(hours=2), order_id=2, phone="+14155550100",
-                          lines=[{"id": 20, "variant_id": VARIANT, "quantity": 1, "price": "0.50"}]))
-    deliver(client, order(at=recent + timedelta(hours=2), order_id=2, phone="+14155550100",
-                          lines=[{"id": 20, "variant_id": VARIANT, "quantity": 1, "price": "0.50"}]))  # again
-    deliver(client, order(at=recent + timedelta(hours=3), order_id=3, customer={"id": 77},
-                          lines=[{"id": 30, "variant_id": VARIANT, "quantity": 2, "price": 100}]))
+    alerted(engine, email="d@example.com", sent_at=recent)  # never bought
+    deliver(
+        client, order(at=recent + timedelta(hours=1), order_id=1, email="a@example.com")
+    )  # 3 x 19.99
+    deliver(
+        client,
+        order(
+            at=recent + timedelta(hours=2),
+            order_id=2,
+            phone="+14155550100",
+            lines=[{"id": 20, "variant_id": VARIANT, "quantity": 1, "price": "0.50"}],
+        ),
+    )
+    deliver(
+        client,
+        order(
+            at=recent + timedelta(hours=2),
+            order_id=2,
+            phone="+14155550100",
+            lines=[{"id": 20, "variant_id": VARIANT, "quantity": 1, "price": "0.50"}],
+        ),
+    )  # again
+    deliver(
+        client,
+        order(
+            at=recent + timedelta(hours=3),
+            order_id=3,
+            customer={"id": 77},
+            lines=[{"id": 30, "variant_id": VARIANT, "quantity": 2, "price": 100}],
+        ),
+    )
     stats = client.get("/app/api/stats?days=7", headers=bearer()).json()
     assert stats["conversions"] == 3 and stats["notified"] == 4
-    assert stats["recovered_revenue"] == "260.47"        # 59.97 + 0.50 + 200.00
+    assert stats["recovered_revenue"] == "260.47"  # 59.97 + 0.50 + 200.00
     assert stats["conversion_rate"] == 0.75
-    assert stats["currency"] == "EUR"                   # the orders' currency is the shop's
+    assert stats["currency"] == "EUR"  # the orders' currency is the shop's
     with engine.connect() as connection:
         assert connection.execute(select(Shop.__table__.c.currency)).scalar_one() == "EUR"
 
 
 def test_a_conversion_holds_no_contact(client, engine, shop):
-    alerted(engine, email="shopper@example.com", phone="+14155550100", shopify_customer_id="207119551")
-    deliver(client, order(at=SENT + timedelta(days=1), email="shopper@example.com", phone="+14155550100",
-                          customer={"id": 207119551}))
+    alerted(
+        engine, email="shopper@example.com", phone="+14155550100", shopify_customer_id="207119551"
+    )
+    deliver(
+        client,
+        order(
+            at=SENT + timedelta(days=1),
+            email="shopper@example.com",
+            phone="+14155550100",
+            customer={"id": 207119551},
+        ),
+    )
     [row] = converted(engine)
     stored = " ".join(str(v) for v in row)
     assert "example.com" not in stored and "4155550100" not in stored and "207119551" not in stored
@@ -263,18 +426,39 @@ JUNK = [
     {"id": "x", "created_at": "yesterday", "line_items": "none"},
     {"id": 2**64, "line_items": [{"id": 1, "variant_id": VARIANT, "quantity": 1, "price": "1"}]},
     {"id": 1, "created_at": "3026-01-01T00:00:00Z", "line_items": []},
-    {"id": 1, "email": ["shopper@example.com"], "phone": {"n": 1}, "customer": [1], "currency": "euro\x00",
-     "line_items": [None, 1, "x", [], {"id": -1}, {"id": 1, "variant_id": VARIANT, "quantity": 2**40, "price": "1"},
-                    {"id": 2, "variant_id": VARIANT, "quantity": 0, "price": "1"},
-                    {"id": 3, "variant_id": VARIANT, "quantity": 1, "price": "NaN"},
-                    {"id": 4, "variant_id": VARIANT, "quantity": 1, "price": "-5"},
-                    {"id": 5, "variant_id": VARIANT, "quantity": 1, "price": "1e30"},
-                    {"id": 9, "variant_id": VARIANT, "quantity": 3, "price": "1E+999999999"},
-                    {"id": 10, "variant_id": VARIANT, "quantity": 1, "price": "1E-999999999"},
-                    {"id": 6, "variant_id": VARIANT, "quantity": True, "price": "1"},
-                    {"id": 7, "variant_id": "٣", "quantity": 1, "price": "1"}]},
-    {"id": 1, "email": "shopper@example.com\x00", "phone": "+1415555\x000100", "customer": {"id": "\x00"}},
-    [], "order", None, 12,
+    {
+        "id": 1,
+        "email": ["shopper@example.com"],
+        "phone": {"n": 1},
+        "customer": [1],
+        "currency": "euro\x00",
+        "line_items": [
+            None,
+            1,
+            "x",
+            [],
+            {"id": -1},
+            {"id": 1, "variant_id": VARIANT, "quantity": 2**40, "price": "1"},
+            {"id": 2, "variant_id": VARIANT, "quantity": 0, "price": "1"},
+            {"id": 3, "variant_id": VARIANT, "quantity": 1, "price": "NaN"},
+            {"id": 4, "variant_id": VARIANT, "quantity": 1, "price": "-5"},
+            {"id": 5, "variant_id": VARIANT, "quantity": 1, "price": "1e30"},
+            {"id": 9, "variant_id": VARIANT, "quantity": 3, "price": "1E+999999999"},
+            {"id": 10, "variant_id": VARIANT, "quantity": 1, "price": "1E-999999999"},
+            {"id": 6, "variant_id": VARIANT, "quantity": True, "price": "1"},
+            {"id": 7, "variant_id": "٣", "quantity": 1, "price": "1"},
+        ],
+    },
+    {
+        "id": 1,
+        "email": "shopper@example.com\x00",
+        "phone": "+1415555\x000100",
+        "customer": {"id": "\x00"},
+    },
+    [],
+    "order",
+    None,
+    12,
 ]
 
 
@@ -287,12 +471,24 @@ def test_junk_is_answered_2xx_and_applied(payload, client, engine, shop):
 
 def test_awkward_lines_are_left_out_and_the_good_ones_kept(client, engine, shop, caplog):
     alerted(engine, email="shopper@example.com")
-    lines = JUNK[3]["line_items"] + [{"id": 8, "variant_id": str(VARIANT), "quantity": 1, "price": 12.5}]
+    lines = JUNK[3]["line_items"] + [
+        {"id": 8, "variant_id": str(VARIANT), "quantity": 1, "price": 12.5}
+    ]
     with caplog.at_level("INFO"):
-        deliver(client, order(at=SENT + timedelta(days=1), email="shopper@example.com", lines=lines,
-                              currency="euro"))
+        deliver(
+            client,
+            order(
+                at=SENT + timedelta(days=1),
+                email="shopper@example.com",
+                lines=lines,
+                currency="euro",
+            ),
+        )
     kept = {r.line_item_id: (Decimal(str(r.amount)), r.currency) for r in converted(engine)}
-    assert kept == {10: (Decimal(0), None), 8: (Decimal("12.5"), None)}   # 1E-999999999 rounds to nothing
+    assert kept == {
+        10: (Decimal(0), None),
+        8: (Decimal("12.5"), None),
+    }  # 1E-999999999 rounds to nothing
     logged = " ".join(f"{r.getMessage()} {vars(r)}" for r in caplog.records)
     assert "order fields unusable" in logged and "line_items[]" in logged and "currency" in logged
     assert "example.com" not in logged and "4155550100" not in logged
@@ -300,9 +496,9 @@ def test_awkward_lines_are_left_out_and_the_good_ones_kept(client, engine, shop,
 
 def test_an_order_without_a_time_takes_the_deliverys(client, engine, shop):
     # webhook_headers sends X-Shopify-Triggered-At 2026-11-22T10:00:00Z
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    triggered = datetime(2026, 11, 22, 10, tzinfo=timezone.utc)
+    triggered = datetime(2026, 11, 22, 10, tzinfo=UTC)
     alerted(engine, email="shopper@example.com", sent_at=triggered - timedelta(days=1))
     payload = order(at=SENT, email="shopper@example.com")
     del payload["created_at"]
@@ -310,17 +506,23 @@ def test_an_order_without_a_time_takes_the_deliverys(client, engine, shop):
     assert [r.ordered_at for r in converted(engine)] == [triggered]
 
 
-ORDER = order(at=SENT + timedelta(days=1), email="john@example.com", phone="+14155552671",
-              customer={"id": 207119551, "email": "john@example.com", "phone": "555-625-1199"})
+ORDER = order(
+    at=SENT + timedelta(days=1),
+    email="john@example.com",
+    phone="+14155552671",
+    customer={"id": 207119551, "email": "john@example.com", "phone": "555-625-1199"},
+)
 LINE = ORDER["line_items"][0]
 
 
 def orders() -> st.SearchStrategy:
     """The real order with up to three fields replaced, and its lines shaped like real ones."""
-    return st.builds(lambda top, lines, customer: {**top, "line_items": lines, "customer": customer},
-                     shaped({k: v for k, v in ORDER.items() if k not in ("line_items", "customer")}),
-                     st.lists(shaped(LINE), max_size=4) | replacements,
-                     shaped(ORDER["customer"]) | replacements)
+    return st.builds(
+        lambda top, lines, customer: {**top, "line_items": lines, "customer": customer},
+        shaped({k: v for k, v in ORDER.items() if k not in ("line_items", "customer")}),
+        st.lists(shaped(LINE), max_size=4) | replacements,
+        shaped(ORDER["customer"]) | replacements,
+    )
 
 
 def test_any_shaped_order_is_answered_2xx_and_applied(backend, client, engine, shop):

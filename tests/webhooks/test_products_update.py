@@ -9,24 +9,49 @@ from ..support import webhook_headers
 
 SHOP = "demo-shop.myshopify.com"
 PRODUCT = {
-    "id": 632910392, "title": "IPod Nano - 8GB", "handle": "ipod-nano", "vendor": "Apple",
+    "id": 632910392,
+    "title": "IPod Nano - 8GB",
+    "handle": "ipod-nano",
+    "vendor": "Apple",
     "image": {"id": 850703190, "src": "https://cdn.shopify.com/ipod-nano.png"},
-    "images": [{"id": 850703190, "src": "https://cdn.shopify.com/ipod-nano.png"},
-               {"id": 562641783, "src": "https://cdn.shopify.com/ipod-nano-2.png"}],
+    "images": [
+        {"id": 850703190, "src": "https://cdn.shopify.com/ipod-nano.png"},
+        {"id": 562641783, "src": "https://cdn.shopify.com/ipod-nano-2.png"},
+    ],
     "variants": [
-        {"id": 808950810, "product_id": 632910392, "title": "Pink", "sku": "IPOD2008PINK", "price": "199.00",
-         "inventory_item_id": 808950810, "inventory_quantity": 10, "image_id": 562641783,
-         "inventory_policy": "continue", "inventory_management": "shopify"},
-        {"id": 49148385, "product_id": 632910392, "title": "Default Title", "sku": "", "price": "199.00",
-         "inventory_item_id": 49148385, "inventory_quantity": 0, "image_id": None},
+        {
+            "id": 808950810,
+            "product_id": 632910392,
+            "title": "Pink",
+            "sku": "IPOD2008PINK",
+            "price": "199.00",
+            "inventory_item_id": 808950810,
+            "inventory_quantity": 10,
+            "image_id": 562641783,
+            "inventory_policy": "continue",
+            "inventory_management": "shopify",
+        },
+        {
+            "id": 49148385,
+            "product_id": 632910392,
+            "title": "Default Title",
+            "sku": "",
+            "price": "199.00",
+            "inventory_item_id": 49148385,
+            "inventory_quantity": 0,
+            "image_id": None,
+        },
     ],
 }
 
 
 def deliver(client, payload, webhook_id="p1"):
     body = json.dumps(payload).encode()
-    return client.post("/webhooks/products/update", content=body,
-                       headers=webhook_headers(body, "products/update", SHOP, webhook_id=webhook_id))
+    return client.post(
+        "/webhooks/products/update",
+        content=body,
+        headers=webhook_headers(body, "products/update", SHOP, webhook_id=webhook_id),
+    )
 
 
 def cached(engine) -> dict[int, Variant]:
@@ -38,17 +63,30 @@ def test_caches_the_variants(client, engine, shop):
     assert deliver(client, PRODUCT).status_code == 200
     variants = cached(engine)
     pink = variants[808950810]
-    assert (pink.product_title, pink.variant_title, pink.sku, pink.price, pink.handle, pink.inventory_item_id,
-            pink.inventory_quantity) == ("IPod Nano - 8GB", "Pink", "IPOD2008PINK", "199.00", "ipod-nano",
-                                         808950810, 10)
+    assert (
+        pink.product_title,
+        pink.variant_title,
+        pink.sku,
+        pink.price,
+        pink.handle,
+        pink.inventory_item_id,
+        pink.inventory_quantity,
+    ) == ("IPod Nano - 8GB", "Pink", "IPOD2008PINK", "199.00", "ipod-nano", 808950810, 10)
     assert pink.image_url == "https://cdn.shopify.com/ipod-nano-2.png"
     default = variants[49148385]
-    assert default.variant_title is None and default.image_url == "https://cdn.shopify.com/ipod-nano.png"
+    assert (
+        default.variant_title is None
+        and default.image_url == "https://cdn.shopify.com/ipod-nano.png"
+    )
 
 
 def test_later_updates_change_the_cache(client, engine, shop):
     deliver(client, PRODUCT)
-    renamed = {**PRODUCT, "title": "iPod Nano", "variants": [{**PRODUCT["variants"][0], "price": "149.00"}]}
+    renamed = {
+        **PRODUCT,
+        "title": "iPod Nano",
+        "variants": [{**PRODUCT["variants"][0], "price": "149.00"}],
+    }
     deliver(client, renamed, webhook_id="p2")
     pink = cached(engine)[808950810]
     assert pink.product_title == "iPod Nano" and pink.price == "149.00"
@@ -63,7 +101,9 @@ def test_unknown_shop_and_odd_payloads_are_ignored(client, engine, shop):
     assert cached(engine) == {}
 
 
-def test_any_shaped_product_is_answered_and_stored_within_the_columns(backend, client, engine, shop):
+def test_any_shaped_product_is_answered_and_stored_within_the_columns(
+    backend, client, engine, shop
+):
     from hypothesis import given
 
     from .strategies import EXAMPLES, post, products, tally
@@ -80,8 +120,14 @@ def test_any_shaped_product_is_answered_and_stored_within_the_columns(backend, c
             assert 1 <= v.shopify_variant_id < 2**63 and 1 <= v.shopify_product_id < 2**63
             assert v.inventory_item_id is None or 1 <= v.inventory_item_id < 2**63
             assert v.inventory_quantity is None or -(2**31) <= v.inventory_quantity < 2**31
-            for text, limit in ((v.product_title, 255), (v.variant_title, 255), (v.sku, 255), (v.handle, 255),
-                                (v.price, 32), (v.image_url, 2048)):
+            for text, limit in (
+                (v.product_title, 255),
+                (v.variant_title, 255),
+                (v.sku, 255),
+                (v.handle, 255),
+                (v.price, 32),
+                (v.image_url, 2048),
+            ):
                 assert text is None or (len(text) <= limit and "\x00" not in text)
 
     check()
@@ -89,19 +135,43 @@ def test_any_shaped_product_is_answered_and_stored_within_the_columns(backend, c
 
 def test_awkward_fields_are_coerced_and_logged_by_name(client, engine, shop, caplog):
     variants = [
-        {**PRODUCT["variants"][0], "sku": "PINK\x00", "price": "9" * 5000, "inventory_quantity": 2**63,
-         "inventory_item_id": 2**64 - 1, "image_id": [1]},
+        {
+            **PRODUCT["variants"][0],
+            "sku": "PINK\x00",
+            "price": "9" * 5000,
+            "inventory_quantity": 2**63,
+            "inventory_item_id": 2**64 - 1,
+            "image_id": [1],
+        },
         {**PRODUCT["variants"][1], "id": [49148385]},
         {**PRODUCT["variants"][1], "id": 2**64 - 1},
     ]
-    payload = {**PRODUCT, "title": "T" * 10_000, "handle": ["ipod"], "images": [{"id": [1], "src": "x"}],
-               "variants": variants}
+    payload = {
+        **PRODUCT,
+        "title": "T" * 10_000,
+        "handle": ["ipod"],
+        "images": [{"id": [1], "src": "x"}],
+        "variants": variants,
+    }
     with caplog.at_level("WARNING"):
         assert deliver(client, payload).status_code == 200
     pink = cached(engine)[808950810]
-    assert (pink.product_title, pink.handle, pink.sku, pink.price, pink.inventory_quantity, pink.inventory_item_id,
-            pink.image_url) == ("T" * 255, None, "PINK", None, 2**31 - 1, None, "https://cdn.shopify.com/ipod-nano.png")
+    assert (
+        pink.product_title,
+        pink.handle,
+        pink.sku,
+        pink.price,
+        pink.inventory_quantity,
+        pink.inventory_item_id,
+        pink.image_url,
+    ) == ("T" * 255, None, "PINK", None, 2**31 - 1, None, "https://cdn.shopify.com/ipod-nano.png")
     assert list(cached(engine)) == [808950810]
     [warning] = [r for r in caplog.records if r.getMessage() == "product fields dropped or coerced"]
-    assert warning.fields == ["handle", "title", "variants[].id", "variants[].inventory_item_id",
-                              "variants[].inventory_quantity", "variants[].sku"]
+    assert warning.fields == [
+        "handle",
+        "title",
+        "variants[].id",
+        "variants[].inventory_item_id",
+        "variants[].inventory_quantity",
+        "variants[].sku",
+    ]

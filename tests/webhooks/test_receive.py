@@ -42,7 +42,9 @@ def test_hmac_is_over_the_raw_body(client, engine, shop):
     assert deliveries(engine) == 0
 
 
-@pytest.mark.parametrize("missing", ["X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Webhook-Id"])
+@pytest.mark.parametrize(
+    "missing", ["X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Webhook-Id"]
+)
 def test_missing_headers_are_400(missing, client, engine, shop):
     headers = webhook_headers(BODY, "app/uninstalled", SHOP, webhook_id="w1")
     del headers[missing]
@@ -70,20 +72,32 @@ NOT_JSON = {
 
 @pytest.mark.parametrize("body", NOT_JSON.values(), ids=NOT_JSON)
 @pytest.mark.parametrize("topic", sorted(HANDLERS))
-def test_a_signed_body_that_is_not_json_is_answered_2xx_and_recorded_as_failed(topic, body, client, engine, shop,
-                                                                             caplog):
+def test_a_signed_body_that_is_not_json_is_answered_2xx_and_recorded_as_failed(
+    topic, body, client, engine, shop, caplog
+):
     headers = webhook_headers(body, topic, SHOP, webhook_id="w-not-json", event_id="e-not-json")
     response = client.post(f"/webhooks/{topic}", content=body, headers=headers)
     assert response.status_code == 200, response.text
-    again = webhook_headers(body, topic, SHOP, webhook_id="w-again", event_id="e-not-json")  # Shopify's retry
+    again = webhook_headers(
+        body, topic, SHOP, webhook_id="w-again", event_id="e-not-json"
+    )  # Shopify's retry
     assert client.post(f"/webhooks/{topic}", content=body, headers=again).status_code == 200
     settle(engine)  # the worker leaves it alone: nothing to apply
     with session_scope(engine) as session:
         [row] = session.execute(select(WebhookDelivery)).scalars().all()
     assert (row.topic, row.webhook_id, row.event_id, row.state, row.payload) == (
-        topic, "w-not-json", "e-not-json", "failed", None)
-    assert any(r.levelname == "WARNING" and "not JSON" in r.getMessage() and getattr(r, "webhook_id", None) == "w-not-json"
-               for r in caplog.records)
+        topic,
+        "w-not-json",
+        "e-not-json",
+        "failed",
+        None,
+    )
+    assert any(
+        r.levelname == "WARNING"
+        and "not JSON" in r.getMessage()
+        and getattr(r, "webhook_id", None) == "w-not-json"
+        for r in caplog.records
+    )
 
 
 def test_redelivery_of_one_event_is_recorded_once(client, engine, shop):
@@ -103,6 +117,7 @@ def test_redelivery_of_one_event_is_recorded_once(client, engine, shop):
 
 # -- a correctly signed delivery is always answered 2xx ----------------------------------------
 
+
 def settle(engine) -> None:
     """The worker's part for queued topics: apply what was recorded (raises if that fails)."""
     from webhooks import inventory_levels_update
@@ -114,7 +129,11 @@ def settle(engine) -> None:
 
 def states(engine) -> dict[str | None, int]:
     with session_scope(engine) as session:
-        return dict(session.execute(select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state)).all())
+        return dict(
+            session.execute(
+                select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state)
+            ).all()
+        )
 
 
 def assert_answered_and_applied(response, engine) -> None:
@@ -157,7 +176,9 @@ def test_header_values_are_coerced(client, engine, shop):
     body = b'{"inventory_item_id": 1, "location_id": 2, "available": 3}'
     awkward = ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "\xb2", "x" * 5000)
     for n, triggered_at in enumerate(awkward):
-        headers = webhook_headers(body, "inventory_levels/update", SHOP, webhook_id=f"{n}" + "w" * 500)
+        headers = webhook_headers(
+            body, "inventory_levels/update", SHOP, webhook_id=f"{n}" + "w" * 500
+        )
         headers["X-Shopify-Triggered-At"] = triggered_at.encode("latin-1")
         headers["X-Shopify-Event-Id"] = (f"{n}" + "e\xe9" * 500).encode("latin-1")
         response = client.post("/webhooks/inventory_levels/update", content=body, headers=headers)
