@@ -4,9 +4,9 @@
 import logging
 import os
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 
 import psycopg
 import pytest
@@ -16,12 +16,18 @@ from starlette.testclient import TestClient
 from shopify_app import logs, migrate
 from shopify_app.app import create_app
 from shopify_app.config import Settings
-from shopify_app.db import make_engine, session_scope
-from shopify_app.keys import encrypt_token
-from shopify_app.models import Shop, utcnow
+from shopify_app.db import make_engine
 
 from .fakes.shopify import FakeShopify
-from .support import API_KEY, API_SECRET, SECRET_KEY, serve_in_thread
+from .support import (
+    API_KEY,
+    API_SECRET,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    SECRET_KEY,
+    install_shop,
+    serve_in_thread,
+)
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TABLES_CHILD_FIRST = [
@@ -48,6 +54,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--db", default="sqlite,postgresql", help="backends to run on: sqlite,postgresql"
     )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests (any test using the `browser` fixture) and the fault tests are slow too, so
+    `-m "not slow"` leaves them out without each module saying so."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+            item.add_marker(pytest.mark.slow)
+        if "faults" in item.path.parts:
+            item.add_marker(pytest.mark.faults)
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -131,40 +149,17 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def install_shop(
-    engine,
-    settings: Settings,
-    domain: str = "demo-shop.myshopify.com",
-    token: str | None = None,
-    *,
-    expiring: bool = True,
-    refresh_token: str | None = None,
-    **policy,
-) -> int:
-    """An installed shop, as the OAuth callback would have stored it: an expiring offline token
-    (an hour left) with its refresh token, or with `expiring=False` a token from before 2027."""
-    now = utcnow()
-    with session_scope(engine) as session:
-        shop = Shop(
-            domain=domain,
-            access_token_encrypted=encrypt_token(
-                settings.SECRET_KEY, token or f"shpat_{uuid.uuid4().hex}"
-            ),
-            access_token_expires_at=now + timedelta(hours=1) if expiring else None,
-            access_token_issued_at=now,
-            refresh_token_encrypted=(
-                encrypt_token(settings.SECRET_KEY, refresh_token or f"shprt_{uuid.uuid4().hex}")
-                if expiring
-                else None
-            ),
-            refresh_token_expires_at=now + timedelta(days=90) if expiring else None,
-            scopes=settings.SHOPIFY_SCOPES,
-            installed_at=now,
-            **policy,
-        )
-        session.add(shop)
-        session.flush()
-        return shop.id
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through Playwright, once per module; the test skips if either
+    is missing (.ci/run installs both)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if not shutil.which(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture

@@ -1,22 +1,48 @@
-"""Helpers for tests: run an ASGI app on a real port, sign like Shopify does."""
+"""Helpers for tests: run an ASGI app on a real port, sign like Shopify does, and the one place for
+factories (an installed shop, a signup through the API, an install started and consented)."""
 
 import base64
 import contextlib
 import hashlib
 import hmac
+import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
-from urllib.parse import urlencode
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import uvicorn
+from sqlalchemy import select
+
+from shopify_app.config import Settings
+from shopify_app.db import session_scope
+from shopify_app.keys import encrypt_token
+from shopify_app.models import Intent, Shop, utcnow
+from shopify_app.notify.render import unsubscribe_token
 
 API_KEY = "test-api-key"
 API_SECRET = (
     "hush-test-api-secret-7f3a9c51"  # distinctive: the run searches logs and answers for it
 )
 SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnop"
+SHOP = "demo-shop.myshopify.com"
+# Debian's Chromium (never a downloaded browser), flags for this machine's closed network; the
+# `browser` fixture (conftest) launches it once per module. Screenshots go to ARTIFACTS.
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 def free_port() -> int:
@@ -79,6 +105,14 @@ def webhook_headers(
 
 # Generated-case counts per property test, printed at the end of the run (conftest).
 CASE_COUNTS: dict[str, dict[str, int]] = {}
+# How many generated cases (hypothesis, schemathesis) a property test runs: each names its full
+# count, and TEST_CASES scales it. .ci/run sets TEST_CASES=1 (every case); the default, 0.1, is the
+# fast loop's (a tenth, at least 10).
+CASES_SCALE = float(os.environ.get("TEST_CASES", "0.1"))
+
+
+def cases(full: int) -> int:
+    return max(min(full, 10), round(full * CASES_SCALE))
 
 
 def proxy_query(
@@ -122,134 +156,91 @@ def json_values():
     )
 
 
-@contextlib.contextmanager
-def serving_processes(database_url: str, count: int = 2, **settings: str):
-    """`count` real `shopify-app serve` processes on one database (production settings with the
-    test secrets, no worker); yield an httpx client for each, once each answers /healthz."""
-    import os
-    import subprocess
-    import sys
-
-    import httpx
-
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SHOPIFY_", "SMTP_", "TWILIO_", "VAPID_", "REDIS_URL"))
-    }
-    env.update(
-        SHOPIFY_API_KEY=API_KEY,
-        SHOPIFY_API_SECRET=API_SECRET,
-        SECRET_KEY=SECRET_KEY,
-        APP_ENV="production",
-        DATABASE_URL=database_url,
-        WORKER_IN_PROCESS="false",
-        LOG_LEVEL="WARNING",
-        **settings,
-    )
-    with contextlib.ExitStack() as stack:
-        clients = []
-        for port in (free_port() for _ in range(count)):
-            process = subprocess.Popen(
-                [sys.executable, "-m", "shopify_app", "serve", "--port", str(port)],
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            stack.callback(lambda p=process: (p.terminate(), p.wait(15)))
-            clients.append(
-                stack.enter_context(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10))
-            )
-        for client in clients:
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                try:
-                    if client.get("/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.05)
-        yield clients
-
-
 # -- Real app processes (shared by the end-to-end kill tests and tests/faults) ------------------------
 
 
-def app_env(settings, **extra) -> dict[str, str]:
-    """The environment of a real `shopify-app` process: this one's, minus any ambient provider
-    settings, plus every set field of `settings` (a Settings) and `extra`."""
-    import os
+# -- Factories: shops and signups as the app would have stored them ------------------------------
 
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SHOPIFY_", "SMTP_", "TWILIO_", "VAPID_", "REDIS_URL"))
-    }
-    env.update(
-        {name: str(value) for name, value in settings.model_dump().items() if value is not None}
+
+def install_shop(
+    engine,
+    settings: Settings,
+    domain: str = "demo-shop.myshopify.com",
+    token: str | None = None,
+    *,
+    expiring: bool = True,
+    refresh_token: str | None = None,
+    **policy,
+) -> int:
+    """An installed shop, as the OAuth callback would have stored it: an expiring offline token
+    (an hour left) with its refresh token, or with `expiring=False` a token from before 2027."""
+    now = utcnow()
+    with session_scope(engine) as session:
+        shop = Shop(
+            domain=domain,
+            access_token_encrypted=encrypt_token(
+                settings.SECRET_KEY, token or f"shpat_{uuid.uuid4().hex}"
+            ),
+            access_token_expires_at=now + timedelta(hours=1) if expiring else None,
+            access_token_issued_at=now,
+            refresh_token_encrypted=(
+                encrypt_token(settings.SECRET_KEY, refresh_token or f"shprt_{uuid.uuid4().hex}")
+                if expiring
+                else None
+            ),
+            refresh_token_expires_at=now + timedelta(days=90) if expiring else None,
+            scopes=settings.SHOPIFY_SCOPES,
+            installed_at=now,
+            **policy,
+        )
+        session.add(shop)
+        session.flush()
+        return shop.id
+
+
+def api_signup(client, email, variant=1, locale=None):
+    customer = {"email": email, **({"locale": locale} if locale else {})}
+    response = client.post(
+        "/api/v1/intents.json",
+        headers={"X-Shopify-Shop-Domain": SHOP},
+        json={
+            "intent": {
+                "shopify_variant_id": variant,
+                "shopify_product_id": 2,
+                "channel": "email",
+                "quantity": 1,
+                "source": "api",
+            },
+            "customer": customer,
+            "product": {"title": f"Shirt {variant}"},
+        },
     )
-    env.update({name: str(value) for name, value in extra.items()})
-    return env
+    assert response.status_code == 201, response.text
+    return response.json()["intents"][0]["id"]
 
 
-def worker_process(settings, *, log_to=None, **extra):
-    """A real `shopify-app worker` with `settings`; its stdout and stderr piped (or to `log_to`, a
-    file: a long run fills a pipe nobody reads)."""
-    import subprocess
-    import sys
-
-    out = subprocess.PIPE if log_to is None else log_to
-    return subprocess.Popen(
-        [sys.executable, "-m", "shopify_app", "worker"],
-        env=app_env(settings, **extra),
-        stdout=out,
-        stderr=subprocess.STDOUT if log_to is not None else subprocess.PIPE,
-        text=True,
-    )
+def unsubscribe_path(settings, intent_id: int) -> str:
+    return f"/unsubscribe/{unsubscribe_token(settings.SECRET_KEY, intent_id)}"
 
 
-def serve_process(settings, port: int, *, log_to=None, **extra):
-    """A real `shopify-app serve --port port` with `settings` (WORKER_IN_PROCESS as they say)."""
-    import subprocess
-    import sys
-
-    out = subprocess.PIPE if log_to is None else log_to
-    return subprocess.Popen(
-        [sys.executable, "-m", "shopify_app", "serve", "--port", str(port)],
-        env=app_env(settings, **extra),
-        stdout=out,
-        stderr=subprocess.STDOUT if log_to is not None else subprocess.PIPE,
-        text=True,
-    )
+def intent_statuses(engine) -> dict[int, str]:
+    with session_scope(engine) as session:
+        return {i.id: i.status for i in session.execute(select(Intent)).scalars()}
 
 
-def wait_for(condition, timeout: float = 20.0, interval: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return False
+def start_install(client, shop: str = "new-shop.myshopify.com"):
+    """The merchant opening /auth (test_auth's shop, not yet installed)."""
+    response = client.get(f"/auth?shop={shop}", follow_redirects=False)
+    assert response.status_code == 302
+    return response
 
 
-def answers(base_url: str, path: str = "/readyz") -> bool:
+def consent(client, fake_shopify, install_response):
+    """What the merchant's browser does: load the authorize page, follow Shopify's redirect back."""
     import httpx
 
-    try:
-        return httpx.get(f"{base_url}{path}", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def stop_process(process, *, grace: float = 20.0) -> int | None:
-    """SIGTERM, then SIGKILL after `grace` seconds; the exit status."""
-    import subprocess
-
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-    return process.returncode
+    authorize = httpx.get(install_response.headers["location"], follow_redirects=False)
+    assert authorize.status_code == 302
+    callback = urlsplit(authorize.headers["location"])
+    assert callback.netloc == "app.example.test" and callback.path == "/auth/callback"
+    return f"{callback.path}?{callback.query}"

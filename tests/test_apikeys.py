@@ -12,8 +12,7 @@ from sqlalchemy import select, update
 from shopify_app import apikeys
 from shopify_app.shops import shops
 
-from .conftest import install_shop
-from .support import API_KEY, API_SECRET, SECRET_KEY
+from .support import API_KEY, API_SECRET, SECRET_KEY, install_shop
 
 SHOP = "demo-shop.myshopify.com"
 
@@ -81,6 +80,7 @@ def test_keys_of_two_shops_differ_and_find_their_own_shop(engine, settings, shop
         assert apikeys.shop_for_key(c, b).domain == "other.myshopify.com"
 
 
+@pytest.mark.slow
 def test_the_command_prints_a_working_key_as_its_last_line(engine, database_url, shop):
     env = {
         "SHOPIFY_API_KEY": API_KEY,
@@ -102,6 +102,7 @@ def test_the_command_prints_a_working_key_as_its_last_line(engine, database_url,
         )
 
 
+@pytest.mark.slow
 def test_the_command_refuses_an_unknown_shop_in_one_line(engine, database_url, shop):
     env = {
         "SHOPIFY_API_KEY": API_KEY,

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from shopify_app import coerce
 
-from .support import CASE_COUNTS
+from .support import CASE_COUNTS, cases
 from .support import json_values as support_json_values
 
-EXAMPLES = 500
+EXAMPLES = cases(500)
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 json_values = support_json_values()
 

@@ -58,6 +58,7 @@ def _cli(*args, env=None, cwd=None):
     )
 
 
+@pytest.mark.slow
 def test_serve_refuses_to_start_with_one_line_naming_the_setting(tmp_path):
     result = _cli(
         "serve", "--port", "1", cwd=tmp_path, env={"SHOPIFY_API_KEY": "k", "SECRET_KEY": "s" * 40}
@@ -71,12 +72,14 @@ def test_serve_refuses_to_start_with_one_line_naming_the_setting(tmp_path):
     assert placeholder.returncode != 0 and "SECRET_KEY" in placeholder.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [[], ["serve"], ["migrate"]])
 def test_help(command):
     result = _cli(*command, "--help")
     assert result.returncode == 0 and "usage: shopify-app" in result.stdout
 
 
+@pytest.mark.slow
 def test_migrate_command_makes_the_schema(tmp_path):
     db = tmp_path / "m.sqlite3"
     result = _cli("migrate", cwd=tmp_path, env={**GOOD, "DATABASE_URL": f"sqlite:///{db}"})

@@ -38,11 +38,42 @@ def test_toml_matches_the_settings_defaults():
     assert config["app_proxy"]["url"].endswith("/proxy") and len(config["name"]) <= 30
 
 
-def test_every_setting_is_documented_in_the_readme():
+def _settings_table() -> dict[str, str]:
+    """The README's settings table: each setting named in a row's first cell, with the row's
+    default cell."""
     readme = (ROOT / "README.md").read_text()
-    documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", readme))
-    missing = set(Settings.model_fields) - documented
-    assert not missing, f"settings missing from README.md: {sorted(missing)}"
+    section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, str] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if line.startswith("| `") and len(cells) >= 3:
+            for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", cells[0]):
+                rows[name] = cells[1]
+    return rows
+
+
+def test_every_setting_has_a_row_in_the_readme_settings_table():
+    rows = _settings_table()
+    fields = set(Settings.model_fields)
+    assert not fields - set(rows), f"settings without a row: {sorted(fields - set(rows))}"
+    assert not set(rows) - fields, f"rows for no setting: {sorted(set(rows) - fields)}"
+
+
+def test_the_settings_table_gives_each_simple_default_as_the_code_has_it():
+    """A row whose default cell is one literal (`600`, `true`, `2026-10`) says what the field
+    holds; rows that describe (unset, required, a placeholder) are not compared."""
+    checked = 0
+    for name, cell in _settings_table().items():
+        literal = re.fullmatch(r"`([^`]+)`(?: \(.*\))?", cell)
+        if not literal:
+            continue
+        default = Settings.model_fields[name].default
+        shown = str(default).lower() if isinstance(default, bool) else str(default)
+        if isinstance(default, float) and default.is_integer():
+            shown = str(int(default))
+        assert literal.group(1) == shown, f"{name}: README says {cell}, the code {default!r}"
+        checked += 1
+    assert checked >= 20
 
 
 def test_readme_opens_with_the_two_commands_and_ci_runs_the_second():

@@ -3,6 +3,7 @@ form or raises its own readable error, never anything else, and the normal form 
 
 import json
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -17,13 +18,13 @@ from shopify_app.contacts import (
 )
 from shopify_app.schemas import IntentRequest, describe_errors
 
-from .support import CASE_COUNTS
+from .support import CASE_COUNTS, cases
 from .support import json_values as support_json_values
 
 ALLOW = frozenset({"fcm.googleapis.com", "updates.push.services.mozilla.com", "127.0.0.1"})
 P256DH = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
 AUTH = "tBHItJI5svbpez7KI4CCXg"
-EXAMPLES = 500
+EXAMPLES = cases(500)
 json_values = support_json_values()
 
 
@@ -134,6 +135,7 @@ def test_locale_examples():
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES * 2, deadline=None)
 @given(
     st.one_of(

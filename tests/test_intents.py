@@ -110,7 +110,7 @@ def test_with_the_id_the_same_customer_is_updated(client, engine, shop):
 
 
 def test_an_id_of_another_shop_or_made_up_is_no_proof(client, engine, settings, shop):
-    from .conftest import install_shop
+    from .support import install_shop
 
     install_shop(engine, settings, "other-shop.myshopify.com")
     theirs = client.post(

@@ -14,8 +14,7 @@ from shopify_app.keys import decrypt_token, encrypt_token, signer, unsign
 from shopify_app.models import Shop
 from shopify_app.notify.render import unsubscribe_token
 
-from .conftest import install_shop
-from .support import API_KEY, API_SECRET
+from .support import API_KEY, API_SECRET, install_shop
 
 OLD, NEW = (
     "old-secret-key-0123456789-abcdefghijklmnop",
@@ -46,6 +45,7 @@ def test_fallbacks_must_be_long_enough():
         ).check()
 
 
+@pytest.mark.slow
 def test_rotation_keeps_old_links_working_and_rotate_keys_reencrypts_tokens(
     engine, settings, database_url
 ):

@@ -8,8 +8,7 @@ import pytest
 from shopify_app import logs
 from shopify_app.notify.render import optin_token, unsubscribe_token
 
-from .conftest import install_shop
-from .routes.test_auth import consent, start_install
+from .support import consent, install_shop, start_install
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from shopify_app.db import session_scope
 from shopify_app.models import Intent, SettingsChange, Shop, utcnow
 from shopify_app.notify.base import TransientError
 
-from .conftest import install_shop
 from .notify.helpers import (
     LOCATION,
     LOCATION2,
@@ -23,7 +22,7 @@ from .notify.helpers import (
     run,
     setup_shop,
 )
-from .support import webhook_headers
+from .support import install_shop, webhook_headers
 
 VICTIM = {
     "email": "victoria@example.com",

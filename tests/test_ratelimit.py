@@ -15,7 +15,8 @@ from shopify_app.db import session_scope
 from shopify_app.models import Intent, IntentSource
 from shopify_app.ratelimit import client_address, trusted_networks
 
-from .support import proxy_query, serving_processes
+from .processes import serving_processes
+from .support import proxy_query
 
 SHOP = "demo-shop.myshopify.com"
 URL = "/api/v1/intents.json"
@@ -191,6 +192,7 @@ def _redis_up() -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store", ["database", "redis"])
 def test_limits_hold_across_two_server_processes(store, database_url, engine, settings, shop):
     if store == "redis" and not _redis_up():

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from sqlalchemy import func, select, update
 
 from shopify_app import inventory, shop_tokens
@@ -25,10 +26,10 @@ from shopify_app.notify.worker import Worker
 from shopify_app.shop_tokens import TokenKind
 
 from .admin.tokens import session_token
-from .conftest import install_shop
 from .fakes.shopify import CatalogItem
 from .notify.helpers import LOCATION, PRODUCT, level_webhook, recording_channels, run, signup
-from .support import app_env, stop_process, wait_for, worker_process
+from .processes import app_env, stop_process, wait_for, worker_process
+from .support import install_shop
 
 SHOP = "demo-shop.myshopify.com"  # the shop notify.helpers signs up at and sends webhooks for
 shops = Shop.__table__
@@ -117,6 +118,7 @@ def test_the_admins_token_exchange_asks_for_an_expiring_token(
     assert stored(engine, settings, "managed-shop.myshopify.com").kind == TokenKind.expiring
 
 
+@pytest.mark.slow
 def test_a_token_about_to_expire_is_refreshed_before_the_call_and_both_tokens_are_replaced(
     client, engine, settings, fake_shopify
 ):
@@ -152,6 +154,7 @@ def test_a_call_answered_401_is_renewed_once_and_tried_once_more(
     ).access_token
 
 
+@pytest.mark.slow
 def test_a_lost_refresh_answer_is_asked_again_with_the_same_refresh_token(
     client, engine, settings, fake_shopify
 ):
@@ -173,6 +176,7 @@ def test_a_lost_refresh_answer_is_asked_again_with_the_same_refresh_token(
     assert stored(engine, settings).access_token == fake_shopify.tokens[SHOP]
 
 
+@pytest.mark.slow
 def test_restocks_of_items_never_seen_across_several_expiries_all_alert(
     client, engine, settings, fake_shopify
 ):
@@ -193,6 +197,7 @@ def test_restocks_of_items_never_seen_across_several_expiries_all_alert(
     assert stored(engine, settings).access_token == fake_shopify.tokens[SHOP]
 
 
+@pytest.mark.slow
 def test_two_worker_processes_needing_the_shop_at_once_make_one_refresh(
     client, engine, settings, fake_shopify, tmp_path
 ):
@@ -236,6 +241,7 @@ def _jobs(engine) -> dict[str, int]:
         )
 
 
+@pytest.mark.slow
 def test_a_refused_refresh_means_reconnect_needed_and_admin_api_work_waits_until_the_merchant_reconnects(
     client, engine, settings, fake_shopify, caplog
 ):
@@ -345,6 +351,7 @@ def test_a_non_expiring_token_shopify_refuses_is_migrated_before_the_call_is_tri
     assert stored(engine, settings).kind == TokenKind.expiring
 
 
+@pytest.mark.slow
 def test_the_database_keeps_no_token_in_clear(
     client, engine, settings, fake_shopify, backend, database_url, tmp_path
 ):
@@ -370,6 +377,7 @@ def test_the_database_keeps_no_token_in_clear(
     assert not [token for token in fake_shopify.issued if token.encode() in dumped]
 
 
+@pytest.mark.slow
 def test_the_shops_command_lists_each_shops_token_kind_and_expiry_without_secrets(
     engine, settings, fake_shopify, database_url
 ):

@@ -5,6 +5,7 @@ every state, each made the way it happens (signups, a restock held for the merch
 the worker sending and failing, unsubscribe links, a transfer that cancels a duplicate, double
 opt-in), one set deleted through each door."""
 
+import pytest
 from sqlalchemy import select
 
 from shopify_app.models import Intent, Notification
@@ -107,6 +108,7 @@ def two_sets(client, engine, settings, fake_shopify) -> tuple[str, list[dict[str
     return key, sets
 
 
+@pytest.mark.slow
 def test_both_doors_delete_the_same_signups_and_refuse_the_same(
     client, engine, settings, fake_shopify
 ):

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from shopify_app import verify
 from shopify_app.verify import VerificationError
 
+from .support import cases
+
 FIRST = "code=0907a61c0c8d55e99db179b68161bc00&shop=some-shop.myshopify.com&timestamp=1337178173"
 THEN = 1337178173 + 60
 
@@ -208,7 +210,7 @@ awkward_text = st.text(max_size=40) | st.sampled_from(
 )
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=cases(500), deadline=None)
 @given(
     st.one_of(
         shop_like,
@@ -230,7 +232,7 @@ def test_shop_domain_is_ascii_and_canonical_or_refused(value):
     assert verify.sanitize_shop_domain(found) == found
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=cases(500), deadline=None)
 @given(
     timestamp=st.one_of(
         awkward_text, st.integers(-(2**70), 2**70).map(str), st.integers(0, 2 * THEN).map(str)
@@ -254,7 +256,7 @@ def test_signed_query_with_any_timestamp_verifies_or_is_refused(timestamp, extra
     assert abs(int(timestamp) - THEN) <= verify.QUERY_HMAC_MAX_AGE and timestamp.isascii()
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=cases(500), deadline=None)
 @given(
     timestamp=awkward_text | st.integers(0, 2 * THEN).map(str),
     shop=shop_like | st.text(max_size=20),

@@ -5,6 +5,7 @@ import time
 import tracemalloc
 import uuid
 
+import pytest
 from sqlalchemy import insert, select
 
 from shopify_app.admin import exports
@@ -45,6 +46,7 @@ def fill(engine, shop_id: int, n: int) -> None:
             )
 
 
+@pytest.mark.slow
 def test_a_large_export_holds_one_chunk_at_a_time(engine, shop, backend, monkeypatch):
     monkeypatch.setattr(exports, "CHUNK", 500)
     with engine.connect() as connection:

@@ -8,9 +8,9 @@ from sqlalchemy import select, update
 from shopify_app.app import create_app
 from shopify_app.models import Intent, Notification, Shop
 
-from ..support import serve_in_thread
+from ..support import ARTIFACTS, serve_in_thread
 from .data import add_delivery, add_intents
-from .test_pages_browser import ARTIFACTS, browser, open_page  # noqa: F401  (browser: the module's Chromium fixture)
+from .tokens import open_page
 
 intents_t, notifications_t = Intent.__table__, Notification.__table__
 
@@ -43,7 +43,7 @@ def statuses(engine, intent_id):
 
 
 def test_notify_now_sends_a_held_signup_and_send_all_held_the_rest(
-    browser,  # noqa: F811 (the fixture imported above)
+    browser,
     held_admin,
     engine,
     backend,

@@ -5,8 +5,6 @@ pages run on the token they were opened with and say so. Screenshots: tests/arti
 
 import csv
 import io
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,31 +13,12 @@ from sqlalchemy import select
 from shopify_app.app import create_app
 from shopify_app.models import Intent, Shop
 
-from ..support import serve_in_thread
+from ..support import ARTIFACTS, serve_in_thread
 from .data import add_delivery, add_intents, add_variant
-from .tokens import SHOP, session_token
+from .tokens import SHOP, open_page
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 ANSWER = 15_000  # ms, on a busy 2-core machine
 
-sync_api = pytest.importorskip(
-    "playwright.sync_api", reason="the playwright package is not installed"
-)
-if not shutil.which(CHROMIUM):
-    pytest.skip(
-        f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)",
-        allow_module_level=True,
-    )
 
 PAGES = {
     "dashboard": "Dashboard",
@@ -48,14 +27,6 @@ PAGES = {
     "deliveries": "Delivery log",
     "settings": "Settings",
 }
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -75,19 +46,6 @@ def admin(engine, settings, shop):
     )
     with serve_in_thread(create_app(settings, run_worker=False)) as base:
         yield base, shop_id
-
-
-def open_page(browser, base: str, page_name: str = "", width: int = 1280, **context):
-    page = browser.new_page(
-        viewport={"width": width, "height": 900}, accept_downloads=True, **context
-    )
-    page.route("https://cdn.shopify.com/**", lambda route: route.abort())
-    page.set_default_timeout(ANSWER)
-    path = f"/app/{page_name}" if page_name else "/app"
-    page.goto(
-        f"{base}{path}?shop={SHOP}&host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZGVtbw&id_token={session_token(ttl=600)}"
-    )
-    return page
 
 
 @pytest.mark.parametrize("width", [1280, 375])

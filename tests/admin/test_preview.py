@@ -3,10 +3,12 @@ SMS with the sender settings being typed, for the most-wanted variant; checked l
 
 from sqlalchemy import select
 
+from shopify_app.app import create_app
 from shopify_app.models import SettingsChange, Shop
 
+from ..support import ARTIFACTS, serve_in_thread
 from .data import add_intents, add_variant
-from .tokens import bearer
+from .tokens import bearer, open_page
 
 
 def _shop_id(engine) -> int:
@@ -67,25 +69,10 @@ def test_the_preview_refuses_what_a_save_would_refuse(client, shop):
     assert client.post("/app/api/settings/preview", json={}).status_code == 401
 
 
-def test_the_settings_page_preview_follows_typing(request, engine, settings, shop, backend):
+def test_the_settings_page_preview_follows_typing(browser, engine, settings, shop, backend):
     """In Chromium: the preview is there on load (server-rendered) and follows the sender fields."""
-    from shopify_app.app import create_app
-
-    from .test_pages_browser import (
-        ARTIFACTS,
-        CHROMIUM,
-        CHROMIUM_ARGS,
-        open_page,
-        serve_in_thread,
-        sync_api,
-    )
-
     add_intents(engine, _shop_id(engine), 2, product_title="Linen shirt")
-    with (
-        serve_in_thread(create_app(settings, run_worker=False)) as base,
-        sync_api.sync_playwright() as p,
-    ):
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with serve_in_thread(create_app(settings, run_worker=False)) as base:
         page = open_page(browser, base, "settings", width=375)
         assert (
             page.locator("#preview-subject").inner_text()
@@ -108,6 +95,5 @@ def test_the_settings_page_preview_follows_typing(request, engine, settings, sho
         page.wait_for_function(
             "document.getElementById('preview-reply-to').textContent.includes('must be a valid')"
         )
-        browser.close()
     with engine.connect() as connection:
         assert connection.execute(select(Shop.__table__.c.sender_name)).scalar_one() is None

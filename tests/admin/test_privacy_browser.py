@@ -14,11 +14,9 @@ from shopify_app.app import create_app
 from shopify_app.db import session_scope
 from shopify_app.models import DataRequest, Shop, utcnow
 
-from ..conftest import install_shop
-from ..support import serve_in_thread
+from ..support import ARTIFACTS, install_shop, serve_in_thread
 from .data import add_delivery, add_intents
-from .test_pages_browser import ARTIFACTS, browser, open_page  # noqa: F401  (browser: the module's Chromium fixture)
-from .tokens import OTHER
+from .tokens import OTHER, open_page
 
 
 @pytest.fixture
@@ -66,7 +64,7 @@ def privacy_admin(engine, settings, shop):
 
 
 @pytest.mark.parametrize("width", [1280, 375])
-def test_the_privacy_page_lists_requests_and_downloads_one(width, browser, privacy_admin, backend):  # noqa: F811
+def test_the_privacy_page_lists_requests_and_downloads_one(width, browser, privacy_admin, backend):
     base, ids = privacy_admin
     ARTIFACTS.mkdir(exist_ok=True)
     page = open_page(browser, base, "privacy", width=width)
@@ -101,7 +99,7 @@ def test_the_privacy_page_lists_requests_and_downloads_one(width, browser, priva
     page.close()
 
 
-def test_an_empty_list_says_so(browser, engine, settings, shop, backend):  # noqa: F811
+def test_an_empty_list_says_so(browser, engine, settings, shop, backend):
     with serve_in_thread(create_app(settings, run_worker=False)) as base:
         page = open_page(browser, base, "privacy")
         assert page.locator("p.empty").inner_text() == "No customer has asked for their data."

@@ -1,4 +1,5 @@
-"""Session tokens as App Bridge mints them (HS256 with the app secret), for the admin's tests."""
+"""Session tokens as App Bridge mints them (HS256 with the app secret), for the admin's tests, and
+an admin page opened in Chromium with one, as the Shopify admin would open it."""
 
 import json
 import time
@@ -46,3 +47,16 @@ def signed_claims(claims: object, secret: str = API_SECRET) -> str:
     """Any JSON signed as a session token would be: PyJWT's encode refuses some wrong claim types
     (a non-string `iss`), which a verifier must still survive."""
     return jwt.api_jws.encode(json.dumps(claims).encode(), secret, algorithm="HS256")
+
+
+def open_page(browser, base: str, page_name: str = "", width: int = 1280, **context):
+    page = browser.new_page(
+        viewport={"width": width, "height": 900}, accept_downloads=True, **context
+    )
+    page.route("https://cdn.shopify.com/**", lambda route: route.abort())
+    page.set_default_timeout(15_000)  # ms, on a busy 2-core machine
+    path = f"/app/{page_name}" if page_name else "/app"
+    page.goto(
+        f"{base}{path}?shop={SHOP}&host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZGVtbw&id_token={session_token(ttl=600)}"
+    )
+    return page

@@ -5,11 +5,8 @@ restock through the signed webhook to an email in `outbox/`. Screenshots of each
 form are written to tests/artifacts/."""
 
 import base64
-import os
 import re
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -23,19 +20,8 @@ from shopify_app.db import make_engine, session_scope
 from shopify_app.models import Intent
 from shopify_app.notify import channels as notify_channels
 
-from ..support import API_KEY, API_SECRET, SECRET_KEY, free_port, serve_in_thread
+from ..support import API_KEY, API_SECRET, ARTIFACTS, SECRET_KEY, free_port, serve_in_thread
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SHIRT = devshop.PRODUCTS[0]
 BEANIE = devshop.PRODUCTS[1]
 SHIRT_SOLD_OUT, SHIRT_IN_STOCK = SHIRT.variants[1], SHIRT.variants[0]
@@ -45,11 +31,6 @@ ANSWER = 15_000  # ms to wait for the app's answer on a busy 2-core machine
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="the playwright package is not installed"
 )
-if not shutil.which(CHROMIUM):
-    pytest.skip(
-        f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)",
-        allow_module_level=True,
-    )
 
 
 def _b64(raw: bytes) -> str:
@@ -98,14 +79,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         with serve_in_thread(create_app(settings), port=port) as base:
             yield {"base": base, "engine": engine, "outbox": folder / "outbox", "vapid": public}
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

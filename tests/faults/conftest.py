@@ -6,24 +6,15 @@ SQLite run they skip and say why, except the provider outages, which an embedded
 just the same."""
 
 import json
-import os
 import time
-from pathlib import Path
 
 import pytest
 
-from ..fakes.push_service import FakePushService, vapid_keys
+from ..fakes.push_service import FakePushService
 from ..fakes.server import Switchable
 from ..fakes.smtp import SmtpServer
 from ..fakes.twilio import FakeTwilio
-
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-
-
-def pytest_collection_modifyitems(items) -> None:
-    for item in items:
-        if "/faults/" in str(item.fspath):
-            item.add_marker(pytest.mark.faults)
+from ..support import ARTIFACTS
 
 
 @pytest.fixture
@@ -73,37 +64,3 @@ def providers():
             "push": push,
             "push_server": push_server,
         }
-
-
-def provider_settings(
-    settings, *, smtp=None, twilio=None, twilio_url: str = "", push: bool = False, **more
-):
-    """`settings` for real processes, with the channels given: an SmtpServer, a FakeTwilio at
-    twilio_url, web push (the endpoints come with the signups)."""
-    update = {"LOG_LEVEL": "WARNING", "RECONCILE_INTERVAL_SECONDS": 0, "WORKER_POLL_INTERVAL": 0.1}
-    if smtp is not None:
-        update.update(
-            SMTP_HOST="127.0.0.1",
-            SMTP_PORT=smtp.port,
-            SMTP_STARTTLS=False,
-            MAIL_FROM="Shop <alerts@shop.example>",
-        )
-    if twilio is not None:
-        update.update(
-            TWILIO_ACCOUNT_SID=twilio.account_sid,
-            TWILIO_AUTH_TOKEN=twilio.auth_token,
-            TWILIO_FROM_NUMBER="+15005550006",
-            TWILIO_API_BASE_URL=twilio_url,
-        )
-    if push:
-        private, public = vapid_keys()
-        update.update(
-            VAPID_PRIVATE_KEY=private,
-            VAPID_PUBLIC_KEY=public,
-            VAPID_SUBJECT="mailto:ops@shop.example",
-        )
-    return settings.model_copy(update={**update, **more})
-
-
-def seconds_setting(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))

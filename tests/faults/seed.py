@@ -4,6 +4,7 @@ with every location known, and N confirmed signups waiting on it. A restock webh
 the fan-out without an Admin API call."""
 
 import json
+import os
 import uuid
 from datetime import timedelta
 
@@ -21,8 +22,9 @@ from shopify_app.models import (
     utcnow,
 )
 
-from ..conftest import install_shop
+from ..fakes.push_service import vapid_keys
 from ..notify.helpers import ITEM, LOCATION, PRODUCT, SHOP, TOKEN, VARIANT
+from ..support import install_shop
 
 CHUNK = 5000
 
@@ -145,3 +147,37 @@ def attempts_by_notification(engine) -> dict[int, list]:
                 (row.attempt, row.outcome, row.at, row.worker)
             )
     return found
+
+
+def provider_settings(
+    settings, *, smtp=None, twilio=None, twilio_url: str = "", push: bool = False, **more
+):
+    """`settings` for real processes, with the channels given: an SmtpServer, a FakeTwilio at
+    twilio_url, web push (the endpoints come with the signups)."""
+    update = {"LOG_LEVEL": "WARNING", "RECONCILE_INTERVAL_SECONDS": 0, "WORKER_POLL_INTERVAL": 0.1}
+    if smtp is not None:
+        update.update(
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=smtp.port,
+            SMTP_STARTTLS=False,
+            MAIL_FROM="Shop <alerts@shop.example>",
+        )
+    if twilio is not None:
+        update.update(
+            TWILIO_ACCOUNT_SID=twilio.account_sid,
+            TWILIO_AUTH_TOKEN=twilio.auth_token,
+            TWILIO_FROM_NUMBER="+15005550006",
+            TWILIO_API_BASE_URL=twilio_url,
+        )
+    if push:
+        private, public = vapid_keys()
+        update.update(
+            VAPID_PRIVATE_KEY=private,
+            VAPID_PUBLIC_KEY=public,
+            VAPID_SUBJECT="mailto:ops@shop.example",
+        )
+    return settings.model_copy(update={**update, **more})
+
+
+def seconds_setting(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))

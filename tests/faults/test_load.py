@@ -19,9 +19,10 @@ from shopify_app.db import session_scope
 from shopify_app.models import Intent
 
 from ..fakes.smtp import SmtpServer
+from ..faults.seed import provider_settings, seconds_setting
 from ..notify.helpers import VARIANT
-from ..support import answers, free_port, serve_process, stop_process, wait_for, worker_process
-from .conftest import provider_settings, seconds_setting
+from ..processes import answers, serve_process, stop_process, wait_for, worker_process
+from ..support import free_port
 from .seed import shop_with_sold_out_variants, statuses, waiting_signups
 from .traffic import post_restock
 

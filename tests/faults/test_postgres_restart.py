@@ -17,8 +17,9 @@ from shopify_app.models import Intent
 from shopify_app.notify.recorder import places
 
 from ..fakes.smtp import SmtpServer
-from ..support import answers, free_port, serve_process, stop_process, wait_for, worker_process
-from .conftest import provider_settings
+from ..faults.seed import provider_settings
+from ..processes import answers, serve_process, stop_process, wait_for, worker_process
+from ..support import free_port
 from .postgres import private_postgres
 from .seed import shop_with_sold_out_variants, statuses, waiting_signups
 from .traffic import post_restock, signups_for

@@ -18,9 +18,10 @@ from shopify_app.notify.outbox import MAX_SEND_ATTEMPTS
 
 from ..fakes.server import Switchable
 from ..fakes.shopify import CatalogItem, FakeShopify
+from ..faults.seed import provider_settings, seconds_setting
 from ..notify.helpers import ITEM, LOCATION, PRODUCT, SHOP, TOKEN, VARIANT
-from ..support import API_KEY, API_SECRET, answers, free_port, serve_process, stop_process, wait_for
-from .conftest import provider_settings, seconds_setting
+from ..processes import answers, serve_process, stop_process, wait_for
+from ..support import API_KEY, API_SECRET, free_port
 from .seed import attempts_by_notification, shop_with_sold_out_variants, statuses, waiting_signups
 from .traffic import post_restock
 

@@ -14,9 +14,10 @@ from shopify_app.db import session_scope
 from shopify_app.models import InventoryLevel, Job, RestockEvent, Variant, WebhookDelivery
 
 from ..fakes.smtp import SmtpServer
+from ..faults.seed import provider_settings
 from ..notify.helpers import ITEM, VARIANT
-from ..support import answers, free_port, serve_process, stop_process, wait_for, worker_process
-from .conftest import provider_settings
+from ..processes import answers, serve_process, stop_process, wait_for, worker_process
+from ..support import free_port
 from .seed import shop_with_sold_out_variants, waiting_signups
 from .traffic import an_hour_ago, level_webhook, send_all
 

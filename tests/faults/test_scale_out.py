@@ -12,8 +12,9 @@ from shopify_app.db import session_scope
 from shopify_app.models import Intent, SendAttempt
 
 from ..fakes.smtp import SmtpServer
-from ..support import answers, free_port, serve_process, stop_process, wait_for, worker_process
-from .conftest import provider_settings
+from ..faults.seed import provider_settings
+from ..processes import answers, serve_process, stop_process, wait_for, worker_process
+from ..support import free_port
 from .seed import shop_with_sold_out_variants, statuses
 from .traffic import post_restock, send_all, signup_request
 

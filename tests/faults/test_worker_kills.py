@@ -14,17 +14,10 @@ import pytest
 from shopify_app.notify.recorder import places
 
 from ..fakes.smtp import SmtpServer
+from ..faults.seed import provider_settings
 from ..notify.helpers import ITEM, LOCATION, SHOP
-from ..support import (
-    answers,
-    free_port,
-    serve_process,
-    stop_process,
-    wait_for,
-    webhook_headers,
-    worker_process,
-)
-from .conftest import provider_settings
+from ..processes import answers, serve_process, stop_process, wait_for, worker_process
+from ..support import free_port, webhook_headers
 from .seed import shop_with_sold_out_variants, statuses, waiting_signups
 
 MESSAGES, KILLS = 10_000, 5

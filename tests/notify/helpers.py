@@ -7,16 +7,15 @@ import uuid
 from dataclasses import dataclass, field
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from shopify_app.db import session_scope
 from shopify_app.models import Notification, RestockEvent
 from shopify_app.notify.base import OutgoingMessage
 from shopify_app.notify.worker import Worker
 
-from ..conftest import install_shop
 from ..fakes.shopify import CatalogItem
-from ..support import webhook_headers
+from ..support import install_shop, webhook_headers
 
 SHOP = "demo-shop.myshopify.com"
 TOKEN = "shpat_worker_tests_token"
@@ -133,3 +132,12 @@ def notifications(engine) -> list[Notification]:
 def events(engine) -> list[RestockEvent]:
     with session_scope(engine) as session:
         return list(session.execute(select(RestockEvent).order_by(RestockEvent.id)).scalars())
+
+
+def make_due(engine) -> None:
+    with session_scope(engine) as session:
+        session.execute(
+            update(Notification)
+            .where(Notification.status == "pending")
+            .values(next_attempt_at=Notification.created_at)
+        )

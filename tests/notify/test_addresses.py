@@ -71,6 +71,7 @@ def count(engine, table) -> int:
         return connection.execute(select(func.count()).select_from(table.__table__)).scalar_one()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("given", [IDN, "Support@Bücher.Example", "SUPPORT@XN--BCHER-KVA.EXAMPLE"])
 def test_an_idn_reply_to_is_stored_and_sent_as_punycode(
     given, client, engine, settings, wired, smtp, fake_shopify
@@ -164,7 +165,7 @@ LEGACY = ["ann@bücher.example", "jürgen@example.com"]
 
 def legacy_signups(engine, settings) -> list[int]:
     from ..admin.data import add_intents
-    from ..conftest import install_shop
+    from ..support import install_shop
 
     shop_id = install_shop(engine, settings)
     ids = add_intents(engine, shop_id, len(LEGACY))

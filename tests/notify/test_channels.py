@@ -95,6 +95,7 @@ def answers(app_settings) -> tuple[dict, dict, str]:
     return config.json(), admin.json(), page.text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("email", "sms", "push"),
     COMBINATIONS,

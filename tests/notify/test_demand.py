@@ -125,6 +125,7 @@ def test_reaching_the_threshold_emails_the_merchant_once(
     assert len(to_merchant(smtp)) == 1  # more signups: no second email
 
 
+@pytest.mark.slow
 def test_a_restock_resets_it_and_a_new_surge_emails_again(
     client, engine, settings, mail_settings, smtp, fake_shopify
 ):

@@ -145,6 +145,7 @@ def test_text_only_is_a_single_part():
     assert msg.get_content().replace("\r\n", "\n").rstrip("\n") == "plain 0\nhttps://shop.example/p"
 
 
+@pytest.mark.slow
 def test_many_messages_share_a_few_connections():
     with SmtpServer() as server:
 
@@ -291,6 +292,7 @@ def channel_names(**settings) -> dict:
     return build_channels(Settings(_env_file=None, **settings))
 
 
+@pytest.mark.slow
 def test_build_channels_enables_exactly_what_is_configured(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     private, public = vapid_keys()

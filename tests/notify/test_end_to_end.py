@@ -17,7 +17,8 @@ from shopify_app.notify.worker import Worker
 from ..fakes.push_service import FakePushService, vapid_keys
 from ..fakes.smtp import SmtpServer
 from ..fakes.twilio import FakeTwilio
-from ..support import serve_in_thread, wait_for, worker_process
+from ..processes import wait_for, worker_process
+from ..support import serve_in_thread
 from .helpers import (
     LOCATION,
     LOCATION2,
@@ -78,6 +79,7 @@ async def drain_with_real_channels(settings, engine, name=None):
             await channel.aclose()
 
 
+@pytest.mark.slow
 def test_restock_reaches_every_channel_over_its_protocol(
     client, engine, settings, wired, outside, fake_shopify
 ):
@@ -111,10 +113,11 @@ def test_restock_reaches_every_channel_over_its_protocol(
     assert {r.channel: r.provider_id[:2] for r in rows}["sms"] == "SM"
 
 
+@pytest.mark.slow
 def test_an_smtp_server_that_refuses_for_a_while(
     client, engine, settings, wired, outside, fake_shopify
 ):
-    from .test_outbox import make_due
+    from .helpers import make_due
 
     item = setup_shop(engine, settings, fake_shopify)
     emails = [signup(client)["email"] for _ in range(12)]
@@ -136,6 +139,7 @@ def test_an_smtp_server_that_refuses_for_a_while(
 _worker_process, _wait_for = worker_process, wait_for  # tests/support.py: shared with tests/faults
 
 
+@pytest.mark.slow
 def test_a_killed_workers_batch_is_sent_by_another_after_the_lease(
     client, engine, settings, wired, outside, fake_shopify
 ):
@@ -169,6 +173,7 @@ def test_a_killed_workers_batch_is_sent_by_another_after_the_lease(
     assert {(r.status, r.locked_by) for r in notifications(engine)} == {("sent", "survivor")}
 
 
+@pytest.mark.slow
 def test_a_worker_killed_again_and_again_loses_nothing_and_resends_little(
     client, engine, settings, wired, outside, fake_shopify
 ):
@@ -221,6 +226,7 @@ def test_a_worker_killed_again_and_again_loses_nothing_and_resends_little(
     assert time.monotonic() - started < 60
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_the_round_in_flight_then_exits(
     client, engine, settings, wired, outside, fake_shopify
 ):
@@ -247,6 +253,7 @@ def test_sigterm_finishes_the_round_in_flight_then_exits(
     assert '"worker stopped"' in process.stderr.read()
 
 
+@pytest.mark.slow
 def test_serve_runs_the_worker_inside(engine, settings, wired, outside, fake_shopify):
     """`shopify-app serve` as a real process: signup and webhook over HTTP, the email arrives."""
     from ..support import free_port, webhook_headers

@@ -15,10 +15,9 @@ from shopify_app.notify.worker import Worker
 
 from ..admin.data import add_delivery, add_intents
 from ..admin.tokens import OTHER, bearer
-from ..conftest import install_shop
 from ..fakes.smtp import SmtpServer
 from ..fakes.twilio import FakeTwilio
-from ..support import serve_in_thread
+from ..support import install_shop, serve_in_thread
 from .helpers import (
     LOCATION,
     LOCATION2,
@@ -117,6 +116,7 @@ def restock_held(
     return ids
 
 
+@pytest.mark.slow
 def test_a_restock_without_automatic_sending_holds_its_alerts_and_sends_nothing(
     client, engine, settings, wired, outside, fake_shopify
 ):
@@ -164,6 +164,7 @@ def test_a_restock_without_automatic_sending_holds_its_alerts_and_sends_nothing(
     assert mailed(outside) == [] and texted(outside) == []
 
 
+@pytest.mark.slow
 def test_notify_now_releases_held_alerts_and_the_worker_sends_exactly_those(
     client, engine, settings, wired, outside, fake_shopify
 ):
@@ -206,6 +207,7 @@ def test_notify_now_releases_held_alerts_and_the_worker_sends_exactly_those(
     )
 
 
+@pytest.mark.slow
 def test_notify_now_for_a_pending_signup_writes_its_alert(
     client, engine, settings, wired, outside, fake_shopify
 ):
@@ -219,6 +221,7 @@ def test_notify_now_for_a_pending_signup_writes_its_alert(
     assert mailed(outside) == ["early@example.com"]
 
 
+@pytest.mark.slow
 def test_the_merchant_api_releases_held_alerts(
     client, engine, settings, wired, outside, fake_shopify
 ):
@@ -248,6 +251,7 @@ def test_the_merchant_api_releases_held_alerts(
     assert len(events(engine)) == 1 and len(notifications(engine)) == 3  # released, never rewritten
 
 
+@pytest.mark.slow
 def test_another_shops_signups_are_refused_and_nothing_changes(
     client, engine, settings, wired, outside, fake_shopify
 ):
@@ -310,6 +314,7 @@ def test_batches_continue_while_held(client, engine, settings, fake_shopify):
     assert [n.intent_id for n in rows] == ids and {n.status for n in rows} == {"held"}
 
 
+@pytest.mark.slow
 def test_turning_automatic_sending_back_on_leaves_held_alerts_held(
     client, engine, settings, wired, outside, fake_shopify
 ):

@@ -94,6 +94,7 @@ def send_everything(settings, engine) -> Counter:
     return Counter(m.to for channel in channels.values() for m in channel.sent)
 
 
+@pytest.mark.slow
 def test_eight_concurrent_notify_nows_for_a_waiting_signup_send_one_alert(server, racing, engine):
     http, key = server
     for n in range(ROUNDS):
@@ -105,6 +106,7 @@ def test_eight_concurrent_notify_nows_for_a_waiting_signup_send_one_alert(server
     assert send_everything(racing, engine) == {f"race{n}@example.com": 1 for n in range(ROUNDS)}
 
 
+@pytest.mark.slow
 def test_eight_concurrent_notify_nows_for_a_held_alert_release_it_once(
     server, racing, engine, fake_shopify
 ):
@@ -122,6 +124,7 @@ def test_eight_concurrent_notify_nows_for_a_held_alert_release_it_once(
     assert send_everything(racing, engine) == {f"held{n}@example.com": 1 for n in range(ROUNDS)}
 
 
+@pytest.mark.slow
 def test_eight_concurrent_resends_of_a_notified_signup_send_one_more_alert(server, racing, engine):
     """A merchant's double click on "send again" is one resend, not two."""
     http, key = server
@@ -138,6 +141,7 @@ def test_eight_concurrent_resends_of_a_notified_signup_send_one_more_alert(serve
     assert send_everything(racing, engine) == {f"again{n}@example.com": 1 for n in range(ROUNDS)}
 
 
+@pytest.mark.slow
 def test_deletes_racing_notify_nows_never_answer_500_and_one_side_wins(server, racing, engine):
     http, key = server
     notified = set()

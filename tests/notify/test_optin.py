@@ -6,6 +6,7 @@ import time
 from datetime import timedelta
 
 import httpx
+import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
@@ -150,6 +151,7 @@ async def drain_by_smtp(settings, engine):
             await channel.aclose()
 
 
+@pytest.mark.slow
 def test_one_confirmation_covers_every_signup_of_the_address_that_waited_for_it(
     client, engine, settings, fake_shopify
 ):
@@ -229,6 +231,7 @@ def test_one_confirmation_covers_every_signup_of_the_address_that_waited_for_it(
         assert intent(engine, later["id"]).optin_confirmed is True
 
 
+@pytest.mark.slow
 def test_a_link_made_before_it_carried_its_time_still_confirms_what_waited_for_it(
     client, engine, settings, fake_shopify
 ):

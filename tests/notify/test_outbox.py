@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from shopify_app.db import session_scope
@@ -20,6 +20,7 @@ from .helpers import (
     RecordingChannel,
     drain,
     level_webhook,
+    make_due,
     notifications,
     recording_channels,
     run,
@@ -37,15 +38,6 @@ def restock_with(client, engine, settings, fake_shopify, count: int, channel="em
             signup(client)
     item.levels = {LOCATION: 5, LOCATION2: 0}
     level_webhook(client, 5)
-
-
-def make_due(engine) -> None:
-    with session_scope(engine) as session:
-        session.execute(
-            update(Notification)
-            .where(Notification.status == "pending")
-            .values(next_attempt_at=Notification.created_at)
-        )
 
 
 def attempts(engine) -> list[SendAttempt]:
@@ -70,6 +62,7 @@ def test_transient_failures_retry_with_backoff_then_arrive(client, engine, setti
     assert [a.outcome for a in attempts(engine)] == ["retry", "retry", "sent"]
 
 
+@pytest.mark.slow
 def test_gives_up_after_the_maximum_and_can_be_resent(client, engine, settings, fake_shopify):
     restock_with(client, engine, settings, fake_shopify, 1)
     channels = recording_channels()
@@ -155,6 +148,7 @@ def test_one_notification_per_intent_and_restock_event(client, engine, settings,
         )
 
 
+@pytest.mark.slow
 def test_a_dead_workers_rows_are_sent_by_another_after_the_lease(
     client, engine, settings, fake_shopify
 ):

@@ -161,6 +161,7 @@ def test_audience_is_the_origin():
     assert audience("http://127.0.0.1:8123/push/1") == "http://127.0.0.1:8123"
 
 
+@pytest.mark.slow
 def test_misconfigured_vapid_settings_stop_start_up(keys):
     other = vapid_keys()
 

@@ -3,6 +3,7 @@ GraphQL document validated against the Admin schema) with recording channels."""
 
 import json
 
+import pytest
 from sqlalchemy import select
 
 from shopify_app.db import session_scope
@@ -136,6 +137,7 @@ def test_stock_is_the_sum_over_locations(client, engine, settings, fake_shopify)
     assert events(engine)[0].stock_after == 5
 
 
+@pytest.mark.slow
 def test_duplicated_reordered_and_replayed_webhooks(client, engine, settings, fake_shopify):
     item = setup_shop(engine, settings, fake_shopify)
     signup(client)
@@ -209,6 +211,7 @@ def test_batches_oldest_first_until_sold_out(client, engine, settings, fake_shop
     ]
 
 
+@pytest.mark.slow
 def test_batches_stop_when_the_variant_sells_out(client, engine, settings, fake_shopify):
     item = setup_shop(
         engine,
@@ -276,6 +279,7 @@ def test_unsubscribe_link(client, engine, settings, fake_shopify):
     assert client.get("/unsubscribe/forged.token").status_code == 404
 
 
+@pytest.mark.slow
 def test_reconciliation_finds_a_restock_whose_webhook_was_lost(
     client, engine, settings, fake_shopify
 ):
@@ -319,6 +323,7 @@ def test_uninstalled_shop_gets_no_alerts(client, engine, settings, fake_shopify)
     assert channels["email"].sent == [] and fake_shopify.graphql_calls == []
 
 
+@pytest.mark.slow
 def test_uninstalling_holds_what_waits_and_a_reinstall_sends_it(
     client, engine, settings, fake_shopify
 ):

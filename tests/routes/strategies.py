@@ -8,12 +8,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from starlette.routing import Route
 
-from ..support import json_values
+from ..support import cases, json_values
 from ..webhooks.strategies import AWKWARD, shaped
 
 # Per route, on each backend: a few seconds each, the whole set well under a minute.
 ROUTE_EXAMPLES = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=cases(40),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 # The names the routes read, so generated requests reach their checks and not only "unknown field".

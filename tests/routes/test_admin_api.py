@@ -15,7 +15,7 @@ from shopify_app.models import Conversion, Intent, SettingsChange, Shop, utcnow
 
 from ..admin.data import add_delivery, add_intents, add_variant
 from ..admin.tokens import OTHER, SHOP, bearer, session_token
-from ..conftest import install_shop
+from ..support import install_shop
 
 DEFAULTS = {
     "double_optin": False,
@@ -502,6 +502,7 @@ def test_every_admin_json_route_is_generated():
     assert len(ADMIN_API) >= 15 and ("PUT", "/app/api/settings") in ADMIN_API, ADMIN_API
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("method", "template"), ADMIN_API)
 def test_any_query_and_body_to_an_admin_route_is_answered_without_a_server_error(
     method, template, backend, client, engine, shop
@@ -528,6 +529,7 @@ def test_any_query_and_body_to_an_admin_route_is_answered_without_a_server_error
     check()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("template", [p for m, p in ADMIN_API if m == "GET" and "{" not in p])
 def test_every_query_parameter_with_each_awkward_value_is_answered_without_a_server_error(
     template, client, engine, shop

@@ -10,8 +10,7 @@ from shopify_app.keys import decrypt_token
 from shopify_app.models import Shop, utcnow
 
 from ..admin.tokens import OTHER, SHOP, bearer, session_token, signed_claims
-from ..conftest import install_shop
-from ..support import API_KEY
+from ..support import API_KEY, install_shop
 
 FORGED = {
     "wrong secret": {"secret": "not-the-secret"},

@@ -12,8 +12,7 @@ from shopify_app.app import create_app
 from shopify_app.db import session_scope
 from shopify_app.models import Customer, Intent
 
-from ..conftest import install_shop
-from ..support import serve_in_thread
+from ..support import install_shop, serve_in_thread
 
 URL = "/api/v1/intents.json"
 SHOP = "demo-shop.myshopify.com"

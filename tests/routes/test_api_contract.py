@@ -14,20 +14,19 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from shopify_app.openapi import openapi_document
 
-from ..support import CASE_COUNTS
+from ..support import CASE_COUNTS, cases
 
 SHOP = "demo-shop.myshopify.com"
-CASES = 1000
+CASES = cases(1000)
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
-STOQ_DOCUMENT = (
-    Path(__file__).resolve().parents[3] / "shared" / "contracts" / "stoq-intents.openapi.json"
-)
+# STOQ's published document, kept in the repository (a copy of ../shared/contracts/).
+STOQ_DOCUMENT = Path(__file__).resolve().parents[1] / "contracts" / "stoq-intents.openapi.json"
 
 OURS = schemathesis.openapi.from_dict(
     json.loads(json.dumps(openapi_document("https://app.example.test")))
 )
-STOQ = schemathesis.openapi.from_path(str(STOQ_DOCUMENT)) if STOQ_DOCUMENT.exists() else None
-for schema in filter(None, (OURS, STOQ)):
+STOQ = schemathesis.openapi.from_path(str(STOQ_DOCUMENT))
+for schema in (OURS, STOQ):
     schema.config.generation.update(
         modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
         max_examples=CASES,
@@ -61,6 +60,7 @@ def _call(case, client, counts: dict[str, int], *, shop: str = SHOP):
     case.validate_response(response, checks=CHECKS)
 
 
+@pytest.mark.slow
 @OURS.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_apps_own_openapi_document_holds(case, client, shop, backend):
@@ -69,16 +69,13 @@ def test_the_apps_own_openapi_document_holds(case, client, shop, backend):
     )
 
 
-if STOQ is not None:
-
-    @STOQ.parametrize()
-    @settings(deadline=None, suppress_health_check=list(HealthCheck))
-    def test_stoqs_published_contract_holds(case, client, shop, backend):
-        _call(
-            case,
-            client,
-            CASE_COUNTS.setdefault(f"STOQ OpenAPI {case.operation.label} [{backend}]", {}),
-        )
+@pytest.mark.slow
+@STOQ.parametrize()
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
+def test_stoqs_published_contract_holds(case, client, shop, backend):
+    _call(
+        case, client, CASE_COUNTS.setdefault(f"STOQ OpenAPI {case.operation.label} [{backend}]", {})
+    )
 
 
 def test_enough_cases_were_generated():

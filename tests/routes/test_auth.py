@@ -10,26 +10,9 @@ from shopify_app.db import session_scope
 from shopify_app.keys import decrypt_token
 from shopify_app.models import OAuthState, Shop, utcnow
 
-from ..support import signed_query
+from ..support import cases, consent, signed_query, start_install
 
 SHOP = "new-shop.myshopify.com"
-
-
-def start_install(client, shop=SHOP):
-    response = client.get(f"/auth?shop={shop}", follow_redirects=False)
-    assert response.status_code == 302
-    return response
-
-
-def consent(client, fake_shopify, install_response):
-    """What the merchant's browser does: load the authorize page, follow Shopify's redirect back."""
-    import httpx
-
-    authorize = httpx.get(install_response.headers["location"], follow_redirects=False)
-    assert authorize.status_code == 302
-    callback = urlsplit(authorize.headers["location"])
-    assert callback.netloc == "app.example.test" and callback.path == "/auth/callback"
-    return f"{callback.path}?{callback.query}"
 
 
 def shops(engine):
@@ -214,7 +197,9 @@ def test_no_query_gives_a_server_error(backend, client):
     )
 
     @settings(
-        max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+        max_examples=cases(200),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
     )
     @given(path=st.sampled_from(["/auth", "/auth/callback"]), query=params, sign=st.booleans())
     @example(path="/auth/callback", query={"shop": SHOP, "timestamp": "²", "code": "c"}, sign=True)

@@ -6,70 +6,52 @@ from sqlalchemy import select
 
 from shopify_app.db import session_scope
 from shopify_app.keys import signer
-from shopify_app.models import Intent, Notification, RestockEvent, utcnow
-from shopify_app.notify.render import unsubscribe_token
+from shopify_app.models import Notification, RestockEvent, utcnow
 
-SHOP = "demo-shop.myshopify.com"
-
-
-def signup(client, email, variant=1, locale=None):
-    customer = {"email": email, **({"locale": locale} if locale else {})}
-    response = client.post(
-        "/api/v1/intents.json",
-        headers={"X-Shopify-Shop-Domain": SHOP},
-        json={
-            "intent": {
-                "shopify_variant_id": variant,
-                "shopify_product_id": 2,
-                "channel": "email",
-                "quantity": 1,
-                "source": "api",
-            },
-            "customer": customer,
-            "product": {"title": f"Shirt {variant}"},
-        },
-    )
-    assert response.status_code == 201, response.text
-    return response.json()["intents"][0]["id"]
-
-
-def path(settings, intent_id: int) -> str:
-    return f"/unsubscribe/{unsubscribe_token(settings.SECRET_KEY, intent_id)}"
-
-
-def statuses(engine) -> dict[int, str]:
-    with session_scope(engine) as session:
-        return {i.id: i.status for i in session.execute(select(Intent)).scalars()}
+from ..support import api_signup, intent_statuses, unsubscribe_path
 
 
 def test_get_asks_and_changes_nothing(client, engine, settings, shop):
-    first = signup(client, "ann@example.com", locale="fr")
-    page = client.get(path(settings, first))
+    first = api_signup(client, "ann@example.com", locale="fr")
+    page = client.get(unsubscribe_path(settings, first))
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert 'lang="fr"' in page.text and "Se désabonner" in page.text and "Shirt 1" in page.text
     assert 'value="product"' in page.text and 'value="shop"' in page.text
-    assert statuses(engine) == {first: "pending"}
+    assert intent_statuses(engine) == {first: "pending"}
 
 
 def test_this_product_only(client, engine, settings, shop):
-    first, second = signup(client, "ann@example.com", 1), signup(client, "ann@example.com", 2)
-    done = client.post(path(settings, first), data={"scope": "product"})
+    first, second = (
+        api_signup(client, "ann@example.com", 1),
+        api_signup(client, "ann@example.com", 2),
+    )
+    done = client.post(unsubscribe_path(settings, first), data={"scope": "product"})
     assert done.status_code == 200 and "Shirt 1" in done.text
-    assert statuses(engine) == {first: "unsubscribed", second: "pending"}
+    assert intent_statuses(engine) == {first: "unsubscribed", second: "pending"}
 
 
 def test_everything_from_the_shop_at_that_address(client, engine, settings, shop):
-    first, second = signup(client, "ann@example.com", 1), signup(client, "ann@example.com", 2)
-    other = signup(client, "bob@example.com", 1)
-    assert client.post(path(settings, first), data={"scope": "shop"}).status_code == 200
-    assert statuses(engine) == {first: "unsubscribed", second: "unsubscribed", other: "pending"}
+    first, second = (
+        api_signup(client, "ann@example.com", 1),
+        api_signup(client, "ann@example.com", 2),
+    )
+    other = api_signup(client, "bob@example.com", 1)
+    assert client.post(unsubscribe_path(settings, first), data={"scope": "shop"}).status_code == 200
+    assert intent_statuses(engine) == {
+        first: "unsubscribed",
+        second: "unsubscribed",
+        other: "pending",
+    }
     # signing up again is honoured, for what is signed up for
-    again = signup(client, "ann@example.com", 3)
-    assert statuses(engine)[again] == "pending"
+    again = api_signup(client, "ann@example.com", 3)
+    assert intent_statuses(engine)[again] == "pending"
 
 
 def test_one_click_stops_everything_and_what_waits_to_be_sent(client, engine, settings, shop):
-    first, second = signup(client, "ann@example.com", 1), signup(client, "ann@example.com", 2)
+    first, second = (
+        api_signup(client, "ann@example.com", 1),
+        api_signup(client, "ann@example.com", 2),
+    )
     with session_scope(engine) as session:  # an alert already decided for the second, not yet sent
         event = RestockEvent(
             shop_id=1, shopify_variant_id=2, stock_after=5, policy="all", trigger="webhook"
@@ -86,12 +68,12 @@ def test_one_click_stops_everything_and_what_waits_to_be_sent(client, engine, se
             )
         )
     response = client.post(
-        path(settings, first),
+        unsubscribe_path(settings, first),
         content=b"List-Unsubscribe=One-Click",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 200
-    assert statuses(engine) == {first: "unsubscribed", second: "unsubscribed"}
+    assert intent_statuses(engine) == {first: "unsubscribed", second: "unsubscribed"}
     with session_scope(engine) as session:
         [note] = session.execute(select(Notification)).scalars().all()
         assert note.status == "cancelled"
@@ -99,21 +81,23 @@ def test_one_click_stops_everything_and_what_waits_to_be_sent(client, engine, se
 
 @pytest.mark.parametrize("token", ["forged.token", "", "x" * 500])
 def test_forged_links_do_nothing(token, client, engine, settings, shop):
-    first = signup(client, "ann@example.com")
+    first = api_signup(client, "ann@example.com")
     for method in ("GET", "POST"):
         response = client.request(method, f"/unsubscribe/{token}" if token else "/unsubscribe/%20")
         assert response.status_code == 404
-    assert statuses(engine) == {first: "pending"}
+    assert intent_statuses(engine) == {first: "pending"}
 
 
 def test_a_token_made_for_another_purpose_or_a_deleted_signup_does_nothing(
     client, engine, settings, shop
 ):
-    first = signup(client, "ann@example.com")
+    first = api_signup(client, "ann@example.com")
     other_purpose = signer(settings.SECRET_KEY, "oauth-state").dumps(first)
     assert client.post(f"/unsubscribe/{other_purpose}", data={"scope": "shop"}).status_code == 404
-    assert client.post(path(settings, 999999), data={"scope": "shop"}).status_code == 404
-    assert statuses(engine) == {first: "pending"}
+    assert (
+        client.post(unsubscribe_path(settings, 999999), data={"scope": "shop"}).status_code == 404
+    )
+    assert intent_statuses(engine) == {first: "pending"}
 
 
 ONE_CLICK = {
@@ -148,15 +132,18 @@ ONE_CLICK = {
 def test_one_click_stops_everything_in_either_encoding_and_anything_else_only_this_product(
     encoding, everything, client, engine, settings, shop
 ):
-    first, second = signup(client, "ann@example.com", 1), signup(client, "ann@example.com", 2)
+    first, second = (
+        api_signup(client, "ann@example.com", 1),
+        api_signup(client, "ann@example.com", 2),
+    )
     body, content_type = ONE_CLICK[encoding]
     response = client.post(
-        path(settings, first),
+        unsubscribe_path(settings, first),
         content=body,
         headers={"Content-Type": content_type} if content_type else {},
     )
     assert response.status_code == 200
-    assert statuses(engine) == {
+    assert intent_statuses(engine) == {
         first: "unsubscribed",
         second: "unsubscribed" if everything else "pending",
     }

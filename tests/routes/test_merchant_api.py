@@ -31,8 +31,8 @@ from shopify_app.openapi import openapi_document
 from shopify_app.routes import merchant_api
 from shopify_app.routes.merchant_api import MerchantLimits
 
-from ..conftest import install_shop
-from ..support import serving_processes
+from ..processes import serving_processes
+from ..support import cases, install_shop
 from ..webhooks.strategies import tally
 from .strategies import (
     AWKWARD_QUERY_VALUES,
@@ -526,6 +526,7 @@ def test_transfer_refuses_bad_bodies(client, key, payload, field):
     assert response.status_code == 400 and field in response.json()["error"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -683,7 +684,9 @@ MERCHANT = schemathesis.openapi.from_dict(
     json.loads(json.dumps(openapi_document("https://app.example.test")))
 ).include(path_regex="^/external/")
 MERCHANT.config.generation.update(
-    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=150, database="none"
+    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
+    max_examples=cases(150),
+    database="none",
 )
 
 
@@ -697,6 +700,7 @@ def authed(client, engine, key):
     return client, key
 
 
+@pytest.mark.slow
 @MERCHANT.parametrize()
 @hypothesis_settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_merchant_operations_hold_their_documented_contract_with_a_valid_key(case, authed):
@@ -775,6 +779,7 @@ def test_any_query_and_body_to_a_merchant_route_is_answered_without_a_server_err
     check()
 
 
+@pytest.mark.slow
 def test_every_list_filter_with_each_awkward_value_is_answered_without_a_server_error(authed):
     client, key = authed
     for name in QUERY_NAMES:

@@ -12,8 +12,7 @@ from sqlalchemy import func, select
 from shopify_app.db import session_scope
 from shopify_app.models import Customer, Intent
 
-from ..conftest import install_shop
-from ..support import API_SECRET, proxy_query
+from ..support import API_SECRET, install_shop, proxy_query
 
 SHOP = "demo-shop.myshopify.com"
 FORM = {

@@ -20,8 +20,7 @@ from shopify_app.notify import channels as notify_channels
 from shopify_app.notify.render import optin_token, unsubscribe_token
 
 from ..admin.tokens import session_token
-from ..conftest import install_shop
-from ..support import proxy_query
+from ..support import install_shop, proxy_query
 
 SHOP = "demo-shop.myshopify.com"
 FRESH = "fresh-shop.myshopify.com"  # a valid session token, but no access token stored: a GET exchanges it
@@ -174,6 +173,7 @@ def walk(client, engine, settings, app) -> list[str]:
     return walked
 
 
+@pytest.mark.slow
 def test_no_head_and_no_reading_get_changes_anything_on_any_route(engine, settings, fake_shopify):
     install_shop(engine, settings, SHOP, double_optin=True)
     app = create_app(settings)

@@ -7,15 +7,19 @@ import uuid
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from ..support import CASE_COUNTS, webhook_headers
+from ..support import CASE_COUNTS, cases, webhook_headers
 
 SHOP = "demo-shop.myshopify.com"
 # Per test: examples are posted through the app and the database on each backend.
 EXAMPLES = settings(
-    max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=cases(250),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 ARBITRARY_EXAMPLES = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=cases(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 # Values that broke something once, or sit on a boundary of a column or a parser.

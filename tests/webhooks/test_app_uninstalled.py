@@ -7,8 +7,7 @@ from shopify_app.db import session_scope
 from shopify_app.models import Shop
 
 from ..admin.tokens import bearer
-from ..routes.test_auth import consent, start_install
-from ..support import webhook_headers
+from ..support import consent, start_install, webhook_headers
 
 URL = "/webhooks/app/uninstalled"
 MERCHANT = "/api/v1/external/intents"

@@ -8,8 +8,7 @@ from sqlalchemy import func, select
 from shopify_app.db import session_scope
 from shopify_app.models import Customer, Intent, Shop, WebhookDelivery
 
-from ..conftest import install_shop
-from ..support import webhook_headers
+from ..support import install_shop, webhook_headers
 
 SHOP = "demo-shop.myshopify.com"
 

@@ -10,7 +10,7 @@ from shopify_app.db import session_scope
 from shopify_app.models import InventoryLevel, Job, WebhookDelivery
 from webhooks import inventory_levels_update
 
-from ..support import webhook_headers
+from ..support import cases, webhook_headers
 from .strategies import EXAMPLES, INVENTORY_LEVEL, post, shaped, tally
 
 SHOP = "demo-shop.myshopify.com"
@@ -80,6 +80,7 @@ def test_an_older_update_never_moves_stock_back(client, engine, shop):
     assert levels == [(ITEM, LOCATION, 3)] and len(jobs) == 1  # pending jobs for one item coalesce
 
 
+@pytest.mark.slow
 def test_a_redelivery_is_applied_once(client, engine, shop):
     for _ in range(3):
         assert deliver(client, 4, "2026-11-22T12:00:00Z", webhook_id="same").status_code == 200
@@ -381,7 +382,9 @@ def test_the_newest_update_wins_whatever_the_order_and_batching(backend, client,
     items = iter(range(10**9, 2 * 10**9))
 
     @hypothesis_settings(
-        max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+        max_examples=cases(60),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
     )
     @given(
         updates=st.lists(

@@ -28,8 +28,7 @@ from shopify_app.models import (
 )
 
 from ..admin.tokens import bearer
-from ..conftest import install_shop
-from ..support import webhook_headers
+from ..support import install_shop, webhook_headers
 from .strategies import EXAMPLES, json_values, post, replacements, shaped, tally
 
 SHOP = "demo-shop.myshopify.com"
@@ -525,6 +524,7 @@ def orders() -> st.SearchStrategy:
     )
 
 
+@pytest.mark.slow
 def test_any_shaped_order_is_answered_2xx_and_applied(backend, client, engine, shop):
     alerted(engine, email="john@example.com", shopify_customer_id="207119551")
 
