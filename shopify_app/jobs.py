@@ -183,3 +183,18 @@ def fail(session: Session, job: ClaimedJob, error: str, *, retry_in: timedelta) 
             updated_at=now,
         )
     )
+
+
+def fail_unknown(session: Session, job: ClaimedJob) -> None:
+    """A job of a kind no handler is registered for (`tasks.HANDLERS`): failed for good, not
+    retried (no later attempt would know it either)."""
+    session.execute(
+        update(jobs)
+        .where(jobs.c.id == job.id)
+        .values(
+            status=JobStatus.failed.value,
+            locked_until=None,
+            last_error=f"unknown job kind {job.kind!r}"[:2000],
+            updated_at=utcnow(),
+        )
+    )
