@@ -14,7 +14,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from .db import dialect_insert, insert_ignoring_conflicts
-from .models import Job, JobKind, JobStatus, utcnow
+from .models import JOB_TO_RUN, Job, JobKind, JobStatus, utcnow
 
 jobs = Job.__table__
 MAX_JOB_ATTEMPTS = 8
@@ -141,7 +141,7 @@ def wait_for_token(session: Session, job: ClaimedJob) -> None:
             jobs.c.kind == job.kind,
             jobs.c.key == job.key,
             jobs.c.id != job.id,
-            jobs.c.status.in_([JobStatus.pending.value, JobStatus.waiting.value]),
+            jobs.c.status.in_(JOB_TO_RUN),
         )
     ).first()
     if twin is not None:
