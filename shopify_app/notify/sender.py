@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 from anyio import to_thread
 from sqlalchemy import update
@@ -139,7 +140,7 @@ class Sender:
     async def _send(
         self, alert: Alert, attempt: int, message: OutgoingMessage | None
     ) -> attempts.Outcome:
-        base = {
+        base: dict[str, Any] = {
             "notification_id": alert.notification_id,
             "intent_id": alert.intent_id,
             "attempt": attempt,
