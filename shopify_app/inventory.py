@@ -1,5 +1,7 @@
 """What we know of the shop's stock: inventory levels per location (from webhooks and the API),
-the variant cache (from products/update and the API), and a variant's sellable stock."""
+the variant cache (from products/update and the API), and a variant's sellable stock. The Admin
+API documents that read stock are in `inventory_queries.py`; applying recorded
+inventory_levels/update deliveries in `inventory_deliveries.py`."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,59 +17,6 @@ from .models import InventoryLevel, Variant, utcnow
 levels = InventoryLevel.__table__
 variants = Variant.__table__
 TEXT = 255  # the String(255) columns of the variant cache
-
-# Images through media: ProductVariant.image and Product.featuredImage are deprecated (2026-10).
-VARIANT_FIELDS = """
-fragment VariantFields on ProductVariant {
-  id
-  legacyResourceId
-  title
-  sku
-  price
-  media(first: 1) { nodes { preview { image { url } } } }
-  product { id legacyResourceId title handle featuredMedia { preview { image { url } } } }
-}
-fragment LevelFields on InventoryLevel {
-  location { legacyResourceId }
-  quantities(names: ["available"]) { name quantity }
-  updatedAt
-}
-"""
-
-# Resolve an inventory item to its variant, with every location's level. An item belongs to one
-# variant; `InventoryItem.variant` is deprecated (2026-10) for the `variants` connection.
-ITEM_QUERY = (
-    VARIANT_FIELDS
-    + """
-query InventoryItemStock($id: ID!) {
-  inventoryItem(id: $id) {
-    legacyResourceId
-    tracked
-    variants(first: 1) { nodes { ...VariantFields } }
-    inventoryLevels(first: 100) { nodes { ...LevelFields } }
-  }
-}
-"""
-)
-
-# Re-read stock for variants that have pending signups (reconciliation).
-VARIANTS_QUERY = (
-    VARIANT_FIELDS
-    + """
-query VariantsStock($ids: [ID!]!) {
-  nodes(ids: $ids) {
-    ... on ProductVariant {
-      ...VariantFields
-      inventoryItem {
-        legacyResourceId
-        tracked
-        inventoryLevels(first: 100) { nodes { ...LevelFields } }
-      }
-    }
-  }
-}
-"""
-)
 
 
 @dataclass
@@ -97,96 +46,9 @@ class ItemStock:
     levels: list[Level] = field(default_factory=list)
 
 
-def gid(kind: str, legacy_id: int) -> str:
-    return f"gid://shopify/{kind}/{legacy_id}"
-
-
-def _int(value: Any) -> int | None:
-    """A quantity for an Integer column (32 bits)."""
-    return coerce.int32(value)
-
-
-def parse_time(value: Any) -> datetime | None:
-    return coerce.timestamp(value)
-
-
-def _variant_title(value: Any) -> str | None:
+def variant_title(value: Any) -> str | None:
     title = coerce.text(value, TEXT)
     return None if title == "Default Title" else title
-
-
-def _variant_from_api(node: dict[str, Any], item_id: int | None) -> VariantInfo:
-    product = _dict(node.get("product"))
-    image = _media_image(_first(_dict(node.get("media")).get("nodes"))) or _media_image(
-        product.get("featuredMedia")
-    )
-    return VariantInfo(
-        shopify_variant_id=int(node["legacyResourceId"]),
-        shopify_product_id=int(product["legacyResourceId"]),
-        inventory_item_id=item_id,
-        product_title=coerce.text(product.get("title"), TEXT),
-        variant_title=_variant_title(node.get("title")),
-        sku=coerce.text(node.get("sku"), TEXT),
-        price=coerce.price(node.get("price")),
-        handle=coerce.text(product.get("handle"), TEXT),
-        image_url=coerce.url(image),
-    )
-
-
-def _levels_from_api(nodes: list[dict[str, Any]], tracked: bool) -> list[Level]:
-    found = []
-    for node in nodes:
-        quantities = {q["name"]: q["quantity"] for q in node.get("quantities") or []}
-        found.append(
-            Level(
-                location_id=int(node["location"]["legacyResourceId"]),
-                available=_int(quantities.get("available")) if tracked else None,
-                updated_at=parse_time(node.get("updatedAt")) or utcnow(),
-            )
-        )
-    return found
-
-
-def _first(nodes: Any) -> Any:
-    return nodes[0] if isinstance(nodes, list) and nodes else None
-
-
-def _media_image(media: Any) -> Any:
-    """A Media node's preview image URL (`preview { image { url } }`)."""
-    return _dict(_dict(_dict(media).get("preview")).get("image")).get("url")
-
-
-def parse_item_stock(data: dict[str, Any]) -> ItemStock | None:
-    item = data.get("inventoryItem")
-    variant = _first(_dict(_dict(item).get("variants")).get("nodes"))
-    if not item or not isinstance(variant, dict):
-        return None
-    item_id = int(item["legacyResourceId"])
-    return ItemStock(
-        variant=_variant_from_api(variant, item_id),
-        levels=_levels_from_api(
-            (item.get("inventoryLevels") or {}).get("nodes") or [], item.get("tracked", True)
-        ),
-    )
-
-
-def parse_variants_stock(data: dict[str, Any]) -> list[ItemStock]:
-    found = []
-    for node in data.get("nodes") or []:
-        if not node or not node.get("legacyResourceId"):
-            continue
-        item = node.get("inventoryItem") or {}
-        item_id = coerce.shopify_id(item.get("legacyResourceId"))
-        found.append(
-            ItemStock(
-                variant=_variant_from_api(node, item_id),
-                levels=_levels_from_api(
-                    (item.get("inventoryLevels") or {}).get("nodes") or [],
-                    item.get("tracked", True),
-                ),
-            )
-        )
-    return found
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -227,7 +89,7 @@ def variants_from_product(payload: dict[str, Any]) -> list[VariantInfo]:
                 shopify_product_id=product_id,
                 inventory_item_id=coerce.shopify_id(v.get("inventory_item_id")),
                 product_title=product_title,
-                variant_title=_variant_title(v.get("title")),
+                variant_title=variant_title(v.get("title")),
                 sku=coerce.text(v.get("sku"), TEXT),
                 price=coerce.price(v.get("price")),
                 handle=handle,

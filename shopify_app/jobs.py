@@ -14,7 +14,7 @@ from sqlalchemy import Connection, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from .db import dialect_insert, insert_ignoring_conflicts
-from .models import Job, JobKind, JobStatus, utcnow
+from .models import JOB_TO_RUN, Job, JobKind, JobStatus, utcnow
 
 jobs = Job.__table__
 MAX_JOB_ATTEMPTS = 8
@@ -141,7 +141,7 @@ def wait_for_token(session: Session, job: ClaimedJob) -> None:
             jobs.c.kind == job.kind,
             jobs.c.key == job.key,
             jobs.c.id != job.id,
-            jobs.c.status.in_([JobStatus.pending.value, JobStatus.waiting.value]),
+            jobs.c.status.in_(JOB_TO_RUN),
         )
     ).first()
     if twin is not None:
@@ -181,5 +181,20 @@ def fail(session: Session, job: ClaimedJob, error: str, *, retry_in: timedelta) 
             locked_until=None,
             last_error=error[:2000],
             updated_at=now,
+        )
+    )
+
+
+def fail_unknown(session: Session, job: ClaimedJob) -> None:
+    """A job of a kind no handler is registered for (`tasks.HANDLERS`): failed for good, not
+    retried (no later attempt would know it either)."""
+    session.execute(
+        update(jobs)
+        .where(jobs.c.id == job.id)
+        .values(
+            status=JobStatus.failed.value,
+            locked_until=None,
+            last_error=f"unknown job kind {job.kind!r}"[:2000],
+            updated_at=utcnow(),
         )
     )

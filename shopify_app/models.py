@@ -93,6 +93,12 @@ class JobStatus(StrEnum):
     failed = "failed"
 
 
+# A job still to run: due (or due later), or waiting for its shop to reconnect.
+JOB_TO_RUN = (JobStatus.pending.value, JobStatus.waiting.value)
+# A job not finished yet that a worker will take or holds: due, or running.
+JOB_UNFINISHED = (JobStatus.pending.value, JobStatus.running.value)
+
+
 class NotificationStatus(StrEnum):
     pending = "pending"  # written, waiting to be sent (or for a retry, see next_attempt_at)
     sending = "sending"  # claimed by a worker until locked_until
@@ -100,6 +106,14 @@ class NotificationStatus(StrEnum):
     sent = "sent"
     failed = "failed"  # gave up; last_error says why; re-sendable
     cancelled = "cancelled"
+
+
+# An alert on its way: a worker will send it (pending) or is sending it (sending).
+NOTIFICATION_ON_ITS_WAY = (NotificationStatus.pending.value, NotificationStatus.sending.value)
+# Not sent and not claimed by a worker: due, or held for the merchant.
+NOTIFICATION_NOT_CLAIMED = (NotificationStatus.pending.value, NotificationStatus.held.value)
+# Not sent yet and still meant to be: on its way, or held for the merchant.
+NOTIFICATION_UNSENT = (*NOTIFICATION_ON_ITS_WAY, NotificationStatus.held.value)
 
 
 class DeliveryPolicy(StrEnum):

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from .contacts import email_forms
 from .models import (
+    NOTIFICATION_UNSENT,
     Customer,
     DataRequest,
     Intent,
@@ -36,15 +37,7 @@ def forget_signups(session: Executor, which) -> int:
     session.execute(
         update(notifications)
         .where(notifications.c.intent_id.in_(ids))
-        .where(
-            notifications.c.status.in_(
-                [
-                    NotificationStatus.pending.value,
-                    NotificationStatus.sending.value,
-                    NotificationStatus.held.value,
-                ]
-            )
-        )
+        .where(notifications.c.status.in_(NOTIFICATION_UNSENT))
         .values(status=NotificationStatus.cancelled.value, updated_at=now)
     )
     session.execute(

@@ -6,7 +6,7 @@ import asyncio
 import httpx
 import pytest
 
-from shopify_app import inventory
+from shopify_app import inventory_queries
 from shopify_app.admin_api import AdminApi, AdminApiError, RetryableApiError
 
 from .fakes.admin_schema import API_VERSION, schema_path, validation_errors
@@ -41,8 +41,8 @@ DOCUMENTS = app_documents()
 
 def test_the_app_sends_documents_and_the_schema_is_the_apps_version():
     assert {
-        "shopify_app.inventory.ITEM_QUERY",
-        "shopify_app.inventory.VARIANTS_QUERY",
+        "shopify_app.inventory_queries.ITEM_QUERY",
+        "shopify_app.inventory_queries.VARIANTS_QUERY",
         "shopify_app.notify.merchant.SHOP_CONTACT_QUERY",
     } <= set(DOCUMENTS)
     assert (
@@ -91,11 +91,11 @@ def test_item_query_resolves_the_variant_and_its_levels(api_settings, fake_shopi
     data = _call(
         api_settings,
         fake_shopify,
-        inventory.ITEM_QUERY,
-        {"id": inventory.gid("InventoryItem", 11)},
+        inventory_queries.ITEM_QUERY,
+        {"id": inventory_queries.gid("InventoryItem", 11)},
         [],
     )
-    stock = inventory.parse_item_stock(data)
+    stock = inventory_queries.parse_item_stock(data)
     assert stock.variant.shopify_variant_id == 22 and stock.variant.shopify_product_id == 33
     assert stock.variant.handle == "linen-shirt" and stock.variant.price == "49.00"
     assert [(lv.location_id, lv.available) for lv in stock.levels] == [(1, 4), (2, None)]
@@ -109,8 +109,8 @@ def test_retries_read_the_wait_from_the_response(api_settings, fake_shopify):
     data = _call(
         api_settings,
         fake_shopify,
-        inventory.ITEM_QUERY,
-        {"id": inventory.gid("InventoryItem", 11)},
+        inventory_queries.ITEM_QUERY,
+        {"id": inventory_queries.gid("InventoryItem", 11)},
         waits,
     )
     assert data["inventoryItem"]["legacyResourceId"] == "11"
@@ -125,8 +125,8 @@ def test_gives_up_after_repeated_failures(api_settings, fake_shopify):
         _call(
             api_settings,
             fake_shopify,
-            inventory.ITEM_QUERY,
-            {"id": inventory.gid("InventoryItem", 11)},
+            inventory_queries.ITEM_QUERY,
+            {"id": inventory_queries.gid("InventoryItem", 11)},
             [],
         )
     assert len(fake_shopify.graphql_calls) == 5
@@ -138,8 +138,8 @@ def test_bad_token_and_bad_query_fail_without_retrying(api_settings, fake_shopif
         _call(
             api_settings,
             fake_shopify,
-            inventory.ITEM_QUERY,
-            {"id": inventory.gid("InventoryItem", 11)},
+            inventory_queries.ITEM_QUERY,
+            {"id": inventory_queries.gid("InventoryItem", 11)},
             [],
         )
     fake_shopify.tokens[SHOP] = "tok"
@@ -153,4 +153,4 @@ def test_unreachable_shopify_is_retryable(api_settings):
         update={"SHOPIFY_ADMIN_BASE_URL": "http://127.0.0.1:1/{shop}"}
     )
     with pytest.raises(RetryableApiError):
-        _call(settings, None, inventory.ITEM_QUERY, {"id": "x"}, [])
+        _call(settings, None, inventory_queries.ITEM_QUERY, {"id": "x"}, [])

@@ -7,7 +7,7 @@ import json
 from sqlalchemy import func, select, text
 from sqlmodel import SQLModel
 
-from shopify_app import privacy
+from shopify_app import privacy, tasks
 from shopify_app.db import session_scope
 from shopify_app.models import Intent, SettingsChange, Shop, utcnow
 from shopify_app.notify.base import TransientError
@@ -229,6 +229,6 @@ def test_the_worker_runs_the_retention_purge(client, engine, settings, fake_shop
             {"t": utcnow().replace(year=utcnow().year - 2), "i": old["id"]},
         )
     worker = run(drain(settings.model_copy(update={"RETENTION_DAYS": 30}), engine, {}))
-    assert worker.purge_expired() == 1 and worker.purge_expired() == 0
+    assert tasks.purge_expired(worker.context) == 1 and tasks.purge_expired(worker.context) == 0
     with session_scope(engine) as session:
         assert session.get(Intent, old["id"]).email is None

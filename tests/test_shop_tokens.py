@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from shopify_app import inventory, shop_tokens
+from shopify_app import inventory_queries, shop_tokens, tasks
 from shopify_app.admin_api import AdminApi, StoredTokens
 from shopify_app.keys import decrypt_token
 from shopify_app.models import Job, Shop, utcnow
@@ -63,7 +63,8 @@ def query_stock(engine, settings, item_id: int) -> dict:
         async with httpx.AsyncClient() as http:
             api = AdminApi(http, settings, SHOP, StoredTokens(engine, settings, shop_id(engine)))
             return await api.query(
-                inventory.ITEM_QUERY, {"id": inventory.gid("InventoryItem", item_id)}
+                inventory_queries.ITEM_QUERY,
+                {"id": inventory_queries.gid("InventoryItem", item_id)},
             )
 
     return asyncio.run(go())
@@ -310,7 +311,9 @@ def test_a_non_expiring_token_is_migrated_by_the_worker_without_the_merchant(
 
     async def upkeep():
         async with httpx.AsyncClient() as http:
-            return await asyncio.to_thread(Worker(settings, engine, http, {}).token_upkeep)
+            return await asyncio.to_thread(
+                tasks.token_upkeep, Worker(settings, engine, http, {}).context
+            )
 
     assert run(upkeep()) == 1
     [migration] = [r for r in fake_shopify.token_requests if r.get("subject_token") == old]

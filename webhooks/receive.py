@@ -15,14 +15,12 @@ thousand) only records the delivery with its raw payload, in one statement share
 requests (shopify_app/group_insert.py), and the worker applies it.
 """
 
-import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import orjson
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -34,43 +32,12 @@ from shopify_app.group_insert import GroupInsert
 from shopify_app.models import DeliveryState, WebhookDelivery, utcnow
 from shopify_app.routes.responses import BodyTooLarge, errors, read_body, tag_shop
 from shopify_app.verify import VerificationError, sanitize_shop_domain, verify_webhook_hmac
+from shopify_app.webhook_payloads import NotJson, failure, parse_json
 
 log = logging.getLogger("webhooks")
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 deliveries = WebhookDelivery.__table__
 OK = 200
-
-
-class NotJson(ValueError):
-    pass
-
-
-def _bounded_int(digits: str) -> int | float:
-    # No int() of thousands of digits (slow, and refused past 4,300): beyond 40 digits a number is
-    # out of every range we store anyway.
-    return int(digits) if len(digits) <= 40 else float("-inf" if digits.startswith("-") else "inf")
-
-
-def _no_constants(name: str):
-    raise NotJson(f"{name} is not JSON")
-
-
-def parse_json(body: bytes) -> Any:
-    """The JSON document in `body` (NotJson if it is none). orjson first; the standard library for
-    valid JSON orjson refuses (numbers beyond a double, nesting past 1,024 levels, lone surrogate
-    escapes). A document too deeply nested even for that reads as None: nothing to apply."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(
-            body.decode("utf-8"), parse_int=_bounded_int, parse_constant=_no_constants
-        )
-    except RecursionError:
-        return None
-    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise NotJson(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -112,12 +79,6 @@ def record(
         deliveries.c.id
     )
     return session.execute(stmt).first() is not None
-
-
-def failure(exc: BaseException) -> dict[str, str]:
-    """What to log of a failure: its kind and SQLSTATE, never its message (it may quote a value)."""
-    orig = getattr(exc, "orig", None)
-    return {"error": type(exc).__name__, "sqlstate": getattr(orig, "sqlstate", None) or ""}
 
 
 async def verified(request: Request, topic: str) -> Delivery | Response:
@@ -240,7 +201,7 @@ def intake(app) -> GroupInsert:
 def queued_endpoint(topic: str):
     """A Starlette endpoint for `topic`: verify, then record the delivery with its raw payload as
     pending (a duplicate is not recorded again), answering 200 once that is committed; the worker
-    applies it (see the topic's `apply_pending`). A body that is not JSON is recorded as failed."""
+    applies it (`inventory_deliveries.apply_pending`). A body that is not JSON is recorded as failed."""
 
     async def handle(request: Request) -> Response:
         delivery = await verified(request, topic)

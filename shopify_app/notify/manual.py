@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, exists, func, insert, or_, select, tuple_, update
 
 from ..models import (
+    NOTIFICATION_ON_ITS_WAY,
     Customer,
     Intent,
     IntentStatus,
@@ -82,9 +83,7 @@ def _read(connection: Connection, shop_id: int, ids: list[int]) -> dict[int, Any
     on_its_way = exists().where(
         notifications.c.intent_id == intents.c.id,
         notifications.c.kind == NotificationKind.alert.value,
-        notifications.c.status.in_(
-            [NotificationStatus.pending.value, NotificationStatus.sending.value]
-        ),
+        notifications.c.status.in_(NOTIFICATION_ON_ITS_WAY),
     )
     rows = connection.execute(
         select(

@@ -6,26 +6,22 @@ fails the job, which is retried with backoff; a refused address is logged and no
 Neither message carries a shopper's contact: the data request's email only says where to get it."""
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
 
 from anyio import to_thread
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from .. import data_requests, demand
 from ..config import Settings
-from ..db import session_scope
+from ..job_context import JobContext, ShopRow
+from ..jobs import ClaimedJob
 from ..logs import mask_email
-from ..models import JobKind
 from .base import OutgoingMessage, PermanentError, TransientError
 from .render import TEMPLATES
 
-if TYPE_CHECKING:
-    from .worker import Worker
-
 log = logging.getLogger(__name__)
-JOBS = (JobKind.demand_alert, JobKind.data_request)
 
 # The merchant's address (Shopify emails the shop owner at `email`) and the shop's name.
 SHOP_CONTACT_QUERY = """
@@ -118,24 +114,49 @@ def data_request_email(
 
 
 # -- Jobs ------------------------------------------------------------------------------------------
-async def run(worker: "Worker", shop, job) -> None:
-    if job.kind == JobKind.demand_alert:
-        await _demand_alert(worker, shop, int(job.payload["variant_id"]))
-    elif job.kind == JobKind.data_request:
-        await _data_request(worker, shop, int(job.payload["data_request_id"]))
+async def demand_alert(ctx: JobContext, shop: ShopRow, job: ClaimedJob) -> None:
+    """Email the merchant: a variant's waiting list reached the shop's high_demand_threshold."""
+    variant_id = int(job.payload["variant_id"])
+    found = await to_thread.run_sync(ctx.in_session, demand.to_send, shop["id"], variant_id)
+    if found is None:
+        return  # restocked (or sent) meanwhile
+    sent = await _send(
+        ctx,
+        shop,
+        lambda contact: demand_email(
+            ctx.settings, shop["domain"], contact, found, shop["high_demand_threshold"]
+        ),
+    )
+    if sent:
+        await to_thread.run_sync(ctx.in_session, demand.mark_sent, shop["id"], variant_id)
 
 
-async def _contact(worker: "Worker", shop) -> MerchantContact:
-    return parse_contact(await worker._api(shop).query(SHOP_CONTACT_QUERY))
+async def data_request(ctx: JobContext, shop: ShopRow, job: ClaimedJob) -> None:
+    """Email the merchant: a customer data request is assembled and ready to download."""
+    request_id = int(job.payload["data_request_id"])
+    if not await to_thread.run_sync(ctx.in_session, data_requests.make_ready, request_id):
+        return  # redacted meanwhile
+    request = await to_thread.run_sync(ctx.in_session, data_requests.load, request_id)
+    if request is None or request.shop_id != shop["id"] or request.merchant_notified_at is not None:
+        return
+    sent = await _send(
+        ctx,
+        shop,
+        lambda contact: data_request_email(ctx.settings, shop["domain"], contact, request),
+    )
+    if sent:
+        await to_thread.run_sync(ctx.in_session, data_requests.mark_notified, request_id)
 
 
-async def _send(worker: "Worker", shop, make) -> bool:
+async def _send(
+    ctx: JobContext, shop: ShopRow, make: Callable[[MerchantContact], OutgoingMessage]
+) -> bool:
     """Look the merchant up and send them `make(contact)`; False when it could not be sent for
     good (no address, or the address refused). Transient failures raise: the job is retried."""
-    channel = worker.channels.get("email")
+    channel = ctx.channels.get("email")
     if channel is None:
         raise TransientError("no email channel: set SMTP_HOST and MAIL_FROM")
-    contact = await _contact(worker, shop)
+    contact = parse_contact(await ctx.api(shop).query(SHOP_CONTACT_QUERY))
     if contact.email is None:
         log.warning(
             "the shop has no email address; merchant email not sent", extra={"shop": shop["domain"]}
@@ -163,46 +184,3 @@ async def _send(worker: "Worker", shop, make) -> bool:
         },
     )
     return True
-
-
-def _in_session(engine, function, *args):
-    with session_scope(engine) as session:
-        return function(session, *args)
-
-
-async def _demand_alert(worker: "Worker", shop, variant_id: int) -> None:
-    found = await to_thread.run_sync(
-        _in_session, worker.engine, demand.to_send, shop["id"], variant_id
-    )
-    if found is None:
-        return  # restocked (or sent) meanwhile
-    sent = await _send(
-        worker,
-        shop,
-        lambda contact: demand_email(
-            worker.settings, shop["domain"], contact, found, shop["high_demand_threshold"]
-        ),
-    )
-    if sent:
-        await to_thread.run_sync(
-            _in_session, worker.engine, demand.mark_sent, shop["id"], variant_id
-        )
-
-
-async def _data_request(worker: "Worker", shop, request_id: int) -> None:
-    if not await to_thread.run_sync(
-        _in_session, worker.engine, data_requests.make_ready, request_id
-    ):
-        return  # redacted meanwhile
-    request = await to_thread.run_sync(_in_session, worker.engine, data_requests.load, request_id)
-    if request is None or request.shop_id != shop["id"] or request.merchant_notified_at is not None:
-        return
-    sent = await _send(
-        worker,
-        shop,
-        lambda contact: data_request_email(worker.settings, shop["domain"], contact, request),
-    )
-    if sent:
-        await to_thread.run_sync(
-            _in_session, worker.engine, data_requests.mark_notified, request_id
-        )

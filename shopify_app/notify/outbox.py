@@ -1,16 +1,14 @@
 """The outbox. A restock decision writes its event, its Notification rows and the intents' new
-status in one transaction (`decide`); workers then claim due rows (`claim`), send them, and write
-each attempt down (`record`). Nothing is sent that was not first written down.
+status in one transaction (`decide`); workers then claim due rows, send them, and write each
+attempt down (`attempts.py`). Nothing is sent that was not first written down.
 
 With a shop's automatic sending off, `decide` writes the alerts `held` and leaves their signups
 pending; no worker claims a held row until the merchant releases it (`notify/manual.py`)."""
 
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, exists, func, insert, literal, or_, select, update
+from sqlalchemy import and_, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import restock
@@ -20,27 +18,13 @@ from ..models import (
     Intent,
     IntentStatus,
     Notification,
-    NotificationKind,
     NotificationStatus,
     RestockEvent,
-    SendAttempt,
-    Shop,
-    Variant,
     utcnow,
 )
-from ..shops import INSTALLED
-from .render import Alert
 
-intents, customers, shops = Intent.__table__, Customer.__table__, Shop.__table__
-notifications, events, attempts, variants = (
-    Notification.__table__,
-    RestockEvent.__table__,
-    SendAttempt.__table__,
-    Variant.__table__,
-)
-MAX_SEND_ATTEMPTS = 8
-BACKOFF_BASE = 2.0
-BACKOFF_MAX = 3600.0
+intents, customers = Intent.__table__, Customer.__table__
+notifications, events = Notification.__table__, RestockEvent.__table__
 
 
 def policy_of(shop: Mapping) -> restock.Policy:
@@ -182,223 +166,6 @@ def decide(
     return Decision(
         event_id=event_id, chosen=count, more_waiting=has_waiting(session, shop_id, variant_id)
     )
-
-
-def _due(channels: list[str], now: datetime):
-    return and_(
-        notifications.c.channel.in_(channels),
-        # a shop that uninstalled the app sends nothing: its messages wait (held) until a reinstall
-        exists().where(shops.c.id == notifications.c.shop_id, INSTALLED),
-        # `held` (automatic sending off) is never due: the merchant releases it to pending
-        or_(
-            and_(
-                notifications.c.status == NotificationStatus.pending.value,
-                notifications.c.next_attempt_at <= now,
-            ),
-            and_(
-                notifications.c.status == NotificationStatus.sending.value,
-                notifications.c.locked_until < now,
-            ),
-        ),
-    )
-
-
-def claim(
-    session: Session, worker: str, channels: list[str], *, limit: int, lease: timedelta
-) -> list[int]:
-    """Take up to `limit` due notifications of the enabled channels for `lease`; their ids."""
-    if not channels:
-        return []
-    now = utcnow()
-    due = (
-        select(notifications.c.id)
-        .where(_due(channels, now))
-        .order_by(notifications.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    rows = session.execute(
-        update(notifications)
-        .where(notifications.c.id.in_(due.scalar_subquery()))
-        .values(
-            status=NotificationStatus.sending.value,
-            locked_by=worker,
-            locked_until=now + lease,
-            attempts=notifications.c.attempts + 1,
-            updated_at=now,
-        )
-        .returning(notifications.c.id)
-    ).all()
-    return sorted(r.id for r in rows)
-
-
-def load_alerts(session: Session, ids: list[int]) -> list[tuple[Alert, int]]:
-    """The alerts behind claimed notifications, with each one's attempt number."""
-    if not ids:
-        return []
-    v = variants.alias("v")
-    rows = session.execute(
-        select(
-            notifications.c.id,
-            notifications.c.attempts,
-            notifications.c.kind,
-            intents.c.id.label("intent_id"),
-            intents.c.channel,
-            intents.c.email,
-            intents.c.phone,
-            intents.c.push_subscription,
-            intents.c.shopify_variant_id,
-            func.coalesce(v.c.product_title, intents.c.product_title).label("product_title"),
-            func.coalesce(v.c.variant_title, intents.c.variant_title).label("variant_title"),
-            v.c.price,
-            v.c.handle,
-            v.c.image_url,
-            customers.c.locale,
-            customers.c.name,
-            shops.c.domain,
-            shops.c.sender_name,
-            shops.c.reply_to,
-        )
-        .join(intents, intents.c.id == notifications.c.intent_id)
-        .join(customers, customers.c.id == intents.c.customer_id)
-        .join(shops, shops.c.id == notifications.c.shop_id)
-        .outerjoin(
-            v,
-            and_(
-                v.c.shop_id == intents.c.shop_id,
-                v.c.shopify_variant_id == intents.c.shopify_variant_id,
-            ),
-        )
-        .where(notifications.c.id.in_(ids))
-        .order_by(notifications.c.id)
-    ).all()
-    found = []
-    for r in rows:
-        to = {"email": r.email, "sms": r.phone, "push": r.push_subscription}[r.channel]
-        alert = Alert(
-            notification_id=r.id,
-            intent_id=r.intent_id,
-            channel=r.channel,
-            to=to or "",
-            shop_domain=r.domain,
-            shopify_variant_id=r.shopify_variant_id,
-            product_title=r.product_title,
-            variant_title=r.variant_title,
-            price=r.price,
-            handle=r.handle,
-            image_url=r.image_url,
-            locale=r.locale,
-            customer_name=r.name,
-            kind=r.kind,
-            sender_name=r.sender_name,
-            reply_to=r.reply_to,
-        )
-        found.append((alert, r.attempts))
-    return found
-
-
-@dataclass
-class Outcome:
-    notification_id: int
-    intent_id: int
-    attempt: int
-    outcome: str  # sent | retry | failed
-    provider_id: str | None = None
-    error: str | None = None
-    retry_after: float | None = None
-    subscription_gone: bool = False
-
-
-def backoff(attempt: int, retry_after: float | None = None) -> float:
-    """Seconds before the next try: exponential with full jitter, or what the provider asked."""
-    if retry_after is not None:
-        return min(BACKOFF_MAX, retry_after)
-    return random.uniform(0.5, 1.0) * min(BACKOFF_MAX, BACKOFF_BASE**attempt)
-
-
-def record(session: Session, worker: str, outcomes: list[Outcome]) -> None:
-    """Write each attempt and move each notification (and its intent) on, in bulk."""
-    if not outcomes:
-        return
-    now = utcnow()
-    session.execute(
-        insert(attempts),
-        [
-            {
-                "notification_id": o.notification_id,
-                "attempt": o.attempt,
-                "outcome": o.outcome,
-                "provider_id": o.provider_id,
-                "error": (o.error or "")[:2000] or None,
-                "worker": worker,
-                "at": now,
-            }
-            for o in outcomes
-        ],
-    )
-    rows = []
-    for o in outcomes:
-        if o.outcome == "retry" and o.attempt >= MAX_SEND_ATTEMPTS:
-            o.outcome = "failed"
-        status = {
-            "sent": NotificationStatus.sent,
-            "retry": NotificationStatus.pending,
-            "failed": NotificationStatus.failed,
-        }[o.outcome].value
-        rows.append(
-            {
-                "b_id": o.notification_id,
-                "b_status": status,
-                "b_provider": o.provider_id,
-                "b_error": (o.error or "")[:2000] or None,
-                "b_sent_at": now if o.outcome == "sent" else None,
-                "b_next": now + timedelta(seconds=backoff(o.attempt, o.retry_after))
-                if o.outcome == "retry"
-                else now,
-            }
-        )
-    session.execute(
-        update(notifications)
-        .where(notifications.c.id == bindparam("b_id"), notifications.c.locked_by == worker)
-        .values(
-            status=bindparam("b_status"),
-            provider_id=bindparam("b_provider"),
-            last_error=bindparam("b_error"),
-            sent_at=bindparam("b_sent_at"),
-            next_attempt_at=bindparam("b_next"),
-            locked_until=None,
-            updated_at=now,
-        ),
-        rows,
-    )
-    sent = [
-        {"b_intent": o.intent_id, "b_notification": o.notification_id}
-        for o in outcomes
-        if o.outcome == "sent"
-    ]
-    if sent:  # an alert counts on its signup; a confirmation (double opt-in) does not
-        is_alert = exists().where(
-            notifications.c.id == bindparam("b_notification"),
-            notifications.c.kind == NotificationKind.alert.value,
-        )
-        session.execute(
-            update(intents)
-            .where(intents.c.id == bindparam("b_intent"), is_alert)
-            .values(
-                notified_at=now,
-                sent_notifications_count=intents.c.sent_notifications_count + 1,
-                updated_at=now,
-            ),
-            sent,
-        )
-    gone = [{"b_intent": o.intent_id} for o in outcomes if o.subscription_gone]
-    if gone:
-        session.execute(
-            update(intents)
-            .where(intents.c.id == bindparam("b_intent"))
-            .values(push_subscription=None, updated_at=now),
-            gone,
-        )
 
 
 def resend(session: Session, notification_id: int) -> bool:

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from ..db import is_transient
-from . import outbox
+from . import attempts
 
 log = logging.getLogger("shopify_app.worker")
 INTERVAL = 0.1
@@ -28,10 +28,10 @@ def places(send_concurrency: int, channels: int) -> int:
 
 class OutcomeRecorder:
     def __init__(
-        self, record: Callable[[list[outbox.Outcome]], Awaitable[None]], limit: int | None = None
+        self, record: Callable[[list[attempts.Outcome]], Awaitable[None]], limit: int | None = None
     ) -> None:
         self._record = record  # one group at a time
-        self._waiting: list[outbox.Outcome] = []
+        self._waiting: list[attempts.Outcome] = []
         self._ready = asyncio.Event()
         self._closed = False
         self._limit = limit
@@ -48,7 +48,7 @@ class OutcomeRecorder:
             await self._room.wait()
         self._unrecorded += 1
 
-    def add(self, outcome: outbox.Outcome) -> None:
+    def add(self, outcome: attempts.Outcome) -> None:
         self._waiting.append(outcome)
         if len(self._waiting) >= GROUP:
             self._ready.set()
@@ -77,7 +77,7 @@ class OutcomeRecorder:
             self._room.set()
             raise
 
-    async def _record_until_stored(self, group: list[outbox.Outcome]) -> None:
+    async def _record_until_stored(self, group: list[attempts.Outcome]) -> None:
         """Sent messages whose record is lost are sent again by whoever takes the rows over: a
         database that is back within RETRY_SECONDS loses no record."""
         give_up, wait = time.monotonic() + RETRY_SECONDS, 0.1

@@ -27,6 +27,7 @@ from anyio import to_thread
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from sqlalchemy import select
+from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -35,13 +36,13 @@ from starlette.routing import Route
 from .. import devshop
 from ..db import session_scope
 from ..models import (
+    JOB_UNFINISHED,
+    NOTIFICATION_ON_ITS_WAY,
     Intent,
     InventoryLevel,
     Job,
     JobKind,
-    JobStatus,
     Notification,
-    NotificationStatus,
 )
 from ..notify import channels as notify_channels
 from ..verify import proxy_signature, webhook_hmac
@@ -217,14 +218,12 @@ def _settled(engine, variant_id: int, expected: int) -> bool:
     busy_jobs = select(Job.id).where(
         Job.shop_id == shop_id,
         Job.kind == JobKind.inventory.value,
-        Job.status.in_([JobStatus.pending.value, JobStatus.running.value]),
+        col(Job.status).in_(JOB_UNFINISHED),
     )
     busy_mail = select(Notification.id).where(
         Notification.shop_id == shop_id,
         Notification.channel == "email",
-        Notification.status.in_(
-            [NotificationStatus.pending.value, NotificationStatus.sending.value]
-        ),
+        col(Notification.status).in_(NOTIFICATION_ON_ITS_WAY),
     )
     with session_scope(engine) as session:
         return all(

@@ -24,6 +24,7 @@ from starlette.routing import Route
 from .. import pages
 from ..keys import unsign
 from ..models import (
+    NOTIFICATION_NOT_CLAIMED,
     Customer,
     Intent,
     IntentStatus,
@@ -127,9 +128,7 @@ def unsubscribe(connection: Connection, signup: Signup, *, everything: bool) -> 
         update(notifications)
         .where(
             notifications.c.intent_id.in_(ids),
-            notifications.c.status.in_(
-                [NotificationStatus.pending.value, NotificationStatus.held.value]
-            ),
+            notifications.c.status.in_(NOTIFICATION_NOT_CLAIMED),
         )
         .values(
             status=NotificationStatus.cancelled.value, last_error="unsubscribed", updated_at=now

@@ -3,7 +3,7 @@ fan-out: the SMTP server stops listening (connections refused), Twilio's Message
 service answer 503, and the Shopify Admin API answers 503 while the worker must read the stock of
 a variant it has not seen (an unknown item's webhook arrives during the outage). Nothing may be
 lost, everything is sent once the services are back, and the retries keep the designed spacing:
-send attempts at least `0.5 * 2**attempt` seconds apart (outbox.backoff, full jitter) and Admin
+send attempts at least `0.5 * 2**attempt` seconds apart (attempts.backoff, full jitter) and Admin
 API calls at least a second apart (admin_api's waits and the job's backoff). One `serve` process
 with its worker inside: the embedded deployment, so this runs on SQLite as well."""
 
@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from shopify_app.notify.outbox import MAX_SEND_ATTEMPTS
+from shopify_app.notify.attempts import MAX_SEND_ATTEMPTS
 
 from ..fakes.server import Switchable
 from ..fakes.shopify import CatalogItem, FakeShopify

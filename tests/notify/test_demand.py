@@ -9,6 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from shopify_app import tasks
 from shopify_app.db import session_scope
 from shopify_app.models import DemandAlert, Job, Shop, Variant, utcnow
 from shopify_app.notify.channels import build_channels
@@ -61,7 +62,7 @@ async def work(settings, engine, *, check=True):
         async with httpx.AsyncClient() as http:
             worker = Worker(settings, engine, http, channels)
             if check:
-                worker.check_demand()
+                tasks.check_demand(worker.context)
             await worker.drain()
     finally:
         for channel in channels.values():
@@ -202,7 +203,10 @@ def test_several_workers_raise_it_once(client, engine, settings, mail_settings, 
 
     async def check_twice():
         async with httpx.AsyncClient() as http:
-            return [Worker(mail_settings, engine, http, {}).check_demand() for _ in range(2)]
+            return [
+                tasks.check_demand(Worker(mail_settings, engine, http, {}).context)
+                for _ in range(2)
+            ]
 
     assert run(check_twice()) == [1, 0]
     with session_scope(engine) as session:
@@ -245,7 +249,7 @@ def test_a_restock_before_the_email_goes_cancels_it(
 
     async def raise_only():
         async with httpx.AsyncClient() as http:
-            return Worker(mail_settings, engine, http, {}).check_demand()
+            return tasks.check_demand(Worker(mail_settings, engine, http, {}).context)
 
     assert run(raise_only()) == 1
     with session_scope(engine) as session:  # the email is still queued when the restock comes

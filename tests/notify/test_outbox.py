@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from shopify_app.db import session_scope
 from shopify_app.models import Notification, SendAttempt
 from shopify_app.notify import outbox
+from shopify_app.notify.attempts import MAX_SEND_ATTEMPTS, claim
 from shopify_app.notify.base import PermanentError, SubscriptionGone, TransientError
 from shopify_app.notify.worker import Worker
 
@@ -66,16 +67,12 @@ def test_transient_failures_retry_with_backoff_then_arrive(client, engine, setti
 def test_gives_up_after_the_maximum_and_can_be_resent(client, engine, settings, fake_shopify):
     restock_with(client, engine, settings, fake_shopify, 1)
     channels = recording_channels()
-    channels["email"].fail_with = [TransientError("down")] * outbox.MAX_SEND_ATTEMPTS
-    for _ in range(outbox.MAX_SEND_ATTEMPTS):
+    channels["email"].fail_with = [TransientError("down")] * MAX_SEND_ATTEMPTS
+    for _ in range(MAX_SEND_ATTEMPTS):
         make_due(engine)
         run(drain(settings, engine, channels))
     [row] = notifications(engine)
-    assert (
-        row.status == "failed"
-        and row.last_error == "down"
-        and row.attempts == outbox.MAX_SEND_ATTEMPTS
-    )
+    assert row.status == "failed" and row.last_error == "down" and row.attempts == MAX_SEND_ATTEMPTS
     with session_scope(engine) as session:
         assert outbox.resend(session, row.id)
     run(drain(settings, engine, channels))
@@ -155,9 +152,7 @@ def test_a_dead_workers_rows_are_sent_by_another_after_the_lease(
     restock_with(client, engine, settings, fake_shopify, 5)
     run(drain(settings, engine, {}))  # decide only: no channel enabled, nothing claimed
     with session_scope(engine) as session:  # a worker claims everything, then dies
-        claimed = outbox.claim(
-            session, "dead-worker", ["email"], limit=100, lease=timedelta(seconds=0.3)
-        )
+        claimed = claim(session, "dead-worker", ["email"], limit=100, lease=timedelta(seconds=0.3))
     assert len(claimed) == 5
     channels = recording_channels()
     run(drain(settings, engine, channels))

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from shopify_app.notify import recorder as recorder_module
-from shopify_app.notify.outbox import Outcome
+from shopify_app.notify.attempts import Outcome
 from shopify_app.notify.recorder import GROUP, OutcomeRecorder, places
 
 

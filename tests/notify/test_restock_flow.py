@@ -291,11 +291,12 @@ def test_reconciliation_finds_a_restock_whose_webhook_was_lost(
     async def reconcile():
         import httpx
 
+        from shopify_app import restock_jobs
         from shopify_app.notify.worker import Worker
 
         async with httpx.AsyncClient() as http:
             worker = Worker(settings, engine, http, channels)
-            worker.schedule_reconcile()
+            restock_jobs.schedule_reconcile(worker.context)
             await worker.drain()
 
     run(reconcile())

@@ -26,7 +26,7 @@ from shopify_app.models import (
     Variant,
     utcnow,
 )
-from shopify_app.notify import outbox
+from shopify_app.notify import attempts
 from shopify_app.openapi import openapi_document
 from shopify_app.routes import merchant_api
 from shopify_app.routes.merchant_api import MerchantLimits
@@ -354,9 +354,9 @@ def test_notify_intent_writes_an_alert_to_the_outbox_with_a_manual_restock_event
     assert event.trigger == "manual" and event.stock_after == 7 and event.chosen == 1
     # The worker finds it like any other alert.
     with session_scope(engine) as session:
-        claimed = outbox.claim(session, "w1", ["email"], limit=10, lease=timedelta(minutes=1))
+        claimed = attempts.claim(session, "w1", ["email"], limit=10, lease=timedelta(minutes=1))
         assert claimed == [note.id]
-        [(alert, attempt)] = outbox.load_alerts(session, claimed)
+        [(alert, attempt)] = attempts.load_alerts(session, claimed)
     assert alert.to == "shopper@example.com" and alert.intent_id == intent_id and attempt == 1
     with session_scope(engine) as session:
         session.execute(update(notifications_t).values(status="sent", locked_by=None))

@@ -6,9 +6,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from shopify_app import inventory_deliveries
 from shopify_app.db import session_scope
 from shopify_app.models import InventoryLevel, Job, WebhookDelivery
-from webhooks import inventory_levels_update
 
 from ..support import cases, webhook_headers
 from .strategies import EXAMPLES, INVENTORY_LEVEL, post, shaped, tally
@@ -42,7 +42,7 @@ def deliver(
 def apply_recorded(engine) -> int:
     """What the worker does first each round: apply the recorded deliveries."""
     with engine.begin() as connection:
-        return inventory_levels_update.apply_pending(connection)
+        return inventory_deliveries.apply_pending(connection)
 
 
 def stored(engine) -> tuple[list[tuple], list[tuple]]:
@@ -226,7 +226,7 @@ def test_a_burst_for_one_item_leaves_one_pending_job(client, engine, shop):
         assert deliver(client, None, None, webhook_id=f"b{n}", body=body).status_code == 200
         if n % 25 == 24:  # some applied while the burst goes on, in batches of ten
             with engine.begin() as connection:
-                inventory_levels_update.apply_pending(connection, limit=10)
+                inventory_deliveries.apply_pending(connection, limit=10)
     while apply_recorded(engine):
         pass
     assert pending_jobs(engine) == [f"1:{ITEM}"]
@@ -267,25 +267,22 @@ def test_levels_are_coerced_to_their_columns(client, engine, shop):
 def test_a_delivery_that_cannot_be_applied_is_marked_failed_and_not_retried(
     client, engine, settings, shop, monkeypatch, caplog
 ):
-    from shopify_app.notify.worker import Worker
-
-    real_parse = inventory_levels_update.parse
+    real_parse = inventory_deliveries.parse
 
     def parse(payload, fallback):  # a value past what coercion guards, as a bug would let through
         update, why = real_parse(payload, fallback)
         if update is not None and update.available == 13:
-            update = inventory_levels_update.LevelUpdate(
+            update = inventory_deliveries.LevelUpdate(
                 2**64, update.location_id, 13, update.updated_at
             )
         return update, why
 
-    monkeypatch.setattr(inventory_levels_update, "parse", parse)
+    monkeypatch.setattr(inventory_deliveries, "parse", parse)
     deliver(client, 3, "2026-11-22T12:00:00Z", webhook_id="good", item=ITEM)
     deliver(client, 13, "2026-11-22T12:00:00Z", webhook_id="bad", item=ITEM + 1)
     deliver(client, 5, "2026-11-22T12:00:00Z", webhook_id="good-too", item=ITEM + 2)
-    worker = Worker(settings, engine, None, {})
     with caplog.at_level("WARNING"):
-        assert worker.apply_deliveries() == 3
+        assert inventory_deliveries.apply_recorded(engine) == 3
     assert delivery_rows(engine) == [
         ("good", "applied", False),
         ("bad", "failed", True),
@@ -293,7 +290,7 @@ def test_a_delivery_that_cannot_be_applied_is_marked_failed_and_not_retried(
     ]
     assert level(engine) == 3 and level(engine, item=ITEM + 2) == 5
     assert any("marked failed" in r.getMessage() and r.webhook_id == "bad" for r in caplog.records)
-    assert worker.apply_deliveries() == 0  # never retried
+    assert inventory_deliveries.apply_recorded(engine) == 0  # never retried
 
 
 def test_the_200_is_sent_only_once_the_delivery_is_committed(settings, engine, shop):
@@ -409,7 +406,7 @@ def test_the_newest_update_wins_whatever_the_order_and_batching(backend, client,
             )
         while True:
             with engine.begin() as connection:
-                if not inventory_levels_update.apply_pending(connection, limit=batch):
+                if not inventory_deliveries.apply_pending(connection, limit=batch):
                     break
         # Applied one by one in arrival order, the last of the latest updated_at would stand.
         expected = max(enumerate(updates), key=lambda pair: (pair[1][0], pair[0]))[1][1]
@@ -425,8 +422,8 @@ def test_two_workers_apply_disjoint_batches(backend, client, engine, shop):
     for n in range(6):
         deliver(client, n, f"2026-11-22T12:0{n}:00Z", webhook_id=f"w{n}", item=ITEM + n)
     with engine.begin() as first:
-        assert inventory_levels_update.apply_pending(first, limit=4) == 4
+        assert inventory_deliveries.apply_pending(first, limit=4) == 4
         with engine.begin() as second:  # while the first holds its rows: the others, not a wait
-            assert inventory_levels_update.apply_pending(second, limit=4) == 2
+            assert inventory_deliveries.apply_pending(second, limit=4) == 2
     assert [state for _, state, _ in delivery_rows(engine)] == ["applied"] * 6
     assert sorted(pending_jobs(engine)) == sorted(f"1:{ITEM + n}" for n in range(6))

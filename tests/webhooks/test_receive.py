@@ -120,10 +120,10 @@ def test_redelivery_of_one_event_is_recorded_once(client, engine, shop):
 
 def settle(engine) -> None:
     """The worker's part for queued topics: apply what was recorded (raises if that fails)."""
-    from webhooks import inventory_levels_update
+    from shopify_app import inventory_deliveries
 
     with engine.begin() as connection:
-        while inventory_levels_update.apply_pending(connection):
+        while inventory_deliveries.apply_pending(connection):
             pass
 
 

@@ -1,0 +1,223 @@
+"""The restock jobs: a stock change is evaluated against what we last decided on, and a restock
+is decided (`restock.py` says who, `notify/outbox.decide` writes it down); a batched restock's
+next batch; and reconciliation, which re-reads stock through the Admin API for the variants that
+have pending signups (a periodic task enqueues one reconcile job per shop)."""
+
+import logging
+from typing import Any
+
+from anyio import to_thread
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from . import demand, inventory, inventory_queries, jobs, restock
+from .db import session_scope
+from .job_context import JobContext, ShopRow
+from .models import Intent, IntentStatus, JobKind, Shop, Variant, utcnow
+from .notify import outbox
+
+log = logging.getLogger("shopify_app.worker")
+shops, variants, intents = Shop.__table__, Variant.__table__, Intent.__table__
+RECONCILE_CHUNK = 50
+
+
+# -- handlers ---------------------------------------------------------------------------------
+
+
+async def inventory_changed(ctx: JobContext, shop: ShopRow, job: jobs.ClaimedJob) -> None:
+    """An inventory item's level changed: resolve its variant (cache, else the Admin API), then
+    evaluate it."""
+    item_id = int(job.payload["inventory_item_id"])
+    known = await to_thread.run_sync(ctx.in_session, _known_variant, shop["id"], item_id)
+    if known is None:
+        data = await ctx.api(shop).query(
+            inventory_queries.ITEM_QUERY, {"id": inventory_queries.gid("InventoryItem", item_id)}
+        )
+        stock = inventory_queries.parse_item_stock(data)
+        if stock is None:
+            return  # not a variant's item (or deleted): no one can be waiting for it
+        await to_thread.run_sync(ctx.in_session, _store_stock, shop["id"], [stock])
+        known = stock.variant.shopify_variant_id
+    await to_thread.run_sync(ctx.in_session, evaluate, shop, known, item_id, "webhook")
+
+
+async def next_batch(ctx: JobContext, shop: ShopRow, job: jobs.ClaimedJob) -> None:
+    await to_thread.run_sync(
+        ctx.in_session,
+        _next_batch,
+        shop,
+        int(job.payload["variant_id"]),
+        int(job.payload["batch"]),
+    )
+
+
+async def reconcile(ctx: JobContext, shop: ShopRow, job: jobs.ClaimedJob) -> None:
+    """Re-read the stock of the shop's variants with pending signups, and evaluate each."""
+    waiting = await to_thread.run_sync(ctx.in_session, _waiting_variants, shop["id"])
+    api = ctx.api(shop)
+    for start in range(0, len(waiting), RECONCILE_CHUNK):
+        ids = [
+            inventory_queries.gid("ProductVariant", v)
+            for v in waiting[start : start + RECONCILE_CHUNK]
+        ]
+        stocks = inventory_queries.parse_variants_stock(
+            await api.query(inventory_queries.VARIANTS_QUERY, {"ids": ids})
+        )
+        await to_thread.run_sync(ctx.in_session, _store_stock, shop["id"], stocks)
+        for stock in stocks:
+            if stock.variant.inventory_item_id is not None:
+                await to_thread.run_sync(
+                    ctx.in_session,
+                    evaluate,
+                    shop,
+                    stock.variant.shopify_variant_id,
+                    stock.variant.inventory_item_id,
+                    "reconcile",
+                )
+
+
+def schedule_reconcile(ctx: JobContext) -> None:
+    """Periodic: a reconcile job for every installed shop with waiting signups (coalesced)."""
+    with session_scope(ctx.engine) as session:
+        shop_ids = (
+            session.execute(
+                select(intents.c.shop_id)
+                .distinct()
+                .join(shops, shops.c.id == intents.c.shop_id)
+                .where(
+                    intents.c.status == IntentStatus.pending.value,
+                    shops.c.uninstalled_at.is_(None),
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for shop_id in shop_ids:
+            jobs.enqueue(session, JobKind.reconcile, str(shop_id), shop_id=shop_id)
+
+
+# -- evaluation -------------------------------------------------------------------------------
+
+
+def evaluate(session: Session, shop: ShopRow, variant_id: int, item_id: int, trigger: str) -> None:
+    """Compare sellable stock with what we last decided on; alert on a restock."""
+    policy = outbox.policy_of(shop)
+    variant = _lock_variant(session, shop["id"], variant_id)
+    if variant is None:
+        return
+    after = inventory.sellable(session, shop["id"], item_id)
+    if after is None:
+        return
+    before = variant["sellable"]
+    session.execute(update(variants).where(variants.c.id == variant["id"]).values(sellable=after))
+    if restock.is_restock(before, after, policy):
+        demand.reset(session, shop["id"], variant_id)  # a later surge alerts the merchant again
+    if not restock.is_restock(before, after, policy) or not outbox.has_waiting(
+        session, shop["id"], variant_id
+    ):
+        return
+    decision = outbox.decide(
+        session, shop["id"], policy, variant_id, before=before, after=after, trigger=trigger
+    )
+    session.execute(
+        update(variants).where(variants.c.id == variant["id"]).values(restocked_at=utcnow())
+    )
+    _schedule_next_batch(session, shop, variant_id, decision, 1, policy)
+    log.info(
+        "restock",
+        extra={
+            "variant": variant_id,
+            "before": before,
+            "after": after,
+            "chosen": decision.chosen,
+            "trigger": trigger,
+            "held": not policy.automatic_sending,
+        },
+    )
+
+
+def _next_batch(session: Session, shop: ShopRow, variant_id: int, batch: int) -> None:
+    """The next batch of a batched restock, while the variant is still in stock."""
+    policy = outbox.policy_of(shop)
+    variant = _lock_variant(session, shop["id"], variant_id)
+    if variant is None or variant["inventory_item_id"] is None:
+        return
+    now = inventory.sellable(session, shop["id"], variant["inventory_item_id"])
+    if not restock.in_stock(now, policy) or not outbox.has_waiting(session, shop["id"], variant_id):
+        return  # sold out again (or no one left): the next restock starts over
+    decision = outbox.decide(
+        session,
+        shop["id"],
+        policy,
+        variant_id,
+        before=now,
+        after=now,
+        trigger="batch",
+        batch_number=batch,
+    )
+    _schedule_next_batch(session, shop, variant_id, decision, batch, policy)
+
+
+def _schedule_next_batch(
+    session: Session,
+    shop: ShopRow,
+    variant_id: int,
+    decision: outbox.Decision,
+    batch: int,
+    policy: restock.Policy,
+) -> None:
+    run_at = restock.next_batch_at(utcnow(), policy)
+    if decision.more_waiting and run_at is not None:
+        jobs.enqueue(
+            session,
+            JobKind.batch,
+            f"{shop['id']}:{variant_id}",
+            shop_id=shop["id"],
+            payload={"variant_id": variant_id, "batch": batch + 1},
+            run_at=run_at,
+        )
+
+
+def _lock_variant(session: Session, shop_id: int, variant_id: int) -> Any:
+    return (
+        session.execute(
+            select(variants)
+            .where(variants.c.shop_id == shop_id, variants.c.shopify_variant_id == variant_id)
+            .with_for_update()
+        )
+        .mappings()
+        .first()
+    )
+
+
+# -- what is stored ---------------------------------------------------------------------------
+
+
+def _known_variant(session: Session, shop_id: int, item_id: int) -> int | None:
+    """The variant of an item whose every location we have read at least once."""
+    row = inventory.variant_for_item(session, shop_id, item_id)
+    return (
+        row["shopify_variant_id"]
+        if row is not None and row["levels_synced_at"] is not None
+        else None
+    )
+
+
+def _store_stock(session: Session, shop_id: int, stocks: list[inventory.ItemStock]) -> None:
+    for stock in stocks:
+        inventory.upsert_variant(session, shop_id, stock.variant, levels_synced=True)
+        if stock.variant.inventory_item_id is not None:
+            for level in stock.levels:
+                inventory.record_level(session, shop_id, stock.variant.inventory_item_id, level)
+
+
+def _waiting_variants(session: Session, shop_id: int) -> list[int]:
+    return list(
+        session.execute(
+            select(intents.c.shopify_variant_id)
+            .distinct()
+            .where(intents.c.shop_id == shop_id, intents.c.status == IntentStatus.pending.value)
+        )
+        .scalars()
+        .all()
+    )
