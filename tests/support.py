@@ -115,6 +115,11 @@ def cases(full: int) -> int:
     return max(min(full, 10), round(full * CASES_SCALE))
 
 
+# Schemathesis's coverage phase (every boundary case the schema defines, built while pytest
+# collects: about a minute here) runs with every case; the fast loop keeps examples and fuzzing.
+SCHEMATHESIS_PHASES = ["examples", "fuzzing"] + (["coverage"] if CASES_SCALE >= 1 else [])
+
+
 def proxy_query(
     shop: str,
     *,

@@ -100,3 +100,15 @@ def test_shopify_app_never_imports_webhooks():
 def test_the_cycle_check_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_test_module_imports_from_another_or_from_a_conftest():
+    """Factories live in tests/support.py (and fixtures in conftest.py), not in test modules."""
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.level and node.module:
+                last = node.module.rpartition(".")[2]
+                if last.startswith("test_") or last == "conftest":
+                    offenders.append(f"{path.relative_to(ROOT)}: from {node.module}")
+    assert not offenders, offenders

@@ -14,7 +14,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance, statu
 
 from shopify_app.openapi import openapi_document
 
-from ..support import CASE_COUNTS, cases
+from ..support import CASE_COUNTS, SCHEMATHESIS_PHASES, cases
 
 SHOP = "demo-shop.myshopify.com"
 CASES = cases(1000)
@@ -32,6 +32,7 @@ for schema in (OURS, STOQ):
         max_examples=CASES,
         database="none",
     )
+    schema.config.phases.update(phases=SCHEMATHESIS_PHASES)
 
 
 def _call(case, client, counts: dict[str, int], *, shop: str = SHOP):
@@ -60,7 +61,6 @@ def _call(case, client, counts: dict[str, int], *, shop: str = SHOP):
     case.validate_response(response, checks=CHECKS)
 
 
-@pytest.mark.slow
 @OURS.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_apps_own_openapi_document_holds(case, client, shop, backend):
@@ -69,7 +69,6 @@ def test_the_apps_own_openapi_document_holds(case, client, shop, backend):
     )
 
 
-@pytest.mark.slow
 @STOQ.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
 def test_stoqs_published_contract_holds(case, client, shop, backend):

@@ -32,7 +32,7 @@ from shopify_app.routes import merchant_api
 from shopify_app.routes.merchant_api import MerchantLimits
 
 from ..processes import serving_processes
-from ..support import cases, install_shop
+from ..support import SCHEMATHESIS_PHASES, cases, install_shop
 from ..webhooks.strategies import tally
 from .strategies import (
     AWKWARD_QUERY_VALUES,
@@ -688,6 +688,7 @@ MERCHANT.config.generation.update(
     max_examples=cases(150),
     database="none",
 )
+MERCHANT.config.phases.update(phases=SCHEMATHESIS_PHASES)
 
 
 @pytest.fixture
