@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, TypeGuard, TypeVar, cast
 
 from sqlalchemy import Connection, CursorResult, Engine, Result, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -83,7 +83,7 @@ async def run_async(
     return await attempt()
 
 
-def is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> TypeGuard[DBAPIError]:
     """A failure of the database rather than of what we asked it (a lost connection, a restart, a
     lock or deadlock, a busy SQLite file): the same work may succeed later. Anything else (a value
     refused, a constraint) fails again however often it is tried."""
