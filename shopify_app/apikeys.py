@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.orm import Session
 
+from .db import rowcount
 from .models import utcnow
 from .shops import INSTALLED, shops
 
@@ -37,7 +38,7 @@ def rotate(connection: Connection | Session, shop_domain: str) -> str:
         .where(shops.c.domain == shop_domain.strip().lower(), INSTALLED)
         .values(api_key_hash=hash_key(key), api_key_created_at=now, updated_at=now)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         raise UnknownShop(shop_domain)
     return key
 

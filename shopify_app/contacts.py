@@ -6,6 +6,7 @@ import binascii
 import ipaddress
 import json
 import re
+from collections.abc import Set as AbstractSet
 from urllib.parse import urlsplit
 
 import orjson
@@ -141,7 +142,7 @@ def parse_push_subscription(value: str | dict | None, allowlist: frozenset[str])
 _LANGUAGE_TAG = re.compile(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]{1,8})*")
 
 
-def normalize_locale(value: str | None, known: set[str]) -> str | None:
+def normalize_locale(value: str | None, known: AbstractSet[str]) -> str | None:
     """The language of a BCP 47 tag (`fr-CA` → `fr`) when the app has messages in it; else None,
     which means the default. Never an error: a shopper's browser language is a hint."""
     if not value:

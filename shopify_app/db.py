@@ -3,12 +3,13 @@
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy import Connection, CursorResult, Engine, Result, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 
 T = TypeVar("T")
@@ -82,7 +83,7 @@ async def run_async(
     return await attempt()
 
 
-def is_transient(exc: BaseException) -> bool:
+def is_transient(exc: BaseException) -> TypeGuard[DBAPIError]:
     """A failure of the database rather than of what we asked it (a lost connection, a restart, a
     lock or deadlock, a busy SQLite file): the same work may succeed later. Anything else (a value
     refused, a constraint) fails again however often it is tried."""
@@ -111,7 +112,13 @@ def ping(engine: Engine) -> bool:
         return False
 
 
-def dialect_of(session: Session | Connection) -> str:
+def rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE or DELETE run through `Session.execute` matched: the session types its
+    answer as a Result; a DML statement's is a CursorResult, which counts them."""
+    return cast(CursorResult[Any], result).rowcount
+
+
+def dialect_of(session: OrmSession | Connection) -> str:
     return (
         session.dialect.name if isinstance(session, Connection) else session.get_bind().dialect.name
     )
@@ -122,11 +129,13 @@ def dialect_insert_for(dialect: str, table: Table):
     return {"postgresql": postgresql, "sqlite": sqlite}[dialect].insert(table)
 
 
-def dialect_insert(session: Session | Connection, table: Table):
+def dialect_insert(session: OrmSession | Connection, table: Table):
     return dialect_insert_for(dialect_of(session), table)
 
 
-def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any]):
+def insert_ignoring_conflicts(
+    session: OrmSession | Connection, table: Table, values: dict[str, Any]
+):
     """`INSERT ... ON CONFLICT DO NOTHING`: the database settles races on unique keys."""
     return dialect_insert(session, table).values(**values).on_conflict_do_nothing()
 

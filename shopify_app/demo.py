@@ -24,6 +24,7 @@ import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
+from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -34,7 +35,7 @@ from .app import create_app
 from .config import Settings
 from .db import make_engine, session_scope
 from .models import Notification, RestockEvent
-from .notify.base import OutgoingMessage
+from .notify.base import Channel, OutgoingMessage
 from .notify.email import FileMailer
 from .notify.worker import Worker
 from .verify import webhook_hmac
@@ -235,7 +236,7 @@ async def _walk_through(folder: Path) -> None:
             print("3. Shopify says 5 units are back: POST /webhooks/inventory_levels/update -> 200")
 
             printed: list[OutgoingMessage] = []
-            channels = {
+            channels: dict[str, Channel] = {
                 "email": FileMailer(folder / "outbox"),
                 "sms": PrintChannel("sms", printed),
                 "push": PrintChannel("push", printed),
@@ -245,7 +246,9 @@ async def _walk_through(folder: Path) -> None:
 
         with session_scope(engine) as session:
             event = session.execute(select(RestockEvent)).scalar_one()
-            rows = session.execute(select(Notification).order_by(Notification.id)).scalars().all()
+            rows = (
+                session.execute(select(Notification).order_by(col(Notification.id))).scalars().all()
+            )
         print(
             f"4. The worker decided: stock {event.stock_before} -> {event.stock_after}, policy '{event.policy}', "
             f"{event.chosen} shoppers chosen (restock event {event.id})"

@@ -19,6 +19,7 @@ from liquid.tag import Tag
 from liquid.token import TOKEN_EOF, TOKEN_TAG
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from . import oauth
 from .config import Settings
@@ -111,7 +112,7 @@ def seed(engine: Engine, settings: Settings) -> None:
     """Install the demo shop and store its products as the worker's caches; idempotent: what is
     already there (a restocked variant, say) is left as it is."""
     with session_scope(engine) as session:
-        shop = session.execute(select(Shop).where(Shop.domain == SHOP)).scalar_one_or_none()
+        shop = session.execute(select(Shop).where(col(Shop.domain) == SHOP)).scalar_one_or_none()
         installed = shop is not None and shop.is_installed
     if not installed:
         oauth.store_shop(
@@ -120,18 +121,18 @@ def seed(engine: Engine, settings: Settings) -> None:
     now = utcnow()
     as_of = now - timedelta(days=1)  # older than any webhook the storefront sends
     with session_scope(engine) as session:
-        shop_id = session.execute(select(Shop.id).where(Shop.domain == SHOP)).scalar_one()
+        shop_id = session.execute(select(col(Shop.id)).where(col(Shop.domain) == SHOP)).scalar_one()
         known = set(
             session.execute(
-                select(Variant.shopify_variant_id).where(Variant.shop_id == shop_id)
+                select(col(Variant.shopify_variant_id)).where(col(Variant.shop_id) == shop_id)
             ).scalars()
         )
         levels = {
             tuple(row)
             for row in session.execute(
-                select(InventoryLevel.inventory_item_id, InventoryLevel.location_id).where(
-                    InventoryLevel.shop_id == shop_id
-                )
+                select(
+                    col(InventoryLevel.inventory_item_id), col(InventoryLevel.location_id)
+                ).where(col(InventoryLevel.shop_id) == shop_id)
             )
         }
         for p in PRODUCTS:
@@ -169,7 +170,9 @@ def seed(engine: Engine, settings: Settings) -> None:
 
 def shop_id(engine: Engine) -> int | None:
     with session_scope(engine) as session:
-        return session.execute(select(Shop.id).where(Shop.domain == SHOP)).scalar_one_or_none()
+        return session.execute(
+            select(col(Shop.id)).where(col(Shop.domain) == SHOP)
+        ).scalar_one_or_none()
 
 
 def stock(engine: Engine) -> dict[int, int]:
@@ -178,12 +181,12 @@ def stock(engine: Engine) -> dict[int, int]:
     with session_scope(engine) as session:
         rows = session.execute(
             select(
-                InventoryLevel.inventory_item_id,
-                func.coalesce(func.sum(InventoryLevel.available), 0),
+                col(InventoryLevel.inventory_item_id),
+                func.coalesce(func.sum(col(InventoryLevel.available)), 0),
             )
-            .join(Shop, Shop.id == InventoryLevel.shop_id)
-            .where(Shop.domain == SHOP, InventoryLevel.inventory_item_id.in_(items))
-            .group_by(InventoryLevel.inventory_item_id)
+            .join(Shop, col(Shop.id) == col(InventoryLevel.shop_id))
+            .where(col(Shop.domain) == SHOP, col(InventoryLevel.inventory_item_id).in_(items))
+            .group_by(col(InventoryLevel.inventory_item_id))
         )
         found = {items[item]: int(total) for item, total in rows}
     return {v.id: found.get(v.id, 0) for p in PRODUCTS for v in p.variants}

@@ -13,6 +13,7 @@ fails every row of the batch and the callers answer 5xx, so the sender retries.
 """
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from anyio import to_thread
@@ -152,8 +153,8 @@ class GroupInsert(GroupWriter):
             else:
                 future.set_result(outcome)
 
-    async def _insert(self, rows: list[Row]) -> list[Any]:
+    async def _insert(self, rows: list[Row]) -> Sequence[Any]:
         return await self.run(self._execute, rows)
 
-    def _execute(self, connection: Connection, rows: list[Row]) -> list[Any]:
+    def _execute(self, connection: Connection, rows: list[Row]) -> Sequence[Any]:
         return connection.execute(self.statement, rows).scalars().all()

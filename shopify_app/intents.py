@@ -170,11 +170,14 @@ def _contacts(request: IntentRequest, push_allowlist: frozenset[str]) -> Contact
                 raise
     if found.push:
         found.push_endpoint = orjson.loads(found.push)["endpoint"]
-    found.address = {
+    addresses: dict[str, str | None] = {
         Channel.email: found.email,
         Channel.sms: found.phone,
         Channel.push: found.push_endpoint,
-    }[channel]
+    }
+    address = addresses[channel]
+    assert address is not None  # the channel's contact was checked (ContactError otherwise)
+    found.address = address
     return found
 
 
@@ -329,7 +332,7 @@ def to_public(
         accepts_marketing=request.customer.accepts_marketing is True,
         customer_id=intent["customer_id"] if mine else None,
         customer_name=request.customer.name,
-        customer_unsubscribed_at=customer["unsubscribed_at"] if mine else None,
+        customer_unsubscribed_at=customer["unsubscribed_at"] if mine and customer else None,
         notifications_count=intent["sent_notifications_count"],
     )
     return IntentPublic(**fields)

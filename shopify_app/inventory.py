@@ -65,7 +65,7 @@ def variants_from_product(payload: dict[str, Any]) -> list[VariantInfo]:
     product_id = coerce.shopify_id(payload.get("id"))
     if product_id is None:
         return []
-    images = {}
+    images: dict[int | None, str] = {}  # looked up by a variant's image id, None if it has none
     for image in _list(payload.get("images")):
         image_id, src = (
             coerce.shopify_id(_dict(image).get("id")),

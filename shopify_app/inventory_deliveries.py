@@ -107,7 +107,7 @@ def _apply(connection: Connection, claimed) -> None:
     shop_ids = _installed(connection, {row.shop_domain for row in claimed})
     newest: dict[tuple[int, int, int], tuple[datetime, int, LevelUpdate]] = {}
     outcome: dict[DeliveryState, list[int]] = {DeliveryState.applied: [], DeliveryState.skipped: []}
-    skipped: Counter[str] = Counter()
+    skipped: Counter[str | None] = Counter()
     notes: Counter[str] = Counter()
     for row in claimed:
         shop_id = shop_ids.get(row.shop_domain)

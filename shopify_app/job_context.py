@@ -19,7 +19,9 @@ from .db import session_scope
 from .notify.base import Channel
 from .notify.render import Renderer
 
-ShopRow = Mapping[str, Any]  # the shop's row (`shops` table), as the worker read it for the job
+# the shop's row (`shops` table), as the worker read it for the job: a RowMapping, whose keys
+# SQLAlchemy types as a column or its name
+ShopRow = Mapping[Any, Any]
 T = TypeVar("T")
 
 

@@ -4,6 +4,7 @@ built from the *Public models in `schemas.py`."""
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -23,6 +25,18 @@ from sqlmodel import Field, SQLModel
 
 # SQLite only auto-increments an `INTEGER PRIMARY KEY`.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+if TYPE_CHECKING:
+
+    class TableModel(SQLModel):
+        """What mypy knows of a `table=True` model: SQLModel's metaclass sets `__table__`, which
+        SQLModel does not declare. At run time the tables derive from SQLModel itself."""
+
+        __table__: ClassVar[Table]
+
+else:
+    TableModel = SQLModel
 
 
 def utcnow() -> datetime:
@@ -121,7 +135,7 @@ class DeliveryPolicy(StrEnum):
     batches = "batches"
 
 
-class Shop(SQLModel, table=True):
+class Shop(TableModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     domain: str = Field(sa_type=String(255), unique=True, index=True)
     access_token_encrypted: str | None = Field(default=None, sa_type=Text)
@@ -166,7 +180,7 @@ class Shop(SQLModel, table=True):
         return self.uninstalled_at is None and self.access_token_encrypted is not None
 
 
-class SettingsChange(SQLModel, table=True):
+class SettingsChange(TableModel, table=True):
     """Who changed which of a shop's settings, when: `changes` is JSON `{field: [before, after]}`."""
 
     __tablename__ = "settings_change"
@@ -179,7 +193,7 @@ class SettingsChange(SQLModel, table=True):
     at: datetime = created_at_field()
 
 
-class Customer(SQLModel, table=True):
+class Customer(TableModel, table=True):
     __table_args__ = (
         Index("uq_customer_shop_email", "shop_id", "email", unique=True),
         Index("uq_customer_shop_phone", "shop_id", "phone", unique=True),
@@ -198,7 +212,7 @@ class Customer(SQLModel, table=True):
     updated_at: datetime = created_at_field()
 
 
-class Intent(SQLModel, table=True):
+class Intent(TableModel, table=True):
     __table_args__ = (
         # One pending intent per shop, variant, market, channel and address (the contact given in
         # the signup), enforced by the database: a repeat returns it, whoever's customer it is filed under.
@@ -280,7 +294,7 @@ class DeliveryState(StrEnum):
     failed = "failed"  # could not be applied (logged); kept with its payload, never retried
 
 
-class WebhookDelivery(SQLModel, table=True):
+class WebhookDelivery(TableModel, table=True):
     """Every webhook delivery we accepted; the unique keys make a re-delivery a no-op."""
 
     __tablename__ = "webhook_delivery"
@@ -310,7 +324,7 @@ class WebhookDelivery(SQLModel, table=True):
     )  # the raw body, while pending (or failed/skipped)
 
 
-class OAuthState(SQLModel, table=True):
+class OAuthState(TableModel, table=True):
     """An install in flight: the state nonce (hashed), usable once, until it expires."""
 
     __tablename__ = "oauth_state"
@@ -319,7 +333,7 @@ class OAuthState(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class Variant(SQLModel, table=True):
+class Variant(TableModel, table=True):
     """The shop's variants as we last saw them (products/update, Admin API), and their stock."""
 
     __table_args__ = (
@@ -349,7 +363,7 @@ class Variant(SQLModel, table=True):
     updated_at: datetime = created_at_field()
 
 
-class InventoryLevel(SQLModel, table=True):
+class InventoryLevel(TableModel, table=True):
     """`available` at one location, with Shopify's updated_at so late deliveries never win."""
 
     __tablename__ = "inventory_level"
@@ -360,7 +374,7 @@ class InventoryLevel(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
-class Job(SQLModel, table=True):
+class Job(TableModel, table=True):
     """Durable work for the workers. At most one pending job per (kind, key)."""
 
     __table_args__ = (
@@ -391,7 +405,7 @@ class Job(SQLModel, table=True):
     updated_at: datetime = created_at_field()
 
 
-class RestockEvent(SQLModel, table=True):
+class RestockEvent(TableModel, table=True):
     """One decision: stock went from before to after, so `chosen` signups were picked."""
 
     __tablename__ = "restock_event"
@@ -414,7 +428,7 @@ class NotificationKind(StrEnum):
     optin = "optin"  # "confirm your signup" (double opt-in): written with the signup
 
 
-class Notification(SQLModel, table=True):
+class Notification(TableModel, table=True):
     """The outbox: one row per message, written with what caused it (a restock decision, or a
     signup awaiting confirmation), sent after."""
 
@@ -451,7 +465,7 @@ class Notification(SQLModel, table=True):
     updated_at: datetime = created_at_field()
 
 
-class SendAttempt(SQLModel, table=True):
+class SendAttempt(TableModel, table=True):
     """Every attempt to send a notification, successful or not."""
 
     __tablename__ = "send_attempt"
@@ -469,7 +483,7 @@ class SendAttempt(SQLModel, table=True):
     at: datetime = created_at_field()
 
 
-class RateLimitCounter(SQLModel, table=True):
+class RateLimitCounter(TableModel, table=True):
     """A fixed window's count for one signup limit key (an HMAC: no address in clear)."""
 
     __tablename__ = "rate_limit_counter"
@@ -478,7 +492,7 @@ class RateLimitCounter(SQLModel, table=True):
     expires_at: float = Field(index=True)  # epoch seconds: what `limits` reads and writes
 
 
-class Conversion(SQLModel, table=True):
+class Conversion(TableModel, table=True):
     """An order line attributed to an alert: the alerted shopper bought the alerted variant within
     CONVERSION_WINDOW_DAYS after it was sent. One row per order line, so a redelivered
     `orders/create` counts once. Holds no contact: the shop's figures survive a redaction."""
@@ -512,7 +526,7 @@ class Conversion(SQLModel, table=True):
     created_at: datetime = created_at_field()
 
 
-class DemandAlert(SQLModel, table=True):
+class DemandAlert(TableModel, table=True):
     """The merchant was told (emailed) that a variant's pending signups reached the shop's
     high_demand_threshold: once per variant until it is restocked (the restock deletes the row)."""
 
@@ -531,7 +545,7 @@ class DataRequestStatus(StrEnum):
     ready = "ready"  # `payload` holds the customer's data for the merchant to download
 
 
-class DataRequest(SQLModel, table=True):
+class DataRequest(TableModel, table=True):
     """`customers/data_request`: what we hold on one customer of a shop, assembled by the worker
     for the merchant (who alone may download it), who is emailed when it is ready. A later
     `customers/redact` of the same customer deletes it."""

@@ -9,10 +9,11 @@ from urllib.parse import urlencode
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
+from sqlmodel import col
 
 from . import shop_tokens
 from .config import Settings
-from .db import session_scope
+from .db import rowcount, session_scope
 from .models import OAuthState, Shop, utcnow
 from .shop_tokens import Grant
 from .shops import upsert_installed
@@ -30,7 +31,7 @@ def new_state(engine: Engine, settings: Settings, shop: str) -> str:
     nonce = secrets.token_hex(32)
     now = utcnow()
     with session_scope(engine) as session:
-        session.execute(delete(OAuthState).where(OAuthState.expires_at < now))
+        session.execute(delete(OAuthState).where(col(OAuthState.expires_at) < now))
         session.add(
             OAuthState(
                 nonce_hash=_hash(nonce),
@@ -46,12 +47,12 @@ def consume_state(engine: Engine, shop: str, nonce: str) -> bool:
     with session_scope(engine) as session:
         result = session.execute(
             delete(OAuthState).where(
-                OAuthState.nonce_hash == _hash(nonce),
-                OAuthState.shop == shop,
-                OAuthState.expires_at >= utcnow(),
+                col(OAuthState.nonce_hash) == _hash(nonce),
+                col(OAuthState.shop) == shop,
+                col(OAuthState.expires_at) >= utcnow(),
             )
         )
-        return result.rowcount == 1
+        return rowcount(result) == 1
 
 
 def authorize_url(settings: Settings, shop: str, nonce: str) -> str:

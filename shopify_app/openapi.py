@@ -467,7 +467,11 @@ def _merchant_paths() -> dict[str, Any]:
 
 
 def _merchant_schemas() -> dict[str, Any]:
-    error = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+    error: dict[str, Any] = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string"}},
+    }
     return {
         "MerchantError": error,
         "RateLimited": {

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from .contacts import email_forms
+from .db import rowcount
 from .models import (
     NOTIFICATION_UNSENT,
     Customer,
@@ -59,11 +60,15 @@ def forget_signups(session: Executor, which) -> int:
         .where(which, intents.c.status == IntentStatus.pending.value)
         .values(status=IntentStatus.cancelled.value)
     )
-    return session.execute(
-        update(intents)
-        .where(which)
-        .values(email=None, phone=None, push_subscription=None, contact_key=None, updated_at=now)
-    ).rowcount
+    return rowcount(
+        session.execute(
+            update(intents)
+            .where(which)
+            .values(
+                email=None, phone=None, push_subscription=None, contact_key=None, updated_at=now
+            )
+        )
+    )
 
 
 def redact_customer(

@@ -13,7 +13,6 @@ import ipaddress
 import math
 import random
 import time
-from typing import ClassVar
 
 import limits
 from limits.aio.storage import Storage
@@ -91,7 +90,8 @@ class DatabaseStorage(Storage):
     through the async engine, SQLite in a thread). Only what the fixed-window strategy uses:
     incr, get, get_expiry."""
 
-    STORAGE_SCHEME: ClassVar[list[str]] = ["shopify-app-database"]
+    # `limits` declares it an attribute (not a ClassVar) of type `list[str] | None`
+    STORAGE_SCHEME: list[str] | None = ["shopify-app-database"]  # noqa: RUF012
 
     def __init__(self, engine: Engine, async_engine: AsyncEngine | None) -> None:
         super().__init__()

@@ -145,6 +145,7 @@ def _next_batch(session: Session, shop: ShopRow, variant_id: int, batch: int) ->
     now = inventory.sellable(session, shop["id"], variant["inventory_item_id"])
     if not restock.in_stock(now, policy) or not outbox.has_waiting(session, shop["id"], variant_id):
         return  # sold out again (or no one left): the next restock starts over
+    assert now is not None  # in stock: known
     decision = outbox.decide(
         session,
         shop["id"],

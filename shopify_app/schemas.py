@@ -16,8 +16,9 @@ _DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit() also takes '²
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 
 
-def _shopify_id(kind: str):
-    """Shopify's numeric ids, also as a digit string or a `gid://shopify/{kind}/N` string."""
+def _shopify_id(kind: str) -> tuple[Any, ...]:
+    """Shopify's numeric ids, also as a digit string or a `gid://shopify/{kind}/N` string: the
+    metadata of `Annotated[int, *_shopify_id(kind)]` (a type mypy can read)."""
     gid = re.compile(rf"gid://shopify/{kind}/([0-9]{{1,19}})")
     problem = f"must be a {kind} id: a positive integer, its digits as a string, or gid://shopify/{kind}/<id>"
 
@@ -45,7 +46,7 @@ def _shopify_id(kind: str):
         ],
         "description": f"A Shopify {kind} id (1 to 2^63-1), as an integer, a digit string or a gid",
     }
-    return Annotated[int, BeforeValidator(check), WithJsonSchema(schema)]
+    return BeforeValidator(check), WithJsonSchema(schema)
 
 
 def _optional_text(
@@ -54,8 +55,9 @@ def _optional_text(
     numbers: bool = False,
     description: str | None = None,
     format: str | None = None,
-):
-    """A string (or, with `numbers`, an integer written as one); blank means absent."""
+) -> tuple[Any, ...]:
+    """A string (or, with `numbers`, an integer written as one); blank means absent: the metadata
+    of `Annotated[str | None, *_optional_text(...)]`."""
 
     def check(value: Any) -> str | None:
         if value is None:
@@ -78,20 +80,21 @@ def _optional_text(
             raise ValueError(f"must be at most {max_length} characters")
         return value or None
 
-    text = {"type": "string", "maxLength": max_length, "pattern": NO_NUL}
+    text: dict[str, Any] = {"type": "string", "maxLength": max_length, "pattern": NO_NUL}
     if format:
         text["format"] = format
     number = {"type": "integer", "minimum": 0, "maximum": 10 ** min(max_length, 18) - 1}
-    schema = {"anyOf": [text, number, {"type": "null"}] if numbers else [text, {"type": "null"}]}
+    schema: dict[str, Any] = {
+        "anyOf": [text, number, {"type": "null"}] if numbers else [text, {"type": "null"}]
+    }
     if description:
         schema["description"] = description
-    return Annotated[
-        str | None, BeforeValidator(check), WithJsonSchema(schema), Field(default=None)
-    ]
+    return BeforeValidator(check), WithJsonSchema(schema), Field(default=None)
 
 
-def _whole_number(low: int, high: int, description: str):
-    """A JSON integer (`2.0` is one too) within bounds."""
+def _whole_number(low: int, high: int, description: str) -> tuple[Any, ...]:
+    """A JSON integer (`2.0` is one too) within bounds: the metadata of
+    `Annotated[int, *_whole_number(...)]`."""
 
     def check(value: Any) -> int:
         if isinstance(value, float) and value.is_integer():
@@ -102,13 +105,12 @@ def _whole_number(low: int, high: int, description: str):
             raise ValueError(f"must be between {low} and {high:,}")
         return value
 
-    return Annotated[
-        int,
+    return (
         BeforeValidator(check),
         WithJsonSchema(
             {"type": "integer", "minimum": low, "maximum": high, "description": description}
         ),
-    ]
+    )
 
 
 def _strict_bool(value: Any) -> bool | None:
@@ -135,8 +137,8 @@ def _push(value: Any) -> Any:
     raise ValueError("must be the browser's PushSubscription, as an object or as a JSON string")
 
 
-Quantity = _whole_number(1, MAX_QUANTITY, "How many the shopper wants")
-VariantCount = _whole_number(0, 100_000, "How many variants the product has")
+Quantity = Annotated[int, *_whole_number(1, MAX_QUANTITY, "How many the shopper wants")]
+VariantCount = Annotated[int, *_whole_number(0, 100_000, "How many variants the product has")]
 StrictBool = Annotated[
     bool | None,
     BeforeValidator(_strict_bool),
@@ -199,9 +201,9 @@ class PushSubscriptionIn(BaseModel):
 
 class IntentIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    shopify_variant_id: _shopify_id("ProductVariant")
-    shopify_product_id: _shopify_id("Product")
-    shopify_market_id: _shopify_id("Market") | None = None
+    shopify_variant_id: Annotated[int, *_shopify_id("ProductVariant")]
+    shopify_product_id: Annotated[int, *_shopify_id("Product")]
+    shopify_market_id: Annotated[int, *_shopify_id("Market")] | None = None
     channel: Literal["email", "sms", "push"]
     quantity: Quantity
     source: Literal["api"]
@@ -209,44 +211,56 @@ class IntentIn(BaseModel):
 
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    id: _optional_text(
-        64,
-        description="The customer id an earlier answer gave to whoever created the customer; "
-        "only with it are the customer's stored details updated",
-    ) = None
-    name: _optional_text(255) = None
-    email: _optional_text(
-        320,
-        format="email",
-        description="Required for the email channel; an address that is not valid "
-        "is answered 200 with an error",
-    ) = None
-    phone: _optional_text(
-        32,
-        numbers=True,
-        description="With its country code, without '+'; "
-        "or national form with country / country_code",
-    ) = None
+    id: Annotated[
+        str | None,
+        *_optional_text(
+            64,
+            description="The customer id an earlier answer gave to whoever created the customer; "
+            "only with it are the customer's stored details updated",
+        ),
+    ] = None
+    name: Annotated[str | None, *_optional_text(255)] = None
+    email: Annotated[
+        str | None,
+        *_optional_text(
+            320,
+            format="email",
+            description="Required for the email channel; an address that is not valid "
+            "is answered 200 with an error",
+        ),
+    ] = None
+    phone: Annotated[
+        str | None,
+        *_optional_text(
+            32,
+            numbers=True,
+            description="With its country code, without '+'; "
+            "or national form with country / country_code",
+        ),
+    ] = None
     push: Push = None
-    country_code: _optional_text(8, numbers=True) = None
+    country_code: Annotated[str | None, *_optional_text(8, numbers=True)] = None
     country: Country = None
     accepts_marketing: StrictBool = None
-    locale: _optional_text(
-        35,
-        description="A BCP 47 tag; one the app has messages for (en, fr, de, with any "
-        "region) is kept, any other means the default",
-    ) = None
-    shopify_market_id: _shopify_id("Market") | None = None
-    shopify_customer_id: _shopify_id("Customer") | None = None
+    locale: Annotated[
+        str | None,
+        *_optional_text(
+            35,
+            description="A BCP 47 tag; one the app has messages for (en, fr, de, with any "
+            "region) is kept, any other means the default",
+        ),
+    ] = None
+    shopify_market_id: Annotated[int, *_shopify_id("Market")] | None = None
+    shopify_customer_id: Annotated[int, *_shopify_id("Customer")] | None = None
 
 
 class ProductIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     variant_count: VariantCount | None = None
-    title: _optional_text(255) = None
-    variant_title: _optional_text(255) = None
-    vendor: _optional_text(255) = None
-    sku: _optional_text(255) = None
+    title: Annotated[str | None, *_optional_text(255)] = None
+    variant_title: Annotated[str | None, *_optional_text(255)] = None
+    vendor: Annotated[str | None, *_optional_text(255)] = None
+    sku: Annotated[str | None, *_optional_text(255)] = None
 
 
 class IntentRequest(BaseModel):

@@ -7,7 +7,7 @@ from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from .db import run_async
+from .db import rowcount, run_async
 from .models import Shop, utcnow
 
 shops = Shop.__table__
@@ -94,4 +94,4 @@ def mark_uninstalled(session: Session, domain: str) -> bool:
             updated_at=now,
         )
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1

@@ -7,6 +7,7 @@ import logging
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from shopify_app import coerce, data_requests
 from shopify_app.models import Shop
@@ -20,12 +21,13 @@ log = logging.getLogger(__name__)
 
 def apply(session: Session, delivery: Delivery) -> None:
     payload = delivery.payload if isinstance(delivery.payload, dict) else {}
-    customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
+    customer = payload.get("customer")
+    customer = customer if isinstance(customer, dict) else {}
     email, phone, shopify_id = customer_contacts(customer, delivery)
     request = payload.get("data_request")
     shopify_request_id = coerce.shopify_id(request.get("id")) if isinstance(request, dict) else None
     shop_id = session.execute(
-        select(Shop.id).where(Shop.domain == delivery.shop)
+        select(col(Shop.id)).where(col(Shop.domain) == delivery.shop)
     ).scalar_one_or_none()
     if shop_id is None:
         log.info(

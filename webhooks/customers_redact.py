@@ -7,6 +7,7 @@ import logging
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from shopify_app import coerce, privacy
 from shopify_app.contacts import NotAscii, email_forms, normalize_email, normalize_phone
@@ -62,9 +63,10 @@ def customer_contacts(
 
 def apply(session: Session, delivery: Delivery) -> None:
     payload = delivery.payload if isinstance(delivery.payload, dict) else {}
-    customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
+    customer = payload.get("customer")
+    customer = customer if isinstance(customer, dict) else {}
     shop_id = session.execute(
-        select(Shop.id).where(Shop.domain == delivery.shop)
+        select(col(Shop.id)).where(col(Shop.domain) == delivery.shop)
     ).scalar_one_or_none()
     email, phone, shopify_id = customer_contacts(customer, delivery)
     if shop_id is not None:

@@ -83,7 +83,8 @@ def order_of(payload: Any, delivery: Delivery) -> conversions.Order | None:
     currency = currency if isinstance(currency, str) and CURRENCY.fullmatch(currency) else None
     if currency is None and payload.get("currency") not in (None, ""):
         unusable.append("currency")
-    customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
+    customer = payload.get("customer")
+    customer = customer if isinstance(customer, dict) else {}
     # The shopper: the order's own email and phone (a guest checkout has only these), and its customer's.
     buyer = customer_contacts(
         {"email": payload.get("email"), "phone": payload.get("phone")}, delivery
@@ -110,8 +111,8 @@ def order_of(payload: Any, delivery: Delivery) -> conversions.Order | None:
         currency=currency,
         lines=lines,
         emails=email_forms(buyer[0]) | email_forms(account[0]),
-        phones=frozenset({buyer[1], account[1]} - {None}),
-        customer_ids=frozenset({account[2]} - {None}),
+        phones=frozenset(p for p in (buyer[1], account[1]) if p is not None),
+        customer_ids=frozenset(i for i in (account[2],) if i is not None),
     )
 
 

@@ -38,7 +38,8 @@ def _adjusted(payload: dict, variants: list[inventory.VariantInfo]) -> list[str]
         fields.add("variants[]")
     kept = {v.shopify_variant_id: v for v in variants}
     for raw in sent:
-        info = kept.get(raw.get("id")) if isinstance(raw.get("id"), int) else None
+        raw_id = raw.get("id")
+        info = kept.get(raw_id) if isinstance(raw_id, int) else None
         if info is None:
             fields.add("variants[].id")
             continue

@@ -125,6 +125,7 @@ def dashboard(request: Request, session: AdminSession) -> HTMLResponse:
         request.app.state.clock(),
         beside=partial(listings.list_demand, shop_id=session.shop_id, query={"per_page": "5"}),
     )
+    assert demand is not None  # given `beside`, compute returns what it counted
     return render(
         "dashboard.html",
         **_context(request, session, "dashboard"),

@@ -70,7 +70,7 @@ def render(
     connection: Connection, settings: Settings, shop_id: int, domain: str, values: dict[str, Any]
 ) -> dict:
     row = _most_wanted(connection, shop_id)
-    product = {
+    product: dict[str, Any] = {
         "shopify_variant_id": SAMPLE_VARIANT,
         "product_title": "Sample product",
         "variant_title": None,
@@ -82,7 +82,7 @@ def render(
         product = dict(row._mapping)
         product["product_title"] = product["product_title"] or "Sample product"
     sender_name, reply_to = values.get("sender_name"), values.get("reply_to")
-    common = dict(
+    common: dict[str, Any] = dict(
         notification_id=0,
         intent_id=0,
         shop_domain=domain,

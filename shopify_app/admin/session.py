@@ -119,6 +119,7 @@ async def authenticate(request: Request, token: str | None) -> AdminSession:
     """The session for a token (ApiError 401 if it is not valid); a shop we hold no access token
     for is given one by token exchange first; NotInstalled if that fails."""
     claims = verify(request, token)
+    assert token is not None  # verify refuses a missing token
     try:
         return await run_in_threadpool(load, request, claims, token)
     except NotInstalled:

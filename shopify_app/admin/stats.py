@@ -29,7 +29,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache, partial
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, func, literal_column, select, union_all
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    union_all,
+)
 
 from ..db import concurrently
 from ..models import Conversion, Intent, Notification, Shop
@@ -68,7 +77,7 @@ def _per_day_statement(what: str, days: int):
             sent.sent_at,
             [sent.shop_id == bindparam("shop_id"), sent.kind == "alert", sent.status == "sent"],
         )
-    counts = [
+    counts: list[Select[Any, int]] = [
         select(literal_column(str(i)).label("day"), func.count().label("n")).where(
             *where, column >= bindparam(f"b{i}"), column < bindparam(f"b{i + 1}")
         )

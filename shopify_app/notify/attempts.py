@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -166,7 +166,7 @@ def backoff(attempt: int, retry_after: float | None = None) -> float:
     return random.uniform(0.5, 1.0) * min(BACKOFF_MAX, BACKOFF_BASE**attempt)
 
 
-def record(session: Session, worker: str, outcomes: list[Outcome]) -> None:
+def record(session: Session | Connection, worker: str, outcomes: list[Outcome]) -> None:
     """Write each attempt and move each notification (and its intent) on, in bulk."""
     if not outcomes:
         return

@@ -52,6 +52,9 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
         elif "email" in sendable:  # development
             channels["email"] = FileMailer(DEV_OUTBOX, sender=settings.MAIL_FROM or DEV_SENDER)
         if "sms" in sendable:
+            # sendable_channels: all three are set
+            assert settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN
+            assert settings.TWILIO_FROM_NUMBER
             channels["sms"] = TwilioSms(
                 SendingClient(settings, settings.SEND_CONCURRENCY),
                 owns_http=True,
@@ -61,6 +64,8 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
                 sender=settings.TWILIO_FROM_NUMBER,
             )
         if "push" in sendable:
+            # sendable_channels: both keys and the subject are set
+            assert settings.VAPID_PRIVATE_KEY and settings.VAPID_SUBJECT
             channels["push"] = WebPush(
                 SendingClient(settings, settings.SEND_CONCURRENCY),
                 owns_http=True,

@@ -182,6 +182,7 @@ class SmtpMailer:
             if slot.smtp is not None:
                 slot.smtp.close()
             slot.smtp = await self._connect()
+        assert slot.smtp is not None  # reused: it is connected
         try:
             _, reply = await slot.smtp.sendmail(
                 self.writer.envelope_from, [recipient], data, mail_options=options

@@ -115,7 +115,7 @@ def _claim(connection: Connection, rows: list, now) -> set[int]:
     signup alike cannot both change it: the database orders their writes (PostgreSQL's row lock, and
     it re-checks the WHERE on the row it waited for; SQLite's single writer), and the second finds
     it changed. So one request, and only one, writes or releases the signup's alert."""
-    claimed = set()
+    claimed: set[int] = set()
     for start in range(0, len(rows), CHUNK):
         seen = [(r.id, r.status, r.updated_at) for r in rows[start : start + CHUNK]]
         claimed.update(
@@ -144,6 +144,7 @@ def notify(
         if reason:
             refused[intent_id] = reason
         else:
+            assert row is not None  # a missing signup is refused (NOT_FOUND)
             chosen.append(row)
     now = utcnow()
     claimed = _claim(connection, chosen, now)
@@ -222,7 +223,8 @@ def _sendable():
 def _release(connection: Connection, notification_ids: list[int]) -> list[int]:
     """Held alerts to pending, due now (compare-and-set on their status: a held alert is released
     once); the intent ids released. The caller marks those signups notified."""
-    now, released = utcnow(), []
+    now = utcnow()
+    released: list[int] = []
     for start in range(0, len(notification_ids), CHUNK):
         released.extend(
             connection.execute(

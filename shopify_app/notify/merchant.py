@@ -38,7 +38,8 @@ class MerchantContact:
 
 
 def parse_contact(data: dict) -> MerchantContact:
-    shop = data.get("shop") if isinstance(data.get("shop"), dict) else {}
+    shop = data.get("shop")
+    shop = shop if isinstance(shop, dict) else {}
     email, name = shop.get("email"), shop.get("name")
     return MerchantContact(
         email=email.strip() if isinstance(email, str) and email.strip() else None,

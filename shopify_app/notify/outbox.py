@@ -12,6 +12,7 @@ from sqlalchemy import and_, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import restock
+from ..db import rowcount
 from ..models import (
     Customer,
     DeliveryPolicy,
@@ -178,4 +179,4 @@ def resend(session: Session, notification_id: int) -> bool:
         )
         .values(status=NotificationStatus.pending.value, next_attempt_at=utcnow(), last_error=None)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1

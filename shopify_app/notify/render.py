@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, SignatureExpired
@@ -177,7 +178,7 @@ class Renderer:
                 channel="sms", to=alert.to, text=fit_sms(build, product_full), reference=reference
             )
         if alert.channel == "push":
-            payload = {
+            payload: dict[str, Any] = {
                 "title": t["push_title"],
                 "body": t["push_body"].format(product=product_full),
                 "url": url,
@@ -192,7 +193,7 @@ class Renderer:
                 reference=reference,
             )
         unsubscribe = self.unsubscribe_url(alert.intent_id)
-        context = {
+        context: dict[str, Any] = {
             "t": t,
             "locale": locale,
             "subject": t["subject"].format(product=product_full),
@@ -238,7 +239,7 @@ class Renderer:
                 channel="sms", to=alert.to, text=fit_sms(build, product), reference=reference
             )
         unsubscribe = self.unsubscribe_url(alert.intent_id)
-        context = {
+        context: dict[str, Any] = {
             "t": t,
             "locale": locale,
             "subject": t["optin_subject"].format(product=product),

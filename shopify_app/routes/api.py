@@ -1,5 +1,7 @@
 """The public signup API, STOQ / Restock Rocket compatible: `POST /api/v1/intents.json`."""
 
+from typing import Any
+
 from pydantic import ValidationError
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -84,7 +86,10 @@ async def file_signup(
         raise ApiError(401, UNKNOWN_SHOP) from None
     if outcome.errors:
         return JSON({"intents": [], "errors": outcome.errors}, status_code=200)
-    answer = {"intents": [i.model_dump(mode="json") for i in outcome.intents], "errors": []}
+    answer: dict[str, Any] = {
+        "intents": [i.model_dump(mode="json") for i in outcome.intents],
+        "errors": [],
+    }
     if say_created:
         answer["created"] = outcome.created
     return JSON(answer, status_code=201)

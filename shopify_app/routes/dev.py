@@ -91,7 +91,10 @@ def _signups(engine) -> list[dict]:
     with session_scope(engine) as session:
         rows = (
             session.execute(
-                select(Intent).where(Intent.shop_id == shop_id).order_by(Intent.id.desc()).limit(20)
+                select(Intent)
+                .where(col(Intent.shop_id) == shop_id)
+                .order_by(col(Intent.id).desc())
+                .limit(20)
             )
             .scalars()
             .all()
@@ -136,7 +139,8 @@ def _alerts() -> list[dict]:
 def _storefront_data(request: Request) -> dict:
     engine, settings = request.app.state.engine, request.app.state.settings
     query = request.query_params
-    locale = query.get("locale") if query.get("locale") in devshop.LOCALES else "en"
+    asked = query.get("locale", "")
+    locale = asked if asked in devshop.LOCALES else "en"
     product = devshop.product(query.get("product"))
     stock = devshop.stock(engine)
     product_data = devshop.liquid_product(product, stock, _int(query.get("variant")))
@@ -202,9 +206,9 @@ async def extension_asset(request: Request) -> Response:
 def _levels(engine, item_id: int) -> dict[int, int]:
     with session_scope(engine) as session:
         rows = session.execute(
-            select(InventoryLevel.location_id, InventoryLevel.available).where(
-                InventoryLevel.shop_id == devshop.shop_id(engine),
-                InventoryLevel.inventory_item_id == item_id,
+            select(col(InventoryLevel.location_id), col(InventoryLevel.available)).where(
+                col(InventoryLevel.shop_id) == devshop.shop_id(engine),
+                col(InventoryLevel.inventory_item_id) == item_id,
             )
         )
         return {location: available or 0 for location, available in rows}
@@ -215,14 +219,14 @@ def _settled(engine, variant_id: int, expected: int) -> bool:
     if devshop.stock(engine).get(variant_id) != expected:
         return False
     shop_id = devshop.shop_id(engine)
-    busy_jobs = select(Job.id).where(
-        Job.shop_id == shop_id,
-        Job.kind == JobKind.inventory.value,
+    busy_jobs = select(col(Job.id)).where(
+        col(Job.shop_id) == shop_id,
+        col(Job.kind) == JobKind.inventory.value,
         col(Job.status).in_(JOB_UNFINISHED),
     )
-    busy_mail = select(Notification.id).where(
-        Notification.shop_id == shop_id,
-        Notification.channel == "email",
+    busy_mail = select(col(Notification.id)).where(
+        col(Notification.shop_id) == shop_id,
+        col(Notification.channel) == "email",
         col(Notification.status).in_(NOTIFICATION_ON_ITS_WAY),
     )
     with session_scope(engine) as session:

@@ -176,11 +176,13 @@ def _form(body: bytes, content_type: str) -> dict[str, str]:
     message = BytesParser(policy=HTTP).parsebytes(head + body)
     if not message.is_multipart():
         return {}
-    fields = {}
+    fields: dict[str, str] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if isinstance(name, str) and not part.is_multipart() and part.get_filename() is None:
-            fields.setdefault(name, part.get_payload(decode=True).decode("utf-8", "replace"))
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)  # decoded, a part that is not multipart is bytes
+            fields.setdefault(name, payload.decode("utf-8", "replace"))
     return fields
 
 
@@ -262,6 +264,7 @@ async def optin_page(request: Request) -> Response:
         return pages.render(
             "optin.html", signup.locale, title=t["optin_title"], shop=signup.shop, product=product
         )
+    assert link is not None  # without a link there is no signup (404 above)
     await run_in_threadpool(_confirm_in_thread, request.app.state.engine, signup, link.made_at)
     return pages.message(
         signup.locale,

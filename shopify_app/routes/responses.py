@@ -2,6 +2,7 @@
 readable pages for people, the route for a GET that must not answer HEAD; reading a request's body
 (its size, its JSON)."""
 
+from collections.abc import Mapping
 from html import escape
 from typing import Any
 
@@ -66,7 +67,7 @@ async def render_http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-def errors(status: int, *messages: str, headers: dict[str, str] | None = None) -> JSON:
+def errors(status: int, *messages: str, headers: Mapping[str, str] | None = None) -> JSON:
     return JSON({"errors": list(messages)}, status_code=status, headers=headers)
 
 
@@ -136,5 +137,6 @@ def get_without_head(path: str, endpoint) -> Route:
     GET: for a GET that writes by design (OAuth's state and code, the admin's token exchange),
     since a HEAD (mail scanners, link previews) must change nothing."""
     route = Route(path, endpoint, methods=["GET"])
+    assert route.methods is not None  # a Route given methods keeps them as a set
     route.methods.discard("HEAD")
     return route
