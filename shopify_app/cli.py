@@ -94,7 +94,7 @@ def cmd_api_key(args: argparse.Namespace) -> None:
 
 def cmd_rotate_keys(args: argparse.Namespace) -> None:
     from .db import make_engine
-    from .shop_tokens import reencrypt_tokens
+    from .token_upkeep import reencrypt_tokens
 
     settings = _settings()
     engine = make_engine(settings.DATABASE_URL)
@@ -116,7 +116,7 @@ def cmd_rotate_keys(args: argparse.Namespace) -> None:
 
 def cmd_shops(args: argparse.Namespace) -> None:
     from .db import make_engine
-    from .shop_tokens import describe
+    from .token_upkeep import describe
 
     settings = _settings()
     engine = make_engine(settings.DATABASE_URL)

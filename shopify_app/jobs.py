@@ -134,7 +134,7 @@ def finish(session: Session, job_id: int) -> None:
 
 def wait_for_token(session: Session, job: ClaimedJob) -> None:
     """The job needs the shop's Admin API while the shop must reconnect: it waits, its attempt not
-    counted, until a new token is stored (`shop_tokens.resume_waiting_jobs`). One waits per key."""
+    counted, until a new token is stored (`resume_waiting`). One waits per key."""
     now = utcnow()
     twin = session.execute(
         select(jobs.c.id).where(
@@ -198,3 +198,35 @@ def fail_unknown(session: Session, job: ClaimedJob) -> None:
             updated_at=utcnow(),
         )
     )
+
+
+def resume_waiting(connection: Connection, shop_id: int) -> int:
+    """The shop has a token again: its jobs that waited for one are due now (one per kind and key;
+    a pending twin already does the work of the others)."""
+    now = utcnow()
+    waiting = connection.execute(
+        select(jobs.c.id, jobs.c.kind, jobs.c.key)
+        .where(jobs.c.shop_id == shop_id, jobs.c.status == JobStatus.waiting.value)
+        .order_by(jobs.c.id)
+    ).all()
+    pending = {
+        (r.kind, r.key)
+        for r in connection.execute(
+            select(jobs.c.kind, jobs.c.key).where(
+                jobs.c.shop_id == shop_id, jobs.c.status == JobStatus.pending.value
+            )
+        )
+    }
+    for job in waiting:
+        twin = (job.kind, job.key) in pending
+        pending.add((job.kind, job.key))
+        connection.execute(
+            update(jobs)
+            .where(jobs.c.id == job.id)
+            .values(
+                status=JobStatus.done.value if twin else JobStatus.pending.value,
+                run_at=now,
+                updated_at=now,
+            )
+        )
+    return len(waiting)

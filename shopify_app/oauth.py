@@ -15,8 +15,8 @@ from . import shop_tokens
 from .config import Settings
 from .db import rowcount, session_scope
 from .models import OAuthState, Shop, utcnow
-from .shop_tokens import Grant
 from .shops import upsert_installed
+from .token_grants import Grant
 
 __all__ = ["Grant", "authorize_url", "consume_state", "new_state", "store_shop"]
 log = logging.getLogger(__name__)

@@ -26,17 +26,16 @@ import httpx
 from sqlalchemy import Connection, select, text, update
 from sqlalchemy.engine import Engine
 
+from . import jobs, token_grants
 from .config import Settings
-from .keys import decrypt_token, encrypt_token, reencrypt_token
-from .models import Job, JobStatus, Shop, utcnow
+from .keys import decrypt_token, encrypt_token
+from .models import Shop, utcnow
 from .shops import upsert_installed
+from .token_grants import Grant, TokenRefused, TokenUnavailable
 
 log = logging.getLogger(__name__)
-shops, jobs = Shop.__table__, Job.__table__
+shops = Shop.__table__
 
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
-OFFLINE_TOKEN = "urn:shopify:params:oauth:token-type:offline-access-token"
 RECONNECT_LOG_INTERVAL = timedelta(hours=1)
 # A lost answer (timeout after Shopify rotated) is retried with the same refresh token, which
 # Shopify keeps valid until the new access token is used; this many tries in all.
@@ -50,16 +49,6 @@ class TokenKind(StrEnum):
     none = "none"  # uninstalled: no token held
 
 
-class TokenUnavailable(Exception):
-    """Shopify's token endpoint failed for now (network, timeout, 5xx, 429, garbage): try later."""
-
-    retry_after: float | None = None
-
-
-class TokenRefused(Exception):
-    """Shopify refused the grant for good (`invalid_grant`: revoked, expired, already used)."""
-
-
 class ReconnectNeeded(Exception):
     """The shop holds no token Shopify accepts; the merchant must open the app (or reinstall)."""
 
@@ -68,106 +57,6 @@ class ReconnectNeeded(Exception):
             f"{shop}: Shopify refused this app's token; the merchant must open the app to reconnect"
         )
         self.shop = shop
-
-
-@dataclass(frozen=True)
-class Grant:
-    """What Shopify's token endpoint answered. `expires_in` None: a non-expiring token."""
-
-    access_token: str
-    scope: str
-    expires_in: int | None = None
-    refresh_token: str | None = None
-    refresh_token_expires_in: int | None = None
-
-    def __repr__(self) -> str:  # never print a token, not even in a traceback's locals
-        return f"Grant(scope={self.scope!r}, expires_in={self.expires_in}, refresh={self.refresh_token is not None})"
-
-
-# -- Talking to Shopify's token endpoint --------------------------------------------------------------
-def _credentials(settings: Settings) -> dict[str, str]:
-    return {"client_id": settings.SHOPIFY_API_KEY, "client_secret": settings.SHOPIFY_API_SECRET}
-
-
-def code_grant(settings: Settings, code: str) -> dict[str, str]:
-    return {**_credentials(settings), "code": code, "expiring": "1"}
-
-
-def id_token_grant(settings: Settings, session_token: str) -> dict[str, str]:
-    return {
-        **_credentials(settings),
-        "grant_type": TOKEN_EXCHANGE,
-        "subject_token": session_token,
-        "subject_token_type": ID_TOKEN,
-        "requested_token_type": OFFLINE_TOKEN,
-        "expiring": "1",
-    }
-
-
-def migration_grant(settings: Settings, offline_token: str) -> dict[str, str]:
-    """A non-expiring offline token traded for an expiring one, without the merchant (Shopify's
-    "Migrate to expiring offline access tokens"); a retry with the same token returns the same pair."""
-    return {
-        **_credentials(settings),
-        "grant_type": TOKEN_EXCHANGE,
-        "subject_token": offline_token,
-        "subject_token_type": OFFLINE_TOKEN,
-        "requested_token_type": OFFLINE_TOKEN,
-        "expiring": "1",
-    }
-
-
-def refresh_grant(settings: Settings, refresh_token: str) -> dict[str, str]:
-    return {**_credentials(settings), "grant_type": "refresh_token", "refresh_token": refresh_token}
-
-
-def _seconds(value: Any) -> int | None:
-    return (
-        int(value)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
-        else None
-    )
-
-
-def parse_grant(response: httpx.Response) -> Grant:
-    """The grant in Shopify's answer, TokenRefused for a 4xx, TokenUnavailable for anything else."""
-    if response.status_code == 429 or response.status_code >= 500:
-        raise TokenUnavailable(f"token endpoint answered {response.status_code}")
-    try:
-        data = response.json()
-    except ValueError:
-        raise TokenUnavailable("token endpoint answered something that is not JSON") from None
-    if not isinstance(data, dict):
-        raise TokenUnavailable("token endpoint answered something that is not an object")
-    if response.status_code != 200:
-        error = data.get("error")
-        raise TokenRefused(
-            f"token endpoint answered {response.status_code}"
-            + (f" ({error})" if isinstance(error, str) else "")
-        )
-    token, scope = data.get("access_token"), data.get("scope")
-    if not isinstance(token, str) or not token:
-        raise TokenUnavailable("token endpoint gave no access_token")
-    refresh = data.get("refresh_token")
-    return Grant(
-        access_token=token,
-        scope=scope if isinstance(scope, str) else "",
-        expires_in=_seconds(data.get("expires_in")),
-        refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-        refresh_token_expires_in=_seconds(data.get("refresh_token_expires_in")),
-    )
-
-
-def _post(client: httpx.Client, settings: Settings, shop: str, body: dict[str, str]) -> Grant:
-    try:
-        response = client.post(settings.admin_url(shop, "/admin/oauth/access_token"), json=body)
-    except httpx.HTTPError as exc:
-        raise TokenUnavailable(f"token request failed: {type(exc).__name__}") from None
-    return parse_grant(response)
-
-
-def _client(settings: Settings) -> httpx.Client:
-    return httpx.Client(timeout=settings.SHOPIFY_HTTP_TIMEOUT, follow_redirects=False)
 
 
 # -- The per-shop lock --------------------------------------------------------------------------------
@@ -224,39 +113,7 @@ def store(connection: Connection, settings: Settings, shop_id: int, grant: Grant
     connection.execute(
         update(shops).where(shops.c.id == shop_id).values(**grant_values(settings, grant, utcnow()))
     )
-    resume_waiting_jobs(connection, shop_id)
-
-
-def resume_waiting_jobs(connection: Connection, shop_id: int) -> int:
-    """The shop has a token again: its jobs that waited for one are due now (one per kind and key;
-    a pending twin already does the work of the others)."""
-    now = utcnow()
-    waiting = connection.execute(
-        select(jobs.c.id, jobs.c.kind, jobs.c.key)
-        .where(jobs.c.shop_id == shop_id, jobs.c.status == JobStatus.waiting.value)
-        .order_by(jobs.c.id)
-    ).all()
-    pending = {
-        (r.kind, r.key)
-        for r in connection.execute(
-            select(jobs.c.kind, jobs.c.key).where(
-                jobs.c.shop_id == shop_id, jobs.c.status == JobStatus.pending.value
-            )
-        )
-    }
-    for job in waiting:
-        twin = (job.kind, job.key) in pending
-        pending.add((job.kind, job.key))
-        connection.execute(
-            update(jobs)
-            .where(jobs.c.id == job.id)
-            .values(
-                status=JobStatus.done.value if twin else JobStatus.pending.value,
-                run_at=now,
-                updated_at=now,
-            )
-        )
-    return len(waiting)
+    jobs.resume_waiting(connection, shop_id)
 
 
 # -- Reading ------------------------------------------------------------------------------------------
@@ -293,7 +150,7 @@ class StoredToken:
         return self.expires_at - now > timedelta(seconds=margin)
 
 
-_COLUMNS = (
+COLUMNS = (
     shops.c.id,
     shops.c.domain,
     shops.c.access_token_encrypted,
@@ -324,7 +181,7 @@ def _stored(settings: Settings, row) -> StoredToken:
 def read(connection: Connection, settings: Settings, shop_id: int) -> StoredToken | None:
     """The shop's token while it is installed, else None."""
     row = connection.execute(
-        select(*_COLUMNS).where(
+        select(*COLUMNS).where(
             shops.c.id == shop_id,
             shops.c.uninstalled_at.is_(None),
             shops.c.access_token_encrypted.is_not(None),
@@ -372,13 +229,13 @@ def _renew(client: httpx.Client, settings: Settings, stored: StoredToken) -> Gra
     """A new pair for `stored`: a refresh, or the migration of a non-expiring token. A lost answer
     is asked again with the same token (Shopify keeps it valid until the new pair is used)."""
     body = (
-        refresh_grant(settings, stored.refresh_token)
+        token_grants.refresh_grant(settings, stored.refresh_token)
         if stored.refresh_token
-        else migration_grant(settings, stored.access_token or "")
+        else token_grants.migration_grant(settings, stored.access_token or "")
     )
     for attempt in range(1, REFRESH_TRIES + 1):
         try:
-            return _post(client, settings, stored.shop, body)
+            return token_grants.post(client, settings, stored.shop, body)
         except TokenUnavailable as exc:
             if attempt == REFRESH_TRIES:
                 raise
@@ -420,7 +277,7 @@ def usable_token(
             return stored.access_token  # renewed by someone else since that call
         if refused is None and stored.fresh(settings, utcnow()):
             return stored.access_token
-        with _client(settings) as client:
+        with token_grants.client(settings) as client:
             try:
                 grant = _renew(client, settings, stored)
             except (TokenRefused, TokenUnavailable) as exc:
@@ -453,8 +310,8 @@ def acquire_and_store(engine: Engine, settings: Settings, shop: str, body: dict[
     """Exchange `body` at Shopify and store the shop with its new token, under the shop's lock (the
     install callback and the admin's token exchange). Returns the shop's row id. A re-install
     clears uninstalled_at."""
-    with locked(engine, shop) as connection, _client(settings) as client:
-        grant = _post(client, settings, shop, body)
+    with locked(engine, shop) as connection, token_grants.client(settings) as client:
+        grant = token_grants.post(client, settings, shop, body)
         shop_id = upsert_installed(connection, shop, grant.scope)
         store(connection, settings, shop_id, grant)
     log.info(
@@ -462,107 +319,3 @@ def acquire_and_store(engine: Engine, settings: Settings, shop: str, body: dict[
         extra={"shop": shop, "scopes": grant.scope, "expiring": grant.expires_in is not None},
     )
     return shop_id
-
-
-# -- Operators ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ShopTokenInfo:
-    domain: str
-    installed: bool
-    kind: TokenKind
-    access_expires_at: datetime | None
-    refresh_expires_at: datetime | None
-
-
-def describe(engine: Engine, settings: Settings) -> list[ShopTokenInfo]:
-    """Every shop with its token kind and expiries, without secrets (`shopify-app shops`)."""
-    with engine.connect() as connection:
-        rows = connection.execute(
-            select(*_COLUMNS, shops.c.uninstalled_at).order_by(shops.c.domain)
-        ).all()
-    described = []
-    for row in rows:
-        installed = row.uninstalled_at is None and row.access_token_encrypted is not None
-        kind = (
-            TokenKind.none
-            if not installed
-            else TokenKind.reconnect_needed
-            if row.reconnect_needed_at
-            else TokenKind.expiring
-            if row.access_token_expires_at
-            else TokenKind.non_expiring
-        )
-        described.append(
-            ShopTokenInfo(
-                domain=row.domain,
-                installed=installed,
-                kind=kind,
-                access_expires_at=row.access_token_expires_at if installed else None,
-                refresh_expires_at=row.refresh_token_expires_at if installed else None,
-            )
-        )
-    return described
-
-
-def needing_upkeep(engine: Engine, within: timedelta) -> list[int]:
-    """Installed shops whose token should be renewed without waiting for a call: a non-expiring one
-    (to migrate before Shopify stops taking them), or a refresh token expiring within `within`
-    (kept alive for a shop that has had no Admin API work for weeks)."""
-    now = utcnow()
-    with engine.connect() as connection:
-        return list(
-            connection.execute(
-                select(shops.c.id).where(
-                    shops.c.uninstalled_at.is_(None),
-                    shops.c.access_token_encrypted.is_not(None),
-                    shops.c.reconnect_needed_at.is_(None),
-                    shops.c.access_token_expires_at.is_(None)
-                    | (
-                        shops.c.refresh_token_expires_at.is_not(None)
-                        & (shops.c.refresh_token_expires_at < now + within)
-                    ),
-                )
-            ).scalars()
-        )
-
-
-def renew(engine: Engine, settings: Settings, shop_id: int) -> str:
-    """Renew the shop's token now, whatever its expiry (upkeep): `usable_token` as if refused."""
-    with engine.connect() as connection:
-        stored = read(connection, settings, shop_id)
-    if stored is None or stored.access_token is None:
-        raise LookupError(f"shop {shop_id} is not installed")
-    return usable_token(engine, settings, shop_id, refused=stored.access_token)
-
-
-def reencrypt_tokens(engine: Engine, settings: Settings) -> tuple[int, int]:
-    """Every stored access and refresh token under the current SECRET_KEY (after a rotation, with
-    the old key in SECRET_KEY_FALLBACKS). Returns (tokens re-encrypted, tokens no key of the ring opens)."""
-    done = unreadable = 0
-    with engine.begin() as connection:
-        rows = connection.execute(
-            select(
-                shops.c.id,
-                shops.c.domain,
-                shops.c.access_token_encrypted,
-                shops.c.refresh_token_encrypted,
-            )
-        ).all()
-        for row in rows:
-            values = {}
-            for column in ("access_token_encrypted", "refresh_token_encrypted"):
-                if getattr(row, column) is None:
-                    continue
-                fresh = reencrypt_token(settings.secret_keys, getattr(row, column))
-                if fresh is None:
-                    unreadable += 1
-                    log.warning(
-                        "stored token opens with no key of the ring",
-                        extra={"shop": row.domain, "token": column},
-                    )
-                    continue
-                values[column] = fresh
-                done += 1
-            if values:
-                connection.execute(update(shops).where(shops.c.id == row.id).values(**values))
-    return done, unreadable

@@ -14,6 +14,7 @@ from .job_context import JobContext, ShopRow
 from .jobs import ClaimedJob
 from .models import JobKind
 from .notify import merchant
+from .token_upkeep import needing_upkeep, renew
 
 log = logging.getLogger("shopify_app.worker")
 Handler = Callable[[JobContext, ShopRow, ClaimedJob], Awaitable[None]]
@@ -59,9 +60,9 @@ def token_upkeep(ctx: JobContext) -> int:
     """Shops whose token should be renewed before any call needs it: non-expiring tokens are
     migrated (Shopify refuses them from 2027-01-01), refresh tokens near their end renewed."""
     renewed = 0
-    for shop_id in shop_tokens.needing_upkeep(ctx.engine, REFRESH_TOKEN_UPKEEP):
+    for shop_id in needing_upkeep(ctx.engine, REFRESH_TOKEN_UPKEEP):
         try:
-            shop_tokens.renew(ctx.engine, ctx.settings, shop_id)
+            renew(ctx.engine, ctx.settings, shop_id)
             renewed += 1
         except (shop_tokens.ReconnectNeeded, LookupError):
             pass  # logged where it was found

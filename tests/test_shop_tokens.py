@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 
-from shopify_app import inventory_queries, shop_tokens, tasks
+from shopify_app import inventory_queries, shop_tokens, tasks, token_grants
 from shopify_app.admin_api import AdminApi, StoredTokens
 from shopify_app.keys import decrypt_token
 from shopify_app.models import Job, Shop, utcnow
@@ -112,8 +112,8 @@ def test_the_admins_token_exchange_asks_for_an_expiring_token(
     assert page.status_code == 200
     [request] = fake_shopify.token_requests
     assert (
-        request["grant_type"] == shop_tokens.TOKEN_EXCHANGE
-        and request["subject_token_type"] == shop_tokens.ID_TOKEN
+        request["grant_type"] == token_grants.TOKEN_EXCHANGE
+        and request["subject_token_type"] == token_grants.ID_TOKEN
     )
     assert request["expiring"] == "1"
     assert stored(engine, settings, "managed-shop.myshopify.com").kind == TokenKind.expiring
@@ -318,7 +318,7 @@ def test_a_non_expiring_token_is_migrated_by_the_worker_without_the_merchant(
     assert run(upkeep()) == 1
     [migration] = [r for r in fake_shopify.token_requests if r.get("subject_token") == old]
     assert (
-        migration["subject_token_type"] == shop_tokens.OFFLINE_TOKEN
+        migration["subject_token_type"] == token_grants.OFFLINE_TOKEN
         and migration["expiring"] == "1"
     )
     now = stored(engine, settings)
@@ -336,7 +336,7 @@ def test_a_non_expiring_token_is_moved_to_an_expiring_one_on_the_next_admin_load
     page = client.get(f"/app?shop={SHOP}&id_token={session_token(SHOP)}")
     assert page.status_code == 200 and 'id="reconnect"' not in page.text
     [exchange] = fake_shopify.token_requests
-    assert exchange["subject_token_type"] == shop_tokens.ID_TOKEN and exchange["expiring"] == "1"
+    assert exchange["subject_token_type"] == token_grants.ID_TOKEN and exchange["expiring"] == "1"
     assert stored(engine, settings).kind == TokenKind.expiring
 
 

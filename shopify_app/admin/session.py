@@ -9,7 +9,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from .. import shop_tokens
+from .. import shop_tokens, token_grants
 from ..models import Shop
 from ..routes.responses import ApiError, tag_shop
 from ..shop_tokens import TokenKind
@@ -108,7 +108,7 @@ async def exchange_token(request: Request, shop: str, session_token: str) -> Non
             request.app.state.engine,
             settings,
             shop,
-            shop_tokens.id_token_grant(settings, session_token),
+            token_grants.id_token_grant(settings, session_token),
         )
     except (shop_tokens.TokenUnavailable, shop_tokens.TokenRefused) as exc:
         log.warning("token exchange failed", extra={"shop": shop, "reason": str(exc)})

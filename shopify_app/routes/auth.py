@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from .. import oauth, shop_tokens
+from .. import oauth, shop_tokens, token_grants
 from ..keys import signer, unsign
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
 from .responses import get_without_head, page, tag_shop
@@ -104,7 +104,7 @@ async def callback(request: Request) -> Response:
             request.app.state.engine,
             settings,
             shop,
-            shop_tokens.code_grant(settings, code),
+            token_grants.code_grant(settings, code),
         )
     except (shop_tokens.TokenUnavailable, shop_tokens.TokenRefused) as exc:
         log.error("token exchange failed", extra={"reason": str(exc)})
