@@ -1,19 +1,20 @@
 """The admin's paged lists (signups, products in demand, deliveries). Filters arrive as query
-strings; a bad one is a ValueError naming it.
+strings; a bad one is ApiError(400) naming it.
 
 A signup's status is shown as `held` while it is pending and its alert waits for the merchant
 (written by a restock while automatic sending was off; notify/manual.py sends it)."""
 
-import math
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Connection, and_, case, func, or_, select, type_coerce
 
+from ..coerce import ID_MAX
+from ..errors import ApiError
 from ..models import Intent, Notification, NotificationStatus, RestockEvent, Variant
 from ..notify.channels import CHANNELS
 from ..notify.outbox import has_held_alert
+from ..paging import Page
 from ..unsent import was_sent
 
 intents, notifications, events = Intent.__table__, Notification.__table__, RestockEvent.__table__
@@ -24,26 +25,12 @@ NOTIFICATION_STATUSES = ("pending", "held", "sending", "sent", "failed", "cancel
 MAX_PER_PAGE = 500
 
 
-@dataclass(frozen=True)
-class Page:
-    page: int
-    per_page: int
-
-    def meta(self, total: int) -> dict[str, int]:
-        return {
-            "total_count": total,
-            "page": self.page,
-            "per_page": self.per_page,
-            "total_pages": math.ceil(total / self.per_page),
-        }
-
-
 def _whole(query, name: str, default: int, low: int, high: int) -> int:
     raw = query.get(name)
     if raw is None or raw == "":
         return default
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
-        raise ValueError(f"{name}: must be a whole number from {low} to {high}")
+        raise ApiError(400, f"{name}: must be a whole number from {low} to {high}")
     return int(raw)
 
 
@@ -57,7 +44,7 @@ def paging(query, default_per_page: int = 50) -> Page:
 def _choice(query, name: str, allowed: tuple[str, ...]) -> str | None:
     value = query.get(name) or None
     if value is not None and value not in allowed:
-        raise ValueError(f"{name}: must be one of {', '.join(allowed)}")
+        raise ApiError(400, f"{name}: must be one of {', '.join(allowed)}")
     return value
 
 
@@ -108,13 +95,13 @@ def intent_filters(shop_id: int, query) -> list:
         where.append(intents.c.channel == channel)
     if query.get("shopify_variant_id"):
         where.append(
-            intents.c.shopify_variant_id == _whole(query, "shopify_variant_id", 0, 1, 2**63 - 1)
+            intents.c.shopify_variant_id == _whole(query, "shopify_variant_id", 0, 1, ID_MAX)
         )
     if q := (query.get("q") or "").strip():
         if len(q) > 320:
-            raise ValueError("q: must be at most 320 characters")
+            raise ApiError(400, "q: must be at most 320 characters")
         if "\x00" in q:  # no address holds one, and PostgreSQL refuses it in a parameter
-            raise ValueError("q: must not contain NUL characters")
+            raise ApiError(400, "q: must not contain NUL characters")
         where.append(
             or_(
                 intents.c.email.like(_like(q.lower()), escape="\\"),
@@ -146,7 +133,7 @@ def list_intents(connection: Connection, shop_id: int, query) -> dict[str, Any]:
         .where(*where)
         .order_by(intents.c.id.desc())
         .limit(page.per_page)
-        .offset((page.page - 1) * page.per_page)
+        .offset(page.offset)
     ).all()
     return {"intents": [intent_public(r) for r in rows], "meta": page.meta(total)}
 
@@ -193,7 +180,7 @@ def list_demand(connection: Connection, shop_id: int, query) -> dict[str, Any]:
         )
         .order_by(func.count().desc(), intents.c.shopify_variant_id)
         .limit(page.per_page)
-        .offset((page.page - 1) * page.per_page)
+        .offset(page.offset)
         .subquery()
     )
 
@@ -337,6 +324,6 @@ def list_deliveries(connection: Connection, shop_id: int, query) -> dict[str, An
         delivery_select(where)
         .order_by(notifications.c.id.desc())
         .limit(page.per_page)
-        .offset((page.page - 1) * page.per_page)
+        .offset(page.offset)
     ).all()
     return {"deliveries": [delivery_public(r) for r in rows], "meta": page.meta(total)}

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from .. import data_requests
+from ..errors import ApiError
 from ..notify.render import TEMPLATES
 from ..shop_tokens import TokenKind
 from . import listings, preview, stats
@@ -222,13 +223,13 @@ PAGES = {
 }
 
 
-def bad_filter(request: Request, session: AdminSession, name: str, exc: ValueError) -> HTMLResponse:
+def bad_filter(request: Request, session: AdminSession, name: str, exc: ApiError) -> HTMLResponse:
     return render(
         "error.html",
         status=400,
         **_context(request, session, name),
         title="Cannot show this page",
-        message=str(exc),
+        message="; ".join(exc.messages),
         detail=None,
         back=True,
     )
