@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -110,7 +110,7 @@ def begin_install(
     engine: Engine,
     settings: Settings,
     shop: str,
-    query: Sequence[tuple[str, str]],
+    query: list[tuple[str, str]],
     clock: Callable[[], float],
 ) -> tuple[str, str]:
     """(the consent URL, the state cookie's value). A link that carries an `hmac` must verify
@@ -154,7 +154,7 @@ def finish_install(
     engine: Engine,
     settings: Settings,
     shop: str,
-    query: Sequence[tuple[str, str]],
+    query: list[tuple[str, str]],
     cookie: str | None,
     clock: Callable[[], float],
 ) -> None:

@@ -161,7 +161,7 @@ def unsubscribe_form(body: bytes, content_type: str) -> dict[str, str]:
     message = BytesParser(policy=HTTP).parsebytes(head + body)
     if not message.is_multipart():
         return {}
-    fields = {}
+    fields: dict[str, str] = {}
     for part in message.iter_parts():
         name = part.get_param("name", header="content-disposition")
         if isinstance(name, str) and not part.is_multipart() and part.get_filename() is None:

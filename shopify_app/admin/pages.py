@@ -15,7 +15,7 @@ from .. import data_requests
 from ..errors import ApiError
 from ..notify.render import TEMPLATES
 from ..shop_tokens import TokenKind
-from . import listings, preview, stats
+from . import delivery_log, listings, preview, stats
 from . import settings as shop_settings
 from .session import AdminSession
 
@@ -169,14 +169,14 @@ def signups(request: Request, session: AdminSession) -> HTMLResponse:
 
 def deliveries(request: Request, session: AdminSession) -> HTMLResponse:
     with request.app.state.engine.connect() as connection:
-        result = listings.list_deliveries(connection, session.shop_id, request.query_params)
+        result = delivery_log.list_deliveries(connection, session.shop_id, request.query_params)
     return render(
         "deliveries.html",
         **_context(request, session, "deliveries"),
         title="Delivery log",
         rows=result["deliveries"],
         meta=result["meta"],
-        statuses=listings.NOTIFICATION_STATUSES,
+        statuses=delivery_log.NOTIFICATION_STATUSES,
         channels=listings.CHANNELS,
     )
 

@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import data_requests, unsent
-from ..admin import exports, listings, pages, preview, sending, stats
+from ..admin import delivery_log, exports, listings, pages, preview, sending, stats
 from ..admin import settings as shop_settings
 from ..admin.session import AdminSession, NotInstalled, api_session, authenticate, on_page_load
 from ..coerce import shopify_id
@@ -156,7 +156,7 @@ def get_demand(request: Request, session: AdminSession, body: Any) -> dict:
 @api
 def get_deliveries(request: Request, session: AdminSession, body: Any) -> dict:
     with _engine(request).connect() as connection:
-        return listings.list_deliveries(connection, session.shop_id, request.query_params)
+        return delivery_log.list_deliveries(connection, session.shop_id, request.query_params)
 
 
 def _attachment(name: str) -> dict[str, str]:
