@@ -18,12 +18,13 @@ import webhooks
 from . import logs
 from .config import Settings, load_settings
 from .db import is_transient, make_async_engine, make_engine
+from .errors import ApiError, PageError
 from .http_client import http_client
 from .middleware import RequestLog, SecurityHeaders
 from .notify.service import running_worker
 from .ratelimit import SignupLimits
 from .routes import admin, api, auth, dev, health, links, merchant_api, proxy
-from .routes.responses import ApiError, errors, render_api_error, render_http_error
+from .routes.responses import errors, render_api_error, render_http_error, render_page_error
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ def create_app(
         middleware=[Middleware(RequestLog), Middleware(SecurityHeaders)],
         exception_handlers={
             ApiError: render_api_error,
+            PageError: render_page_error,
             HTTPException: render_http_error,
             DBAPIError: _database_unavailable,
             500: _server_error,

@@ -341,7 +341,7 @@ def to_public(
 def _ask_to_confirm(session: Executor, intent: dict[str, Any], *, repeat: bool = False) -> None:
     """Queue a confirmation (double opt-in) through the outbox; an address gets at most one an hour.
     One still waiting to be sent covers this signup too (its link, made when it is sent, confirms
-    every signup of the address waiting then: routes/links.py). Otherwise a new signup gets its
+    every signup of the address waiting then: shopper_links.py). Otherwise a new signup gets its
     own, an hour after the last one went out if that was less than an hour ago; a repeat of a
     signup (whose link may have been lost) gets another only once the hour is up."""
     now = utcnow()

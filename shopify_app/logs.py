@@ -12,6 +12,7 @@ import sys
 from datetime import UTC, datetime
 
 import orjson
+from starlette.requests import HTTPConnection
 
 current_shop: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "current_shop", default=None
@@ -29,6 +30,11 @@ _SECRET_KEYS = re.compile(
     r"(?i)(?<![a-z_])(access_token|client_secret|password|auth_token|secret|code|hmac|signature)"
     r"(['\"]?\s*[=:]\s*['\"]?)[^'\"&\s,}]+"
 )
+
+
+def tag_shop(request: HTTPConnection, shop: str) -> None:
+    """Name the shop this request is about, for the request's log line (middleware.RequestLog)."""
+    request.scope.setdefault("state", {})["shop"] = shop
 
 
 def redact_path(path: str) -> str:

@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from .coerce import ID_MAX
 from .schemas import IntentPublic, IntentRequest
 
 _REF = "#/components/schemas/{model}"
@@ -268,7 +269,7 @@ _UNSENT = (
     "or cancelled before any alert); sent: one was (queued, delivered or failed). The admin's delete uses the "
     "same rule."
 )
-_ID = {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+_ID = {"type": "integer", "minimum": 1, "maximum": ID_MAX}
 _IDS = {"type": "array", "items": _ID, "minItems": 1, "maxItems": 500}
 _BODY_PROBLEMS = (
     "The body is not a JSON object, or a field is missing or of the wrong kind (the message "

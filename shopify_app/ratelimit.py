@@ -24,10 +24,10 @@ from starlette.requests import Request
 
 from .config import Settings
 from .db import dialect_insert_for
+from .errors import ApiError
 from .group_insert import GroupWriter
 from .keys import derive_key
 from .models import IntentSource, RateLimitCounter
-from .routes.responses import ApiError
 
 counters = RateLimitCounter.__table__
 _COUNTER = select(counters.c.count, counters.c.expires_at).where(counters.c.key == bindparam("key"))

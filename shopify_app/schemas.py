@@ -10,9 +10,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
 
-MAX_SHOPIFY_ID = 2**63 - 1
+from .coerce import ID_MAX, shopify_id
+
 MAX_QUANTITY = 1_000_000
-_DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit() also takes '²' and '٣'
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 
 
@@ -26,19 +26,17 @@ def _shopify_id(kind: str) -> tuple[Any, ...]:
         if isinstance(value, str):
             text = value.strip()
             match = gid.fullmatch(text)
-            digits = match.group(1) if match else text
-            if not _DIGITS.fullmatch(digits):
-                raise ValueError(problem)
-            value = int(digits)
+            value = match.group(1) if match else text
         elif isinstance(value, float) and value.is_integer() and abs(value) < 2**64:
             value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_SHOPIFY_ID:
+        found = shopify_id(value)
+        if found is None:
             raise ValueError(problem)
-        return value
+        return found
 
     schema = {
         "anyOf": [
-            {"type": "integer", "minimum": 1, "maximum": MAX_SHOPIFY_ID},
+            {"type": "integer", "minimum": 1, "maximum": ID_MAX},
             {
                 "type": "string",
                 "pattern": rf"^([1-9][0-9]{{0,17}}|gid://shopify/{kind}/[1-9][0-9]{{0,17}})$",

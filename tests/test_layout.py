@@ -112,3 +112,30 @@ def test_no_test_module_imports_from_another_or_from_a_conftest():
                 if last.startswith("test_") or last == "conftest":
                     offenders.append(f"{path.relative_to(ROOT)}: from {node.module}")
     assert not offenders, offenders
+
+
+ROUTES = "shopify_app.routes"
+ASSEMBLES_THE_APP = "shopify_app.app"  # builds the application from the route lists
+
+
+def _is_routes(module: str) -> bool:
+    return module == ROUTES or module.startswith(ROUTES + ".")
+
+
+def test_no_module_outside_routes_imports_from_routes():
+    # Routing sits on top: services, errors and webhooks/ are below it (errors.py, not routes/).
+    offenders = sorted(
+        f"{name} imports {target}"
+        for name, targets in import_graph().items()
+        if not _is_routes(name) and name != ASSEMBLES_THE_APP
+        for target in targets
+        if _is_routes(target)
+    )
+    assert offenders == []
+
+
+def test_the_routes_check_sees_relative_imports_and_the_modules_that_moved_away():
+    graph = import_graph()
+    assert "shopify_app.routes.responses" in graph[ASSEMBLES_THE_APP]
+    assert "shopify_app.errors" in graph["shopify_app.admin.session"]  # `from ..errors import`
+    assert "shopify_app.errors" in graph["webhooks.receive"]

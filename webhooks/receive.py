@@ -28,9 +28,11 @@ from starlette.responses import Response
 
 from shopify_app import coerce
 from shopify_app.db import insert_ignoring_conflicts, is_transient, session_scope
+from shopify_app.errors import ApiError
 from shopify_app.group_insert import GroupInsert
+from shopify_app.logs import tag_shop
 from shopify_app.models import DeliveryState, WebhookDelivery, utcnow
-from shopify_app.routes.responses import BodyTooLarge, errors, read_body, tag_shop
+from shopify_app.request_body import BodyTooLarge, read_body
 from shopify_app.verify import VerificationError, sanitize_shop_domain, verify_webhook_hmac
 from shopify_app.webhook_payloads import NotJson, failure, parse_json
 
@@ -81,18 +83,18 @@ def record(
     return session.execute(stmt).first() is not None
 
 
-async def verified(request: Request, topic: str) -> Delivery | Response:
-    """The delivery, or the response refusing it."""
+async def verified(request: Request, topic: str) -> Delivery:
+    """The delivery, or ApiError refusing it."""
     secret = request.app.state.settings.SHOPIFY_API_SECRET
     try:
         body = await read_body(request, MAX_WEBHOOK_BYTES)
     except BodyTooLarge:
-        return errors(413, "The body is too large")
+        raise ApiError(413, "The body is too large") from None
     try:
         verify_webhook_hmac(secret, body, request.headers.get("x-shopify-hmac-sha256"))
     except VerificationError as exc:
         log.warning("webhook refused", extra={"topic": topic, "reason": str(exc)})
-        return errors(401, "The webhook's HMAC does not verify")
+        raise ApiError(401, "The webhook's HMAC does not verify") from None
     headers = request.headers
     missing = [
         h
@@ -100,18 +102,18 @@ async def verified(request: Request, topic: str) -> Delivery | Response:
         if not headers.get(h)
     ]
     if missing:
-        return errors(400, *(f"{h} header is missing" for h in missing))
+        raise ApiError(400, *(f"{h} header is missing" for h in missing))
     if headers["x-shopify-topic"] != topic:
-        return errors(
+        raise ApiError(
             400, f"X-Shopify-Topic is {headers['x-shopify-topic']!r}, this endpoint takes {topic!r}"
         )
     shop = sanitize_shop_domain(headers["x-shopify-shop-domain"])
     if shop is None:
-        return errors(400, "X-Shopify-Shop-Domain is not a myshopify.com domain")
+        raise ApiError(400, "X-Shopify-Shop-Domain is not a myshopify.com domain")
     tag_shop(request, shop)
     webhook_id = coerce.text(headers["x-shopify-webhook-id"], 128)
     if webhook_id is None:
-        return errors(400, "X-Shopify-Webhook-Id header is missing")
+        raise ApiError(400, "X-Shopify-Webhook-Id header is missing")
     try:
         payload, not_json = parse_json(body), None
     except NotJson as exc:
@@ -170,8 +172,6 @@ def endpoint(topic: str, apply: Apply):
 
     async def handle(request: Request) -> Response:
         delivery = await verified(request, topic)
-        if isinstance(delivery, Response):
-            return delivery
         state = await run_in_threadpool(_apply_once, request, delivery, apply)
         log.info(
             "webhook",
@@ -205,8 +205,6 @@ def queued_endpoint(topic: str):
 
     async def handle(request: Request) -> Response:
         delivery = await verified(request, topic)
-        if isinstance(delivery, Response):
-            return delivery
         if delivery.not_json is None:
             row = delivery_row(delivery, DeliveryState.pending, delivery.body.decode("utf-8"))
         else:

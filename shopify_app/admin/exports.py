@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from . import listings
+from . import delivery_log, listings
 
 CHUNK = 1000  # rows per read: about 2 MB of Python objects
 SIGNUP_FIELDS = [
@@ -108,17 +108,17 @@ def signups_csv(engine: Engine, shop_id: int, query) -> Iterator[bytes]:
 
 
 def deliveries_csv(engine: Engine, shop_id: int, query) -> Iterator[bytes]:
-    where = listings.delivery_filters(shop_id, query)
-    table = listings.notifications
+    where = delivery_log.delivery_filters(shop_id, query)
+    table = delivery_log.notifications
 
     def fetch(connection, after):
         cond = [*where] + ([table.c.id < after] if after is not None else [])
         return connection.execute(
-            listings.delivery_select(cond).order_by(table.c.id.desc()).limit(CHUNK)
+            delivery_log.delivery_select(cond).order_by(table.c.id.desc()).limit(CHUNK)
         ).all()
 
     def to_row(row):
-        public = listings.delivery_public(row)
+        public = delivery_log.delivery_public(row)
         why = public.pop("why") or {}
         public.update(
             {

@@ -1,41 +1,27 @@
 """The admin's paged lists (signups, products in demand, deliveries). Filters arrive as query
-strings; a bad one is a ValueError naming it.
+strings; a bad one is ApiError(400) naming it.
 
 A signup's status is shown as `held` while it is pending and its alert waits for the merchant
 (written by a restock while automatic sending was off; notify/manual.py sends it)."""
 
-import math
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Connection, and_, case, func, or_, select, type_coerce
 
+from ..coerce import ID_MAX
+from ..errors import ApiError
 from ..models import Intent, Notification, NotificationStatus, RestockEvent, Variant
 from ..notify.channels import CHANNELS
 from ..notify.outbox import has_held_alert
+from ..paging import Page
 from ..unsent import was_sent
 
 intents, notifications, events = Intent.__table__, Notification.__table__, RestockEvent.__table__
 variants = Variant.__table__
 
 INTENT_STATUSES = ("pending", "held", "notified", "unsubscribed", "cancelled")
-NOTIFICATION_STATUSES = ("pending", "held", "sending", "sent", "failed", "cancelled")
 MAX_PER_PAGE = 500
-
-
-@dataclass(frozen=True)
-class Page:
-    page: int
-    per_page: int
-
-    def meta(self, total: int) -> dict[str, int]:
-        return {
-            "total_count": total,
-            "page": self.page,
-            "per_page": self.per_page,
-            "total_pages": math.ceil(total / self.per_page),
-        }
 
 
 def _whole(query, name: str, default: int, low: int, high: int) -> int:
@@ -43,7 +29,7 @@ def _whole(query, name: str, default: int, low: int, high: int) -> int:
     if raw is None or raw == "":
         return default
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
-        raise ValueError(f"{name}: must be a whole number from {low} to {high}")
+        raise ApiError(400, f"{name}: must be a whole number from {low} to {high}")
     return int(raw)
 
 
@@ -54,14 +40,14 @@ def paging(query, default_per_page: int = 50) -> Page:
     )
 
 
-def _choice(query, name: str, allowed: tuple[str, ...]) -> str | None:
+def choice(query, name: str, allowed: tuple[str, ...]) -> str | None:
     value = query.get(name) or None
     if value is not None and value not in allowed:
-        raise ValueError(f"{name}: must be one of {', '.join(allowed)}")
+        raise ApiError(400, f"{name}: must be one of {', '.join(allowed)}")
     return value
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_time(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
@@ -100,21 +86,21 @@ INTENT_COLUMNS = (
 
 def intent_filters(shop_id: int, query) -> list:
     where = [intents.c.shop_id == shop_id]
-    if status := _choice(query, "status", INTENT_STATUSES):
+    if status := choice(query, "status", INTENT_STATUSES):
         where.append(intents.c.status == ("pending" if status == "held" else status))
         if status in ("pending", "held"):
             where.append(has_held_alert() if status == "held" else ~has_held_alert())
-    if channel := _choice(query, "channel", CHANNELS):
+    if channel := choice(query, "channel", CHANNELS):
         where.append(intents.c.channel == channel)
     if query.get("shopify_variant_id"):
         where.append(
-            intents.c.shopify_variant_id == _whole(query, "shopify_variant_id", 0, 1, 2**63 - 1)
+            intents.c.shopify_variant_id == _whole(query, "shopify_variant_id", 0, 1, ID_MAX)
         )
     if q := (query.get("q") or "").strip():
         if len(q) > 320:
-            raise ValueError("q: must be at most 320 characters")
+            raise ApiError(400, "q: must be at most 320 characters")
         if "\x00" in q:  # no address holds one, and PostgreSQL refuses it in a parameter
-            raise ValueError("q: must not contain NUL characters")
+            raise ApiError(400, "q: must not contain NUL characters")
         where.append(
             or_(
                 intents.c.email.like(_like(q.lower()), escape="\\"),
@@ -127,7 +113,7 @@ def intent_filters(shop_id: int, query) -> list:
 def intent_public(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
     for key in ("created_at", "notified_at", "unsubscribed_at"):
-        out[key] = _iso(out[key])
+        out[key] = iso_time(out[key])
     out["contact"] = (
         out["email"]
         if out["channel"] == "email"
@@ -146,7 +132,7 @@ def list_intents(connection: Connection, shop_id: int, query) -> dict[str, Any]:
         .where(*where)
         .order_by(intents.c.id.desc())
         .limit(page.per_page)
-        .offset((page.page - 1) * page.per_page)
+        .offset(page.offset)
     ).all()
     return {"intents": [intent_public(r) for r in rows], "meta": page.meta(total)}
 
@@ -193,7 +179,7 @@ def list_demand(connection: Connection, shop_id: int, query) -> dict[str, Any]:
         )
         .order_by(func.count().desc(), intents.c.shopify_variant_id)
         .limit(page.per_page)
-        .offset((page.page - 1) * page.per_page)
+        .offset(page.offset)
         .subquery()
     )
 
@@ -244,99 +230,8 @@ def list_demand(connection: Connection, shop_id: int, query) -> dict[str, Any]:
             "pending": r.pending,
             "units_wanted": int(r.units or 0),
             "stock": r.sellable if r.sellable is not None else r.inventory_quantity,
-            "last_restocked_at": _iso(r.restocked_at),
+            "last_restocked_at": iso_time(r.restocked_at),
         }
         for r in rows
     ]
     return {"variants": out, "meta": page.meta(total), "pending": int(pending)}
-
-
-# -- Delivery log --------------------------------------------------------------------------------
-DELIVERY_COLUMNS = [
-    notifications.c.id,
-    notifications.c.kind,
-    notifications.c.channel,
-    notifications.c.status,
-    notifications.c.attempts,
-    notifications.c.last_error,
-    notifications.c.sent_at,
-    notifications.c.created_at,
-    notifications.c.intent_id,
-    intents.c.email,
-    intents.c.phone,
-    intents.c.shopify_variant_id,
-    intents.c.product_title,
-    intents.c.variant_title,
-    notifications.c.restock_event_id,
-    events.c.stock_before,
-    events.c.stock_after,
-    events.c.policy,
-    events.c.trigger,
-    events.c.created_at.label("event_at"),
-]
-
-
-def delivery_filters(shop_id: int, query) -> list:
-    where = [notifications.c.shop_id == shop_id]
-    if status := _choice(query, "status", NOTIFICATION_STATUSES):
-        where.append(notifications.c.status == status)
-    if channel := _choice(query, "channel", CHANNELS):
-        where.append(notifications.c.channel == channel)
-    if kind := _choice(query, "kind", ("alert", "optin")):
-        where.append(notifications.c.kind == kind)
-    return where
-
-
-def delivery_select(where: list):
-    return (
-        select(*DELIVERY_COLUMNS)
-        .select_from(
-            notifications.join(intents, intents.c.id == notifications.c.intent_id).outerjoin(
-                events, events.c.id == notifications.c.restock_event_id
-            )
-        )
-        .where(*where)
-    )
-
-
-def delivery_public(r: Any) -> dict[str, Any]:
-    why = None
-    if r.restock_event_id is not None:
-        why = {
-            "restock_event_id": r.restock_event_id,
-            "stock_before": r.stock_before,
-            "stock_after": r.stock_after,
-            "policy": r.policy,
-            "trigger": r.trigger,
-            "at": _iso(r.event_at),
-        }
-    return {
-        "id": r.id,
-        "kind": r.kind,
-        "channel": r.channel,
-        "status": r.status,
-        "attempts": r.attempts,
-        "last_error": r.last_error,
-        "sent_at": _iso(r.sent_at),
-        "created_at": _iso(r.created_at),
-        "intent_id": r.intent_id,
-        "contact": r.email if r.channel == "email" else r.phone if r.channel == "sms" else "push",
-        "shopify_variant_id": r.shopify_variant_id,
-        "product_title": r.product_title,
-        "variant_title": r.variant_title,
-        "why": why,
-    }
-
-
-def list_deliveries(connection: Connection, shop_id: int, query) -> dict[str, Any]:
-    where, page = delivery_filters(shop_id, query), paging(query)
-    total = connection.execute(
-        select(func.count()).select_from(notifications).where(*where)
-    ).scalar_one()
-    rows = connection.execute(
-        delivery_select(where)
-        .order_by(notifications.c.id.desc())
-        .limit(page.per_page)
-        .offset((page.page - 1) * page.per_page)
-    ).all()
-    return {"deliveries": [delivery_public(r) for r in rows], "meta": page.meta(total)}

@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from .. import data_requests
+from ..errors import ApiError
 from ..notify.render import TEMPLATES
 from ..shop_tokens import TokenKind
-from . import listings, preview, stats
+from . import delivery_log, listings, preview, stats
 from . import settings as shop_settings
 from .session import AdminSession
 
@@ -169,14 +170,14 @@ def signups(request: Request, session: AdminSession) -> HTMLResponse:
 
 def deliveries(request: Request, session: AdminSession) -> HTMLResponse:
     with request.app.state.engine.connect() as connection:
-        result = listings.list_deliveries(connection, session.shop_id, request.query_params)
+        result = delivery_log.list_deliveries(connection, session.shop_id, request.query_params)
     return render(
         "deliveries.html",
         **_context(request, session, "deliveries"),
         title="Delivery log",
         rows=result["deliveries"],
         meta=result["meta"],
-        statuses=listings.NOTIFICATION_STATUSES,
+        statuses=delivery_log.NOTIFICATION_STATUSES,
         channels=listings.CHANNELS,
     )
 
@@ -223,13 +224,13 @@ PAGES = {
 }
 
 
-def bad_filter(request: Request, session: AdminSession, name: str, exc: ValueError) -> HTMLResponse:
+def bad_filter(request: Request, session: AdminSession, name: str, exc: ApiError) -> HTMLResponse:
     return render(
         "error.html",
         status=400,
         **_context(request, session, name),
         title="Cannot show this page",
-        message=str(exc),
+        message="; ".join(exc.messages),
         detail=None,
         back=True,
     )

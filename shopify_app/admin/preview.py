@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, select
 
 from ..config import Settings
+from ..errors import ApiError
 from ..models import Intent, IntentStatus, Variant
 from ..notify.email import DEV_SENDER
 from ..notify.render import GSM7, SMS_LIMIT, Alert, Renderer
@@ -19,16 +20,16 @@ SAMPLE_VARIANT = 1
 
 
 def parse(body: Any) -> dict[str, Any]:
-    """The sender settings to preview, checked as a PUT would check them (ValueError: 400)."""
+    """The sender settings to preview, checked as a PUT would check them (ApiError 400)."""
     if not isinstance(body, dict):
-        raise ValueError(["body: must be a JSON object with sender_name and reply_to"])
+        raise ApiError(400, "body: must be a JSON object with sender_name and reply_to")
     unknown = [
         f"{str(name)[:40]}: not previewed (only sender_name and reply_to)"
         for name in body
         if name not in PREVIEWED
     ]
     if unknown:
-        raise ValueError(unknown)
+        raise ApiError(400, *unknown)
     return shop_settings.parse(body)
 
 

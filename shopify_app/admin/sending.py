@@ -10,19 +10,19 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ..coerce import shopify_id
+from ..errors import ApiError
 from ..notify import manual
-from ..routes.responses import ApiError
 from . import listings
 
 MAX_IDS = 500
-MAX_ID = 2**63 - 1
 VIA = "admin"
 
 
 def _bool(body: dict[str, Any], name: str) -> bool:
     value = body.get(name, False)
     if not isinstance(value, bool):
-        raise ValueError(f"{name}: must be true or false")
+        raise ApiError(400, f"{name}: must be true or false")
     return value
 
 
@@ -30,7 +30,7 @@ def _options(body: Any) -> dict[str, Any]:
     if body is None:
         return {}
     if not isinstance(body, dict):
-        raise ValueError("body: must be a JSON object")
+        raise ApiError(400, "body: must be a JSON object")
     return body
 
 
@@ -40,22 +40,22 @@ def parse_one(body: Any) -> bool:
 
 
 def parse_bulk(body: Any) -> tuple[list[int] | None, bool]:
-    """(the ids, or None for every held alert; allow_resend). A ValueError names the bad field."""
+    """(the ids, or None for every held alert; allow_resend). ApiError(400) names the bad field."""
     body = _options(body)
     allow_resend = _bool(body, "allow_resend")
     if _bool(body, "all_held"):
         if "intent_ids" in body:
-            raise ValueError("intent_ids: give either intent_ids or all_held, not both")
+            raise ApiError(400, "intent_ids: give either intent_ids or all_held, not both")
         return None, allow_resend
     ids = body.get("intent_ids")
     if not isinstance(ids, list) or not ids:
-        raise ValueError(
-            "intent_ids: must be a non-empty list of signup ids (or send all_held: true)"
+        raise ApiError(
+            400, "intent_ids: must be a non-empty list of signup ids (or send all_held: true)"
         )
     if len(ids) > MAX_IDS:
-        raise ValueError(f"intent_ids: at most {MAX_IDS} ids at a time")
-    if any(isinstance(i, bool) or not isinstance(i, int) or not 1 <= i <= MAX_ID for i in ids):
-        raise ValueError("intent_ids: every id must be a positive whole number")
+        raise ApiError(400, f"intent_ids: at most {MAX_IDS} ids at a time")
+    if any(isinstance(i, bool) or not isinstance(i, int) or shopify_id(i) is None for i in ids):
+        raise ApiError(400, "intent_ids: every id must be a positive whole number")
     return list(dict.fromkeys(ids)), allow_resend
 
 

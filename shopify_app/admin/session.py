@@ -10,8 +10,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from .. import shop_tokens, token_grants
+from ..errors import ApiError
+from ..logs import tag_shop
 from ..models import Shop
-from ..routes.responses import ApiError, tag_shop
 from ..shop_tokens import TokenKind
 from ..shops import INSTALLED, missing_scopes
 from ..verify import VerificationError, decode_session_token, sanitize_shop_domain

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from ..config import Settings
 from ..contacts import ContactError, NotAscii, normalize_email
+from ..errors import ApiError
 from ..models import SettingsChange, Shop, utcnow
 from ..notify.channels import CHANNELS, sendable_channels
 
@@ -124,9 +125,9 @@ def with_can_send(values: dict[str, Any], app_settings: Settings) -> dict[str, A
 
 
 def parse(body: Any) -> dict[str, Any]:
-    """Column values from a PUT body; ValueError listing every bad field (`field: message`)."""
+    """Column values from a PUT body; ApiError(400) listing every bad field (`field: message`)."""
     if not isinstance(body, dict):
-        raise ValueError(["body: must be a JSON object of settings"])
+        raise ApiError(400, "body: must be a JSON object of settings")
     values, problems = {}, []
     for name, value in body.items():
         if name == "channels":
@@ -156,7 +157,7 @@ def parse(body: Any) -> dict[str, Any]:
         else:
             problems.append(f"{str(name)[:40]}: unknown setting")
     if problems:
-        raise ValueError(problems)
+        raise ApiError(400, *problems)
     return values
 
 

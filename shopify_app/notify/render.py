@@ -77,7 +77,7 @@ def unsubscribe_token(secret_key: str, intent_id: int) -> str:
 
 def optin_token(secret_key: str, intent_id: int, made_at: float | None = None) -> str:
     """The opt-in link's token: the signup, and when the link was made (milliseconds), which bounds
-    the signups confirming it covers (routes/links.py)."""
+    the signups confirming it covers (shopper_links.py)."""
     made_at = time.time() if made_at is None else made_at
     return signer(secret_key, OPTIN_PURPOSE).dumps([intent_id, int(made_at * 1000)])
 

@@ -10,38 +10,36 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from .. import data_requests, unsent
-from ..admin import exports, listings, pages, preview, sending, stats
+from ..admin import delivery_log, exports, listings, pages, preview, sending, stats
 from ..admin import settings as shop_settings
 from ..admin.session import AdminSession, NotInstalled, api_session, authenticate, on_page_load
+from ..coerce import shopify_id
+from ..errors import ApiError, PageError
+from ..logs import tag_shop
+from ..request_body import BodyTooLarge, NotJson, json_body, read_body
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
-from .responses import (
-    JSON,
-    ApiError,
-    BodyTooLarge,
-    NotJson,
-    get_without_head,
-    json_body,
-    page,
-    read_body,
-    tag_shop,
-)
+from .responses import JSON, get_without_head, page
 
 BODY_LIMIT = 65536
 
 
-def framed_by(shop: str, response: Response) -> Response:
+def framing(shop: str) -> dict[str, str]:
     """Shopify's rule for embedded apps: only the shop's own admin may frame the app's pages."""
-    response.headers["Content-Security-Policy"] = (
-        f"frame-ancestors https://{shop} https://admin.shopify.com"
-    )
-    response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+    return {
+        "Content-Security-Policy": f"frame-ancestors https://{shop} https://admin.shopify.com",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+    }
+
+
+def framed_by(shop: str, response: Response) -> Response:
+    response.headers.update(framing(shop))
     return response
 
 
 # -- JSON interface ------------------------------------------------------------------------------
 def api(method):
     """An `/app/api/…` endpoint: token first (401), then the body (PUT/POST JSON), then `method`
-    (sync, in a thread) with the session; a ValueError carrying messages is a 400."""
+    (sync, in a thread) with the session."""
 
     @functools.wraps(method)
     async def endpoint(request: Request) -> Response:
@@ -56,11 +54,7 @@ def api(method):
                 body = json_body(raw or b"null")
             except NotJson as exc:
                 raise ApiError(400, f"body: {exc}") from None
-        try:
-            result = await run_in_threadpool(method, request, session, body)
-        except ValueError as exc:
-            messages = exc.args[0] if exc.args and isinstance(exc.args[0], list) else [str(exc)]
-            raise ApiError(400, *messages) from None
+        result = await run_in_threadpool(method, request, session, body)
         return result if isinstance(result, Response) else JSON(result)
 
     return endpoint
@@ -80,7 +74,7 @@ def get_settings(request: Request, session: AdminSession, body: Any) -> dict:
 
 @api
 def put_settings(request: Request, session: AdminSession, body: Any) -> dict:
-    values = shop_settings.parse(body)  # ValueError (400) before anything is written
+    values = shop_settings.parse(body)  # ApiError (400) before anything is written
     with _engine(request).begin() as connection:
         written = shop_settings.write(connection, session.shop_id, values, session.user)
     return shop_settings.with_can_send(written, request.app.state.settings)
@@ -98,7 +92,7 @@ def preview_settings(request: Request, session: AdminSession, body: Any) -> dict
 def days_param(request: Request) -> int:
     raw = request.query_params.get("days") or "30"
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 4 or not 1 <= int(raw) <= stats.MAX_DAYS:
-        raise ValueError(f"days: must be a whole number from 1 to {stats.MAX_DAYS}")
+        raise ApiError(400, f"days: must be a whole number from 1 to {stats.MAX_DAYS}")
     return int(raw)
 
 
@@ -117,8 +111,8 @@ def get_intents(request: Request, session: AdminSession, body: Any) -> dict:
 def _path_id(request: Request, param: str = "intent_id", what: str = "intent") -> int:
     """The row id in the path, or 404 naming it (what cannot be an id cannot be found)."""
     raw = request.path_params[param]
-    if raw.isascii() and raw.isdigit() and len(raw) <= 18 and int(raw) > 0:
-        return int(raw)
+    if (found := shopify_id(raw)) is not None:
+        return found
     raise ApiError(404, f"{what} {raw[:20]}: not found")
 
 
@@ -162,7 +156,7 @@ def get_demand(request: Request, session: AdminSession, body: Any) -> dict:
 @api
 def get_deliveries(request: Request, session: AdminSession, body: Any) -> dict:
     with _engine(request).connect() as connection:
-        return listings.list_deliveries(connection, session.shop_id, request.query_params)
+        return delivery_log.list_deliveries(connection, session.shop_id, request.query_params)
 
 
 def _attachment(name: str) -> dict[str, str]:
@@ -240,14 +234,12 @@ async def home(request: Request) -> Response:
             clock=request.app.state.clock,
         )
     except VerificationError:
-        return framed_by(
-            shop,
-            page(
-                401,
-                "Back in stock alerts",
-                "This link is not signed by Shopify. Open the app from your Shopify admin.",
-            ),
-        )
+        raise PageError(
+            401,
+            "Back in stock alerts",
+            "This link is not signed by Shopify. Open the app from your Shopify admin.",
+            headers=framing(shop),
+        ) from None
     # Shopify's own signed load without a session token: App Bridge fetches one and reloads with it.
     return framed_by(shop, pages.render("bounce.html", api_key=settings.SHOPIFY_API_KEY, shop=shop))
 
@@ -255,7 +247,7 @@ async def home(request: Request) -> Response:
 async def admin_page(request: Request, name: str | None = None) -> Response:
     name = name or request.path_params.get("page") or "dashboard"
     if name not in pages.PAGES:
-        return page(404, "Not found", "There is no such page in this app.")
+        raise PageError(404, "Not found", "There is no such page in this app.")
     try:
         session = await authenticate(request, request.query_params.get("id_token"))
     except ApiError as exc:
@@ -269,7 +261,9 @@ async def admin_page(request: Request, name: str | None = None) -> Response:
         return framed_by(session.shop, pages.install(request, session.shop, missing))
     try:
         response = await run_in_threadpool(pages.PAGES[name], request, session)
-    except ValueError as exc:
+    except ApiError as exc:
+        if exc.status != 400:
+            raise
         response = pages.bad_filter(request, session, name, exc)
     return framed_by(session.shop, response)
 

@@ -10,12 +10,15 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from .. import intents, ratelimit
+from ..errors import ApiError
+from ..logs import tag_shop
 from ..models import IntentSource
 from ..openapi import openapi_document
+from ..request_body import BodyTooLarge, NotJson, json_body, read_body
 from ..schemas import IntentRequest, describe_errors
 from ..shops import is_installed
 from ..verify import sanitize_shop_domain
-from .responses import JSON, ApiError, BodyTooLarge, NotJson, json_body, read_body, tag_shop
+from .responses import JSON
 
 UNKNOWN_SHOP = "X-Shopify-Shop-Domain must name a shop that has this app installed"
 JSON_TYPES = ("application/json", "text/json")
@@ -85,7 +88,7 @@ async def file_signup(
     except intents.UnknownShop:
         raise ApiError(401, UNKNOWN_SHOP) from None
     if outcome.errors:
-        return JSON({"intents": [], "errors": outcome.errors}, status_code=200)
+        raise ApiError.unhonoured(*outcome.errors)
     answer: dict[str, Any] = {
         "intents": [i.model_dump(mode="json") for i in outcome.intents],
         "errors": [],

@@ -13,38 +13,22 @@ as Shopify does and forwards it to `/proxy/...`.
 
 import asyncio
 import json
-import re
 import time
 import uuid
 from datetime import UTC, datetime
-from email import message_from_bytes
-from email.policy import default as default_policy
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
 from anyio import to_thread
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
-from sqlalchemy import select
-from sqlmodel import col
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import devshop
-from ..db import session_scope
-from ..models import (
-    JOB_UNFINISHED,
-    NOTIFICATION_ON_ITS_WAY,
-    Intent,
-    InventoryLevel,
-    Job,
-    JobKind,
-    Notification,
-)
-from ..notify import channels as notify_channels
+from .. import dev_storefront, devshop
+from ..dev_storefront import RESTOCK_UNITS
 from ..verify import proxy_signature, webhook_hmac
 
 PROXY_PREFIX = "/apps/back-in-stock"
@@ -59,8 +43,6 @@ RETURNED_HEADERS = (
     "service-worker-allowed",
     "location",
 )
-EML_NAME = re.compile(r"[A-Za-z0-9._-]+\.eml")
-RESTOCK_UNITS = 5
 SETTLE_SECONDS = 6.0
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "dev"
 pages = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
@@ -82,109 +64,11 @@ def _page(template: str, status: int = 200, **context) -> HTMLResponse:
 # -- the storefront -------------------------------------------------------------------------------
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 19 else None
-
-
-def _signups(engine) -> list[dict]:
-    shop_id = devshop.shop_id(engine)
-    with session_scope(engine) as session:
-        rows = (
-            session.execute(
-                select(Intent)
-                .where(col(Intent.shop_id) == shop_id)
-                .order_by(col(Intent.id).desc())
-                .limit(20)
-            )
-            .scalars()
-            .all()
-        )
-    titles = {v.id: f"{p.title} – {v.title}" for p in devshop.PRODUCTS for v in p.variants}
-    return [
-        {
-            "id": row.id,
-            "channel": row.channel,
-            "contact": row.email or row.phone or ("this browser" if row.channel == "push" else ""),
-            "variant": titles.get(row.shopify_variant_id, str(row.shopify_variant_id)),
-            "status": row.status if row.optin_confirmed else f"{row.status}, awaiting opt-in",
-            "source": row.source,
-            "created_at": row.created_at.strftime("%H:%M:%S"),
-        }
-        for row in rows
-    ]
-
-
-def _alerts() -> list[dict]:
-    folder = Path(notify_channels.DEV_OUTBOX)
-    files = (
-        sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True)[:20]
-        if folder.is_dir()
-        else []
-    )
-    found = []
-    for path in files:
-        with path.open("rb") as handle:
-            message = message_from_bytes(handle.read(16384), policy=default_policy)
-        found.append(
-            {
-                "name": path.name,
-                "to": str(message.get("To", "")),
-                "subject": str(message.get("Subject", "")),
-                "at": time.strftime("%H:%M:%S", time.localtime(path.stat().st_mtime)),
-            }
-        )
-    return found
-
-
-def _storefront_data(request: Request) -> dict:
-    engine, settings = request.app.state.engine, request.app.state.settings
-    query = request.query_params
-    asked = query.get("locale", "")
-    locale = asked if asked in devshop.LOCALES else "en"
-    product = devshop.product(query.get("product"))
-    stock = devshop.stock(engine)
-    product_data = devshop.liquid_product(product, stock, _int(query.get("variant")))
-    country = (query.get("country") or "").upper() or None
-    block = devshop.render_block(
-        product_data, locale=locale, country=country, settings=DEMO_BLOCK_SETTINGS
-    )
-    return {
-        "shop_name": devshop.SHOP_NAME,
-        "shop": devshop.SHOP,
-        "locale": locale,
-        "locales": devshop.LOCALES,
-        "products": devshop.PRODUCTS,
-        "product": product,
-        "data": product_data,
-        "selected": product_data["selected_or_first_available_variant"],
-        "variants_json": Markup(
-            devshop.to_json(
-                [{"id": v["id"], "available": v["available"]} for v in product_data["variants"]]
-            )
-        ),
-        "block": Markup(block),
-        "head": Markup(devshop.head_tags()),
-        "stock_rows": [{"variant": v, "units": stock.get(v.id, 0)} for v in product.variants],
-        "restock_units": RESTOCK_UNITS,
-        "signups": _signups(engine),
-        "alerts": _alerts(),
-        "outbox": str(Path(notify_channels.DEV_OUTBOX).resolve()),
-        "worker": settings.WORKER_IN_PROCESS,
-        "notice": query.get("notice"),
-    }
-
-
-# The block as a merchant might set it up in the theme editor: every channel and the consent box.
-DEMO_BLOCK_SETTINGS = {
-    "offer_email": True,
-    "offer_sms": True,
-    "offer_push": True,
-    "show_marketing_consent": True,
-}
-
-
 async def storefront(request: Request) -> Response:
-    data = await to_thread.run_sync(_storefront_data, request)
+    state = request.app.state
+    data = await to_thread.run_sync(
+        dev_storefront.storefront_data, state.engine, state.settings, request.query_params
+    )
     return _page("storefront.html", **data)
 
 
@@ -201,38 +85,6 @@ async def extension_asset(request: Request) -> Response:
 
 
 # -- stock changes through the real webhook ------------------------------------------------------
-
-
-def _levels(engine, item_id: int) -> dict[int, int]:
-    with session_scope(engine) as session:
-        rows = session.execute(
-            select(col(InventoryLevel.location_id), col(InventoryLevel.available)).where(
-                col(InventoryLevel.shop_id) == devshop.shop_id(engine),
-                col(InventoryLevel.inventory_item_id) == item_id,
-            )
-        )
-        return {location: available or 0 for location, available in rows}
-
-
-def _settled(engine, variant_id: int, expected: int) -> bool:
-    """The webhook's levels are applied, the worker has run the job and sent the email alerts."""
-    if devshop.stock(engine).get(variant_id) != expected:
-        return False
-    shop_id = devshop.shop_id(engine)
-    busy_jobs = select(col(Job.id)).where(
-        col(Job.shop_id) == shop_id,
-        col(Job.kind) == JobKind.inventory.value,
-        col(Job.status).in_(JOB_UNFINISHED),
-    )
-    busy_mail = select(col(Notification.id)).where(
-        col(Notification.shop_id) == shop_id,
-        col(Notification.channel) == "email",
-        col(Notification.status).in_(NOTIFICATION_ON_ITS_WAY),
-    )
-    with session_scope(engine) as session:
-        return all(
-            session.execute(busy.limit(1)).first() is None for busy in (busy_jobs, busy_mail)
-        )
 
 
 async def _webhook(request: Request, topic: str, payload: dict) -> httpx.Response:
@@ -257,12 +109,12 @@ async def change_stock(request: Request) -> Response:
     """Restock a variant (RESTOCK_UNITS more at the first location) or sell it out (0 everywhere),
     one signed `inventory_levels/update` per location, as Shopify would send them."""
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), max_num_fields=20))
-    found = devshop.find_variant(_int(str(form.get("variant", ""))) or 0)
+    found = devshop.find_variant(dev_storefront.whole(str(form.get("variant", ""))) or 0)
     if found is None:
         return Response("Unknown variant", status_code=400, media_type="text/plain")
     product, variant = found
     engine = request.app.state.engine
-    levels = await to_thread.run_sync(_levels, engine, variant.inventory_item_id)
+    levels = await to_thread.run_sync(dev_storefront.levels, engine, variant.inventory_item_id)
     first = devshop.LOCATIONS[0].id
     if form.get("action") == "sell_out":
         changes = {location.id: 0 for location in devshop.LOCATIONS}
@@ -292,7 +144,7 @@ async def change_stock(request: Request) -> Response:
     notice = "stock-changed"
     if request.app.state.settings.WORKER_IN_PROCESS:
         deadline = time.monotonic() + SETTLE_SECONDS
-        while not await to_thread.run_sync(_settled, engine, variant.id, expected):
+        while not await to_thread.run_sync(dev_storefront.settled, engine, variant.id, expected):
             if time.monotonic() > deadline:
                 notice = "still-working"
                 break
@@ -308,15 +160,8 @@ async def change_stock(request: Request) -> Response:
 # -- the outbox ----------------------------------------------------------------------------------
 
 
-def _eml(name: str):
-    path = Path(notify_channels.DEV_OUTBOX) / name
-    if not EML_NAME.fullmatch(name) or not path.is_file():
-        return None
-    return message_from_bytes(path.read_bytes(), policy=default_policy)
-
-
 async def outbox_message(request: Request) -> Response:
-    message = await to_thread.run_sync(_eml, request.path_params["name"])
+    message = await to_thread.run_sync(dev_storefront.outbox_email, request.path_params["name"])
     if message is None:
         return _page("missing.html", status=404, what="That message is not in outbox/.")
     text = message.get_body(("plain",))
@@ -336,7 +181,7 @@ async def outbox_message(request: Request) -> Response:
 
 
 async def outbox_message_html(request: Request) -> Response:
-    message = await to_thread.run_sync(_eml, request.path_params["name"])
+    message = await to_thread.run_sync(dev_storefront.outbox_email, request.path_params["name"])
     html = message.get_body(("html",)) if message is not None else None
     if html is None:
         return Response("Not Found", status_code=404, media_type="text/plain")

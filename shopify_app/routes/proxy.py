@@ -14,12 +14,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from ..coerce import shopify_id
+from ..errors import ApiError
+from ..logs import tag_shop
 from ..models import IntentSource
 from ..notify.channels import CHANNELS, sendable_channels
+from ..request_body import BodyTooLarge, read_body
 from ..schemas import IntentRequest, describe_errors
 from ..verify import VerificationError, parse_query, verify_proxy_signature
 from .api import file_signup, parse_signup
-from .responses import JSON, ApiError, BodyTooLarge, read_body, tag_shop
+from .responses import JSON
 
 SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "sw.js"
 FORM = "application/x-www-form-urlencoded"
@@ -53,7 +57,7 @@ def signed_shop(request: Request) -> str:
 
 def logged_in_customer(request: Request) -> int | None:
     value = dict(parse_query(request.scope["query_string"])).get("logged_in_customer_id", "")
-    return int(value) if value.isascii() and value.isdigit() and 0 < int(value) < 2**63 else None
+    return shopify_id(value)
 
 
 def _from_form(fields: dict[str, str]) -> dict[str, Any]:

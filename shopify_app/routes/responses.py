@@ -1,6 +1,6 @@
-"""Response helpers shared by the endpoints: JSON via orjson, `{"errors": [...]}` bodies, plain
-readable pages for people, the route for a GET that must not answer HEAD; reading a request's body
-(its size, its JSON)."""
+"""Answer building shared by the endpoints: JSON via orjson, `{"errors": [...]}` bodies, plain
+readable pages for people, the one handler of each error (`errors.py`) and of the router's own
+404/405, the route for a GET that must not answer HEAD."""
 
 from collections.abc import Mapping
 from html import escape
@@ -12,6 +12,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from .. import pages
+from ..errors import ApiError, PageError
+
 
 class JSON(Response):
     media_type = "application/json"
@@ -20,17 +23,19 @@ class JSON(Response):
         return orjson.dumps(content)
 
 
-class ApiError(Exception):
-    """Raised anywhere in a request; `app.py` renders it as `{"errors": [...]}` with its status."""
-
-    def __init__(self, status: int, *messages: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(*messages)
-        self.status, self.messages, self.headers = status, list(messages), headers
-
-
 async def render_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return errors(exc.status, *exc.messages, headers=exc.headers)
+    return JSON(exc.body, status_code=exc.status, headers=exc.headers)
+
+
+async def render_page_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageError)
+    if exc.for_shopper:
+        response: Response = pages.message(exc.locale, exc.title, exc.message, status=exc.status)
+    else:
+        response = page(exc.status, exc.title, exc.message)
+    response.headers.update(exc.headers or {})
+    return response
 
 
 # Where every answer is JSON, the router's own 404 and 405 too: the merchant API in STOQ's
@@ -80,56 +85,6 @@ def page(status: int, title: str, message: str) -> HTMLResponse:
         f"<h1>{escape(title)}</h1><p>{escape(message)}</p></body></html>"
     )
     return HTMLResponse(body, status_code=status)
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing (BodyTooLarge) anything over `limit` bytes without reading it all."""
-    declared = request.headers.get("content-length")
-    # ASCII digits only ('²'.isdigit() is true), and no int() of thousands of digits (it refuses them).
-    if (
-        declared
-        and declared.isascii()
-        and declared.isdigit()
-        and (len(declared) > 18 or int(declared) > limit)
-    ):
-        raise BodyTooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-MAX_JSON_DEPTH = 1024  # orjson's own limit
-
-
-class NotJson(ValueError):
-    """A request body that is no JSON document we read. Its message completes "The body …" or
-    "body: …": `must be JSON`, or `must be JSON nested at most 1,024 levels deep`."""
-
-
-def json_body(raw: bytes) -> Any:
-    """The JSON document a request sent: RFC 8259 strictly (orjson: no NaN, no byte order mark, no
-    lone surrogates; integers past 64 bits read as floats), nested at most 1,024 levels. The
-    standard library's json.loads recurses once per level and dies of RecursionError (a 500) a
-    little under 1,000 levels."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        if exc.msg.startswith("depth limit"):
-            raise NotJson(f"must be JSON nested at most {MAX_JSON_DEPTH:,} levels deep") from None
-        raise NotJson("must be JSON") from None
-
-
-def tag_shop(request: Request, shop: str) -> None:
-    """Name the shop this request is about, for the request's log line."""
-    request.scope.setdefault("state", {})["shop"] = shop
 
 
 def get_without_head(path: str, endpoint) -> Route:

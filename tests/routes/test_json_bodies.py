@@ -1,4 +1,4 @@
-"""Every door that takes a JSON body reads it by one rule (`routes/responses.json_body`): a
+"""Every door that takes a JSON body reads it by one rule (`request_body.json_body`): a
 document nested deeper than 1,024 levels, or no JSON at all, is a 400 saying so, and changes
 nothing. The standard library's parser once met 3,000 levels with a RecursionError: a 500."""
 

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 
 from shopify_app import apikeys
 from shopify_app.db import session_scope
+from shopify_app.external_api.access import MerchantLimits
 from shopify_app.models import (
     Intent,
     IntentStatus,
@@ -29,7 +30,6 @@ from shopify_app.models import (
 from shopify_app.notify import attempts
 from shopify_app.openapi import openapi_document
 from shopify_app.routes import merchant_api
-from shopify_app.routes.merchant_api import MerchantLimits
 
 from ..processes import serving_processes
 from ..support import SCHEMATHESIS_PHASES, cases, install_shop

@@ -1,0 +1,172 @@
+"""What the development storefront (routes/dev.py) shows and waits for: the demo shop's product
+with the theme block, its stock, the latest signups, the alerts written to `outbox/`, and whether a
+stock change has been applied and its alerts sent."""
+
+import re
+import time
+from collections.abc import Mapping
+from email import message_from_bytes
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+from markupsafe import Markup
+from sqlalchemy import Engine, select
+from sqlmodel import col
+
+from . import devshop
+from .config import Settings
+from .db import session_scope
+from .models import (
+    JOB_UNFINISHED,
+    NOTIFICATION_ON_ITS_WAY,
+    Intent,
+    InventoryLevel,
+    Job,
+    JobKind,
+    Notification,
+)
+from .notify import channels as notify_channels
+
+EML_NAME = re.compile(r"[A-Za-z0-9._-]+\.eml")
+RESTOCK_UNITS = 5
+
+
+def whole(value: str | None) -> int | None:
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 19 else None
+
+
+def _signups(engine) -> list[dict]:
+    shop_id = devshop.shop_id(engine)
+    with session_scope(engine) as session:
+        rows = (
+            session.execute(
+                select(Intent)
+                .where(col(Intent.shop_id) == shop_id)
+                .order_by(col(Intent.id).desc())
+                .limit(20)
+            )
+            .scalars()
+            .all()
+        )
+    titles = {v.id: f"{p.title} – {v.title}" for p in devshop.PRODUCTS for v in p.variants}
+    return [
+        {
+            "id": row.id,
+            "channel": row.channel,
+            "contact": row.email or row.phone or ("this browser" if row.channel == "push" else ""),
+            "variant": titles.get(row.shopify_variant_id, str(row.shopify_variant_id)),
+            "status": row.status if row.optin_confirmed else f"{row.status}, awaiting opt-in",
+            "source": row.source,
+            "created_at": row.created_at.strftime("%H:%M:%S"),
+        }
+        for row in rows
+    ]
+
+
+def _alerts() -> list[dict]:
+    folder = Path(notify_channels.DEV_OUTBOX)
+    files = (
+        sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True)[:20]
+        if folder.is_dir()
+        else []
+    )
+    found = []
+    for path in files:
+        with path.open("rb") as handle:
+            message = message_from_bytes(handle.read(16384), policy=default_policy)
+        found.append(
+            {
+                "name": path.name,
+                "to": str(message.get("To", "")),
+                "subject": str(message.get("Subject", "")),
+                "at": time.strftime("%H:%M:%S", time.localtime(path.stat().st_mtime)),
+            }
+        )
+    return found
+
+
+def storefront_data(engine: Engine, settings: Settings, query: Mapping[str, str]) -> dict:
+    """What the storefront page shows: the product with the block, its stock, the signups and the
+    alerts written to outbox/."""
+    asked = query.get("locale", "")
+    locale = asked if asked in devshop.LOCALES else "en"
+    product = devshop.product(query.get("product"))
+    stock = devshop.stock(engine)
+    product_data = devshop.liquid_product(product, stock, whole(query.get("variant")))
+    country = (query.get("country") or "").upper() or None
+    block = devshop.render_block(
+        product_data, locale=locale, country=country, settings=DEMO_BLOCK_SETTINGS
+    )
+    return {
+        "shop_name": devshop.SHOP_NAME,
+        "shop": devshop.SHOP,
+        "locale": locale,
+        "locales": devshop.LOCALES,
+        "products": devshop.PRODUCTS,
+        "product": product,
+        "data": product_data,
+        "selected": product_data["selected_or_first_available_variant"],
+        "variants_json": Markup(
+            devshop.to_json(
+                [{"id": v["id"], "available": v["available"]} for v in product_data["variants"]]
+            )
+        ),
+        "block": Markup(block),
+        "head": Markup(devshop.head_tags()),
+        "stock_rows": [{"variant": v, "units": stock.get(v.id, 0)} for v in product.variants],
+        "restock_units": RESTOCK_UNITS,
+        "signups": _signups(engine),
+        "alerts": _alerts(),
+        "outbox": str(Path(notify_channels.DEV_OUTBOX).resolve()),
+        "worker": settings.WORKER_IN_PROCESS,
+        "notice": query.get("notice"),
+    }
+
+
+# The block as a merchant might set it up in the theme editor: every channel and the consent box.
+DEMO_BLOCK_SETTINGS = {
+    "offer_email": True,
+    "offer_sms": True,
+    "offer_push": True,
+    "show_marketing_consent": True,
+}
+
+
+def levels(engine, item_id: int) -> dict[int, int]:
+    with session_scope(engine) as session:
+        rows = session.execute(
+            select(col(InventoryLevel.location_id), col(InventoryLevel.available)).where(
+                col(InventoryLevel.shop_id) == devshop.shop_id(engine),
+                col(InventoryLevel.inventory_item_id) == item_id,
+            )
+        )
+        return {location: available or 0 for location, available in rows}
+
+
+def settled(engine, variant_id: int, expected: int) -> bool:
+    """The webhook's levels are applied, the worker has run the job and sent the email alerts."""
+    if devshop.stock(engine).get(variant_id) != expected:
+        return False
+    shop_id = devshop.shop_id(engine)
+    busy_jobs = select(col(Job.id)).where(
+        col(Job.shop_id) == shop_id,
+        col(Job.kind) == JobKind.inventory.value,
+        col(Job.status).in_(JOB_UNFINISHED),
+    )
+    busy_mail = select(col(Notification.id)).where(
+        col(Notification.shop_id) == shop_id,
+        col(Notification.channel) == "email",
+        col(Notification.status).in_(NOTIFICATION_ON_ITS_WAY),
+    )
+    with session_scope(engine) as session:
+        return all(
+            session.execute(busy.limit(1)).first() is None for busy in (busy_jobs, busy_mail)
+        )
+
+
+def outbox_email(name: str) -> Any:
+    path = Path(notify_channels.DEV_OUTBOX) / name
+    if not EML_NAME.fullmatch(name) or not path.is_file():
+        return None
+    return message_from_bytes(path.read_bytes(), policy=default_policy)
