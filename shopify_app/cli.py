@@ -72,15 +72,15 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 def cmd_api_key(args: argparse.Namespace) -> None:
-    from . import apikeys
     from .db import make_engine
+    from .external_api import api_keys
 
     settings = _settings()
     engine = make_engine(settings.DATABASE_URL)
     try:
         with engine.begin() as connection:
-            key = apikeys.rotate(connection, args.shop)
-    except apikeys.UnknownShop:
+            key = api_keys.rotate(connection, args.shop)
+    except api_keys.UnknownShop:
         print(f"shopify-app: no shop named {args.shop!r} has the app installed", file=sys.stderr)
         raise SystemExit(1) from None
     finally:

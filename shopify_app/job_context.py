@@ -13,11 +13,11 @@ from typing import Any, TypeVar
 import httpx
 from sqlalchemy.engine import Engine
 
-from .admin_api import AdminApi, StoredTokens
 from .config import Settings
 from .db import session_scope
 from .notify.base import Channel
 from .notify.render import Renderer
+from .shopify_graphql import AdminApi, StoredTokens
 
 # the shop's row (`shops` table), as the worker read it for the job: a RowMapping, whose keys
 # SQLAlchemy types as a column or its name

@@ -16,9 +16,9 @@ from sqlmodel import col
 
 from . import shop_tokens, token_grants
 from .config import Settings
+from .crypto import signer, unsign
 from .db import rowcount, session_scope
 from .errors import PageError
-from .keys import signer, unsign
 from .models import OAuthState, Shop, utcnow
 from .shops import upsert_installed
 from .token_grants import Grant

@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 
 from .config import Settings
+from .crypto import derive_key
 from .db import dialect_insert_for
 from .errors import ApiError
 from .group_insert import GroupWriter
-from .keys import derive_key
 from .models import IntentSource, RateLimitCounter
 
 counters = RateLimitCounter.__table__

@@ -10,7 +10,7 @@ reads the token again instead of spending the refresh token a second time (Shopi
 every use). The HTTP call runs in the caller's thread with a blocking client: it is rare (an hour
 apart per shop) and must not leave the lock held across an event loop's turns.
 
-Tokens are stored encrypted (keys.py); neither an access token nor a refresh token is ever logged.
+Tokens are stored encrypted (crypto.py); neither an access token nor a refresh token is ever logged.
 """
 
 import hashlib
@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from . import jobs, token_grants
 from .config import Settings
-from .keys import decrypt_token, encrypt_token
+from .crypto import decrypt_token, encrypt_token
 from .models import Shop, utcnow
 from .shops import upsert_installed
 from .token_grants import Grant, TokenRefused, TokenUnavailable

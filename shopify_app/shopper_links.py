@@ -12,10 +12,10 @@ from urllib.parse import parse_qsl
 from itsdangerous import SignatureExpired
 from sqlalchemy import Connection, Engine, and_, func, or_, select, update
 
-from . import pages
+from . import shopper_pages
 from .config import Settings
+from .crypto import unsign
 from .errors import PageError
-from .keys import unsign
 from .models import (
     NOTIFICATION_NOT_CLAIMED,
     Customer,
@@ -123,7 +123,7 @@ def unsubscribe(connection: Connection, signup: Signup, *, everything: bool) -> 
 
 def _visitor_page(language: str, status: int, title: str, message: str) -> PageError:
     """A page for someone whose signup we do not know, in their browser's language."""
-    t = pages.strings(language[:2])[1]
+    t = shopper_pages.strings(language[:2])[1]
     return PageError(status, t[title], t[message], for_shopper=True)
 
 

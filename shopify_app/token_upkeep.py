@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from .config import Settings
-from .keys import reencrypt_token
+from .crypto import reencrypt_token
 from .models import Shop, utcnow
 from .shop_tokens import COLUMNS, TokenKind, read, usable_token
 

@@ -19,8 +19,8 @@ import uvicorn
 from sqlalchemy import select
 
 from shopify_app.config import Settings
+from shopify_app.crypto import encrypt_token
 from shopify_app.db import session_scope
-from shopify_app.keys import encrypt_token
 from shopify_app.models import Intent, Shop, utcnow
 from shopify_app.notify.render import unsubscribe_token
 

@@ -19,11 +19,11 @@ import pytest
 from sqlalchemy import func, select, update
 
 from shopify_app import inventory_queries, shop_tokens, tasks, token_grants
-from shopify_app.admin_api import AdminApi, StoredTokens
-from shopify_app.keys import decrypt_token
+from shopify_app.crypto import decrypt_token
 from shopify_app.models import Job, Shop, utcnow
 from shopify_app.notify.worker import Worker
 from shopify_app.shop_tokens import TokenKind
+from shopify_app.shopify_graphql import AdminApi, StoredTokens
 
 from .admin.tokens import session_token
 from .fakes.shopify import CatalogItem

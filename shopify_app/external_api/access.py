@@ -1,5 +1,5 @@
 """Who calls the merchant API and how much they may: the shop's API key in `X-Auth-Token`
-(apikeys.py), and a rate limit of 360 points per 60 seconds per shop (a GET costs 1 point, any
+(api_keys.py), and a rate limit of 360 points per 60 seconds per shop (a GET costs 1 point, any
 other request 2), counted in the signup limits' storage (the database, or Redis) so that it holds
 across server processes. Every authenticated answer carries `X-RateLimit-Limit`,
 `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix time the window ends)."""
@@ -12,9 +12,9 @@ import limits
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from .. import apikeys
 from ..errors import ApiError
 from ..logs import tag_shop
+from . import api_keys
 
 DEFAULT_RATE_LIMIT = "360/minute"
 GET_COST, WRITE_COST = 1, 2
@@ -57,7 +57,7 @@ def merchant_limits(app: Any) -> MerchantLimits:
 
 def _find_shop(engine: Any, key: str) -> Any:
     with engine.connect() as connection:
-        return apikeys.shop_for_key(connection, key)
+        return api_keys.shop_for_key(connection, key)
 
 
 async def authorize(request: Request) -> tuple[Any, dict[str, str]]:

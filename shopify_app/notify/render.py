@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, SignatureExpired
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ..config import Settings
-from ..keys import Keys, signer
+from ..crypto import Keys, signer
 from .base import OutgoingMessage
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"

@@ -208,10 +208,10 @@ def download_data_request(request: Request, session: AdminSession, body: Any) ->
 
 @api
 def rotate_api_key(request: Request, session: AdminSession, body: Any) -> dict:
-    from .. import apikeys
+    from ..external_api import api_keys
 
     with _engine(request).begin() as connection:
-        return {"api_key": apikeys.rotate(connection, session.shop)}
+        return {"api_key": api_keys.rotate(connection, session.shop)}
 
 
 # -- Pages -----------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import pages, shopper_links
+from .. import shopper_links, shopper_pages
 from ..request_body import BodyTooLarge, read_body
 
 
@@ -30,10 +30,10 @@ async def unsubscribe_page(request: Request) -> Response:
         request.path_params["token"],
         _language(request),
     )
-    _, t = pages.strings(signup.locale)
+    _, t = shopper_pages.strings(signup.locale)
     product = signup.product or t["your_item"]
     if request.method != "POST":  # GET, and HEAD: a scanner's HEAD is answered as its GET
-        return pages.render(
+        return shopper_pages.render(
             "unsubscribe.html",
             signup.locale,
             title=t["unsubscribe_title"],
@@ -53,7 +53,7 @@ async def unsubscribe_page(request: Request) -> Response:
         if everything
         else t["unsubscribed_product"].format(product=product)
     )
-    return pages.message(
+    return shopper_pages.message(
         signup.locale, t["unsubscribed_title"], done, shop=signup.shop, note=t["unsubscribed_note"]
     )
 
@@ -67,14 +67,14 @@ async def optin_page(request: Request) -> Response:
         request.path_params["token"],
         _language(request),
     )
-    _, t = pages.strings(signup.locale)
+    _, t = shopper_pages.strings(signup.locale)
     product = signup.product or t["your_item"]
     if request.method != "POST":  # GET, and HEAD: a scanner's HEAD is answered as its GET
-        return pages.render(
+        return shopper_pages.render(
             "optin.html", signup.locale, title=t["optin_title"], shop=signup.shop, product=product
         )
     await run_in_threadpool(shopper_links.confirm_now, state.engine, signup, link.made_at)
-    return pages.message(
+    return shopper_pages.message(
         signup.locale,
         t["optin_done_title"],
         t["optin_done"].format(product=product),

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .. import pages
+from .. import shopper_pages
 from ..errors import ApiError, PageError
 
 
@@ -31,7 +31,9 @@ async def render_api_error(request: Request, exc: Exception) -> Response:
 async def render_page_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageError)
     if exc.for_shopper:
-        response: Response = pages.message(exc.locale, exc.title, exc.message, status=exc.status)
+        response: Response = shopper_pages.message(
+            exc.locale, exc.title, exc.message, status=exc.status
+        )
     else:
         response = page(exc.status, exc.title, exc.message)
     response.headers.update(exc.headers or {})

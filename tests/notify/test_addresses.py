@@ -193,13 +193,13 @@ def test_rows_stored_in_the_older_forms_are_still_found_and_redacted(
 ):
     import json
 
-    from shopify_app import apikeys
+    from shopify_app.external_api import api_keys
 
     from ..support import webhook_headers
 
     ids = legacy_signups(engine, settings)
     with engine.begin() as connection:
-        key = apikeys.rotate(connection, SHOP)
+        key = api_keys.rotate(connection, SHOP)
     listed = client.get(
         "/api/v1/external/intents", params={"email": asked}, headers={"X-Auth-Token": key}
     )

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from shopify_app import apikeys
+from shopify_app.external_api import api_keys
 from shopify_app.models import Intent, Notification, Shop
 from shopify_app.notify.channels import build_channels
 from shopify_app.notify.render import unsubscribe_token
@@ -227,7 +227,7 @@ def test_the_merchant_api_releases_held_alerts(
 ):
     a, b, c = restock_held(client, engine, settings, fake_shopify)
     with engine.begin() as connection:
-        key = apikeys.rotate(connection, SHOP)
+        key = api_keys.rotate(connection, SHOP)
     held = by_intent(engine)
     one = client.post(f"{MERCHANT}/notify_intent", json={"id": b}, headers={"X-Auth-Token": key})
     assert one.status_code == 200, one.text
@@ -269,7 +269,7 @@ def test_another_shops_signups_are_refused_and_nothing_changes(
     )
     assert mixed.status_code == 404 and mixed.json() == {"errors": [f"intent {theirs}: not found"]}
     with engine.begin() as connection:
-        key = apikeys.rotate(connection, SHOP)
+        key = api_keys.rotate(connection, SHOP)
     merchant = client.post(
         f"{MERCHANT}/notify_intent", json={"id": theirs}, headers={"X-Auth-Token": key}
     )
@@ -365,7 +365,7 @@ def test_transferring_a_held_signup_cancels_its_alert(client, engine, settings, 
     """The held alert was about the old variant's restock; on the new variant the signup waits again."""
     a, b = restock_held(client, engine, settings, fake_shopify, channels=("email", "email"))
     with engine.begin() as connection:
-        key = apikeys.rotate(connection, SHOP)
+        key = api_keys.rotate(connection, SHOP)
     moved = client.post(
         f"{MERCHANT}/transfer_signups",
         headers={"X-Auth-Token": key},

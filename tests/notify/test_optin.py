@@ -10,8 +10,8 @@ import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
+from shopify_app.crypto import derive_key
 from shopify_app.db import session_scope
-from shopify_app.keys import derive_key
 from shopify_app.models import Intent, Notification, utcnow
 from shopify_app.notify.channels import build_channels
 from shopify_app.notify.render import OPTIN_PURPOSE, optin_token

@@ -1,5 +1,5 @@
 from shopify_app.config import Settings
-from shopify_app.keys import unsign
+from shopify_app.crypto import unsign
 from shopify_app.notify.render import (
     GSM7,
     SMS_LIMIT,

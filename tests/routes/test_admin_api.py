@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import insert, select, update
 
-from shopify_app import apikeys
+from shopify_app.external_api import api_keys
 from shopify_app.models import Conversion, Intent, SettingsChange, Shop, utcnow
 
 from ..admin.data import add_delivery, add_intents, add_variant
@@ -465,8 +465,8 @@ def test_rotating_the_api_key_returns_a_new_one_each_time(client, engine, shop):
     with engine.connect() as connection:
         stored = connection.execute(select(Shop.__table__.c.api_key_hash)).scalar_one()
         assert stored and second.json()["api_key"] not in stored
-        assert apikeys.shop_for_key(connection, first.json()["api_key"]) is None
-        assert apikeys.shop_for_key(connection, second.json()["api_key"]) is not None
+        assert api_keys.shop_for_key(connection, first.json()["api_key"]) is None
+        assert api_keys.shop_for_key(connection, second.json()["api_key"]) is not None
 
 
 # -- Generated requests ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import time
 import pytest
 from sqlalchemy import select, update
 
-from shopify_app.keys import decrypt_token
+from shopify_app.crypto import decrypt_token
 from shopify_app.models import Shop, utcnow
 
 from ..admin.tokens import OTHER, SHOP, bearer, session_token, signed_claims

@@ -6,8 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlmodel import select
 
+from shopify_app.crypto import decrypt_token
 from shopify_app.db import session_scope
-from shopify_app.keys import decrypt_token
 from shopify_app.models import OAuthState, Shop, utcnow
 
 from ..support import cases, consent, signed_query, start_install

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 from starlette.routing import Route
 
-from shopify_app import apikeys
+from shopify_app.external_api import api_keys
 from shopify_app.models import Intent, SettingsChange
 from shopify_app.routes import admin, merchant_api
 
@@ -96,7 +96,7 @@ def test_an_admin_body_within_the_depth_limit_is_checked_like_any_other(
 @pytest.mark.parametrize(("method", "path"), MERCHANT_WRITES)
 def test_a_deeply_nested_merchant_body_is_a_400(method, path, body, client, engine, shop):
     with engine.begin() as connection:
-        key = apikeys.rotate(connection, SHOP)
+        key = api_keys.rotate(connection, SHOP)
     response = client.request(method, path, content=body, headers={"X-Auth-Token": key})
     assert response.status_code == 400, response.text
     if body is not WITHIN_LIMIT:

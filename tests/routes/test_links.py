@@ -4,8 +4,8 @@ the shop at that address), the one-click POST stops everything; forged links do 
 import pytest
 from sqlalchemy import select
 
+from shopify_app.crypto import signer
 from shopify_app.db import session_scope
-from shopify_app.keys import signer
 from shopify_app.models import Notification, RestockEvent, utcnow
 
 from ..support import api_signup, intent_statuses, unsubscribe_path

@@ -14,8 +14,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 from sqlalchemy import func, select, update
 
-from shopify_app import apikeys
 from shopify_app.db import session_scope
+from shopify_app.external_api import api_keys
 from shopify_app.external_api.access import MerchantLimits
 from shopify_app.models import (
     Intent,
@@ -110,7 +110,7 @@ def signup(
 
 def new_key(engine, shop=SHOP) -> str:
     with engine.begin() as connection:
-        return apikeys.rotate(connection, shop)
+        return api_keys.rotate(connection, shop)
 
 
 @pytest.fixture
@@ -164,8 +164,8 @@ def test_rotating_the_key_stops_the_old_one(client, engine, key):
     assert client.get(BASE, headers=auth(key)).status_code == 401
     assert client.get(BASE, headers=auth(newer)).status_code == 200
     with engine.connect() as c:
-        stored = apikeys.shop_for_key(c, newer)
-        assert stored.api_key_hash == apikeys.hash_key(newer) and newer not in str(
+        stored = api_keys.shop_for_key(c, newer)
+        assert stored.api_key_hash == api_keys.hash_key(newer) and newer not in str(
             dict(stored._mapping)
         )
 
@@ -173,11 +173,11 @@ def test_rotating_the_key_stops_the_old_one(client, engine, key):
 def test_an_uninstalled_shops_key_stops_working(client, engine, key):
     with engine.begin() as c:
         c.execute(
-            update(apikeys.shops).values(uninstalled_at=utcnow(), access_token_encrypted=None)
+            update(api_keys.shops).values(uninstalled_at=utcnow(), access_token_encrypted=None)
         )
     assert client.get(BASE, headers=auth(key)).status_code == 401
-    with engine.begin() as c, pytest.raises(apikeys.UnknownShop):
-        apikeys.rotate(c, SHOP)
+    with engine.begin() as c, pytest.raises(api_keys.UnknownShop):
+        api_keys.rotate(c, SHOP)
 
 
 # -- GET /intents ----------------------------------------------------------------------------------

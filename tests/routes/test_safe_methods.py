@@ -13,8 +13,8 @@ from sqlmodel import SQLModel
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from shopify_app import apikeys
 from shopify_app.app import create_app
+from shopify_app.external_api import api_keys
 from shopify_app.models import Intent
 from shopify_app.notify import channels as notify_channels
 from shopify_app.notify.render import optin_token, unsubscribe_token
@@ -101,7 +101,7 @@ def requests_for(client, engine, settings, intent_id: int) -> dict[str, tuple[Ca
     session token of a shop whose access token we lack (were it run, it would be exchanged and
     stored); its GETs one of the installed shop."""
     with engine.begin() as connection:
-        key = {"X-Auth-Token": apikeys.rotate(connection, SHOP)}
+        key = {"X-Auth-Token": api_keys.rotate(connection, SHOP)}
     fresh, mine = session_token(FRESH), session_token(SHOP)
 
     def same(path: str, headers: dict[str, str] | None = None) -> tuple[Call, Call]:
@@ -204,7 +204,7 @@ def test_a_shopper_link_answers_a_head_as_its_get_and_only_a_post_acts(
 
 def test_a_head_costs_the_merchant_api_what_a_get_costs(client, engine, shop):
     with engine.begin() as connection:
-        key = {"X-Auth-Token": apikeys.rotate(connection, SHOP)}
+        key = {"X-Auth-Token": api_keys.rotate(connection, SHOP)}
     first = int(
         client.get("/api/v1/external/intents", headers=key).headers["x-ratelimit-remaining"]
     )

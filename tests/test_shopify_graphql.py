@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from shopify_app import inventory_queries
-from shopify_app.admin_api import AdminApi, AdminApiError, RetryableApiError
+from shopify_app.shopify_graphql import AdminApi, AdminApiError, RetryableApiError
 
 from .fakes.admin_schema import API_VERSION, schema_path, validation_errors
 from .fakes.shopify import CatalogItem

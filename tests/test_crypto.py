@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from shopify_app.config import ConfigError, Settings
+from shopify_app.crypto import decrypt_token, encrypt_token, signer, unsign
 from shopify_app.db import session_scope
-from shopify_app.keys import decrypt_token, encrypt_token, signer, unsign
 from shopify_app.models import Shop
 from shopify_app.notify.render import unsubscribe_token
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 from sqlalchemy import select, update
 
-from shopify_app import apikeys
+from shopify_app.external_api import api_keys
 from shopify_app.shops import shops
 
 from .support import API_KEY, API_SECRET, SECRET_KEY, install_shop
@@ -41,7 +41,7 @@ def _stored(engine, domain=SHOP):
 
 def test_rotate_keeps_only_the_hash_and_the_old_key_stops_working(engine, shop):
     with engine.begin() as c:
-        first = apikeys.rotate(c, shop)
+        first = api_keys.rotate(c, shop)
     stored = _stored(engine)
     assert (
         stored.api_key_hash == hashlib.sha256(first.encode()).hexdigest()
@@ -49,35 +49,35 @@ def test_rotate_keeps_only_the_hash_and_the_old_key_stops_working(engine, shop):
     )
     assert first.startswith("bis_") and len(first) >= 40
     with engine.begin() as c:
-        second = apikeys.rotate(c, shop.upper())
+        second = api_keys.rotate(c, shop.upper())
     with engine.connect() as c:
-        assert apikeys.shop_for_key(c, first) is None
-        assert apikeys.shop_for_key(c, second).domain == SHOP
-        assert apikeys.shop_for_key(c, "") is None and apikeys.shop_for_key(c, None) is None
+        assert api_keys.shop_for_key(c, first) is None
+        assert api_keys.shop_for_key(c, second).domain == SHOP
+        assert api_keys.shop_for_key(c, "") is None and api_keys.shop_for_key(c, None) is None
 
 
 def test_rotate_refuses_unknown_and_uninstalled_shops(engine, shop):
-    with engine.begin() as c, pytest.raises(apikeys.UnknownShop):
-        apikeys.rotate(c, "nobody.myshopify.com")
+    with engine.begin() as c, pytest.raises(api_keys.UnknownShop):
+        api_keys.rotate(c, "nobody.myshopify.com")
     with engine.begin() as c:
-        key = apikeys.rotate(c, shop)
+        key = api_keys.rotate(c, shop)
         c.execute(
-            update(shops).values(uninstalled_at=apikeys.utcnow(), access_token_encrypted=None)
+            update(shops).values(uninstalled_at=api_keys.utcnow(), access_token_encrypted=None)
         )
     with engine.connect() as c:
-        assert apikeys.shop_for_key(c, key) is None  # an uninstalled shop's key does not work
-    with engine.begin() as c, pytest.raises(apikeys.UnknownShop):
-        apikeys.rotate(c, shop)
+        assert api_keys.shop_for_key(c, key) is None  # an uninstalled shop's key does not work
+    with engine.begin() as c, pytest.raises(api_keys.UnknownShop):
+        api_keys.rotate(c, shop)
 
 
 def test_keys_of_two_shops_differ_and_find_their_own_shop(engine, settings, shop):
     install_shop(engine, settings, domain="other.myshopify.com")
     with engine.begin() as c:
-        a, b = apikeys.rotate(c, shop), apikeys.rotate(c, "other.myshopify.com")
+        a, b = api_keys.rotate(c, shop), api_keys.rotate(c, "other.myshopify.com")
     with engine.connect() as c:
         assert a != b
-        assert apikeys.shop_for_key(c, a).domain == SHOP
-        assert apikeys.shop_for_key(c, b).domain == "other.myshopify.com"
+        assert api_keys.shop_for_key(c, a).domain == SHOP
+        assert api_keys.shop_for_key(c, b).domain == "other.myshopify.com"
 
 
 @pytest.mark.slow
@@ -92,13 +92,13 @@ def test_the_command_prints_a_working_key_as_its_last_line(engine, database_url,
     assert result.returncode == 0, result.stderr
     key = result.stdout.strip().splitlines()[-1]
     with engine.connect() as c:
-        assert apikeys.shop_for_key(c, key).domain == SHOP
+        assert api_keys.shop_for_key(c, key).domain == SHOP
     again = _cli("api-key", SHOP, env=env).stdout.strip().splitlines()[-1]
     with engine.connect() as c:
         assert (
             again != key
-            and apikeys.shop_for_key(c, key) is None
-            and apikeys.shop_for_key(c, again) is not None
+            and api_keys.shop_for_key(c, key) is None
+            and api_keys.shop_for_key(c, again) is not None
         )
 
 

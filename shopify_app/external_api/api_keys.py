@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.orm import Session
 
-from .db import rowcount
-from .models import utcnow
-from .shops import INSTALLED, shops
+from ..db import rowcount
+from ..models import utcnow
+from ..shops import INSTALLED, shops
 
 PREFIX = "bis_"
 MAX_KEY_LENGTH = 200  # anything longer is not one of ours: not even hashed
