@@ -73,7 +73,7 @@ def file(
     return request_id
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
@@ -140,8 +140,8 @@ def assemble(session: Executor, request) -> dict[str, Any]:
         "data_request": {
             "id": request.id,
             "shopify_data_request_id": request.shopify_request_id,
-            "requested_at": _iso(request.requested_at),
-            "assembled_at": _iso(utcnow()),
+            "requested_at": iso(request.requested_at),
+            "assembled_at": iso(utcnow()),
         },
         "customer_as_requested": {
             "email": request.email,
@@ -168,9 +168,9 @@ def assemble(session: Executor, request) -> dict[str, Any]:
                 "country": c["country"],
                 "shopify_customer_id": c["shopify_customer_id"],
                 "accepts_marketing": c["accepts_marketing"],
-                "unsubscribed_at": _iso(c["unsubscribed_at"]),
-                "created_at": _iso(c["created_at"]),
-                "updated_at": _iso(c["updated_at"]),
+                "unsubscribed_at": iso(c["unsubscribed_at"]),
+                "created_at": iso(c["created_at"]),
+                "updated_at": iso(c["updated_at"]),
             }
         )
     contacts: dict[int, tuple[str, str | None, str | None, str | None]] = {}
@@ -194,14 +194,14 @@ def assemble(session: Executor, request) -> dict[str, Any]:
                 "source": s["source"],
                 "consent": {
                     "accepts_marketing": s["accepts_marketing"],
-                    "consent_at": _iso(s["consent_at"]),
+                    "consent_at": iso(s["consent_at"]),
                     "source": s["source"],
                 },
                 "optin_confirmed": s["optin_confirmed"],
-                "created_at": _iso(s["created_at"]),
-                "notified_at": _iso(s["notified_at"]),
-                "unsubscribed_at": _iso(s["unsubscribed_at"]),
-                "updated_at": _iso(s["updated_at"]),
+                "created_at": iso(s["created_at"]),
+                "notified_at": iso(s["notified_at"]),
+                "unsubscribed_at": iso(s["unsubscribed_at"]),
+                "updated_at": iso(s["updated_at"]),
             }
         )
     if contacts:
@@ -224,8 +224,8 @@ def assemble(session: Executor, request) -> dict[str, Any]:
                 "address": _address(n["channel"], email, phone, push),
                 "status": n["status"],
                 "attempts": n["attempts"],
-                "sent_at": _iso(n["sent_at"]),
-                "created_at": _iso(n["created_at"]),
+                "sent_at": iso(n["sent_at"]),
+                "created_at": iso(n["created_at"]),
             }
             document["messages"].append(message)
             if n["kind"] == NotificationKind.optin.value:
@@ -256,7 +256,7 @@ def assemble(session: Executor, request) -> dict[str, Any]:
                         "quantity": o["quantity"],
                         "amount": str(o["amount"]),
                         "currency": o["currency"],
-                        "ordered_at": _iso(o["ordered_at"]),
+                        "ordered_at": iso(o["ordered_at"]),
                     }
                 )
     return document
@@ -292,59 +292,3 @@ def mark_notified(session: Session, request_id: int) -> None:
     session.execute(
         update(requests).where(requests.c.id == request_id).values(merchant_notified_at=utcnow())
     )
-
-
-# -- The admin's view ----------------------------------------------------------------------------
-def _public(row) -> dict[str, Any]:
-    """A request as the admin lists it: when, its state, and the Shopify ids; the customer's contact
-    is inside the download only."""
-    return {
-        "id": row.id,
-        "shopify_data_request_id": row.shopify_request_id,
-        "status": row.status,
-        "requested_at": _iso(row.requested_at),
-        "ready_at": _iso(row.ready_at),
-        "merchant_notified_at": _iso(row.merchant_notified_at),
-        "download_url": f"/app/api/data-requests/{row.id}"
-        if row.status == DataRequestStatus.ready.value
-        else None,
-    }
-
-
-LISTED = [
-    requests.c.id,
-    requests.c.shopify_request_id,
-    requests.c.status,
-    requests.c.requested_at,
-    requests.c.ready_at,
-    requests.c.merchant_notified_at,
-]
-
-
-def list_for_shop(connection: Connection, shop_id: int, limit: int = 200) -> dict[str, Any]:
-    rows = connection.execute(
-        select(*LISTED)
-        .where(requests.c.shop_id == shop_id)
-        .order_by(requests.c.requested_at.desc(), requests.c.id.desc())
-        .limit(limit)
-    ).all()
-    return {"data_requests": [_public(r) for r in rows]}
-
-
-class NotReady(Exception):
-    """The request is still being assembled."""
-
-
-def download(connection: Connection, shop_id: int, request_id: int) -> tuple[str, str] | None:
-    """(file name, JSON) of one of the shop's requests; None for another shop's or an unknown id;
-    NotReady while the worker has not assembled it."""
-    row = connection.execute(
-        select(requests.c.id, requests.c.status, requests.c.payload, requests.c.requested_at).where(
-            requests.c.id == request_id, requests.c.shop_id == shop_id
-        )
-    ).first()
-    if row is None:
-        return None
-    if row.status != DataRequestStatus.ready.value or row.payload is None:
-        raise NotReady(f"data request {row.id}: not ready yet; the app emails you when it is")
-    return f"data-request-{row.id}-{row.requested_at:%Y%m%d}.json", row.payload

@@ -11,11 +11,10 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from .. import data_requests
 from ..errors import ApiError
 from ..notify.render import TEMPLATES
 from ..shop_tokens import TokenKind
-from . import delivery_log, listings, preview, stats
+from . import delivery_log, listings, preview, privacy_requests, stats
 from . import settings as shop_settings
 from .session import AdminSession
 
@@ -205,7 +204,7 @@ def settings(request: Request, session: AdminSession) -> HTMLResponse:
 
 def privacy(request: Request, session: AdminSession) -> HTMLResponse:
     with request.app.state.engine.connect() as connection:
-        result = data_requests.list_for_shop(connection, session.shop_id)
+        result = privacy_requests.list_for_shop(connection, session.shop_id)
     return render(
         "privacy.html",
         **_context(request, session, "privacy"),

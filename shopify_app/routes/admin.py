@@ -9,8 +9,17 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .. import data_requests, unsent
-from ..admin import delivery_log, exports, listings, pages, preview, sending, stats
+from .. import unsent
+from ..admin import (
+    delivery_log,
+    exports,
+    listings,
+    pages,
+    preview,
+    privacy_requests,
+    sending,
+    stats,
+)
 from ..admin import settings as shop_settings
 from ..admin.session import AdminSession, NotInstalled, api_session, authenticate, on_page_load
 from ..coerce import shopify_id
@@ -187,7 +196,7 @@ def export_deliveries(request: Request, session: AdminSession, body: Any) -> Res
 @api
 def get_data_requests(request: Request, session: AdminSession, body: Any) -> dict:
     with _engine(request).connect() as connection:
-        return data_requests.list_for_shop(connection, session.shop_id)
+        return privacy_requests.list_for_shop(connection, session.shop_id)
 
 
 @api
@@ -195,8 +204,8 @@ def download_data_request(request: Request, session: AdminSession, body: Any) ->
     request_id = _path_id(request, "request_id", "data request")
     try:
         with _engine(request).connect() as connection:
-            found = data_requests.download(connection, session.shop_id, request_id)
-    except data_requests.NotReady as exc:
+            found = privacy_requests.download(connection, session.shop_id, request_id)
+    except privacy_requests.NotReady as exc:
         raise ApiError(409, str(exc)) from None
     if found is None:
         raise ApiError(404, f"data request {request.path_params['request_id'][:20]}: not found")
