@@ -91,3 +91,20 @@ def test_shopify_cli_can_run_the_app():
     assert "shopify-app serve" in web["commands"]["dev"]
     app = tomllib.loads((ROOT / "shopify.app.toml").read_text())
     assert app["app_proxy"]["subpath"] == "back-in-stock" and app["app_proxy"]["prefix"] == "apps"
+
+
+def test_the_readme_layout_names_every_module_and_package():
+    """Someone new finds where a thing lives from the README's layout: every module and package of
+    shopify_app/ (and the top-level folders) is named there."""
+    readme = (ROOT / "README.md").read_text()
+    layout = readme.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"[a-z_]+(?:\.py|/)", layout))
+    package = ROOT / "shopify_app"
+    expected = {
+        p.name if p.suffix == ".py" else p.name + "/"
+        for p in package.iterdir()
+        if (p.suffix == ".py" and p.name not in ("__init__.py", "__main__.py"))
+        or (p.is_dir() and not p.name.startswith("__"))
+    } | {"webhooks/", "templates/", "extensions/", "migrations/", "tests/", "bench/", "docs/"}
+    missing = {name for name in expected if name not in named and name[:-3] not in layout}
+    assert not missing, f"not in the README's layout: {sorted(missing)}"
