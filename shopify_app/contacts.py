@@ -152,3 +152,16 @@ def normalize_locale(value: str | None, known: AbstractSet[str]) -> str | None:
         return None
     language = match.group(1).lower()
     return language if language in known else None
+
+
+def shown_contact(channel: str, email: str | None, phone: str | None) -> str | None:
+    """The contact a signup shows (the admin's lists, the APIs' intents): its email, its phone, or
+    the word "push" (a subscription is no address to show)."""
+    return {"email": email, "sms": phone, "push": "push"}.get(channel)
+
+
+def sending_address(
+    channel: str, email: str | None, phone: str | None, push_subscription: str | None
+) -> str | None:
+    """Where a signup's messages go: its email, its phone, or its push subscription (JSON)."""
+    return {"email": email, "sms": phone, "push": push_subscription}.get(channel)

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import jobs
-from .contacts import email_forms
+from .contacts import email_forms, sending_address
 from .models import (
     Conversion,
     Customer,
@@ -118,10 +118,9 @@ def _push_service(subscription: str | None) -> str | None:
 
 
 def _address(channel: str, email: str | None, phone: str | None, push: str | None) -> str | None:
-    if channel == "email":
-        return email
-    if channel == "sms":
-        return phone
+    """Where a message went: its sending address, a push subscription told by its service."""
+    if channel != "push":
+        return sending_address(channel, email, phone, push)
     service = _push_service(push)
     return f"web push via {service}" if service else None
 

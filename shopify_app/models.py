@@ -260,7 +260,7 @@ class Intent(TableModel, table=True):
     )  # JSON; a capability, never returned
     contact_key: str | None = Field(
         default=None, sa_type=String(64)
-    )  # intents.contact_key(channel, address)
+    )  # signup_contacts.contact_key(channel, address)
     quantity: int = Field(default=1)
     source: str = Field(default=IntentSource.api.value, sa_type=String(16))
     status: str = Field(default=IntentStatus.pending.value, sa_type=String(16))

@@ -22,7 +22,7 @@ PENDING = sa.text("status = 'pending'")
 
 
 def _key(channel: str, address: str) -> str:
-    # the same as shopify_app.intents.contact_key, frozen here as this migration's own copy
+    # the same as shopify_app.signup_contacts.contact_key, frozen here as this migration's own copy
     return hashlib.sha256(f"{channel}:{address}".encode()).hexdigest()
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Boolean, Connection, and_, case, func, or_, select, type_coerce
 
 from ..coerce import ID_MAX
+from ..contacts import shown_contact
 from ..errors import ApiError
 from ..models import Intent, Notification, NotificationStatus, RestockEvent, Variant
 from ..notify.channels import CHANNELS
@@ -114,13 +115,7 @@ def intent_public(row: Any) -> dict[str, Any]:
     out = dict(row._mapping)
     for key in ("created_at", "notified_at", "unsubscribed_at"):
         out[key] = iso_time(out[key])
-    out["contact"] = (
-        out["email"]
-        if out["channel"] == "email"
-        else out["phone"]
-        if out["channel"] == "sms"
-        else "push"
-    )
+    out["contact"] = shown_contact(out["channel"], out["email"], out["phone"])
     return out
 
 

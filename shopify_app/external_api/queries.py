@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, func, select
 
 from .. import unsent
+from ..contacts import shown_contact
 from ..errors import ApiError
 from ..models import Customer, Intent, Notification, NotificationKind
 from ..notify import manual
@@ -39,9 +40,7 @@ def _intent_select() -> Select[Any]:
 
 def public(row: Any) -> dict[str, Any]:
     data = dict(row._mapping)
-    data["contact"] = {"email": data["email"], "sms": data["phone"], "push": "push"}.get(
-        data["channel"]
-    )
+    data["contact"] = shown_contact(data["channel"], data["email"], data["phone"])
     fields = {k: data[k] for k in IntentPublic.model_fields if k in data}
     return IntentPublic(**fields).model_dump(mode="json")
 

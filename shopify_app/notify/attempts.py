@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from ..contacts import sending_address
 from ..models import (
     Customer,
     Intent,
@@ -124,7 +125,7 @@ def load_alerts(session: Session, ids: list[int]) -> list[tuple[Alert, int]]:
     ).all()
     found = []
     for r in rows:
-        to = {"email": r.email, "sms": r.phone, "push": r.push_subscription}[r.channel]
+        to = sending_address(r.channel, r.email, r.phone, r.push_subscription)
         alert = Alert(
             notification_id=r.id,
             intent_id=r.intent_id,

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from .. import intents, ratelimit
+from .. import intents, ratelimit, signup_contacts
 from ..errors import ApiError
 from ..logs import tag_shop
 from ..models import IntentSource
@@ -79,7 +79,7 @@ async def file_signup(
 ) -> Response:
     """Count the signup against the abuse limits, file it, and answer as STOQ does (plus, for the
     theme block, whether it was new: `created`)."""
-    contacts = intents.contacts_of(signup, request.app.state.settings.push_allowlist)
+    contacts = signup_contacts.contacts_of(signup, request.app.state.settings.push_allowlist)
     await ratelimit.check_signup(request, shop, contacts.address if contacts else None, door=door)
     try:
         outcome = await intents.file_signup(

@@ -11,7 +11,6 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select
 
 from shopify_app.db import session_scope
-from shopify_app.intents import contact_key
 from shopify_app.models import (
     Customer,
     Intent,
@@ -21,6 +20,7 @@ from shopify_app.models import (
     Variant,
     utcnow,
 )
+from shopify_app.signup_contacts import contact_key
 
 from ..fakes.push_service import vapid_keys
 from ..notify.helpers import ITEM, LOCATION, PRODUCT, SHOP, TOKEN, VARIANT
