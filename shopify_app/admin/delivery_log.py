@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
+from ..contacts import shown_contact
 from ..models import Intent, Notification, RestockEvent
 from ..notify.channels import CHANNELS
 from .listings import choice, iso_time, paging
@@ -81,7 +82,7 @@ def delivery_public(r: Any) -> dict[str, Any]:
         "sent_at": iso_time(r.sent_at),
         "created_at": iso_time(r.created_at),
         "intent_id": r.intent_id,
-        "contact": r.email if r.channel == "email" else r.phone if r.channel == "sms" else "push",
+        "contact": shown_contact(r.channel, r.email, r.phone),
         "shopify_variant_id": r.shopify_variant_id,
         "product_title": r.product_title,
         "variant_title": r.variant_title,
