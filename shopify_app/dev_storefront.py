@@ -14,7 +14,7 @@ from markupsafe import Markup
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from . import devshop
+from . import devshop, devshop_liquid
 from .config import Settings
 from .db import session_scope
 from .models import (
@@ -93,9 +93,9 @@ def storefront_data(engine: Engine, settings: Settings, query: Mapping[str, str]
     locale = asked if asked in devshop.LOCALES else "en"
     product = devshop.product(query.get("product"))
     stock = devshop.stock(engine)
-    product_data = devshop.liquid_product(product, stock, whole(query.get("variant")))
+    product_data = devshop_liquid.liquid_product(product, stock, whole(query.get("variant")))
     country = (query.get("country") or "").upper() or None
-    block = devshop.render_block(
+    block = devshop_liquid.render_block(
         product_data, locale=locale, country=country, settings=DEMO_BLOCK_SETTINGS
     )
     return {
@@ -108,12 +108,12 @@ def storefront_data(engine: Engine, settings: Settings, query: Mapping[str, str]
         "data": product_data,
         "selected": product_data["selected_or_first_available_variant"],
         "variants_json": Markup(
-            devshop.to_json(
+            devshop_liquid.to_json(
                 [{"id": v["id"], "available": v["available"]} for v in product_data["variants"]]
             )
         ),
         "block": Markup(block),
-        "head": Markup(devshop.head_tags()),
+        "head": Markup(devshop_liquid.head_tags()),
         "stock_rows": [{"variant": v, "units": stock.get(v.id, 0)} for v in product.variants],
         "restock_units": RESTOCK_UNITS,
         "signups": _signups(engine),

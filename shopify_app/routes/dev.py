@@ -2,9 +2,10 @@
 theme app extension's real block, and a stand-in for Shopify's app proxy that signs each request
 as Shopify does and forwards it to `/proxy/...`.
 
-- `GET /dev/storefront`: a product page of the demo shop (shopify_app/devshop.py) with the block,
-  the stock of each variant with buttons that restock or sell it out through the real, signed
-  `inventory_levels/update` webhook, the signups stored and the alerts written to `outbox/`.
+- `GET /dev/storefront`: a product page of the demo shop (shopify_app/devshop.py) with the block
+  (rendered by shopify_app/devshop_liquid.py), the stock of each variant with buttons that restock
+  or sell it out through the real, signed `inventory_levels/update` webhook, the signups stored
+  and the alerts written to `outbox/`.
 - `/apps/back-in-stock/{path}`: what Shopify does on the shop's domain (PLATFORM.md section 2): the
   query gets `shop`, `logged_in_customer_id`, `path_prefix`, `timestamp` and `signature`, cookies
   are dropped, `X-Forwarded-For` / `X-Forwarded-Host` name the shopper, and method, body and
@@ -27,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import dev_storefront, devshop
+from .. import dev_storefront, devshop, devshop_liquid
 from ..dev_storefront import RESTOCK_UNITS
 from ..verify import proxy_signature, webhook_hmac
 
@@ -78,7 +79,7 @@ async def home(request: Request) -> Response:
 
 async def extension_asset(request: Request) -> Response:
     name = request.path_params["name"]
-    path = devshop.ASSETS / name
+    path = devshop_liquid.ASSETS / name
     if "/" in name or name.startswith(".") or not path.is_file():
         return Response("Not Found", status_code=404, media_type="text/plain")
     return FileResponse(path, headers={"Cache-Control": "no-cache"})

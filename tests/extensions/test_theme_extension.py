@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from shopify_app import devshop
+from shopify_app import devshop, devshop_liquid
 
 EXTENSION = Path(__file__).resolve().parents[2] / "extensions" / "back-in-stock"
 BLOCKS = sorted((EXTENSION / "blocks").glob("*.liquid"))
@@ -178,7 +178,7 @@ def test_nothing_is_loaded_from_other_hosts() -> None:
 def test_block_renders_with_only_the_emulated_objects() -> None:
     """Every object and filter the block uses is one the storefront emulates (strict mode), and
     every text is translated in each language."""
-    product = devshop.liquid_product(
+    product = devshop_liquid.liquid_product(
         devshop.PRODUCTS[0], {v.id: 0 for v in devshop.PRODUCTS[0].variants}, None
     )
     everything = {
@@ -189,12 +189,12 @@ def test_block_renders_with_only_the_emulated_objects() -> None:
         "show_marketing_consent": True,
     }
     for locale in devshop.LOCALES:
-        html = devshop.render_block(product, locale=locale, settings=everything, strict=True)
+        html = devshop_liquid.render_block(product, locale=locale, settings=everything, strict=True)
         assert "translation missing" not in html
         assert 'action="/apps/back-in-stock/intents"' in html
         assert 'aria-live="polite"' in html
         assert f'name="locale" value="{locale}"' in html
-    html = devshop.render_block(
+    html = devshop_liquid.render_block(
         product, settings={"default_country": "ca", "offer_sms": True}, strict=True
     )
     assert '<option value="CA" selected>' in html
@@ -202,17 +202,19 @@ def test_block_renders_with_only_the_emulated_objects() -> None:
 
 def test_block_is_hidden_while_the_variant_is_available() -> None:
     p = devshop.PRODUCTS[0]
-    in_stock = devshop.liquid_product(p, {v.id: 3 for v in p.variants}, None)
-    sold_out = devshop.liquid_product(p, {v.id: 0 for v in p.variants}, p.variants[1].id)
+    in_stock = devshop_liquid.liquid_product(p, {v.id: 3 for v in p.variants}, None)
+    sold_out = devshop_liquid.liquid_product(p, {v.id: 0 for v in p.variants}, p.variants[1].id)
     root = re.compile(r"<div\b[^>]*\bdata-bis\s[^>]*>")
-    assert re.search(r"\shidden\b", root.search(devshop.render_block(in_stock)).group())
-    assert not re.search(r"\shidden\b", root.search(devshop.render_block(sold_out)).group())
-    assert f'name="shopify_variant_id" value="{p.variants[1].id}"' in devshop.render_block(sold_out)
+    assert re.search(r"\shidden\b", root.search(devshop_liquid.render_block(in_stock)).group())
+    assert not re.search(r"\shidden\b", root.search(devshop_liquid.render_block(sold_out)).group())
+    assert f'name="shopify_variant_id" value="{p.variants[1].id}"' in devshop_liquid.render_block(
+        sold_out
+    )
 
 
 def test_honeypot_is_out_of_the_tab_order_and_labels_point_at_fields() -> None:
-    html = devshop.render_block(
-        devshop.liquid_product(devshop.PRODUCTS[0], {}, None),
+    html = devshop_liquid.render_block(
+        devshop_liquid.liquid_product(devshop.PRODUCTS[0], {}, None),
         settings={"offer_sms": True, "show_name": True},
     )
     assert re.search(r'<input[^>]*name="website"[^>]*tabindex="-1"[^>]*autocomplete="off"', html)
