@@ -38,6 +38,15 @@ def shopify_id(value: Any) -> int | None:
     return number if 1 <= number <= ID_MAX else None
 
 
+def whole(value: str | None, low: int, high: int) -> int | None:
+    """A whole number from a query string: ASCII digits (at most 19) within low..high; None for
+    anything else (the caller says what it expected)."""
+    if value is None or not _ID_DIGITS.fullmatch(value):
+        return None
+    number = int(value)
+    return number if low <= number <= high else None
+
+
 def int32(value: Any) -> int | None:
     """A JSON integer as a 32-bit Integer column holds it: clamped to -2**31..2**31-1."""
     if isinstance(value, bool) or not isinstance(value, int):

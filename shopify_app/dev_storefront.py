@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from . import devshop, devshop_liquid
+from .coerce import shopify_id
 from .config import Settings
 from .db import session_scope
 from .models import (
@@ -30,10 +31,6 @@ from .notify import channels as notify_channels
 
 EML_NAME = re.compile(r"[A-Za-z0-9._-]+\.eml")
 RESTOCK_UNITS = 5
-
-
-def whole(value: str | None) -> int | None:
-    return int(value) if value and value.isascii() and value.isdigit() and len(value) < 19 else None
 
 
 def _signups(engine) -> list[dict]:
@@ -93,7 +90,7 @@ def storefront_data(engine: Engine, settings: Settings, query: Mapping[str, str]
     locale = asked if asked in devshop.LOCALES else "en"
     product = devshop.product(query.get("product"))
     stock = devshop.stock(engine)
-    product_data = devshop_liquid.liquid_product(product, stock, whole(query.get("variant")))
+    product_data = devshop_liquid.liquid_product(product, stock, shopify_id(query.get("variant")))
     country = (query.get("country") or "").upper() or None
     block = devshop_liquid.render_block(
         product_data, locale=locale, country=country, settings=DEMO_BLOCK_SETTINGS

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Connection, and_, case, func, or_, select, type_coerce
 
-from ..coerce import ID_MAX
+from ..coerce import ID_MAX, whole
 from ..contacts import shown_contact
 from ..errors import ApiError
 from ..models import Intent, Notification, NotificationStatus, RestockEvent, Variant
@@ -29,9 +29,10 @@ def _whole(query, name: str, default: int, low: int, high: int) -> int:
     raw = query.get(name)
     if raw is None or raw == "":
         return default
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not low <= int(raw) <= high:
+    value = whole(raw, low, high)
+    if value is None:
         raise ApiError(400, f"{name}: must be a whole number from {low} to {high}")
-    return int(raw)
+    return value
 
 
 def paging(query, default_per_page: int = 50) -> Page:

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 
 from .. import unsent
-from ..coerce import ID_MAX, shopify_id
+from ..coerce import ID_MAX, shopify_id, whole
 from ..contacts import ContactError, email_forms, normalize_email, normalize_phone
 from ..errors import ApiError
 from ..models import Intent
@@ -116,9 +116,10 @@ def _normalized(normalize: Callable[[str], str], value: str, field: str) -> str:
 def _number(value: str | None, field: str, default: int, low: int, high: int) -> int:
     if value in (None, ""):
         return default
-    if not (value.isascii() and value.isdigit() and len(value) <= 19 and low <= int(value) <= high):
+    number = whole(value, low, high)
+    if number is None:
         raise bad(f"{field} must be a whole number from {low} to {high}")
-    return int(value)
+    return number
 
 
 def filters(q: Mapping[str, str], shop_id: int) -> tuple[list[Any], Page]:

@@ -29,6 +29,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from .. import dev_storefront, devshop, devshop_liquid
+from ..coerce import shopify_id
 from ..dev_storefront import RESTOCK_UNITS
 from ..verify import proxy_signature, webhook_hmac
 
@@ -110,7 +111,7 @@ async def change_stock(request: Request) -> Response:
     """Restock a variant (RESTOCK_UNITS more at the first location) or sell it out (0 everywhere),
     one signed `inventory_levels/update` per location, as Shopify would send them."""
     form = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), max_num_fields=20))
-    found = devshop.find_variant(dev_storefront.whole(str(form.get("variant", ""))) or 0)
+    found = devshop.find_variant(shopify_id(form.get("variant")) or 0)
     if found is None:
         return Response("Unknown variant", status_code=400, media_type="text/plain")
     product, variant = found
