@@ -107,6 +107,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
+    app.state.blocks_seen = set()  # shops whose block was seen on the storefront (routes/proxy.py)
     return app
 
 

@@ -97,6 +97,7 @@ class JobKind(StrEnum):
     data_request = (
         "data_request"  # customers/data_request: assemble the customer's data, email the merchant
     )
+    test_alert = "test_alert"  # the setup guide: a sample alert email to the merchant's own address
 
 
 class JobStatus(StrEnum):
@@ -169,6 +170,10 @@ class Shop(TableModel, table=True):
     sender_name: str | None = Field(default=None, sa_type=String(100))
     reply_to: str | None = Field(default=None, sa_type=String(320))
     currency: str | None = Field(default=None, sa_type=String(3))
+    # The dashboard's setup guide: when the block was first seen on the storefront (its config
+    # fetched through the app proxy) and when the merchant last sent themselves a test alert.
+    block_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    test_alert_sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The merchant API key (`X-Auth-Token`): only its SHA-256 is kept.
     api_key_hash: str | None = Field(default=None, sa_type=String(64), unique=True)
     api_key_created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

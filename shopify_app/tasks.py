@@ -28,6 +28,7 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.reconcile: restock_jobs.reconcile,
     JobKind.demand_alert: merchant.demand_alert,
     JobKind.data_request: merchant.data_request,
+    JobKind.test_alert: merchant.test_alert,
 }
 
 

@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse
 from ..errors import ApiError
 from ..notify.render import TEMPLATES
 from ..shop_tokens import TokenKind
-from . import delivery_log, listings, preview, privacy_requests, stats
+from . import delivery_log, listings, preview, privacy_requests, setup_guide, stats
 from . import settings as shop_settings
 from .session import AdminSession
 
@@ -126,6 +126,10 @@ def dashboard(request: Request, session: AdminSession) -> HTMLResponse:
         beside=partial(listings.list_demand, shop_id=session.shop_id, query={"per_page": "5"}),
     )
     assert demand is not None  # given `beside`, compute returns what it counted
+    with request.app.state.engine.connect() as connection:
+        guide = setup_guide.read(
+            connection, request.app.state.settings, session.shop_id, session.shop
+        )
     return render(
         "dashboard.html",
         **_context(request, session, "dashboard"),
@@ -135,6 +139,7 @@ def dashboard(request: Request, session: AdminSession) -> HTMLResponse:
         stats=figures,
         chart=chart(figures["per_day"]),
         demand=demand["variants"],
+        guide=guide,
         reconnect_needed=session.token_kind == TokenKind.reconnect_needed,
     )
 

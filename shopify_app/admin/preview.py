@@ -2,6 +2,7 @@
 them with the sender settings being edited (before they are saved), for the shop's most-wanted
 variant, or a sample product when nobody waits yet."""
 
+from dataclasses import replace
 from email.utils import formataddr, parseaddr
 from typing import Any
 
@@ -67,9 +68,11 @@ def _most_wanted(connection: Connection, shop_id: int):
     ).first()
 
 
-def render(
-    connection: Connection, settings: Settings, shop_id: int, domain: str, values: dict[str, Any]
-) -> dict:
+def sample_alert(
+    connection: Connection, shop_id: int, domain: str, values: dict[str, Any], channel: str, to: str
+) -> Alert:
+    """The shop's alert for its most-wanted variant (or a sample product), with the sender
+    settings in `values`: what the preview shows and the setup guide's test alert sends."""
     row = _most_wanted(connection, shop_id)
     product: dict[str, Any] = {
         "shopify_variant_id": SAMPLE_VARIANT,
@@ -82,20 +85,28 @@ def render(
     if row is not None:
         product = dict(row._mapping)
         product["product_title"] = product["product_title"] or "Sample product"
-    sender_name, reply_to = values.get("sender_name"), values.get("reply_to")
-    common: dict[str, Any] = dict(
+    return Alert(
+        channel=channel,
+        to=to,
         notification_id=0,
         intent_id=0,
         shop_domain=domain,
-        sender_name=sender_name,
-        reply_to=reply_to,
+        sender_name=values.get("sender_name"),
+        reply_to=values.get("reply_to"),
         **product,
     )
+
+
+def render(
+    connection: Connection, settings: Settings, shop_id: int, domain: str, values: dict[str, Any]
+) -> dict:
+    email_alert = sample_alert(connection, shop_id, domain, values, "email", "shopper@example.com")
+    sms_alert = replace(email_alert, channel="sms", to="+15555550100")
+    sender_name, reply_to = email_alert.sender_name, email_alert.reply_to
     renderer = Renderer(settings)
-    email = renderer.render(Alert(channel="email", to="shopper@example.com", **common))
-    sms = renderer.render(Alert(channel="sms", to="+15555550100", **common))
+    email, sms = renderer.render(email_alert), renderer.render(sms_alert)
     return {
-        "product": product["product_title"],
+        "product": email_alert.product_title,
         "email": {
             "from": formataddr((sender_name or "", parseaddr(settings.MAIL_FROM or DEV_SENDER)[1])),
             "reply_to": reply_to,

@@ -18,18 +18,30 @@ DEV_OUTBOX = Path("outbox")
 CHANNELS = tuple(name.value for name in ChannelName)  # email, sms, push
 
 
+# What each channel needs to reach a real provider, by setting name.
+REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "email": ("SMTP_HOST", "MAIL_FROM"),
+    "sms": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_FROM_NUMBER"),
+    "push": ("VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY", "VAPID_SUBJECT"),
+}
+
+
+def missing_settings(settings: Settings) -> dict[str, list[str]]:
+    """Per channel, the settings it still needs to reach its provider (empty: it can)."""
+    return {
+        channel: [name for name in names if not getattr(settings, name)]
+        for channel, names in REQUIRED_SETTINGS.items()
+    }
+
+
 def sendable_channels(settings: Settings) -> frozenset[str]:
     """The channels this deployment can send, from its settings: the one answer for the theme
     block's config (what it offers), the admin's settings (what it shows) and the worker (what it
-    builds). Email needs SMTP_HOST and MAIL_FROM (in development, without them, it goes to files);
-    SMS the Twilio account, token and sender number; push both VAPID keys and VAPID_SUBJECT."""
-    can = set()
-    if (settings.SMTP_HOST and settings.MAIL_FROM) or settings.is_development:
+    builds). A channel can send when none of its REQUIRED_SETTINGS is missing; in development,
+    email without them goes to files."""
+    can = {channel for channel, missing in missing_settings(settings).items() if not missing}
+    if settings.is_development:
         can.add("email")
-    if settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN and settings.TWILIO_FROM_NUMBER:
-        can.add("sms")
-    if settings.VAPID_PRIVATE_KEY and settings.VAPID_PUBLIC_KEY and settings.VAPID_SUBJECT:
-        can.add("push")
     return frozenset(can)
 
 

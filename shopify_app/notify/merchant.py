@@ -1,5 +1,6 @@
-"""Emails to the merchant (not to shoppers): a variant in high demand (`demand.py`), and a
-customer data request ready to download (`data_requests.py`). Both are worker jobs; the address is
+"""Emails to the merchant (not to shoppers): a variant in high demand (`demand.py`), a customer
+data request ready to download (`data_requests.py`), and the setup guide's test alert (the shop's
+real alert email, sent to the merchant). All are worker jobs; the address is
 the shop's email from the Admin API (`shop { email }`), read when the email is sent, and the
 message goes through the worker's email channel. A transient failure (the API, the SMTP server)
 fails the job, which is retried with backoff; a refused address is logged and not retried.
@@ -7,19 +8,21 @@ Neither message carries a shopper's contact: the data request's email only says 
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 from anyio import to_thread
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from .. import data_requests, demand
+from ..admin import preview, setup_guide
 from ..config import Settings
 from ..job_context import JobContext, ShopRow
 from ..jobs import ClaimedJob
 from ..logs import mask_email
+from ..models import utcnow
 from .base import OutgoingMessage, PermanentError, TransientError
-from .render import TEMPLATES
+from .render import TEMPLATES, Alert
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +150,31 @@ async def data_request(ctx: JobContext, shop: ShopRow, job: ClaimedJob) -> None:
     )
     if sent:
         await to_thread.run_sync(ctx.in_session, data_requests.mark_notified, request_id)
+
+
+def _sample_alert(ctx: JobContext, shop: ShopRow) -> Alert:
+    sender = {"sender_name": shop["sender_name"], "reply_to": shop["reply_to"]}
+    with ctx.engine.connect() as connection:
+        return preview.sample_alert(connection, shop["id"], shop["domain"], sender, "email", "")
+
+
+def test_alert_email(ctx: JobContext, alert: Alert, to: str) -> OutgoingMessage:
+    """The alert a shopper would get for the shop's most-wanted variant, with the shop's saved
+    sender settings, rendered by the worker's own renderer: what is sent is what shoppers get."""
+    message = ctx.renderer.render(replace(alert, to=to))
+    return replace(message, subject=f"[Test] {message.subject}", reference="test-alert")
+
+
+async def test_alert(ctx: JobContext, shop: ShopRow, job: ClaimedJob) -> None:
+    """Email the merchant the shop's alert, as a test (the dashboard's setup guide)."""
+    alert = await to_thread.run_sync(_sample_alert, ctx, shop)
+    if await _send(ctx, shop, lambda contact: test_alert_email(ctx, alert, contact.email or "")):
+        await to_thread.run_sync(_mark_test_sent, ctx, shop["id"])
+
+
+def _mark_test_sent(ctx: JobContext, shop_id: int) -> None:
+    with ctx.engine.begin() as connection:
+        setup_guide.mark_test_alert_sent(connection, shop_id, utcnow())
 
 
 async def _send(

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .. import unsent
+from .. import jobs, unsent
 from ..admin import (
     delivery_log,
     exports,
@@ -23,8 +23,11 @@ from ..admin import (
 from ..admin import settings as shop_settings
 from ..admin.session import AdminSession, NotInstalled, api_session, authenticate, on_page_load
 from ..coerce import shopify_id
+from ..db import session_scope
 from ..errors import ApiError, PageError
 from ..logs import tag_shop
+from ..models import JobKind
+from ..notify.channels import sendable_channels
 from ..request_body import BodyTooLarge, NotJson, json_body, read_body
 from ..verify import VerificationError, parse_query, sanitize_shop_domain, verify_query_hmac
 from .responses import JSON, get_without_head, page
@@ -154,6 +157,19 @@ def notify_intents(request: Request, session: AdminSession, body: Any) -> dict:
     ids, allow_resend = sending.parse_bulk(body)
     with _engine(request).begin() as connection:
         return sending.notify_many(connection, session.shop_id, ids, allow_resend)
+
+
+@api
+def send_test_alert(request: Request, session: AdminSession, body: Any) -> Response:
+    """The setup guide's test: the shop's alert email, to the merchant's own address (a job: the
+    worker looks the address up in Shopify and sends it through its email channel)."""
+    if "email" not in sendable_channels(request.app.state.settings):
+        raise ApiError(409, "This app cannot send email yet: SMTP_HOST and MAIL_FROM must be set.")
+    with session_scope(_engine(request)) as db:
+        jobs.enqueue(
+            db, JobKind.test_alert, f"test-alert-{session.shop_id}", shop_id=session.shop_id
+        )
+    return JSON({"queued": True}, status_code=202)
 
 
 @api
@@ -295,6 +311,7 @@ routes = [
     get_without_head("/app/api/export/signups.csv", export_signups),
     get_without_head("/app/api/export/deliveries.csv", export_deliveries),
     Route("/app/api/api-key", rotate_api_key, methods=["POST"]),
+    Route("/app/api/test-alert", send_test_alert, methods=["POST"]),
     get_without_head("/app/api/data-requests", get_data_requests),
     get_without_head("/app/api/data-requests/{request_id}", download_data_request),
     get_without_head("/app/{page}", admin_page),

@@ -10,14 +10,16 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 
+from ..admin import setup_guide
 from ..coerce import shopify_id
 from ..errors import ApiError
 from ..logs import tag_shop
-from ..models import IntentSource
+from ..models import IntentSource, utcnow
 from ..notify.channels import CHANNELS, sendable_channels
 from ..request_body import BodyTooLarge, read_body
 from ..schemas import IntentRequest, describe_errors
@@ -107,9 +109,17 @@ async def create_intent(request: Request) -> Response:
     return await file_signup(request, shop, signup, door=IntentSource.proxy, say_created=True)
 
 
+def _block_seen(request: Request, shop: str) -> None:
+    with request.app.state.engine.begin() as connection:
+        setup_guide.mark_block_seen(connection, shop, utcnow())
+    request.app.state.blocks_seen.add(shop)
+
+
 async def config(request: Request) -> Response:
     """What the block needs to know: the VAPID key to subscribe with, and the channels that can send."""
-    signed_shop(request)
+    shop = signed_shop(request)
+    if shop not in request.app.state.blocks_seen:  # the setup guide's first step, once per process
+        await run_in_threadpool(_block_seen, request, shop)
     settings = request.app.state.settings
     can = sendable_channels(settings)
     return JSONResponse(

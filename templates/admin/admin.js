@@ -204,6 +204,17 @@
     var sync = function () { batchFields.hidden = policy.value !== "batches"; };
     policy.addEventListener("change", sync); sync();
   }
+  var testAlert = document.getElementById("send-test-alert");
+  if (testAlert) {
+    testAlert.addEventListener("click", function () {
+      testAlert.disabled = true;
+      call("POST", "/app/api/test-alert").then(function (r) {
+        testAlert.disabled = false;
+        if (!r.ok) { flash("error", "The test alert was not sent.", r.data.errors); return; }
+        flash("ok", "The test alert is on its way to your store's contact email.");
+      });
+    });
+  }
   var rotate = document.getElementById("rotate-key");
   if (rotate) {
     rotate.addEventListener("click", function () {

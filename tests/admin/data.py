@@ -19,6 +19,7 @@ def add_intents(
     product_title: str = "Linen shirt",
     created_at=None,
     start: int = 0,
+    source: str = "api",
 ) -> list[int]:
     now = created_at or utcnow()
     ids = []
@@ -46,6 +47,7 @@ def add_intents(
                     phone=phone,
                     contact_key=f"{channel}:{i}:{uuid.uuid4().hex[:8]}",
                     status=status,
+                    source=source,
                     shopify_variant_id=variant,
                     shopify_product_id=variant + 5000,
                     product_title=product_title,
