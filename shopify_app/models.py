@@ -98,6 +98,7 @@ class JobKind(StrEnum):
         "data_request"  # customers/data_request: assemble the customer's data, email the merchant
     )
     test_alert = "test_alert"  # the setup guide: a sample alert email to the merchant's own address
+    shop_profile = "shop_profile"  # after install: the shop's name and currency from the Admin API
 
 
 class JobStatus(StrEnum):
@@ -170,6 +171,11 @@ class Shop(TableModel, table=True):
     sender_name: str | None = Field(default=None, sa_type=String(100))
     reply_to: str | None = Field(default=None, sa_type=String(320))
     currency: str | None = Field(default=None, sa_type=String(3))
+    # The shop's name as Shopify has it (`shop { name }`, read after install): alerts name the shop.
+    name: str | None = Field(default=None, sa_type=String(255))
+    # The alert email's brand: a logo (https URL) above the message, an accent colour (#rrggbb).
+    brand_logo_url: str | None = Field(default=None, sa_type=Text)
+    brand_color: str | None = Field(default=None, sa_type=String(7))
     # The dashboard's setup guide: when the block was first seen on the storefront (its config
     # fetched through the app proxy) and when the merchant last sent themselves a test alert.
     block_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -7,8 +7,9 @@ from sqlalchemy import Connection, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from . import jobs
 from .db import rowcount, run_async
-from .models import Shop, utcnow
+from .models import JobKind, Shop, utcnow
 
 shops = Shop.__table__
 
@@ -57,21 +58,25 @@ def _installed_in_thread(engine, domain: str) -> bool:
 
 def upsert_installed(connection: Connection, domain: str, scopes: str) -> int:
     """The shop's row, created or re-activated by an install (a re-install clears uninstalled_at);
-    its token is stored beside it by `shop_tokens`. Returns its id."""
+    its token is stored beside it by `shop_tokens`; the shop's name and currency are read after it
+    (`shop_profile`). Returns its id."""
     now = utcnow()
     row = connection.execute(select(shops.c.id).where(shops.c.domain == domain)).first()
     if row is None:
-        return connection.execute(
+        shop_id = connection.execute(
             shops.insert()
             .values(domain=domain, scopes=scopes, installed_at=now, created_at=now, updated_at=now)
             .returning(shops.c.id)
         ).scalar_one()
-    connection.execute(
-        update(shops)
-        .where(shops.c.id == row.id)
-        .values(scopes=scopes, installed_at=now, uninstalled_at=None, updated_at=now)
-    )
-    return row.id
+    else:
+        shop_id = row.id
+        connection.execute(
+            update(shops)
+            .where(shops.c.id == shop_id)
+            .values(scopes=scopes, installed_at=now, uninstalled_at=None, updated_at=now)
+        )
+    jobs.enqueue_many(connection, JobKind.shop_profile, [(f"profile-{shop_id}", shop_id, {})])
+    return shop_id
 
 
 def mark_uninstalled(session: Session, domain: str) -> bool:

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..errors import ApiError
+from ..money import format_money
 from ..notify.render import TEMPLATES
 from ..shop_tokens import TokenKind
 from . import delivery_log, listings, preview, privacy_requests, setup_guide, stats
@@ -38,11 +39,14 @@ WINDOWS = (7, 30, 90)
 
 @cache
 def _env() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES / "admin"),
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
     )
+    # The admin is in English; amounts are in the shop's currency ("$1,234.50", "€49.00").
+    env.filters["money"] = lambda amount, currency: format_money(amount, currency) or "—"
+    return env
 
 
 def render(template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
@@ -196,7 +200,7 @@ def settings(request: Request, session: AdminSession) -> HTMLResponse:
             request.app.state.settings,
             session.shop_id,
             session.shop,
-            {"sender_name": values["sender_name"], "reply_to": values["reply_to"]},
+            {name: values[name] for name in preview.PREVIEWED},
         )
     return render(
         "settings.html",

@@ -3,29 +3,29 @@ them with the sender settings being edited (before they are saved), for the shop
 variant, or a sample product when nobody waits yet."""
 
 from dataclasses import replace
-from email.utils import formataddr, parseaddr
+from email.utils import formataddr
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, select
 
 from ..config import Settings
 from ..errors import ApiError
-from ..models import Intent, IntentStatus, Variant
-from ..notify.email import DEV_SENDER
+from ..models import Intent, IntentStatus, Shop, Variant
+from ..notify.email import DEV_SENDER, from_parts
 from ..notify.render import GSM7, SMS_LIMIT, Alert, Renderer
 from . import settings as shop_settings
 
-intents, variants = Intent.__table__, Variant.__table__
-PREVIEWED = ("sender_name", "reply_to")
+intents, variants, shops = Intent.__table__, Variant.__table__, Shop.__table__
+PREVIEWED = ("sender_name", "reply_to", "brand_logo_url", "brand_color")
 SAMPLE_VARIANT = 1
 
 
 def parse(body: Any) -> dict[str, Any]:
     """The sender settings to preview, checked as a PUT would check them (ApiError 400)."""
     if not isinstance(body, dict):
-        raise ApiError(400, "body: must be a JSON object with sender_name and reply_to")
+        raise ApiError(400, "body: must be a JSON object of the message settings to preview")
     unknown = [
-        f"{str(name)[:40]}: not previewed (only sender_name and reply_to)"
+        f"{str(name)[:40]}: not previewed (only {', '.join(PREVIEWED)})"
         for name in body
         if name not in PREVIEWED
     ]
@@ -54,6 +54,7 @@ def _most_wanted(connection: Connection, shop_id: int):
             func.coalesce(variants.c.product_title, wanted.c.product_title).label("product_title"),
             func.coalesce(variants.c.variant_title, wanted.c.variant_title).label("variant_title"),
             variants.c.price,
+            variants.c.currency,
             variants.c.handle,
             variants.c.image_url,
         ).select_from(
@@ -79,12 +80,17 @@ def sample_alert(
         "product_title": "Sample product",
         "variant_title": None,
         "price": "25.00",
+        "currency": None,
         "handle": None,
         "image_url": None,
     }
     if row is not None:
         product = dict(row._mapping)
         product["product_title"] = product["product_title"] or "Sample product"
+    shop = connection.execute(
+        select(shops.c.name, shops.c.currency).where(shops.c.id == shop_id)
+    ).one()
+    product["currency"] = product["currency"] or shop.currency
     return Alert(
         channel=channel,
         to=to,
@@ -93,6 +99,9 @@ def sample_alert(
         shop_domain=domain,
         sender_name=values.get("sender_name"),
         reply_to=values.get("reply_to"),
+        brand_logo_url=values.get("brand_logo_url"),
+        brand_color=values.get("brand_color"),
+        shop_name=shop.name,
         **product,
     )
 
@@ -108,7 +117,7 @@ def render(
     return {
         "product": email_alert.product_title,
         "email": {
-            "from": formataddr((sender_name or "", parseaddr(settings.MAIL_FROM or DEV_SENDER)[1])),
+            "from": formataddr(from_parts(settings.MAIL_FROM or DEV_SENDER, sender_name)),
             "reply_to": reply_to,
             "subject": email.subject,
             "text": email.text,

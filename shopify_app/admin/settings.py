@@ -4,8 +4,10 @@ any subset, every value is checked before anything is written, and each change i
 
 import json
 import math
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -19,6 +21,7 @@ shops = Shop.__table__
 changes_table = SettingsChange.__table__
 
 INT32 = 2_147_483_647
+HEX_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 class Invalid(ValueError):
@@ -89,6 +92,31 @@ def _reply_to(value: Any) -> str | None:
         raise Invalid("must be a valid email address") from None
 
 
+def _logo_url(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise Invalid("must be a web address starting with https:// or null")
+    value = value.strip()
+    parts = urlsplit(value)
+    if (
+        len(value) > 2048
+        or parts.scheme != "https"
+        or not parts.hostname
+        or any(c.isspace() or c in "<>\"'" or ord(c) < 32 for c in value)
+    ):
+        raise Invalid("must be a web address starting with https:// (at most 2048 characters)")
+    return value
+
+
+def _color(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or not HEX_COLOR.fullmatch(value.strip()):
+        raise Invalid("must be a colour like #008060 (# and six hexadecimal digits)")
+    return value.strip().lower()
+
+
 # public name -> (column, check)
 FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "double_optin": ("double_optin", _bool),
@@ -101,6 +129,8 @@ FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "high_demand_threshold": ("high_demand_threshold", _int(1, 1_000_000, nullable=True)),
     "sender_name": ("sender_name", _sender_name),
     "reply_to": ("reply_to", _reply_to),
+    "brand_logo_url": ("brand_logo_url", _logo_url),
+    "brand_color": ("brand_color", _color),
 }
 COLUMNS = [shops.c[column] for column, _ in FIELDS.values()] + [
     shops.c[f"channel_{c}"] for c in CHANNELS

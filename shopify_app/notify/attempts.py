@@ -102,6 +102,7 @@ def load_alerts(session: Session, ids: list[int]) -> list[tuple[Alert, int]]:
             func.coalesce(v.c.product_title, intents.c.product_title).label("product_title"),
             func.coalesce(v.c.variant_title, intents.c.variant_title).label("variant_title"),
             v.c.price,
+            func.coalesce(v.c.currency, shops.c.currency).label("currency"),
             v.c.handle,
             v.c.image_url,
             customers.c.locale,
@@ -109,6 +110,9 @@ def load_alerts(session: Session, ids: list[int]) -> list[tuple[Alert, int]]:
             shops.c.domain,
             shops.c.sender_name,
             shops.c.reply_to,
+            shops.c.name.label("shop_name"),
+            shops.c.brand_logo_url,
+            shops.c.brand_color,
         )
         .join(intents, intents.c.id == notifications.c.intent_id)
         .join(customers, customers.c.id == intents.c.customer_id)
@@ -143,6 +147,10 @@ def load_alerts(session: Session, ids: list[int]) -> list[tuple[Alert, int]]:
             kind=r.kind,
             sender_name=r.sender_name,
             reply_to=r.reply_to,
+            shop_name=r.shop_name,
+            currency=r.currency,
+            brand_logo_url=r.brand_logo_url,
+            brand_color=r.brand_color,
         )
         found.append((alert, r.attempts))
     return found

@@ -153,7 +153,7 @@ async def data_request(ctx: JobContext, shop: ShopRow, job: ClaimedJob) -> None:
 
 
 def _sample_alert(ctx: JobContext, shop: ShopRow) -> Alert:
-    sender = {"sender_name": shop["sender_name"], "reply_to": shop["reply_to"]}
+    sender = {name: shop[name] for name in preview.PREVIEWED}
     with ctx.engine.connect() as connection:
         return preview.sample_alert(connection, shop["id"], shop["domain"], sender, "email", "")
 

@@ -15,10 +15,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from ..config import Settings
 from ..crypto import Keys, signer
+from ..money import format_money
 from .base import OutgoingMessage
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 DEFAULT_LOCALE = "en"
+ACCENT = "#008060"  # the alert button's colour when the shop has not chosen one
 UNSUBSCRIBE_PURPOSE = "unsubscribe"
 OPTIN_PURPOSE = "optin"
 SMS_LIMIT = 160
@@ -49,6 +51,10 @@ class Alert:
     kind: str = "alert"  # or "optin": the double opt-in confirmation
     sender_name: str | None = None  # the shop's settings: who the message is from,
     reply_to: str | None = None  # and where replies go (email)
+    shop_name: str | None = None  # Shopify's name for the shop (shop_profile.py)
+    currency: str | None = None  # the price's (the variant's, else the shop's)
+    brand_logo_url: str | None = None  # the shop's settings: the email's logo and accent colour
+    brand_color: str | None = None
 
 
 @lru_cache(maxsize=16)
@@ -117,7 +123,30 @@ def product_url(alert: Alert) -> str:
 
 
 def shop_name(domain: str) -> str:
+    """A name for a shop whose own name has not been read from Shopify yet."""
     return domain.removesuffix(".myshopify.com").replace("-", " ").title()
+
+
+def _luminance(color: str) -> float:
+    def channel(c: int) -> float:
+        c8 = c / 255
+        return c8 / 12.92 if c8 <= 0.03928 else ((c8 + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG 2's contrast ratio of two #rrggbb colours (1 to 21)."""
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def button_colors(brand: str | None) -> tuple[str, str]:
+    """The button's background (the shop's accent, else Shopify green) and the text colour that
+    reads on it: white where white passes WCAG AA (4.5:1), else near-black."""
+    background = brand or ACCENT
+    return background, "#ffffff" if contrast(background, "#ffffff") >= 4.5 else "#202223"
 
 
 def fit_sms(build, product: str) -> str:
@@ -170,7 +199,7 @@ class Renderer:
         product = alert.product_title or "Your item"
         product_full = f"{product} ({alert.variant_title})" if alert.variant_title else product
         url = product_url(alert)
-        shop = alert.sender_name or shop_name(alert.shop_domain)
+        shop = alert.sender_name or alert.shop_name or shop_name(alert.shop_domain)
         reference = f"n{alert.notification_id}"
         if alert.channel == "sms":
             build = lambda p: t["sms"].format(shop=shop, product=p, url=url) + t["sms_stop"]  # noqa: E731
@@ -193,6 +222,9 @@ class Renderer:
                 reference=reference,
             )
         unsubscribe = self.unsubscribe_url(alert.intent_id)
+        # The body names the shop as Shopify does; the sender name is only the From's.
+        the_shop = alert.shop_name or shop_name(alert.shop_domain)
+        button_bg, button_fg = button_colors(alert.brand_color)
         context: dict[str, Any] = {
             "t": t,
             "locale": locale,
@@ -201,12 +233,16 @@ class Renderer:
                 product=product_full,
                 name_comma=f" {alert.customer_name}," if alert.customer_name else ",",
             ),
-            "why": t["why"].format(shop=shop),
+            "why": t["why"].format(shop=the_shop),
             "product": product_full,
             "product_title": product,
             "variant_title": alert.variant_title,
-            "price": alert.price,
+            "price": format_money(alert.price, alert.currency, locale),
             "image_url": alert.image_url,
+            "shop_name": the_shop,
+            "logo_url": alert.brand_logo_url,
+            "button_bg": button_bg,
+            "button_fg": button_fg,
             "product_url": url,
             "unsubscribe_url": unsubscribe,
         }
@@ -228,16 +264,19 @@ class Renderer:
         product = alert.product_title or t["your_item"]
         if alert.variant_title:
             product = f"{product} ({alert.variant_title})"
-        shop, url, reference = (
-            alert.sender_name or shop_name(alert.shop_domain),
-            self.optin_url(alert.intent_id),
-            f"n{alert.notification_id}",
-        )
+        the_shop = alert.shop_name or shop_name(alert.shop_domain)
+        url, reference = self.optin_url(alert.intent_id), f"n{alert.notification_id}"
         if alert.channel == "sms":
-            build = lambda p: t["optin_sms"].format(shop=shop, product=p, url=url) + t["sms_stop"]  # noqa: E731
+            sms_shop = alert.sender_name or the_shop
+
+            def build(p: str) -> str:
+                return t["optin_sms"].format(shop=sms_shop, product=p, url=url) + t["sms_stop"]
+
             return OutgoingMessage(
                 channel="sms", to=alert.to, text=fit_sms(build, product), reference=reference
             )
+        shop = the_shop
+        button_bg, button_fg = button_colors(alert.brand_color)
         unsubscribe = self.unsubscribe_url(alert.intent_id)
         context: dict[str, Any] = {
             "t": t,
@@ -246,6 +285,10 @@ class Renderer:
             "intro": t["optin_intro"].format(product=product, shop=shop),
             "optin_url": url,
             "why": t["optin_why"].format(shop=shop),
+            "shop_name": shop,
+            "logo_url": alert.brand_logo_url,
+            "button_bg": button_bg,
+            "button_fg": button_fg,
             "unsubscribe_url": unsubscribe,
         }
         return OutgoingMessage(

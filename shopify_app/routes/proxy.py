@@ -118,7 +118,9 @@ def _block_seen(request: Request, shop: str) -> None:
 async def config(request: Request) -> Response:
     """What the block needs to know: the VAPID key to subscribe with, and the channels that can send."""
     shop = signed_shop(request)
-    if shop not in request.app.state.blocks_seen:  # the setup guide's first step, once per process
+    # The setup guide's first step: the block is on a storefront page. Recorded once per shop and
+    # process, on a GET only (a HEAD changes nothing).
+    if request.method == "GET" and shop not in request.app.state.blocks_seen:
         await run_in_threadpool(_block_seen, request, shop)
     settings = request.app.state.settings
     can = sendable_channels(settings)

@@ -145,6 +145,8 @@
 
   // Settings: saved through PUT /app/api/settings; errors shown as the API words them.
   var settings = document.getElementById("settings-form");
+  // The message settings the preview renders (admin/preview.py's PREVIEWED).
+  var PREVIEWED = ["sender_name", "reply_to", "brand_logo_url", "brand_color"];
   if (settings) {
     settings.addEventListener("submit", function (e) {
       e.preventDefault();
@@ -157,8 +159,7 @@
       });
       var t = f.high_demand_threshold.value.trim();
       body.high_demand_threshold = t === "" ? null : (isNaN(Number(t)) ? t : Number(t));
-      body.sender_name = f.sender_name.value.trim() || null;
-      body.reply_to = f.reply_to.value.trim() || null;
+      PREVIEWED.forEach(function (n) { body[n] = f[n].value.trim() || null; });
       var save = document.getElementById("save"); save.disabled = true;
       Array.prototype.forEach.call(settings.querySelectorAll("[aria-invalid]"), function (el) { el.removeAttribute("aria-invalid"); });
       call("PUT", "/app/api/settings", body).then(function (r) {
@@ -180,8 +181,9 @@
     var previewTimer = null, previewSeq = 0;
     var refreshPreview = function () {
       var seq = ++previewSeq, f = settings.elements;
-      call("POST", "/app/api/settings/preview", {sender_name: f.sender_name.value.trim() || null,
-                                                 reply_to: f.reply_to.value.trim() || null}).then(function (r) {
+      var body = {};
+      PREVIEWED.forEach(function (n) { body[n] = f[n].value.trim() || null; });
+      call("POST", "/app/api/settings/preview", body).then(function (r) {
         if (seq !== previewSeq) { return; }
         var box = document.getElementById("preview");
         if (!r.ok) { box.setAttribute("aria-busy", "false"); document.getElementById("preview-reply-to").textContent = (r.data.errors || []).join("; "); return; }
@@ -195,11 +197,14 @@
           (p.sms.fits_one_segment ? "one SMS segment" : "more than one SMS segment");
       });
     };
-    ["sender_name", "reply_to"].forEach(function (n) {
+    PREVIEWED.forEach(function (n) {
       settings.elements[n].addEventListener("input", function () {
         clearTimeout(previewTimer); previewTimer = setTimeout(refreshPreview, 300);
       });
     });
+    var colour = settings.elements.brand_color, pick = document.getElementById("brand_color_pick");
+    pick.addEventListener("input", function () { colour.value = pick.value; colour.dispatchEvent(new Event("input")); });
+    colour.addEventListener("input", function () { if (/^#[0-9a-fA-F]{6}$/.test(colour.value.trim())) { pick.value = colour.value.trim().toLowerCase(); } });
     var policy = settings.elements.delivery_policy, batchFields = document.getElementById("batch-fields");
     var sync = function () { batchFields.hidden = policy.value !== "batches"; };
     policy.addEventListener("change", sync); sync();

@@ -34,7 +34,10 @@ def test_the_preview_renders_the_typed_sender_for_the_most_wanted_variant(client
         and body["email"]["reply_to"] == "help@example.com"
     )
     assert body["email"]["subject"] == "Linen shirt (Blue / M) is back in stock"
-    assert "Linen shirt" in body["email"]["html"] and "Linen &amp; Co" in body["email"]["html"]
+    # The body names the shop as Shopify does (here, before its name is read: from its domain);
+    # the sender name is the From's display name only.
+    assert "Linen shirt" in body["email"]["html"] and "Linen &amp; Co" not in body["email"]["html"]
+    assert "alert at Demo Shop." in body["email"]["text"]
     assert body["sms"]["text"].startswith("Linen & Co: ") and body["sms"]["characters"] == len(
         body["sms"]["text"]
     )
@@ -60,9 +63,18 @@ def test_the_preview_refuses_what_a_save_would_refuse(client, shop):
         ),
         (
             {"min_restock_quantity": 3},
-            "min_restock_quantity: not previewed (only sender_name and reply_to)",
+            "min_restock_quantity: not previewed (only sender_name, reply_to, brand_logo_url, "
+            "brand_color)",
         ),
-        ([], "body: must be a JSON object with sender_name and reply_to"),
+        (
+            {"brand_color": "green"},
+            "brand_color: must be a colour like #008060 (# and six hexadecimal digits)",
+        ),
+        (
+            {"brand_logo_url": "http://shop.example/logo.png"},
+            "brand_logo_url: must be a web address starting with https:// (at most 2048 characters)",
+        ),
+        ([], "body: must be a JSON object of the message settings to preview"),
     ]:
         response = client.post("/app/api/settings/preview", json=payload, headers=bearer())
         assert response.status_code == 400 and response.json() == {"errors": [error]}

@@ -100,8 +100,9 @@ def test_the_block_is_done_once_the_storefront_fetches_its_config(client, engine
     assert shop_row(engine).block_seen_at == first  # the first sighting is kept
 
 
-def test_an_unsigned_config_request_does_not_mark_the_block(client, engine, shop):
+def test_an_unsigned_config_request_or_a_head_does_not_mark_the_block(client, engine, shop):
     assert client.get(f"/proxy/config?shop={SHOP}").status_code == 401
+    assert client.head(f"/proxy/config?{proxy_query(SHOP)}").status_code == 200
     assert shop_row(engine).block_seen_at is None
 
 

@@ -62,6 +62,7 @@ class FakeShopify:
     shop_emails: dict[str, str | None] = field(
         default_factory=dict
     )  # shop -> `shop { email }` (default owner@{shop})
+    shop_currencies: dict[str, str] = field(default_factory=dict)  # shop -> `currencyCode`
     # Expiring offline tokens: an access token lives `access_ttl` seconds and comes with a refresh
     # token, rotated on every use. Tokens a test puts in `tokens` itself are taken as they are;
     # tokens issued without `expiring=1` are refused (Shopify's 2027 rule) unless refuse_non_expiring is off.
@@ -92,6 +93,7 @@ class FakeShopify:
         self.graphql_calls.clear()
         self.graphql_failures.clear()
         self.shop_emails.clear()
+        self.shop_currencies.clear()
         self.access_ttl, self.refresh_ttl, self.refuse_non_expiring = 3600, 90 * 24 * 3600, True
         self.lose_refresh_answers, self.slow_seconds, self.refresh_delay = 0, 3.0, 0.0
         for collection in (
@@ -176,6 +178,7 @@ class FakeShopify:
                         "shop": {
                             "email": email,
                             "name": shop.split(".")[0].replace("-", " ").title(),
+                            "currencyCode": self.shop_currencies.get(shop, "USD"),
                         }
                     }
                 }

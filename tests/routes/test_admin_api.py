@@ -28,6 +28,8 @@ DEFAULTS = {
     "high_demand_threshold": None,
     "sender_name": None,
     "reply_to": None,
+    "brand_logo_url": None,
+    "brand_color": None,
     "channels": {"email": True, "sms": True, "push": True},
     "can_send": {
         "email": False,
@@ -244,7 +246,7 @@ def test_stats_count_conversions_and_revenue_in_the_window(client, engine, setti
     assert '<div class="value" data-metric="pending">0</div>' in page.text
     assert '<div class="value" data-metric="conversions">3</div>' in page.text
     assert '<div class="value" data-metric="conversion_rate">100.0%</div>' in page.text
-    assert '<div class="value" data-metric="recovered_revenue">20.29 GBP</div>' in page.text
+    assert '<div class="value" data-metric="recovered_revenue">£20.29</div>' in page.text
 
 
 def test_stats_without_alerts_have_no_rate(client, engine, shop):
