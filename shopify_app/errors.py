@@ -52,7 +52,12 @@ class PageError(Exception):
         headers: dict[str, str] | None = None,
         for_shopper: bool = False,
         locale: str | None = None,
+        shop: str | None = None,
+        shop_url: str | None = None,
+        product_url: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.title, self.message, self.headers = status, title, message, headers
         self.for_shopper, self.locale = for_shopper, locale
+        # a shopper's page names the shop and links back to it (and the product) where known
+        self.shop, self.shop_url, self.product_url = shop, shop_url, product_url

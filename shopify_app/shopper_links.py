@@ -3,6 +3,7 @@ a link names, stop it (unsubscribe) or confirm it (double opt-in). A link that n
 has expired, is a shopper's PageError in their browser's language."""
 
 from dataclasses import dataclass
+from urllib.parse import quote
 from datetime import datetime
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -41,8 +42,10 @@ class Signup:
     channel: str
     contact_key: str | None
     product: str | None
-    shop: str
+    shop: str  # Shopify's name for the shop, else one made from its domain
     locale: str | None
+    shop_url: str  # the storefront
+    product_url: str | None  # the product's page, where the cache knows its handle
 
 
 def _find(connection: Connection, intent_id: int) -> Signup | None:
@@ -53,6 +56,9 @@ def _find(connection: Connection, intent_id: int) -> Signup | None:
             intents.c.channel,
             intents.c.contact_key,
             shops.c.domain,
+            shops.c.name.label("shop_name"),
+            intents.c.shopify_variant_id,
+            variants.c.handle,
             customers.c.locale,
             func.coalesce(variants.c.product_title, intents.c.product_title).label("product"),
         )
@@ -75,8 +81,14 @@ def _find(connection: Connection, intent_id: int) -> Signup | None:
         channel=row.channel,
         contact_key=row.contact_key,
         product=row.product,
-        shop=shop_name(row.domain),
+        shop=row.shop_name or shop_name(row.domain),
         locale=row.locale,
+        shop_url=f"https://{row.domain}/",
+        product_url=(
+            f"https://{row.domain}/products/{quote(row.handle)}?variant={row.shopify_variant_id}"
+            if row.handle
+            else None
+        ),
     )
 
 
@@ -121,10 +133,22 @@ def unsubscribe(connection: Connection, signup: Signup, *, everything: bool) -> 
     return stopped
 
 
-def _visitor_page(language: str, status: int, title: str, message: str) -> PageError:
-    """A page for someone whose signup we do not know, in their browser's language."""
-    t = shopper_pages.strings(language[:2])[1]
-    return PageError(status, t[title], t[message], for_shopper=True)
+def _visitor_page(
+    language: str, status: int, title: str, message: str, signup: Signup | None = None
+) -> PageError:
+    """A page for someone whose signup we do not know (in their browser's language), or whose link
+    no longer works (naming the shop and linking back to it)."""
+    locale, t = shopper_pages.strings(language[:2])
+    return PageError(
+        status,
+        t[title],
+        t[message],
+        for_shopper=True,
+        locale=locale,
+        shop=signup.shop if signup else None,
+        shop_url=signup.shop_url if signup else None,
+        product_url=signup.product_url if signup else None,
+    )
 
 
 def _signup(engine: Engine, intent_id: int | None, language: str) -> Signup:
@@ -178,7 +202,17 @@ def optin_signup(
     try:
         link = read_optin_token(settings.secret_keys, token, settings.OPTIN_TOKEN_TTL)
     except SignatureExpired:
-        raise _visitor_page(language, 410, "optin_expired_title", "optin_expired") from None
+        # Ours, only old: the page names the shop and leads back to the product where it can.
+        old = read_optin_token(settings.secret_keys, token, TEN_YEARS)
+        with engine.connect() as connection:
+            known = _find(connection, old.intent_id) if old else None
+        raise _visitor_page(
+            language if known is None else (known.locale or language),
+            410,
+            "optin_expired_title",
+            "optin_expired",
+            known,
+        ) from None
     signup = _signup(engine, link.intent_id if link else None, language)
     assert link is not None  # a link that names a signup was read
     return signup, link

@@ -26,7 +26,8 @@ def strings(locale: str | None) -> tuple[str, dict[str, str]]:
 
 def render(template: str, locale: str | None, *, status: int = 200, **context: Any) -> HTMLResponse:
     chosen, t = strings(locale)
-    context.setdefault("shop", None)
+    for name in ("shop", "shop_url", "product_url", "product"):
+        context.setdefault(name, None)
     html = _env().get_template(f"pages/{template}").render(locale=chosen, t=t, **context)
     return HTMLResponse(html, status_code=status)
 
@@ -39,7 +40,19 @@ def message(
     status: int = 200,
     shop: str | None = None,
     note: str | None = None,
+    shop_url: str | None = None,
+    product_url: str | None = None,
+    product: str | None = None,
 ) -> HTMLResponse:
     return render(
-        "message.html", locale, status=status, title=title, message=text, shop=shop, note=note
+        "message.html",
+        locale,
+        status=status,
+        title=title,
+        message=text,
+        shop=shop,
+        note=note,
+        shop_url=shop_url,
+        product_url=product_url,
+        product=product,
     )

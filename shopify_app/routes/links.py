@@ -39,6 +39,8 @@ async def unsubscribe_page(request: Request) -> Response:
             title=t["unsubscribe_title"],
             shop=signup.shop,
             product=product,
+            shop_url=signup.shop_url,
+            product_url=signup.product_url,
         )
     try:
         form = shopper_links.unsubscribe_form(
@@ -54,7 +56,14 @@ async def unsubscribe_page(request: Request) -> Response:
         else t["unsubscribed_product"].format(product=product)
     )
     return shopper_pages.message(
-        signup.locale, t["unsubscribed_title"], done, shop=signup.shop, note=t["unsubscribed_note"]
+        signup.locale,
+        t["unsubscribed_title"],
+        done,
+        shop=signup.shop,
+        note=t["unsubscribed_note"],
+        shop_url=signup.shop_url,
+        product_url=signup.product_url,
+        product=product,
     )
 
 
@@ -71,7 +80,13 @@ async def optin_page(request: Request) -> Response:
     product = signup.product or t["your_item"]
     if request.method != "POST":  # GET, and HEAD: a scanner's HEAD is answered as its GET
         return shopper_pages.render(
-            "optin.html", signup.locale, title=t["optin_title"], shop=signup.shop, product=product
+            "optin.html",
+            signup.locale,
+            title=t["optin_title"],
+            shop=signup.shop,
+            product=product,
+            shop_url=signup.shop_url,
+            product_url=signup.product_url,
         )
     await run_in_threadpool(shopper_links.confirm_now, state.engine, signup, link.made_at)
     return shopper_pages.message(
@@ -79,6 +94,9 @@ async def optin_page(request: Request) -> Response:
         t["optin_done_title"],
         t["optin_done"].format(product=product),
         shop=signup.shop,
+        shop_url=signup.shop_url,
+        product_url=signup.product_url,
+        product=product,
     )
 
 

@@ -32,7 +32,13 @@ async def render_page_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageError)
     if exc.for_shopper:
         response: Response = shopper_pages.message(
-            exc.locale, exc.title, exc.message, status=exc.status
+            exc.locale,
+            exc.title,
+            exc.message,
+            status=exc.status,
+            shop=exc.shop,
+            shop_url=exc.shop_url,
+            product_url=exc.product_url,
         )
     else:
         response = page(exc.status, exc.title, exc.message)

@@ -24,7 +24,10 @@ def test_a_shopper_unsubscribes_from_everything(
         page.screenshot(
             path=str(ARTIFACTS / f"unsubscribe-ask-{width}-{backend}.png"), full_page=True
         )
-        page.keyboard.press("Tab")  # keyboard only: the radio group, then the button
+        # Keyboard only: the shop's name (a link to its storefront), the radio group, the button.
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Demo Shop"
+        page.keyboard.press("Tab")
         page.keyboard.press("ArrowDown")
         assert page.locator("input[value=shop]").is_checked()
         page.keyboard.press("Tab")
