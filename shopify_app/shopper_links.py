@@ -3,12 +3,11 @@ a link names, stop it (unsubscribe) or confirm it (double opt-in). A link that n
 has expired, is a shopper's PageError in their browser's language."""
 
 from dataclasses import dataclass
-from urllib.parse import quote
 from datetime import datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, quote
 
 from itsdangerous import SignatureExpired
 from sqlalchemy import Connection, Engine, and_, func, or_, select, update
