@@ -266,13 +266,31 @@ async def home(request: Request) -> Response:
             headers=framing(shop),
         ) from None
     # Shopify's own signed load without a session token: App Bridge fetches one and reloads with it.
-    return framed_by(shop, pages.render("bounce.html", api_key=settings.SHOPIFY_API_KEY, shop=shop))
+    return bounce(request, shop)
+
+
+def bounce(request: Request, shop: str | None, status: int = 200) -> Response:
+    response = pages.render(
+        "bounce.html",
+        status=status,
+        api_key=request.app.state.settings.SHOPIFY_API_KEY,
+        shop=shop or "",
+    )
+    if shop:
+        return framed_by(shop, response)
+    response.headers["Content-Security-Policy"] = "frame-ancestors https://admin.shopify.com"
+    return response
 
 
 async def admin_page(request: Request, name: str | None = None) -> Response:
     name = name or request.path_params.get("page") or "dashboard"
     if name not in pages.PAGES:
         raise PageError(404, "Not found", "There is no such page in this app.")
+    if not request.query_params.get("id_token"):
+        # App Bridge's navigation (its nav menu) loads a page without a session token: the bounce
+        # page gets one from App Bridge and reloads this page with it. It shows nothing of the shop,
+        # and says 401: without App Bridge, no session.
+        return bounce(request, sanitize_shop_domain(request.query_params.get("shop")), status=401)
     try:
         session = await authenticate(request, request.query_params.get("id_token"))
     except ApiError as exc:

@@ -2,7 +2,8 @@
   "use strict";
   var loadedToken = document.querySelector('meta[name="id-token"]').content;
   var bridge = !!(window.shopify && typeof window.shopify.idToken === "function");
-  if (!bridge && loadedToken) { document.getElementById("bridge-note").hidden = false; }
+  if (bridge) { document.documentElement.classList.add("bridged"); }
+  else if (loadedToken) { document.getElementById("bridge-note").hidden = false; }
 
   // A fresh session token from App Bridge when it is there, else the one this page was loaded with.
   function token() {
@@ -19,6 +20,49 @@
     }
     box.hidden = false; box.scrollIntoView({block: "nearest"});
   }
+  // A result: App Bridge's toast in the admin; on its own, the page's banner. Errors with details
+  // (a list of what to fix) also stay on the page, where they can be read.
+  function notify(kind, text, list) {
+    if (bridge && window.shopify.toast) {
+      window.shopify.toast.show(text, {isError: kind === "error"});
+      if (!(list && list.length)) { document.getElementById("flash").hidden = true; return; }
+    }
+    flash(kind, text, list);
+  }
+  // A confirmation: App Bridge's modal in the admin, a <dialog> on its own. Resolves true to go on.
+  function confirmFirst(title, text, action, critical) {
+    return new Promise(function (resolve) {
+      if (bridge && window.shopify.modal) {
+        var modal = document.getElementById("confirm-modal"), ok = document.getElementById("confirm-modal-ok");
+        var cancel = document.getElementById("confirm-modal-cancel");
+        document.getElementById("confirm-modal-title").setAttribute("title", title);
+        document.getElementById("confirm-modal-text").textContent = text;
+        ok.textContent = action;
+        if (critical) { ok.setAttribute("tone", "critical"); } else { ok.removeAttribute("tone"); }
+        var done = function (answer) {
+          ok.onclick = cancel.onclick = modal.onhide = null;
+          window.shopify.modal.hide("confirm-modal"); resolve(answer);
+        };
+        ok.onclick = function () { done(true); };
+        cancel.onclick = function () { done(false); };
+        modal.onhide = function () { ok.onclick = cancel.onclick = modal.onhide = null; resolve(false); };
+        window.shopify.modal.show("confirm-modal");
+        return;
+      }
+      var dialog = document.getElementById("confirm-dialog"), button = document.getElementById("confirm-dialog-ok");
+      document.getElementById("confirm-dialog-title").textContent = title;
+      document.getElementById("confirm-dialog-text").textContent = text;
+      button.textContent = action;
+      button.className = critical ? "primary critical" : "primary";
+      dialog.returnValue = "";
+      dialog.addEventListener("close", function closed() {
+        dialog.removeEventListener("close", closed); resolve(dialog.returnValue === "ok");
+      });
+      dialog.showModal();
+      button.focus();
+    });
+  }
+  window.adminConfirm = confirmFirst;
   function call(method, path, body) {
     return token().then(function (t) {
       var init = {method: method, headers: {"Authorization": "Bearer " + t}};
@@ -34,12 +78,28 @@
   }
   window.adminApi = call;
 
+  // Unsaved settings: in the admin, App Bridge's contextual save bar (the form's data-save-bar)
+  // holds the merchant on the page; on its own, leaving asks first.
+  var leaving = false, savedState = null;
+  function formState(form) { return JSON.stringify(Array.prototype.map.call(form.elements, function (el) { return el.type === "checkbox" ? el.checked : el.value; })); }
+  function unsaved() {
+    var form = document.getElementById("settings-form");
+    return !!(form && savedState !== null && formState(form) !== savedState);
+  }
+  window.addEventListener("beforeunload", function (e) { if (!leaving && unsaved()) { e.preventDefault(); e.returnValue = ""; } });
+
   // Links and GET forms carry the session token: give them a fresh one as they are used.
   document.addEventListener("click", function (e) {
     var a = e.target.closest && e.target.closest("a[data-nav]");
     if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey) { return; }
     e.preventDefault();
-    token().then(function (t) { var u = new URL(a.href); u.searchParams.set("id_token", t); location.href = u.toString(); });
+    var go = function () {
+      leaving = true;
+      token().then(function (t) { var u = new URL(a.href); u.searchParams.set("id_token", t); location.href = u.toString(); });
+    };
+    if (!unsaved()) { go(); return; }
+    confirmFirst("Leave without saving?", "Your changes to the settings will be lost.", "Leave page", true)
+      .then(function (leave) { if (leave) { go(); } });
   });
   Array.prototype.forEach.call(document.querySelectorAll("form.filters"), function (form) {
     form.addEventListener("submit", function (e) {
@@ -56,11 +116,13 @@
   document.addEventListener("click", function (e) {
     var b = e.target.closest && e.target.closest("button[data-delete]");
     if (!b) { return; }
-    if (!window.confirm("Delete this signup? The shopper will not be alerted.")) { return; }
-    b.disabled = true;
-    call("DELETE", "/app/api/intents/" + b.getAttribute("data-delete")).then(function (r) {
-      if (r.ok) { b.closest("tr").remove(); flash("ok", "Signup deleted."); }
-      else { b.disabled = false; flash("error", "The signup was not deleted.", r.data.errors); }
+    confirmFirst("Delete this signup?", "The shopper will not be alerted, and the signup cannot be brought back.", "Delete", true).then(function (yes) {
+      if (!yes) { return; }
+      b.disabled = true;
+      call("DELETE", "/app/api/intents/" + b.getAttribute("data-delete")).then(function (r) {
+        if (r.ok) { b.closest("tr").remove(); notify("ok", "Signup deleted"); }
+        else { b.disabled = false; notify("error", "The signup was not deleted.", r.data.errors); }
+      });
     });
   });
 
@@ -76,7 +138,7 @@
         link.href = URL.createObjectURL(blob); link.download = a.getAttribute("data-download");
         document.body.appendChild(link); link.click();
         setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
-      }).catch(function () { flash("error", "The file could not be downloaded. Reload the page and try again."); });
+      }).catch(function () { notify("error", "The file could not be downloaded. Reload the page and try again."); });
   });
 
   // Notify now: a held alert is released, a pending signup gets one; the worker sends it at once.
@@ -100,26 +162,40 @@
   document.addEventListener("click", function (e) {
     var b = e.target.closest && e.target.closest("button[data-notify]");
     if (!b) { return; }
-    b.disabled = true;
-    call("POST", "/app/api/intents/" + b.getAttribute("data-notify") + "/notify").then(function (r) {
-      if (!r.ok) { b.disabled = false; flash("error", "The alert was not sent.", r.data.errors); return; }
-      if (markNotified(b.closest("tr"))) { heldLeft(-1); }
-      flash("ok", "The alert is on its way to the shopper.");
+    // Out of stock (as the app last saw it): "it's back" would not be true yet, so ask first.
+    var stock = b.getAttribute("data-stock"), product = b.getAttribute("data-product") || "This product";
+    var ask = stock !== null && stock !== "" && Number(stock) <= 0
+      ? confirmFirst("Send an alert for a product out of stock?", product + " has " + stock + " in stock. The shopper will be told it is back in stock.", "Send anyway", false)
+      : Promise.resolve(true);
+    ask.then(function (yes) {
+      if (!yes) { return; }
+      b.disabled = true;
+      call("POST", "/app/api/intents/" + b.getAttribute("data-notify") + "/notify").then(function (r) {
+        if (!r.ok) { b.disabled = false; notify("error", "The alert was not sent.", r.data.errors); return; }
+        if (markNotified(b.closest("tr"))) { heldLeft(-1); }
+        notify("ok", "Alert on its way to the shopper");
+      });
     });
   });
   document.addEventListener("click", function (e) {
     var b = e.target.closest && e.target.closest("button[data-send-held]");
     if (!b) { return; }
     var count = document.getElementById("held-count").textContent;
-    if (!window.confirm("Send all " + count + " held alerts now?")) { return; }
-    b.disabled = true;
-    call("POST", "/app/api/intents/notify", {all_held: true}).then(function (r) {
-      b.disabled = false;
-      if (!r.ok) { flash("error", "No alerts were sent.", r.data.errors); return; }
-      Array.prototype.forEach.call(document.querySelectorAll(".badge.held"), function (badge) { markNotified(badge.closest("tr")); });
-      heldLeft(-r.data.notified);
-      flash("ok", r.data.notified + " held alert" + (r.data.notified === 1 ? " is" : "s are") + " on the way." +
-            (r.data.held ? " " + r.data.held + " stay held: their signups can no longer be alerted (awaiting opt-in, blocked or unsubscribed)." : ""));
+    var empty = b.getAttribute("data-out-of-stock");  // "Linen Shirt – Blue / M (0 in stock), …"
+    var text = "Each waiting shopper gets their back-in-stock alert now." +
+      (empty ? " Out of stock now: " + empty + ". Those shoppers will be told it is back although it is not." : "");
+    confirmFirst("Send all " + count + " held alerts?", text, empty ? "Send anyway" : "Send all", false).then(function (yes) {
+      if (!yes) { return; }
+      b.disabled = true;
+      call("POST", "/app/api/intents/notify", {all_held: true}).then(function (r) {
+        b.disabled = false;
+        if (!r.ok) { notify("error", "No alerts were sent.", r.data.errors); return; }
+        Array.prototype.forEach.call(document.querySelectorAll(".badge.held"), function (badge) { markNotified(badge.closest("tr")); });
+        heldLeft(-r.data.notified);
+        var sent = r.data.notified + " held alert" + (r.data.notified === 1 ? "" : "s") + " on the way";
+        if (r.data.held) { flash("ok", sent + ". " + r.data.held + " stay held: their signups can no longer be alerted (awaiting opt-in, blocked or unsubscribed)."); }
+        else { notify("ok", sent); }
+      });
     });
   });
 
@@ -139,7 +215,7 @@
       var a = document.createElement("a");
       a.href = URL.createObjectURL(blob); a.download = name; document.body.appendChild(a); a.click();
       setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
-    }).catch(function () { flash("error", "The export could not be downloaded. Reload the page and try again."); })
+    }).catch(function () { notify("error", "The export could not be downloaded. Reload the page and try again."); })
       .then(function () { b.disabled = false; });
   });
 
@@ -148,6 +224,7 @@
   // The message settings the preview renders (admin/preview.py's PREVIEWED).
   var PREVIEWED = ["sender_name", "reply_to", "brand_logo_url", "brand_color"];
   if (settings) {
+    savedState = formState(settings);
     settings.addEventListener("submit", function (e) {
       e.preventDefault();
       var f = settings.elements, body = {channels: {}};
@@ -164,7 +241,7 @@
       Array.prototype.forEach.call(settings.querySelectorAll("[aria-invalid]"), function (el) { el.removeAttribute("aria-invalid"); });
       call("PUT", "/app/api/settings", body).then(function (r) {
         save.disabled = false;
-        if (r.ok) { flash("ok", "Settings saved."); return; }
+        if (r.ok) { savedState = formState(settings); notify("ok", "Settings saved"); return; }
         // "field: message" from the API, shown with the form's own label and the field marked.
         var messages = (r.data.errors || ["Unexpected answer " + r.status]).map(function (m) {
           var name = m.split(":")[0].replace("channels.", "channel_"), el = f[name];
@@ -172,7 +249,7 @@
           el.setAttribute("aria-invalid", "true");
           return el.labels[0].textContent.trim() + ":" + m.slice(m.indexOf(":") + 1);
         });
-        flash("error", "Nothing was saved. Please fix:", messages);
+        notify("error", "Nothing was saved. Please fix:", messages);
         var first = settings.querySelector("[aria-invalid=true]"); if (first) { first.focus(); }
       });
     });
@@ -208,6 +285,8 @@
     var policy = settings.elements.delivery_policy, batchFields = document.getElementById("batch-fields");
     var sync = function () { batchFields.hidden = policy.value !== "batches"; };
     policy.addEventListener("change", sync); sync();
+    // Discard (the save bar's, or a reset): the form is back to what was saved; so is the preview.
+    settings.addEventListener("reset", function () { setTimeout(function () { sync(); refreshPreview(); }, 0); });
   }
   var testAlert = document.getElementById("send-test-alert");
   if (testAlert) {
@@ -215,21 +294,23 @@
       testAlert.disabled = true;
       call("POST", "/app/api/test-alert").then(function (r) {
         testAlert.disabled = false;
-        if (!r.ok) { flash("error", "The test alert was not sent.", r.data.errors); return; }
-        flash("ok", "The test alert is on its way to your store's contact email.");
+        if (!r.ok) { notify("error", "The test alert was not sent.", r.data.errors); return; }
+        notify("ok", "Test alert on its way to your store's contact email");
       });
     });
   }
   var rotate = document.getElementById("rotate-key");
   if (rotate) {
     rotate.addEventListener("click", function () {
-      if (!window.confirm("Create a new API key? The current key stops working at once.")) { return; }
-      rotate.disabled = true;
-      call("POST", "/app/api/api-key").then(function (r) {
-        rotate.disabled = false;
-        if (!r.ok) { flash("error", "No new key was made.", r.data.errors); return; }
-        var box = document.getElementById("new-key"); box.hidden = false;
-        document.getElementById("api-key").textContent = r.data.api_key;
+      confirmFirst("Create a new API key?", "The current key stops working at once: integrations using it must be given the new one.", "Create new key", true).then(function (yes) {
+        if (!yes) { return; }
+        rotate.disabled = true;
+        call("POST", "/app/api/api-key").then(function (r) {
+          rotate.disabled = false;
+          if (!r.ok) { notify("error", "No new key was made.", r.data.errors); return; }
+          var box = document.getElementById("new-key"); box.hidden = false;
+          document.getElementById("api-key").textContent = r.data.api_key;
+        });
       });
     });
   }

@@ -10,7 +10,7 @@ from shopify_app.models import Intent, Notification, Shop
 
 from ..support import ARTIFACTS, serve_in_thread
 from .data import add_delivery, add_intents
-from .tokens import open_page
+from .tokens import answer_confirmation, open_page
 
 intents_t, notifications_t = Intent.__table__, Notification.__table__
 
@@ -72,7 +72,7 @@ def test_notify_now_sends_a_held_signup_and_send_all_held_the_rest(
 
     row.locator("button[data-notify]").click()
     page.wait_for_selector("#flash.ok")
-    assert page.locator("#flash").inner_text() == "The alert is on its way to the shopper."
+    assert page.locator("#flash").inner_text() == "Alert on its way to the shopper"
     assert (
         row.locator(".badge").inner_text() == "Notified" and "alert on its way" in row.inner_text()
     )
@@ -102,10 +102,10 @@ def test_notify_now_sends_a_held_signup_and_send_all_held_the_rest(
         page.locator("tbody tr").count() == 2
         and page.locator("select[name=status]").input_value() == "held"
     )
-    page.once("dialog", lambda dialog: dialog.accept())
     page.locator("button[data-send-held]").click()
+    assert "Send all 2 held alerts?" in answer_confirmation(page)
     page.wait_for_selector("#flash.ok")
-    assert page.locator("#flash").inner_text() == "2 held alerts are on the way."
+    assert page.locator("#flash").inner_text() == "2 held alerts on the way"
     assert page.locator("#held-banner").is_hidden() and page.locator(".badge.held").count() == 0
     assert [statuses(engine, i) for i in held[1:]] == [("notified", "pending")] * 2
     page.close()
