@@ -108,3 +108,18 @@ def test_the_readme_layout_names_every_module_and_package():
     } | {"webhooks/", "templates/", "extensions/", "migrations/", "tests/", "bench/", "docs/"}
     missing = {name for name in expected if name not in named and name[:-3] not in layout}
     assert not missing, f"not in the README's layout: {sorted(missing)}"
+
+
+def test_every_polaris_token_the_admin_uses_is_vendored():
+    """The admin's templates use Polaris's tokens (`var(--p-…)`); tools/vendor_assets.py copies
+    those from @shopify/polaris-tokens into templates/admin/polaris-tokens.css. A token used but
+    not copied would silently fall back to nothing: run the tool after using a new one."""
+    import re
+
+    admin = ROOT / "templates" / "admin"
+    vendored = set(re.findall(r"(--p-[a-z0-9-]+):", (admin / "polaris-tokens.css").read_text()))
+    used = set()
+    for path in admin.glob("*.html"):
+        used |= set(re.findall(r"var\((--p-[a-z0-9-]+)", path.read_text()))
+    assert used and used <= vendored, sorted(used - vendored)
+    assert (admin / "polaris-tokens.css").read_text().startswith("/* @shopify/polaris-tokens@")

@@ -15,7 +15,7 @@ from ..errors import ApiError
 from ..money import format_money
 from ..notify.render import TEMPLATES
 from ..shop_tokens import TokenKind
-from . import delivery_log, listings, preview, privacy_requests, setup_guide, stats
+from . import delivery_log, listings, preview, privacy_requests, sending, setup_guide, stats
 from . import settings as shop_settings
 from .session import AdminSession
 
@@ -164,6 +164,11 @@ def signups(request: Request, session: AdminSession) -> HTMLResponse:
     with request.app.state.engine.connect() as connection:
         result = listings.list_intents(connection, session.shop_id, request.query_params)
         held = listings.count_held(connection, session.shop_id)
+        # "Notify now" / "Send all held" ask first where the product is out of stock.
+        stock = sending.stock_of(
+            connection, session.shop_id, {i["shopify_variant_id"] for i in result["intents"]}
+        )
+        held_empty = sending.held_out_of_stock(connection, session.shop_id) if held else ""
     return render(
         "signups.html",
         **_context(request, session, "signups"),
@@ -173,6 +178,8 @@ def signups(request: Request, session: AdminSession) -> HTMLResponse:
         statuses=listings.INTENT_STATUSES,
         channels=listings.CHANNELS,
         held=held,
+        stock=stock,
+        held_out_of_stock=held_empty,
     )
 
 

@@ -8,7 +8,9 @@ awaiting opt-in, already notified without `allow_resend`, ...) a 422, and then n
 
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, and_, select
+
+from ..models import Intent, Notification, NotificationStatus, Variant
 
 from ..coerce import shopify_id
 from ..errors import ApiError
@@ -17,6 +19,8 @@ from . import listings
 
 MAX_IDS = 500
 VIA = "admin"
+variants, notifications = Variant.__table__, Notification.__table__
+SHOWN_OUT_OF_STOCK = 5  # variants named in "Send all held"'s question; the rest counted
 
 
 def _bool(body: dict[str, Any], name: str) -> bool:
@@ -87,3 +91,54 @@ def notify_many(
         return manual.release_held(connection, shop_id)
     done = notify(connection, shop_id, ids, allow_resend)
     return {"notified": len(done), "intent_ids": done}
+
+
+# -- Before sending by hand: what is out of stock (the page asks first) ---------------------------
+def stock_of(connection: Connection, shop_id: int, variant_ids: set[int]) -> dict[int, int]:
+    """The sellable stock the app last saw for these variants (those it knows)."""
+    if not variant_ids:
+        return {}
+    rows = connection.execute(
+        select(variants.c.shopify_variant_id, variants.c.sellable).where(
+            variants.c.shop_id == shop_id,
+            variants.c.shopify_variant_id.in_(variant_ids),
+            variants.c.sellable.is_not(None),
+        )
+    )
+    return {r.shopify_variant_id: r.sellable for r in rows}
+
+
+def held_out_of_stock(connection: Connection, shop_id: int) -> str:
+    """The variants with held alerts that are out of stock now, for the merchant to read
+    ("Linen Shirt – Blue / M (0 in stock), …"); empty when none is."""
+    held_variants = (
+        select(Intent.__table__.c.shopify_variant_id)
+        .join(notifications, notifications.c.intent_id == Intent.__table__.c.id)
+        .where(
+            notifications.c.shop_id == shop_id,
+            notifications.c.status == NotificationStatus.held.value,
+        )
+        .distinct()
+        .subquery()
+    )
+    rows = connection.execute(
+        select(variants.c.product_title, variants.c.variant_title, variants.c.sellable)
+        .join(
+            held_variants,
+            and_(
+                variants.c.shop_id == shop_id,
+                variants.c.shopify_variant_id == held_variants.c.shopify_variant_id,
+            ),
+        )
+        .where(variants.c.sellable <= 0)
+        .order_by(variants.c.product_title, variants.c.variant_title)
+        .limit(SHOWN_OUT_OF_STOCK + 1)
+    ).all()
+    names = [
+        f"{' – '.join(t for t in (r.product_title, r.variant_title) if t) or 'A product'} "
+        f"({r.sellable} in stock)"
+        for r in rows[:SHOWN_OUT_OF_STOCK]
+    ]
+    if len(rows) > SHOWN_OUT_OF_STOCK:
+        names.append("and more")
+    return ", ".join(names)
