@@ -10,10 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, select
 
-from ..models import Intent, Notification, NotificationStatus, Variant
-
 from ..coerce import shopify_id
 from ..errors import ApiError
+from ..models import Intent, Notification, NotificationStatus, Variant
 from ..notify import manual
 from . import listings
 
