@@ -6,14 +6,14 @@ block rendered over them is devshop_liquid.py."""
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
 
 from . import oauth
 from .config import Settings
 from .db import session_scope
-from .models import InventoryLevel, Shop, Variant, utcnow
+from .models import InventoryLevel, Job, JobKind, Shop, Variant, utcnow
 
 SHOP = "demo-shop.myshopify.com"
 SHOP_NAME = "Demo Shop"
@@ -103,6 +103,20 @@ def seed(engine: Engine, settings: Settings) -> None:
         oauth.store_shop(
             engine, settings, SHOP, oauth.Grant(PLACEHOLDER_TOKEN, settings.SHOPIFY_SCOPES)
         )
+        # What the install's shop_profile job would read from Shopify, which the demo shop is not
+        # on: its name and currency, stored here, and the job dropped.
+        with session_scope(engine) as session:
+            session.execute(
+                update(Shop)
+                .where(col(Shop.domain) == SHOP)
+                .values(name=SHOP_NAME, currency=CURRENCY)
+            )
+            session.execute(
+                delete(Job).where(
+                    col(Job.kind) == JobKind.shop_profile.value,
+                    col(Job.shop_id).in_(select(col(Shop.id)).where(col(Shop.domain) == SHOP)),
+                )
+            )
     now = utcnow()
     as_of = now - timedelta(days=1)  # older than any webhook the storefront sends
     with session_scope(engine) as session:

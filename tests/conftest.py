@@ -18,6 +18,7 @@ from shopify_app.app import create_app
 from shopify_app.config import Settings
 from shopify_app.db import make_engine
 
+from .a11y import assert_accessible
 from .fakes.shopify import FakeShopify
 from .support import (
     API_KEY,
@@ -158,8 +159,31 @@ def browser():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
+        yield AxeChecked(browser)
         browser.close()
+
+
+class AxeChecked:
+    """The browser, whose pages run axe-core before every screenshot: each state a test saves to
+    be looked at (every page, state and email, at each width) is also checked for serious and
+    critical accessibility violations (tests/a11y.py)."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)
+
+    def new_page(self, *args, **kwargs):
+        page = self._browser.new_page(*args, **kwargs)
+        screenshot = page.screenshot
+
+        def checked_screenshot(*s_args, **s_kwargs):
+            assert_accessible(page)
+            return screenshot(*s_args, **s_kwargs)
+
+        page.screenshot = checked_screenshot
+        return page
 
 
 @pytest.fixture
