@@ -161,20 +161,41 @@ def test_sold_out_variant_shows_the_form_and_an_email_signup_is_stored(page, app
 
 
 def test_empty_and_invalid_phone(page, app) -> None:
+    """The SMS field (issue 16, item 7): each country with its dial code, the chosen one's code
+    before the number and an example as placeholder and hint, the SMS consent text before signing
+    up; an error sits under the field it is about."""
     page.goto(f"{app['base']}/dev/storefront?variant={SHIRT_SOLD_OUT.id}")
     page.get_by_label("Text message").check()
     phone = page.get_by_label("Mobile number")
     sync_api.expect(phone).to_be_visible()
     sync_api.expect(page.get_by_role("textbox", name="Email")).to_be_hidden()
-    sync_api.expect(page.get_by_label("Country")).to_have_value("US")  # the storefront's country
+    country = page.get_by_label("Country")
+    sync_api.expect(country).to_have_value("US")  # the storefront's country
+    sync_api.expect(country.locator("option[value=US]")).to_have_text("United States (+1)")
+    dial = page.locator("[data-bis-dial]")
+    sync_api.expect(dial).to_have_text("+1")
+    sync_api.expect(phone).to_have_attribute("placeholder", "(201) 555-0123")
+    sync_api.expect(page.locator("[data-bis-example]")).to_have_text("Example: (201) 555-0123")
+    consent = page.locator("[data-bis-sms-consent]")
+    sync_api.expect(consent).to_be_visible()
+    sync_api.expect(consent).to_contain_text("Reply STOP to opt out.")
+    sync_api.expect(consent).to_contain_text("from Demo Shop")
+    described = phone.get_attribute("aria-describedby").split()
+    assert consent.get_attribute("id") in described  # read with the field
     page.get_by_role("button", name="Notify me").click()
-    sync_api.expect(status(page)).to_have_text("Please enter your mobile number.", timeout=ANSWER)
+    error = page.locator("[data-bis-error-for=phone]")
+    sync_api.expect(error).to_have_text("Please enter your mobile number.", timeout=ANSWER)
+    sync_api.expect(status(page)).to_have_text("")  # said beside the field, not below the button
+    sync_api.expect(phone).to_have_attribute("aria-errormessage", error.get_attribute("id"))
     shot(page, "5-phone-missing")
 
-    page.get_by_label("Country").select_option("GB")
+    country.select_option("GB")
+    sync_api.expect(dial).to_have_text("+44")
+    sync_api.expect(phone).to_have_attribute("placeholder", "07400 123456")
     phone.fill("12")
+    sync_api.expect(error).to_be_hidden()  # typing clears it
     page.get_by_role("button", name="Notify me").click()
-    sync_api.expect(status(page)).to_have_text(
+    sync_api.expect(error).to_have_text(
         "Please enter a valid mobile number for the country you chose.", timeout=ANSWER
     )
     sync_api.expect(phone).to_have_attribute("aria-invalid", "true")
@@ -189,6 +210,16 @@ def test_empty_and_invalid_phone(page, app) -> None:
     sync_api.expect(status(page)).to_have_text(re.compile("^Thanks!"), timeout=ANSWER)
     [intent] = intents(app, channel="sms")
     assert intent.phone == "+447400123456"
+
+
+def test_the_sms_consent_text_is_translated(page, app) -> None:
+    page.goto(f"{app['base']}/dev/storefront?variant={SHIRT_SOLD_OUT.id}&locale=de")
+    page.locator("[data-bis-channel=sms] input").check()
+    consent = page.locator("[data-bis-sms-consent]")
+    sync_api.expect(consent).to_contain_text("Antworten Sie STOP")
+    # The German storefront's country, Germany: its code and a German mobile number.
+    sync_api.expect(page.locator("[data-bis-dial]")).to_have_text("+49")
+    sync_api.expect(page.locator("[data-bis-example]")).to_have_text("Beispiel: 01512 3456789")
 
 
 def test_keyboard_only(page, app) -> None:
@@ -232,7 +263,7 @@ def test_shopper_language(page, app) -> None:
     page.goto(f"{app['base']}/dev/storefront?variant={SHIRT_SOLD_OUT.id}&locale=fr")
     page.get_by_role("textbox", name="E-mail").fill("pas-une-adresse@")
     page.get_by_role("button", name="Me prévenir").click()
-    sync_api.expect(status(page)).to_have_text(
+    sync_api.expect(page.locator("[data-bis-error-for=email]")).to_have_text(
         "Veuillez saisir une adresse e-mail valide.", timeout=ANSWER
     )
     page.get_by_role("textbox", name="E-mail").fill("zoe@example.fr")

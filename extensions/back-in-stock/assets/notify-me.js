@@ -7,7 +7,6 @@
   const canPush = 'serviceWorker' in navigator && 'PushManager' in window;
   const blocks = [];
   let config;
-
   const getConfig = () => config || (config = fetch(PROXY + '/config', { headers: { Accept: 'application/json' } })
     .then((r) => (r.ok ? r.json() : {})).catch(() => ({})));
 
@@ -49,7 +48,7 @@
       this.enabled = new Set(this.offered.filter((c) => c !== 'push'));
       this.form.addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
       this.form.addEventListener('change', (e) => { if (e.target.name === 'channel') this.showChannel(); });
-      this.form.addEventListener('input', (e) => e.target.removeAttribute('aria-invalid'));
+      this.form.addEventListener('input', (e) => this.clearError(e.target));
       const fromUrl = new URLSearchParams(location.search).get('variant');
       this.setVariant(fromUrl in this.variants ? fromUrl : root.dataset.variantId);
       if (this.offered.some((c) => c !== 'email')) getConfig().then((c) => this.applyConfig(c || {}));
@@ -109,13 +108,24 @@
       this.status.className = 'bis__status' + (kind ? ' bis__status--' + kind : '');
     }
 
+    // A field's error sits beside it (read with it); any other is the status line's.
+    errorBox(field) { return field && this.root.querySelector(`[data-bis-error-for="${field.name}"]`); }
+
     invalid(field, key) {
-      this.say(this.msg[key], 'error');
-      if (field) {
-        field.setAttribute('aria-invalid', 'true');
-        field.setAttribute('aria-errormessage', this.status.id);
-        field.focus();
-      }
+      const box = this.errorBox(field);
+      if (!box) return this.say(this.msg[key], 'error');
+      this.say('');
+      box.textContent = this.msg[key];
+      box.hidden = false;
+      field.setAttribute('aria-invalid', 'true');
+      field.setAttribute('aria-errormessage', box.id);
+      field.focus();
+    }
+
+    clearError(field) {
+      field.removeAttribute('aria-invalid');
+      const box = this.errorBox(field);
+      if (box) box.hidden = true;
     }
 
     async submit() {
