@@ -170,7 +170,8 @@ def decode_session_token(
             options={"require": ["exp", "nbf", "iss", "dest", "aud", "sub"], "verify_iat": False},
         )
     except jwt.PyJWTError as exc:
-        raise VerificationError(f"session token: {exc}") from None
+        # Our words, not the library's: they reach the merchant's page and the API's answer.
+        raise VerificationError(f"session token: {_why(exc)}") from None
     _check_claim_types(claims)
     if clock() > claims["exp"] + SESSION_TOKEN_LEEWAY:  # PyJWT used the real clock; honour ours too
         raise VerificationError("session token: expired")
@@ -181,6 +182,20 @@ def decode_session_token(
         raise VerificationError("session token: issuer and destination disagree")
     claims["shop"] = shop
     return claims
+
+
+def _why(exc: jwt.PyJWTError) -> str:
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return "expired"
+    if isinstance(exc, jwt.ImmatureSignatureError):
+        return "not valid yet (check this computer's clock)"
+    if isinstance(exc, jwt.InvalidAudienceError):
+        return "made for another app"
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"incomplete (no {exc.claim})"
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return "not signed by Shopify for this app"
+    return "not a valid session token"
 
 
 def _check_claim_types(claims: dict) -> None:

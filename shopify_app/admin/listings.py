@@ -31,8 +31,15 @@ def _whole(query, name: str, default: int, low: int, high: int) -> int:
         return default
     value = whole(raw, low, high)
     if value is None:
-        raise ApiError(400, f"{name}: must be a whole number from {low} to {high}")
+        raise ApiError(400, f"{name}: {whole_number_rule(low, high)}")
     return value
+
+
+def whole_number_rule(low: int, high: int) -> str:
+    """What a whole-number parameter takes, in words (an id's ceiling is no one's business)."""
+    if high >= 10**12:
+        return "must be a Shopify id (a whole number)" if low == 1 else "must be a whole number"
+    return f"must be a whole number from {low} to {high}"
 
 
 def paging(query, default_per_page: int = 50) -> Page:

@@ -239,13 +239,39 @@ PAGES = {
 }
 
 
+# A list's parameters as its filter form names them (bad_filter's page speaks of those).
+FILTER_LABELS = {
+    "shopify_variant_id": "Variant ID",
+    "page": "Page",
+    "per_page": "Rows per page",
+    "status": "Status",
+    "channel": "Channel",
+    "consent": "Marketing consent",
+    "q": "Email or phone",
+    "days": "Period",
+}
+
+
+def _for_people(message: str) -> str:
+    """ "shopify_variant_id: must be …" as the page's filter form names the field."""
+    name, _, rule = message.partition(": ")
+    label = FILTER_LABELS.get(name)
+    return (
+        f"{label} {rule.removeprefix('must ')}".replace(" be ", " should be ", 1)
+        if label
+        else message
+    )
+
+
 def bad_filter(request: Request, session: AdminSession, name: str, exc: ApiError) -> HTMLResponse:
     return render(
         "error.html",
         status=400,
         **_context(request, session, name),
         title="Cannot show this page",
-        message="; ".join(exc.messages),
+        message="These filters cannot be used: "
+        + "; ".join(_for_people(m) for m in exc.messages)
+        + ".",
         detail=None,
         back=True,
     )

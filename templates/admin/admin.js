@@ -242,6 +242,7 @@
       call("PUT", "/app/api/settings", body).then(function (r) {
         save.disabled = false;
         if (r.ok) { savedState = formState(settings); notify("ok", "Settings saved"); return; }
+        if (r.status === 401) { notify("error", "Nothing was saved: your session has expired. Reload the page, or open the app again from your Shopify admin."); return; }
         // "field: message" from the API, shown with the form's own label and the field marked.
         var messages = (r.data.errors || ["Unexpected answer " + r.status]).map(function (m) {
           var name = m.split(":")[0].replace("channels.", "channel_"), el = f[name];
