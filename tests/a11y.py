@@ -22,7 +22,9 @@ def violations(page, within: str | None = None) -> list[str]:
         within,
     )
     return [
-        f"{v['id']}: {v['help']} ({', '.join(v['nodes'])})" for v in found if v["impact"] in BLOCKING
+        f"{v['id']}: {v['help']} ({', '.join(v['nodes'])})"
+        for v in found
+        if v["impact"] in BLOCKING
     ]
 
 
