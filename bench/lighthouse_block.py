@@ -96,12 +96,15 @@ def main() -> None:
                     print(f"  {name}: score {results[name][-1]['score']:.0f}", flush=True)
         finally:
             stop(server)
+    version = subprocess.run(
+        [str(lighthouse()), "--version"], capture_output=True, text=True
+    ).stdout.strip()
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     print(
         f"\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit}, {platform.node()} "
-        f"({platform.machine()}, {os.cpu_count()} cores), Lighthouse mobile preset "
+        f"({platform.machine()}, {os.cpu_count()} cores), Lighthouse {version} mobile preset "
         f"(simulated throttling), {args.runs} runs each, medians; /dev/storefront?variant={SOLD_OUT.id}"
     )
     print(f"{'page':<22}{'score':>7}{'LCP ms':>9}{'TBT ms':>9}{'CLS':>8}")
