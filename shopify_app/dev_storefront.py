@@ -92,8 +92,15 @@ def storefront_data(engine: Engine, settings: Settings, query: Mapping[str, str]
     stock = devshop.stock(engine)
     product_data = devshop_liquid.liquid_product(product, stock, shopify_id(query.get("variant")))
     country = (query.get("country") or "").upper() or None
-    block = devshop_liquid.render_block(
-        product_data, locale=locale, country=country, settings=DEMO_BLOCK_SETTINGS
+    # `?block=0`: the same page without the block and its assets (bench/lighthouse_block.py
+    # measures what the block costs a product page).
+    with_block = query.get("block") != "0"
+    block = (
+        devshop_liquid.render_block(
+            product_data, locale=locale, country=country, settings=DEMO_BLOCK_SETTINGS
+        )
+        if with_block
+        else ""
     )
     return {
         "shop_name": devshop.SHOP_NAME,
@@ -110,7 +117,7 @@ def storefront_data(engine: Engine, settings: Settings, query: Mapping[str, str]
             )
         ),
         "block": Markup(block),
-        "head": Markup(devshop_liquid.head_tags()),
+        "head": Markup(devshop_liquid.head_tags() if with_block else ""),
         "stock_rows": [{"variant": v, "units": stock.get(v.id, 0)} for v in product.variants],
         "restock_units": RESTOCK_UNITS,
         "signups": _signups(engine),

@@ -110,6 +110,16 @@ def test_storefront_renders_the_real_block(dev_client: TestClient) -> None:
     assert re.search(r"<div\b[^>]*\bdata-bis\s[^>]*\shidden\b[^>]*>", first.text)
 
 
+def test_storefront_without_the_block(dev_client: TestClient) -> None:
+    """`?block=0`: the same product page without the block or its assets, to measure its cost."""
+    page = dev_client.get("/dev/storefront", params={"variant": SOLD_OUT.id, "block": "0"})
+    assert page.status_code == 200
+    assert "Sage / M" in page.text and "Sold out" in page.text
+    assert "data-bis" not in page.text
+    assert "/apps/back-in-stock/intents" not in page.text
+    assert "/dev/extension/assets/" not in page.text
+
+
 def test_proxy_stand_in_signs_as_shopify_does(
     dev_client: TestClient, dev_settings: Settings
 ) -> None:
