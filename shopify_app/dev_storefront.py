@@ -68,6 +68,10 @@ def _kind(name: str) -> str:
     return next(suffix for suffix in SUFFIXES if name.endswith(suffix))
 
 
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _read(path: Path) -> dict[str, Any]:
     """An outbox file as the storefront shows it: its channel, who it is for, a one-line summary,
     the header rows and the text; an email also keeps its parsed message."""
@@ -99,7 +103,7 @@ def _read(path: Path) -> dict[str, Any]:
         to = head.removeprefix("To: ").strip()
         return {
             "to": to,
-            "summary": " ".join(body.split())[:90],
+            "summary": _short(" ".join(body.split())),
             "headers": [("To", to), ("Characters", str(len(body.rstrip("\n"))))],
             "text": body.rstrip("\n"),
         }
@@ -111,11 +115,13 @@ def _read(path: Path) -> dict[str, Any]:
     to = f"a browser via {urlsplit(endpoint).hostname or 'its push service'}"
     return {
         "to": to,
-        "summary": str(payload.get("title") or payload.get("body") or ""),
+        "summary": _short(
+            ": ".join(str(payload[key]) for key in ("title", "body") if payload.get(key))
+        ),
         "headers": [("To", to), ("Endpoint", endpoint)]
         + [
-            (key.title(), str(payload[key]))
-            for key in ("title", "url", "image")
+            (label, str(payload[key]))
+            for key, label in (("title", "Title"), ("url", "Link"), ("image", "Image"))
             if payload.get(key)
         ],
         "text": str(payload.get("body", "")),
