@@ -2,6 +2,7 @@
 with the theme block, its stock, the latest signups, the alerts written to `outbox/`, and whether a
 stock change has been applied and its alerts sent."""
 
+import json
 import re
 import time
 from collections.abc import Mapping
@@ -9,6 +10,7 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from markupsafe import Markup
 from sqlalchemy import Engine, select
@@ -29,7 +31,8 @@ from .models import (
 )
 from .notify import channels as notify_channels
 
-EML_NAME = re.compile(r"[A-Za-z0-9._-]+\.eml")
+OUTBOX_NAME = re.compile(r"[A-Za-z0-9._-]+\.(?:eml|sms\.txt|push\.json)")
+SUFFIXES = {".eml": "Email", ".sms.txt": "Text message", ".push.json": "Browser notification"}
 RESTOCK_UNITS = 5
 
 
@@ -61,22 +64,91 @@ def _signups(engine) -> list[dict]:
     ]
 
 
+def _kind(name: str) -> str:
+    return next(suffix for suffix in SUFFIXES if name.endswith(suffix))
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """An outbox file as the storefront shows it: its channel, who it is for, a one-line summary,
+    the header rows and the text; an email also keeps its parsed message."""
+    kind = _kind(path.name)
+    if kind == ".eml":
+        message = message_from_bytes(path.read_bytes(), policy=default_policy)
+        text = message.get_body(("plain",))
+        return {
+            "to": str(message.get("To", "")),
+            "summary": str(message.get("Subject", "")),
+            "headers": [
+                (name, str(message.get(name)))
+                for name in (
+                    "From",
+                    "To",
+                    "Subject",
+                    "Date",
+                    "List-Unsubscribe",
+                    "List-Unsubscribe-Post",
+                )
+                if message.get(name)
+            ],
+            "text": text.get_content() if text else "",
+            "email": message,
+        }
+    raw = path.read_text(encoding="utf-8", errors="replace")
+    if kind == ".sms.txt":
+        head, _, body = raw.partition("\n\n")
+        to = head.removeprefix("To: ").strip()
+        return {
+            "to": to,
+            "summary": _short(" ".join(body.split())),
+            "headers": [("To", to), ("Characters", str(len(body.rstrip("\n"))))],
+            "text": body.rstrip("\n"),
+        }
+    try:
+        document = json.loads(raw)
+        endpoint, payload = str(document["endpoint"]), dict(document["payload"])
+    except (ValueError, KeyError, TypeError):
+        endpoint, payload = "", {}
+    to = f"a browser via {urlsplit(endpoint).hostname or 'its push service'}"
+    return {
+        "to": to,
+        "summary": _short(
+            ": ".join(str(payload[key]) for key in ("title", "body") if payload.get(key))
+        ),
+        "headers": [("To", to), ("Endpoint", endpoint)]
+        + [
+            (label, str(payload[key]))
+            for key, label in (("title", "Title"), ("url", "Link"), ("image", "Image"))
+            if payload.get(key)
+        ],
+        "text": str(payload.get("body", "")),
+        "payload": json.dumps(payload, indent=2, ensure_ascii=False),
+    }
+
+
 def _alerts() -> list[dict]:
     folder = Path(notify_channels.DEV_OUTBOX)
     files = (
-        sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True)[:20]
+        sorted(
+            (p for p in folder.iterdir() if OUTBOX_NAME.fullmatch(p.name)),
+            key=lambda p: p.stat().st_mtime,
+            reverse=True,
+        )[:20]
         if folder.is_dir()
         else []
     )
     found = []
     for path in files:
-        with path.open("rb") as handle:
-            message = message_from_bytes(handle.read(16384), policy=default_policy)
+        read = _read(path)
         found.append(
             {
                 "name": path.name,
-                "to": str(message.get("To", "")),
-                "subject": str(message.get("Subject", "")),
+                "channel": SUFFIXES[_kind(path.name)],
+                "to": read["to"],
+                "summary": read["summary"],
                 "at": time.strftime("%H:%M:%S", time.localtime(path.stat().st_mtime)),
             }
         )
@@ -149,7 +221,7 @@ def levels(engine, item_id: int) -> dict[int, int]:
 
 
 def settled(engine, variant_id: int, expected: int) -> bool:
-    """The webhook's levels are applied, the worker has run the job and sent the email alerts."""
+    """The webhook's levels are applied, the worker has run the job and sent the alerts."""
     if devshop.stock(engine).get(variant_id) != expected:
         return False
     shop_id = devshop.shop_id(engine)
@@ -158,19 +230,19 @@ def settled(engine, variant_id: int, expected: int) -> bool:
         col(Job.kind) == JobKind.inventory.value,
         col(Job.status).in_(JOB_UNFINISHED),
     )
-    busy_mail = select(col(Notification.id)).where(
+    busy_alerts = select(col(Notification.id)).where(
         col(Notification.shop_id) == shop_id,
-        col(Notification.channel) == "email",
         col(Notification.status).in_(NOTIFICATION_ON_ITS_WAY),
     )
     with session_scope(engine) as session:
         return all(
-            session.execute(busy.limit(1)).first() is None for busy in (busy_jobs, busy_mail)
+            session.execute(busy.limit(1)).first() is None for busy in (busy_jobs, busy_alerts)
         )
 
 
-def outbox_email(name: str) -> Any:
+def outbox_file(name: str) -> dict[str, Any] | None:
+    """The outbox file `name` as the storefront shows it (`_read`), or None."""
     path = Path(notify_channels.DEV_OUTBOX) / name
-    if not EML_NAME.fullmatch(name) or not path.is_file():
+    if not OUTBOX_NAME.fullmatch(name) or not path.is_file():
         return None
-    return message_from_bytes(path.read_bytes(), policy=default_policy)
+    return {"name": name, "channel": SUFFIXES[_kind(name)], **_read(path)}

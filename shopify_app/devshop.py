@@ -3,9 +3,11 @@ restock worker's caches (variants with their inventory items, every location's l
 restocks are decided without calling Shopify, and their stock as the worker computes it. The theme
 block rendered over them is devshop_liquid.py."""
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+import jwt
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import col
@@ -14,10 +16,17 @@ from . import oauth
 from .config import Settings
 from .db import session_scope
 from .models import InventoryLevel, Job, JobKind, Shop, Variant, utcnow
+from .shops import missing_scopes
 
 SHOP = "demo-shop.myshopify.com"
+SHOP_HANDLE = SHOP.removesuffix(".myshopify.com")
 SHOP_NAME = "Demo Shop"
 PLACEHOLDER_TOKEN = "shpat_development_placeholder"
+# Stored as an expiring token that outlives any development session, with every scope the app
+# asks for: opening the admin never sends the demo shop to Shopify's token exchange.
+PLACEHOLDER_TOKEN_SECONDS = 10 * 365 * 24 * 3600
+ADMIN_SESSION_SECONDS = 8 * 3600  # a session token from /dev/admin: a working day
+STAFF_ID = "1"
 CURRENCY = "USD"
 LOCALES = ("en", "fr", "de")
 
@@ -98,10 +107,20 @@ def seed(engine: Engine, settings: Settings) -> None:
     already there (a restocked variant, say) is left as it is."""
     with session_scope(engine) as session:
         shop = session.execute(select(Shop).where(col(Shop.domain) == SHOP)).scalar_one_or_none()
-        installed = shop is not None and shop.is_installed
-    if not installed:
+        ready = (
+            shop is not None
+            and shop.is_installed
+            and shop.access_token_expires_at is not None
+            and not missing_scopes(shop.scopes or "", settings.scopes)
+        )
+    if not ready:
         oauth.store_shop(
-            engine, settings, SHOP, oauth.Grant(PLACEHOLDER_TOKEN, settings.SHOPIFY_SCOPES)
+            engine,
+            settings,
+            SHOP,
+            oauth.Grant(
+                PLACEHOLDER_TOKEN, settings.SHOPIFY_SCOPES, expires_in=PLACEHOLDER_TOKEN_SECONDS
+            ),
         )
         # What the install's shop_profile job would read from Shopify, which the demo shop is not
         # on: its name and currency, stored here, and the job dropped.
@@ -165,6 +184,26 @@ def seed(engine: Engine, settings: Settings) -> None:
                                 updated_at=as_of,
                             )
                         )
+
+
+def session_token(settings: Settings, now: float) -> str:
+    """A session token for the demo shop's staff, as App Bridge would mint it (HS256 with the app's
+    secret; PLATFORM.md section 1), valid for ADMIN_SESSION_SECONDS: `/dev/admin` opens the admin
+    with it in a plain browser. Development only."""
+    if not settings.is_development:
+        raise RuntimeError("session tokens are minted here in development only")
+    claims = {
+        "iss": f"https://{SHOP}/admin",
+        "dest": f"https://{SHOP}",
+        "aud": settings.SHOPIFY_API_KEY,
+        "sub": STAFF_ID,
+        "exp": int(now + ADMIN_SESSION_SECONDS),
+        "nbf": int(now - 1),
+        "iat": int(now),
+        "jti": uuid.uuid4().hex,
+        "sid": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, settings.SHOPIFY_API_SECRET, algorithm="HS256")
 
 
 def shop_id(engine: Engine) -> int | None:

@@ -11,6 +11,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from .. import devshop
 from ..errors import ApiError
 from ..money import format_money
 from ..notify.render import TEMPLATES
@@ -51,6 +52,7 @@ def _env() -> Environment:
 
 def render(template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("shop", None)
+    context.setdefault("dev_admin", False)
     return HTMLResponse(_env().get_template(template).render(**context), status_code=status)
 
 
@@ -68,7 +70,15 @@ def _context(request: Request, session: AdminSession, current: str) -> dict[str,
         "current": current,
         "url": url,
         "query": request.query_params,
+        "dev_admin": _dev_admin(request, session),
     }
+
+
+def _dev_admin(request: Request, session: AdminSession) -> bool:
+    """The local demo shop's admin (APP_ENV=development, opened from /dev/admin in a plain browser):
+    no App Bridge, which outside the Shopify admin would only send the browser to an admin that
+    does not exist for this shop."""
+    return request.app.state.settings.is_development and session.shop == devshop.SHOP
 
 
 def _days(request: Request) -> int:

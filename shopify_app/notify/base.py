@@ -1,10 +1,14 @@
 """What every channel takes and what it may raise."""
 
+import re
+import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
 @dataclass(frozen=True)
@@ -63,3 +67,10 @@ def retry_after_seconds(value: str | None) -> float | None:
         return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError, IndexError):
         return None
+
+
+def outbox_file_name(reference: str | None, suffix: str) -> str:
+    """A development outbox file's name: when it was written, then the notification's reference
+    (made safe for a file name; random without one), then `suffix` (".eml", ".sms.txt", …)."""
+    safe = _UNSAFE_NAME.sub("", reference or "") or secrets.token_hex(6)
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}{suffix}"

@@ -1,6 +1,8 @@
 """The channels this deployment can use: which can send (`sendable_channels`, the one rule), and
 building them for the worker. A channel without credentials is absent: the storefront does not
-offer it, and notifications already written for it wait in the outbox until it is configured."""
+offer it, and notifications already written for it wait in the outbox until it is configured. In
+development, a channel without credentials writes files to `outbox/` instead (.eml, .sms.txt,
+.push.json), so all three work out of the box; with credentials it sends for real."""
 
 import logging
 from pathlib import Path
@@ -10,8 +12,8 @@ from ..http_client import SendingClient
 from ..models import Channel as ChannelName
 from .base import Channel
 from .email import DEV_SENDER, FileMailer, SmtpMailer
-from .push import WebPush
-from .sms import TwilioSms
+from .push import FilePush, WebPush, development_public_key
+from .sms import FileSms, TwilioSms
 
 log = logging.getLogger(__name__)
 DEV_OUTBOX = Path("outbox")
@@ -34,22 +36,33 @@ def missing_settings(settings: Settings) -> dict[str, list[str]]:
     }
 
 
+def _configured(settings: Settings) -> dict[str, bool]:
+    """Which channels have what they need to send for real."""
+    return {channel: not missing for channel, missing in missing_settings(settings).items()}
+
+
 def sendable_channels(settings: Settings) -> frozenset[str]:
     """The channels this deployment can send, from its settings: the one answer for the theme
     block's config (what it offers), the admin's settings (what it shows) and the worker (what it
-    builds). A channel can send when none of its REQUIRED_SETTINGS is missing; in development,
-    email without them goes to files."""
-    can = {channel for channel, missing in missing_settings(settings).items() if not missing}
-    if settings.is_development:
-        can.add("email")
-    return frozenset(can)
+    builds). A channel can send when none of its REQUIRED_SETTINGS is missing; in development
+    each can send without them (to files in outbox/)."""
+    configured = _configured(settings)
+    return frozenset(c for c in CHANNELS if configured[c] or settings.is_development)
+
+
+def vapid_public_key(settings: Settings) -> str | None:
+    """The key the block subscribes a browser with: VAPID_PUBLIC_KEY when push is configured, in
+    development without it a development key (its pushes go to files), else none."""
+    if _configured(settings)["push"]:
+        return settings.VAPID_PUBLIC_KEY
+    return development_public_key(settings.SECRET_KEY) if settings.is_development else None
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:
     """Each channel that can send (`sendable_channels`); each owns its connections (SMTP pool,
     HTTP clients): close them with `aclose`."""
     channels: dict[str, Channel] = {}
-    sendable = sendable_channels(settings)
+    sendable, configured = sendable_channels(settings), _configured(settings)
     try:
         if "email" in sendable and settings.SMTP_HOST and settings.MAIL_FROM:
             channels["email"] = SmtpMailer(
@@ -63,8 +76,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
             )
         elif "email" in sendable:  # development
             channels["email"] = FileMailer(DEV_OUTBOX, sender=settings.MAIL_FROM or DEV_SENDER)
-        if "sms" in sendable:
-            # sendable_channels: all three are set
+        if "sms" in sendable and configured["sms"]:
             assert settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN
             assert settings.TWILIO_FROM_NUMBER
             channels["sms"] = TwilioSms(
@@ -75,8 +87,9 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
                 auth_token=settings.TWILIO_AUTH_TOKEN,
                 sender=settings.TWILIO_FROM_NUMBER,
             )
-        if "push" in sendable:
-            # sendable_channels: both keys and the subject are set
+        elif "sms" in sendable:  # development
+            channels["sms"] = FileSms(DEV_OUTBOX)
+        if "push" in sendable and configured["push"]:
             assert settings.VAPID_PRIVATE_KEY and settings.VAPID_SUBJECT
             channels["push"] = WebPush(
                 SendingClient(settings, settings.SEND_CONCURRENCY),
@@ -86,6 +99,8 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
                 subject=settings.VAPID_SUBJECT,
                 allowlist=settings.push_allowlist,
             )
+        elif "push" in sendable:  # development
+            channels["push"] = FilePush(DEV_OUTBOX, allowlist=settings.push_allowlist)
     except ValueError as exc:  # a malformed MAIL_FROM or VAPID key pair: refuse to start, say which
         raise ConfigError(str(exc)) from None
     log.info(

@@ -9,7 +9,6 @@ import logging
 import re
 import secrets
 import ssl
-import time
 from dataclasses import dataclass
 from email.header import Header
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
@@ -20,7 +19,7 @@ from anyio import to_thread
 from email_validator import EmailNotValidError, validate_email
 
 from ..logs import mask_email, redact
-from .base import OutgoingMessage, PermanentError, TransientError
+from .base import OutgoingMessage, PermanentError, TransientError, outbox_file_name
 
 log = logging.getLogger(__name__)
 
@@ -250,8 +249,7 @@ class FileMailer:
 
     async def send(self, message: OutgoingMessage) -> str:
         data, _, _ = self.writer.write(message)
-        reference = _UNSAFE_ID.sub("", message.reference or "") or secrets.token_hex(6)
-        path = self.directory / f"{time.strftime('%Y%m%d-%H%M%S')}-{reference}.eml"
+        path = self.directory / outbox_file_name(message.reference, ".eml")
         await to_thread.run_sync(self._write, path, data)
         log.info(
             "email written to %s (development, no SMTP_HOST)",

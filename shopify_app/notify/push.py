@@ -1,14 +1,22 @@
 """Web push: the payload encrypted for the browser's keys (RFC 8291 aes128gcm, pywebpush),
 signed with our VAPID key (RFC 8292, py-vapid) and POSTed with the shared httpx client. The
 endpoint is re-checked against PUSH_ENDPOINT_ALLOWLIST before every request (SSRF): a stored
-subscription may predate a change of the list."""
+subscription may predate a change of the list. In development without VAPID settings, messages
+are written to .push.json files instead (`FilePush`), and the block subscribes with a development
+key (`development_public_key`)."""
 
+import hashlib
 import json
+import logging
 import time
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from anyio import to_thread
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid02, VapidException
 from py_vapid.utils import b64urlencode
@@ -21,9 +29,11 @@ from .base import (
     PermanentError,
     SubscriptionGone,
     TransientError,
+    outbox_file_name,
     retry_after_seconds,
 )
 
+log = logging.getLogger(__name__)
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 JWT_LIFETIME = 3600.0  # RFC 8292 allows up to 24 h; an hour is accepted by every push service
 JWT_REUSE = 600.0  # one signature per push service origin every 10 minutes
@@ -82,13 +92,8 @@ class WebPush:
         endpoint = subscription["endpoint"]
         if not endpoint_allowed(endpoint, self.allowlist):
             raise PermanentError("push endpoint is not in PUSH_ENDPOINT_ALLOWLIST")
-        payload = (
-            dict(message.push_payload)
-            if message.push_payload is not None
-            else {"body": message.text}
-        )
         try:
-            data = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+            data = json.dumps(_payload(message), separators=(",", ":"), ensure_ascii=False).encode()
         except (TypeError, ValueError):
             raise PermanentError("push payload is not JSON") from None
         try:
@@ -129,6 +134,56 @@ class WebPush:
     async def aclose(self) -> None:
         if self.owns_http:
             await self.http.aclose()
+
+
+class FilePush:
+    """Development only: each message becomes a .push.json file holding the subscription's
+    endpoint and the payload the service worker would show. Nothing is sent or encrypted."""
+
+    name = "push"
+
+    def __init__(self, directory: Path, *, allowlist: frozenset[str]):
+        self.directory, self.allowlist = Path(directory), allowlist
+
+    async def send(self, message: OutgoingMessage) -> str:
+        endpoint = _subscription(message.to)["endpoint"]
+        if not endpoint_allowed(endpoint, self.allowlist):
+            raise PermanentError("push endpoint is not in PUSH_ENDPOINT_ALLOWLIST")
+        document = {"endpoint": endpoint, "payload": _payload(message)}
+        try:
+            text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        except (TypeError, ValueError):
+            raise PermanentError("push payload is not JSON") from None
+        path = self.directory / outbox_file_name(message.reference, ".push.json")
+        await to_thread.run_sync(self._write, path, text)
+        log.info("push written to %s (development, no VAPID settings)", path)
+        return str(path)
+
+    def _write(self, path: Path, text: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    async def aclose(self) -> None:
+        pass
+
+
+def development_public_key(seed: str) -> str:
+    """A VAPID public key for development, the same on every start for the same SECRET_KEY, so the
+    block can subscribe a browser without VAPID settings (FilePush never signs with its private
+    half)."""
+    order = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
+    scalar = int.from_bytes(hashlib.sha256(f"development vapid key:{seed}".encode()).digest())
+    key = ec.derive_private_key(scalar % (order - 1) + 1, ec.SECP256R1())
+    return b64urlencode(
+        key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    )
+
+
+def _payload(message: OutgoingMessage) -> dict[str, Any]:
+    """What the service worker shows: the rendered payload (title, body, url, image), else the text."""
+    return (
+        dict(message.push_payload) if message.push_payload is not None else {"body": message.text}
+    )
 
 
 def _subscription(value: str) -> Mapping:

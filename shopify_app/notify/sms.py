@@ -1,14 +1,23 @@
 """SMS through Twilio's Messages API: a form-encoded POST with basic auth on the shared
 httpx client. Twilio's answer says whether the number can never be reached (do not retry) or
-the failure will pass."""
+the failure will pass. In development without Twilio settings, messages are written to
+.sms.txt files instead (`FileSms`)."""
 
 import logging
+from pathlib import Path
 
 import httpx
+from anyio import to_thread
 
 from ..http_client import SendingClient
 from ..logs import redact
-from .base import OutgoingMessage, PermanentError, TransientError, retry_after_seconds
+from .base import (
+    OutgoingMessage,
+    PermanentError,
+    TransientError,
+    outbox_file_name,
+    retry_after_seconds,
+)
 
 log = logging.getLogger(__name__)
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
@@ -77,6 +86,33 @@ class TwilioSms:
     async def aclose(self) -> None:
         if self.owns_http:
             await self.http.aclose()
+
+
+class FileSms:
+    """Development only: each message becomes a .sms.txt file, `To:` then the body, as the phone
+    would show it. Nothing is sent."""
+
+    name = "sms"
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+
+    async def send(self, message: OutgoingMessage) -> str:
+        to = message.to.strip()
+        if not to.startswith("+") or not to[1:].isdigit():
+            raise PermanentError("not an E.164 phone number")
+        path = self.directory / outbox_file_name(message.reference, ".sms.txt")
+        text = f"To: {to}\n\n{message.text}\n"
+        await to_thread.run_sync(self._write, path, text)
+        log.info("sms written to %s (development, no Twilio settings)", path)
+        return str(path)
+
+    def _write(self, path: Path, text: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+    async def aclose(self) -> None:
+        pass
 
 
 def _json(response: httpx.Response) -> dict:

@@ -6,6 +6,8 @@ as Shopify does and forwards it to `/proxy/...`.
   (rendered by shopify_app/devshop_liquid.py), the stock of each variant with buttons that restock
   or sell it out through the real, signed `inventory_levels/update` webhook, the signups stored
   and the alerts written to `outbox/`.
+- `GET /dev/admin`: the embedded admin of the demo shop in a plain browser: a session token
+  minted with the app's secret as App Bridge would (devshop.session_token), then `/app` with it.
 - `/apps/back-in-stock/{path}`: what Shopify does on the shop's domain (PLATFORM.md section 2): the
   query gets `shop`, `logged_in_customer_id`, `path_prefix`, `timestamp` and `signature`, cookies
   are dropped, `X-Forwarded-For` / `X-Forwarded-Host` name the shopper, and method, body and
@@ -13,6 +15,7 @@ as Shopify does and forwards it to `/proxy/...`.
 """
 
 import asyncio
+import base64
 import json
 import time
 import uuid
@@ -84,6 +87,15 @@ async def extension_asset(request: Request) -> Response:
     if "/" in name or name.startswith(".") or not path.is_file():
         return Response("Not Found", status_code=404, media_type="text/plain")
     return FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+
+async def admin(request: Request) -> Response:
+    """The demo shop's admin without Shopify: what the Shopify admin's iframe would load, with a
+    session token signed by this app's own secret (only this route, only in development)."""
+    token = devshop.session_token(request.app.state.settings, request.app.state.clock())
+    host = base64.urlsafe_b64encode(f"admin.shopify.com/store/{devshop.SHOP_HANDLE}".encode())
+    query = urlencode({"shop": devshop.SHOP, "host": host.decode().rstrip("="), "id_token": token})
+    return RedirectResponse(f"/app?{query}", status_code=303, headers={"Cache-Control": "no-store"})
 
 
 # -- stock changes through the real webhook ------------------------------------------------------
@@ -163,28 +175,21 @@ async def change_stock(request: Request) -> Response:
 
 
 async def outbox_message(request: Request) -> Response:
-    message = await to_thread.run_sync(dev_storefront.outbox_email, request.path_params["name"])
-    if message is None:
+    found = await to_thread.run_sync(dev_storefront.outbox_file, request.path_params["name"])
+    if found is None:
         return _page("missing.html", status=404, what="That message is not in outbox/.")
-    text = message.get_body(("plain",))
-    html = message.get_body(("html",))
-    headers = [
-        (name, str(message.get(name)))
-        for name in ("From", "To", "Subject", "Date", "List-Unsubscribe", "List-Unsubscribe-Post")
-        if message.get(name)
-    ]
+    email = found.get("email")
     return _page(
         "message.html",
-        name=request.path_params["name"],
-        headers=headers,
-        text=text.get_content() if text else "",
-        has_html=html is not None,
+        **found,
+        has_html=email is not None and email.get_body(("html",)) is not None,
     )
 
 
 async def outbox_message_html(request: Request) -> Response:
-    message = await to_thread.run_sync(dev_storefront.outbox_email, request.path_params["name"])
-    html = message.get_body(("html",)) if message is not None else None
+    found = await to_thread.run_sync(dev_storefront.outbox_file, request.path_params["name"])
+    email = found.get("email") if found is not None else None
+    html = email.get_body(("html",)) if email is not None else None
     if html is None:
         return Response("Not Found", status_code=404, media_type="text/plain")
     # The message as a mail client shows it: no scripts, no forms, nothing fetched but images.
@@ -242,6 +247,7 @@ async def app_proxy(request: Request) -> Response:
 routes = [
     Route("/dev", home),
     Route("/dev/storefront", storefront),
+    Route("/dev/admin", admin),
     Route("/dev/storefront/stock", change_stock, methods=["POST"]),
     Route("/dev/extension/assets/{name}", extension_asset),
     Route("/dev/outbox/{name}", outbox_message),

@@ -20,7 +20,7 @@ from ..coerce import shopify_id
 from ..errors import ApiError
 from ..logs import tag_shop
 from ..models import IntentSource, utcnow
-from ..notify.channels import CHANNELS, sendable_channels
+from ..notify.channels import CHANNELS, sendable_channels, vapid_public_key
 from ..request_body import BodyTooLarge, read_body
 from ..schemas import IntentRequest, describe_errors
 from ..verify import VerificationError, parse_query, verify_proxy_signature
@@ -126,7 +126,7 @@ async def config(request: Request) -> Response:
     can = sendable_channels(settings)
     return JSONResponse(
         {
-            "vapid_public_key": settings.VAPID_PUBLIC_KEY if "push" in can else None,
+            "vapid_public_key": vapid_public_key(settings) if "push" in can else None,
             "channels": {name: name in can for name in CHANNELS},
         },
         headers={"Cache-Control": "public, max-age=300"},

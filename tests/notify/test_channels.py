@@ -1,14 +1,16 @@
 """Which channels can send, decided once (`notify/channels.sendable_channels`) from the settings:
-email with SMTP_HOST and MAIL_FROM (or in development, to files), SMS with the three Twilio
-settings, push with both VAPID keys and VAPID_SUBJECT. The theme block's config (`/proxy/config`),
+email with SMTP_HOST and MAIL_FROM, SMS with the three Twilio settings, push with both VAPID keys
+and VAPID_SUBJECT; in development each of them without its settings, to files. The theme block's config (`/proxy/config`),
 the admin's settings (JSON and page) and the worker's channel set give the same answer for every
 combination; before, the block offered push without VAPID_SUBJECT, and those signups waited
 forever."""
 
 import asyncio
+import base64
 import itertools
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from starlette.testclient import TestClient
 
 from shopify_app.app import create_app
@@ -70,14 +72,15 @@ PUSH = [
 COMBINATIONS = list(itertools.product(EMAIL, SMS, PUSH))
 
 
-def worker_channels(settings) -> set[str]:
-    """The channels the worker is given (`notify/service.running_worker` builds them so)."""
+def worker_channels(settings) -> dict[str, str]:
+    """The channels the worker is given (`notify/service.running_worker` builds them so), each
+    with the name of what sends it."""
 
     async def build():
         channels = build_channels(settings)
         for channel in channels.values():
             await channel.aclose()
-        return set(channels)
+        return {name: type(channel).__name__ for name, channel in channels.items()}
 
     return asyncio.run(build())
 
@@ -115,18 +118,45 @@ def test_the_block_the_admin_and_the_worker_agree_on_what_can_send(
         "sms": True,
         "push": True,
     }  # the merchant's own choice, apart
-    assert worker_channels(app_settings) == {name for name, yes in expected.items() if yes}
+    assert set(worker_channels(app_settings)) == {name for name, yes in expected.items() if yes}
     for name, label in (("email", "Email"), ("sms", "SMS"), ("push", "Browser push")):
         assert (f'data-cannot-send="{name}"' in page) is not expected[name], (name, label)
 
 
-def test_in_development_email_can_send_to_files_without_smtp(settings, shop, monkeypatch, tmp_path):
+def test_in_development_every_channel_can_send_to_files_without_credentials(
+    settings, shop, monkeypatch, tmp_path
+):
     monkeypatch.chdir(tmp_path)
     app_settings = settings.model_copy(update={**NONE, "APP_ENV": "development"})
-    config, admin, _ = answers(app_settings)
-    expected = {"email": True, "sms": False, "push": False}
+    config, admin, page = answers(app_settings)
+    expected = {"email": True, "sms": True, "push": True}
     assert config["channels"] == admin["can_send"] == expected
-    assert worker_channels(app_settings) == {"email"}
+    assert "data-cannot-send" not in page
+    # The block subscribes with a development key: a P-256 point, the same on every start.
+    key = config["vapid_public_key"]
+    point = base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))
+    assert len(point) == 65 and point[0] == 4
+    ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
+    assert answers(app_settings)[0]["vapid_public_key"] == key
+    assert worker_channels(app_settings) == {
+        "email": "FileMailer",
+        "sms": "FileSms",
+        "push": "FilePush",
+    }
+
+
+def test_in_development_configured_channels_send_for_real(settings, shop, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    app_settings = settings.model_copy(
+        update={**NONE, **SMS[-1][1], **PUSH[-1][1], "APP_ENV": "development"}
+    )
+    config, _, _ = answers(app_settings)
+    assert config["vapid_public_key"] == PUBLIC
+    assert worker_channels(app_settings) == {
+        "email": "FileMailer",
+        "sms": "TwilioSms",
+        "push": "WebPush",
+    }
 
 
 def test_can_send_is_read_only_in_a_put(client, shop):
