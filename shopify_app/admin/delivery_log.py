@@ -8,7 +8,8 @@ from sqlalchemy import Connection, Select, func, select
 from ..contacts import shown_contact
 from ..models import Intent, Notification, RestockEvent
 from ..notify.channels import CHANNELS
-from .listings import choice, iso_time, paging
+from ..notify.manual import MANUAL_TRIGGER
+from .listings import choice, iso_time, paging, product_public, with_cached_variant
 
 intents, notifications, events = Intent.__table__, Notification.__table__, RestockEvent.__table__
 NOTIFICATION_STATUSES = ("pending", "held", "sending", "sent", "failed", "cancelled")
@@ -27,13 +28,14 @@ DELIVERY_COLUMNS = [
     intents.c.email,
     intents.c.phone,
     intents.c.shopify_variant_id,
-    intents.c.product_title,
-    intents.c.variant_title,
+    intents.c.shopify_product_id,
     notifications.c.restock_event_id,
     events.c.stock_before,
     events.c.stock_after,
     events.c.policy,
     events.c.trigger,
+    events.c.batch_number,
+    events.c.chosen,
     events.c.created_at.label("event_at"),
 ]
 
@@ -49,8 +51,10 @@ def delivery_filters(shop_id: int, query) -> list:
     return where
 
 
-def delivery_select(where: list) -> Select[Any]:
-    return (
+def delivery_select(shop_id: int, where: list, limit: int, offset: int = 0) -> Select[Any]:
+    """The messages matching `where`, newest first, `limit` of them from `offset`, each with its
+    signup, its restock and its cached variant (joined after the cut: one lookup per row shown)."""
+    cut = (
         select(*DELIVERY_COLUMNS)
         .select_from(
             notifications.join(intents, intents.c.id == notifications.c.intent_id).outerjoin(
@@ -58,7 +62,52 @@ def delivery_select(where: list) -> Select[Any]:
             )
         )
         .where(*where)
+        .order_by(notifications.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+        .subquery()
     )
+    return with_cached_variant(cut, shop_id).order_by(cut.c.id.desc())
+
+
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
+
+
+def _signups(n: int) -> str:
+    return f"{n} signup" if n == 1 else f"{n} signups"
+
+
+def why_sentence(r: Any) -> str:
+    """Why a message was written, in the merchant's words, from its stored record: the restock
+    event's stock, trigger, batch and the policy it was decided under (restock.Policy.describe,
+    notify/manual.py)."""
+    if r.restock_event_id is None:
+        return "The shopper was asked to confirm their signup (double opt-in)"
+    policy = r.policy or ""
+    if r.trigger == MANUAL_TRIGGER:
+        door = "through the merchant API" if "merchant API" in policy else "from the admin"
+        stock = f", with {_units(r.stock_before)} in stock" if r.stock_before is not None else ""
+        return f"Sent by hand {door}{stock}"
+    stock = _units(r.stock_after)
+    if r.trigger == "batch":
+        opening = f"Still in stock ({stock}): batch {r.batch_number}"
+    elif r.trigger == "reconcile":
+        opening = f"Back in stock at {stock}, found by the app's regular stock check"
+    else:
+        opening = f"Restocked to {stock}"
+    if policy.startswith("batches"):
+        chosen = f"batch {r.batch_number}, {_signups(r.chosen)} alerted"
+        if r.trigger == "batch":
+            chosen = f"{_signups(r.chosen)} alerted"
+    else:
+        chosen = f"everyone waiting alerted ({_signups(r.chosen)})"
+    sentence = f"{opening}: {chosen}" if r.chosen else opening
+    if "skip over quantity" in policy:
+        sentence += "; signups wanting more than the stock were skipped"
+    if "held for manual" in policy:
+        sentence += "; held for you to send" if r.status == "held" else "; held, then sent by you"
+    return sentence
 
 
 def delivery_public(r: Any) -> dict[str, Any]:
@@ -72,7 +121,7 @@ def delivery_public(r: Any) -> dict[str, Any]:
             "trigger": r.trigger,
             "at": iso_time(r.event_at),
         }
-    return {
+    out = {
         "id": r.id,
         "kind": r.kind,
         "channel": r.channel,
@@ -86,8 +135,13 @@ def delivery_public(r: Any) -> dict[str, Any]:
         "shopify_variant_id": r.shopify_variant_id,
         "product_title": r.product_title,
         "variant_title": r.variant_title,
+        "sku": r.sku,
+        "cached_product_id": r.cached_product_id,
         "why": why,
+        "why_text": why_sentence(r),
     }
+    product_public(out, r.shopify_product_id)
+    return out
 
 
 def list_deliveries(connection: Connection, shop_id: int, query) -> dict[str, Any]:
@@ -95,10 +149,5 @@ def list_deliveries(connection: Connection, shop_id: int, query) -> dict[str, An
     total = connection.execute(
         select(func.count()).select_from(notifications).where(*where)
     ).scalar_one()
-    rows = connection.execute(
-        delivery_select(where)
-        .order_by(notifications.c.id.desc())
-        .limit(page.per_page)
-        .offset(page.offset)
-    ).all()
+    rows = connection.execute(delivery_select(shop_id, where, page.per_page, page.offset)).all()
     return {"deliveries": [delivery_public(r) for r in rows], "meta": page.meta(total)}

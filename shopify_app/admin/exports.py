@@ -6,9 +6,9 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from ..paging import Page
 from . import delivery_log, listings
 
 CHUNK = 1000  # rows per read: about 2 MB of Python objects
@@ -20,11 +20,16 @@ SIGNUP_FIELDS = [
     "email",
     "phone",
     "quantity",
-    "shopify_product_id",
-    "shopify_variant_id",
+    "product",
+    "sku",
     "product_title",
     "variant_title",
-    "source",
+    "shopify_product_id",
+    "shopify_variant_id",
+    "product_admin_url",
+    "accepts_marketing",
+    "consent_at",
+    "signed_up_through",
     "optin_confirmed",
     "notified_at",
     "unsubscribed_at",
@@ -40,19 +45,23 @@ DELIVERY_FIELDS = [
     "last_error",
     "intent_id",
     "contact",
-    "shopify_variant_id",
+    "product",
+    "sku",
     "product_title",
     "variant_title",
+    "shopify_product_id",
+    "shopify_variant_id",
+    "product_admin_url",
+    "why",
     "restock_event_id",
     "stock_before",
     "stock_after",
-    "policy",
-    "trigger",
 ]
 # The columns that hold text someone outside the app wrote (shoppers, merchants' titles, providers'
 # errors); every other column is a number, a date or one of our own words, and is written as it is.
-SIGNUP_TEXT = ("email", "phone", "product_title", "variant_title")
-DELIVERY_TEXT = ("contact", "product_title", "variant_title", "last_error")
+PRODUCT_TEXT = ("product", "sku", "product_title", "variant_title")
+SIGNUP_TEXT = ("email", "phone", *PRODUCT_TEXT)
+DELIVERY_TEXT = ("contact", *PRODUCT_TEXT, "last_error")
 
 
 def _cell(value: Any) -> Any:
@@ -90,42 +99,42 @@ def _stream(
         after = rows[-1].id
 
 
-def signups_csv(engine: Engine, shop_id: int, query) -> Iterator[bytes]:
-    where = listings.intent_filters(shop_id, query)  # raises ValueError before the response starts
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def signups_csv(engine: Engine, shop_id: int, shop: str, query) -> Iterator[bytes]:
+    where = listings.intent_filters(shop_id, query)  # raises ApiError before the response starts
     table = listings.intents
 
     def fetch(connection, after):
         cond = [*where] + ([table.c.id < after] if after is not None else [])
-        return connection.execute(
-            select(*listings.INTENT_COLUMNS).where(*cond).order_by(table.c.id.desc()).limit(CHUNK)
-        ).all()
+        return connection.execute(listings.signups_select(shop_id, cond, Page(1, CHUNK))).all()
 
     def to_row(row):
         public = listings.intent_public(row)
+        public["product_admin_url"] = listings.admin_product_url(shop, public["shopify_product_id"])
+        public["accepts_marketing"] = _yes_no(public["accepts_marketing"])
+        public["signed_up_through"] = public["door"]
         return [public[f] for f in SIGNUP_FIELDS]
 
     return _stream(engine, SIGNUP_FIELDS, fetch, to_row, SIGNUP_TEXT)
 
 
-def deliveries_csv(engine: Engine, shop_id: int, query) -> Iterator[bytes]:
+def deliveries_csv(engine: Engine, shop_id: int, shop: str, query) -> Iterator[bytes]:
     where = delivery_log.delivery_filters(shop_id, query)
     table = delivery_log.notifications
 
     def fetch(connection, after):
         cond = [*where] + ([table.c.id < after] if after is not None else [])
-        return connection.execute(
-            delivery_log.delivery_select(cond).order_by(table.c.id.desc()).limit(CHUNK)
-        ).all()
+        return connection.execute(delivery_log.delivery_select(shop_id, cond, CHUNK)).all()
 
     def to_row(row):
         public = delivery_log.delivery_public(row)
         why = public.pop("why") or {}
-        public.update(
-            {
-                k: why.get(k)
-                for k in ("restock_event_id", "stock_before", "stock_after", "policy", "trigger")
-            }
-        )
+        public.update({k: why.get(k) for k in ("restock_event_id", "stock_before", "stock_after")})
+        public["why"] = public["why_text"]
+        public["product_admin_url"] = listings.admin_product_url(shop, public["shopify_product_id"])
         return [public[f] for f in DELIVERY_FIELDS]
 
     return _stream(engine, DELIVERY_FIELDS, fetch, to_row, DELIVERY_TEXT)

@@ -7,7 +7,7 @@ A signup's status is shown as `held` while it is pending and its alert waits for
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, and_, case, func, or_, select, type_coerce
+from sqlalchemy import Boolean, Connection, Select, and_, case, func, or_, select, type_coerce
 
 from ..coerce import ID_MAX, whole
 from ..contacts import shown_contact
@@ -22,7 +22,10 @@ intents, notifications, events = Intent.__table__, Notification.__table__, Resto
 variants = Variant.__table__
 
 INTENT_STATUSES = ("pending", "held", "notified", "unsubscribed", "cancelled")
+CONSENT = ("yes", "no")
 MAX_PER_PAGE = 500
+# Through which door a signup came (Intent.source), in the merchant's words.
+DOORS = {"proxy": "storefront block", "api": "signup API", "merchant": "merchant API"}
 
 
 def _whole(query, name: str, default: int, low: int, high: int) -> int:
@@ -64,6 +67,55 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+# -- Naming a variant ---------------------------------------------------------------------------
+# What Shopify says of the variant (the cache products/update and the Admin API fill), read with
+# one join per page or chunk; never what a shopper's signup said.
+CACHED = (
+    variants.c.product_title,
+    variants.c.variant_title,
+    variants.c.sku,
+    variants.c.shopify_product_id.label("cached_product_id"),
+)
+
+
+def with_cached_variant(rows: Any, shop_id: int) -> Select[Any]:
+    """`rows` (a subquery with shopify_variant_id, and shopify_product_id unless it is of
+    notifications), with the cached variant's titles and SKU beside each."""
+    return select(rows, *CACHED).select_from(
+        rows.outerjoin(
+            variants,
+            (variants.c.shop_id == shop_id)
+            & (variants.c.shopify_variant_id == rows.c.shopify_variant_id),
+        )
+    )
+
+
+def product_name(product_title: str | None, variant_title: str | None, variant_id: int) -> str:
+    """ "Merino Beanie – Charcoal", or "Variant 8200011" when Shopify has not told us of it."""
+    if not product_title:
+        return f"Variant {variant_id}"
+    return f"{product_title} – {variant_title}" if variant_title else product_title
+
+
+def admin_product_url(shop: str, product_id: int | None) -> str | None:
+    """The product's page in the Shopify admin."""
+    if not product_id:
+        return None
+    store = shop.removesuffix(".myshopify.com")
+    if store != shop:
+        return f"https://admin.shopify.com/store/{store}/products/{product_id}"
+    return f"https://{shop}/admin/products/{product_id}"
+
+
+def product_public(out: dict[str, Any], product_id: int | None) -> None:
+    """Names the row's variant from the cache (in place): product, product_title, variant_title,
+    sku, shopify_product_id."""
+    out["shopify_product_id"] = out.pop("cached_product_id", None) or product_id
+    out["product"] = product_name(
+        out["product_title"], out["variant_title"], out["shopify_variant_id"]
+    )
+
+
 # -- Signups ----------------------------------------------------------------------------------
 SHOWN_STATUS = case(
     (and_(intents.c.status == "pending", has_held_alert()), "held"), else_=intents.c.status
@@ -79,9 +131,9 @@ INTENT_COLUMNS = (
             "quantity",
             "shopify_variant_id",
             "shopify_product_id",
-            "product_title",
-            "variant_title",
             "source",
+            "accepts_marketing",
+            "consent_at",
             "optin_confirmed",
             "sent_notifications_count",
             "created_at",
@@ -101,6 +153,8 @@ def intent_filters(shop_id: int, query) -> list:
             where.append(has_held_alert() if status == "held" else ~has_held_alert())
     if channel := choice(query, "channel", CHANNELS):
         where.append(intents.c.channel == channel)
+    if consent := choice(query, "consent", CONSENT):
+        where.append(intents.c.accepts_marketing.is_(consent == "yes"))
     if query.get("shopify_variant_id"):
         where.append(
             intents.c.shopify_variant_id == _whole(query, "shopify_variant_id", 0, 1, ID_MAX)
@@ -120,30 +174,35 @@ def intent_filters(shop_id: int, query) -> list:
 
 
 def intent_public(row: Any) -> dict[str, Any]:
-    out = dict(row._mapping)
-    for key in ("created_at", "notified_at", "unsubscribed_at"):
+    out = {str(k): v for k, v in row._mapping.items()}  # (a label may be a str subclass)
+    for key in ("created_at", "notified_at", "unsubscribed_at", "consent_at"):
         out[key] = iso_time(out[key])
     out["contact"] = shown_contact(out["channel"], out["email"], out["phone"])
+    out["door"] = DOORS.get(out["source"], out["source"])
+    product_public(out, out["shopify_product_id"])
     return out
+
+
+def signups_select(shop_id: int, where: list, page: Page | None = None) -> Select[Any]:
+    """The signups matching `where`, newest first (a page of them), each with its cached variant:
+    the page is cut first, then joined, so a deep page joins only its own rows."""
+    rows = select(*INTENT_COLUMNS).where(*where).order_by(intents.c.id.desc())
+    if page is not None:
+        rows = rows.limit(page.per_page).offset(page.offset)
+    cut = rows.subquery()
+    return with_cached_variant(cut, shop_id).order_by(cut.c.id.desc())
 
 
 def list_intents(connection: Connection, shop_id: int, query) -> dict[str, Any]:
     where, page = intent_filters(shop_id, query), paging(query)
     total = connection.execute(select(func.count()).select_from(intents).where(*where)).scalar_one()
-    rows = connection.execute(
-        select(*INTENT_COLUMNS)
-        .where(*where)
-        .order_by(intents.c.id.desc())
-        .limit(page.per_page)
-        .offset(page.offset)
-    ).all()
+    rows = connection.execute(signups_select(shop_id, where, page)).all()
     return {"intents": [intent_public(r) for r in rows], "meta": page.meta(total)}
 
 
 def get_intent(connection: Connection, shop_id: int, intent_id: int) -> dict[str, Any] | None:
-    row = connection.execute(
-        select(*INTENT_COLUMNS).where(intents.c.shop_id == shop_id, intents.c.id == intent_id)
-    ).first()
+    where = [intents.c.shop_id == shop_id, intents.c.id == intent_id]
+    row = connection.execute(signups_select(shop_id, where)).first()
     return intent_public(row) if row is not None else None
 
 

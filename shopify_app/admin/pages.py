@@ -71,6 +71,7 @@ def _context(request: Request, session: AdminSession, current: str) -> dict[str,
         "url": url,
         "query": request.query_params,
         "dev_admin": _dev_admin(request, session),
+        "product_url": partial(listings.admin_product_url, session.shop),
     }
 
 
@@ -187,6 +188,7 @@ def signups(request: Request, session: AdminSession) -> HTMLResponse:
         meta=result["meta"],
         statuses=listings.INTENT_STATUSES,
         channels=listings.CHANNELS,
+        consents=listings.CONSENT,
         held=held,
         stock=stock,
         held_out_of_stock=held_empty,

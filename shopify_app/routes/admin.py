@@ -197,7 +197,8 @@ def _csv(name: str, rows) -> StreamingResponse:
 @api
 def export_signups(request: Request, session: AdminSession, body: Any) -> Response:
     return _csv(
-        "signups.csv", exports.signups_csv(_engine(request), session.shop_id, request.query_params)
+        "signups.csv",
+        exports.signups_csv(_engine(request), session.shop_id, session.shop, request.query_params),
     )
 
 
@@ -205,7 +206,9 @@ def export_signups(request: Request, session: AdminSession, body: Any) -> Respon
 def export_deliveries(request: Request, session: AdminSession, body: Any) -> Response:
     return _csv(
         "deliveries.csv",
-        exports.deliveries_csv(_engine(request), session.shop_id, request.query_params),
+        exports.deliveries_csv(
+            _engine(request), session.shop_id, session.shop, request.query_params
+        ),
     )
 
 

@@ -19,7 +19,8 @@ def add_intents(
     product_title: str = "Linen shirt",
     created_at=None,
     start: int = 0,
-    source: str = "api",
+    source: str = "proxy",
+    accepts_marketing: bool = False,
 ) -> list[int]:
     now = created_at or utcnow()
     ids = []
@@ -47,11 +48,13 @@ def add_intents(
                     phone=phone,
                     contact_key=f"{channel}:{i}:{uuid.uuid4().hex[:8]}",
                     status=status,
-                    source=source,
                     shopify_variant_id=variant,
                     shopify_product_id=variant + 5000,
                     product_title=product_title,
                     variant_title="Blue / M",
+                    source=source,
+                    accepts_marketing=accepts_marketing,
+                    consent_at=now if accepts_marketing else None,
                     notified_at=now if status == "notified" else None,
                     created_at=now,
                     updated_at=now,
@@ -62,7 +65,15 @@ def add_intents(
 
 
 def add_variant(
-    engine, shop_id: int, variant: int = 1001, sellable: int = 0, restocked_days_ago: int | None = 3
+    engine,
+    shop_id: int,
+    variant: int = 1001,
+    sellable: int = 0,
+    restocked_days_ago: int | None = 3,
+    *,
+    product_title: str = "Linen shirt",
+    variant_title: str | None = "Blue / M",
+    sku: str | None = "LS-BM",
 ) -> None:
     with engine.begin() as connection:
         connection.execute(
@@ -70,9 +81,9 @@ def add_variant(
                 shop_id=shop_id,
                 shopify_variant_id=variant,
                 shopify_product_id=variant + 5000,
-                product_title="Linen shirt",
-                variant_title="Blue / M",
-                sku="LS-BM",
+                product_title=product_title,
+                variant_title=variant_title,
+                sku=sku,
                 sellable=sellable,
                 restocked_at=utcnow() - timedelta(days=restocked_days_ago)
                 if restocked_days_ago is not None
@@ -91,6 +102,12 @@ def add_delivery(
     error: str | None = None,
     variant: int = 1001,
     when=None,
+    policy: str = "all",
+    trigger: str = "webhook",
+    stock_before: int | None = 0,
+    stock_after: int = 5,
+    batch_number: int = 1,
+    chosen: int = 1,
 ) -> tuple[int, int]:
     now = when or utcnow()
     with engine.begin() as connection:
@@ -98,10 +115,12 @@ def add_delivery(
             insert(RestockEvent.__table__).values(
                 shop_id=shop_id,
                 shopify_variant_id=variant,
-                stock_before=0,
-                stock_after=5,
-                policy="all",
-                trigger="webhook",
+                stock_before=stock_before,
+                stock_after=stock_after,
+                policy=policy,
+                trigger=trigger,
+                batch_number=batch_number,
+                chosen=chosen,
                 created_at=now,
             )
         ).inserted_primary_key[0]

@@ -100,11 +100,11 @@ def test_results_are_toasts_and_confirmations_app_bridges_modal(browser, admin, 
 def test_notify_now_out_of_stock_asks_first_naming_the_stock(browser, admin, engine):
     base, _ = admin
     page = open_page(browser, base, "signups")
-    in_stock = page.locator("button[data-notify][data-product^='Wool beanie']").first
+    in_stock = page.locator("button[data-notify][data-stock='4']").first
     in_stock.click()  # 4 in stock: sent without a question
     page.wait_for_selector("#flash.ok")
     assert page.locator("dialog#confirm-dialog[open]").count() == 0
-    empty = page.locator("button[data-notify][data-product^='Linen shirt']").first
+    empty = page.locator("button[data-notify][data-stock='0']").first
     intent_id = int(empty.get_attribute("data-notify"))
     empty.click()
     text = answer_confirmation(page, accept=False)

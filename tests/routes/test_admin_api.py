@@ -439,9 +439,11 @@ def test_an_empty_export_is_a_header_and_formulas_are_defused(client, engine, sh
         .startswith("id,created_at,kind")
     )
     me = shop_id(engine)
-    add_intents(engine, me, 1, product_title='=HYPERLINK("http://evil")')
+    add_intents(engine, me, 1)
+    add_variant(engine, me, 1001, product_title='=HYPERLINK("http://evil")', sku="-1+1")
     [row] = rows_of(client.get("/app/api/export/signups.csv", headers=bearer()))
-    assert row["product_title"].startswith("'=")
+    assert row["product_title"].startswith("'=") and row["product"].startswith("'=")
+    assert row["sku"] == "'-1+1"
 
 
 def test_deliveries_csv(client, engine, shop):
@@ -450,12 +452,8 @@ def test_deliveries_csv(client, engine, shop):
     event, notification = add_delivery(engine, me, a)
     [row] = rows_of(client.get("/app/api/export/deliveries.csv", headers=bearer()))
     assert row["id"] == str(notification) and row["restock_event_id"] == str(event)
-    assert (row["stock_before"], row["stock_after"], row["policy"], row["status"]) == (
-        "0",
-        "5",
-        "all",
-        "sent",
-    )
+    assert (row["stock_before"], row["stock_after"], row["status"]) == ("0", "5", "sent")
+    assert row["why"] == "Restocked to 5 units: everyone waiting alerted (1 signup)"
 
 
 # -- API key ----------------------------------------------------------------------------------------------

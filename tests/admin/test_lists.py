@@ -1,0 +1,248 @@
+"""The signups list, the delivery log and their CSV exports name each variant from Shopify's
+cache ("Merino Beanie – Charcoal", SKU), never from what the shopper's signup said, link to the
+product in the Shopify admin, show marketing consent, filter on it, and say why each message was
+sent in a sentence. Driven over HTTP: the pages' HTML and the exports' CSV."""
+
+import csv
+import io
+import re
+from html import unescape
+
+from sqlalchemy import select
+
+from shopify_app.models import Shop
+
+from .data import add_delivery, add_intents, add_variant
+from .tokens import SHOP, bearer, session_token
+
+ADMIN = "https://admin.shopify.com/store/demo-shop/products"
+
+
+def shop_id(engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(
+            select(Shop.__table__.c.id).where(Shop.__table__.c.domain == SHOP)
+        ).scalar_one()
+
+
+def page(client, name: str, query: str = "") -> str:
+    response = client.get(f"/app/{name}?shop={SHOP}&id_token={session_token()}&{query}")
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def rows(html: str) -> list[str]:
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [unescape(re.sub(r"\s+", " ", r)) for r in body.split("</tr>") if "<td" in r]
+
+
+def text(fragment: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", fragment)).strip()
+
+
+def csv_rows(client, name: str, query: str = "") -> list[dict]:
+    response = client.get(f"/app/api/export/{name}?{query}", headers=bearer())
+    assert response.status_code == 200, response.text
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+def seed(engine) -> dict[str, int]:
+    me = shop_id(engine)
+    # The shopper's signup says "Cheap knock-off"; Shopify's cache says what the product is.
+    beanie = add_intents(
+        engine,
+        me,
+        2,
+        variant=8200011,
+        product_title="Cheap knock-off",
+        accepts_marketing=True,
+        source="proxy",
+    )
+    plain = add_intents(engine, me, 1, variant=8200022, product_title="Cheap", start=10)
+    unseen = add_intents(
+        engine, me, 1, variant=8200033, product_title="Sent by shopper", source="merchant", start=20
+    )
+    api = add_intents(engine, me, 1, variant=8200011, source="api", start=30)
+    add_variant(
+        engine,
+        me,
+        8200011,
+        product_title="Merino Beanie",
+        variant_title="Charcoal",
+        sku="MB-CH",
+    )
+    add_variant(engine, me, 8200022, product_title="Gift card", variant_title=None, sku=None)
+    return {
+        "shop": me,
+        "beanie": beanie[0],
+        "beanie2": beanie[1],
+        "plain": plain[0],
+        "unseen": unseen[0],
+        "api": api[0],
+    }
+
+
+def test_signups_name_the_variant_from_shopify_and_link_to_it(client, engine, shop):
+    ids = seed(engine)
+    html = page(client, "signups")
+    shown = rows(html)
+    assert len(shown) == 5
+    by_id = {int(re.search(r'data-intent="(\d+)"', r).group(1)): r for r in shown}
+    beanie = by_id[ids["beanie"]]
+    assert "Merino Beanie – Charcoal" in beanie and "SKU MB-CH" in beanie
+    assert f'href="{ADMIN}/{8200011 + 5000}" target="_top"' in beanie
+    assert "Cheap knock-off" not in html and "Sent by shopper" not in html
+    assert ">Gift card</a>" in by_id[ids["plain"]]  # a product without variants: its title alone
+    unseen = by_id[ids["unseen"]]
+    assert "Variant 8200033" in text(unseen) and "SKU" not in unseen
+    assert f'href="{ADMIN}/{8200033 + 5000}"' in unseen  # the signup's product id still links
+
+
+def test_signups_show_consent_and_filter_on_it(client, engine, shop):
+    ids = seed(engine)
+    by_id = {
+        int(re.search(r'data-intent="(\d+)"', r).group(1)): r for r in rows(page(client, "signups"))
+    }
+    consent = {
+        k: text(re.search(r"<td[^>]*data-consent>(.*?)</td>", by_id[ids[k]]).group(1))
+        for k in ("beanie", "plain", "unseen", "api")
+    }
+    assert re.fullmatch(
+        r"Marketing: yes, \d{4}-\d\d-\d\d \d\d:\d\d Signed up through the storefront block",
+        consent["beanie"],
+    )
+    assert consent["plain"] == "Marketing: no Signed up through the storefront block"
+    assert consent["unseen"] == "Marketing: no Signed up through the merchant API"
+    assert consent["api"] == "Marketing: no Signed up through the signup API"
+
+    given = page(client, "signups", "consent=yes")
+    assert len(rows(given)) == 2 and all("Marketing: yes" in r for r in rows(given))
+    assert '<option value="yes" selected>Given</option>' in given
+    assert len(rows(page(client, "signups", "consent=no"))) == 3
+    refused = client.get(f"/app/signups?shop={SHOP}&id_token={session_token()}&consent=maybe")
+    assert refused.status_code == 400
+
+    exported = csv_rows(client, "signups.csv")
+    assert [r["id"] for r in exported] == [str(i) for i in sorted(ids.values())[::-1][:5]]
+    row = next(r for r in exported if r["id"] == str(ids["beanie"]))
+    assert (row["product"], row["sku"], row["product_title"], row["variant_title"]) == (
+        "Merino Beanie – Charcoal",
+        "MB-CH",
+        "Merino Beanie",
+        "Charcoal",
+    )
+    assert row["product_admin_url"] == f"{ADMIN}/{8200011 + 5000}"
+    assert row["accepts_marketing"] == "yes" and row["consent_at"].endswith("Z")
+    assert row["signed_up_through"] == "storefront block"
+    unseen = next(r for r in exported if r["id"] == str(ids["unseen"]))
+    assert (unseen["product"], unseen["product_title"], unseen["sku"]) == (
+        "Variant 8200033",
+        "",
+        "",
+    )
+    assert (unseen["accepts_marketing"], unseen["consent_at"]) == ("no", "")
+    assert unseen["signed_up_through"] == "merchant API"
+    assert [r["id"] for r in csv_rows(client, "signups.csv", "consent=yes")] == [
+        str(ids["beanie2"]),
+        str(ids["beanie"]),
+    ]
+    assert len(csv_rows(client, "signups.csv", "consent=no&channel=email")) == 3
+
+
+def test_the_delivery_log_names_the_variant_and_says_why_in_sentences(client, engine, shop):
+    ids = seed(engine)
+    me = ids["shop"]
+    add_delivery(engine, me, ids["beanie"], variant=8200011, stock_after=5, chosen=12)
+    add_delivery(
+        engine,
+        me,
+        ids["beanie2"],
+        variant=8200011,
+        policy="batches of units x 1 every 3600s; threshold 1",
+        stock_after=5,
+        chosen=5,
+        batch_number=1,
+    )
+    add_delivery(
+        engine,
+        me,
+        ids["plain"],
+        variant=8200022,
+        status="held",
+        policy="all; threshold 1; held for manual sending",
+        stock_after=3,
+        chosen=3,
+    )
+    add_delivery(
+        engine,
+        me,
+        ids["unseen"],
+        variant=8200033,
+        policy="manual send (admin)",
+        trigger="manual",
+        stock_before=0,
+        stock_after=0,
+    )
+    add_delivery(
+        engine,
+        me,
+        ids["api"],
+        variant=8200011,
+        policy="batches of units x 0.5 every 600s; threshold 2; skip over quantity",
+        trigger="batch",
+        stock_after=4,
+        chosen=2,
+        batch_number=3,
+    )
+    html = page(client, "deliveries")
+    whys = [
+        text(re.search(r"<td[^>]*data-why>(.*?)<div", r).group(1)) for r in rows(html)
+    ]  # newest first
+    assert whys == [
+        "Still in stock (4 units): batch 3: 2 signups alerted; signups wanting more than the "
+        "stock were skipped",
+        "Sent by hand from the admin, with 0 units in stock",
+        "Restocked to 3 units: everyone waiting alerted (3 signups); held for you to send",
+        "Restocked to 5 units: batch 1, 5 signups alerted",
+        "Restocked to 5 units: everyone waiting alerted (12 signups)",
+    ]
+    shown = rows(html)
+    assert not any(w in "".join(shown) for w in ("threshold", "held for manual", "webhook"))
+    assert "Merino Beanie – Charcoal" in shown[0] and "SKU MB-CH" in shown[0]
+    assert f'href="{ADMIN}/{8200011 + 5000}" target="_top"' in shown[0]
+    assert "Variant 8200033" in text(shown[1]) and "Cheap" not in html
+
+    exported = csv_rows(client, "deliveries.csv")
+    assert [r["why"] for r in exported] == whys
+    assert "policy" not in exported[0] and "trigger" not in exported[0]
+    assert (exported[0]["product"], exported[0]["sku"]) == ("Merino Beanie – Charcoal", "MB-CH")
+    assert exported[0]["product_admin_url"] == f"{ADMIN}/{8200011 + 5000}"
+    assert exported[1]["product"] == "Variant 8200033" and exported[2]["product"] == "Gift card"
+
+
+def test_an_opt_in_request_says_so(client, engine, shop):
+    from sqlalchemy import insert
+
+    from shopify_app.models import Notification, utcnow
+
+    ids = seed(engine)
+    now = utcnow()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Notification.__table__).values(
+                shop_id=ids["shop"],
+                intent_id=ids["beanie"],
+                kind="optin",
+                channel="email",
+                status="sent",
+                attempts=1,
+                sent_at=now,
+                next_attempt_at=now,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    [row] = rows(page(client, "deliveries"))
+    assert "The shopper was asked to confirm their signup (double opt-in)" in row
+    [exported] = csv_rows(client, "deliveries.csv")
+    assert exported["why"] == "The shopper was asked to confirm their signup (double opt-in)"
