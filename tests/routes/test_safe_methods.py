@@ -248,7 +248,9 @@ def test_no_head_or_get_of_the_development_pages_changes_anything(
             head = client.head(known[template], follow_redirects=False)
             got = client.get(known[template], follow_redirects=False)
             assert snapshot(engine) == before, f"{template} changed something"
-            assert head.status_code == got.status_code and head.status_code in (200, 303, 307), template
+            assert head.status_code == got.status_code and head.status_code in (200, 303, 307), (
+                template
+            )
             assert (
                 head.headers.get("content-type") == got.headers.get("content-type")
                 and head.content == b""
