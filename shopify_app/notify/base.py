@@ -6,7 +6,10 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any, Protocol
+
+from anyio import to_thread
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -74,3 +77,17 @@ def outbox_file_name(reference: str | None, suffix: str) -> str:
     (made safe for a file name; random without one), then `suffix` (".eml", ".sms.txt", …)."""
     safe = _UNSAFE_NAME.sub("", reference or "") or secrets.token_hex(6)
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{safe}{suffix}"
+
+
+def _write_outbox_file(directory: Path, name: str, text: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+async def write_outbox_file(directory: Path, reference: str | None, suffix: str, text: str) -> Path:
+    """Write a development message to the outbox (in a thread: file I/O off the event loop)."""
+    return await to_thread.run_sync(
+        _write_outbox_file, directory, outbox_file_name(reference, suffix), text
+    )

@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-from anyio import to_thread
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid02, VapidException
@@ -29,8 +28,8 @@ from .base import (
     PermanentError,
     SubscriptionGone,
     TransientError,
-    outbox_file_name,
     retry_after_seconds,
+    write_outbox_file,
 )
 
 log = logging.getLogger(__name__)
@@ -154,14 +153,9 @@ class FilePush:
             text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
         except (TypeError, ValueError):
             raise PermanentError("push payload is not JSON") from None
-        path = self.directory / outbox_file_name(message.reference, ".push.json")
-        await to_thread.run_sync(self._write, path, text)
+        path = await write_outbox_file(self.directory, message.reference, ".push.json", text)
         log.info("push written to %s (development, no VAPID settings)", path)
         return str(path)
-
-    def _write(self, path: Path, text: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
 
     async def aclose(self) -> None:
         pass

@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 
 import httpx
-from anyio import to_thread
 
 from ..http_client import SendingClient
 from ..logs import redact
@@ -15,8 +14,8 @@ from .base import (
     OutgoingMessage,
     PermanentError,
     TransientError,
-    outbox_file_name,
     retry_after_seconds,
+    write_outbox_file,
 )
 
 log = logging.getLogger(__name__)
@@ -101,15 +100,10 @@ class FileSms:
         to = message.to.strip()
         if not to.startswith("+") or not to[1:].isdigit():
             raise PermanentError("not an E.164 phone number")
-        path = self.directory / outbox_file_name(message.reference, ".sms.txt")
         text = f"To: {to}\n\n{message.text}\n"
-        await to_thread.run_sync(self._write, path, text)
+        path = await write_outbox_file(self.directory, message.reference, ".sms.txt", text)
         log.info("sms written to %s (development, no Twilio settings)", path)
         return str(path)
-
-    def _write(self, path: Path, text: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
 
     async def aclose(self) -> None:
         pass
