@@ -11,26 +11,38 @@ from functools import cache
 from sqlalchemy import Connection, text
 from sqlalchemy.dialects import postgresql
 
+from . import variant_reads
 from .contacts import ContactError
-from .models import Customer, Intent, IntentSource, utcnow
+from .models import Customer, Intent, IntentSource, Job, Variant, utcnow
 from .schemas import IntentRequest
 from .shops import INSTALLED, ShopRef, shops
 from .signup_contacts import Contacts, read_contacts
 from .signup_customers import new_customer
 from .signup_rows import CreateResult, new_intent, to_public
 
-customers = Customer.__table__
-intents = Intent.__table__
+customers, intents, jobs, variants = (
+    Customer.__table__,
+    Intent.__table__,
+    Job.__table__,
+    Variant.__table__,
+)
 
 
 @cache
-def _first_signup_statement(customer_keys: tuple[str, ...], intent_keys: tuple[str, ...]):
+def _first_signup_statement(
+    customer_keys: tuple[str, ...], intent_keys: tuple[str, ...], job_keys: tuple[str, ...]
+):
     dialect = postgresql.dialect()
 
     def given(table, prefix: str, key: str) -> str:  # typed, so a NULL is the column's type
         return f"CAST(:{prefix}{key} AS {table.c[key].type.compile(dialect=dialect)})"
 
     own = {"shop_id": "s.id", "customer_id": "c.id"}
+    # the variant read for a variant not in the cache (variant_reads.py), keyed as it keys it
+    own_job = {
+        "shop_id": "s.id",
+        "key": "CAST(s.id AS VARCHAR) || ':' || CAST(:i_shopify_variant_id AS VARCHAR)",
+    }
     sql = f"""
 WITH s AS (
   SELECT id, double_optin FROM {shops.name}
@@ -47,6 +59,12 @@ WITH s AS (
   INSERT INTO {intents.name} ({", ".join(intent_keys)})
   SELECT {", ".join(own.get(k) or given(intents, "i_", k) for k in intent_keys)} FROM s, c
   ON CONFLICT DO NOTHING RETURNING id
+), j AS (
+  INSERT INTO {jobs.name} ({", ".join(job_keys)})
+  SELECT {", ".join(own_job.get(k) or given(jobs, "j_", k) for k in job_keys)} FROM s, i
+  WHERE NOT EXISTS (SELECT 1 FROM {variants.name} v WHERE v.shop_id = s.id
+                    AND v.shopify_variant_id = CAST(:i_shopify_variant_id AS BIGINT))
+  ON CONFLICT DO NOTHING
 )
 SELECT s.id, s.double_optin, (SELECT id FROM i) AS intent_id FROM s"""
     return text(sql)
@@ -73,11 +91,13 @@ def create_first_signup(
     now = utcnow()
     customer = new_customer(None, request.customer, contacts, now)
     intent = new_intent(ShopRef(0), customer["id"], request, contacts, source, now)
-    statement = _first_signup_statement(tuple(customer), tuple(intent))
+    job = variant_reads.job_row(intent["shopify_variant_id"], now)
+    statement = _first_signup_statement(tuple(customer), tuple(intent), tuple(job))
     params = {
         "domain": domain,
         **{f"c_{k}": v for k, v in customer.items()},
         **{f"i_{k}": v for k, v in intent.items()},
+        **{f"j_{k}": v for k, v in job.items() if k not in ("shop_id", "key")},
     }
     row = connection.execute(statement, params).first()
     if row is None:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, select
 from starlette.concurrency import run_in_threadpool
 
+from . import variant_reads
 from .contacts import ContactError
 from .db import dialect_of, run_async
 from .first_signup import create_first_signup
@@ -111,6 +112,7 @@ def create(
     if inserted is not None:
         if not values["optin_confirmed"]:
             ask_to_confirm(session, {**values, "id": inserted.id})
+        variant_reads.queue_if_unseen(session, shop.id, values["shopify_variant_id"])
         return CreateResult(
             intents=[to_public({**values, "id": inserted.id}, request, contacts, visible)],
             created=True,

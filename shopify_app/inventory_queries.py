@@ -18,6 +18,8 @@ fragment VariantFields on ProductVariant {
   media(first: 1) { nodes { preview { image { url } } } }
   product { id legacyResourceId title handle featuredMedia { preview { image { url } } } }
 }
+"""
+LEVEL_FIELDS = """
 fragment LevelFields on InventoryLevel {
   location { legacyResourceId }
   quantities(names: ["available"]) { name quantity }
@@ -29,6 +31,7 @@ fragment LevelFields on InventoryLevel {
 # variant; `InventoryItem.variant` is deprecated (2026-10) for the `variants` connection.
 ITEM_QUERY = (
     VARIANT_FIELDS
+    + LEVEL_FIELDS
     + """
 query InventoryItemStock($id: ID!) {
   inventoryItem(id: $id) {
@@ -44,6 +47,7 @@ query InventoryItemStock($id: ID!) {
 # Re-read stock for variants that have pending signups (reconciliation).
 VARIANTS_QUERY = (
     VARIANT_FIELDS
+    + LEVEL_FIELDS
     + """
 query VariantsStock($ids: [ID!]!) {
   nodes(ids: $ids) {
@@ -65,7 +69,7 @@ def gid(kind: str, legacy_id: int) -> str:
     return f"gid://shopify/{kind}/{legacy_id}"
 
 
-def _variant_from_api(node: dict[str, Any], item_id: int | None) -> VariantInfo:
+def variant_from_api(node: dict[str, Any], item_id: int | None) -> VariantInfo:
     product = _dict(node.get("product"))
     image = _media_image(_first(_dict(node.get("media")).get("nodes"))) or _media_image(
         product.get("featuredMedia")
@@ -113,7 +117,7 @@ def parse_item_stock(data: dict[str, Any]) -> ItemStock | None:
         return None
     item_id = int(item["legacyResourceId"])
     return ItemStock(
-        variant=_variant_from_api(variant, item_id),
+        variant=variant_from_api(variant, item_id),
         levels=_levels_from_api(
             (item.get("inventoryLevels") or {}).get("nodes") or [], item.get("tracked", True)
         ),
@@ -129,7 +133,7 @@ def parse_variants_stock(data: dict[str, Any]) -> list[ItemStock]:
         item_id = coerce.shopify_id(item.get("legacyResourceId"))
         found.append(
             ItemStock(
-                variant=_variant_from_api(node, item_id),
+                variant=variant_from_api(node, item_id),
                 levels=_levels_from_api(
                     (item.get("inventoryLevels") or {}).get("nodes") or [],
                     item.get("tracked", True),

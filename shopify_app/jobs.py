@@ -30,7 +30,7 @@ class ClaimedJob:
     attempts: int
 
 
-def _row(
+def job_row(
     kind: JobKind,
     key: str,
     shop_id: int | None,
@@ -52,7 +52,7 @@ def _row(
 
 
 def enqueue(
-    session: Session,
+    session: Session | Connection,
     kind: JobKind,
     key: str,
     *,
@@ -63,7 +63,7 @@ def enqueue(
     """Add a job unless the same (kind, key) is already pending: repeated causes coalesce."""
     session.execute(
         insert_ignoring_conflicts(
-            session, jobs, _row(kind, key, shop_id, payload, run_at, utcnow())
+            session, jobs, job_row(kind, key, shop_id, payload, run_at, utcnow())
         )
     )
 
@@ -77,7 +77,7 @@ def enqueue_many(
     if not entries:
         return
     now = utcnow()
-    rows = [_row(kind, key, shop_id, payload, None, now) for key, shop_id, payload in entries]
+    rows = [job_row(kind, key, shop_id, payload, None, now) for key, shop_id, payload in entries]
     session.execute(dialect_insert(session, jobs).on_conflict_do_nothing(), rows)
 
 

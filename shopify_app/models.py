@@ -99,6 +99,7 @@ class JobKind(StrEnum):
     )
     test_alert = "test_alert"  # the setup guide: a sample alert email to the merchant's own address
     shop_profile = "shop_profile"  # after install: the shop's name and currency from the Admin API
+    variant_read = "variant_read"  # a first signup for an unseen variant: its titles from the API
 
 
 class JobStatus(StrEnum):

@@ -280,7 +280,7 @@ def test_a_refused_refresh_means_reconnect_needed_and_admin_api_work_waits_until
     assert [m.to for m in channels["email"].sent] == [
         "known@example.com"
     ]  # alerts that need no Admin API still go
-    assert _jobs(engine).get("waiting") == 3
+    assert _jobs(engine).get("waiting") == 6  # each unseen item's stock and its variant read
     waits = [r for r in caplog.records if r.getMessage().startswith("shop must reconnect before")]
     assert len(waits) == 1  # once an hour, not once per job
     assert len(fake_shopify.refused_refreshes) == 1  # and Shopify is not asked again and again

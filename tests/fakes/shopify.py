@@ -183,6 +183,18 @@ class FakeShopify:
                     }
                 }
             )
+        if "productVariant(" in body["query"]:
+            wanted = int(variables["id"].rsplit("/", 1)[1])
+            item = next((i for i in self.items.values() if i.variant_id == wanted), None)
+            node = (
+                {
+                    **item.variant_node(),
+                    "inventoryItem": {"legacyResourceId": str(item.inventory_item_id)},
+                }
+                if item
+                else None
+            )
+            return JSONResponse({"data": {"productVariant": node}})
         if "inventoryItem(" in body["query"]:
             item = self.items.get(int(variables["id"].rsplit("/", 1)[1]))
             return JSONResponse({"data": {"inventoryItem": item.item_node() if item else None}})

@@ -141,3 +141,8 @@ def make_due(engine) -> None:
             .where(Notification.status == "pending")
             .values(next_attempt_at=Notification.created_at)
         )
+
+
+def stock_reads(fake_shopify) -> list[dict]:
+    """The Admin API calls that read stock: all but the variant reads queued by first signups."""
+    return [c for c in fake_shopify.graphql_calls if "productVariant(" not in c["query"]]

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from shopify_app.db import session_scope
-from shopify_app.models import DeliveryPolicy, Intent, InventoryLevel, Job, Variant
+from shopify_app.models import DeliveryPolicy, Intent, InventoryLevel, Job, JobKind, Variant
 
 from .helpers import (
     ITEM,
@@ -23,6 +23,7 @@ from .helpers import (
     run,
     setup_shop,
     signup,
+    stock_reads,
 )
 
 P256DH = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
@@ -52,7 +53,10 @@ def test_restock_alerts_every_channel_once(client, engine, settings, fake_shopif
     channels = recording_channels()
     run(drain(settings, engine, channels))
 
-    [call] = fake_shopify.graphql_calls
+    # the read of the variant queued at its first signup (its names, from Shopify), then its stock
+    read, call = fake_shopify.graphql_calls
+    assert read["errors"] == [] and "productVariant(" in read["query"]
+    assert read["variables"] == {"id": f"gid://shopify/ProductVariant/{VARIANT}"}
     assert call["errors"] == [] and call["token"] == "shpat_worker_tests_token"
     assert call["variables"] == {"id": f"gid://shopify/InventoryItem/{ITEM}"}
     [mail] = channels["email"].sent
@@ -100,7 +104,7 @@ def test_restock_alerts_every_channel_once(client, engine, settings, fake_shopif
     level_webhook(client, 8, updated_at="2026-11-22T12:05:00-05:00")
     run(drain(settings, engine, channels))
     assert len(events(engine)) == 1 and sum(len(c.sent) for c in channels.values()) == 3
-    assert len(fake_shopify.graphql_calls) == 1  # the variant and its locations are cached now
+    assert len(stock_reads(fake_shopify)) == 1  # the variant and its locations are cached now
 
 
 def test_sell_out_and_restock_alerts_the_new_signups(client, engine, settings, fake_shopify):
@@ -180,8 +184,8 @@ def test_a_level_without_an_item_id_alerts_no_one(client, engine, settings, fake
     channels = recording_channels()
     run(drain(settings, engine, channels))
     assert channels["email"].sent == [] and events(engine) == []
-    with session_scope(engine) as session:
-        assert session.execute(select(Job)).all() == []
+    with session_scope(engine) as session:  # only the variant read queued by the signup
+        assert session.execute(select(Job.kind)).scalars().all() == [JobKind.variant_read]
 
 
 def test_batches_oldest_first_until_sold_out(client, engine, settings, fake_shopify):
@@ -302,7 +306,7 @@ def test_reconciliation_finds_a_restock_whose_webhook_was_lost(
     run(reconcile())
     assert [m.to for m in channels["email"].sent] == [intent["email"]]
     assert events(engine)[0].trigger == "reconcile" and events(engine)[0].stock_after == 6
-    [call] = fake_shopify.graphql_calls
+    [call] = stock_reads(fake_shopify)
     assert call["errors"] == [] and call["variables"] == {
         "ids": [f"gid://shopify/ProductVariant/{VARIANT}"]
     }
