@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 
 from . import coerce
 from .db import dialect_insert
-from .models import InventoryLevel, Variant, utcnow
+from .models import InventoryLevel, Location, Variant, utcnow
 
 levels = InventoryLevel.__table__
 variants = Variant.__table__
+locations = Location.__table__
 TEXT = 255  # the String(255) columns of the variant cache
+LOCATIONS_KEPT = 10  # a restock event names at most this many locations holding its stock
 
 
 @dataclass
@@ -161,6 +163,51 @@ def record_levels(
         for (shop_id, item_id, location_id), level in sorted(updates.items())
     ]
     return {(row.shop_id, row.inventory_item_id) for row in connection.execute(stmt, rows)}
+
+
+def name_locations(session: Session, shop_id: int, named: dict[int, str]) -> None:
+    """Keep the shop's location names as the Admin API gave them (shop_profile.py)."""
+    if not named:
+        return
+    now = utcnow()
+    stmt = dialect_insert(session, locations)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["shop_id", "location_id"],
+            set_={"name": stmt.excluded.name, "updated_at": stmt.excluded.updated_at},
+        ),
+        [
+            {"shop_id": shop_id, "location_id": lid, "name": name, "updated_at": now}
+            for lid, name in sorted(named.items())
+        ],
+    )
+
+
+def location_names(connection: Session | Connection, shop_id: int) -> dict[int, str]:
+    return dict(
+        connection.execute(  # type: ignore[arg-type]
+            select(locations.c.location_id, locations.c.name).where(locations.c.shop_id == shop_id)
+        ).all()
+    )
+
+
+def stocked_locations(session: Session, shop_id: int, item_id: int) -> str | None:
+    """The locations holding the item's stock, most first, as a restock event keeps them."""
+    ids = (
+        session.execute(
+            select(levels.c.location_id)
+            .where(
+                levels.c.shop_id == shop_id,
+                levels.c.inventory_item_id == item_id,
+                levels.c.available > 0,
+            )
+            .order_by(levels.c.available.desc(), levels.c.location_id)
+            .limit(LOCATIONS_KEPT)
+        )
+        .scalars()
+        .all()
+    )
+    return ",".join(str(i) for i in ids) or None
 
 
 def sellable(session: Session, shop_id: int, item_id: int) -> int | None:

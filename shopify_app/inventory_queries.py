@@ -8,6 +8,8 @@ from .inventory import TEXT, ItemStock, Level, VariantInfo, variant_title
 from .models import utcnow
 
 # Images through media: ProductVariant.image and Product.featuredImage are deprecated (2026-10).
+# A level's location by its `id` only: every other Location field needs the read_locations scope
+# (since 2024-07), which a shop that installed before the app asked for it has not granted.
 VARIANT_FIELDS = """
 fragment VariantFields on ProductVariant {
   id
@@ -21,7 +23,7 @@ fragment VariantFields on ProductVariant {
 """
 LEVEL_FIELDS = """
 fragment LevelFields on InventoryLevel {
-  location { legacyResourceId }
+  location { id }
   quantities(names: ["available"]) { name quantity }
   updatedAt
 }
@@ -69,6 +71,14 @@ def gid(kind: str, legacy_id: int) -> str:
     return f"gid://shopify/{kind}/{legacy_id}"
 
 
+def legacy_id(global_id: str) -> int:
+    """`gid://shopify/Location/655441491` -> 655441491."""
+    found = coerce.shopify_id(global_id.rsplit("/", 1)[-1])
+    if found is None:
+        raise ValueError(f"not a Shopify global id: {global_id[:80]!r}")
+    return found
+
+
 def variant_from_api(node: dict[str, Any], item_id: int | None) -> VariantInfo:
     product = _dict(node.get("product"))
     image = _media_image(_first(_dict(node.get("media")).get("nodes"))) or _media_image(
@@ -93,7 +103,7 @@ def _levels_from_api(nodes: list[dict[str, Any]], tracked: bool) -> list[Level]:
         quantities = {q["name"]: q["quantity"] for q in node.get("quantities") or []}
         found.append(
             Level(
-                location_id=int(node["location"]["legacyResourceId"]),
+                location_id=legacy_id(node["location"]["id"]),
                 available=coerce.int32(quantities.get("available")) if tracked else None,
                 updated_at=coerce.timestamp(node.get("updatedAt")) or utcnow(),
             )

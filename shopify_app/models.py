@@ -386,6 +386,15 @@ class InventoryLevel(TableModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class Location(TableModel, table=True):
+    """The shop's locations by name, as the Admin API last named them with their stock."""
+
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE", primary_key=True)
+    location_id: int = Field(sa_type=BigInteger, primary_key=True)
+    name: str = Field(sa_type=String(255))
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class Job(TableModel, table=True):
     """Durable work for the workers. At most one pending job per (kind, key)."""
 
@@ -432,6 +441,10 @@ class RestockEvent(TableModel, table=True):
     batch_number: int = Field(default=1)
     chosen: int = Field(default=0)
     trigger: str = Field(sa_type=String(16))  # webhook | reconcile | batch
+    waiting: int | None = Field(default=None)  # signups waiting when it was decided
+    batch_size: int | None = Field(default=None)  # the most one batch alerts (None: everyone)
+    # the locations holding the stock, most first (comma-separated ids, at most LOCATIONS_KEPT)
+    location_ids: str | None = Field(default=None, sa_type=String(255))
     created_at: datetime = created_at_field()
 
 

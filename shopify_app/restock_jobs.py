@@ -117,7 +117,14 @@ def evaluate(session: Session, shop: ShopRow, variant_id: int, item_id: int, tri
     ):
         return
     decision = outbox.decide(
-        session, shop["id"], policy, variant_id, before=before, after=after, trigger=trigger
+        session,
+        shop["id"],
+        policy,
+        variant_id,
+        before=before,
+        after=after,
+        trigger=trigger,
+        locations=inventory.stocked_locations(session, shop["id"], item_id),
     )
     session.execute(
         update(variants).where(variants.c.id == variant["id"]).values(restocked_at=utcnow())
@@ -155,6 +162,7 @@ def _next_batch(session: Session, shop: ShopRow, variant_id: int, batch: int) ->
         after=now,
         trigger="batch",
         batch_number=batch,
+        locations=inventory.stocked_locations(session, shop["id"], variant["inventory_item_id"]),
     )
     _schedule_next_batch(session, shop, variant_id, decision, batch, policy)
 

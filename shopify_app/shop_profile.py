@@ -1,14 +1,21 @@
 """The shop as Shopify names it: after every install a `shop_profile` job reads the shop's name and
 currency from the Admin API and keeps them on the shop's row. Alerts name the shop by it (the
 sender-name setting only names who an email is from), and money is shown in its currency. Until
-the job has run, the name is made from the myshopify domain and the currency is the orders'."""
+the job has run, the name is made from the myshopify domain and the currency is the orders'.
+
+With the read_locations scope granted, the same job keeps the names of the shop's locations, which
+the delivery log names where stock came back at; without it, locations stay ids ("at 2
+locations") and nothing fails."""
 
 from anyio import to_thread
 from sqlalchemy import update
 
+from . import coerce, inventory
+from .inventory import TEXT
 from .job_context import JobContext, ShopRow
 from .jobs import ClaimedJob
 from .models import Shop
+from .shops import missing_scopes
 
 shops = Shop.__table__
 
@@ -17,6 +24,16 @@ query ShopProfile {
   shop { name currencyCode }
 }
 """
+
+LOCATIONS_QUERY = """
+query ShopLocations($after: String) {
+  locations(first: 250, after: $after, includeInactive: true) {
+    nodes { id name }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+LOCATION_PAGES = 10  # 2,500 locations: more than any shop has (Shopify's limit is 1,000 or so)
 
 
 def parse(data: dict) -> dict[str, str]:
@@ -37,10 +54,39 @@ def parse(data: dict) -> dict[str, str]:
     return values
 
 
+def parse_locations(data: dict) -> tuple[dict[int, str], str | None]:
+    """The names on one page of `locations`, and the cursor of the next page (None: the last)."""
+    page = data.get("locations")
+    page = page if isinstance(page, dict) else {}
+    named = {}
+    for node in page.get("nodes") or []:
+        if not isinstance(node, dict) or not isinstance(node.get("id"), str):
+            continue
+        location_id = coerce.shopify_id(node["id"].rsplit("/", 1)[-1])
+        name = coerce.text(node.get("name"), TEXT)
+        if location_id is not None and name:
+            named[location_id] = name
+    info = page.get("pageInfo")
+    info = info if isinstance(info, dict) else {}
+    cursor = info.get("endCursor") if info.get("hasNextPage") else None
+    return named, cursor if isinstance(cursor, str) else None
+
+
 async def read_profile(ctx: JobContext, shop: ShopRow, job: ClaimedJob) -> None:
-    values = parse(await ctx.api(shop).query(SHOP_PROFILE_QUERY))
+    api = ctx.api(shop)
+    values = parse(await api.query(SHOP_PROFILE_QUERY))
     if values:
         await to_thread.run_sync(_store, ctx, shop["id"], values)
+    if missing_scopes(shop["scopes"] or "", ["read_locations"]):
+        return
+    named: dict[int, str] = {}
+    cursor = None
+    for _ in range(LOCATION_PAGES):
+        found, cursor = parse_locations(await api.query(LOCATIONS_QUERY, {"after": cursor}))
+        named.update(found)
+        if cursor is None:
+            break
+    await to_thread.run_sync(ctx.in_session, inventory.name_locations, shop["id"], named)
 
 
 def _store(ctx: JobContext, shop_id: int, values: dict[str, str]) -> None:

@@ -1,11 +1,14 @@
 """The admin's delivery log: every message written (alerts and opt-in requests), with the restock
 that caused an alert ("why was this sent"); listed in pages and exported as CSV."""
 
+import math
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
 from ..contacts import shown_contact
+from ..inventory import location_names
 from ..models import Intent, Notification, RestockEvent
 from ..notify.channels import CHANNELS
 from ..notify.manual import MANUAL_TRIGGER
@@ -36,6 +39,9 @@ DELIVERY_COLUMNS = [
     events.c.trigger,
     events.c.batch_number,
     events.c.chosen,
+    events.c.waiting,
+    events.c.batch_size,
+    events.c.location_ids,
     events.c.created_at.label("event_at"),
 ]
 
@@ -78,10 +84,53 @@ def _signups(n: int) -> str:
     return f"{n} signup" if n == 1 else f"{n} signups"
 
 
-def why_sentence(r: Any) -> str:
+def location_list(r: Any) -> list[int]:
+    return [int(i) for i in (r.location_ids or "").split(",") if i.isdigit()]
+
+
+def _at(ids: list[int], names: Mapping[int, str]) -> str:
+    """ " at Main warehouse", " at Main warehouse and Shop floor", " at Main warehouse and 2 other
+    locations", " at 3 locations" (names not known yet), or nothing."""
+    known = [names[i] for i in ids if i in names]
+    if not known:
+        return f" at {len(ids)} locations" if len(ids) > 1 else ""
+    if len(ids) == 1:
+        return f" at {known[0]}"
+    if len(ids) == 2 and len(known) == 2:
+        return f" at {known[0]} and {known[1]}"
+    others = len(ids) - 1
+    return f" at {known[0]} and {others} other location{'s' if others > 1 else ''}"
+
+
+def batches_planned(r: Any) -> int | None:
+    """How many batches the restock takes as it stood when this one was decided."""
+    if r.waiting is None or not r.batch_size:
+        return None
+    return r.batch_number - 1 + max(1, math.ceil(r.waiting / r.batch_size))
+
+
+def _alerted(r: Any, batched: bool) -> str:
+    if r.waiting is None:  # decided before the totals were kept
+        if batched:
+            return (
+                _signups(r.chosen) + " alerted"
+                if r.trigger == "batch"
+                else f"batch {r.batch_number}, {_signups(r.chosen)} alerted"
+            )
+        return f"everyone waiting alerted ({_signups(r.chosen)})"
+    if r.chosen >= r.waiting:
+        share = "the 1 waiting alerted" if r.waiting == 1 else f"all {r.waiting} waiting alerted"
+    else:
+        share = f"{r.chosen} of {r.waiting} waiting alerted"
+    if batched:
+        return f"batch {r.batch_number} of {batches_planned(r)}, {share}"
+    return share
+
+
+def why_sentence(r: Any, names: Mapping[int, str] | None = None) -> str:
     """Why a message was written, in the merchant's words, from its stored record: the restock
-    event's stock, trigger, batch and the policy it was decided under (restock.Policy.describe,
-    notify/manual.py)."""
+    event's stock, where it is (`names`: the shop's location names), trigger, batch, how many were
+    waiting and the policy it was decided under (restock.Policy.describe, notify/manual.py)."""
     if r.restock_event_id is None:
         return "The shopper was asked to confirm their signup (double opt-in)"
     policy = r.policy or ""
@@ -89,20 +138,16 @@ def why_sentence(r: Any) -> str:
         door = "through the merchant API" if "merchant API" in policy else "from the admin"
         stock = f", with {_units(r.stock_before)} in stock" if r.stock_before is not None else ""
         return f"Sent by hand {door}{stock}"
-    stock = _units(r.stock_after)
+    stock = _units(r.stock_after) + _at(location_list(r), names or {})
     if r.trigger == "batch":
-        opening = f"Still in stock ({stock}): batch {r.batch_number}"
+        opening = f"Still in stock ({stock})"
+        if r.waiting is None:
+            opening += f": batch {r.batch_number}"
     elif r.trigger == "reconcile":
-        opening = f"Back in stock at {stock}, found by the app's regular stock check"
+        opening = f"Back in stock with {stock}, found by the app's regular stock check"
     else:
         opening = f"Restocked to {stock}"
-    if policy.startswith("batches"):
-        chosen = f"batch {r.batch_number}, {_signups(r.chosen)} alerted"
-        if r.trigger == "batch":
-            chosen = f"{_signups(r.chosen)} alerted"
-    else:
-        chosen = f"everyone waiting alerted ({_signups(r.chosen)})"
-    sentence = f"{opening}: {chosen}" if r.chosen else opening
+    sentence = f"{opening}: {_alerted(r, policy.startswith('batches'))}" if r.chosen else opening
     if "skip over quantity" in policy:
         sentence += "; signups wanting more than the stock were skipped"
     if "held for manual" in policy:
@@ -110,7 +155,8 @@ def why_sentence(r: Any) -> str:
     return sentence
 
 
-def delivery_public(r: Any) -> dict[str, Any]:
+def delivery_public(r: Any, names: Mapping[int, str] | None = None) -> dict[str, Any]:
+    """One message as the admin API and pages show it; `names`: the shop's location names."""
     why = None
     if r.restock_event_id is not None:
         why = {
@@ -119,6 +165,10 @@ def delivery_public(r: Any) -> dict[str, Any]:
             "stock_after": r.stock_after,
             "policy": r.policy,
             "trigger": r.trigger,
+            "waiting": r.waiting,
+            "batch_number": r.batch_number,
+            "batches": batches_planned(r),
+            "locations": [{"id": i, "name": (names or {}).get(i)} for i in location_list(r)],
             "at": iso_time(r.event_at),
         }
     out = {
@@ -138,7 +188,7 @@ def delivery_public(r: Any) -> dict[str, Any]:
         "sku": r.sku,
         "cached_product_id": r.cached_product_id,
         "why": why,
-        "why_text": why_sentence(r),
+        "why_text": why_sentence(r, names),
     }
     product_public(out, r.shopify_product_id)
     return out
@@ -150,4 +200,5 @@ def list_deliveries(connection: Connection, shop_id: int, query) -> dict[str, An
         select(func.count()).select_from(notifications).where(*where)
     ).scalar_one()
     rows = connection.execute(delivery_select(shop_id, where, page.per_page, page.offset)).all()
-    return {"deliveries": [delivery_public(r) for r in rows], "meta": page.meta(total)}
+    names = location_names(connection, shop_id)
+    return {"deliveries": [delivery_public(r, names) for r in rows], "meta": page.meta(total)}

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from ..inventory import location_names
 from ..paging import Page
 from . import delivery_log, listings
 
@@ -125,12 +126,16 @@ def deliveries_csv(engine: Engine, shop_id: int, shop: str, query) -> Iterator[b
     where = delivery_log.delivery_filters(shop_id, query)
     table = delivery_log.notifications
 
+    names: dict[int, str] = {}
+
     def fetch(connection, after):
+        if after is None:
+            names.update(location_names(connection, shop_id))
         cond = [*where] + ([table.c.id < after] if after is not None else [])
         return connection.execute(delivery_log.delivery_select(shop_id, cond, CHUNK)).all()
 
     def to_row(row):
-        public = delivery_log.delivery_public(row)
+        public = delivery_log.delivery_public(row, names)
         why = public.pop("why") or {}
         public.update({k: why.get(k) for k in ("restock_event_id", "stock_before", "stock_after")})
         public["why"] = public["why_text"]

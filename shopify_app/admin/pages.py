@@ -24,6 +24,7 @@ from .session import AdminSession
 SCOPE_PURPOSES = {
     "read_products": "read your products, to name them in alerts",
     "read_inventory": "read your stock levels, to know when a product is back",
+    "read_locations": "read your locations' names, to say where stock came back",
     "read_orders": "read your orders, to count the sales your alerts bring back",
     "write_app_proxy": "answer on your storefront, for the signup form",
 }

@@ -76,6 +76,12 @@ def has_waiting(session: Session, shop_id: int, variant_id: int) -> bool:
     )
 
 
+def _waiting(session: Session, shop_id: int, variant_id: int) -> int:
+    return session.execute(
+        select(func.count()).select_from(intents).where(_eligible(shop_id, variant_id, None))
+    ).scalar_one()
+
+
 @dataclass(frozen=True)
 class Decision:
     event_id: int
@@ -93,12 +99,14 @@ def decide(
     after: int,
     trigger: str,
     batch_number: int = 1,
+    locations: str | None = None,
 ) -> Decision:
     """Write the restock event and its notifications; mark the chosen intents. The caller holds the
     variant's row lock (or SQLite's write lock) so two workers never decide the same restock.
     With automatic sending off the notifications are written held and the intents stay pending
     (the signups page shows them held) until the merchant sends them."""
     now = utcnow()
+    limit = restock.batch_size(after, policy)
     event_id = session.execute(
         insert(events)
         .values(
@@ -110,11 +118,13 @@ def decide(
             batch_number=batch_number,
             chosen=0,
             trigger=trigger,
+            waiting=_waiting(session, shop_id, variant_id),
+            batch_size=limit,
+            location_ids=locations,
             created_at=now,
         )
         .returning(events.c.id)
     ).scalar_one()
-    limit = restock.batch_size(after, policy)
     status = NotificationStatus.pending if policy.automatic_sending else NotificationStatus.held
     chosen = (
         select(

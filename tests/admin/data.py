@@ -5,7 +5,15 @@ from datetime import timedelta
 
 from sqlalchemy import insert
 
-from shopify_app.models import Customer, Intent, Notification, RestockEvent, Variant, utcnow
+from shopify_app.models import (
+    Customer,
+    Intent,
+    Location,
+    Notification,
+    RestockEvent,
+    Variant,
+    utcnow,
+)
 
 
 def add_intents(
@@ -108,6 +116,9 @@ def add_delivery(
     stock_after: int = 5,
     batch_number: int = 1,
     chosen: int = 1,
+    waiting: int | None = None,
+    batch_size: int | None = None,
+    location_ids: str | None = None,
 ) -> tuple[int, int]:
     now = when or utcnow()
     with engine.begin() as connection:
@@ -121,6 +132,9 @@ def add_delivery(
                 trigger=trigger,
                 batch_number=batch_number,
                 chosen=chosen,
+                waiting=waiting,
+                batch_size=batch_size,
+                location_ids=location_ids,
                 created_at=now,
             )
         ).inserted_primary_key[0]
@@ -141,3 +155,12 @@ def add_delivery(
             )
         ).inserted_primary_key[0]
     return event, notification
+
+
+def add_location(engine, shop_id: int, location_id: int, name: str) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Location.__table__).values(
+                shop_id=shop_id, location_id=location_id, name=name, updated_at=utcnow()
+            )
+        )

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from shopify_app.models import Shop
 
-from .data import add_delivery, add_intents, add_variant
+from .data import add_delivery, add_intents, add_location, add_variant
 from .tokens import SHOP, bearer, session_token
 
 ADMIN = "https://admin.shopify.com/store/demo-shop/products"
@@ -218,6 +218,82 @@ def test_the_delivery_log_names_the_variant_and_says_why_in_sentences(client, en
     assert (exported[0]["product"], exported[0]["sku"]) == ("Merino Beanie – Charcoal", "MB-CH")
     assert exported[0]["product_admin_url"] == f"{ADMIN}/{8200011 + 5000}"
     assert exported[1]["product"] == "Variant 8200033" and exported[2]["product"] == "Gift card"
+
+
+def test_the_why_names_the_locations_the_batches_and_how_many_were_waiting(client, engine, shop):
+    ids = seed(engine)
+    me = ids["shop"]
+    add_location(engine, me, 71, "Main warehouse")
+    add_location(engine, me, 72, "Shop floor")
+    batched = "batches of units x 1 every 3600s; threshold 1"
+    add_delivery(  # a batch of 5 from 12 waiting: 3 batches
+        engine,
+        me,
+        ids["beanie"],
+        variant=8200011,
+        policy=batched,
+        stock_after=5,
+        chosen=5,
+        waiting=12,
+        batch_size=5,
+        location_ids="71",
+    )
+    add_delivery(  # the second batch, 7 left waiting
+        engine,
+        me,
+        ids["beanie2"],
+        variant=8200011,
+        policy=batched,
+        trigger="batch",
+        stock_after=5,
+        chosen=5,
+        batch_number=2,
+        waiting=7,
+        batch_size=5,
+        location_ids="71,72",
+    )
+    add_delivery(  # everyone, found by reconciliation, at three locations, one not named yet
+        engine,
+        me,
+        ids["plain"],
+        variant=8200022,
+        trigger="reconcile",
+        stock_after=9,
+        chosen=4,
+        waiting=4,
+        location_ids="72,71,73",
+    )
+    add_delivery(  # the quantity gate left some out; the location's name is not known yet
+        engine,
+        me,
+        ids["api"],
+        variant=8200011,
+        policy="all; threshold 1; skip over quantity",
+        stock_after=2,
+        chosen=3,
+        waiting=5,
+        location_ids="73",
+    )
+    whys = [
+        text(re.search(r"<td[^>]*data-why>(.*?)<div", r).group(1))
+        for r in rows(page(client, "deliveries"))
+    ]
+    assert whys == [
+        "Restocked to 2 units: 3 of 5 waiting alerted; signups wanting more than the stock were "
+        "skipped",
+        "Back in stock with 9 units at Shop floor and 2 other locations, found by the app's "
+        "regular stock check: all 4 waiting alerted",
+        "Still in stock (5 units at Main warehouse and Shop floor): batch 2 of 3, 5 of 7 waiting "
+        "alerted",
+        "Restocked to 5 units at Main warehouse: batch 1 of 3, 5 of 12 waiting alerted",
+    ]
+    assert [r["why"] for r in csv_rows(client, "deliveries.csv")] == whys
+    api = client.get("/app/api/deliveries", headers=bearer()).json()["deliveries"]
+    assert api[0]["why"]["waiting"] == 5 and api[0]["why"]["locations"] == [
+        {"id": 73, "name": None}
+    ]
+    assert (api[-1]["why"]["batch_number"], api[-1]["why"]["batches"]) == (1, 3)
+    assert api[-1]["why"]["locations"] == [{"id": 71, "name": "Main warehouse"}]
 
 
 def test_an_opt_in_request_says_so(client, engine, shop):

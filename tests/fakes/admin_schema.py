@@ -38,3 +38,30 @@ def validation_errors(document: str, version: str = API_VERSION) -> list[str]:
         return [str(exc)]
     rules = [*specified_rules, NoDeprecatedCustomRule]
     return [e.message for e in graphql.validate(admin_schema(version), parsed, rules)]
+
+
+# Fields Shopify serves only with a scope beyond the one that reaches their object: every Location
+# field but `id` needs read_locations (since 2024-07; `id` alone is open to read_inventory).
+SCOPED_FIELDS = {"Location": ("read_locations", {"id", "__typename"})}
+
+
+def scope_errors(document: str, granted: str, version: str = API_VERSION) -> list[str]:
+    """ACCESS_DENIED messages, as Shopify words them, for fields the granted scopes do not open."""
+    from shopify_app.shops import missing_scopes
+
+    schema = admin_schema(version)
+    info = graphql.TypeInfo(schema)
+    denied: list[str] = []
+
+    class Check(graphql.Visitor):
+        def enter_field(self, node, *_):
+            parent = info.get_parent_type()
+            rule = SCOPED_FIELDS.get(parent.name) if parent is not None else None
+            if rule and node.name.value not in rule[1] and missing_scopes(granted, [rule[0]]):
+                denied.append(
+                    f"Access denied for {node.name.value} field. Required access: "
+                    f"`{rule[0]}` access scope."
+                )
+
+    graphql.visit(graphql.parse(document), graphql.TypeInfoVisitor(info, Check()))
+    return denied

@@ -23,9 +23,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import Route
 
 from ..support import signed_query
-from .admin_schema import admin_schema, validation_errors
+from .admin_schema import admin_schema, scope_errors, validation_errors
 
-GRANTED_SCOPE = "read_products,read_inventory,read_orders,write_app_proxy"
+GRANTED_SCOPE = "read_products,read_inventory,read_locations,read_orders,write_app_proxy"
 OFFLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
 
 
@@ -63,6 +63,7 @@ class FakeShopify:
         default_factory=dict
     )  # shop -> `shop { email }` (default owner@{shop})
     shop_currencies: dict[str, str] = field(default_factory=dict)  # shop -> `currencyCode`
+    locations: dict[int, str] = field(default_factory=dict)  # location id -> name (every shop)
     # Expiring offline tokens: an access token lives `access_ttl` seconds and comes with a refresh
     # token, rotated on every use. Tokens a test puts in `tokens` itself are taken as they are;
     # tokens issued without `expiring=1` are refused (Shopify's 2027 rule) unless refuse_non_expiring is off.
@@ -130,13 +131,14 @@ class FakeShopify:
         shop = request.path_params["shop"]
         body = await request.json()
         errors = validation_errors(body["query"])
+        denied = [] if errors else scope_errors(body["query"], self.granted_scope)
         self.graphql_calls.append(
             {
                 "shop": shop,
                 "token": request.headers.get("x-shopify-access-token"),
                 "query": body["query"],
                 "variables": body.get("variables") or {},
-                "errors": errors,
+                "errors": errors + denied,
             }
         )
         refusal = self.token_refusal(shop, request.headers.get("x-shopify-access-token"))
@@ -145,6 +147,15 @@ class FakeShopify:
             return JSONResponse({"errors": refusal}, status_code=401)
         if errors:
             return JSONResponse({"errors": [{"message": m} for m in errors]})
+        if denied:
+            return JSONResponse(
+                {
+                    "data": None,
+                    "errors": [
+                        {"message": m, "extensions": {"code": "ACCESS_DENIED"}} for m in denied
+                    ],
+                }
+            )
         if self.graphql_failures:
             failure = self.graphql_failures.pop(0)
             if failure == "THROTTLED":
@@ -183,6 +194,13 @@ class FakeShopify:
                     }
                 }
             )
+        if "locations(" in body["query"]:
+            nodes = [
+                {"id": f"gid://shopify/Location/{lid}", "name": name}
+                for lid, name in sorted(self.locations.items())
+            ]
+            page = {"nodes": nodes, "pageInfo": {"hasNextPage": False, "endCursor": None}}
+            return JSONResponse({"data": {"locations": page}})
         if "productVariant(" in body["query"]:
             wanted = int(variables["id"].rsplit("/", 1)[1])
             item = next((i for i in self.items.values() if i.variant_id == wanted), None)
@@ -427,7 +445,7 @@ class CatalogItem:
             "inventoryLevels": {
                 "nodes": [
                     {
-                        "location": {"legacyResourceId": str(loc)},
+                        "location": {"id": f"gid://shopify/Location/{loc}"},
                         "quantities": [{"name": "available", "quantity": qty}],
                         "updatedAt": self.updated_at,
                     }

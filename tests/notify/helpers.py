@@ -57,6 +57,7 @@ def recording_channels() -> dict[str, RecordingChannel]:
 def setup_shop(engine, settings, fake_shopify, levels=None, **policy) -> CatalogItem:
     install_shop(engine, settings, SHOP, token=TOKEN, **policy)
     fake_shopify.tokens[SHOP] = TOKEN
+    fake_shopify.locations = {LOCATION: "Main warehouse", LOCATION2: "Shop floor"}
     return fake_shopify.add_item(
         CatalogItem(ITEM, VARIANT, PRODUCT, levels=levels or {LOCATION: 0, LOCATION2: 0})
     )

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from starlette.testclient import TestClient
 
 from shopify_app.app import create_app
-from shopify_app.models import Job, Shop
+from shopify_app.models import Job, Location, Shop
 from shopify_app.notify.email import EmailWriter
 from shopify_app.notify.render import contrast
 from shopify_app.shop_profile import SHOP_PROFILE_QUERY
@@ -55,6 +55,32 @@ def test_an_install_reads_the_shops_name_and_currency(client, engine, settings, 
     assert (row.name, row.currency) == ("Linen And Co", "EUR")
     [call] = [c for c in fake_shopify.graphql_calls if "ShopProfile" in c["query"]]
     assert call["errors"] == [] and call["shop"] == NEW_SHOP
+
+
+def test_an_install_keeps_its_locations_names_when_read_locations_is_granted(
+    client, engine, settings, fake_shopify
+):
+    fake_shopify.locations = {71: "Main warehouse", 72: "Shop floor"}
+    assert client.get("/app/api/settings", headers=bearer(NEW_SHOP)).status_code == 200
+    run(drain(settings, engine, recording_channels()))
+    [call] = [c for c in fake_shopify.graphql_calls if "ShopLocations" in c["query"]]
+    assert call["errors"] == [] and call["variables"] == {"after": None}
+    with engine.connect() as connection:
+        assert connection.execute(
+            select(Location.location_id, Location.name).order_by(Location.location_id)
+        ).all() == [(71, "Main warehouse"), (72, "Shop floor")]
+
+
+def test_without_read_locations_the_names_are_not_asked_for(client, engine, settings, fake_shopify):
+    fake_shopify.granted_scope = "read_products,read_inventory,read_orders,write_app_proxy"
+    fake_shopify.locations = {71: "Main warehouse"}
+    client.get("/app/api/settings", headers=bearer(NEW_SHOP))
+    run(drain(settings, engine, recording_channels()))
+    assert [c for c in fake_shopify.graphql_calls if "ShopLocations" in c["query"]] == []
+    assert shop_row(engine, NEW_SHOP).name == "Linen And Co"  # the rest of the profile is read
+    with engine.connect() as connection:
+        assert connection.execute(select(Location.__table__)).all() == []
+        assert connection.execute(select(Job.status)).scalars().all() == ["done"]
 
 
 def restocked_email(client, engine, settings, locale="en", **shop_values):

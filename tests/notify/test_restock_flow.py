@@ -7,8 +7,18 @@ import pytest
 from sqlalchemy import select
 
 from shopify_app.db import session_scope
-from shopify_app.models import DeliveryPolicy, Intent, InventoryLevel, Job, JobKind, Variant
+from shopify_app.models import (
+    DeliveryPolicy,
+    Intent,
+    InventoryLevel,
+    Job,
+    JobKind,
+    Shop,
+    Variant,
+)
 
+from ..admin.data import add_location
+from ..admin.tokens import bearer
 from .helpers import (
     ITEM,
     LOCATION,
@@ -30,6 +40,11 @@ P256DH = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1Xbjhaz
 AUTH = "tBHItJI5svbpez7KI4CCXg"
 
 
+def shop_id(engine) -> int:
+    with session_scope(engine) as session:
+        return session.execute(select(Shop.id)).scalar_one()
+
+
 def intents(engine) -> dict[int, Intent]:
     with session_scope(engine) as session:
         return {i.id: i for i in session.execute(select(Intent)).scalars()}
@@ -37,6 +52,7 @@ def intents(engine) -> dict[int, Intent]:
 
 def test_restock_alerts_every_channel_once(client, engine, settings, fake_shopify):
     item = setup_shop(engine, settings, fake_shopify)
+    add_location(engine, shop_id(engine), LOCATION, "Main warehouse")  # named by shop_profile
     email = signup(client, "email", email="ann@example.com", locale="fr")
     sms = signup(client, "sms", phone="14155552671")
     push = signup(
@@ -88,6 +104,12 @@ def test_restock_alerts_every_channel_once(client, engine, settings, fake_shopif
         3,
         "webhook",
     )
+    # what the delivery log says why with: 3 waiting, the stock at one of the two locations
+    assert (event.waiting, event.batch_size, event.location_ids) == (3, None, str(LOCATION))
+    deliveries = client.get("/app/api/deliveries", headers=bearer()).json()["deliveries"]
+    assert {d["why_text"] for d in deliveries} == {
+        "Restocked to 3 units at Main warehouse: all 3 waiting alerted"
+    }
     rows = notifications(engine)
     assert {n.status for n in rows} == {"sent"} and {n.restock_event_id for n in rows} == {event.id}
     assert {n.provider_id for n in rows} == {"email-1", "sms-1", "push-1"}
@@ -351,3 +373,23 @@ def test_uninstalling_holds_what_waits_and_a_reinstall_sends_it(
     oauth.store_shop(engine, settings, SHOP, oauth.Grant(TOKEN, settings.SHOPIFY_SCOPES))
     run(drain(settings, engine, channels))
     assert [m.to for m in channels["email"].sent] == [first["email"]]
+
+
+def test_a_shop_without_read_locations_still_reads_its_stock(client, engine, settings, fake_shopify):
+    # Shops that installed before the app asked for read_locations: Shopify denies every Location
+    # field but `id` to them, so the stock read asks for nothing else.
+    fake_shopify.granted_scope = "read_products,read_inventory,read_orders,write_app_proxy"
+    item = setup_shop(engine, settings, fake_shopify)
+    signup(client, email="ann@example.com")
+    item.levels = {LOCATION: 2, LOCATION2: 1}
+    level_webhook(client, 2)
+    channels = recording_channels()
+    run(drain(settings, engine, channels))
+    assert [m.to for m in channels["email"].sent] == ["ann@example.com"]
+    assert [c["errors"] for c in fake_shopify.graphql_calls] == [[], []]
+    [event] = events(engine)
+    assert event.location_ids == f"{LOCATION},{LOCATION2}"  # most stock first
+    deliveries = client.get("/app/api/deliveries", headers=bearer()).json()["deliveries"]
+    assert [d["why_text"] for d in deliveries] == [
+        "Restocked to 3 units at 2 locations: the 1 waiting alerted"
+    ]

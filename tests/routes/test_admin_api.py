@@ -388,6 +388,10 @@ def test_deliveries_say_why_each_message_was_sent(client, engine, settings, shop
         "stock_after": 5,
         "policy": "all",
         "trigger": "webhook",
+        "waiting": None,  # decided before the totals were kept
+        "batch_number": 1,
+        "batches": None,
+        "locations": [],
         "at": sent["why"]["at"],
     }
     assert (
