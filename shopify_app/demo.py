@@ -64,11 +64,16 @@ VARIANT_NODE = {
 
 
 async def _admin_graphql(request: Request) -> JSONResponse:
-    """The demo's stand-in for Shopify's Admin API: one inventory item, 5 units at one location."""
+    """The demo's stand-in for Shopify's Admin API: one variant, its inventory item, 5 units at
+    one location."""
+    query = (await request.json()).get("query", "")
+    if "productVariant(" in query:  # the read queued by the first signup (variant_reads.py)
+        node = {**VARIANT_NODE, "inventoryItem": {"legacyResourceId": str(ITEM)}}
+        return JSONResponse({"data": {"productVariant": node}})
     levels = {
         "nodes": [
             {
-                "location": {"legacyResourceId": str(LOCATION)},
+                "location": {"id": f"gid://shopify/Location/{LOCATION}"},
                 "quantities": [{"name": "available", "quantity": 5}],
                 "updatedAt": "2026-01-01T00:00:00Z",
             }

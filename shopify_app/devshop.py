@@ -15,6 +15,7 @@ from sqlmodel import col
 from . import oauth
 from .config import Settings
 from .db import session_scope
+from .inventory import name_locations
 from .models import InventoryLevel, Job, JobKind, Shop, Variant, utcnow
 from .shops import missing_scopes
 
@@ -184,6 +185,7 @@ def seed(engine: Engine, settings: Settings) -> None:
                                 updated_at=as_of,
                             )
                         )
+        name_locations(session, shop_id, {location.id: location.name for location in LOCATIONS})
 
 
 def session_token(settings: Settings, now: float) -> str:

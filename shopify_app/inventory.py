@@ -185,7 +185,7 @@ def name_locations(session: Session, shop_id: int, named: dict[int, str]) -> Non
 
 def location_names(connection: Session | Connection, shop_id: int) -> dict[int, str]:
     return dict(
-        connection.execute(  # type: ignore[arg-type]
+        connection.execute(
             select(locations.c.location_id, locations.c.name).where(locations.c.shop_id == shop_id)
         ).all()
     )
