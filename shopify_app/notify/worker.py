@@ -1,8 +1,10 @@
-"""The worker: a loop. Each round it runs the periodic tasks that are due (`tasks.PERIODIC`),
-applies recorded inventory levels (they enqueue jobs), runs the due jobs through their registered
-handlers (`tasks.HANDLERS`), then sends one batch of due notifications (`sender.py`). It does not
-know what a job does. Any number of workers can run against PostgreSQL; rows are claimed with
-SKIP LOCKED and a lease."""
+"""The worker: two loops side by side. The job loop runs the periodic tasks that are due
+(`tasks.PERIODIC`), applies recorded inventory levels (they enqueue jobs) and runs the due jobs
+through their registered handlers (`tasks.HANDLERS`); the send loop sends batches of due
+notifications (`sender.py`). Apart, so that a job waiting on the Admin API (Shopify slow or down,
+its retries backing off) never holds up alerts already decided. The worker does not know what a
+job does. Any number of workers can run against PostgreSQL; rows are claimed with SKIP LOCKED and
+a lease."""
 
 import asyncio
 import contextlib
@@ -10,7 +12,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
 import httpx
@@ -72,17 +74,29 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("worker started", extra={"worker": self.name, "channels": sorted(self.channels)})
+        await asyncio.gather(
+            self._loop("jobs", self.job_round, stop), self._loop("sends", self.send_round, stop)
+        )
+        log.info("worker stopped", extra={"worker": self.name})
+
+    async def _loop(self, name: str, round_: Callable[[], Awaitable[int]], stop: asyncio.Event):
+        """Rounds until `stop`; after a round with nothing to do, a pause (WORKER_POLL_INTERVAL)."""
         while not stop.is_set():
             try:
-                await self.run_periodic()
-                done = await self.tick()
+                done = await round_()
             except Exception:
-                log.exception("worker round failed", extra={"worker": self.name})
+                log.exception("worker round failed", extra={"worker": self.name, "loop": name})
                 done = 0
             if not done:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.settings.WORKER_POLL_INTERVAL)
-        log.info("worker stopped", extra={"worker": self.name})
+
+    async def job_round(self) -> int:
+        await self.run_periodic()
+        return await self.run_jobs()
+
+    async def send_round(self) -> int:
+        return await self.sender.send_batch()
 
     async def run_periodic(self) -> None:
         """The periodic tasks that are due (each is due once when the worker starts)."""
@@ -94,7 +108,7 @@ class Worker:
                 await to_thread.run_sync(task.run, self.context)
 
     async def tick(self) -> int:
-        """One round: due jobs, then one batch of due notifications. How much was done."""
+        """One round of each loop, one after the other (tests, demo): how much was done."""
         return await self.run_jobs() + await self.sender.send_batch()
 
     async def drain(self, rounds: int = 1000) -> None:

@@ -59,6 +59,7 @@ class FakeShopify:
     )  # inventory item id -> variant and levels
     graphql_calls: list[dict] = field(default_factory=list)
     graphql_failures: list = field(default_factory=list)  # queued: 429, 500 or "THROTTLED"
+    graphql_delay: float = 0.0  # seconds each Admin API answer takes (Shopify slow)
     shop_emails: dict[str, str | None] = field(
         default_factory=dict
     )  # shop -> `shop { email }` (default owner@{shop})
@@ -95,6 +96,8 @@ class FakeShopify:
         self.graphql_failures.clear()
         self.shop_emails.clear()
         self.shop_currencies.clear()
+        self.locations.clear()
+        self.graphql_delay = 0.0
         self.access_ttl, self.refresh_ttl, self.refuse_non_expiring = 3600, 90 * 24 * 3600, True
         self.lose_refresh_answers, self.slow_seconds, self.refresh_delay = 0, 3.0, 0.0
         for collection in (
@@ -141,6 +144,8 @@ class FakeShopify:
                 "errors": errors + denied,
             }
         )
+        if self.graphql_delay:
+            await asyncio.sleep(self.graphql_delay)
         refusal = self.token_refusal(shop, request.headers.get("x-shopify-access-token"))
         if refusal is not None:
             self.unauthorized.append({"shop": shop, "reason": refusal})

@@ -375,7 +375,9 @@ def test_uninstalling_holds_what_waits_and_a_reinstall_sends_it(
     assert [m.to for m in channels["email"].sent] == [first["email"]]
 
 
-def test_a_shop_without_read_locations_still_reads_its_stock(client, engine, settings, fake_shopify):
+def test_a_shop_without_read_locations_still_reads_its_stock(
+    client, engine, settings, fake_shopify
+):
     # Shops that installed before the app asked for read_locations: Shopify denies every Location
     # field but `id` to them, so the stock read asks for nothing else.
     fake_shopify.granted_scope = "read_products,read_inventory,read_orders,write_app_proxy"

@@ -12,6 +12,9 @@ from shopify_app.db import session_scope
 from shopify_app.models import Job, JobKind, JobStatus, utcnow
 from shopify_app.notify.worker import Worker
 
+from ..admin.tokens import bearer
+from .helpers import VARIANT, recording_channels, run, setup_shop, signup
+
 
 def test_every_job_kind_has_a_registered_handler():
     assert set(tasks.HANDLERS) == set(JobKind)
@@ -60,3 +63,41 @@ def test_a_job_of_an_unknown_kind_is_recorded_failed_and_logged(engine, settings
     failed = [r for r in caplog.records if r.getMessage() == "unknown job kind; job failed"]
     assert len(failed) == 1 and failed[0].levelno == logging.ERROR
     assert failed[0].job == "vanished" and failed[0].key == "k1"
+
+
+def test_a_job_waiting_on_a_slow_admin_api_does_not_hold_up_sending(
+    client, engine, settings, fake_shopify
+):
+    setup_shop(engine, settings, fake_shopify)
+    intent = signup(client, email="ann@example.com")  # queues the read of its variant
+    fake_shopify.graphql_delay = 3.0  # Shopify is slow: that read takes 3 s
+    # the merchant sends the alert by hand: decided now, with no Admin API call of its own
+    sent = client.post(
+        "/app/api/intents/notify", json={"intent_ids": [intent["id"]]}, headers=bearer()
+    )
+    assert sent.status_code == 200, sent.text
+    channels = recording_channels()
+
+    async def until_sent() -> float:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        async with httpx.AsyncClient() as http:
+            worker = Worker(settings, engine, http, channels)
+            running = asyncio.create_task(worker.run(stop))
+            started = loop.time()
+            while not channels["email"].sent and loop.time() - started < 2.5:
+                await asyncio.sleep(0.02)
+            took = loop.time() - started
+            fake_shopify.graphql_delay = 0.0  # Shopify is back: the job's retry ends it
+            stop.set()
+            await running
+            await worker.close()
+        return took
+
+    took = run(until_sent())
+    assert [m.to for m in channels["email"].sent] == ["ann@example.com"]
+    assert took < 1.5, took  # not after the job's 3 s at Shopify
+    # the job was at Shopify meanwhile (timing out and retrying: the settings' timeout is shorter)
+    assert fake_shopify.graphql_calls and {
+        c["variables"]["id"] for c in fake_shopify.graphql_calls
+    } == {f"gid://shopify/ProductVariant/{VARIANT}"}
