@@ -103,3 +103,18 @@ def test_the_image_copies_every_folder_the_app_reads_and_the_build_context_lets_
     assert needed | {"pyproject.toml", "README.md"} <= allowed
     for folder in needed:
         assert (ROOT / folder).is_dir()
+
+
+def test_serve_refuses_more_than_one_worker_on_sqlite_in_one_line(settings, tmp_path):
+    env = {name: str(value) for name, value in settings.model_dump().items() if value is not None}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'one.sqlite3'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "shopify_app", "serve", "--workers", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "--workers must be 1 on SQLite" in done.stderr
