@@ -39,7 +39,8 @@ COPY --from=build /app /app
 WORKDIR /app
 # data/ (the SQLite default) and outbox/ (development's messages) are the only places written to.
 RUN mkdir -p /app/data /app/outbox && chown app:app /app/data /app/outbox
-USER app
+# numeric, so a runtime can check it is not root (runAsNonRoot) without reading /etc/passwd
+USER 10001:10001
 EXPOSE 8000
 # /healthz answers while the process serves (liveness); /readyz also asks the database, for a
 # load balancer. The worker has no HTTP port: compose.yaml gives it its own check.

@@ -87,7 +87,7 @@ def test_the_image_runs_shopify_app_serve_with_a_health_check_on_a_real_route():
     (check,) = instructions("HEALTHCHECK")
     paths = re.findall(r"/[a-z]+(?=')", check)
     assert paths and set(paths) <= {route.path for route in health.routes}
-    assert instructions("USER") == ["app"]
+    assert instructions("USER") == ["10001:10001"]  # the `app` user, non-root
     assert len(instructions("FROM")) >= 2  # multi-stage
 
 
