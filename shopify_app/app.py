@@ -63,8 +63,14 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = make_engine(settings.DATABASE_URL)
-        async_engine = make_async_engine(settings.DATABASE_URL)
+        engine = make_engine(
+            settings.DATABASE_URL,
+            pool_size=settings.DATABASE_POOL_SIZE,
+            max_overflow=settings.DATABASE_MAX_OVERFLOW,
+        )
+        async_engine = make_async_engine(
+            settings.DATABASE_URL, pool_size=settings.DATABASE_ASYNC_POOL_SIZE
+        )
         async with http_client(settings) as http:
             app.state.engine = engine
             app.state.async_engine = async_engine

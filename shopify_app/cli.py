@@ -15,24 +15,63 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
-def cmd_serve(args: argparse.Namespace) -> None:
+# Seconds `serve` waits for requests in flight after SIGTERM before cancelling them (then the
+# in-process worker, if any, gets its own notify.service.STOP_GRACE_SECONDS).
+SERVE_GRACE_SECONDS = 25
+
+
+def serve_app():
+    """The app of one `serve` process (uvicorn's factory: each of `--workers N` builds its own)."""
     import gc
 
-    import uvicorn
-
-    from . import migrate
     from .app import configure_logging, create_app
 
     settings = _settings()
     configure_logging(settings)
-    if settings.DATABASE_URL.startswith("sqlite"):
-        migrate.upgrade(settings.DATABASE_URL)
     app = create_app(settings)
     # What start-up loaded lives as long as the process: keep it out of the collector's full passes.
     gc.collect()
     gc.freeze()
+    return app
+
+
+def _exit_cleanly_after_a_graceful_stop() -> None:
+    """uvicorn stops gracefully on SIGTERM/SIGINT, then raises the signal again under the handler
+    it found. With this one the process then exits 0 (a stop asked for is not a crash) instead of
+    dying of the signal (143) or a KeyboardInterrupt traceback."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from . import migrate
+    from .app import configure_logging
+
+    settings = _settings()
+    configure_logging(settings)
+    sqlite = settings.DATABASE_URL.startswith("sqlite")
+    if args.workers < 1:
+        print("shopify-app: --workers must be at least 1", file=sys.stderr)
+        raise SystemExit(2)
+    if sqlite and args.workers > 1:
+        print(
+            "shopify-app: --workers must be 1 on SQLite (one process); "
+            "set DATABASE_URL to PostgreSQL to run more",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    if sqlite:
+        migrate.upgrade(settings.DATABASE_URL)
+    _exit_cleanly_after_a_graceful_stop()
     uvicorn.run(
-        app,
+        # An import string with more than one worker: uvicorn starts each in a process of its own.
+        "shopify_app.cli:serve_app" if args.workers > 1 else serve_app(),
+        factory=args.workers > 1,
+        workers=args.workers,
         host=args.host,
         port=args.port,
         log_config=None,
@@ -41,6 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         # the app proxy needs the hop before Shopify's, which uvicorn's rewrite would lose.
         proxy_headers=False,
         server_header=False,
+        timeout_graceful_shutdown=SERVE_GRACE_SECONDS,
     )
 
 
@@ -185,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=int(os.environ.get("PORT") or 8000),
         help="port to listen on (default $PORT, else 8000; Shopify CLI sets PORT)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY") or 1),
+        help="web processes (default $WEB_CONCURRENCY, else 1; PostgreSQL only past 1)",
     )
     serve.set_defaults(func=cmd_serve)
 

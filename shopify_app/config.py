@@ -87,6 +87,12 @@ class Settings(BaseSettings):
     # Previous SECRET_KEYs, comma-separated, after a rotation: they still decrypt stored tokens and
     # verify links signed before it (`shopify-app rotate-keys` re-encrypts the tokens).
     SECRET_KEY_FALLBACKS: str = Field(default="", repr=False)
+    # PostgreSQL connections per process (docs/deploy.md sizes them against max_connections):
+    # the pool of sync connections (threads: requests, the worker's rounds) and its overflow, and
+    # the async pool (the signup and webhook intake). Opened as needed, up to these.
+    DATABASE_POOL_SIZE: int = Field(default=40, ge=1)
+    DATABASE_MAX_OVERFLOW: int = Field(default=10, ge=0)
+    DATABASE_ASYNC_POOL_SIZE: int = Field(default=20, ge=1)
     WORKER_IN_PROCESS: bool = True
     LOG_LEVEL: str = "INFO"
 

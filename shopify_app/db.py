@@ -21,7 +21,7 @@ _readers = ThreadPoolExecutor(max_workers=8, thread_name_prefix="reads")
 # into the logs.
 
 
-def make_engine(url: str, *, pool_size: int = 40) -> Engine:
+def make_engine(url: str, *, pool_size: int = 40, max_overflow: int = 10) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True
@@ -39,10 +39,11 @@ def make_engine(url: str, *, pool_size: int = 40) -> Engine:
         return engine
     # As many pooled connections as the threads that use them (anyio's default limit is 40):
     # overflow connections are closed on return, so a smaller pool churned connections under load.
+    # DATABASE_POOL_SIZE and DATABASE_MAX_OVERFLOW set them per process (docs/deploy.md).
     return create_engine(
         url,
         pool_size=pool_size,
-        max_overflow=10,
+        max_overflow=max_overflow,
         pool_pre_ping=True,
         pool_recycle=1800,
         hide_parameters=True,

@@ -132,6 +132,27 @@ def finish(session: Session, job_id: int) -> None:
     )
 
 
+def release(session: Session, worker: str, job_ids: list[int]) -> None:
+    """Give back jobs claimed but not started (the worker is stopping): due again at once, their
+    attempt not counted."""
+    if not job_ids:
+        return
+    session.execute(
+        update(jobs)
+        .where(
+            jobs.c.id.in_(job_ids),
+            jobs.c.locked_by == worker,
+            jobs.c.status == JobStatus.running.value,
+        )
+        .values(
+            status=JobStatus.pending.value,
+            locked_until=None,
+            attempts=jobs.c.attempts - 1,
+            updated_at=utcnow(),
+        )
+    )
+
+
 def wait_for_token(session: Session, job: ClaimedJob) -> None:
     """The job needs the shop's Admin API while the shop must reconnect: it waits, its attempt not
     counted, until a new token is stored (`resume_waiting`). One waits per key."""

@@ -48,6 +48,11 @@ class OutcomeRecorder:
             await self._room.wait()
         self._unrecorded += 1
 
+    def give_back(self) -> None:
+        """A place taken for a send that did not happen (the worker is stopping)."""
+        self._unrecorded -= 1
+        self._room.set()
+
     def add(self, outcome: attempts.Outcome) -> None:
         self._waiting.append(outcome)
         if len(self._waiting) >= GROUP:

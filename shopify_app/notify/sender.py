@@ -50,10 +50,13 @@ class Sender:
         }
         self._async_engine: AsyncEngine | None = None  # PostgreSQL: made on first use
 
-    async def send_batch(self) -> int:
+    async def send_batch(self, stop: asyncio.Event | None = None) -> int:
+        """Claim, send and record one batch. Once `stop` is set no further send starts; the sends
+        under way finish and are recorded, and the rest stay claimed for `release`."""
         prepared = await to_thread.run_sync(self._claim_and_render)
         if not prepared:
             return 0
+        stopping = stop or asyncio.Event()
         recorder = OutcomeRecorder(
             self._record_async, places(self.settings.SEND_CONCURRENCY, len(self.channels))
         )
@@ -62,8 +65,14 @@ class Sender:
         async def send_and_record(
             alert: Alert, attempt: int, message: OutgoingMessage | None
         ) -> None:
+            if stopping.is_set():
+                return
             await recorder.acquire()
-            recorder.add(await self._send(alert, attempt, message))
+            outcome = await self._send(alert, attempt, message, stopping)
+            if outcome is None:
+                recorder.give_back()
+            else:
+                recorder.add(outcome)
 
         try:
             await asyncio.gather(*(send_and_record(*item) for item in prepared))
@@ -138,8 +147,13 @@ class Sender:
         return prepared
 
     async def _send(
-        self, alert: Alert, attempt: int, message: OutgoingMessage | None
-    ) -> attempts.Outcome:
+        self,
+        alert: Alert,
+        attempt: int,
+        message: OutgoingMessage | None,
+        stopping: asyncio.Event,
+    ) -> attempts.Outcome | None:
+        """The outcome; None when the worker began stopping before this send could start."""
         base: dict[str, Any] = {
             "notification_id": alert.notification_id,
             "intent_id": alert.intent_id,
@@ -153,6 +167,8 @@ class Sender:
             )
         try:
             async with self._in_flight[alert.channel]:
+                if stopping.is_set():
+                    return None
                 provider_id = await self.channels[alert.channel].send(message)
         except SubscriptionGone as exc:
             return attempts.Outcome(

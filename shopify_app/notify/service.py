@@ -49,7 +49,11 @@ async def running_worker(
 
 async def run_standalone(settings: Settings) -> None:
     """`shopify-app worker`: until SIGTERM or SIGINT."""
-    engine = make_engine(settings.DATABASE_URL)
+    engine = make_engine(
+        settings.DATABASE_URL,
+        pool_size=settings.DATABASE_POOL_SIZE,
+        max_overflow=settings.DATABASE_MAX_OVERFLOW,
+    )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -57,6 +61,8 @@ async def run_standalone(settings: Settings) -> None:
     try:
         async with http_client(settings) as http, running_worker(settings, engine, http):
             await stopping.wait()
+            # Nothing new is claimed or started from here; sends under way finish and are
+            # recorded, what was claimed but not started is given back (running_worker).
             log.info("worker stopping")
     finally:
         engine.dispose()

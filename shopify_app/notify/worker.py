@@ -69,10 +69,14 @@ class Worker:
             lease=self.lease,
         )
         self._next_run = {task.name: 0.0 for task in tasks.PERIODIC}
+        self._stop: asyncio.Event | None = None  # set by `run`
 
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set. Then nothing new is started: no claim, no job, no send; what is in
+        flight finishes and is recorded, and what was claimed but not started is given back."""
+        self._stop = stop
         log.info("worker started", extra={"worker": self.name, "channels": sorted(self.channels)})
         await asyncio.gather(
             self._loop("jobs", self.job_round, stop), self._loop("sends", self.send_round, stop)
@@ -83,7 +87,7 @@ class Worker:
         """Rounds until `stop`; after a round with nothing to do, a pause (WORKER_POLL_INTERVAL)."""
         while not stop.is_set():
             try:
-                done = await round_()
+                done = await round_() if not stop.is_set() else 0
             except Exception:
                 log.exception("worker round failed", extra={"worker": self.name, "loop": name})
                 done = 0
@@ -93,15 +97,17 @@ class Worker:
 
     async def job_round(self) -> int:
         await self.run_periodic()
-        return await self.run_jobs()
+        return 0 if self._stopping else await self.run_jobs()
 
     async def send_round(self) -> int:
-        return await self.sender.send_batch()
+        return await self.sender.send_batch(self._stop)
 
     async def run_periodic(self) -> None:
         """The periodic tasks that are due (each is due once when the worker starts)."""
         loop = asyncio.get_running_loop()
         for task in tasks.PERIODIC:
+            if self._stopping:
+                return
             every = task.every(self.settings)
             if every > 0 and loop.time() >= self._next_run[task.name]:
                 self._next_run[task.name] = loop.time() + every
@@ -109,7 +115,14 @@ class Worker:
 
     async def tick(self) -> int:
         """One round of each loop, one after the other (tests, demo): how much was done."""
-        return await self.run_jobs() + await self.sender.send_batch()
+        jobs_done = await self.run_jobs()
+        if self._stopping:
+            return jobs_done
+        return jobs_done + await self.sender.send_batch(self._stop)
+
+    @property
+    def _stopping(self) -> bool:
+        return self._stop is not None and self._stop.is_set()
 
     async def drain(self, rounds: int = 1000) -> None:
         """Work until nothing is due (tests, demo)."""
@@ -133,7 +146,12 @@ class Worker:
         """Recorded webhooks first (they enqueue jobs), then the due jobs."""
         applied = await to_thread.run_sync(inventory_deliveries.apply_recorded, self.engine)
         claimed = await to_thread.run_sync(self._claim_jobs)
-        for job in claimed:
+        for n, job in enumerate(claimed):
+            if self._stopping:
+                left = [j.id for j in claimed[n:]]
+                await to_thread.run_sync(self.context.in_session, jobs.release, self.name, left)
+                log.info("jobs given back", extra={"jobs": len(left), "worker": self.name})
+                return applied + n
             try:
                 ran = await self.run_job(job)
                 if ran:
