@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .. import metrics
 from ..config import Settings
 from ..db import make_async_engine, run_async, session_scope
 from ..models import NotificationStatus, utcnow
@@ -63,7 +64,9 @@ class Sender:
             alert: Alert, attempt: int, message: OutgoingMessage | None
         ) -> None:
             await recorder.acquire()
-            recorder.add(await self._send(alert, attempt, message))
+            outcome = await self._send(alert, attempt, message)
+            metrics.record_send(alert.channel, outcome.outcome)
+            recorder.add(outcome)
 
         try:
             await asyncio.gather(*(send_and_record(*item) for item in prepared))
@@ -153,7 +156,8 @@ class Sender:
             )
         try:
             async with self._in_flight[alert.channel]:
-                provider_id = await self.channels[alert.channel].send(message)
+                with metrics.send_timer(alert.channel):
+                    provider_id = await self.channels[alert.channel].send(message)
         except SubscriptionGone as exc:
             return attempts.Outcome(
                 **base,
