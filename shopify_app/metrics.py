@@ -43,6 +43,8 @@ MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 disable_created_metrics()
 # Our metrics' own registry: a scrape without PROMETHEUS_MULTIPROC_DIR reads it; with it, the files.
 REGISTRY = CollectorRegistry(auto_describe=True)
+if MULTIPROC_DIR:  # without it, the first request's count would fail to open its file
+    os.makedirs(MULTIPROC_DIR, exist_ok=True)
 
 HTTP_REQUESTS = Counter(
     "http_requests",
