@@ -125,7 +125,7 @@ def route_template(scope: Scope) -> str:
         return UNMATCHED
     template = _templates.get(id(route))
     if template is None:
-        _templates.update((id(r), t) for r, t in _walk(scope["app"].routes))
+        _templates.update((id(r), t) for r, t in _walk(getattr(scope.get("app"), "routes", ())))
         template = _templates.setdefault(id(route), getattr(route, "path", UNMATCHED))
     return template
 

@@ -270,8 +270,7 @@ def test_two_serve_processes_and_a_worker_sharing_the_directory_add_up(
     either server counts all of them."""
     if backend == "sqlite":
         pytest.skip("SQLite runs one process")
-    shared = tmp_path / "prometheus"
-    shared.mkdir()
+    shared = tmp_path / "prometheus"  # not there yet: the first process to start makes it
     item = setup_shop(engine, settings, fake_shopify)
     with SmtpServer() as smtp, open(tmp_path / "processes.log", "w") as log:
         config = settings.model_copy(
