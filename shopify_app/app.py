@@ -23,7 +23,7 @@ from .http_client import http_client
 from .middleware import RequestLog, SecurityHeaders
 from .notify.service import running_worker
 from .ratelimit import SignupLimits
-from .routes import admin, api, auth, dev, health, links, merchant_api, proxy
+from .routes import admin, api, auth, dev, health, links, merchant_api, metrics, proxy
 from .routes.responses import errors, render_api_error, render_http_error, render_page_error
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ def create_app(
     app = Starlette(
         routes=[
             *health.routes,
+            *metrics.routes,
             *auth.routes,
             *merchant_api.routes,
             *api.routes,

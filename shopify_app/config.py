@@ -160,6 +160,8 @@ class Settings(BaseSettings):
     # An order of the alerted variant by the alerted shopper within this many days after the
     # alert was sent is a conversion (webhooks/orders_create.py).
     CONVERSION_WINDOW_DAYS: int = Field(default=7, ge=1, le=365)
+    # The Bearer token `GET /metrics` (Prometheus) requires; unset, the route answers 404.
+    METRICS_TOKEN: str | None = Field(default=None, repr=False)
 
     @field_validator("SIGNUP_RATE_LIMIT", "SIGNUP_CONTACT_LIMIT", "MERCHANT_API_RATE_LIMIT")
     @classmethod

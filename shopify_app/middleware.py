@@ -1,6 +1,6 @@
 """One structured log line per request (method, path without query and without a shopper link's
-token, status, time, shop), and the security headers of every answer. Pure ASGI: no per-request
-task."""
+token, status, time, shop) and its count and time in the metrics, and the security headers of
+every answer. Pure ASGI: no per-request task."""
 
 import logging
 import time
@@ -8,6 +8,7 @@ import time
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import metrics
 from .logs import current_shop, redact_path
 
 log = logging.getLogger("shopify_app.request")
@@ -34,6 +35,8 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
+            seconds = time.perf_counter() - start
+            metrics.observe_request(scope, status, seconds)
             shop = scope["state"].get("shop")
             token = current_shop.set(shop)
             log.info(
@@ -42,7 +45,7 @@ class RequestLog:
                     "method": scope["method"],
                     "path": redact_path(scope["path"]),
                     "status": status,
-                    "ms": round((time.perf_counter() - start) * 1000, 2),
+                    "ms": round(seconds * 1000, 2),
                 },
             )
             current_shop.reset(token)

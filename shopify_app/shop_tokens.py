@@ -26,7 +26,7 @@ import httpx
 from sqlalchemy import Connection, select, text, update
 from sqlalchemy.engine import Engine
 
-from . import jobs, token_grants
+from . import jobs, metrics, token_grants
 from .config import Settings
 from .crypto import decrypt_token, encrypt_token
 from .models import Shop, utcnow
@@ -281,6 +281,9 @@ def usable_token(
             try:
                 grant = _renew(client, settings, stored)
             except (TokenRefused, TokenUnavailable) as exc:
+                metrics.record_token_refresh(
+                    "refused" if isinstance(exc, TokenRefused) else "unavailable"
+                )
                 if stored.kind == TokenKind.non_expiring and refused is None:
                     # Not migrated this time, but Shopify has not refused the token itself yet.
                     log.warning(
@@ -292,6 +295,7 @@ def usable_token(
                     raise
                 refusal = str(exc)
             else:
+                metrics.record_token_refresh("renewed")
                 store(connection, settings, shop_id, grant)
                 log.info(
                     "shop token renewed",

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shopify_app import coerce
+from shopify_app import coerce, metrics
 from shopify_app.db import insert_ignoring_conflicts, is_transient, session_scope
 from shopify_app.errors import ApiError
 from shopify_app.group_insert import GroupInsert
@@ -118,12 +118,14 @@ async def verified(request: Request, topic: str) -> Delivery:
         payload, not_json = parse_json(body), None
     except NotJson as exc:
         payload, not_json = None, str(exc)
+    triggered_at = coerce.timestamp(headers.get("x-shopify-triggered-at"))
+    metrics.observe_webhook_lag(topic, triggered_at, request.app.state.clock())
     return Delivery(
         topic=topic,
         shop=shop,
         webhook_id=webhook_id,
         event_id=coerce.text(headers.get("x-shopify-event-id"), 128),
-        triggered_at=coerce.timestamp(headers.get("x-shopify-triggered-at")),
+        triggered_at=triggered_at,
         api_version=headers.get("x-shopify-api-version"),
         payload=payload,
         body=body,

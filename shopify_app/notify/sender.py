@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .. import metrics
 from ..config import Settings
 from ..db import make_async_engine, run_async, session_scope
 from ..models import NotificationStatus, utcnow
@@ -72,6 +73,7 @@ class Sender:
             if outcome is None:
                 recorder.give_back()
             else:
+                metrics.record_send(alert.channel, outcome.outcome)
                 recorder.add(outcome)
 
         try:
@@ -169,7 +171,8 @@ class Sender:
             async with self._in_flight[alert.channel]:
                 if stopping.is_set():
                     return None
-                provider_id = await self.channels[alert.channel].send(message)
+                with metrics.send_timer(alert.channel):
+                    provider_id = await self.channels[alert.channel].send(message)
         except SubscriptionGone as exc:
             return attempts.Outcome(
                 **base,

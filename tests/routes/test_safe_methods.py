@@ -122,6 +122,7 @@ def requests_for(client, engine, settings, intent_id: int) -> dict[str, tuple[Ca
     known = {
         "/healthz": same("/healthz"),
         "/readyz": same("/readyz"),
+        "/metrics": same("/metrics", {"Authorization": "Bearer not-the-token"}),
         "/auth": same(f"/auth?shop={NEW}"),
         "/auth/callback": same(callback_path(client)),
         "/api/v1/external/intents": same("/api/v1/external/intents", key),
