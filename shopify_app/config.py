@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     # requests to Twilio and to push services. More queued requests than connections make httpx's
     # pool slow, so the worker waits on this limit before calling a channel.
     SEND_CONCURRENCY: int = Field(default=32, ge=1, le=512)
+    # Messages per second each provider account takes (a Twilio long code ~1, toll-free 3, short
+    # code 100; SES starts at 14): held across every worker process (notify/pace.py). Unset: as
+    # fast as the workers go.
+    EMAIL_SEND_RATE: float | None = Field(default=None, gt=0, le=100_000)
+    SMS_SEND_RATE: float | None = Field(default=None, gt=0, le=100_000)
+    PUSH_SEND_RATE: float | None = Field(default=None, gt=0, le=100_000)
     RECONCILE_INTERVAL_SECONDS: float = 900.0
     # How often the worker looks for variants whose waiting list reached a shop's
     # high_demand_threshold, to email the merchant (0 = never).

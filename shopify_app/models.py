@@ -501,11 +501,21 @@ class SendAttempt(TableModel, table=True):
         sa_type=BigInteger, foreign_key="notification.id", ondelete="CASCADE", index=True
     )
     attempt: int
-    outcome: str = Field(sa_type=String(16))  # sent | retry | failed
+    outcome: str = Field(sa_type=String(16))  # sent | retry | failed | throttled
     provider_id: str | None = Field(default=None, sa_type=String(255))
     error: str | None = Field(default=None, sa_type=Text)
     worker: str | None = Field(default=None, sa_type=String(64))
     at: datetime = created_at_field()
+
+
+class ChannelPace(TableModel, table=True):
+    """A channel's send rate across every worker (notify/pace.py): the next free send slot, and
+    how long the provider asked us to pause."""
+
+    __tablename__ = "channel_pace"
+    channel: str = Field(sa_type=String(16), primary_key=True)
+    next_slot_at: datetime = Field(sa_type=UTCDateTime)
+    paused_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class RateLimitCounter(TableModel, table=True):

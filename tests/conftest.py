@@ -11,9 +11,10 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from sqlalchemy import text
+from sqlmodel import SQLModel
 from starlette.testclient import TestClient
 
-from shopify_app import logs, migrate
+from shopify_app import logs, migrate, models  # noqa: F401  (models: every table in the metadata)
 from shopify_app.app import create_app
 from shopify_app.config import Settings
 from shopify_app.db import make_engine
@@ -31,24 +32,9 @@ from .support import (
 )
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-TABLES_CHILD_FIRST = [
-    "data_request",
-    "demand_alert",
-    "conversion",
-    "send_attempt",
-    "notification",
-    "restock_event",
-    "job",
-    "inventory_level",
-    "variant",
-    "intent",
-    "customer",
-    "webhook_delivery",
-    "oauth_state",
-    "rate_limit_counter",
-    "settings_change",
-    "shop",
-]
+# Every table of the models, children first, emptied before each test: a new table is never
+# left out (a hand-kept list once let one test's rows reach the next).
+TABLES_CHILD_FIRST = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

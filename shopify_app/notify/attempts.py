@@ -1,6 +1,7 @@
 """The outbox, read by the workers: claim due notifications of the enabled channels for a lease
 (`claim`), load the alerts behind them (`load_alerts`), and write each attempt down and move its
-notification and signup on (`record`), retrying with backoff up to MAX_SEND_ATTEMPTS."""
+notification and signup on (`record`), retrying with backoff up to MAX_SEND_ATTEMPTS. A
+provider's "slow down" pauses its channel (pace.py) and does not count as an attempt."""
 
 import random
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from ..models import (
     utcnow,
 )
 from ..shops import INSTALLED
+from . import pace
 from .render import Alert
 
 intents, customers, shops = Intent.__table__, Customer.__table__, Shop.__table__
@@ -161,11 +163,17 @@ class Outcome:
     notification_id: int
     intent_id: int
     attempt: int
-    outcome: str  # sent | retry | failed
+    # sent | retry | failed; throttled: the provider said slow down (its channel pauses);
+    # deferred: not tried, its channel paused meanwhile. Neither counts as an attempt.
+    outcome: str
     provider_id: str | None = None
     error: str | None = None
     retry_after: float | None = None
     subscription_gone: bool = False
+    channel: str = ""
+
+
+NOT_COUNTED = ("throttled", "deferred")
 
 
 def backoff(attempt: int, retry_after: float | None = None) -> float:
@@ -193,17 +201,27 @@ def record(session: Session | Connection, worker: str, outcomes: list[Outcome]) 
                 "at": now,
             }
             for o in outcomes
+            if o.outcome != "deferred"
         ],
     )
     rows = []
     for o in outcomes:
         if o.outcome == "retry" and o.attempt >= MAX_SEND_ATTEMPTS:
             o.outcome = "failed"
-        status = {
-            "sent": NotificationStatus.sent,
-            "retry": NotificationStatus.pending,
-            "failed": NotificationStatus.failed,
-        }[o.outcome].value
+        status = (
+            NotificationStatus.sent
+            if o.outcome == "sent"
+            else NotificationStatus.failed
+            if o.outcome == "failed"
+            else NotificationStatus.pending
+        ).value
+        wait = (
+            backoff(o.attempt, o.retry_after)
+            if o.outcome == "retry"
+            else o.retry_after or 0.0
+            if o.outcome in NOT_COUNTED
+            else 0.0
+        )
         rows.append(
             {
                 "b_id": o.notification_id,
@@ -211,9 +229,8 @@ def record(session: Session | Connection, worker: str, outcomes: list[Outcome]) 
                 "b_provider": o.provider_id,
                 "b_error": (o.error or "")[:2000] or None,
                 "b_sent_at": now if o.outcome == "sent" else None,
-                "b_next": now + timedelta(seconds=backoff(o.attempt, o.retry_after))
-                if o.outcome == "retry"
-                else now,
+                "b_next": now + timedelta(seconds=wait),
+                "b_uncount": 1 if o.outcome in NOT_COUNTED else 0,
             }
         )
     session.execute(
@@ -225,11 +242,15 @@ def record(session: Session | Connection, worker: str, outcomes: list[Outcome]) 
             last_error=bindparam("b_error"),
             sent_at=bindparam("b_sent_at"),
             next_attempt_at=bindparam("b_next"),
+            attempts=notifications.c.attempts - bindparam("b_uncount"),
             locked_until=None,
             updated_at=now,
         ),
         rows,
     )
+    for o in outcomes:
+        if o.outcome == "throttled":
+            pace.pause(session, o.channel, now + timedelta(seconds=o.retry_after or 0.0))
     sent = [
         {"b_intent": o.intent_id, "b_notification": o.notification_id}
         for o in outcomes

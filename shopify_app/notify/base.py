@@ -43,6 +43,11 @@ class TransientError(SendError):
     """Try again later: connection refused, SMTP 4xx, HTTP 429 or 5xx."""
 
 
+class SlowDown(TransientError):
+    """The provider asks us to send slower (HTTP 429, SMTP 421/451): the channel pauses for
+    `retry_after` (notify/pace.py) and the message's attempt is not counted."""
+
+
 class PermanentError(SendError):
     """Never retry: a bad address or number, a refused recipient."""
 

@@ -19,7 +19,14 @@ from anyio import to_thread
 from email_validator import EmailNotValidError, validate_email
 
 from ..logs import mask_email, redact
-from .base import OutgoingMessage, PermanentError, TransientError, outbox_file_name
+from .base import (
+    OutgoingMessage,
+    PermanentError,
+    SendError,
+    SlowDown,
+    TransientError,
+    outbox_file_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +176,7 @@ class SmtpMailer:
             raise _by_code(exc.code, exc.message) from None
         except aiosmtplib.SMTPResponseException as exc:
             # MAIL FROM refused, 421 closing, a failed login: the server or our account, not the recipient.
-            raise TransientError(f"SMTP {exc.code} {redact(exc.message)}") from None
+            raise _by_code(exc.code, exc.message, permanent=False) from None
         except aiosmtplib.SMTPNotSupported as exc:
             raise PermanentError(f"SMTP: {exc}") from None
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
@@ -233,9 +240,17 @@ class SmtpMailer:
             slot.smtp = None
 
 
-def _by_code(code: int, text: str) -> PermanentError | TransientError:
+SLOW_DOWN_CODES = (
+    421,
+    451,
+)  # "closing", "try again later": what servers and SES say to a sender too fast
+
+
+def _by_code(code: int, text: str, *, permanent: bool = True) -> SendError:
     detail = f"SMTP {code} {redact(text)}"
-    return PermanentError(detail) if 500 <= code < 600 else TransientError(detail)
+    if code in SLOW_DOWN_CODES:
+        return SlowDown(detail)
+    return PermanentError(detail) if permanent and 500 <= code < 600 else TransientError(detail)
 
 
 class FileMailer:

@@ -26,6 +26,7 @@ from ..http_client import SendingClient
 from .base import (
     OutgoingMessage,
     PermanentError,
+    SlowDown,
     SubscriptionGone,
     TransientError,
     retry_after_seconds,
@@ -124,7 +125,11 @@ class WebPush:
         detail = f"push service answered {status}: {response.text[:200]}".rstrip(": ")
         if status in (404, 410):
             raise SubscriptionGone(detail)
-        if status == 429 or status >= 500:
+        if status == 429:
+            raise SlowDown(
+                detail, retry_after=retry_after_seconds(response.headers.get("retry-after"))
+            )
+        if status >= 500:
             raise TransientError(
                 detail, retry_after=retry_after_seconds(response.headers.get("retry-after"))
             )

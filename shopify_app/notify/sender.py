@@ -3,9 +3,11 @@ they are sent), render them, send each through its channel, and write every outc
 (`attempts.record`, batched by `recorder.py`)."""
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from anyio import to_thread
@@ -17,14 +19,23 @@ from .. import metrics
 from ..config import Settings
 from ..db import make_async_engine, run_async, session_scope
 from ..models import NotificationStatus, utcnow
-from . import attempts
-from .base import Channel, OutgoingMessage, PermanentError, SubscriptionGone, TransientError
+from . import attempts, pace
+from .base import (
+    Channel,
+    OutgoingMessage,
+    PermanentError,
+    SlowDown,
+    SubscriptionGone,
+    TransientError,
+)
 from .recorder import OutcomeRecorder, places
 from .render import Alert, Renderer
 
 log = logging.getLogger("shopify_app.worker")
 notifications = attempts.notifications
-Prepared = tuple[Alert, int, OutgoingMessage | None]
+# an alert, its attempt number, its message (None: no contact, or it could not be rendered), and
+# on a paced channel its send slot
+Prepared = tuple[Alert, int, OutgoingMessage | None, datetime | None]
 
 
 class Sender:
@@ -50,6 +61,14 @@ class Sender:
             name: asyncio.Semaphore(settings.SEND_CONCURRENCY) for name in self.channels
         }
         self._async_engine: AsyncEngine | None = None  # PostgreSQL: made on first use
+        # channel -> when (time.monotonic) the provider's "slow down" ends, as this worker heard it;
+        # other workers learn it from channel_pace when the outcome is recorded
+        self._paused: dict[str, float] = {}
+
+    def _paused_for(self, channel: str) -> float | None:
+        """Seconds the channel stays paused, or None."""
+        left = self._paused.get(channel, 0.0) - time.monotonic()
+        return left if left > 0 else None
 
     async def send_batch(self, stop: asyncio.Event | None = None) -> int:
         """Claim, send and record one batch. Once `stop` is set no further send starts; the sends
@@ -64,8 +83,10 @@ class Sender:
         heartbeat = asyncio.create_task(self._keep_lease(), name="lease-heartbeat")
 
         async def send_and_record(
-            alert: Alert, attempt: int, message: OutgoingMessage | None
+            alert: Alert, attempt: int, message: OutgoingMessage | None, slot: datetime | None
         ) -> None:
+            if slot is not None:  # the channel's pace (pace.py): wait for this message's turn
+                await _sleep_until(slot, stopping)
             if stopping.is_set():
                 return
             await recorder.acquire()
@@ -127,25 +148,46 @@ class Sender:
     # -- claiming, rendering, sending -------------------------------------------------------
 
     def _claim_and_render(self) -> list[Prepared]:
+        slots: dict[int, datetime] = {}
         with session_scope(self.engine) as session:
-            ids = attempts.claim(
-                session,
-                self.name,
-                sorted(self.channels),
-                limit=self.settings.WORKER_BATCH_SIZE,
-                lease=self.lease,
-            )
+            now = utcnow()
+            open_ = [
+                c
+                for c in sorted(self.channels)
+                if c not in pace.paused(session, list(self.channels), now)
+            ]
+            batch = self.settings.WORKER_BATCH_SIZE
+            unpaced = [c for c in open_ if pace.rate_of(self.settings, c) is None]
+            ids = attempts.claim(session, self.name, unpaced, limit=batch, lease=self.lease)
+            for channel in open_:
+                rate = pace.rate_of(self.settings, channel)
+                if rate is None:
+                    continue
+                mine = attempts.claim(
+                    session,
+                    self.name,
+                    [channel],
+                    limit=pace.claim_limit(rate, batch),
+                    lease=self.lease,
+                )
+                if mine:
+                    slots.update(
+                        zip(mine, pace.reserve(session, channel, len(mine), rate, now), strict=True)
+                    )
+                    ids.extend(mine)
         if not ids:
             return []
         with session_scope(self.engine) as session:
             alerts = attempts.load_alerts(session, ids)
         prepared: list[Prepared] = []
         for alert, attempt in alerts:
+            slot = slots.get(alert.notification_id)
             try:
-                prepared.append((alert, attempt, self.renderer.render(alert) if alert.to else None))
+                message = self.renderer.render(alert) if alert.to else None
             except Exception:
                 log.exception("render failed", extra={"notification": alert.notification_id})
-                prepared.append((alert, attempt, None))
+                message = None
+            prepared.append((alert, attempt, message, slot))
         return prepared
 
     async def _send(
@@ -160,7 +202,10 @@ class Sender:
             "notification_id": alert.notification_id,
             "intent_id": alert.intent_id,
             "attempt": attempt,
+            "channel": alert.channel,
         }
+        if (pause := self._paused_for(alert.channel)) is not None:
+            return attempts.Outcome(**base, outcome="deferred", retry_after=pause)
         if message is None:
             return attempts.Outcome(
                 **base,
@@ -171,8 +216,23 @@ class Sender:
             async with self._in_flight[alert.channel]:
                 if stopping.is_set():
                     return None
+                if (pause := self._paused_for(alert.channel)) is not None:
+                    return attempts.Outcome(**base, outcome="deferred", retry_after=pause)
                 with metrics.send_timer(alert.channel):
                     provider_id = await self.channels[alert.channel].send(message)
+        except SlowDown as exc:
+            pause = pace.pause_seconds(exc.retry_after)
+            self._paused[alert.channel] = max(
+                self._paused.get(alert.channel, 0.0), time.monotonic() + pause
+            )
+            metrics.record_rate_limit_pause(alert.channel)
+            log.warning(
+                "provider asked to slow down; channel paused",
+                extra={"channel": alert.channel, "seconds": pause, "worker": self.name},
+            )
+            return attempts.Outcome(
+                **base, outcome="throttled", error=str(exc) or "slow down", retry_after=pause
+            )
         except SubscriptionGone as exc:
             return attempts.Outcome(
                 **base,
@@ -229,3 +289,11 @@ class Sender:
         if self._async_engine is not None:
             await self._async_engine.dispose()
             self._async_engine = None
+
+
+async def _sleep_until(when: datetime, stop: asyncio.Event) -> None:
+    """Until `when` (wall clock: slots are shared between processes), or until `stop`."""
+    wait = (when - utcnow()).total_seconds()
+    if wait > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=wait)

@@ -13,6 +13,7 @@ from ..logs import redact
 from .base import (
     OutgoingMessage,
     PermanentError,
+    SlowDown,
     TransientError,
     retry_after_seconds,
     write_outbox_file,
@@ -70,7 +71,7 @@ class TwilioSms:
             extra={"status": status, "code": code, "reference": message.reference},
         )
         if status == 429:
-            raise TransientError(
+            raise SlowDown(
                 detail, retry_after=retry_after_seconds(response.headers.get("retry-after"))
             )
         if status >= 500 or status < 400:

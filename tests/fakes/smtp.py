@@ -42,6 +42,7 @@ class SmtpRecorder:
     connections: int = 0  # SMTP connections accepted
     refuse_next: int = 0  # answer 451 to this many DATA commands
     refuse_all: bool = False  # answer 451 until switched off
+    refuse_code: int = 451  # what refuse_next / refuse_all answer: 451, or 421 (closing)
     reject: set[str] = field(default_factory=set)  # recipients answered 550
     stall: bool = False  # hold every DATA until switched off (a hung server)
     delay: float = 0.0  # seconds each DATA takes (a server under load)
@@ -61,7 +62,11 @@ class SmtpRecorder:
             await asyncio.sleep(self.delay)
         if self.refuse_all or self.refuse_next > 0:
             self.refuse_next = max(0, self.refuse_next - 1)
-            return "451 4.3.0 Try again later"
+            return (
+                "421 4.7.0 Too many messages, slow down"
+                if self.refuse_code == 421
+                else "451 4.3.0 Try again later"
+            )
         self.counts.update(envelope.rcpt_tos)
         if not self.keep:
             return "250 2.0.0 Ok: queued"

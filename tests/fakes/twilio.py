@@ -4,6 +4,7 @@ error bodies. `with FakeTwilio().running() as url:` serves it on 127.0.0.1."""
 import base64
 import contextlib
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
@@ -27,6 +28,7 @@ class FakeTwilio:
     invalid_numbers: set[str] = field(default_factory=set)  # answered 400, code 21211
     failures: list[int] = field(default_factory=list)  # the next answers: 429 or 500
     retry_after: str = "7"
+    accepted_at: list[float] = field(default_factory=list)  # time.time() of each accepted message
 
     async def create_message(self, request: Request) -> JSONResponse:
         expected = (
@@ -78,6 +80,7 @@ class FakeTwilio:
             )
         sid = "SM" + secrets.token_hex(16)
         self.messages.append({**form, "sid": sid})
+        self.accepted_at.append(time.time())
         return JSONResponse(
             {
                 "sid": sid,
