@@ -106,6 +106,7 @@ def _apply(connection: Connection, claimed) -> None:
     whose level changed, and mark each delivery applied or skipped."""
     shop_ids = _installed(connection, {row.shop_domain for row in claimed})
     newest: dict[tuple[int, int, int], tuple[datetime, int, LevelUpdate]] = {}
+    received: dict[tuple[int, int], datetime] = {}  # (shop, item): its first delivery's arrival
     outcome: dict[DeliveryState, list[int]] = {DeliveryState.applied: [], DeliveryState.skipped: []}
     skipped: Counter[str | None] = Counter()
     notes: Counter[str] = Counter()
@@ -126,6 +127,8 @@ def _apply(connection: Connection, claimed) -> None:
         # As if applied one by one in arrival order: a later updated_at wins, and on a tie the later delivery.
         if key not in newest or (level.updated_at, row.id) >= newest[key][:2]:
             newest[key] = (level.updated_at, row.id, level)
+        item = (shop_id, level.item_id)
+        received[item] = min(received.get(item, row.received_at), row.received_at)
         outcome[DeliveryState.applied].append(row.id)
     stored = inventory.record_levels(
         connection,
@@ -140,7 +143,15 @@ def _apply(connection: Connection, claimed) -> None:
         connection,
         JobKind.inventory,
         [
-            (f"{shop_id}:{item_id}", shop_id, {"inventory_item_id": item_id})
+            (
+                f"{shop_id}:{item_id}",
+                shop_id,
+                # when Shopify's word reached us: a restock's alerts are timed from it
+                {
+                    "inventory_item_id": item_id,
+                    "received_at": received[shop_id, item_id].isoformat(),
+                },
+            )
             for shop_id, item_id in sorted(stored)
         ],
     )

@@ -445,6 +445,9 @@ class RestockEvent(TableModel, table=True):
     batch_size: int | None = Field(default=None)  # the most one batch alerts (None: everyone)
     # the locations holding the stock, most first (comma-separated ids, at most LOCATIONS_KEPT)
     location_ids: str | None = Field(default=None, sa_type=String(255))
+    # when the webhook behind it reached the app (None: found by reconciliation, a later batch, by
+    # hand); created_at is when it was decided, each notification's sent_at when it went out
+    received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = created_at_field()
 
 

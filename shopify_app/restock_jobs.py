@@ -4,13 +4,14 @@ next batch; and reconciliation, which re-reads stock through the Admin API for t
 have pending signups (a periodic task enqueues one reconcile job per shop)."""
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from anyio import to_thread
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import demand, inventory, inventory_queries, jobs, restock
+from . import coerce, demand, inventory, inventory_queries, jobs, restock
 from .db import session_scope
 from .job_context import JobContext, ShopRow
 from .models import Intent, IntentStatus, JobKind, Shop, Variant, utcnow
@@ -38,7 +39,8 @@ async def inventory_changed(ctx: JobContext, shop: ShopRow, job: jobs.ClaimedJob
             return  # not a variant's item (or deleted): no one can be waiting for it
         await to_thread.run_sync(ctx.in_session, _store_stock, shop["id"], [stock])
         known = stock.variant.shopify_variant_id
-    await to_thread.run_sync(ctx.in_session, evaluate, shop, known, item_id, "webhook")
+    received = coerce.timestamp(job.payload.get("received_at"))
+    await to_thread.run_sync(ctx.in_session, evaluate, shop, known, item_id, "webhook", received)
 
 
 async def next_batch(ctx: JobContext, shop: ShopRow, job: jobs.ClaimedJob) -> None:
@@ -99,8 +101,16 @@ def schedule_reconcile(ctx: JobContext) -> None:
 # -- evaluation -------------------------------------------------------------------------------
 
 
-def evaluate(session: Session, shop: ShopRow, variant_id: int, item_id: int, trigger: str) -> None:
-    """Compare sellable stock with what we last decided on; alert on a restock."""
+def evaluate(
+    session: Session,
+    shop: ShopRow,
+    variant_id: int,
+    item_id: int,
+    trigger: str,
+    received_at: datetime | None = None,
+) -> None:
+    """Compare sellable stock with what we last decided on; alert on a restock. `received_at`:
+    when the webhook behind it reached the app (its alerts' latency is timed from it)."""
     policy = outbox.policy_of(shop)
     variant = _lock_variant(session, shop["id"], variant_id)
     if variant is None:
@@ -125,6 +135,7 @@ def evaluate(session: Session, shop: ShopRow, variant_id: int, item_id: int, tri
         after=after,
         trigger=trigger,
         locations=inventory.stocked_locations(session, shop["id"], item_id),
+        received_at=received_at,
     )
     session.execute(
         update(variants).where(variants.c.id == variant["id"]).values(restocked_at=utcnow())

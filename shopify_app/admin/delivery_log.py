@@ -3,6 +3,7 @@ that caused an alert ("why was this sent"); listed in pages and exported as CSV.
 
 import math
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
@@ -42,6 +43,7 @@ DELIVERY_COLUMNS = [
     events.c.waiting,
     events.c.batch_size,
     events.c.location_ids,
+    events.c.received_at.label("event_received_at"),
     events.c.created_at.label("event_at"),
 ]
 
@@ -155,6 +157,46 @@ def why_sentence(r: Any, names: Mapping[int, str] | None = None) -> str:
     return sentence
 
 
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round(max(0.0, (end - start).total_seconds()), 3)
+
+
+def latency(r: Any) -> dict[str, Any] | None:
+    """How long the alert took: from the webhook reaching the app to the restock's decision, and
+    to the message going out (None: not caused by a webhook, or from before this was kept)."""
+    received = getattr(r, "event_received_at", None)
+    if received is None:
+        return None
+    return {
+        "received_at": iso_time(received),
+        "decided_after_seconds": _seconds(received, r.event_at),
+        "sent_after_seconds": _seconds(received, r.sent_at),
+    }
+
+
+def latency_text(timing: dict[str, Any] | None) -> str | None:
+    if timing is None:
+        return None
+    decided = f"decided after {_duration(timing['decided_after_seconds'])}"
+    if timing["sent_after_seconds"] is None:
+        return f"Stock news reached the app at {timing['received_at'][11:19]} UTC; {decided}"
+    return f"Sent {_duration(timing['sent_after_seconds'])} after the stock news reached the app ({decided})"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def delivery_public(r: Any, names: Mapping[int, str] | None = None) -> dict[str, Any]:
     """One message as the admin API and pages show it; `names`: the shop's location names."""
     why = None
@@ -189,6 +231,8 @@ def delivery_public(r: Any, names: Mapping[int, str] | None = None) -> dict[str,
         "cached_product_id": r.cached_product_id,
         "why": why,
         "why_text": why_sentence(r, names),
+        "latency": latency(r) if r.kind == "alert" else None,
+        "latency_text": latency_text(latency(r)) if r.kind == "alert" else None,
     }
     product_public(out, r.shopify_product_id)
     return out

@@ -57,6 +57,9 @@ DELIVERY_FIELDS = [
     "restock_event_id",
     "stock_before",
     "stock_after",
+    "stock_news_received_at",
+    "decided_after_seconds",
+    "sent_after_seconds",
 ]
 # The columns that hold text someone outside the app wrote (shoppers, merchants' titles, providers'
 # errors); every other column is a number, a date or one of our own words, and is written as it is.
@@ -139,6 +142,10 @@ def deliveries_csv(engine: Engine, shop_id: int, shop: str, query) -> Iterator[b
         why = public.pop("why") or {}
         public.update({k: why.get(k) for k in ("restock_event_id", "stock_before", "stock_after")})
         public["why"] = public["why_text"]
+        timing = public.get("latency") or {}
+        public["stock_news_received_at"] = timing.get("received_at")
+        public["decided_after_seconds"] = timing.get("decided_after_seconds")
+        public["sent_after_seconds"] = timing.get("sent_after_seconds")
         public["product_admin_url"] = listings.admin_product_url(shop, public["shopify_product_id"])
         return [public[f] for f in DELIVERY_FIELDS]
 

@@ -7,6 +7,7 @@ pending; no worker claims a held row until the merchant releases it (`notify/man
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import and_, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
@@ -100,6 +101,7 @@ def decide(
     trigger: str,
     batch_number: int = 1,
     locations: str | None = None,
+    received_at: datetime | None = None,
 ) -> Decision:
     """Write the restock event and its notifications; mark the chosen intents. The caller holds the
     variant's row lock (or SQLite's write lock) so two workers never decide the same restock.
@@ -121,6 +123,7 @@ def decide(
             waiting=_waiting(session, shop_id, variant_id),
             batch_size=limit,
             location_ids=locations,
+            received_at=received_at,
             created_at=now,
         )
         .returning(events.c.id)

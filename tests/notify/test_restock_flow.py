@@ -15,10 +15,11 @@ from shopify_app.models import (
     JobKind,
     Shop,
     Variant,
+    WebhookDelivery,
 )
 
 from ..admin.data import add_location
-from ..admin.tokens import bearer
+from ..admin.tokens import bearer, session_token
 from .helpers import (
     ITEM,
     LOCATION,
@@ -110,6 +111,18 @@ def test_restock_alerts_every_channel_once(client, engine, settings, fake_shopif
     assert {d["why_text"] for d in deliveries} == {
         "Restocked to 3 units at Main warehouse: all 3 waiting alerted"
     }
+    # how long each alert took, from the webhook reaching the app (issue 17, item 5)
+    with session_scope(engine) as session:
+        received = session.execute(select(WebhookDelivery.received_at)).scalar_one()
+    assert event.received_at == received and event.created_at >= received
+    for d in deliveries:
+        timing = d["latency"]
+        assert timing["received_at"][:19] == received.isoformat()[:19]
+        assert 0 <= timing["decided_after_seconds"] <= timing["sent_after_seconds"] < 30
+        assert d["latency_text"].startswith("Sent ")
+        assert "after the stock news reached the app (decided after" in d["latency_text"]
+    page = client.get(f"/app/deliveries?shop={SHOP}&id_token={session_token()}")
+    assert page.text.count("data-latency") == 3
     rows = notifications(engine)
     assert {n.status for n in rows} == {"sent"} and {n.restock_event_id for n in rows} == {event.id}
     assert {n.provider_id for n in rows} == {"email-1", "sms-1", "push-1"}

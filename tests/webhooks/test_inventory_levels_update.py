@@ -65,9 +65,14 @@ def test_records_the_level_and_enqueues_a_job_without_calling_shopify(
     assert response.status_code == 200
     levels, jobs = stored(engine)
     assert levels == [(ITEM, LOCATION, 7)]
-    assert [(kind, payload) for kind, _, payload in jobs] == [
-        ("inventory", {"inventory_item_id": ITEM})
-    ]
+    [(kind, _, payload)] = jobs
+    with engine.connect() as connection:
+        received = connection.execute(select(WebhookDelivery.received_at)).scalar_one()
+    # with when the webhook reached the app: its alerts are timed from it
+    assert (kind, payload) == (
+        "inventory",
+        {"inventory_item_id": ITEM, "received_at": received.isoformat()},
+    )
     assert fake_shopify.graphql_calls == []  # the worker asks Shopify, never the webhook
 
 
