@@ -1,6 +1,7 @@
 """Fan-out: N signups on one variant, one restock webhook, and the time until the last message is
-accepted by the local receivers, per channel; the worker's peak memory; and how long deciding a
-restock takes when many other variants have signups.
+accepted by the local receivers, per channel; the worker's peak memory; each alert's latency as
+the app records it (webhook received -> sent: p50, p99); and how long deciding a restock takes
+when many other variants have signups.
 
     .venv/bin/python bench/fanout.py                       # 10,000 and 100,000, every channel, PostgreSQL
     .venv/bin/python bench/fanout.py --sizes 10000 --channels email --backend sqlite
@@ -293,6 +294,13 @@ def run_case(
                     .where(Notification.status == "sent")
                 ).scalar_one()
                 first = session.execute(select(func.min(Notification.sent_at))).scalar_one()
+                # each alert's latency as the app records it: webhook received -> sent
+                took = sorted(
+                    (at - event.received_at).total_seconds()
+                    for at in session.execute(
+                        select(Notification.sent_at).where(Notification.status == "sent")
+                    ).scalars()
+                )
         finally:
             stop(worker)
             stop(server)
@@ -307,7 +315,15 @@ def run_case(
             "decided_after": (event.created_at - started).total_seconds(),
             "first_sent_after": (first - started).total_seconds() if first else None,
             "worker_peak_mb": rss,
+            "latency_p50": _percentile(took, 0.50),
+            "latency_p99": _percentile(took, 0.99),
         }
+
+
+def _percentile(sorted_values: list[float], share: float) -> float | None:
+    if not sorted_values:
+        return None
+    return sorted_values[min(len(sorted_values) - 1, int(share * len(sorted_values)))]
 
 
 def decide_scaling(backend: str) -> list[tuple[int, float]]:
@@ -392,7 +408,7 @@ def main() -> None:
             )
         print(
             f"{'backend':<11}{'signups':>9} {'channel':<7}{'sent':>9}{'seconds':>9}{'per s':>8}"
-            f"{'decided':>9}{'1st sent':>9}{'worker MB':>10}"
+            f"{'decided':>9}{'1st sent':>9}{'worker MB':>10}{'alert p50':>10}{'alert p99':>10}"
         )
         for n in args.sizes:
             for channel in args.channels:
@@ -407,7 +423,8 @@ def main() -> None:
                 print(
                     f"{r['backend']:<11}{r['n']:>9,} {r['channel']:<7}{r['sent']:>9,}{r['seconds']:>9.2f}"
                     f"{r['per_second']:>8.0f}{r['decided_after']:>8.2f}s{r['first_sent_after'] or 0:>8.2f}s"
-                    f"{r['worker_peak_mb']:>10.0f}",
+                    f"{r['worker_peak_mb']:>10.0f}"
+                    f"{r['latency_p50'] or 0:>9.2f}s{r['latency_p99'] or 0:>9.2f}s",
                     flush=True,
                 )
     finally:

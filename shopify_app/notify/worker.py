@@ -34,6 +34,7 @@ from .sender import Sender
 log = logging.getLogger("shopify_app.worker")
 shops = Shop.__table__
 JOBS_PER_ROUND = 20
+JOB_CONCURRENCY = 8  # jobs of one round run side by side, at most this many at once
 
 
 class Worker:
@@ -143,32 +144,43 @@ class Worker:
     # -- jobs -------------------------------------------------------------------------------
 
     async def run_jobs(self) -> int:
-        """Recorded webhooks first (they enqueue jobs), then the due jobs."""
+        """Recorded webhooks first (they enqueue jobs), then the due jobs, JOB_CONCURRENCY at a
+        time: one job waiting on a slow Admin API (one shop's, say) holds up no other."""
         applied = await to_thread.run_sync(inventory_deliveries.apply_recorded, self.engine)
         claimed = await to_thread.run_sync(self._claim_jobs)
-        for n, job in enumerate(claimed):
-            if self._stopping:
-                left = [j.id for j in claimed[n:]]
-                await to_thread.run_sync(self.context.in_session, jobs.release, self.name, left)
-                log.info("jobs given back", extra={"jobs": len(left), "worker": self.name})
-                return applied + n
-            try:
-                ran = await self.run_job(job)
-                if ran:
-                    await to_thread.run_sync(self.context.in_session, jobs.finish, job.id)
-                    log.info("job", extra={"job": job.kind, "key": job.key, "worker": self.name})
-            except shop_tokens.ReconnectNeeded:
-                # resumed when the shop has a token again
-                await to_thread.run_sync(self.context.in_session, jobs.wait_for_token, job)
-            except Exception as exc:
-                retry_in = getattr(exc, "retry_after", None) or attempts.backoff(job.attempts)
-                await to_thread.run_sync(
-                    self._fail_job, job, f"{type(exc).__name__}: {exc}", retry_in
-                )
-                log.warning(
-                    "job failed", extra={"job": job.kind, "key": job.key, "error": str(exc)[:300]}
-                )
-        return applied + len(claimed)
+        limit = asyncio.Semaphore(JOB_CONCURRENCY)
+        given_back: list[int] = []
+
+        async def one(job: jobs.ClaimedJob) -> None:
+            async with limit:
+                if self._stopping:
+                    given_back.append(job.id)
+                    return
+                await self._run_and_settle(job)
+
+        await asyncio.gather(*(one(job) for job in claimed))
+        if given_back:
+            await to_thread.run_sync(self.context.in_session, jobs.release, self.name, given_back)
+            log.info("jobs given back", extra={"jobs": len(given_back), "worker": self.name})
+        return applied + len(claimed) - len(given_back)
+
+    async def _run_and_settle(self, job: jobs.ClaimedJob) -> None:
+        """Run the job and write down how it went: done, waiting for a token, or failed (retried
+        with backoff)."""
+        try:
+            ran = await self.run_job(job)
+            if ran:
+                await to_thread.run_sync(self.context.in_session, jobs.finish, job.id)
+                log.info("job", extra={"job": job.kind, "key": job.key, "worker": self.name})
+        except shop_tokens.ReconnectNeeded:
+            # resumed when the shop has a token again
+            await to_thread.run_sync(self.context.in_session, jobs.wait_for_token, job)
+        except Exception as exc:
+            retry_in = getattr(exc, "retry_after", None) or attempts.backoff(job.attempts)
+            await to_thread.run_sync(self._fail_job, job, f"{type(exc).__name__}: {exc}", retry_in)
+            log.warning(
+                "job failed", extra={"job": job.kind, "key": job.key, "error": str(exc)[:300]}
+            )
 
     async def run_job(self, job: jobs.ClaimedJob) -> bool:
         """Run the job's handler; False for a kind without one (then failed for good, logged)."""

@@ -131,6 +131,12 @@ class FakeShopify:
         return item
 
     async def graphql(self, request: Request) -> Response:
+        answer = await self._graphql(request)
+        if self.graphql_delay:  # slow to answer; all that the call records is recorded already
+            await asyncio.sleep(self.graphql_delay)
+        return answer
+
+    async def _graphql(self, request: Request) -> Response:
         shop = request.path_params["shop"]
         body = await request.json()
         errors = validation_errors(body["query"])
@@ -144,8 +150,6 @@ class FakeShopify:
                 "errors": errors + denied,
             }
         )
-        if self.graphql_delay:
-            await asyncio.sleep(self.graphql_delay)
         refusal = self.token_refusal(shop, request.headers.get("x-shopify-access-token"))
         if refusal is not None:
             self.unauthorized.append({"shop": shop, "reason": refusal})

@@ -71,7 +71,8 @@ def test_restock_alerts_every_channel_once(client, engine, settings, fake_shopif
     run(drain(settings, engine, channels))
 
     # the read of the variant queued at its first signup (its names, from Shopify), then its stock
-    read, call = fake_shopify.graphql_calls
+    [read] = [c for c in fake_shopify.graphql_calls if "productVariant(" in c["query"]]
+    [call] = stock_reads(fake_shopify)
     assert read["errors"] == [] and "productVariant(" in read["query"]
     assert read["variables"] == {"id": f"gid://shopify/ProductVariant/{VARIANT}"}
     assert call["errors"] == [] and call["token"] == "shpat_worker_tests_token"
