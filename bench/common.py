@@ -65,10 +65,16 @@ def app_env(database_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
+LOGS = Path(tempfile.gettempdir()) / "bench-logs"
+
+
 def start(args: list[str], env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
-    return subprocess.Popen(
-        args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **kw
-    )
+    """Start a process; its output goes to a file in LOGS (a pipe nobody reads would stop it once
+    full), named after the command."""
+    LOGS.mkdir(exist_ok=True)
+    name = "-".join(a for a in args[1:4] if not a.startswith("-")).replace("/", "_") or "process"
+    log = open(LOGS / f"{name}.log", "wb")  # noqa: SIM115 (the child holds it)
+    return subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, **kw)
 
 
 def shopify_app(*args: str) -> list[str]:

@@ -1,8 +1,9 @@
-"""The worker: two loops side by side. The job loop runs the periodic tasks that are due
-(`tasks.PERIODIC`), applies recorded inventory levels (they enqueue jobs) and runs the due jobs
-through their registered handlers (`tasks.HANDLERS`); the send loop sends batches of due
-notifications (`sender.py`). Apart, so that a job waiting on the Admin API (Shopify slow or down,
-its retries backing off) never holds up alerts already decided. The worker does not know what a
+"""The worker: three loops side by side. The periodic loop runs the periodic tasks that are due
+(`tasks.PERIODIC`); the job loop applies recorded inventory levels (they enqueue jobs) and runs
+the due jobs through their registered handlers (`tasks.HANDLERS`), several at once; the send loop
+sends batches of due notifications (`sender.py`). Apart, so that a task or a job waiting on the
+Admin API (Shopify slow or down, its retries backing off) never holds up a restock's decision or
+alerts already decided. The worker does not know what a
 job does. Any number of workers can run against PostgreSQL; rows are claimed with SKIP LOCKED and
 a lease."""
 
@@ -71,6 +72,7 @@ class Worker:
         )
         self._next_run = {task.name: 0.0 for task in tasks.PERIODIC}
         self._stop: asyncio.Event | None = None  # set by `run`
+        self._running_jobs: set[asyncio.Task[None]] = set()  # the job loop's jobs under way
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -80,8 +82,12 @@ class Worker:
         self._stop = stop
         log.info("worker started", extra={"worker": self.name, "channels": sorted(self.channels)})
         await asyncio.gather(
-            self._loop("jobs", self.job_round, stop), self._loop("sends", self.send_round, stop)
+            self._loop("periodic", self.periodic_round, stop),
+            self._loop("jobs", self.job_round, stop),
+            self._loop("sends", self.send_round, stop),
         )
+        if self._running_jobs:  # started before the stop: they finish and are written down
+            await asyncio.gather(*self._running_jobs)
         log.info("worker stopped", extra={"worker": self.name})
 
     async def _loop(self, name: str, round_: Callable[[], Awaitable[int]], stop: asyncio.Event):
@@ -96,9 +102,23 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.settings.WORKER_POLL_INTERVAL)
 
-    async def job_round(self) -> int:
+    async def periodic_round(self) -> int:
         await self.run_periodic()
-        return 0 if self._stopping else await self.run_jobs()
+        return 0  # then a pause: the tasks' own intervals are far longer
+
+    async def job_round(self) -> int:
+        """Recorded webhooks applied, then as many due jobs claimed as there is room for beside
+        those still running (JOB_CONCURRENCY), each started at once: a job at a slow Admin API
+        keeps its place without keeping the next restock waiting."""
+        if self._stopping:
+            return 0
+        self._running_jobs = {t for t in self._running_jobs if not t.done()}
+        applied = await to_thread.run_sync(inventory_deliveries.apply_recorded, self.engine)
+        room = JOB_CONCURRENCY - len(self._running_jobs)
+        claimed = await to_thread.run_sync(self._claim_jobs, room) if room > 0 else []
+        for job in claimed:
+            self._running_jobs.add(asyncio.create_task(self._run_and_settle(job)))
+        return applied + len(claimed)
 
     async def send_round(self) -> int:
         return await self.sender.send_batch(self._stop)
@@ -144,10 +164,10 @@ class Worker:
     # -- jobs -------------------------------------------------------------------------------
 
     async def run_jobs(self) -> int:
-        """Recorded webhooks first (they enqueue jobs), then the due jobs, JOB_CONCURRENCY at a
-        time: one job waiting on a slow Admin API (one shop's, say) holds up no other."""
+        """One round of jobs to the end (tests, demo): recorded webhooks first (they enqueue
+        jobs), then the due jobs, JOB_CONCURRENCY at a time."""
         applied = await to_thread.run_sync(inventory_deliveries.apply_recorded, self.engine)
-        claimed = await to_thread.run_sync(self._claim_jobs)
+        claimed = await to_thread.run_sync(self._claim_jobs, JOBS_PER_ROUND)
         limit = asyncio.Semaphore(JOB_CONCURRENCY)
         given_back: list[int] = []
 
@@ -197,9 +217,9 @@ class Worker:
             await handler(self.context, shop, job)
         return True
 
-    def _claim_jobs(self) -> list[jobs.ClaimedJob]:
+    def _claim_jobs(self, limit: int) -> list[jobs.ClaimedJob]:
         with session_scope(self.engine) as session:
-            return jobs.claim(session, self.name, limit=JOBS_PER_ROUND, lease=self.lease)
+            return jobs.claim(session, self.name, limit=limit, lease=self.lease)
 
     def _fail_job(self, job: jobs.ClaimedJob, error: str, retry_in: float) -> None:
         with session_scope(self.engine) as session:
