@@ -176,3 +176,30 @@ def test_yesterday_is_counted_from_the_rows_in_the_hour_after_midnight(engine, s
         add_intents(engine, me, 1, created_at=midnight - timedelta(seconds=1), start=20)
         again = early.get("/app/api/stats?days=7", headers=bearer(now=at, ttl=2 * 86400)).json()
         assert again["per_day"][-2]["signups"] == 3 and again == exact(engine, me, 7, at)
+
+
+def test_requests_racing_to_keep_the_same_days_keep_them_once(engine, settings, shop):
+    """Two app processes' first dashboard loads at the same time: both count the closed days and
+    save them; the second save meets the first's rows (ON CONFLICT) and changes nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    me = shop_id(engine)
+    now = utcnow()
+    for back in range(0, 100, 3):
+        add_intents(engine, me, 2, created_at=now - timedelta(days=back, minutes=1), start=back * 2)
+    apps = [create_app(settings) for _ in range(2)]
+    with (
+        TestClient(apps[0], base_url="https://app.example.test") as one,
+        TestClient(apps[1], base_url="https://app.example.test") as two,
+    ):
+        for _ in range(3):
+            with engine.begin() as connection:
+                connection.execute(stats_days.delete())
+            with ThreadPoolExecutor(2) as pool:
+                answers = list(pool.map(lambda c: get(c, 90), [one, two]))
+            assert answers[0] == answers[1] == exact(engine, me, 90)
+            closed = stats.kept_days.closed_days(
+                stats.window_start(time.time(), 90), 90, time.time()
+            )
+            assert len(kept(engine, me)) == closed
+            assert get(one, 90) == answers[0]  # from the kept rows
