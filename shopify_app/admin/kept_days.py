@@ -1,4 +1,4 @@
-"""The dashboard's figures of closed UTC days, counted once and kept in `stats_day` (migration 0015).
+"""The dashboard's figures of closed UTC days, counted once and kept in `stats_day` (migration 0017).
 
 - Which days: those that closed at least SETTLE ago. A signup's `created_at` and an alert's
   `sent_at` are the time of the write that commits them a moment later, so a day is kept only

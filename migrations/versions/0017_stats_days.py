@@ -1,7 +1,7 @@
 """the dashboard's figures kept per closed day: stats_day, and the shop's stats_epoch
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0017
+Revises: 0016
 
 Over 90 days the dashboard counted every signup of the window again on each request (1,000,000
 index entries for a large shop, ~60 ms on PostgreSQL). A closed UTC day's signups, alerts,
@@ -14,8 +14,8 @@ rows of an older epoch are counted again (docs/decisions.md).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
