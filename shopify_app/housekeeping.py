@@ -11,14 +11,16 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Column, ColumnElement, Connection, Table, delete, select
 
-from .models import DeliveryState, Job, JobStatus, WebhookDelivery, utcnow
+from .models import DeliveryState, Job, JobStatus, StatsDay, WebhookDelivery, utcnow
 
-deliveries, jobs = WebhookDelivery.__table__, Job.__table__
+deliveries, jobs, stats_days = WebhookDelivery.__table__, Job.__table__, StatsDay.__table__
 # Shopify re-sends a failed delivery for up to 48 hours (PLATFORM.md section 3): a week is ample.
 DELIVERY_KEEP = timedelta(days=7)
 # A delivery that could not be applied, kept longer with its payload for someone to look into.
 FAILED_DELIVERY_KEEP = timedelta(days=30)
 JOB_KEEP = timedelta(days=2)
+# The dashboard's longest window is 366 days (admin/stats.py MAX_DAYS); a day's margin for zones.
+STATS_DAY_KEEP = timedelta(days=367)
 CHUNK = 5000
 
 
@@ -62,4 +64,7 @@ def purge(connection: Connection, chunk_size: int = CHUNK) -> dict[str, int]:
             connection, deliveries, d.received_at, now - DELIVERY_KEEP, done_delivery, chunk_size
         ),
         "jobs": _purge(connection, jobs, jobs.c.created_at, now - JOB_KEEP, done_job, chunk_size),
+        "stats_days": connection.execute(
+            delete(stats_days).where(stats_days.c.day < (now - STATS_DAY_KEEP).date())
+        ).rowcount,
     }

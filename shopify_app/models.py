@@ -2,7 +2,7 @@
 built from the *Public models in `schemas.py`."""
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
@@ -184,6 +184,9 @@ class Shop(TableModel, table=True):
     # The merchant API key (`X-Auth-Token`): only its SHA-256 is kept.
     api_key_hash: str | None = Field(default=None, sa_type=String(64), unique=True)
     api_key_created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The generation of the dashboard's kept days (stats_day): a write that changes a closed day's
+    # figures adds one, and rows of an older generation are counted again (admin/kept_days.py).
+    stats_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 
@@ -384,6 +387,22 @@ class InventoryLevel(TableModel, table=True):
     location_id: int = Field(sa_type=BigInteger, primary_key=True)
     available: int | None = Field(default=None)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class StatsDay(TableModel, table=True):
+    """The dashboard's figures of one closed UTC day of a shop (admin/kept_days.py), valid while
+    `epoch` is the shop's `stats_epoch`. Revenue in ten-thousandths (exact on SQLite too);
+    `currencies` is JSON `{currency: conversions}` of the conversions whose currency is known."""
+
+    __tablename__ = "stats_day"
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE", primary_key=True)
+    day: date = Field(primary_key=True)
+    epoch: int
+    signups: int
+    alerts: int
+    conversions: int
+    revenue_e4: int = Field(sa_type=BigInteger)
+    currencies: str = Field(sa_type=Text)
 
 
 class Location(TableModel, table=True):

@@ -11,6 +11,7 @@ erase the record of what was sent to whom and why."""
 
 from sqlalchemy import ColumnElement, Connection, delete, or_, select
 
+from . import stats_epoch
 from .models import Intent, IntentStatus
 
 intents = Intent.__table__
@@ -43,11 +44,12 @@ def delete_unsent(connection: Connection, shop_id: int, ids: list[int]) -> list[
     is either notified first (and then not deleted: PostgreSQL re-checks a row it waited for, SQLite
     runs one writer at a time) or deleted first (and then the notify finds nothing)."""
     mine = (intents.c.shop_id == shop_id, intents.c.id.in_(ids))
-    deleted = (
-        connection.execute(delete(intents).where(*mine, ~was_sent()).returning(intents.c.id))
-        .scalars()
-        .all()
-    )
+    rows = connection.execute(
+        delete(intents).where(*mine, ~was_sent()).returning(intents.c.id, intents.c.created_at)
+    ).all()
+    deleted = [row.id for row in rows]
+    # A signup of a closed day leaves that day's kept dashboard figures to be counted again.
+    stats_epoch.bump_if_closed(connection, shop_id, [row.created_at for row in rows])
     if len(deleted) < len(ids):
         sent = (
             connection.execute(select(intents.c.id).where(*mine).order_by(intents.c.id))

@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy import insert, select
 
 from shopify_app import housekeeping
-from shopify_app.models import Job, WebhookDelivery, utcnow
+from shopify_app.models import Job, Shop, StatsDay, WebhookDelivery, utcnow
 
 deliveries, jobs = WebhookDelivery.__table__, Job.__table__
 
@@ -60,7 +60,7 @@ def test_old_done_rows_go_and_the_rest_stays(engine):
         removed = housekeeping.purge(
             connection, chunk_size=3
         )  # several chunks, the first with nothing to delete
-    assert removed == {"webhook_deliveries": 11, "jobs": 1}
+    assert removed == {"webhook_deliveries": 11, "jobs": 1, "stats_days": 0}
     with engine.connect() as connection:
         left = set(connection.execute(select(deliveries.c.webhook_id)).scalars())
         left_jobs = set(connection.execute(select(jobs.c.key)).scalars())
@@ -74,4 +74,35 @@ def test_old_done_rows_go_and_the_rest_stays(engine):
     }
     assert left_jobs == {"old-pending", "old-failed", "new-done"}
     with engine.begin() as connection:
-        assert housekeeping.purge(connection) == {"webhook_deliveries": 0, "jobs": 0}
+        assert housekeeping.purge(connection) == {
+            "webhook_deliveries": 0,
+            "jobs": 0,
+            "stats_days": 0,
+        }
+
+
+def test_kept_dashboard_days_older_than_the_longest_window_go(engine, shop):
+    """The dashboard shows at most 366 days (admin/stats.py MAX_DAYS): older kept days are read by
+    no request."""
+    with engine.connect() as connection:
+        shop_id = connection.execute(select(Shop.__table__.c.id)).scalar_one()
+    today = utcnow().date()
+    with engine.begin() as connection:
+        for back in (400, 368, 366, 300, 1):
+            connection.execute(
+                insert(StatsDay.__table__).values(
+                    shop_id=shop_id,
+                    day=today - timedelta(days=back),
+                    epoch=0,
+                    signups=back,
+                    alerts=0,
+                    conversions=0,
+                    revenue_e4=0,
+                    currencies="{}",
+                )
+            )
+    with engine.begin() as connection:
+        assert housekeeping.purge(connection)["stats_days"] == 2
+    with engine.connect() as connection:
+        kept = connection.execute(select(StatsDay.__table__.c.signups)).scalars().all()
+    assert sorted(kept) == [1, 300, 366]
