@@ -482,6 +482,8 @@ class Notification(TableModel, table=True):
     __table_args__ = (
         UniqueConstraint("intent_id", "restock_event_id", name="uq_notification_intent_event"),
         Index("ix_notification_due", "status", "next_attempt_at"),
+        # the fair claim: the shops with messages waiting, and each one's oldest (attempts.claim)
+        Index("ix_notification_pending_shop", "status", "shop_id", "id"),
         Index(
             "ix_notification_shop_kind_status_sent", "shop_id", "kind", "status", "sent_at"
         ),  # alerts sent per day

@@ -56,16 +56,40 @@ def _due(channels: list[str], now: datetime):
     )
 
 
-def claim(
-    session: Session, worker: str, channels: list[str], *, limit: int, lease: timedelta
+SHOPS_PER_CLAIM = 50  # a claim shares its batch among at most this many shops, in turn
+
+
+def _due_shops(session: Session, channels: list[str], after: int, most: int) -> list[int]:
+    """Up to `most` shops with pending notifications on `channels`, in turn from the one after
+    `after` (then from the lowest): a loose index scan on ix_notification_pending_shop, one probe
+    per shop however many messages each has queued."""
+    found: list[int] = []
+    for low, high in ((after, None), (0, after)):
+        cursor = low
+        while len(found) < most:
+            conditions = [
+                notifications.c.status == NotificationStatus.pending.value,
+                notifications.c.shop_id > cursor,
+                notifications.c.channel.in_(channels),
+            ]
+            if high is not None:
+                conditions.append(notifications.c.shop_id <= high)
+            shop = session.execute(
+                select(func.min(notifications.c.shop_id)).where(*conditions)
+            ).scalar()
+            if shop is None:
+                break
+            found.append(shop)
+            cursor = shop
+    return found
+
+
+def _claim_ids(
+    session: Session, worker: str, where, limit: int, lease: timedelta, now
 ) -> list[int]:
-    """Take up to `limit` due notifications of the enabled channels for `lease`; their ids."""
-    if not channels:
-        return []
-    now = utcnow()
     due = (
         select(notifications.c.id)
-        .where(_due(channels, now))
+        .where(where)
         .order_by(notifications.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -82,7 +106,66 @@ def claim(
         )
         .returning(notifications.c.id)
     ).all()
-    return sorted(r.id for r in rows)
+    return [r.id for r in rows]
+
+
+def claim(
+    session: Session, worker: str, channels: list[str], *, limit: int, lease: timedelta
+) -> list[int]:
+    """Take up to `limit` due notifications of the enabled channels for `lease`; their ids."""
+    return claim_in_turn(session, worker, channels, limit=limit, lease=lease)[0]
+
+
+def claim_in_turn(
+    session: Session,
+    worker: str,
+    channels: list[str],
+    *,
+    limit: int,
+    lease: timedelta,
+    after_shop: int = 0,
+) -> tuple[list[int], int]:
+    """Take up to `limit` due notifications of the enabled channels for `lease`: their ids, and
+    the last shop served (the next claim's `after_shop`, so shops take turns).
+
+    Fair across shops: the batch is shared among the shops with messages waiting (up to
+    SHOPS_PER_CLAIM of them, taken in turn from the one after `after_shop`), each shop's oldest
+    first, so one shop's 100,000-alert restock queued first does not hold back another's ten. A
+    share one shop leaves unused goes to the others. Messages whose worker died (lease passed) are
+    taken back first."""
+    if not channels:
+        return [], after_shop
+    now = utcnow()
+    claimed = _claim_ids(
+        session,
+        worker,
+        and_(
+            notifications.c.channel.in_(channels),
+            notifications.c.status == NotificationStatus.sending.value,
+            notifications.c.locked_until < now,
+            exists().where(shops.c.id == notifications.c.shop_id, INSTALLED),
+        ),
+        limit,
+        lease,
+        now,
+    )
+    shop_ids = _due_shops(session, channels, after_shop, SHOPS_PER_CLAIM)
+    last = after_shop
+    for n, shop_id in enumerate(shop_ids):
+        room = limit - len(claimed)
+        if room <= 0:
+            break
+        last = shop_id
+        share = max(1, room // (len(shop_ids) - n))
+        claimed += _claim_ids(
+            session,
+            worker,
+            and_(notifications.c.shop_id == shop_id, _due(channels, now)),
+            share,
+            lease,
+            now,
+        )
+    return sorted(claimed), last
 
 
 def load_alerts(session: Session, ids: list[int]) -> list[tuple[Alert, int]]:

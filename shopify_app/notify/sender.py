@@ -64,6 +64,7 @@ class Sender:
         # channel -> when (time.monotonic) the provider's "slow down" ends, as this worker heard it;
         # other workers learn it from channel_pace when the outcome is recorded
         self._paused: dict[str, float] = {}
+        self._shop_turn = 0  # the last shop served: the next claim starts after it
 
     def _paused_for(self, channel: str) -> float | None:
         """Seconds the channel stays paused, or None."""
@@ -151,14 +152,18 @@ class Sender:
         slots: dict[int, datetime] = {}
         with session_scope(self.engine) as session:
             now = utcnow()
-            open_ = [
-                c
-                for c in sorted(self.channels)
-                if c not in pace.paused(session, list(self.channels), now)
-            ]
+            paused = pace.paused(session, list(self.channels), now)
+            open_ = [c for c in sorted(self.channels) if c not in paused]
             batch = self.settings.WORKER_BATCH_SIZE
             unpaced = [c for c in open_ if pace.rate_of(self.settings, c) is None]
-            ids = attempts.claim(session, self.name, unpaced, limit=batch, lease=self.lease)
+            ids, self._shop_turn = attempts.claim_in_turn(
+                session,
+                self.name,
+                unpaced,
+                limit=batch,
+                lease=self.lease,
+                after_shop=self._shop_turn,
+            )
             for channel in open_:
                 rate = pace.rate_of(self.settings, channel)
                 if rate is None:
