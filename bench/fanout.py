@@ -73,10 +73,13 @@ def seed(
     *,
     variants: int = 1,
     variant0: int = VARIANT,
+    domain: str = SHOP,
+    first: int = 0,
 ) -> None:
-    """The shop, the variant (sold out, every location known) and n signups spread over `variants`."""
+    """The shop, the variant (sold out, every location known) and n signups spread over `variants`
+    (shoppers numbered from `first`)."""
     shop = oauth.store_shop(
-        engine, settings, SHOP, oauth.Grant("shpat_bench", settings.SHOPIFY_SCOPES)
+        engine, settings, domain, oauth.Grant("shpat_bench", settings.SHOPIFY_SCOPES)
     )
     now = datetime.now(UTC) - timedelta(days=1)
     browser = (
@@ -119,8 +122,8 @@ def seed(
                 for v in range(variants)
             ],
         )
-    for start_at in range(0, n, CHUNK):
-        rows = range(start_at, min(n, start_at + CHUNK))
+    for start_at in range(first, first + n, CHUNK):
+        rows = range(start_at, min(first + n, start_at + CHUNK))
         customers = [
             {
                 "id": f"{i:08d}-0000-4000-8000-000000000000",
@@ -194,6 +197,107 @@ def sink_capacity(port: int) -> float:
     return count / (time.perf_counter() - started)
 
 
+def restock(port: int, settings: Settings, domain: str, webhook_id: str) -> None:
+    """Shopify's inventory_levels/update for the bench item: 5 units back."""
+    body = json.dumps(
+        {
+            "inventory_item_id": ITEM,
+            "location_id": LOCATION,
+            "available": 5,
+            "updated_at": datetime.now(UTC).isoformat(),
+        }
+    ).encode()
+    httpx.post(
+        f"http://127.0.0.1:{port}/webhooks/inventory_levels/update",
+        content=body,
+        headers={
+            "X-Shopify-Hmac-Sha256": webhook_hmac(settings.SHOPIFY_API_SECRET, body),
+            "X-Shopify-Topic": "inventory_levels/update",
+            "X-Shopify-Shop-Domain": domain,
+            "X-Shopify-Webhook-Id": webhook_id,
+            "Content-Type": "application/json",
+        },
+    ).raise_for_status()
+
+
+def fairness_case(backend: str, smtp_port: int, receivers: str, big: int, small: int) -> dict:
+    """Shop A's restock of `big` email alerts, then, once A's are going out, shop B's of `small`:
+    how long B's alerts take from B's webhook (the app's recorded latency), and how far A had got."""
+    other = "other-bench-shop.myshopify.com"
+    with fresh_database(backend) as url:
+        env = app_env(
+            url,
+            WORKER_IN_PROCESS="false",
+            RECONCILE_INTERVAL_SECONDS="0",
+            WORKER_POLL_INTERVAL="0.05",
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(smtp_port),
+            SMTP_STARTTLS="false",
+            MAIL_FROM="Bench Shop <alerts@bench.example>",
+        )
+        settings = Settings(**{k: v for k, v in env.items() if k in Settings.model_fields})
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        seed(engine, settings, big, "email", receivers)
+        seed(engine, settings, small, "email", receivers, domain=other, first=big)
+        port = free_port()
+        server = start(shopify_app("serve", "--port", str(port)), env)
+        worker = start(shopify_app("worker"), env)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/healthz")
+            time.sleep(0.5)
+            restock(port, settings, SHOP, "bench-a")
+            while True:  # A's alerts are going out: its queue is ahead of anything B has
+                with session_scope(engine) as session:
+                    if session.execute(
+                        select(func.count())
+                        .select_from(Notification)
+                        .where(Notification.status == "sent")
+                    ).scalar_one() >= min(1000, big // 10):
+                        break
+                time.sleep(0.02)
+            restock(port, settings, other, "bench-b")
+            deadline = time.perf_counter() + 600
+            while time.perf_counter() < deadline:
+                with session_scope(engine) as session:
+                    waiting = session.execute(
+                        select(func.count())
+                        .select_from(Notification)
+                        .join(Intent, Intent.id == Notification.intent_id)
+                        .where(Intent.email >= f"shopper{big}", Notification.status != "sent")
+                    ).scalar_one()
+                    b_events = session.execute(
+                        select(func.count()).select_from(RestockEvent)
+                    ).scalar_one()
+                if b_events == 2 and waiting == 0:
+                    break
+                time.sleep(0.02)
+            with session_scope(engine) as session:
+                b_received = session.execute(
+                    select(func.max(RestockEvent.received_at))
+                ).scalar_one()
+                b_last = session.execute(
+                    select(func.max(Notification.sent_at))
+                    .join(Intent, Intent.id == Notification.intent_id)
+                    .where(Intent.shop_id != 1)
+                ).scalar_one()
+                a_sent_by_then = session.execute(
+                    select(func.count())
+                    .select_from(Notification)
+                    .where(Notification.shop_id == 1, Notification.sent_at <= b_last)
+                ).scalar_one()
+        finally:
+            stop(worker)
+            stop(server)
+            engine.dispose()
+    return {
+        "b_all_sent_after": (b_last - b_received).total_seconds(),
+        "a_sent_by_then": a_sent_by_then,
+        "big": big,
+        "small": small,
+    }
+
+
 def run_case(
     backend: str, n: int, channel: str, smtp_port: int, receivers: str, profile: str | None = None
 ) -> dict:
@@ -249,27 +353,9 @@ def run_case(
                     stderr=subprocess.DEVNULL,
                 )
                 time.sleep(1.0)
-            body = json.dumps(
-                {
-                    "inventory_item_id": ITEM,
-                    "location_id": LOCATION,
-                    "available": 5,
-                    "updated_at": datetime.now(UTC).isoformat(),
-                }
-            ).encode()
             started = datetime.now(UTC)
             t0 = time.perf_counter()
-            httpx.post(
-                f"http://127.0.0.1:{port}/webhooks/inventory_levels/update",
-                content=body,
-                headers={
-                    "X-Shopify-Hmac-Sha256": webhook_hmac(settings.SHOPIFY_API_SECRET, body),
-                    "X-Shopify-Topic": "inventory_levels/update",
-                    "X-Shopify-Shop-Domain": SHOP,
-                    "X-Shopify-Webhook-Id": "bench",
-                    "Content-Type": "application/json",
-                },
-            ).raise_for_status()
+            restock(port, settings, SHOP, "bench")
             done = 0
             while time.perf_counter() - t0 < 900:
                 with session_scope(engine) as session:
@@ -381,6 +467,12 @@ def main() -> None:
         "--skip-decide", action="store_true", help="skip the 1M-signup decide comparison"
     )
     parser.add_argument(
+        "--fairness",
+        type=int,
+        metavar="N",
+        help="only: shop A's N email alerts going out, then shop B's 10 (fair sending)",
+    )
+    parser.add_argument(
         "--profile",
         metavar="DIR",
         help="record the worker with py-spy into DIR/fanout-CHANNEL-N.txt "
@@ -402,6 +494,16 @@ def main() -> None:
     try:
         wait_http(f"http://127.0.0.1:{receiver_port}/count")
         time.sleep(0.3)
+        if args.fairness:
+            r = fairness_case(
+                args.backend, smtp_port, f"http://127.0.0.1:{receiver_port}", args.fairness, 10
+            )
+            print(
+                f"fairness: shop A's {r['big']:,} alerts going out, then shop B's {r['small']}: "
+                f"all of B's sent {r['b_all_sent_after']:.2f} s after B's webhook reached the app "
+                f"(A had {r['a_sent_by_then']:,} sent by then)"
+            )
+            return
         if email:
             print(
                 f"smtp-sink's own capacity (smtp-source, 32 sessions): {sink_capacity(smtp_port):,.0f} messages/s"
