@@ -2,6 +2,7 @@
 that caused an alert ("why was this sent"); listed in pages and exported as CSV."""
 
 import math
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -197,6 +198,56 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+# What went wrong, in the merchant's words, from the error the channel recorded (notify/email.py,
+# sms.py, push.py, sender.py). The recorded text itself stays in `last_error`, for support.
+_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), sentence)
+    for pattern, sentence in (
+        (
+            r"^SMTP (421|451)\b",
+            "The mail server asked the app to send more slowly; it will try again",
+        ),
+        (r"^SMTP 5\d\d", "The shopper's mail server refused this address"),
+        (r"^SMTP 4\d\d", "The mail server could not take it for now; the app will try again"),
+        (r"^SMTP\b", "The app could not reach its mail server; it will try again"),
+        (r"cannot receive SMS", "This phone number cannot receive text messages"),
+        (r"^Twilio 429", "Twilio asked the app to send more slowly; it will try again"),
+        (r"^Twilio (401|403)", "Twilio refused the app's account details (check the SMS settings)"),
+        (
+            r"^Twilio 5\d\d|^Twilio unreachable",
+            "Twilio could not be reached; the app will try again",
+        ),
+        (r"^Twilio", "Twilio refused this message"),
+        (
+            r"answered (404|410)|subscription gone",
+            "The shopper's browser no longer takes notifications from your store",
+        ),
+        (
+            r"answered 429",
+            "The browser's push service asked the app to slow down; it will try again",
+        ),
+        (
+            r"push service (answered 5\d\d|unreachable)",
+            "The browser's push service could not be reached; the app will try again",
+        ),
+        (r"^push ", "The browser's push service refused this notification"),
+        (
+            r"^no contact",
+            "The shopper's contact details are no longer on file (erased at their request?)",
+        ),
+    )
+)
+
+
+def error_sentence(error: str | None, status: str) -> str | None:
+    if not error:
+        return None
+    for pattern, sentence in _ERRORS:
+        if pattern.search(error):
+            return sentence
+    return "Sending failed; the app will try again" if status == "pending" else "Sending failed"
+
+
 def delivery_public(r: Any, names: Mapping[int, str] | None = None) -> dict[str, Any]:
     """One message as the admin API and pages show it; `names`: the shop's location names."""
     why = None
@@ -220,6 +271,7 @@ def delivery_public(r: Any, names: Mapping[int, str] | None = None) -> dict[str,
         "status": r.status,
         "attempts": r.attempts,
         "last_error": r.last_error,
+        "error_text": error_sentence(r.last_error, r.status),
         "sent_at": iso_time(r.sent_at),
         "created_at": iso_time(r.created_at),
         "intent_id": r.intent_id,

@@ -43,6 +43,7 @@ DELIVERY_FIELDS = [
     "status",
     "attempts",
     "sent_at",
+    "what_went_wrong",
     "last_error",
     "intent_id",
     "contact",
@@ -142,6 +143,7 @@ def deliveries_csv(engine: Engine, shop_id: int, shop: str, query) -> Iterator[b
         why = public.pop("why") or {}
         public.update({k: why.get(k) for k in ("restock_event_id", "stock_before", "stock_after")})
         public["why"] = public["why_text"]
+        public["what_went_wrong"] = public["error_text"]
         timing = public.get("latency") or {}
         public["stock_news_received_at"] = timing.get("received_at")
         public["decided_after_seconds"] = timing.get("decided_after_seconds")

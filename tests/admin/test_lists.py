@@ -8,6 +8,7 @@ import io
 import re
 from html import unescape
 
+import pytest
 from sqlalchemy import select
 
 from shopify_app.models import Shop
@@ -322,3 +323,60 @@ def test_an_opt_in_request_says_so(client, engine, shop):
     assert "The shopper was asked to confirm their signup (double opt-in)" in row
     [exported] = csv_rows(client, "deliveries.csv")
     assert exported["why"] == "The shopper was asked to confirm their signup (double opt-in)"
+
+
+@pytest.mark.parametrize(
+    ("recorded", "status", "said"),
+    [
+        (
+            "SMTP 550 5.1.1 <a@b.example>: mailbox unavailable",
+            "failed",
+            "The shopper's mail server refused this address",
+        ),
+        (
+            "SMTP 451 4.3.0 Try again later",
+            "pending",
+            "The mail server asked the app to send more slowly; it will try again",
+        ),
+        (
+            "SMTP 127.0.0.1:25: ConnectionRefusedError: [Errno 111]",
+            "pending",
+            "The app could not reach its mail server; it will try again",
+        ),
+        (
+            "Twilio 400 21211: The 'To' number +1…71 is not a valid phone number. (the number cannot receive SMS)",
+            "failed",
+            "This phone number cannot receive text messages",
+        ),
+        (
+            "Twilio 401 20003: Authenticate",
+            "pending",
+            "Twilio refused the app's account details (check the SMS settings)",
+        ),
+        (
+            "push service answered 410: Gone",
+            "failed",
+            "The shopper's browser no longer takes notifications from your store",
+        ),
+        (
+            "push service unreachable: ConnectError",
+            "pending",
+            "The browser's push service could not be reached; the app will try again",
+        ),
+        (
+            "no contact for this channel, or the message could not be rendered",
+            "failed",
+            "The shopper's contact details are no longer on file (erased at their request?)",
+        ),
+        ("RuntimeError: something else", "failed", "Sending failed"),
+    ],
+)
+def test_what_went_wrong_is_said_in_the_merchants_words(
+    client, engine, shop, recorded, status, said
+):
+    ids = seed(engine)
+    add_delivery(engine, ids["shop"], ids["plain"], status=status, error=recorded)
+    html = page(client, "deliveries")
+    shown = re.search(r'<div class="sub" title="([^"]*)" data-error>([^<]*)</div>', html)
+    assert shown is not None and unescape(shown.group(2)) == said
+    assert unescape(shown.group(1)) == recorded  # the provider's own words, for support, on hover

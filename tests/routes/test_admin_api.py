@@ -382,6 +382,8 @@ def test_deliveries_say_why_each_message_was_sent(client, engine, settings, shop
     assert body["meta"] == {"total_count": 2, "page": 1, "per_page": 50, "total_pages": 1}
     failed, sent = body["deliveries"]
     assert failed["status"] == "failed" and failed["last_error"] == "SMTP 550 mailbox unavailable"
+    assert failed["error_text"] == "The shopper's mail server refused this address"
+    assert sent["error_text"] is None
     assert sent["why"] == {
         "restock_event_id": event,
         "stock_before": 0,
