@@ -299,7 +299,13 @@ def fairness_case(backend: str, smtp_port: int, receivers: str, big: int, small:
 
 
 def run_case(
-    backend: str, n: int, channel: str, smtp_port: int, receivers: str, profile: str | None = None
+    backend: str,
+    n: int,
+    channel: str,
+    smtp_port: int,
+    receivers: str,
+    profile: str | None = None,
+    workers: int = 1,
 ) -> dict:
     with fresh_database(backend) as url:
         private = vapid_private()
@@ -327,10 +333,11 @@ def run_case(
         seed(engine, settings, n, channel, receivers)
         port = free_port()
         server = start(shopify_app("serve", "--port", str(port)), env)
+        others = [start(shopify_app("worker"), env) for _ in range(workers - 1)]
         worker = start(shopify_app("worker"), env)
         try:
             wait_http(f"http://127.0.0.1:{port}/healthz")
-            time.sleep(0.5)  # the worker is up
+            time.sleep(0.5 + 0.3 * len(others))  # the workers are up
             profiler = None
             if profile:
                 # --gil: a sample is a moment the worker held the GIL, so shares are of its Python CPU.
@@ -388,10 +395,12 @@ def run_case(
                     ).scalars()
                 )
         finally:
-            stop(worker)
+            for process in (worker, *others):
+                stop(process)
             stop(server)
             engine.dispose()
         return {
+            "workers": workers,
             "backend": backend,
             "n": n,
             "channel": channel,
@@ -464,6 +473,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--channels", nargs="+", default=["email", "sms", "push"])
     parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1], help="worker processes (each count a run)"
+    )
+    parser.add_argument(
         "--skip-decide", action="store_true", help="skip the 1M-signup decide comparison"
     )
     parser.add_argument(
@@ -509,26 +521,28 @@ def main() -> None:
                 f"smtp-sink's own capacity (smtp-source, 32 sessions): {sink_capacity(smtp_port):,.0f} messages/s"
             )
         print(
-            f"{'backend':<11}{'signups':>9} {'channel':<7}{'sent':>9}{'seconds':>9}{'per s':>8}"
+            f"{'workers':<8}{'backend':<11}{'signups':>9} {'channel':<7}{'sent':>9}{'seconds':>9}{'per s':>8}"
             f"{'decided':>9}{'1st sent':>9}{'worker MB':>10}{'alert p50':>10}{'alert p99':>10}"
         )
-        for n in args.sizes:
-            for channel in args.channels:
-                r = run_case(
-                    args.backend,
-                    n,
-                    channel,
-                    smtp_port,
-                    f"http://127.0.0.1:{receiver_port}",
-                    args.profile,
-                )
-                print(
-                    f"{r['backend']:<11}{r['n']:>9,} {r['channel']:<7}{r['sent']:>9,}{r['seconds']:>9.2f}"
-                    f"{r['per_second']:>8.0f}{r['decided_after']:>8.2f}s{r['first_sent_after'] or 0:>8.2f}s"
-                    f"{r['worker_peak_mb']:>10.0f}"
-                    f"{r['latency_p50'] or 0:>9.2f}s{r['latency_p99'] or 0:>9.2f}s",
-                    flush=True,
-                )
+        for n, channel, workers in (
+            (n, c, w) for n in args.sizes for c in args.channels for w in args.workers
+        ):
+            r = run_case(
+                args.backend,
+                n,
+                channel,
+                smtp_port,
+                f"http://127.0.0.1:{receiver_port}",
+                args.profile,
+                workers,
+            )
+            print(
+                f"{r['workers']:<8}{r['backend']:<11}{r['n']:>9,} {r['channel']:<7}{r['sent']:>9,}{r['seconds']:>9.2f}"
+                f"{r['per_second']:>8.0f}{r['decided_after']:>8.2f}s{r['first_sent_after'] or 0:>8.2f}s"
+                f"{r['worker_peak_mb']:>10.0f}"
+                f"{r['latency_p50'] or 0:>9.2f}s{r['latency_p99'] or 0:>9.2f}s",
+                flush=True,
+            )
     finally:
         stop(receivers)
         if sink is not None:

@@ -55,9 +55,16 @@ def reencrypt_token(keys: Keys, encrypted: str) -> str | None:
 
 def signer(keys: Keys, purpose: str) -> URLSafeTimedSerializer:
     """A signer for short-lived values (OAuth state cookie, opt-in and unsubscribe links)."""
-    # itsdangerous signs with the last key of its list and verifies with all of them
+    return _signer(_ring(keys), purpose)
+
+
+@lru_cache(maxsize=32)
+def _signer(ring: tuple[str, ...], purpose: str) -> URLSafeTimedSerializer:
+    # Made once per key ring and purpose: every alert signs its unsubscribe link, and deriving the
+    # key each time was a sizeable part of sending one. itsdangerous signs with the last key of its
+    # list and verifies with all of them.
     return URLSafeTimedSerializer(
-        [derive_key(k, "signing").hex() for k in reversed(_ring(keys))], salt=purpose
+        [derive_key(k, "signing").hex() for k in reversed(ring)], salt=purpose
     )
 
 
