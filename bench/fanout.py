@@ -12,12 +12,14 @@ smtp-source and printed beside the result; SMS and push go to bench/receivers.py
 
 import argparse
 import base64
+import contextlib
 import json
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -465,6 +467,32 @@ def decide_scaling(backend: str) -> list[tuple[int, float]]:
     return results
 
 
+@contextlib.contextmanager
+def receiving(email: bool) -> Iterator[tuple[int, str, float | None]]:
+    """Postfix's smtp-sink (when `email`) and bench/receivers.py (SMS, push) running: the sink's
+    port, the receivers' URL, and the sink's own capacity (smtp-source, 32 sessions)."""
+    if email and not shutil.which("smtp-sink"):
+        sys.exit(
+            "smtp-sink not found: apt-get install postfix (the email sink); or pass --channels sms push"
+        )
+    smtp_port, receiver_port = free_port(), free_port()
+    sink = (
+        start(["smtp-sink", "-c", "-u", "root", f"127.0.0.1:{smtp_port}", "1024"])
+        if email
+        else None
+    )
+    receivers = start([sys.executable, "bench/receivers.py", "--port", str(receiver_port)])
+    try:
+        wait_http(f"http://127.0.0.1:{receiver_port}/count")
+        time.sleep(0.3)
+        rate = sink_capacity(smtp_port) if email else None
+        yield smtp_port, f"http://127.0.0.1:{receiver_port}", rate
+    finally:
+        stop(receivers)
+        if sink is not None:
+            stop(sink)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -491,34 +519,18 @@ def main() -> None:
         "(read with bench/profile_summary.py)",
     )
     args = parser.parse_args()
-    email = "email" in args.channels
-    if email and not shutil.which("smtp-sink"):
-        sys.exit(
-            "smtp-sink not found: apt-get install postfix (the email sink); or pass --channels sms push"
-        )
-    smtp_port, receiver_port = free_port(), free_port()
-    sink = (
-        start(["smtp-sink", "-c", "-u", "root", f"127.0.0.1:{smtp_port}", "1024"])
-        if email
-        else None
-    )
-    receivers = start([sys.executable, "bench/receivers.py", "--port", str(receiver_port)])
-    try:
-        wait_http(f"http://127.0.0.1:{receiver_port}/count")
-        time.sleep(0.3)
+    with receiving("email" in args.channels) as (smtp_port, receivers, sink_rate):
         if args.fairness:
-            r = fairness_case(
-                args.backend, smtp_port, f"http://127.0.0.1:{receiver_port}", args.fairness, 10
-            )
+            r = fairness_case(args.backend, smtp_port, receivers, args.fairness, 10)
             print(
                 f"fairness: shop A's {r['big']:,} alerts going out, then shop B's {r['small']}: "
                 f"all of B's sent {r['b_all_sent_after']:.2f} s after B's webhook reached the app "
                 f"(A had {r['a_sent_by_then']:,} sent by then)"
             )
             return
-        if email:
+        if sink_rate is not None:
             print(
-                f"smtp-sink's own capacity (smtp-source, 32 sessions): {sink_capacity(smtp_port):,.0f} messages/s"
+                f"smtp-sink's own capacity (smtp-source, 32 sessions): {sink_rate:,.0f} messages/s"
             )
         print(
             f"{'workers':<8}{'backend':<11}{'signups':>9} {'channel':<7}{'sent':>9}{'seconds':>9}{'per s':>8}"
@@ -527,15 +539,7 @@ def main() -> None:
         for n, channel, workers in (
             (n, c, w) for n in args.sizes for c in args.channels for w in args.workers
         ):
-            r = run_case(
-                args.backend,
-                n,
-                channel,
-                smtp_port,
-                f"http://127.0.0.1:{receiver_port}",
-                args.profile,
-                workers,
-            )
+            r = run_case(args.backend, n, channel, smtp_port, receivers, args.profile, workers)
             print(
                 f"{r['workers']:<8}{r['backend']:<11}{r['n']:>9,} {r['channel']:<7}{r['sent']:>9,}{r['seconds']:>9.2f}"
                 f"{r['per_second']:>8.0f}{r['decided_after']:>8.2f}s{r['first_sent_after'] or 0:>8.2f}s"
@@ -543,10 +547,6 @@ def main() -> None:
                 f"{r['latency_p50'] or 0:>9.2f}s{r['latency_p99'] or 0:>9.2f}s",
                 flush=True,
             )
-    finally:
-        stop(receivers)
-        if sink is not None:
-            stop(sink)
     if not args.skip_decide:
         for total, seconds in decide_scaling(args.backend):
             print(
