@@ -4,6 +4,7 @@ dashboard did before), on data spanning more than the window and today; and stay
 order recorded for a closed day, a signup of a closed day deleted, a customer's redaction; the
 shop's redaction takes its kept days with it."""
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
@@ -17,11 +18,20 @@ from shopify_app.models import Shop, StatsDay, utcnow
 
 from ..admin.data import add_intents
 from ..admin.tokens import SHOP, bearer, session_token
-from ..webhooks.test_compliance import deliver as deliver_topic
-from ..webhooks.test_orders_create import alerted, order
-from ..webhooks.test_orders_create import deliver as deliver_order
+from ..support import webhook_headers
+from ..webhooks.orders import alerted, order
+from ..webhooks.orders import deliver as deliver_order
 
 stats_days = StatsDay.__table__
+
+
+def deliver_topic(client, topic, payload, shop=SHOP, webhook_id="w1"):
+    body = json.dumps(payload).encode()
+    return client.post(
+        f"/webhooks/{topic}",
+        content=body,
+        headers=webhook_headers(body, topic, shop, webhook_id=webhook_id),
+    )
 
 
 def shop_id(engine) -> int:
