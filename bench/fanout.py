@@ -199,6 +199,31 @@ def sink_capacity(port: int) -> float:
     return count / (time.perf_counter() - started)
 
 
+def worker_env(url: str, smtp_port: int, receivers: str) -> tuple[dict[str, str], Settings]:
+    """The environment of the bench's serve and worker processes (every channel at the local
+    receivers), and the same as Settings."""
+    private = vapid_private()
+    env = app_env(
+        url,
+        WORKER_IN_PROCESS="false",
+        RECONCILE_INTERVAL_SECONDS="0",
+        WORKER_POLL_INTERVAL="0.05",
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp_port),
+        SMTP_STARTTLS="false",
+        MAIL_FROM="Bench Shop <alerts@bench.example>",
+        TWILIO_ACCOUNT_SID="AC" + "0" * 32,
+        TWILIO_AUTH_TOKEN="bench",
+        TWILIO_FROM_NUMBER="+15005550006",
+        TWILIO_API_BASE_URL=receivers,
+        VAPID_PRIVATE_KEY=private,
+        VAPID_PUBLIC_KEY=vapid_public(private),
+        VAPID_SUBJECT="mailto:ops@bench.example",
+        PUSH_ENDPOINT_ALLOWLIST="127.0.0.1",
+    )
+    return env, Settings(**{k: v for k, v in env.items() if k in Settings.model_fields})
+
+
 def restock(port: int, settings: Settings, domain: str, webhook_id: str) -> None:
     """Shopify's inventory_levels/update for the bench item: 5 units back."""
     body = json.dumps(
@@ -227,17 +252,7 @@ def fairness_case(backend: str, smtp_port: int, receivers: str, big: int, small:
     how long B's alerts take from B's webhook (the app's recorded latency), and how far A had got."""
     other = "other-bench-shop.myshopify.com"
     with fresh_database(backend) as url:
-        env = app_env(
-            url,
-            WORKER_IN_PROCESS="false",
-            RECONCILE_INTERVAL_SECONDS="0",
-            WORKER_POLL_INTERVAL="0.05",
-            SMTP_HOST="127.0.0.1",
-            SMTP_PORT=str(smtp_port),
-            SMTP_STARTTLS="false",
-            MAIL_FROM="Bench Shop <alerts@bench.example>",
-        )
-        settings = Settings(**{k: v for k, v in env.items() if k in Settings.model_fields})
+        env, settings = worker_env(url, smtp_port, receivers)
         migrate.upgrade(url)
         engine = make_engine(url)
         seed(engine, settings, big, "email", receivers)
@@ -310,26 +325,7 @@ def run_case(
     workers: int = 1,
 ) -> dict:
     with fresh_database(backend) as url:
-        private = vapid_private()
-        env = app_env(
-            url,
-            WORKER_IN_PROCESS="false",
-            RECONCILE_INTERVAL_SECONDS="0",
-            WORKER_POLL_INTERVAL="0.05",
-            SMTP_HOST="127.0.0.1",
-            SMTP_PORT=str(smtp_port),
-            SMTP_STARTTLS="false",
-            MAIL_FROM="Bench Shop <alerts@bench.example>",
-            TWILIO_ACCOUNT_SID="AC" + "0" * 32,
-            TWILIO_AUTH_TOKEN="bench",
-            TWILIO_FROM_NUMBER="+15005550006",
-            TWILIO_API_BASE_URL=receivers,
-            VAPID_PRIVATE_KEY=private,
-            VAPID_PUBLIC_KEY=vapid_public(private),
-            VAPID_SUBJECT="mailto:ops@bench.example",
-            PUSH_ENDPOINT_ALLOWLIST="127.0.0.1",
-        )
-        settings = Settings(**{k: v for k, v in env.items() if k in Settings.model_fields})
+        env, settings = worker_env(url, smtp_port, receivers)
         migrate.upgrade(url)
         engine = make_engine(url)
         seed(engine, settings, n, channel, receivers)

@@ -249,3 +249,15 @@ def consent(client, fake_shopify, install_response):
     callback = urlsplit(authorize.headers["location"])
     assert callback.netloc == "app.example.test" and callback.path == "/auth/callback"
     return f"{callback.path}?{callback.query}"
+
+
+def with_smtp(settings: Settings, port: int) -> Settings:
+    """`settings` sending email through the local SMTP server on `port` (tests/fakes/smtp.py)."""
+    return settings.model_copy(
+        update={
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": port,
+            "SMTP_STARTTLS": False,
+            "MAIL_FROM": "Back in Stock <alerts@app.example>",
+        }
+    )

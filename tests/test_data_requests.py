@@ -27,7 +27,7 @@ from .notify.helpers import (
     run,
     setup_shop,
 )
-from .support import install_shop, webhook_headers
+from .support import install_shop, webhook_headers, with_smtp
 
 MERCHANT = "owner@demo-shop.example"
 VICTIM = {
@@ -54,14 +54,7 @@ def smtp():
 @pytest.fixture
 def mail_settings(settings, smtp):
     smtp.recorder.received.clear()
-    return settings.model_copy(
-        update={
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": smtp.port,
-            "SMTP_STARTTLS": False,
-            "MAIL_FROM": "Back in Stock <alerts@app.example>",
-        }
-    )
+    return with_smtp(settings, smtp.port)
 
 
 def signup(client, channel="email", shop=SHOP, variant=VARIANT, **customer):

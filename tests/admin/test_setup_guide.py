@@ -18,7 +18,7 @@ from shopify_app.notify.worker import Worker
 
 from ..fakes.smtp import SmtpServer
 from ..notify.helpers import run, setup_shop, signup
-from ..support import API_KEY, ARTIFACTS, proxy_query, serve_in_thread
+from ..support import API_KEY, ARTIFACTS, proxy_query, serve_in_thread, with_smtp
 from .data import add_intents
 from .tokens import SHOP, bearer, open_page, session_token
 
@@ -34,14 +34,7 @@ def smtp():
 @pytest.fixture
 def mail_settings(settings, smtp):
     smtp.recorder.received.clear()
-    return settings.model_copy(
-        update={
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": smtp.port,
-            "SMTP_STARTTLS": False,
-            "MAIL_FROM": "Back in Stock <alerts@app.example>",
-        }
-    )
+    return with_smtp(settings, smtp.port)
 
 
 def guide_steps(client) -> dict[str, bool]:

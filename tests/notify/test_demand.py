@@ -18,6 +18,7 @@ from shopify_app.notify.worker import Worker
 
 from ..fakes.admin_schema import validation_errors
 from ..fakes.smtp import SmtpServer
+from ..support import with_smtp
 from .helpers import (
     LOCATION,
     LOCATION2,
@@ -44,14 +45,7 @@ def smtp():
 def mail_settings(settings, smtp):
     smtp.recorder.received.clear()
     smtp.recorder.refuse_all, smtp.recorder.refuse_next = False, 0
-    return settings.model_copy(
-        update={
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": smtp.port,
-            "SMTP_STARTTLS": False,
-            "MAIL_FROM": "Back in Stock <alerts@app.example>",
-        }
-    )
+    return with_smtp(settings, smtp.port)
 
 
 async def work(settings, engine, *, check=True):

@@ -16,6 +16,7 @@ from shopify_app.notify.worker import Worker
 
 from ..fakes.smtp import SmtpServer
 from ..fakes.twilio import FakeTwilio
+from ..support import with_smtp
 from .helpers import level_webhook, run, setup_shop, signup
 
 PHONES = [f"+1415555{n:04d}" for n in range(2000, 2024)]
@@ -29,14 +30,7 @@ def smtp():
 
 @pytest.fixture
 def mail_settings(settings, smtp):
-    return settings.model_copy(
-        update={
-            "SMTP_HOST": "127.0.0.1",
-            "SMTP_PORT": smtp.port,
-            "SMTP_STARTTLS": False,
-            "MAIL_FROM": "Back in Stock <alerts@app.example>",
-        }
-    )
+    return with_smtp(settings, smtp.port)
 
 
 @pytest.fixture
