@@ -136,6 +136,13 @@ def test_a_newcomer_sees_all_three_channels_their_alerts_and_the_admin(browser, 
     sync_api.expect(page.get_by_role("heading", level=1)).to_have_text(re.compile("Signups"))
     sync_api.expect(page.locator("body")).to_contain_text("ada@example.com")
     page.screenshot(path=str(ARTIFACTS / "dev-6-admin-signups.png"), full_page=True)
+    # Why each alert went, where the stock is, and how long it took from the webhook
+    page.locator("nav.tabs").get_by_role("link", name="Delivery log").click()
+    sync_api.expect(page.locator("[data-why]").first).to_contain_text("Restocked to")
+    sync_api.expect(page.locator("[data-latency]").first).to_contain_text(
+        "after the stock news reached the app"
+    )
+    page.screenshot(path=str(ARTIFACTS / "dev-8-admin-deliveries.png"), full_page=True)
     assert not errors, errors
 
     phone, phone_errors = _page(browser, width=375)
