@@ -479,7 +479,8 @@ def test_a_shop_with_double_opt_in_files_unconfirmed_signups(client, engine, set
 
 
 def test_a_first_signup_is_one_statement_on_postgresql(client, engine, shop, backend):
-    """A shopper the shop has never seen: shop check, customer and intent in one round trip."""
+    """A shopper the shop has never seen: shop check, customer, intent and variant read in one
+    round trip (shared with concurrent first signups: tests/test_first_signup.py)."""
     if backend != "postgresql":
         pytest.skip("the one-statement path is PostgreSQL's")
     statements: list[str] = []
@@ -493,7 +494,7 @@ def test_a_first_signup_is_one_statement_on_postgresql(client, engine, shop, bac
     event.listen(client.app.state.async_engine.sync_engine, "before_cursor_execute", record)
     first = post(client, body(email="first@example.com", name="Ann", locale="fr"))
     assert first.status_code == 201
-    assert len(statements) == 1 and statements[0].startswith("WITH s AS")
+    assert len(statements) == 1 and statements[0].startswith("WITH x AS")
     statements.clear()
     # A known shopper (another variant) takes the general path, against the same customer.
     other = body(email="first@example.com")
