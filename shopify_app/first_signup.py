@@ -14,29 +14,34 @@ signups of one batch for the same address) inserts nothing here and takes the ge
 
 import asyncio
 import json
-from dataclasses import dataclass
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, delete, text
 from sqlalchemy.dialects import postgresql
 
 from . import variant_reads
 from .contacts import ContactError
 from .group_insert import GroupWriter
-from .models import Customer, Intent, IntentSource, Job, Variant, utcnow
+from .models import Customer, Intent, IntentSource, Job, RateLimitCounter, Variant, utcnow
+from .ratelimit import Counter
 from .schemas import IntentRequest
 from .shops import INSTALLED, ShopRef, shops
 from .signup_contacts import Contacts, read_contacts
 from .signup_customers import new_customer
 from .signup_rows import CreateResult, new_intent, to_public
 
-customers, intents, jobs, variants = (
+customers, intents, jobs, variants, counters = (
     Customer.__table__,
     Intent.__table__,
     Job.__table__,
     Variant.__table__,
+    RateLimitCounter.__table__,
 )
 
 
@@ -48,9 +53,17 @@ class FirstSignup:
     customer: dict[str, Any]
     intent: dict[str, Any]
     job: dict[str, Any]
+    # the abuse limits' counters to count in the same statement (PostgreSQL's own counters)
+    counters: Sequence[Counter] = ()
 
-    def row(self) -> dict[str, Any]:
+    def row(self, n: int, tried: bool) -> dict[str, Any]:
         return {
+            "n": n,
+            "tried": tried,
+            "counters": [
+                {"which": w, "key": c.key, "expiry": c.expiry, "lim": c.limit}
+                for w, c in enumerate(self.counters)
+            ],
             "domain": self.domain,
             **{f"c_{k}": v for k, v in self.customer.items()},
             **{f"i_{k}": v for k, v in self.intent.items()},
@@ -61,10 +74,11 @@ class FirstSignup:
 @dataclass(frozen=True)
 class Filed:
     """The statement's answer for one signup: its shop (None: not installed), its intent's id
-    (None: not a first signup, take the general path)."""
+    (None: not filed here, take the general path), and each counter's (count, window end)."""
 
     shop: ShopRef | None
     intent_id: int | None
+    counts: list[tuple[int, float]] = field(default_factory=list)
 
 
 def _stamp(value: datetime) -> str:
@@ -86,6 +100,9 @@ def _statement(
     job_given = [k for k in job_keys if k not in ("shop_id", "key")]
     record = ", ".join(
         [
+            "n INTEGER",
+            "tried BOOLEAN",
+            "counters JSONB",
             "domain VARCHAR",
             *(f"c_{k} {typ(customers, k)}" for k in customer_keys),
             *(f"i_{k} {typ(intents, k)}" for k in intent_keys),
@@ -98,16 +115,34 @@ def _statement(
         "shop_id": "s.id",
         "key": "CAST(s.id AS VARCHAR) || ':' || CAST(x.i_shopify_variant_id AS VARCHAR)",
     }
+    ended = f"{counters.name}.expires_at <= CAST(:now AS FLOAT)"
     sql = f"""
 WITH x AS (
   SELECT * FROM jsonb_to_recordset(CAST(:rows AS JSONB)) AS x({record})
+), h AS (
+  SELECT x.n, k.which, k.key, k.expiry, k.lim
+  FROM x, jsonb_to_recordset(x.counters) AS k(which INTEGER, key VARCHAR, expiry INTEGER, lim INTEGER)
+), u AS (
+  INSERT INTO {counters.name} (key, count, expires_at)
+  SELECT key, count(*), CAST(:now AS FLOAT) + max(expiry) FROM h GROUP BY key ORDER BY key
+  ON CONFLICT (key) DO UPDATE SET
+    count = CASE WHEN {ended} THEN excluded.count ELSE {counters.name}.count + excluded.count END,
+    expires_at = CASE WHEN {ended} THEN excluded.expires_at ELSE {counters.name}.expires_at END
+  RETURNING key, count, expires_at
+), hc AS (
+  SELECT h.n, h.which, h.lim, u.expires_at,
+         u.count - row_number() OVER (PARTITION BY h.key ORDER BY h.n DESC) + 1 AS count
+  FROM h JOIN u ON u.key = h.key
+), ok AS (
+  SELECT x.* FROM x
+  WHERE x.tried AND NOT EXISTS (SELECT 1 FROM hc WHERE hc.n = x.n AND hc.count > hc.lim)
 ), s AS (
   SELECT id, domain, double_optin FROM {shops.name}
   WHERE domain IN (SELECT domain FROM x) AND {INSTALLED.compile(dialect=dialect)}
 ), c AS (
   INSERT INTO {customers.name} ({", ".join(customer_keys)})
   SELECT {", ".join("s.id" if k == "shop_id" else f"x.c_{k}" for k in customer_keys)}
-  FROM x JOIN s ON s.domain = x.domain
+  FROM ok x JOIN s ON s.domain = x.domain
   WHERE NOT s.double_optin AND NOT EXISTS (SELECT 1 FROM {customers.name} k WHERE k.shop_id = s.id
                     AND (k.email = x.c_email OR k.phone = x.c_phone))
     AND NOT EXISTS (SELECT 1 FROM {intents.name} p WHERE p.shop_id = s.id
@@ -127,7 +162,9 @@ WITH x AS (
                     AND v.shopify_variant_id = x.i_shopify_variant_id)
   ON CONFLICT DO NOTHING
 )
-SELECT x.c_id, s.id AS shop_id, s.double_optin, i.id AS intent_id
+SELECT x.n, s.id AS shop_id, s.double_optin, i.id AS intent_id,
+       (SELECT jsonb_agg(jsonb_build_array(hc.which, hc.count, hc.expires_at)) FROM hc
+        WHERE hc.n = x.n) AS counts
 FROM x LEFT JOIN s ON s.domain = x.domain LEFT JOIN i ON i.customer_id = x.c_id"""
     return text(sql)
 
@@ -139,6 +176,7 @@ def prepare(
     source: IntentSource,
     push_allowlist: frozenset[str],
     contacts: Contacts | None = None,
+    counters: Sequence[Counter] = (),
 ) -> tuple[FirstSignup, Contacts] | None:
     """The rows of a first signup; None when not to try (the contact is invalid or the request
     names a customer id): use the general path."""
@@ -152,7 +190,7 @@ def prepare(
     customer = new_customer(None, request.customer, contacts, now)
     intent = new_intent(ShopRef(0), customer["id"], request, contacts, source, now)
     job = variant_reads.job_row(intent["shopify_variant_id"], now)
-    return FirstSignup(domain, customer, intent, job), contacts
+    return FirstSignup(domain, customer, intent, job, counters), contacts
 
 
 def answer(
@@ -182,42 +220,45 @@ class GroupFirstSignup(GroupWriter):
 
     async def _write_batch(self, batch: list[tuple[FirstSignup, asyncio.Future]]) -> None:
         # Two signups of one batch for the same address: only the first is tried here (the
-        # statement's "is this address known?" cannot see its own rows); the other is answered
-        # "not filed" and takes the general path, which then sees the first.
+        # statement's "is this address known?" cannot see its own rows); the other is counted,
+        # answered "not filed" and takes the general path, which then sees the first.
         taken: set[tuple[str, str, Any]] = set()
-        written: list[FirstSignup] = []
+        tried: list[bool] = []
         for signup, _ in batch:
             addresses = _same_address(signup)
-            if taken.isdisjoint(addresses):
-                written.append(signup)
+            tried.append(taken.isdisjoint(addresses))
             taken.update(addresses)
+        signups = [signup for signup, _ in batch]
         try:
-            found = await self.run(self._execute, written)
+            found = await self.run(self._execute, signups, tried)
         except Exception as exc:
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        # Every domain has a written row (its first signup), so each signup learns its shop.
-        shop_of = {s.domain: f.shop for s in written if (f := found.get(s.customer["id"]))}
-        for signup, future in batch:
-            if future.done():  # the request was cancelled (client gone)
-                continue
-            filed = found.get(signup.customer["id"])
-            future.set_result(filed or Filed(shop=shop_of.get(signup.domain), intent_id=None))
+        for (_, future), filed in zip(batch, found, strict=True):
+            if not future.done():  # else the request was cancelled (client gone)
+                future.set_result(filed)
 
-    def _execute(self, connection: Connection, written: list[FirstSignup]) -> dict[str, Filed]:
-        if not written:
-            return {}
-        first = written[0]
+    def _execute(
+        self, connection: Connection, signups: list[FirstSignup], tried: list[bool]
+    ) -> list[Filed]:
+        now = time.time()
+        if random.random() < 0.001:  # now and then, forget the limits' windows that have ended
+            connection.execute(delete(counters).where(counters.c.expires_at < now))
+        first = signups[0]
         statement = _statement(tuple(first.customer), tuple(first.intent), tuple(first.job))
-        rows = json.dumps([s.row() for s in written], default=_stamp)
-        found: dict[str, Filed] = {}
-        for row in connection.execute(statement, {"rows": rows}):
+        rows = json.dumps(
+            [s.row(n, t) for n, (s, t) in enumerate(zip(signups, tried, strict=True))],
+            default=_stamp,
+        )
+        found: list[Filed] = [Filed(shop=None, intent_id=None)] * len(signups)
+        for row in connection.execute(statement, {"rows": rows, "now": now}):
             shop = (
                 ShopRef(id=row.shop_id, double_optin=row.double_optin)
                 if row.shop_id is not None
                 else None
             )
-            found[row.c_id] = Filed(shop=shop, intent_id=row.intent_id)
+            counts = sorted(row.counts or [])
+            found[row.n] = Filed(shop, row.intent_id, [(c, e) for _, c, e in counts])
         return found
