@@ -143,10 +143,9 @@ WITH x AS (
   INSERT INTO {customers.name} ({", ".join(customer_keys)})
   SELECT {", ".join("s.id" if k == "shop_id" else f"x.c_{k}" for k in customer_keys)}
   FROM ok x JOIN s ON s.domain = x.domain
-  WHERE NOT s.double_optin AND NOT EXISTS (SELECT 1 FROM {customers.name} k WHERE k.shop_id = s.id
-                    AND (k.email = x.c_email OR k.phone = x.c_phone))
-    AND NOT EXISTS (SELECT 1 FROM {intents.name} p WHERE p.shop_id = s.id
-                    AND p.contact_key = x.i_contact_key)
+  LEFT JOIN LATERAL (SELECT 1 AS seen FROM {intents.name} p WHERE p.shop_id = s.id
+                     AND p.contact_key = x.i_contact_key LIMIT 1) p ON true
+  WHERE NOT s.double_optin AND p.seen IS NULL
   ON CONFLICT DO NOTHING RETURNING id
 ), i AS (
   INSERT INTO {intents.name} ({", ".join(intent_keys)})
