@@ -12,8 +12,9 @@ public API on each backend (--no-proxy-run skips it): the signature check should
 Each server is a real `shopify-app serve` subprocess (WORKER_IN_PROCESS=false, LOG_LEVEL=WARNING,
 plus one PostgreSQL run at INFO to show what logging costs). Load comes from `wrk` with a Lua
 script when it is installed (apt-get install wrk), else from an asyncio client of raw keep-alive
-HTTP/1.1 connections in this process. The goal: >= 1,000 signups/s with p99 < 50 ms at 32 clients
-on PostgreSQL, one process.
+HTTP/1.1 connections in this process. The goal (issue 17): >= 2,000 signups/s with p99 < 50 ms at
+32 clients on PostgreSQL, one process. After the warm-up the database is analyzed (--no-analyze
+skips it), as autovacuum does for a running one.
 """
 
 import argparse
@@ -440,8 +441,8 @@ def report(results: list[dict], bare: dict) -> None:
     )
     pg = next((r for r in results if r["name"] == "postgresql (WARNING)"), None)
     if pg:
-        met = pg["created"] / pg["seconds"] >= 1000 and pg["p99"] < 50 and pg["other"] == 0
-        print(f"goal (PostgreSQL, >= 1,000 signups/s, p99 < 50 ms): {'met' if met else 'NOT met'}")
+        met = pg["created"] / pg["seconds"] >= 2000 and pg["p99"] < 50 and pg["other"] == 0
+        print(f"goal (PostgreSQL, >= 2,000 signups/s, p99 < 50 ms): {'met' if met else 'NOT met'}")
     for backend in ("sqlite", "postgresql"):
         api = next(
             (r for r in results if r["name"].startswith(backend) and "WARNING" in r["name"]), None

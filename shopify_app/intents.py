@@ -103,7 +103,7 @@ def create(
         return CreateResult(intents=[to_public(existing, request, contacts, proven)])
     visible, owner = proven, proven or customer_by_address(session, shop.id, channel, contacts)
     if owner is None:
-        owner = visible = create_customer(session, shop.id, cust, contacts)
+        owner = visible = create_customer(session, shop.id, cust, contacts, channel)
         if owner is None:  # a concurrent request filed the same shopper a moment ago: theirs
             owner = customer_by_address(session, shop.id, channel, contacts)
             if owner is None:
