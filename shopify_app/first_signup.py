@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, text
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
 
 from . import variant_reads
 from .contacts import ContactError
@@ -36,6 +37,7 @@ from .signup_contacts import Contacts, read_contacts
 from .signup_customers import new_customer
 from .signup_rows import CreateResult, new_intent, to_public
 
+DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
 customers, intents, jobs, variants, counters = (
     Customer.__table__,
     Intent.__table__,
@@ -229,7 +231,14 @@ class GroupFirstSignup(GroupWriter):
             taken.update(addresses)
         signups = [signup for signup, _ in batch]
         try:
-            found = await self.run(self._execute, signups, tried)
+            try:
+                found = await self.run(self._execute, signups, tried)
+            except DBAPIError as exc:
+                if getattr(exc.orig, "sqlstate", None) != DEADLOCK:
+                    raise
+                # two statements in flight inserting the same new addresses in opposite orders:
+                # PostgreSQL rolled this one back whole, so it is written again
+                found = await self.run(self._execute, signups, tried)
         except Exception as exc:
             for _, future in batch:
                 if not future.done():
