@@ -3,7 +3,9 @@ address (`SIGNUP_CONTACT_LIMIT`). Over either: 429 with `Retry-After`, and nothi
 
 The algorithm is the `limits` library's fixed window; its counters live where every server
 process sees them: Redis when `REDIS_URL` is set, else the app's own database (a small storage
-below: one upsert per counter). Keys are HMACs, so the counters hold no address in clear.
+below: one upsert per counter; on PostgreSQL a first signup's counters are upserted by the
+statement that files it, `first_signup.py`, with `Counter`s built here). Keys are HMACs, so the
+counters hold no address in clear.
 """
 
 import asyncio
@@ -273,11 +275,3 @@ def signup_hits(
     if address:
         hits.append(Hit(signup_limits.per_contact, signup_limits.key("contact", shop, address)))
     return hits
-
-
-async def check_signup(
-    request: Request, shop: str, address: str | None, *, door: IntentSource
-) -> None:
-    """Count this signup against both limits; ApiError(429) when one is spent."""
-    signup_limits: SignupLimits = request.app.state.signup_limits
-    await signup_limits.count(signup_hits(request, shop, address, door=door))
