@@ -12,8 +12,9 @@ public API on each backend (--no-proxy-run skips it): the signature check should
 Each server is a real `shopify-app serve` subprocess (WORKER_IN_PROCESS=false, LOG_LEVEL=WARNING,
 plus one PostgreSQL run at INFO to show what logging costs). Load comes from `wrk` with a Lua
 script when it is installed (apt-get install wrk), else from an asyncio client of raw keep-alive
-HTTP/1.1 connections in this process. The goal: >= 1,000 signups/s with p99 < 50 ms at 32 clients
-on PostgreSQL, one process.
+HTTP/1.1 connections in this process. The goal (issue 17): >= 2,000 signups/s with p99 < 50 ms at
+32 clients on PostgreSQL, one process. After the warm-up the database is analyzed (--no-analyze
+skips it), as autovacuum does for a running one.
 """
 
 import argparse
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -236,11 +238,21 @@ def host_cpu() -> float:
 
 
 def measure(
-    port: int, shop: str, run: str, args, load, workdir: Path, server, profile: str | None = None
+    port: int,
+    shop: str,
+    run: str,
+    args,
+    load,
+    workdir: Path,
+    server,
+    profile: str | None = None,
+    after_warmup=None,
 ) -> dict:
     """A warm-up (its signups are not counted), then the measured load, recorded by py-spy if asked; and the
     CPU the server, PostgreSQL and the whole host used meanwhile."""
     load(port, shop, f"{run}w", args.warmup, None, args, workdir)
+    if after_warmup is not None:
+        after_warmup()
     profiler = None
     if profile:
         # --gil: only the thread holding the GIL is sampled, so the shares are of the server's Python CPU.
@@ -291,6 +303,16 @@ def proxy_path() -> str:
     return "/proxy/intents?" + urlencode(params)
 
 
+def analyze(engine) -> None:
+    """What autovacuum does for a running database within a minute of its first rows: without
+    statistics a fresh database's planner takes every shop_id to be rare and walks the shop's
+    rows where an index on (shop_id, contact_key) finds one (the signup's "is this address
+    known?"), so the measured seconds would be of a database no production one resembles."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
+
+
 def run_backend(
     backend: str, args, load, workdir: Path, log_level: str = "WARNING", door: str = "api"
 ) -> dict:
@@ -334,7 +356,17 @@ def run_backend(
                 raise RuntimeError(f"probe signup answered {probe.status_code}: {probe.text[:300]}")
             run = f"{backend}{uuid.uuid4().hex[:6]}"
             profile = args.profile if backend == "postgresql" and log_level == "WARNING" else None
-            result = measure(port, SHOP, run, args, load, workdir, server, profile)
+            result = measure(
+                port,
+                SHOP,
+                run,
+                args,
+                load,
+                workdir,
+                server,
+                profile,
+                after_warmup=None if args.no_analyze else partial(analyze, engine),
+            )
         finally:
             stop(server)
         with engine.connect() as conn:
@@ -409,8 +441,8 @@ def report(results: list[dict], bare: dict) -> None:
     )
     pg = next((r for r in results if r["name"] == "postgresql (WARNING)"), None)
     if pg:
-        met = pg["created"] / pg["seconds"] >= 1000 and pg["p99"] < 50 and pg["other"] == 0
-        print(f"goal (PostgreSQL, >= 1,000 signups/s, p99 < 50 ms): {'met' if met else 'NOT met'}")
+        met = pg["created"] / pg["seconds"] >= 2000 and pg["p99"] < 50 and pg["other"] == 0
+        print(f"goal (PostgreSQL, >= 2,000 signups/s, p99 < 50 ms): {'met' if met else 'NOT met'}")
     for backend in ("sqlite", "postgresql"):
         api = next(
             (r for r in results if r["name"].startswith(backend) and "WARNING" in r["name"]), None
@@ -459,6 +491,11 @@ def main() -> None:
         "--no-proxy-run",
         action="store_true",
         help="skip the app-proxy door (POST /proxy/intents, signed as Shopify signs it)",
+    )
+    parser.add_argument(
+        "--no-analyze",
+        action="store_true",
+        help="skip the ANALYZE after the warm-up (PostgreSQL: measure a database without statistics)",
     )
     parser.add_argument(
         "--profile",

@@ -19,6 +19,7 @@ from . import logs
 from .config import Settings, load_settings
 from .db import is_transient, make_async_engine, make_engine
 from .errors import ApiError, PageError
+from .first_signup import GroupFirstSignup
 from .http_client import http_client
 from .middleware import RequestLog, SecurityHeaders
 from .notify.service import running_worker
@@ -76,6 +77,11 @@ def create_app(
             app.state.async_engine = async_engine
             app.state.http = http
             app.state.signup_limits = SignupLimits(settings, engine, async_engine)
+            app.state.first_signups = (
+                GroupFirstSignup(engine=engine, async_engine=async_engine)
+                if async_engine is not None
+                else None
+            )
             if settings.is_development:
                 await dev.on_startup(app)
             try:

@@ -13,17 +13,18 @@ How a signup finds its customer (the README's "Decisions" lists every case):
 - Marketing consent given in a signup is recorded on that signup with its time and source.
 """
 
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, select
 from starlette.concurrency import run_in_threadpool
 
-from . import variant_reads
+from . import first_signup, ratelimit, variant_reads
 from .contacts import ContactError
 from .db import dialect_of, run_async
-from .first_signup import create_first_signup
 from .models import Customer, Intent, IntentSource, IntentStatus, utcnow
+from .ratelimit import Counter
 from .schemas import IntentRequest
 from .shops import ShopRef, find_installed
 from .signup_confirmation import ask_to_confirm
@@ -102,7 +103,7 @@ def create(
         return CreateResult(intents=[to_public(existing, request, contacts, proven)])
     visible, owner = proven, proven or customer_by_address(session, shop.id, channel, contacts)
     if owner is None:
-        owner = visible = create_customer(session, shop.id, cust, contacts)
+        owner = visible = create_customer(session, shop.id, cust, contacts, channel)
         if owner is None:  # a concurrent request filed the same shopper a moment ago: theirs
             owner = customer_by_address(session, shop.id, channel, contacts)
             if owner is None:
@@ -151,6 +152,29 @@ def _create_in_thread(engine, *args) -> CreateResult:
         return _create_in_transaction(connection, *args)
 
 
+def first_signup_of(
+    state,
+    domain: str,
+    request: IntentRequest,
+    *,
+    source: IntentSource,
+    contacts: Contacts | None,
+    counters: Sequence[Counter] = (),
+) -> tuple[first_signup.FirstSignup, Contacts] | None:
+    """PostgreSQL: the signup as a first signup to try in one statement with others (and with
+    the abuse limits' `counters`); None on SQLite, or when it cannot be one."""
+    if state.first_signups is None:
+        return None
+    return first_signup.prepare(
+        domain,
+        request,
+        source=source,
+        push_allowlist=state.settings.push_allowlist,
+        contacts=contacts,
+        counters=counters,
+    )
+
+
 async def file_signup(
     state,
     domain: str,
@@ -158,36 +182,30 @@ async def file_signup(
     *,
     source: IntentSource,
     contacts: Contacts | None = None,
+    first: tuple[first_signup.FirstSignup, Contacts] | None = None,
 ) -> CreateResult:
     """File a signup for the shop `domain` (raises UnknownShop). On SQLite, in a thread. On
     PostgreSQL, on an async connection (SQLAlchemy's run_sync runs the same code, each round trip
-    yielding to the event loop): first the one-statement path for a shopper the shop has never
-    seen (autocommit: one round trip in all), else the general path in a transaction. Core
-    connections, not ORM sessions: a session's bookkeeping cost a fifth."""
+    yielding to the event loop): first, if `first` is given (`first_signup_of`), the
+    one-statement path for a shopper the shop has never seen, group-committed with concurrent
+    requests' first signups and counting its abuse-limit counters (ApiError 429 when one is
+    spent: then nothing is stored); else, or when that filed nothing, the general path in a
+    transaction. Core connections, not ORM sessions: a session's bookkeeping cost a fifth."""
     allowlist = state.settings.push_allowlist
     if state.async_engine is None:
         return await run_in_threadpool(
             _create_in_thread, state.engine, domain, request, source, allowlist, contacts
         )
-    first = await run_async(
-        state.async_engine,
-        partial(
-            create_first_signup,
-            domain=domain,
-            request=request,
-            source=source,
-            push_allowlist=allowlist,
-            contacts=contacts,
-        ),
-        autocommit=True,
-    )
     shop = None
     if first is not None:
-        shop, result = first
-        if shop is None:
+        signup, contacts = first
+        filed = await state.first_signups.file(signup)
+        ratelimit.raise_if_spent(signup.counters, filed.counts)
+        if filed.shop is None:
             raise UnknownShop(domain)
-        if result is not None:
-            return result
+        if filed.intent_id is not None:
+            return first_signup.answer(signup, filed, request, contacts)
+        shop = filed.shop
     return await run_async(
         state.async_engine,
         partial(

@@ -3,7 +3,9 @@ address (`SIGNUP_CONTACT_LIMIT`). Over either: 429 with `Retry-After`, and nothi
 
 The algorithm is the `limits` library's fixed window; its counters live where every server
 process sees them: Redis when `REDIS_URL` is set, else the app's own database (a small storage
-below: one upsert per counter). Keys are HMACs, so the counters hold no address in clear.
+below: one upsert per counter; on PostgreSQL a first signup's counters are upserted by the
+statement that files it, `first_signup.py`, with `Counter`s built here). Keys are HMACs, so the
+counters hold no address in clear.
 """
 
 import asyncio
@@ -13,6 +15,8 @@ import ipaddress
 import math
 import random
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import limits
 from limits.aio.storage import Storage
@@ -146,6 +150,8 @@ class SignupLimits:
         else:
             storage = DatabaseStorage(engine, async_engine)
         self.limiter = FixedWindowRateLimiter(storage)
+        # PostgreSQL's counters can be written by the signup's own statement (first_signup.py)
+        self.in_postgresql = isinstance(storage, DatabaseStorage) and async_engine is not None
         self.per_address = limits.parse(settings.SIGNUP_RATE_LIMIT)
         self.per_contact = limits.parse(settings.SIGNUP_CONTACT_LIMIT)
         self._key = derive_key(settings.SECRET_KEY, "rate-limit")
@@ -157,12 +163,55 @@ class SignupLimits:
     async def hit(self, item: limits.RateLimitItem, key: str) -> None:
         if not await self.limiter.hit(item, key):
             reset, _ = await self.limiter.get_window_stats(item, key)
-            wait = max(1, math.ceil(reset - time.time()))
-            raise ApiError(
-                429,
-                f"Too many signups; try again in {wait} seconds",
-                headers={"Retry-After": str(wait)},
-            )
+            raise too_many(reset)
+
+    async def count(self, hits: Sequence["Hit"]) -> None:
+        """Count `hits` through `limits` (Redis or the database); ApiError(429) when one is spent.
+        Both are counted, side by side."""
+        outcomes = await asyncio.gather(
+            *(self.hit(h.item, h.key) for h in hits), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    @staticmethod
+    def counter(hit: "Hit") -> "Counter":
+        """The hit as the database counts it: the row `DatabaseStorage.incr` would write."""
+        item = hit.item
+        return Counter(DatabaseStorage._key(item.key_for(hit.key)), item.get_expiry(), item.amount)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One signup counted against one limit: the limit and whose count (an HMAC)."""
+
+    item: limits.RateLimitItem
+    key: str
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A hit as a `rate_limit_counter` row: its key, its window in seconds, the limit."""
+
+    key: str
+    expiry: int
+    limit: int
+
+
+def too_many(reset: float) -> ApiError:
+    """The 429 for a limit whose window ends at `reset` (epoch seconds)."""
+    wait = max(1, math.ceil(reset - time.time()))
+    return ApiError(
+        429, f"Too many signups; try again in {wait} seconds", headers={"Retry-After": str(wait)}
+    )
+
+
+def raise_if_spent(counters: Sequence[Counter], counts: Sequence[tuple[int, float]]) -> None:
+    """ApiError(429) for the first counter whose (count, window end) is over its limit."""
+    for counter, (count, reset) in zip(counters, counts, strict=True):
+        if count > counter.limit:
+            raise too_many(reset)
 
 
 def trusted_networks(value: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None:
@@ -213,24 +262,16 @@ def client_address(request: Request, trusted, *, door: IntentSource) -> str | No
     return peer
 
 
-async def check_signup(
+def signup_hits(
     request: Request, shop: str, address: str | None, *, door: IntentSource
-) -> None:
-    """Count this signup against both limits (the per-contact one only when its `address` is
-    valid: an invalid one is answered 200 and stores nothing); ApiError(429) when one is spent."""
+) -> list[Hit]:
+    """What this signup counts against: the per-address limit, and the per-contact one only when
+    its `address` is valid (an invalid one is answered 200 and stores nothing)."""
     signup_limits: SignupLimits = request.app.state.signup_limits
     hits = []
     client = client_address(request, signup_limits.trusted, door=door)
     if client:
-        hits.append(signup_limits.hit(signup_limits.per_address, signup_limits.key("ip", client)))
+        hits.append(Hit(signup_limits.per_address, signup_limits.key("ip", client)))
     if address:
-        hits.append(
-            signup_limits.hit(
-                signup_limits.per_contact, signup_limits.key("contact", shop, address)
-            )
-        )
-    for outcome in await asyncio.gather(
-        *hits, return_exceptions=True
-    ):  # both counted, side by side
-        if isinstance(outcome, BaseException):
-            raise outcome
+        hits.append(Hit(signup_limits.per_contact, signup_limits.key("contact", shop, address)))
+    return hits

@@ -112,13 +112,17 @@ def new_customer(shop_id: int | None, cust: CustomerIn, contacts: Contacts, now)
 
 
 def create_customer(
-    session: Executor, shop_id: int, cust: CustomerIn, contacts: Contacts
+    session: Executor, shop_id: int, cust: CustomerIn, contacts: Contacts, channel: str
 ) -> dict[str, Any] | None:
     """A new customer with the request's details, minus contacts another customer holds; None if a
-    concurrent request created the same one first."""
+    concurrent request created the same one first (the signup's own address is held now: it was
+    not a moment ago, when the caller looked for its customer)."""
     values = new_customer(shop_id, cust, contacts, utcnow())
+    own = {Channel.email: "email", Channel.sms: "phone"}.get(Channel(channel))
     for column in ("email", "phone"):
         if _taken(session, shop_id, column, values[column]):
+            if column == own:
+                return None
             values[column] = None
     inserted = session.execute(insert_returning_id(dialect_of(session), customers), values).first()
     return values if inserted is not None else None

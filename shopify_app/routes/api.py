@@ -79,11 +79,24 @@ async def file_signup(
 ) -> Response:
     """Count the signup against the abuse limits, file it, and answer as STOQ does (plus, for the
     theme block, whether it was new: `created`)."""
-    contacts = signup_contacts.contacts_of(signup, request.app.state.settings.push_allowlist)
-    await ratelimit.check_signup(request, shop, contacts.address if contacts else None, door=door)
+    state = request.app.state
+    contacts = signup_contacts.contacts_of(signup, state.settings.push_allowlist)
+    hits = ratelimit.signup_hits(request, shop, contacts.address if contacts else None, door=door)
+    # PostgreSQL's counters are counted by the first-signup statement itself (one round trip)
+    together = state.signup_limits.in_postgresql
+    first = intents.first_signup_of(
+        state,
+        shop,
+        signup,
+        source=door,
+        contacts=contacts,
+        counters=[ratelimit.SignupLimits.counter(h) for h in hits] if together else (),
+    )
+    if first is None or not together:
+        await state.signup_limits.count(hits)
     try:
         outcome = await intents.file_signup(
-            request.app.state, shop, signup, source=door, contacts=contacts
+            state, shop, signup, source=door, contacts=contacts, first=first
         )
     except intents.UnknownShop:
         raise ApiError(401, UNKNOWN_SHOP) from None
