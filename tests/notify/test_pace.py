@@ -91,9 +91,14 @@ def test_the_sms_rate_holds_across_workers_oldest_first(
     run(work(paced, engine, workers=2, until=lambda: len(twilio.messages) >= 20))
     sent = [m["To"] for m in twilio.messages]
     assert sorted(sent) == phones  # once each
-    # the oldest signup first (a send that failed for now and was retried comes later, rightly)
+    # The oldest signup first: slots are handed out oldest first, 0.1 s apart. Two sends set off
+    # in the same moment (a busy loop wakes late) may reach Twilio in either order, so each arrives
+    # within a place of its turn; a send that failed for now and was retried comes later, rightly.
     first_try = set(first_attempt_phones(engine))
-    assert [p for p in sent if p in first_try] == [p for p in phones if p in first_try]
+    arrived = [p for p in sent if p in first_try]
+    expected = [p for p in phones if p in first_try]
+    assert sorted(arrived) == sorted(expected)
+    assert all(abs(arrived.index(p) - turn) <= 1 for turn, p in enumerate(expected)), arrived
     at = twilio.accepted_at
     # 10 a second across both workers: 20 messages span at least 1.9 s, and no second holds more
     # than 10 (plus one for a slot at the second's edge)
