@@ -57,7 +57,13 @@ def met(ok: bool) -> str:
 
 def http_rows(duration: int) -> list[Row]:
     args = argparse.Namespace(
-        concurrency=32, duration=duration, warmup=2, requests=None, threads=1, profile=None
+        concurrency=32,
+        duration=duration,
+        warmup=2,
+        requests=None,
+        threads=1,
+        profile=None,
+        no_analyze=False,
     )
     signed = inventory_webhooks.bodies(4000, app_env("")["SHOPIFY_API_SECRET"])
     rows: list[Row] = []
