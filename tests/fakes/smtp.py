@@ -45,6 +45,7 @@ class SmtpRecorder:
     refuse_code: int = 451  # what refuse_next / refuse_all answer: 451, or 421 (closing)
     reject: set[str] = field(default_factory=set)  # recipients answered 550
     stall: bool = False  # hold every DATA until switched off (a hung server)
+    stalled: int = 0  # DATA commands being held now
     delay: float = 0.0  # seconds each DATA takes (a server under load)
     keep: bool = True  # False: count per recipient only (100,000 messages need no parsing)
     counts: Counter = field(default_factory=Counter)  # messages accepted per recipient
@@ -56,8 +57,13 @@ class SmtpRecorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        while self.stall:
-            await asyncio.sleep(0.02)
+        if self.stall:
+            self.stalled += 1
+            try:
+                while self.stall:
+                    await asyncio.sleep(0.02)
+            finally:
+                self.stalled -= 1
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.refuse_all or self.refuse_next > 0:

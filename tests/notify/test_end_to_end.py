@@ -250,6 +250,9 @@ def test_sigterm_finishes_the_round_in_flight_then_exits(
     process = _worker_process(quick)
     try:
         assert _wait_for(lambda: {r.status for r in notifications(engine)} == {"sending"})
+        # all five are at the server: in flight, so finished (a send not yet started when the
+        # worker is asked to stop is given back instead)
+        assert _wait_for(lambda: outside["smtp"].recorder.stalled == 5)
         process.send_signal(signal.SIGTERM)
         time.sleep(0.3)
         assert process.poll() is None  # still finishing what it holds
