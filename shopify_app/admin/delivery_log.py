@@ -250,6 +250,7 @@ def error_sentence(error: str | None, status: str) -> str | None:
 
 def delivery_public(r: Any, names: Mapping[int, str] | None = None) -> dict[str, Any]:
     """One message as the admin API and pages show it; `names`: the shop's location names."""
+    timing = latency(r) if r.kind == "alert" else None
     why = None
     if r.restock_event_id is not None:
         why = {
@@ -283,8 +284,8 @@ def delivery_public(r: Any, names: Mapping[int, str] | None = None) -> dict[str,
         "cached_product_id": r.cached_product_id,
         "why": why,
         "why_text": why_sentence(r, names),
-        "latency": latency(r) if r.kind == "alert" else None,
-        "latency_text": latency_text(latency(r)) if r.kind == "alert" else None,
+        "latency": timing,
+        "latency_text": latency_text(timing),
     }
     product_public(out, r.shopify_product_id)
     return out
