@@ -73,7 +73,7 @@ class Settings(BaseSettings):
     SHOPIFY_API_SECRET: str = Field(default="", repr=False)
     # `shopify app dev` (Shopify CLI) starts the app with SCOPES and SHOPIFY_APP_URL: both are taken.
     SHOPIFY_SCOPES: str = Field(
-        default="read_products,read_inventory,read_locations,read_orders,write_app_proxy",
+        default="read_products,read_inventory,read_locations,read_markets,read_orders,read_shipping,write_app_proxy",
         validation_alias=AliasChoices("SHOPIFY_SCOPES", "SCOPES"),
     )
     SHOPIFY_API_VERSION: str = "2026-10"

@@ -121,6 +121,8 @@ COUNTRIES = {  # localization.available_countries, named in the storefront's lan
     "AU": ("Australia", "Australie", "Australien"),
 }
 LOCALE_COUNTRY = {"en": "US", "fr": "FR", "de": "DE"}
+# The development shop's markets, as `localization.market` names them: the US, and the rest.
+MARKETS = {"US": (90001, "us"), None: (90002, "international")}
 
 
 def localization(locale: str, country: str | None) -> dict[str, Any]:
@@ -134,6 +136,7 @@ def localization(locale: str, country: str | None) -> dict[str, Any]:
         "country": next(c for c in countries if c["iso_code"] == code),
         "available_countries": countries,
         "language": {"iso_code": locale},
+        "market": dict(zip(("id", "handle"), MARKETS.get(code) or MARKETS[None], strict=True)),
     }
 
 

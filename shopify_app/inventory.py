@@ -1,5 +1,5 @@
 """What we know of the shop's stock: inventory levels per location (from webhooks and the API),
-the variant cache (from products/update and the API), and a variant's sellable stock. The Admin
+the variant cache (from products/update and the API); which of it counts is `stock_scope.py`. The Admin
 API documents that read stock are in `inventory_queries.py`; applying recorded
 inventory_levels/update deliveries in `inventory_deliveries.py`."""
 
@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
-from . import coerce
+from . import coerce, stock_scope
 from .db import dialect_insert
 from .models import InventoryLevel, Location, Variant, utcnow
 
@@ -33,6 +33,7 @@ class VariantInfo:
     handle: str | None = None
     image_url: str | None = None
     inventory_quantity: int | None = None
+    published: bool | None = None  # active and on the Online Store (stock_scope.py)
 
 
 @dataclass
@@ -76,6 +77,7 @@ def variants_from_product(payload: dict[str, Any]) -> list[VariantInfo]:
         if image_id is not None and src is not None:
             images[image_id] = src
     first_image = coerce.url(_dict(payload.get("image")).get("src"))
+    published = stock_scope.published_from_rest(payload)
     product_title, handle = (
         coerce.text(payload.get("title"), TEXT),
         coerce.text(payload.get("handle"), TEXT),
@@ -97,6 +99,7 @@ def variants_from_product(payload: dict[str, Any]) -> list[VariantInfo]:
                 handle=handle,
                 image_url=images.get(coerce.shopify_id(v.get("image_id"))) or first_image,
                 inventory_quantity=coerce.int32(v.get("inventory_quantity")),
+                published=published,
             )
         )
     return found
@@ -191,8 +194,11 @@ def location_names(connection: Session | Connection, shop_id: int) -> dict[int, 
     )
 
 
-def stocked_locations(session: Session, shop_id: int, item_id: int) -> str | None:
-    """The locations holding the item's stock, most first, as a restock event keeps them."""
+def stocked_locations(
+    session: Session, shop_id: int, item_id: int, among: frozenset[int] | None = None
+) -> str | None:
+    """The locations holding the item's stock (of `among`, if given), most first, as a restock
+    event keeps them."""
     ids = (
         session.execute(
             select(levels.c.location_id)
@@ -200,6 +206,7 @@ def stocked_locations(session: Session, shop_id: int, item_id: int) -> str | Non
                 levels.c.shop_id == shop_id,
                 levels.c.inventory_item_id == item_id,
                 levels.c.available > 0,
+                *([levels.c.location_id.in_(sorted(among))] if among is not None else []),
             )
             .order_by(levels.c.available.desc(), levels.c.location_id)
             .limit(LOCATIONS_KEPT)
@@ -210,14 +217,16 @@ def stocked_locations(session: Session, shop_id: int, item_id: int) -> str | Non
     return ",".join(str(i) for i in ids) or None
 
 
-def sellable(session: Session, shop_id: int, item_id: int) -> int | None:
-    """Sum of `available` over the item's locations; None when nothing tracked is known."""
-    total, count = session.execute(
-        select(func.sum(levels.c.available), func.count(levels.c.available)).where(
-            levels.c.shop_id == shop_id, levels.c.inventory_item_id == item_id
+def stored_variants(session: Session, shop_id: int, variant_ids: list[int]) -> dict[int, Any]:
+    """The cached rows of these variants, by id."""
+    if not variant_ids:
+        return {}
+    rows = session.execute(
+        select(variants).where(
+            variants.c.shop_id == shop_id, variants.c.shopify_variant_id.in_(variant_ids)
         )
-    ).one()
-    return coerce.clamp32(int(total)) if count else None
+    ).mappings()
+    return {row["shopify_variant_id"]: row for row in rows}
 
 
 def variant_for_item(session: Session, shop_id: int, item_id: int):

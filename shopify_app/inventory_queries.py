@@ -3,7 +3,7 @@ with pending signups, for reconciliation), and reading their answers into `inven
 
 from typing import Any
 
-from . import coerce
+from . import coerce, stock_scope
 from .inventory import TEXT, ItemStock, Level, VariantInfo, variant_title
 from .models import utcnow
 
@@ -18,7 +18,10 @@ fragment VariantFields on ProductVariant {
   sku
   price
   media(first: 1) { nodes { preview { image { url } } } }
-  product { id legacyResourceId title handle featuredMedia { preview { image { url } } } }
+  product {
+    id legacyResourceId title handle status onlineStoreUrl
+    featuredMedia { preview { image { url } } }
+  }
 }
 """
 LEVEL_FIELDS = """
@@ -94,6 +97,7 @@ def variant_from_api(node: dict[str, Any], item_id: int | None) -> VariantInfo:
         price=coerce.price(node.get("price")),
         handle=coerce.text(product.get("handle"), TEXT),
         image_url=coerce.url(image),
+        published=stock_scope.published_from_api(product),
     )
 
 

@@ -21,6 +21,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy import (
+    true as sa_true,
+)
 from sqlmodel import Field, SQLModel
 
 # SQLite only auto-increments an `INTEGER PRIMARY KEY`.
@@ -187,6 +190,10 @@ class Shop(TableModel, table=True):
     # The generation of the dashboard's kept days (stats_day): a write that changes a closed day's
     # figures adds one, and rows of an older generation are counted again (admin/kept_days.py).
     stats_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Which stock alerts (stock_scope.py): only an active product on the Online Store; only these
+    # locations' stock (a JSON list of location ids; null: every location).
+    published_only: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
+    alert_locations: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 
@@ -375,6 +382,11 @@ class Variant(TableModel, table=True):
         default=None, sa_type=UTCDateTime
     )  # all locations read from the API
     restocked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The product is active and on the Online Store (products/update, the stock reads); None: not
+    # known yet, which counts as published.
+    published: bool | None = Field(default=None)
+    # JSON: the stock each audience had when the app last decided on it (stock_scope.py).
+    decided_stock: str | None = Field(default=None, sa_type=Text)
     updated_at: datetime = created_at_field()
 
 
@@ -403,6 +415,17 @@ class StatsDay(TableModel, table=True):
     conversions: int
     revenue_e4: int = Field(sa_type=BigInteger)
     currencies: str = Field(sa_type=Text)
+
+
+class MarketLocation(TableModel, table=True):
+    """A location that serves a market (it ships to one of the market's countries), as read from
+    Shopify's markets and delivery profiles (stock_scope.py)."""
+
+    __tablename__ = "market_location"
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE", primary_key=True)
+    market_id: int = Field(sa_type=BigInteger, primary_key=True)
+    location_id: int = Field(sa_type=BigInteger, primary_key=True)  # 0: no location serves it
+    market_name: str | None = Field(default=None, sa_type=String(255))
 
 
 class Location(TableModel, table=True):

@@ -3,6 +3,7 @@ is decided (`restock.py` says who, `notify/outbox.decide` writes it down); a bat
 next batch; and reconciliation, which re-reads stock through the Admin API for the variants that
 have pending signups (a periodic task enqueues one reconcile job per shop)."""
 
+import json
 import logging
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,7 @@ from anyio import to_thread
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from . import coerce, demand, inventory, inventory_queries, jobs, restock
+from . import coerce, demand, inventory, inventory_queries, jobs, restock, stock_scope
 from .db import session_scope
 from .job_context import JobContext, ShopRow
 from .models import Intent, IntentStatus, JobKind, Shop, Variant, utcnow
@@ -40,7 +41,8 @@ async def inventory_changed(ctx: JobContext, shop: ShopRow, job: jobs.ClaimedJob
         await to_thread.run_sync(ctx.in_session, _store_stock, shop["id"], [stock])
         known = stock.variant.shopify_variant_id
     received = coerce.timestamp(job.payload.get("received_at"))
-    await to_thread.run_sync(ctx.in_session, evaluate, shop, known, item_id, "webhook", received)
+    trigger = "published" if job.payload.get("trigger") == "published" else "webhook"
+    await to_thread.run_sync(ctx.in_session, evaluate, shop, known, item_id, trigger, received)
 
 
 async def next_batch(ctx: JobContext, shop: ShopRow, job: jobs.ClaimedJob) -> None:
@@ -50,6 +52,7 @@ async def next_batch(ctx: JobContext, shop: ShopRow, job: jobs.ClaimedJob) -> No
         shop,
         int(job.payload["variant_id"]),
         int(job.payload["batch"]),
+        str(job.payload.get("audience") or stock_scope.GENERAL),
     )
 
 
@@ -109,59 +112,94 @@ def evaluate(
     trigger: str,
     received_at: datetime | None = None,
 ) -> None:
-    """Compare sellable stock with what we last decided on; alert on a restock. `received_at`:
-    when the webhook behind it reached the app (its alerts' latency is timed from it)."""
+    """Compare each audience's alertable stock (stock_scope.py) with what we last decided on; alert
+    the audiences it restocked for. `received_at`: when the webhook behind it reached the app (its
+    alerts' latency is timed from it)."""
     policy = outbox.policy_of(shop)
+    scope = stock_scope.load(session, shop)
     variant = _lock_variant(session, shop["id"], variant_id)
     if variant is None:
         return
-    after = inventory.sellable(session, shop["id"], item_id)
-    if after is None:
+    available = stock_scope.levels_of(session, shop["id"], item_id)
+    counted = stock_scope.stock(available, scope.locations)
+    if counted is None:
         return
-    before = variant["sellable"]
-    session.execute(update(variants).where(variants.c.id == variant["id"]).values(sellable=after))
-    if restock.is_restock(before, after, policy):
-        demand.reset(session, shop["id"], variant_id)  # a later surge alerts the merchant again
-    if not restock.is_restock(before, after, policy) or not outbox.has_waiting(
-        session, shop["id"], variant_id
-    ):
-        return
-    decision = outbox.decide(
-        session,
-        shop["id"],
-        policy,
-        variant_id,
-        before=before,
-        after=after,
-        trigger=trigger,
-        locations=inventory.stocked_locations(session, shop["id"], item_id),
-        received_at=received_at,
-    )
+    before = stock_scope.decided(variant)
+    after = {
+        audience: stock_scope.alertable(
+            stock_scope.stock(available, scope.locations_of(audience)), variant["published"], scope
+        )
+        for audience in [stock_scope.GENERAL, *map(str, scope.market_ids())]
+    }
     session.execute(
-        update(variants).where(variants.c.id == variant["id"]).values(restocked_at=utcnow())
+        update(variants)
+        .where(variants.c.id == variant["id"])
+        .values(sellable=counted, decided_stock=json.dumps(after, sort_keys=True))
     )
-    _schedule_next_batch(session, shop, variant_id, decision, 1, policy)
-    log.info(
-        "restock",
-        extra={
-            "variant": variant_id,
-            "before": before,
-            "after": after,
-            "chosen": decision.chosen,
-            "trigger": trigger,
-            "held": not policy.automatic_sending,
-        },
-    )
+    restocked = [a for a in after if restock.is_restock(before.get(a), after[a], policy)]
+    if restocked:
+        demand.reset(session, shop["id"], variant_id)  # a later surge alerts the merchant again
+    for audience in restocked:
+        among = outbox.audience_filter(scope, audience)
+        units = after[audience]
+        assert units is not None  # restocked: known
+        if not outbox.has_waiting(session, shop["id"], variant_id, among):
+            continue
+        decision = outbox.decide(
+            session,
+            shop["id"],
+            policy,
+            variant_id,
+            before=before.get(audience),
+            after=units,
+            trigger=trigger,
+            locations=inventory.stocked_locations(
+                session, shop["id"], item_id, scope.locations_of(audience)
+            ),
+            received_at=received_at,
+            among=among,
+        )
+        session.execute(
+            update(variants).where(variants.c.id == variant["id"]).values(restocked_at=utcnow())
+        )
+        _schedule_next_batch(session, shop, variant_id, decision, 1, policy, audience)
+        log.info(
+            "restock",
+            extra={
+                "variant": variant_id,
+                "before": before.get(audience),
+                "after": units,
+                "market": audience or None,
+                "chosen": decision.chosen,
+                "trigger": trigger,
+                "held": not policy.automatic_sending,
+            },
+        )
 
 
-def _next_batch(session: Session, shop: ShopRow, variant_id: int, batch: int) -> None:
-    """The next batch of a batched restock, while the variant is still in stock."""
+def _next_batch(
+    session: Session, shop: ShopRow, variant_id: int, batch: int, audience: str
+) -> None:
+    """The next batch of a batched restock, while the variant is still in stock for its
+    audience."""
     policy = outbox.policy_of(shop)
+    scope = stock_scope.load(session, shop)
+    if audience != stock_scope.GENERAL and int(audience) not in scope.markets:
+        return  # the market no longer has locations of its own: its signups wait with the rest
     variant = _lock_variant(session, shop["id"], variant_id)
     if variant is None or variant["inventory_item_id"] is None:
         return
-    now = inventory.sellable(session, shop["id"], variant["inventory_item_id"])
-    if not restock.in_stock(now, policy) or not outbox.has_waiting(session, shop["id"], variant_id):
+    item_id = variant["inventory_item_id"]
+    where = scope.locations_of(audience)
+    now = stock_scope.alertable(
+        stock_scope.stock(stock_scope.levels_of(session, shop["id"], item_id), where),
+        variant["published"],
+        scope,
+    )
+    among = outbox.audience_filter(scope, audience)
+    if not restock.in_stock(now, policy) or not outbox.has_waiting(
+        session, shop["id"], variant_id, among
+    ):
         return  # sold out again (or no one left): the next restock starts over
     assert now is not None  # in stock: known
     decision = outbox.decide(
@@ -173,9 +211,10 @@ def _next_batch(session: Session, shop: ShopRow, variant_id: int, batch: int) ->
         after=now,
         trigger="batch",
         batch_number=batch,
-        locations=inventory.stocked_locations(session, shop["id"], variant["inventory_item_id"]),
+        locations=inventory.stocked_locations(session, shop["id"], item_id, where),
+        among=among,
     )
-    _schedule_next_batch(session, shop, variant_id, decision, batch, policy)
+    _schedule_next_batch(session, shop, variant_id, decision, batch, policy, audience)
 
 
 def _schedule_next_batch(
@@ -185,15 +224,16 @@ def _schedule_next_batch(
     decision: outbox.Decision,
     batch: int,
     policy: restock.Policy,
+    audience: str,
 ) -> None:
     run_at = restock.next_batch_at(utcnow(), policy)
     if decision.more_waiting and run_at is not None:
         jobs.enqueue(
             session,
             JobKind.batch,
-            f"{shop['id']}:{variant_id}",
+            f"{shop['id']}:{variant_id}" + (f":{audience}" if audience else ""),
             shop_id=shop["id"],
-            payload={"variant_id": variant_id, "batch": batch + 1},
+            payload={"variant_id": variant_id, "batch": batch + 1, "audience": audience},
             run_at=run_at,
         )
 

@@ -5,12 +5,13 @@ the job has run, the name is made from the myshopify domain and the currency is 
 
 With the read_locations scope granted, the same job keeps the names of the shop's locations, which
 the delivery log names where stock came back at; without it, locations stay ids ("at 2
-locations") and nothing fails."""
+locations") and nothing fails. With read_markets and read_shipping it also keeps which locations
+serve each market (shop_markets.py), which decides whose stock a market's signups wait for."""
 
 from anyio import to_thread
 from sqlalchemy import update
 
-from . import coerce, inventory
+from . import coerce, inventory, shop_markets, stock_scope
 from .inventory import TEXT
 from .job_context import JobContext, ShopRow
 from .jobs import ClaimedJob
@@ -77,6 +78,11 @@ async def read_profile(ctx: JobContext, shop: ShopRow, job: ClaimedJob) -> None:
     values = parse(await api.query(SHOP_PROFILE_QUERY))
     if values:
         await to_thread.run_sync(_store, ctx, shop["id"], values)
+    if not missing_scopes(shop["scopes"] or "", shop_markets.SCOPES):
+        served, names = await shop_markets.read(api)
+        await to_thread.run_sync(
+            ctx.in_session, stock_scope.store_markets, shop["id"], served, names
+        )
     if missing_scopes(shop["scopes"] or "", ["read_locations"]):
         return
     named: dict[int, str] = {}

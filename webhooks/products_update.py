@@ -1,5 +1,6 @@
 """`products/update`: keep the variant cache (titles, sku, price, handle, image, inventory item id
-and quantity) that messages are written from. Fields are coerced to their columns
+and quantity, whether the product is published) that messages are written from; a variant whose
+product was published or unpublished is evaluated again (stock_scope.py). Fields are coerced to their columns
 (shopify_app/coerce.py): text cut to 255 characters and NUL-free, ids 1..2**63-1, quantities
 clamped to 32 bits, prices finite and at most 32 characters, image URLs http(s); a variant without
 a usable id is left out, and what was left out or changed is logged by field name."""
@@ -8,7 +9,8 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from shopify_app import inventory
+from shopify_app import inventory, jobs
+from shopify_app.models import JobKind
 from shopify_app.shops import find_installed
 
 from .receive import Delivery, endpoint
@@ -59,8 +61,27 @@ def apply(session: Session, delivery: Delivery) -> None:
     if shop is None or not isinstance(delivery.payload, dict):
         return
     variants = inventory.variants_from_product(delivery.payload)
+    stored = inventory.stored_variants(session, shop.id, [v.shopify_variant_id for v in variants])
     for variant in variants:
         inventory.upsert_variant(session, shop.id, variant)
+    # Published or unpublished (stock_scope.py): what may alert changed, so decide again.
+    jobs.enqueue_many(
+        session,
+        JobKind.inventory,
+        [
+            (
+                f"{shop.id}:{row['inventory_item_id']}",
+                shop.id,
+                {"inventory_item_id": row["inventory_item_id"], "trigger": "published"},
+            )
+            for v in variants
+            if (row := stored.get(v.shopify_variant_id)) is not None
+            and v.published is not None
+            and v.published != row["published"]
+            and row["inventory_item_id"] is not None
+            and row["levels_synced_at"] is not None
+        ],
+    )
     adjusted = _adjusted(delivery.payload, variants)
     if adjusted:
         log.warning(

@@ -148,6 +148,8 @@ def why_sentence(r: Any, names: Mapping[int, str] | None = None) -> str:
             opening += f": batch {r.batch_number}"
     elif r.trigger == "reconcile":
         opening = f"Back in stock with {stock}, found by the app's regular stock check"
+    elif r.trigger == "published":
+        opening = f"Published to the Online Store with {stock}"
     else:
         opening = f"Restocked to {stock}"
     sentence = f"{opening}: {_alerted(r, policy.startswith('batches'))}" if r.chosen else opening

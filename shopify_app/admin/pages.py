@@ -11,7 +11,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from .. import devshop
+from .. import devshop, inventory, stock_scope
 from ..errors import ApiError
 from ..money import format_money
 from ..notify.render import TEMPLATES
@@ -25,6 +25,8 @@ SCOPE_PURPOSES = {
     "read_products": "read your products, to name them in alerts",
     "read_inventory": "read your stock levels, to know when a product is back",
     "read_locations": "read your locations' names, to say where stock came back",
+    "read_markets": "read your markets' countries, to alert each market for its own stock",
+    "read_shipping": "read which locations ship where, to tie your locations to your markets",
     "read_orders": "read your orders, to count the sales your alerts bring back",
     "write_app_proxy": "answer on your storefront, for the signup form",
 }
@@ -222,12 +224,23 @@ def settings(request: Request, session: AdminSession) -> HTMLResponse:
             session.shop,
             {name: values[name] for name in preview.PREVIEWED},
         )
+        names = inventory.location_names(connection, session.shop_id)
+        markets = stock_scope.market_names(connection, session.shop_id)
     return render(
         "settings.html",
         **_context(request, session, "settings"),
         title="Settings",
         s=values,
         p=sample,
+        locations=sorted(names.items(), key=lambda item: (item[1].lower(), item[0])),
+        markets=[
+            (
+                name,
+                ", ".join(names.get(loc, f"location {loc}") for loc in where)
+                or "no location ships there",
+            )
+            for name, where in markets.values()
+        ],
     )
 
 

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, insert, select, update
 
+from .. import coerce
 from ..config import Settings
 from ..contacts import ContactError, NotAscii, normalize_email
 from ..errors import ApiError
@@ -117,6 +118,30 @@ def _color(value: Any) -> str | None:
     return value.strip().lower()
 
 
+MAX_LOCATIONS = 1000
+
+
+def _locations(value: Any) -> str | None:
+    """A list of location ids (numbers or gid://shopify/Location/… ids), kept as JSON; null: all."""
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise Invalid("must be a list of location ids, or null for every location")
+    if not value:
+        raise Invalid("must name at least one location (null: every location)")
+    if len(value) > MAX_LOCATIONS:
+        raise Invalid(f"must name at most {MAX_LOCATIONS} locations")
+    ids = set()
+    for item in value:
+        if isinstance(item, str) and item.startswith("gid://shopify/Location/"):
+            item = item.rsplit("/", 1)[1]
+        found = coerce.shopify_id(item) if not isinstance(item, bool) else None
+        if found is None:
+            raise Invalid("must be location ids (whole numbers from 1 to 2^63-1)")
+        ids.add(found)
+    return json.dumps(sorted(ids))
+
+
 # public name -> (column, check)
 FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "double_optin": ("double_optin", _bool),
@@ -131,6 +156,12 @@ FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "reply_to": ("reply_to", _reply_to),
     "brand_logo_url": ("brand_logo_url", _logo_url),
     "brand_color": ("brand_color", _color),
+    "published_only": ("published_only", _bool),
+    "locations": ("alert_locations", _locations),
+}
+# Settings kept in another form than they are shown: column value -> public value.
+SHOWN_AS: dict[str, Callable[[Any], Any]] = {
+    "locations": lambda kept: json.loads(kept) if kept else None,
 }
 COLUMNS = [shops.c[column] for column, _ in FIELDS.values()] + [
     shops.c[f"channel_{c}"] for c in CHANNELS
@@ -138,7 +169,10 @@ COLUMNS = [shops.c[column] for column, _ in FIELDS.values()] + [
 
 
 def to_public(row: Any) -> dict[str, Any]:
-    out = {name: getattr(row, column) for name, (column, _) in FIELDS.items()}
+    out = {
+        name: SHOWN_AS.get(name, lambda kept: kept)(getattr(row, column))
+        for name, (column, _) in FIELDS.items()
+    }
     out["channels"] = {c: bool(getattr(row, f"channel_{c}")) for c in CHANNELS}
     return out
 

@@ -8,11 +8,12 @@ pending; no worker claims a held row until the merchant releases it (`notify/man
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from .. import restock
+from .. import restock, stock_scope
 from ..db import rowcount
 from ..models import (
     Customer,
@@ -49,9 +50,21 @@ def has_held_alert():
     )
 
 
-def _eligible(shop_id: int, variant_id: int, most: int | None):
-    """Pending, confirmed signups for the variant whose customer has not unsubscribed and whose
-    alert is not already held for the merchant, oldest first."""
+def audience_filter(scope: stock_scope.Scope, audience: str) -> Any:
+    """The signups of an audience (stock_scope.py): a market's own, or the rest; None for all."""
+    if audience != stock_scope.GENERAL:
+        return intents.c.shopify_market_id == int(audience)
+    if not scope.markets:
+        return None
+    return or_(
+        intents.c.shopify_market_id.is_(None),
+        intents.c.shopify_market_id.not_in(scope.market_ids()),
+    )
+
+
+def _eligible(shop_id: int, variant_id: int, most: int | None, among: Any = None):
+    """Pending, confirmed signups for the variant (of an audience, `among`) whose customer has not
+    unsubscribed and whose alert is not already held for the merchant, oldest first."""
     conditions = [
         intents.c.shop_id == shop_id,
         intents.c.shopify_variant_id == variant_id,
@@ -65,21 +78,23 @@ def _eligible(shop_id: int, variant_id: int, most: int | None):
     ]
     if most is not None:
         conditions.append(intents.c.quantity <= most)
+    if among is not None:
+        conditions.append(among)
     return and_(*conditions)
 
 
-def has_waiting(session: Session, shop_id: int, variant_id: int) -> bool:
+def has_waiting(session: Session, shop_id: int, variant_id: int, among: Any = None) -> bool:
     return (
         session.execute(
-            select(literal(1)).where(_eligible(shop_id, variant_id, None)).limit(1)
+            select(literal(1)).where(_eligible(shop_id, variant_id, None, among)).limit(1)
         ).first()
         is not None
     )
 
 
-def _waiting(session: Session, shop_id: int, variant_id: int) -> int:
+def _waiting(session: Session, shop_id: int, variant_id: int, among: Any) -> int:
     return session.execute(
-        select(func.count()).select_from(intents).where(_eligible(shop_id, variant_id, None))
+        select(func.count()).select_from(intents).where(_eligible(shop_id, variant_id, None, among))
     ).scalar_one()
 
 
@@ -102,6 +117,7 @@ def decide(
     batch_number: int = 1,
     locations: str | None = None,
     received_at: datetime | None = None,
+    among: Any = None,
 ) -> Decision:
     """Write the restock event and its notifications; mark the chosen intents. The caller holds the
     variant's row lock (or SQLite's write lock) so two workers never decide the same restock.
@@ -120,7 +136,7 @@ def decide(
             batch_number=batch_number,
             chosen=0,
             trigger=trigger,
-            waiting=_waiting(session, shop_id, variant_id),
+            waiting=_waiting(session, shop_id, variant_id, among),
             batch_size=limit,
             location_ids=locations,
             received_at=received_at,
@@ -141,7 +157,7 @@ def decide(
             literal(now),
             literal(now),
         )
-        .where(_eligible(shop_id, variant_id, restock.max_quantity(after, policy)))
+        .where(_eligible(shop_id, variant_id, restock.max_quantity(after, policy), among))
         .order_by(intents.c.id)
     )
     if limit is not None:
@@ -178,7 +194,9 @@ def decide(
         )
     session.execute(update(events).where(events.c.id == event_id).values(chosen=count))
     return Decision(
-        event_id=event_id, chosen=count, more_waiting=has_waiting(session, shop_id, variant_id)
+        event_id=event_id,
+        chosen=count,
+        more_waiting=has_waiting(session, shop_id, variant_id, among),
     )
 
 

@@ -228,7 +228,13 @@
     settings.addEventListener("submit", function (e) {
       e.preventDefault();
       var f = settings.elements, body = {channels: {}};
-      ["double_optin", "skip_over_quantity", "automatic_sending"].forEach(function (n) { body[n] = f[n].checked; });
+      ["double_optin", "skip_over_quantity", "automatic_sending", "published_only"].forEach(function (n) { body[n] = f[n].checked; });
+      // The locations whose stock counts: every one ticked is null (all, and any added later).
+      var places = settings.querySelectorAll("input[name=location]");
+      if (places.length) {
+        var ticked = Array.prototype.filter.call(places, function (el) { return el.checked; });
+        body.locations = ticked.length === places.length ? null : ticked.map(function (el) { return el.value; });
+      }
       ["email", "sms", "push"].forEach(function (c) { body.channels[c] = f["channel_" + c].checked; });
       body.delivery_policy = f.delivery_policy.value;
       ["min_restock_quantity", "batch_interval_seconds", "batch_multiplier"].forEach(function (n) {

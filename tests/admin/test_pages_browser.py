@@ -8,13 +8,13 @@ import io
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from shopify_app.app import create_app
-from shopify_app.models import Intent, Shop
+from shopify_app.models import Intent, MarketLocation, Shop
 
 from ..support import ARTIFACTS, serve_in_thread
-from .data import add_delivery, add_intents, add_variant
+from .data import add_delivery, add_intents, add_location, add_variant
 from .tokens import SHOP, answer_confirmation, open_page
 
 ANSWER = 15_000  # ms, on a busy 2-core machine
@@ -202,4 +202,51 @@ def test_a_shop_that_must_reconnect_is_told_so_on_the_dashboard(
     )
     assert link.bounding_box()["width"] >= 44 and link.bounding_box()["height"] >= 32
     page.screenshot(path=ARTIFACTS / f"admin-reconnect-{width}-{backend}.png")
+    page.close()
+
+
+def test_settings_choose_the_locations_that_count_and_show_each_markets(
+    browser, admin, engine, backend
+):
+    base, shop_id = admin
+    for location_id, name in ((71, "Berlin warehouse"), (72, "Ohio warehouse"), (73, "Outlet")):
+        add_location(engine, shop_id, location_id, name)
+    with engine.begin() as connection:
+        connection.execute(
+            insert(MarketLocation.__table__),
+            [
+                {"shop_id": shop_id, "market_id": 9001, "location_id": 71, "market_name": "Europe"},
+                {
+                    "shop_id": shop_id,
+                    "market_id": 9002,
+                    "location_id": 72,
+                    "market_name": "United States",
+                },
+            ],
+        )
+    page = open_page(browser, base, "settings", width=1280)
+    boxes = page.locator("input[name=location]")
+    assert boxes.count() == 3 and all(boxes.nth(i).is_checked() for i in range(3))
+    markets = page.locator("#market-locations").inner_text()
+    assert "Europe: Berlin warehouse" in markets and "United States: Ohio warehouse" in markets
+    page.get_by_label("Outlet").uncheck()
+    page.get_by_label("Alert only while the product is active and on your Online Store").uncheck()
+    page.locator("#alert-locations").screenshot(
+        path=str(ARTIFACTS / f"admin-settings-locations-{backend}.png")
+    )
+    page.click("#save")
+    page.wait_for_selector("#flash.ok")
+    with engine.connect() as connection:
+        row = connection.execute(select(Shop.__table__)).one()
+    assert (row.alert_locations, row.published_only) == ("[71, 72]", False)
+    # Every location ticked again is "every location", including any added later.
+    page.get_by_label("Outlet").check()
+    page.click("#save")
+    page.wait_for_selector("#flash.ok")
+    with engine.connect() as connection:
+        assert connection.execute(select(Shop.__table__.c.alert_locations)).scalar_one() is None
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.screenshot(
+        path=str(ARTIFACTS / f"admin-settings-locations-375-{backend}.png"), full_page=True
+    )
     page.close()

@@ -146,6 +146,8 @@ def test_sold_out_variant_shows_the_form_and_an_email_signup_is_stored(page, app
         "proxy",
     )
     assert intent.accepts_marketing and intent.status == "pending"
+    # The shopper's market (Liquid's `localization.market`) goes with the signup.
+    assert intent.shopify_market_id == 90001
 
     # The same signup again: "already signed up", and still one signup.
     page.reload()
@@ -272,6 +274,7 @@ def test_shopper_language(page, app) -> None:
     shot(page, "8-french")
     [intent] = intents(app, email="zoe@example.fr")
     assert intent.shopify_variant_id == SHIRT_SOLD_OUT.id
+    assert intent.shopify_market_id == 90002  # France: the development shop's other market
 
 
 def test_push_registers_the_service_worker_through_the_proxy(page, app) -> None:

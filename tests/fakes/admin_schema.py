@@ -43,6 +43,11 @@ def validation_errors(document: str, version: str = API_VERSION) -> list[str]:
 # Fields Shopify serves only with a scope beyond the one that reaches their object: every Location
 # field but `id` needs read_locations (since 2024-07; `id` alone is open to read_inventory).
 SCOPED_FIELDS = {"Location": ("read_locations", {"id", "__typename"})}
+# Single fields behind their own scope.
+FIELD_SCOPES = {
+    ("QueryRoot", "markets"): "read_markets",
+    ("QueryRoot", "deliveryProfiles"): "read_shipping",
+}
 
 
 def scope_errors(document: str, granted: str, version: str = API_VERSION) -> list[str]:
@@ -57,6 +62,9 @@ def scope_errors(document: str, granted: str, version: str = API_VERSION) -> lis
         def enter_field(self, node, *_):
             parent = info.get_parent_type()
             rule = SCOPED_FIELDS.get(parent.name) if parent is not None else None
+            own = FIELD_SCOPES.get((parent.name, node.name.value)) if parent is not None else None
+            if own is not None:
+                rule = (own, set())
             if rule and node.name.value not in rule[1] and missing_scopes(granted, [rule[0]]):
                 denied.append(
                     f"Access denied for {node.name.value} field. Required access: "

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from ..support import signed_query
 from .admin_schema import admin_schema, scope_errors, validation_errors
 
-GRANTED_SCOPE = "read_products,read_inventory,read_locations,read_orders,write_app_proxy"
+GRANTED_SCOPE = "read_products,read_inventory,read_locations,read_markets,read_orders,read_shipping,write_app_proxy"
 OFFLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
 
 
@@ -65,6 +65,9 @@ class FakeShopify:
     )  # shop -> `shop { email }` (default owner@{shop})
     shop_currencies: dict[str, str] = field(default_factory=dict)  # shop -> `currencyCode`
     locations: dict[int, str] = field(default_factory=dict)  # location id -> name (every shop)
+    markets: dict[int, list[str]] = field(default_factory=dict)  # market id -> its countries
+    # delivery profiles' location groups: (location ids, countries shipped to, rest of world)
+    delivery_groups: list[tuple[list[int], list[str], bool]] = field(default_factory=list)
     # Expiring offline tokens: an access token lives `access_ttl` seconds and comes with a refresh
     # token, rotated on every use. Tokens a test puts in `tokens` itself are taken as they are;
     # tokens issued without `expiring=1` are refused (Shopify's 2027 rule) unless refuse_non_expiring is off.
@@ -97,6 +100,8 @@ class FakeShopify:
         self.shop_emails.clear()
         self.shop_currencies.clear()
         self.locations.clear()
+        self.markets.clear()
+        self.delivery_groups.clear()
         self.graphql_delay = 0.0
         self.access_ttl, self.refresh_ttl, self.refuse_non_expiring = 3600, 90 * 24 * 3600, True
         self.lose_refresh_answers, self.slow_seconds, self.refresh_delay = 0, 3.0, 0.0
@@ -203,6 +208,43 @@ class FakeShopify:
                     }
                 }
             )
+        if "markets(" in body["query"]:
+            nodes = [
+                {
+                    "id": f"gid://shopify/Market/{mid}",
+                    "conditions": {
+                        "regionsCondition": {"regions": {"nodes": [{"code": c} for c in codes]}}
+                    },
+                }
+                for mid, codes in sorted(self.markets.items())
+            ]
+            page = {"nodes": nodes, "pageInfo": {"hasNextPage": False, "endCursor": None}}
+            return JSONResponse({"data": {"markets": page}})
+        if "deliveryProfiles(" in body["query"]:
+            groups = [
+                {
+                    "locationGroup": {
+                        "locations": {
+                            "nodes": [{"id": f"gid://shopify/Location/{lid}"} for lid in lids]
+                        }
+                    },
+                    "countriesInAnyZone": [
+                        {"country": {"code": {"countryCode": c, "restOfWorld": False}}}
+                        for c in countries
+                    ]
+                    + (
+                        [{"country": {"code": {"countryCode": None, "restOfWorld": True}}}]
+                        if rest
+                        else []
+                    ),
+                }
+                for lids, countries, rest in self.delivery_groups
+            ]
+            page = {
+                "nodes": [{"profileLocationGroups": groups}],
+                "pageInfo": {"hasNextPage": False, "endCursor": None},
+            }
+            return JSONResponse({"data": {"deliveryProfiles": page}})
         if "locations(" in body["query"]:
             nodes = [
                 {"id": f"gid://shopify/Location/{lid}", "name": name}
@@ -428,6 +470,8 @@ class CatalogItem:
     image: str = "https://cdn.example.com/linen-shirt.jpg"
     levels: dict[int, int | None] = field(default_factory=dict)
     updated_at: str = "2026-11-22T10:00:00Z"
+    status: str = "ACTIVE"  # the product's
+    on_online_store: bool = True
 
     def variant_node(self) -> dict:
         return {
@@ -442,6 +486,10 @@ class CatalogItem:
                 "legacyResourceId": str(self.product_id),
                 "title": self.product_title,
                 "handle": self.handle,
+                "status": self.status,
+                "onlineStoreUrl": (
+                    f"https://shop.example/products/{self.handle}" if self.on_online_store else None
+                ),
                 "featuredMedia": None,
             },
         }

@@ -30,6 +30,8 @@ DEFAULTS = {
     "reply_to": None,
     "brand_logo_url": None,
     "brand_color": None,
+    "published_only": True,
+    "locations": None,
     "channels": {"email": True, "sms": True, "push": True},
     "can_send": {
         "email": False,
@@ -84,6 +86,20 @@ def test_settings_read_and_partial_write_recorded_with_the_user(client, engine, 
     assert cleared.json()["high_demand_threshold"] is None and cleared.json()["reply_to"] is None
 
 
+def test_the_counted_locations_are_kept_as_ids_and_null_means_every_location(client, shop):
+    chosen = client.put(
+        "/app/api/settings",
+        json={"locations": ["gid://shopify/Location/30", 10, "20", 10], "published_only": False},
+        headers=bearer(),
+    )
+    assert chosen.status_code == 200, chosen.text
+    assert chosen.json()["locations"] == [10, 20, 30]
+    assert chosen.json()["published_only"] is False
+    assert client.get("/app/api/settings", headers=bearer()).json()["locations"] == [10, 20, 30]
+    every = client.put("/app/api/settings", json={"locations": None}, headers=bearer())
+    assert every.json()["locations"] is None
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [
@@ -106,6 +122,22 @@ def test_settings_read_and_partial_write_recorded_with_the_user(client, engine, 
             "sender_name: must not contain control characters, quotes or angle brackets",
         ),
         ({"colour": "red"}, "colour: unknown setting"),
+        ({"published_only": "no"}, "published_only: must be true or false"),
+        ({"locations": []}, "locations: must name at least one location (null: every location)"),
+        (
+            {"locations": "all"},
+            "locations: must be a list of location ids, or null for every location",
+        ),
+        (
+            {"locations": [1, 0]},
+            "locations: must be location ids (whole numbers from 1 to 2^63-1)",
+        ),
+        (
+            {"locations": ["gid://shopify/Product/1"]},
+            "locations: must be location ids (whole numbers from 1 to 2^63-1)",
+        ),
+        ({"locations": [True]}, "locations: must be location ids (whole numbers from 1 to 2^63-1)"),
+        ({"locations": list(range(1, 1002))}, "locations: must name at most 1000 locations"),
         ([1, 2], "body: must be a JSON object of settings"),
     ],
 )

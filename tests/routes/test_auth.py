@@ -28,7 +28,7 @@ def test_install_redirects_to_authorize_with_a_fresh_state(client, settings, fak
     query = parse_qs(url.query)
     assert query["client_id"] == [settings.SHOPIFY_API_KEY]
     assert query["scope"] == [
-        "read_products,read_inventory,read_locations,read_orders,write_app_proxy"
+        "read_products,read_inventory,read_locations,read_markets,read_orders,read_shipping,write_app_proxy"
     ]
     assert query["redirect_uri"] == ["https://app.example.test/auth/callback"]
     assert len(query["state"][0]) == 64
