@@ -22,6 +22,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy import (
+    false as sa_false,
+)
+from sqlalchemy import (
     true as sa_true,
 )
 from sqlmodel import Field, SQLModel
@@ -194,6 +197,10 @@ class Shop(TableModel, table=True):
     # locations' stock (a JSON list of location ids; null: every location).
     published_only: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
     alert_locations: str | None = Field(default=None, sa_type=Text)
+    # Second alerts: a shopper alerted before who did not buy is alerted again on the next restock.
+    resend_on_restock: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    # The SMS cost guard: a restock's SMS past this many are held for the merchant (None: no cap).
+    sms_cap_per_restock: int | None = Field(default=None)
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 
@@ -297,6 +304,7 @@ class Intent(TableModel, table=True):
     sku: str | None = Field(default=None, sa_type=String(255))
     optin_confirmed: bool = Field(default=True)
     notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)  # alerted a second time
     unsubscribed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     blocked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_notifications_count: int = Field(default=0)
@@ -490,6 +498,7 @@ class RestockEvent(TableModel, table=True):
     # when the webhook behind it reached the app (None: found by reconciliation, a later batch, by
     # hand); created_at is when it was decided, each notification's sent_at when it went out
     received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sms_held: int | None = Field(default=None)  # SMS held by the shop's cap per restock
     created_at: datetime = created_at_field()
 
 
@@ -524,6 +533,8 @@ class Notification(TableModel, table=True):
         index=True,
     )  # None for an opt-in confirmation
     kind: str = Field(default=NotificationKind.alert.value, sa_type=String(8))
+    # A second alert to a shopper alerted before who did not buy (resend_on_restock)
+    resend: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     channel: str = Field(sa_type=String(8))
     status: str = Field(default=NotificationStatus.pending.value, sa_type=String(16))
     attempts: int = Field(default=0)

@@ -24,14 +24,19 @@ class Policy:
     batch_interval_seconds: int = 3600
     skip_over_quantity: bool = False
     automatic_sending: bool = True
+    resend: bool = False  # alert again, once, those alerted before who did not buy
+    sms_cap: int | None = None  # a restock's SMS past this many are held for the merchant
 
     @property
     def threshold(self) -> int:
         return max(1, self.min_restock_quantity)
 
     def describe(self) -> str:
-        extras = ("; skip over quantity" if self.skip_over_quantity else "") + (
-            "" if self.automatic_sending else "; held for manual sending"
+        extras = (
+            ("; skip over quantity" if self.skip_over_quantity else "")
+            + ("" if self.automatic_sending else "; held for manual sending")
+            + ("; alerting again who did not buy" if self.resend else "")
+            + (f"; SMS cap {self.sms_cap}" if self.sms_cap is not None else "")
         )
         if self.delivery == DeliveryPolicy.all:
             return f"all; threshold {self.threshold}" + extras

@@ -143,7 +143,7 @@ def evaluate(
         among = outbox.audience_filter(scope, audience)
         units = after[audience]
         assert units is not None  # restocked: known
-        if not outbox.has_waiting(session, shop["id"], variant_id, among):
+        if not outbox.has_waiting(session, shop["id"], variant_id, among, policy.resend):
             continue
         decision = outbox.decide(
             session,
@@ -198,7 +198,7 @@ def _next_batch(
     )
     among = outbox.audience_filter(scope, audience)
     if not restock.in_stock(now, policy) or not outbox.has_waiting(
-        session, shop["id"], variant_id, among
+        session, shop["id"], variant_id, among, policy.resend
     ):
         return  # sold out again (or no one left): the next restock starts over
     assert now is not None  # in stock: known

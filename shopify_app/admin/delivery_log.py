@@ -35,6 +35,7 @@ DELIVERY_COLUMNS = [
     intents.c.shopify_variant_id,
     intents.c.shopify_product_id,
     notifications.c.restock_event_id,
+    notifications.c.resend,
     events.c.stock_before,
     events.c.stock_after,
     events.c.policy,
@@ -157,6 +158,10 @@ def why_sentence(r: Any, names: Mapping[int, str] | None = None) -> str:
         sentence += "; signups wanting more than the stock were skipped"
     if "held for manual" in policy:
         sentence += "; held for you to send" if r.status == "held" else "; held, then sent by you"
+    elif (cap := re.search(r"SMS cap (\d+)", policy)) and r.channel == "sms" and r.status == "held":
+        sentence += f"; held by your cap of {cap[1]} SMS per restock, for you to send"
+    if getattr(r, "resend", False):
+        sentence += "; a second alert: the first did not lead to a purchase"
     return sentence
 
 

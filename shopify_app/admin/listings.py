@@ -218,6 +218,20 @@ def count_held(connection: Connection, shop_id: int) -> int:
     ).scalar_one()
 
 
+def count_capped_sms(connection: Connection, shop_id: int) -> int:
+    """Held SMS that the shop's SMS cap per restock held (not automatic sending being off)."""
+    return connection.execute(
+        select(func.count())
+        .select_from(notifications.join(events, events.c.id == notifications.c.restock_event_id))
+        .where(
+            notifications.c.shop_id == shop_id,
+            notifications.c.status == NotificationStatus.held.value,
+            notifications.c.channel == "sms",
+            events.c.sms_held > 0,
+        )
+    ).scalar_one()
+
+
 # -- Products in demand ------------------------------------------------------------------------
 def list_demand(connection: Connection, shop_id: int, query) -> dict[str, Any]:
     page = paging(query)

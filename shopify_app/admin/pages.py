@@ -14,7 +14,7 @@ from starlette.responses import HTMLResponse
 from .. import devshop, inventory, stock_scope
 from ..errors import ApiError
 from ..money import format_money
-from ..notify.render import TEMPLATES
+from ..notify.render import TEMPLATES, sms_segments
 from ..shop_tokens import TokenKind
 from . import delivery_log, listings, preview, privacy_requests, sending, setup_guide, stats
 from . import settings as shop_settings
@@ -183,6 +183,7 @@ def signups(request: Request, session: AdminSession) -> HTMLResponse:
             connection, session.shop_id, {i["shopify_variant_id"] for i in result["intents"]}
         )
         held_empty = sending.held_out_of_stock(connection, session.shop_id) if held else ""
+        capped = _capped_sms(request, session, connection) if held else None
     return render(
         "signups.html",
         **_context(request, session, "signups"),
@@ -195,7 +196,29 @@ def signups(request: Request, session: AdminSession) -> HTMLResponse:
         held=held,
         stock=stock,
         held_out_of_stock=held_empty,
+        capped=capped,
     )
+
+
+def _capped_sms(request: Request, session: AdminSession, connection) -> dict[str, int] | None:
+    """The SMS the shop's cap per restock held: how many, and about how many segments they bill
+    (each as long as the shop's alert for its most wanted product)."""
+    count = listings.count_capped_sms(connection, session.shop_id)
+    if not count:
+        return None
+    values = shop_settings.read(connection, session.shop_id)
+    sample = preview.render(
+        connection,
+        request.app.state.settings,
+        session.shop_id,
+        session.shop,
+        {name: values[name] for name in preview.PREVIEWED},
+    )
+    return {
+        "count": count,
+        "segments": count * sms_segments(sample["sms"]["text"]),
+        "cap": values["sms_cap_per_restock"] or 0,
+    }
 
 
 def deliveries(request: Request, session: AdminSession) -> HTMLResponse:

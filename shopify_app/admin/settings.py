@@ -158,6 +158,8 @@ FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "brand_color": ("brand_color", _color),
     "published_only": ("published_only", _bool),
     "locations": ("alert_locations", _locations),
+    "resend_on_restock": ("resend_on_restock", _bool),
+    "sms_cap_per_restock": ("sms_cap_per_restock", _int(1, 1_000_000, nullable=True)),
 }
 # Settings kept in another form than they are shown: column value -> public value.
 SHOWN_AS: dict[str, Callable[[Any], Any]] = {

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy import and_, case, exists, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from .. import restock, stock_scope
 from ..db import rowcount
 from ..models import (
+    NOTIFICATION_UNSENT,
+    Conversion,
     Customer,
     DeliveryPolicy,
     Intent,
@@ -26,7 +28,7 @@ from ..models import (
     utcnow,
 )
 
-intents, customers = Intent.__table__, Customer.__table__
+intents, customers, conversions = Intent.__table__, Customer.__table__, Conversion.__table__
 notifications, events = Notification.__table__, RestockEvent.__table__
 
 
@@ -39,6 +41,8 @@ def policy_of(shop: Mapping) -> restock.Policy:
         batch_interval_seconds=shop["batch_interval_seconds"],
         skip_over_quantity=shop["skip_over_quantity"],
         automatic_sending=shop.get("automatic_sending", True),
+        resend=bool(shop.get("resend_on_restock", False)),
+        sms_cap=shop.get("sms_cap_per_restock"),
     )
 
 
@@ -62,19 +66,47 @@ def audience_filter(scope: stock_scope.Scope, audience: str) -> Any:
     )
 
 
-def _eligible(shop_id: int, variant_id: int, most: int | None, among: Any = None):
+def _bought():
+    """One of the signup's alerts led to a purchase (conversions.py)."""
+    alerts = notifications.alias("bought_alert")
+    return exists().where(
+        alerts.c.intent_id == intents.c.id, conversions.c.notification_id == alerts.c.id
+    )
+
+
+def _unsent():
+    """The signup has a message not sent yet (on its way, or held for the merchant)."""
+    unsent = notifications.alias("unsent_alert")
+    return exists().where(
+        unsent.c.intent_id == intents.c.id, unsent.c.status.in_(NOTIFICATION_UNSENT)
+    )
+
+
+def _eligible(shop_id: int, variant_id: int, most: int | None, among: Any = None, resend=False):
     """Pending, confirmed signups for the variant (of an audience, `among`) whose customer has not
-    unsubscribed and whose alert is not already held for the merchant, oldest first."""
+    unsubscribed and whose alert is not already held for the merchant, oldest first. With
+    `resend` (resend_on_restock), also the signups alerted once before that did not buy and have
+    not been alerted again."""
+    waiting = and_(intents.c.status == IntentStatus.pending.value, ~has_held_alert())
+    if resend:
+        waiting = or_(
+            waiting,
+            and_(
+                intents.c.status == IntentStatus.notified.value,
+                intents.c.resent_at.is_(None),
+                ~_bought(),
+                ~_unsent(),
+            ),
+        )
     conditions = [
         intents.c.shop_id == shop_id,
         intents.c.shopify_variant_id == variant_id,
-        intents.c.status == IntentStatus.pending.value,
+        waiting,
         intents.c.optin_confirmed.is_(True),
         or_(intents.c.channel != "push", intents.c.push_subscription.is_not(None)),
         ~exists().where(
             customers.c.id == intents.c.customer_id, customers.c.unsubscribed_at.is_not(None)
         ),
-        ~has_held_alert(),
     ]
     if most is not None:
         conditions.append(intents.c.quantity <= most)
@@ -83,18 +115,22 @@ def _eligible(shop_id: int, variant_id: int, most: int | None, among: Any = None
     return and_(*conditions)
 
 
-def has_waiting(session: Session, shop_id: int, variant_id: int, among: Any = None) -> bool:
+def has_waiting(
+    session: Session, shop_id: int, variant_id: int, among: Any = None, resend: bool = False
+) -> bool:
     return (
         session.execute(
-            select(literal(1)).where(_eligible(shop_id, variant_id, None, among)).limit(1)
+            select(literal(1)).where(_eligible(shop_id, variant_id, None, among, resend)).limit(1)
         ).first()
         is not None
     )
 
 
-def _waiting(session: Session, shop_id: int, variant_id: int, among: Any) -> int:
+def _waiting(session: Session, shop_id: int, variant_id: int, among: Any, resend: bool) -> int:
     return session.execute(
-        select(func.count()).select_from(intents).where(_eligible(shop_id, variant_id, None, among))
+        select(func.count())
+        .select_from(intents)
+        .where(_eligible(shop_id, variant_id, None, among, resend))
     ).scalar_one()
 
 
@@ -136,7 +172,7 @@ def decide(
             batch_number=batch_number,
             chosen=0,
             trigger=trigger,
-            waiting=_waiting(session, shop_id, variant_id, among),
+            waiting=_waiting(session, shop_id, variant_id, among, policy.resend),
             batch_size=limit,
             location_ids=locations,
             received_at=received_at,
@@ -145,6 +181,7 @@ def decide(
         .returning(events.c.id)
     ).scalar_one()
     status = NotificationStatus.pending if policy.automatic_sending else NotificationStatus.held
+    again = intents.c.status == IntentStatus.notified.value  # chosen a second time (resend)
     chosen = (
         select(
             intents.c.shop_id,
@@ -156,9 +193,15 @@ def decide(
             literal(now),
             literal(now),
             literal(now),
+            again,
         )
-        .where(_eligible(shop_id, variant_id, restock.max_quantity(after, policy), among))
-        .order_by(intents.c.id)
+        .where(
+            _eligible(
+                shop_id, variant_id, restock.max_quantity(after, policy), among, policy.resend
+            )
+        )
+        # Those never alerted before those alerted once already, each oldest first.
+        .order_by(case((again, 1), else_=0), intents.c.id)
     )
     if limit is not None:
         chosen = chosen.limit(limit)
@@ -172,32 +215,64 @@ def decide(
         "next_attempt_at",
         "created_at",
         "updated_at",
+        "resend",
     ]
     session.execute(insert(notifications).from_select(columns, chosen))
+    of_event = notifications.c.restock_event_id == event_id
+    sms_held = _cap_sms(session, event_id, policy.sms_cap) if policy.automatic_sending else None
     # rowcount of INSERT ... SELECT is not reported by every driver: count what was written.
     count = session.execute(
         select(func.count())
         .select_from(notifications)
         .where(notifications.c.restock_event_id == event_id)
     ).scalar_one()
-    if policy.automatic_sending:
-        session.execute(
-            update(intents)
-            .where(
-                intents.c.id.in_(
-                    select(notifications.c.intent_id).where(
-                        notifications.c.restock_event_id == event_id
-                    )
+    session.execute(
+        update(intents)
+        .where(
+            intents.c.id.in_(select(notifications.c.intent_id).where(of_event)),
+            intents.c.status == IntentStatus.notified.value,
+        )
+        .values(resent_at=now, updated_at=now)
+    )
+    # Signups whose alert is on its way are notified; a held one's signup waits for the merchant.
+    session.execute(
+        update(intents)
+        .where(
+            intents.c.id.in_(
+                select(notifications.c.intent_id).where(
+                    of_event, notifications.c.status == NotificationStatus.pending.value
                 )
             )
-            .values(status=IntentStatus.notified.value, updated_at=now)
         )
-    session.execute(update(events).where(events.c.id == event_id).values(chosen=count))
+        .values(status=IntentStatus.notified.value, updated_at=now)
+    )
+    session.execute(
+        update(events).where(events.c.id == event_id).values(chosen=count, sms_held=sms_held)
+    )
     return Decision(
         event_id=event_id,
         chosen=count,
-        more_waiting=has_waiting(session, shop_id, variant_id, among),
+        more_waiting=has_waiting(session, shop_id, variant_id, among, policy.resend),
     )
+
+
+def _cap_sms(session: Session, event_id: int, cap: int | None) -> int | None:
+    """Hold the restock's SMS past the shop's cap (the oldest signups' go first): the merchant
+    sees how many and their segments, and releases them ("Send all held"). How many were held."""
+    if cap is None:
+        return None
+    sms = and_(
+        notifications.c.restock_event_id == event_id,
+        notifications.c.channel == "sms",
+        notifications.c.status == NotificationStatus.pending.value,
+    )
+    first = select(notifications.c.id).where(sms).order_by(notifications.c.id).limit(cap)
+    held = session.execute(
+        update(notifications)
+        .where(sms, notifications.c.id.not_in(first.scalar_subquery()))
+        .values(status=NotificationStatus.held.value)
+    )
+    return rowcount(held)
 
 
 def resend(session: Session, notification_id: int) -> bool:

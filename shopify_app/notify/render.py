@@ -161,6 +161,13 @@ def fit_sms(build, product: str) -> str:
     )
 
 
+def sms_segments(text: str) -> int:
+    """How many segments a carrier bills for this SMS: 160 GSM-7 characters in one, 153 each when
+    split; 70 UCS-2 characters (any character outside GSM-7), 67 each when split."""
+    single, part = (SMS_LIMIT, 153) if set(text) <= GSM7 else (70, 67)
+    return 1 if len(text) <= single else -(-len(text) // part)
+
+
 def email_headers(alert: Alert, unsubscribe: str) -> dict[str, str]:
     headers = {
         "List-Unsubscribe": f"<{unsubscribe}>",

@@ -228,7 +228,7 @@
     settings.addEventListener("submit", function (e) {
       e.preventDefault();
       var f = settings.elements, body = {channels: {}};
-      ["double_optin", "skip_over_quantity", "automatic_sending", "published_only"].forEach(function (n) { body[n] = f[n].checked; });
+      ["double_optin", "skip_over_quantity", "automatic_sending", "published_only", "resend_on_restock"].forEach(function (n) { body[n] = f[n].checked; });
       // The locations whose stock counts: every one ticked is null (all, and any added later).
       var places = settings.querySelectorAll("input[name=location]");
       if (places.length) {
@@ -240,8 +240,9 @@
       ["min_restock_quantity", "batch_interval_seconds", "batch_multiplier"].forEach(function (n) {
         var v = f[n].value.trim(); body[n] = v === "" || isNaN(Number(v)) ? v : Number(v);
       });
-      var t = f.high_demand_threshold.value.trim();
-      body.high_demand_threshold = t === "" ? null : (isNaN(Number(t)) ? t : Number(t));
+      ["high_demand_threshold", "sms_cap_per_restock"].forEach(function (n) {
+        var t = f[n].value.trim(); body[n] = t === "" ? null : (isNaN(Number(t)) ? t : Number(t));
+      });
       PREVIEWED.forEach(function (n) { body[n] = f[n].value.trim() || null; });
       var save = document.getElementById("save"); save.disabled = true;
       Array.prototype.forEach.call(settings.querySelectorAll("[aria-invalid]"), function (el) { el.removeAttribute("aria-invalid"); });
