@@ -125,7 +125,7 @@ def raise_alerts(session: Session) -> int:
 def _high_demand_event(
     session: Session, shop_id: int, variant_id: int, pending: int, threshold: int
 ) -> None:
-    """"High demand reached" for Shopify Flow (events_out.py), with the alert's row."""
+    """ "High demand reached" for Shopify Flow (events_out.py), with the alert's row."""
     known = session.execute(
         select(
             func.max(intents.c.shopify_product_id),

@@ -250,7 +250,7 @@ def gid(kind: str, number: int | None) -> str | None:
     return f"gid://shopify/{kind}/{number}" if number is not None else None
 
 
-def signup_event(shop_id: int, intent: Mapping[str, Any]) -> Event:
+def signup_event(shop_id: int, intent: Mapping[Any, Any]) -> Event:
     """`signup.created` from the signup's row (its intent columns and id)."""
     data = {
         "signup": {
@@ -280,7 +280,7 @@ def signup_event(shop_id: int, intent: Mapping[str, Any]) -> Event:
     return Event(shop_id, data, flow)
 
 
-def alert_event(shop_id: int, alert: Mapping[str, Any], sent: bool) -> Event:
+def alert_event(shop_id: int, alert: Mapping[Any, Any], sent: bool) -> Event:
     """`alert.sent` / `alert.failed` from the notification joined with its signup."""
     data = {
         "alert": {

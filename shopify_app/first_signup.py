@@ -128,7 +128,7 @@ def _statement(
         "key": "CAST(s.id AS VARCHAR) || ':' || CAST(x.i_shopify_variant_id AS VARCHAR)",
     }
     event_job = {
-        "kind": f"'{event_kind}'",
+        "kind": f"'{JobKind.signup_event.value}'",
         "shop_id": "s.id",
         "key": "CAST(i.id AS VARCHAR)",
         "payload": "CAST(jsonb_build_object('intent_id', i.id) AS TEXT)",
@@ -139,7 +139,6 @@ def _statement(
     events_wanted = events_out.wanted(events_out.SIGNUP_CREATED).compile(
         dialect=dialect, compile_kwargs={"literal_binds": True}
     )
-    event_kind = JobKind.signup_event.value
     sql = f"""
 WITH x AS (
   SELECT * FROM jsonb_to_recordset(CAST(:rows AS JSONB)) AS x({record})

@@ -115,7 +115,9 @@ def create(
             ask_to_confirm(session, {**values, "id": inserted.id})
         variant_reads.queue_if_unseen(session, shop.id, values["shopify_variant_id"])
         signup = {**values, "id": inserted.id}
-        events_out.emit(session, events_out.SIGNUP_CREATED, [events_out.signup_event(shop.id, signup)])
+        events_out.emit(
+            session, events_out.SIGNUP_CREATED, [events_out.signup_event(shop.id, signup)]
+        )
         return CreateResult(
             intents=[to_public({**values, "id": inserted.id}, request, contacts, visible)],
             created=True,

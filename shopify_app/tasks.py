@@ -7,7 +7,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from . import demand, event_jobs, housekeeping, privacy, restock_jobs, shop_profile, shop_tokens, variant_reads
+from . import (
+    demand,
+    event_jobs,
+    housekeeping,
+    privacy,
+    restock_jobs,
+    shop_profile,
+    shop_tokens,
+    variant_reads,
+)
 from .config import Settings
 from .db import session_scope
 from .job_context import JobContext, ShopRow

@@ -36,7 +36,9 @@ def upgrade() -> None:
         sa.Column(
             "id",
             sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            autoincrement=True, nullable=False),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("shop_id", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.String(length=36), nullable=False),
         sa.Column("topic", sa.String(length=32), nullable=False),

@@ -195,7 +195,11 @@ class FakeShopify:
         variables = body.get("variables") or {}
         if "flowTriggerReceive(" in body["query"]:
             self.flow_triggers.append(
-                {"shop": shop, "handle": variables.get("handle"), "payload": variables.get("payload")}
+                {
+                    "shop": shop,
+                    "handle": variables.get("handle"),
+                    "payload": variables.get("payload"),
+                }
             )
             errors = (
                 [{"field": ["payload"], "message": self.flow_user_errors.pop(0)}]

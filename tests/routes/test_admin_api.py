@@ -30,6 +30,8 @@ DEFAULTS = {
     "reply_to": None,
     "brand_logo_url": None,
     "brand_color": None,
+    "webhook_url": None,
+    "webhook_secret_set": False,
     "channels": {"email": True, "sms": True, "push": True},
     "can_send": {
         "email": False,
