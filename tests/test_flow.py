@@ -235,10 +235,12 @@ def test_a_failing_shopify_is_retried_a_user_error_is_not(
     client, engine, settings, fake_shopify
 ):
     setup_shop(engine, settings, fake_shopify)
+    channels = recording_channels()
+    signup(client)
+    run(work(settings, engine, channels))  # the variant read from the API, before Flow is on
     callback(client, "signup-created", True)
     fake_shopify.graphql_failures.extend([500] * 5)  # every try of the first attempt
     signup(client)
-    channels = recording_channels()
     run(work(settings, engine, channels))
     [row] = deliveries(engine)
     assert row.status == "pending" and "HTTP 500" in row.last_error

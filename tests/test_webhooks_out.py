@@ -198,6 +198,10 @@ def test_signup_and_alert_events_arrive_signed(app_client, engine, local, fake_s
     assert events[1]["data"]["signup"]["phone"] == "+14155550101"
     assert events[1]["data"]["signup"]["id"] == sms["id"]
     assert "push" not in json.dumps(events)  # no push subscription ever
+    with session_scope(engine) as session:
+        kinds = set(session.execute(select(Job.kind)).scalars())
+    if engine.dialect.name == "postgresql":  # first signups: one statement, its event by a job
+        assert "signup_event" in kinds
 
     receiver.received.clear()
     channels["sms"].fail_with.append(PermanentError("the number cannot receive SMS"))
