@@ -11,7 +11,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from .. import devshop
+from .. import devshop, events_out
 from ..errors import ApiError
 from ..money import format_money
 from ..notify.render import TEMPLATES
@@ -222,12 +222,14 @@ def settings(request: Request, session: AdminSession) -> HTMLResponse:
             session.shop,
             {name: values[name] for name in preview.PREVIEWED},
         )
+        sent = events_out.recent(connection, session.shop_id, limit=10)
     return render(
         "settings.html",
         **_context(request, session, "settings"),
         title="Settings",
         s=values,
         p=sample,
+        events=sent,
     )
 
 
