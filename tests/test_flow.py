@@ -73,11 +73,15 @@ def payload_keys(config: dict) -> set[str]:
 
 def test_the_trigger_extensions_are_as_the_cli_expects():
     triggers = configs("flow_trigger")
-    assert set(triggers) == events_out.FLOW_HANDLES == {
-        "signup-created",
-        "alert-sent",
-        "high-demand-reached",
-    }
+    assert (
+        set(triggers)
+        == events_out.FLOW_HANDLES
+        == {
+            "signup-created",
+            "alert-sent",
+            "high-demand-reached",
+        }
+    )
     names = set()
     for handle, config in triggers.items():
         [extension] = config["extensions"]
@@ -153,7 +157,7 @@ def test_the_lifecycle_callback_is_verified_and_stored_newest_first(
 
 
 @pytest.mark.parametrize(
-    "handle, flag, why",
+    ("handle", "flag", "why"),
     [
         ("someone-elses-trigger", True, "flow_trigger_definition_id"),
         ("alert-sent", "yes", "has_enabled_flow"),
@@ -181,9 +185,7 @@ def deliveries(engine) -> list[EventDelivery]:
         return list(session.execute(select(EventDelivery).order_by(EventDelivery.id)).scalars())
 
 
-def test_triggers_fire_only_for_the_workflows_a_shop_has_on(
-    client, engine, settings, fake_shopify
-):
+def test_triggers_fire_only_for_the_workflows_a_shop_has_on(client, engine, settings, fake_shopify):
     setup_shop(engine, settings, fake_shopify, high_demand_threshold=2)
     channels = recording_channels()
     signup(client)
@@ -231,9 +233,7 @@ def test_triggers_fire_only_for_the_workflows_a_shop_has_on(
     assert shopper["id"]
 
 
-def test_a_failing_shopify_is_retried_a_user_error_is_not(
-    client, engine, settings, fake_shopify
-):
+def test_a_failing_shopify_is_retried_a_user_error_is_not(client, engine, settings, fake_shopify):
     setup_shop(engine, settings, fake_shopify)
     channels = recording_channels()
     signup(client)

@@ -127,7 +127,7 @@ def test_the_secret_is_made_with_the_url_shown_once_stored_encrypted(
 
 
 @pytest.mark.parametrize(
-    "url, why",
+    ("url", "why"),
     [
         ("http://example.com/hook", "must start with https://"),
         ("https://10.0.0.5/hook", "public host"),
@@ -219,9 +219,7 @@ def test_signup_and_alert_events_arrive_signed(app_client, engine, local, fake_s
 
     log = app_client.get("/app/api/events/deliveries", headers=bearer()).json()["deliveries"]
     assert [d["topic"] for d in log][-2:] == ["signup.created", "signup.created"]
-    assert {d["status"] for d in log} == {"delivered"} and {d["target"] for d in log} == {
-        "webhook"
-    }
+    assert {d["status"] for d in log} == {"delivered"} and {d["target"] for d in log} == {"webhook"}
     assert all(d["status_code"] == 200 and d["attempts"] == 1 for d in log)
     assert "ada@example.com" not in json.dumps(log)  # the log holds no contact
 
