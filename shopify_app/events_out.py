@@ -250,6 +250,18 @@ def gid(kind: str, number: int | None) -> str | None:
     return f"gid://shopify/{kind}/{number}" if number is not None else None
 
 
+def _flow_signup(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """The Flow fields a signup's triggers share (their extensions' `settings.fields`)."""
+    return {
+        "product_id": row["shopify_product_id"],
+        "Variant ID": gid("ProductVariant", row["shopify_variant_id"]),
+        "Variant title": row.get("variant_title") or "",
+        "Channel": row["channel"],
+        "Email": row.get("email") or "",
+        "Phone": row.get("phone") or "",
+    }
+
+
 def signup_event(shop_id: int, intent: Mapping[Any, Any]) -> Event:
     """`signup.created` from the signup's row (its intent columns and id)."""
     data = {
@@ -268,15 +280,7 @@ def signup_event(shop_id: int, intent: Mapping[Any, Any]) -> Event:
             "created_at": _iso(intent.get("created_at")),
         }
     }
-    flow = {
-        "product_id": intent["shopify_product_id"],
-        "Variant ID": gid("ProductVariant", intent["shopify_variant_id"]),
-        "Variant title": intent.get("variant_title") or "",
-        "Channel": intent["channel"],
-        "Email": intent.get("email") or "",
-        "Phone": intent.get("phone") or "",
-        "Quantity": intent.get("quantity", 1),
-    }
+    flow = {**_flow_signup(intent), "Quantity": intent.get("quantity", 1)}
     return Event(shop_id, data, flow)
 
 
@@ -298,15 +302,7 @@ def alert_event(shop_id: int, alert: Mapping[Any, Any], sent: bool) -> Event:
             "error": None if sent else (alert.get("last_error") or "")[:200] or None,
         }
     }
-    flow = {
-        "product_id": alert["shopify_product_id"],
-        "Variant ID": gid("ProductVariant", alert["shopify_variant_id"]),
-        "Variant title": alert.get("variant_title") or "",
-        "Channel": alert["channel"],
-        "Email": alert.get("email") or "",
-        "Phone": alert.get("phone") or "",
-    }
-    return Event(shop_id, data, flow)
+    return Event(shop_id, data, _flow_signup(alert))
 
 
 def demand_event(
