@@ -1,7 +1,8 @@
 """The worker's side of events out (events_out.py): `deliver` sends one event delivery to its
 target, the merchant's webhook (webhooks_out.py) or Shopify Flow (flow.py), and writes down how it
-went; a network error, a 5xx or throttling fails the job, which the worker retries with backoff
-(MAX_JOB_ATTEMPTS in all; then the delivery is failed for good). `signup_event` writes the
+went; a network error, a 5xx or throttling fails the job, which the worker retries after 30 s,
+2 min, 8 min, 32 min, then hourly (MAX_JOB_ATTEMPTS in all, about 3.7 hours; then the delivery
+is failed for good). `signup_event` writes the
 `signup.created` event of a signup filed by PostgreSQL's one-statement path (first_signup.py),
 which can only queue a job for it."""
 
@@ -19,8 +20,16 @@ from .models import EventDeliveryStatus, EventTarget, Intent
 intents = Intent.__table__
 
 
+RETRY_FIRST, RETRY_MOST = 30.0, 3600.0  # seconds: 30 s, 2 min, 8 min, 32 min, then hourly
+
+
 class DeliveryFailed(Exception):
-    """Not delivered this time: the job is retried."""
+    """Not delivered this time: the job is retried after `retry_after` seconds (the worker reads
+    it), growing fourfold, so a receiver down for a few hours still gets its events."""
+
+    def __init__(self, message: str, attempt: int):
+        super().__init__(message)
+        self.retry_after = min(RETRY_MOST, RETRY_FIRST * 4 ** max(0, attempt - 1))
 
 
 async def deliver(ctx: JobContext, shop: ShopRow, job: ClaimedJob) -> None:
@@ -67,7 +76,7 @@ async def deliver(ctx: JobContext, shop: ShopRow, job: ClaimedJob) -> None:
     settle = partial(events_out.settle, status=status, status_code=code, error=error)
     await to_thread.run_sync(ctx.in_session, settle, found.id)
     if status == EventDeliveryStatus.pending:
-        raise DeliveryFailed(error or "not delivered")
+        raise DeliveryFailed(error or "not delivered", job.attempts)
 
 
 def _signup_event(session, shop_id: int, intent_id: int) -> int:

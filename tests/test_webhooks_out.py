@@ -240,6 +240,9 @@ def test_5xx_and_network_errors_are_retried_a_4xx_is_not(
         503,
         "HTTP 503",
     )
+    with session_scope(engine) as session:
+        job = session.execute(select(Job).where(Job.kind == "event_out")).scalars().one()
+    assert job.status == "pending" and 25 < (job.run_at - utcnow()).total_seconds() <= 30
     make_jobs_due(engine)
     run(drain(local, engine, channels))
     make_jobs_due(engine)
