@@ -24,7 +24,7 @@ from .http_client import http_client
 from .middleware import RequestLog, SecurityHeaders
 from .notify.service import running_worker
 from .ratelimit import SignupLimits
-from .routes import admin, api, auth, dev, health, links, merchant_api, metrics, proxy
+from .routes import admin, api, auth, dev, flow, health, links, merchant_api, metrics, proxy
 from .routes.responses import errors, render_api_error, render_http_error, render_page_error
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ def create_app(
             *api.routes,
             *proxy.routes,
             *webhooks.routes,
+            *flow.routes,
             *links.routes,
             *admin.routes,
             *(dev.routes if settings.is_development else []),

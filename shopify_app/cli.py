@@ -143,7 +143,7 @@ def cmd_rotate_keys(args: argparse.Namespace) -> None:
     finally:
         engine.dispose()
     print(
-        f"shopify-app: {done} stored access and refresh tokens now under the current SECRET_KEY"
+        f"shopify-app: {done} stored tokens and webhook secrets now under the current SECRET_KEY"
         + (
             f"; {unreadable} open with no key given (set SECRET_KEY_FALLBACKS)"
             if unreadable
@@ -268,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rotate = sub.add_parser(
         "rotate-keys",
-        help="re-encrypt stored access and refresh tokens under the current "
+        help="re-encrypt stored access and refresh tokens and webhook secrets under the current "
         "SECRET_KEY (the previous one in SECRET_KEY_FALLBACKS)",
     )
     rotate.set_defaults(func=cmd_rotate_keys)

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     VAPID_PUBLIC_KEY: str | None = None
     VAPID_SUBJECT: str | None = None
     PUSH_ENDPOINT_ALLOWLIST: str = ",".join(DEFAULT_PUSH_HOSTS)
+    # Hosts a merchant's webhook_url may name besides public https ones: loopback over plain http
+    # (development and tests). Empty: public https hosts only.
+    WEBHOOK_LOCAL_HOSTS: str = ""
 
     # Seconds an OAuth state nonce stays usable.
     OAUTH_STATE_TTL: int = 600
@@ -205,6 +208,12 @@ class Settings(BaseSettings):
     def push_allowlist(self) -> frozenset[str]:
         return frozenset(
             h.strip().lower() for h in self.PUSH_ENDPOINT_ALLOWLIST.split(",") if h.strip()
+        )
+
+    @cached_property
+    def webhook_local_hosts(self) -> frozenset[str]:
+        return frozenset(
+            h.strip().lower() for h in self.WEBHOOK_LOCAL_HOSTS.split(",") if h.strip()
         )
 
     def admin_url(self, shop: str, path: str) -> str:

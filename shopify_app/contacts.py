@@ -88,8 +88,39 @@ def _b64url_len(value: str) -> int:
         return -1
 
 
-def endpoint_allowed(endpoint: str, allowlist: frozenset[str]) -> bool:
-    """https to a listed push service (or a subdomain of one); plain http only to a listed loopback."""
+def public_address(address: str) -> bool:
+    """An IP address on the public internet: not private, loopback, link-local, multicast,
+    reserved or unspecified (an IPv4-mapped IPv6 address is judged as its IPv4 address)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global and not ip.is_multicast
+
+
+def _public_name(host: str) -> bool:
+    """A host that may be on the public internet: a public IP address, or a dotted DNS name that
+    is not local by its form (`localhost`, `.local`, `.internal`...). What it resolves to is
+    checked when it is called (`public_address`)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        labels = host.rstrip(".").split(".")
+        return len(labels) > 1 and labels[-1] not in LOCAL_SUFFIXES
+    return public_address(host)
+
+
+LOCAL_SUFFIXES = frozenset({"localhost", "local", "internal", "lan", "home", "arpa", "test"})
+
+
+def endpoint_allowed(
+    endpoint: str, allowlist: frozenset[str], *, any_public_host: bool = False
+) -> bool:
+    """https (port 443) to a listed host (or a subdomain of one), or with `any_public_host` to
+    any public one (`_public_name`: the merchant's own webhook URL); plain http only to a listed
+    loopback (development and tests). Never a URL with a user or password."""
     parts = urlsplit(endpoint)
     host = (parts.hostname or "").lower()
     try:
@@ -99,7 +130,7 @@ def endpoint_allowed(endpoint: str, allowlist: frozenset[str]) -> bool:
     if not host or parts.username or parts.password:
         return False
     listed = host in allowlist or any(host.endswith("." + allowed) for allowed in allowlist)
-    if not listed:
+    if not listed and not (any_public_host and _public_name(host)):
         return False
     if parts.scheme == "https":
         return port in (None, 443)

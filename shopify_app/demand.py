@@ -3,8 +3,8 @@
 
 Nothing of this runs on the signup path (signups come at hundreds a second): the worker looks
 every DEMAND_CHECK_INTERVAL_SECONDS (`raise_alerts`). A variant over the threshold with no
-`demand_alert` row gets one, and a job that emails the merchant (`notify/merchant.py`), in one
-transaction; the row's primary key makes that happen once however many workers look. A restock
+`demand_alert` row gets one, and a job that emails the merchant (`notify/merchant.py`), and the
+"High demand reached" event for Shopify Flow (events_out.py), in one transaction; the row's primary key makes that happen once however many workers look. A restock
 of the variant deletes the row (`reset`), so a later surge alerts again. A variant that is in
 stock now is not alerted on: its waiting list is being served (batches), it is not a surge.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from . import jobs
+from . import events_out, jobs
 from .db import insert_ignoring_conflicts
 from .models import DemandAlert, Intent, IntentStatus, JobKind, Shop, Variant, utcnow
 from .shops import INSTALLED
@@ -108,6 +108,7 @@ def raise_alerts(session: Session) -> int:
                 shop_id=shop.id,
                 payload={"variant_id": variant_id},
             )
+            _high_demand_event(session, shop.id, variant_id, pending, threshold)
             raised += 1
             log.info(
                 "high demand",
@@ -119,6 +120,23 @@ def raise_alerts(session: Session) -> int:
                 },
             )
     return raised
+
+
+def _high_demand_event(
+    session: Session, shop_id: int, variant_id: int, pending: int, threshold: int
+) -> None:
+    """ "High demand reached" for Shopify Flow (events_out.py), with the alert's row."""
+    known = session.execute(
+        select(
+            func.max(intents.c.shopify_product_id),
+            func.max(intents.c.product_title),
+            func.max(intents.c.variant_title),
+        ).where(intents.c.shop_id == shop_id, intents.c.shopify_variant_id == variant_id)
+    ).one()
+    event = events_out.demand_event(
+        shop_id, variant_id, known[0], (known[1], known[2]), pending, threshold
+    )
+    events_out.emit(session, events_out.HIGH_DEMAND, [event])
 
 
 def reset(session: Session, shop_id: int, variant_id: int) -> None:

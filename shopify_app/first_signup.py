@@ -1,8 +1,9 @@
 """PostgreSQL: first signups, many in one statement (group commit).
 
 Most signups come from a shopper the shop has never seen. On PostgreSQL their whole write (the
-shop check, "is this shopper or address known?", the customer, the intent, and a `variant_read`
-job for a variant not in the cache) is one statement with data-modifying CTEs instead of four
+shop check, "is this shopper or address known?", the customer, the intent, a `variant_read`
+job for a variant not in the cache, and a `signup_event` job when the shop's webhook or Flow wants
+the signup (events_out.py)) is one statement with data-modifying CTEs instead of four
 round trips; and the first signups of concurrent requests share that statement and its commit
 (`GroupFirstSignup`, on the `group_insert` machinery): under load one commit carries many
 signups, at low load a signup waits for nothing. A request is answered only after the statement
@@ -26,10 +27,19 @@ from sqlalchemy import Connection, delete, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 
-from . import variant_reads
+from . import events_out, variant_reads
 from .contacts import ContactError
 from .group_insert import GroupWriter
-from .models import Customer, Intent, IntentSource, Job, RateLimitCounter, Variant, utcnow
+from .models import (
+    Customer,
+    Intent,
+    IntentSource,
+    Job,
+    JobKind,
+    RateLimitCounter,
+    Variant,
+    utcnow,
+)
 from .ratelimit import Counter
 from .schemas import IntentRequest
 from .shops import INSTALLED, ShopRef, shops
@@ -117,7 +127,18 @@ def _statement(
         "shop_id": "s.id",
         "key": "CAST(s.id AS VARCHAR) || ':' || CAST(x.i_shopify_variant_id AS VARCHAR)",
     }
+    event_job = {
+        "kind": f"'{JobKind.signup_event.value}'",
+        "shop_id": "s.id",
+        "key": "CAST(i.id AS VARCHAR)",
+        "payload": "CAST(jsonb_build_object('intent_id', i.id) AS TEXT)",
+    }
     ended = f"{counters.name}.expires_at <= CAST(:now AS FLOAT)"
+    # Does a target want the shop's `signup.created` (events_out.py)? Then a `signup_event` job
+    # is written in this statement, which writes the event (this statement runs in autocommit).
+    events_wanted = events_out.wanted(events_out.SIGNUP_CREATED).compile(
+        dialect=dialect, compile_kwargs={"literal_binds": True}
+    )
     sql = f"""
 WITH x AS (
   SELECT * FROM jsonb_to_recordset(CAST(:rows AS JSONB)) AS x({record})
@@ -139,7 +160,7 @@ WITH x AS (
   SELECT x.* FROM x
   WHERE x.tried AND NOT EXISTS (SELECT 1 FROM hc WHERE hc.n = x.n AND hc.count > hc.lim)
 ), s AS (
-  SELECT id, domain, double_optin FROM {shops.name}
+  SELECT id, domain, double_optin, {events_wanted} AS events_wanted FROM {shops.name}
   WHERE domain IN (SELECT domain FROM x) AND {INSTALLED.compile(dialect=dialect)}
 ), c AS (
   INSERT INTO {customers.name} ({", ".join(customer_keys)})
@@ -161,6 +182,12 @@ WITH x AS (
   FROM x JOIN s ON s.domain = x.domain JOIN i ON i.customer_id = x.c_id
   WHERE NOT EXISTS (SELECT 1 FROM {variants.name} v WHERE v.shop_id = s.id
                     AND v.shopify_variant_id = x.i_shopify_variant_id)
+  ON CONFLICT DO NOTHING
+), e AS (
+  INSERT INTO {jobs.name} ({", ".join(job_keys)})
+  SELECT {", ".join(event_job.get(k) or f"x.j_{k}" for k in job_keys)}
+  FROM x JOIN s ON s.domain = x.domain JOIN i ON i.customer_id = x.c_id
+  WHERE s.events_wanted
   ON CONFLICT DO NOTHING
 )
 SELECT x.n, s.id AS shop_id, s.double_optin, i.id AS intent_id,

@@ -1,5 +1,5 @@
-"""Rows worth keeping only for a while, deleted by the worker each hour: finished jobs, and webhook
-deliveries once Shopify no longer sends them again (until then their ids de-duplicate
+"""Rows worth keeping only for a while, deleted by the worker each hour: finished jobs, the
+merchant's log of events sent (a month), and webhook deliveries once Shopify no longer sends them again (until then their ids de-duplicate
 re-deliveries). Deliveries still to apply are never touched.
 
 Both tables only grow at the end (ids follow time), so the old rows are the first ids: a pass
@@ -11,9 +11,19 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Column, ColumnElement, Connection, Table, delete, select
 
-from .models import DeliveryState, Job, JobStatus, StatsDay, WebhookDelivery, utcnow
+from .models import (
+    DeliveryState,
+    EventDelivery,
+    EventDeliveryStatus,
+    Job,
+    JobStatus,
+    StatsDay,
+    WebhookDelivery,
+    utcnow,
+)
 
 deliveries, jobs, stats_days = WebhookDelivery.__table__, Job.__table__, StatsDay.__table__
+events_out = EventDelivery.__table__
 # Shopify re-sends a failed delivery for up to 48 hours (PLATFORM.md section 3): a week is ample.
 DELIVERY_KEEP = timedelta(days=7)
 # A delivery that could not be applied, kept longer with its payload for someone to look into.
@@ -21,6 +31,8 @@ FAILED_DELIVERY_KEEP = timedelta(days=30)
 JOB_KEEP = timedelta(days=2)
 # The dashboard's longest window is 366 days (admin/stats.py MAX_DAYS); a day's margin for zones.
 STATS_DAY_KEEP = timedelta(days=367)
+# The merchant's log of events sent to their webhook and to Flow (events_out.py).
+EVENT_DELIVERY_KEEP = timedelta(days=30)
 CHUNK = 5000
 
 
@@ -64,6 +76,15 @@ def purge(connection: Connection, chunk_size: int = CHUNK) -> dict[str, int]:
             connection, deliveries, d.received_at, now - DELIVERY_KEEP, done_delivery, chunk_size
         ),
         "jobs": _purge(connection, jobs, jobs.c.created_at, now - JOB_KEEP, done_job, chunk_size),
+        "event_deliveries": _purge(
+            connection,
+            events_out,
+            events_out.c.created_at,
+            now - EVENT_DELIVERY_KEEP,
+            (events_out.c.status != EventDeliveryStatus.pending.value)
+            & (events_out.c.created_at < now - EVENT_DELIVERY_KEEP),
+            chunk_size,
+        ),
         "stats_days": connection.execute(
             delete(stats_days).where(stats_days.c.day < (now - STATS_DAY_KEEP).date())
         ).rowcount,

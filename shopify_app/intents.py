@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, select
 from starlette.concurrency import run_in_threadpool
 
-from . import first_signup, ratelimit, variant_reads
+from . import events_out, first_signup, ratelimit, variant_reads
 from .contacts import ContactError
 from .db import dialect_of, run_async
 from .models import Customer, Intent, IntentSource, IntentStatus, utcnow
@@ -114,6 +114,10 @@ def create(
         if not values["optin_confirmed"]:
             ask_to_confirm(session, {**values, "id": inserted.id})
         variant_reads.queue_if_unseen(session, shop.id, values["shopify_variant_id"])
+        signup = {**values, "id": inserted.id}
+        events_out.emit(
+            session, events_out.SIGNUP_CREATED, [events_out.signup_event(shop.id, signup)]
+        )
         return CreateResult(
             intents=[to_public({**values, "id": inserted.id}, request, contacts, visible)],
             created=True,

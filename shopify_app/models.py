@@ -106,6 +106,8 @@ class JobKind(StrEnum):
     test_alert = "test_alert"  # the setup guide: a sample alert email to the merchant's own address
     shop_profile = "shop_profile"  # after install: the shop's name and currency from the Admin API
     variant_read = "variant_read"  # a first signup for an unseen variant: its titles from the API
+    signup_event = "signup_event"  # a signup filed in PostgreSQL's one statement: its event, now
+    event_out = "event_out"  # an event to the merchant's webhook or to Shopify Flow (events_out.py)
 
 
 class JobStatus(StrEnum):
@@ -201,6 +203,10 @@ class Shop(TableModel, table=True):
     resend_on_restock: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     # The SMS cost guard: a restock's SMS past this many are held for the merchant (None: no cap).
     sms_cap_per_restock: int | None = Field(default=None)
+    # Outbound webhooks (webhooks_out.py): the merchant's https URL, and the secret the app signs
+    # each event with (encrypted; shown to the merchant once, when made).
+    webhook_url: str | None = Field(default=None, sa_type=Text)
+    webhook_secret_encrypted: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = created_at_field()
     updated_at: datetime = created_at_field()
 
@@ -657,3 +663,52 @@ class DataRequest(TableModel, table=True):
     requested_at: datetime = created_at_field()
     ready_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     merchant_notified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class FlowTrigger(TableModel, table=True):
+    """Whether the shop has an enabled Shopify Flow workflow that starts with one of the app's
+    triggers, as Flow's lifecycle callback last said (flow.py). `changed_at` is the callback's
+    timestamp: an older callback arriving late changes nothing."""
+
+    __tablename__ = "flow_trigger"
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE", primary_key=True)
+    handle: str = Field(sa_type=String(64), primary_key=True)
+    enabled: bool = Field(default=False)
+    changed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EventTarget(StrEnum):
+    webhook = "webhook"  # the merchant's webhook_url
+    flow = "flow"  # Shopify Flow, through flowTriggerReceive
+
+
+class EventDeliveryStatus(StrEnum):
+    pending = "pending"  # a job will (re)try it
+    delivered = "delivered"
+    failed = "failed"  # gave up: refused (4xx, a userError) or out of attempts
+
+
+class EventDelivery(TableModel, table=True):
+    """One event for one target (events_out.py), written in the transaction of what it reports,
+    and the merchant's delivery log. `body` is what is sent, kept only until it is delivered or
+    given up on (it may hold a shopper's email or phone)."""
+
+    __tablename__ = "event_delivery"
+    __table_args__ = (
+        UniqueConstraint("event_id", "target", name="uq_event_delivery_target"),
+        Index("ix_event_delivery_shop", "shop_id", "id"),
+    )
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    shop_id: int = Field(foreign_key="shop.id", ondelete="CASCADE")
+    event_id: str = Field(sa_type=String(36))
+    topic: str = Field(sa_type=String(32))
+    target: str = Field(sa_type=String(8))
+    body: str | None = Field(default=None, sa_type=Text)
+    status: str = Field(default=EventDeliveryStatus.pending.value, sa_type=String(16))
+    attempts: int = Field(default=0)
+    status_code: int | None = Field(default=None)
+    last_error: str | None = Field(default=None, sa_type=String(255))
+    created_at: datetime = created_at_field()
+    attempted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

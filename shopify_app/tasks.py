@@ -7,7 +7,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from . import demand, housekeeping, privacy, restock_jobs, shop_profile, shop_tokens, variant_reads
+from . import (
+    demand,
+    event_jobs,
+    housekeeping,
+    privacy,
+    restock_jobs,
+    shop_profile,
+    shop_tokens,
+    variant_reads,
+)
 from .config import Settings
 from .db import session_scope
 from .job_context import JobContext, ShopRow
@@ -31,6 +40,8 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.test_alert: merchant.test_alert,
     JobKind.shop_profile: shop_profile.read_profile,
     JobKind.variant_read: variant_reads.read_variant,
+    JobKind.signup_event: event_jobs.signup_event,
+    JobKind.event_out: event_jobs.deliver,
 }
 
 

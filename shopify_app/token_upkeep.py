@@ -87,9 +87,17 @@ def renew(engine: Engine, settings: Settings, shop_id: int) -> str:
     return usable_token(engine, settings, shop_id, refused=stored.access_token)
 
 
+ENCRYPTED_COLUMNS = (
+    "access_token_encrypted",
+    "refresh_token_encrypted",
+    "webhook_secret_encrypted",
+)
+
+
 def reencrypt_tokens(engine: Engine, settings: Settings) -> tuple[int, int]:
-    """Every stored access and refresh token under the current SECRET_KEY (after a rotation, with
-    the old key in SECRET_KEY_FALLBACKS). Returns (tokens re-encrypted, tokens no key of the ring opens)."""
+    """Every stored access and refresh token, and webhook signing secret, under the current
+    SECRET_KEY (after a rotation, with the old key in SECRET_KEY_FALLBACKS). Returns (tokens
+    re-encrypted, tokens no key of the ring opens)."""
     done = unreadable = 0
     with engine.begin() as connection:
         rows = connection.execute(
@@ -98,11 +106,12 @@ def reencrypt_tokens(engine: Engine, settings: Settings) -> tuple[int, int]:
                 shops.c.domain,
                 shops.c.access_token_encrypted,
                 shops.c.refresh_token_encrypted,
+                shops.c.webhook_secret_encrypted,
             )
         ).all()
         for row in rows:
             values = {}
-            for column in ("access_token_encrypted", "refresh_token_encrypted"):
+            for column in ENCRYPTED_COLUMNS:
                 if getattr(row, column) is None:
                     continue
                 fresh = reencrypt_token(settings.secret_keys, getattr(row, column))

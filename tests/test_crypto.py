@@ -56,6 +56,8 @@ def test_rotation_keeps_old_links_working_and_rotate_keys_reencrypts_tokens(
         "rotated-shop.myshopify.com",
         token="shpat_rotated",
         refresh_token="shprt_rotated",
+        webhook_url="https://hooks.example.com/",
+        webhook_secret_encrypted=encrypt_token(OLD, "bisw_rotated"),
     )
     old_link = unsubscribe_token(OLD, 99)
     rotated = settings.model_copy(update={"SECRET_KEY": NEW, "SECRET_KEY_FALLBACKS": OLD})
@@ -77,7 +79,7 @@ def test_rotation_keeps_old_links_working_and_rotate_keys_reencrypts_tokens(
         text=True,
         timeout=60,
     )
-    assert without.returncode == 1 and "2 open with no key" in without.stdout  # nothing changed
+    assert without.returncode == 1 and "3 open with no key" in without.stdout  # nothing changed
     done = subprocess.run(
         [sys.executable, "-m", "shopify_app", "rotate-keys"],
         env={**env, "SECRET_KEY_FALLBACKS": OLD},
@@ -85,7 +87,7 @@ def test_rotation_keeps_old_links_working_and_rotate_keys_reencrypts_tokens(
         text=True,
         timeout=60,
     )
-    assert done.returncode == 0 and "2 stored access and refresh tokens" in done.stdout, (
+    assert done.returncode == 0 and "3 stored tokens and webhook secrets" in done.stdout, (
         done.stdout + done.stderr
     )
     with session_scope(engine) as session:
@@ -95,3 +97,6 @@ def test_rotation_keeps_old_links_working_and_rotate_keys_reencrypts_tokens(
     assert decrypt_token(NEW, access) == "shpat_rotated" and decrypt_token(OLD, access) is None
     assert decrypt_token(NEW, refresh) == "shprt_rotated" and decrypt_token(OLD, refresh) is None
     assert "shpat_rotated" not in access and "shprt_rotated" not in refresh
+    with session_scope(engine) as session:
+        secret = session.execute(select(Shop.webhook_secret_encrypted)).scalar_one()
+    assert decrypt_token(NEW, secret) == "bisw_rotated" and decrypt_token(OLD, secret) is None

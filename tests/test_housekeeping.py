@@ -60,7 +60,7 @@ def test_old_done_rows_go_and_the_rest_stays(engine):
         removed = housekeeping.purge(
             connection, chunk_size=3
         )  # several chunks, the first with nothing to delete
-    assert removed == {"webhook_deliveries": 11, "jobs": 1, "stats_days": 0}
+    assert removed == {"webhook_deliveries": 11, "jobs": 1, "event_deliveries": 0, "stats_days": 0}
     with engine.connect() as connection:
         left = set(connection.execute(select(deliveries.c.webhook_id)).scalars())
         left_jobs = set(connection.execute(select(jobs.c.key)).scalars())
@@ -77,6 +77,7 @@ def test_old_done_rows_go_and_the_rest_stays(engine):
         assert housekeeping.purge(connection) == {
             "webhook_deliveries": 0,
             "jobs": 0,
+            "event_deliveries": 0,
             "stats_days": 0,
         }
 

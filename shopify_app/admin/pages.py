@@ -11,7 +11,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from .. import devshop, inventory, stock_scope
+from .. import devshop, events_out, inventory, stock_scope
 from ..errors import ApiError
 from ..money import format_money
 from ..notify.render import TEMPLATES, sms_segments
@@ -249,6 +249,7 @@ def settings(request: Request, session: AdminSession) -> HTMLResponse:
         )
         names = inventory.location_names(connection, session.shop_id)
         markets = stock_scope.market_names(connection, session.shop_id)
+        sent = events_out.recent(connection, session.shop_id, limit=10)
     return render(
         "settings.html",
         **_context(request, session, "settings"),
@@ -264,6 +265,7 @@ def settings(request: Request, session: AdminSession) -> HTMLResponse:
             )
             for name, where in markets.values()
         ],
+        events=sent,
     )
 
 

@@ -11,9 +11,10 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, insert, select, update
 
-from .. import coerce
+from .. import coerce, webhooks_out
 from ..config import Settings
 from ..contacts import ContactError, NotAscii, normalize_email
+from ..crypto import Keys
 from ..errors import ApiError
 from ..models import SettingsChange, Shop, utcnow
 from ..notify.channels import CHANNELS, sendable_channels
@@ -142,6 +143,16 @@ def _locations(value: Any) -> str | None:
     return json.dumps(sorted(ids))
 
 
+def _webhook_url(local_hosts: frozenset[str]) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        try:
+            return webhooks_out.check_url(value, local_hosts)
+        except webhooks_out.BadUrl as exc:
+            raise Invalid(str(exc)) from None
+
+    return check
+
+
 # public name -> (column, check)
 FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "double_optin": ("double_optin", _bool),
@@ -160,13 +171,25 @@ FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "locations": ("alert_locations", _locations),
     "resend_on_restock": ("resend_on_restock", _bool),
     "sms_cap_per_restock": ("sms_cap_per_restock", _int(1, 1_000_000, nullable=True)),
+    # https to a public host; the hosts WEBHOOK_LOCAL_HOSTS lists too (`parse` is given them)
+    "webhook_url": ("webhook_url", _webhook_url(frozenset())),
 }
 # Settings kept in another form than they are shown: column value -> public value.
 SHOWN_AS: dict[str, Callable[[Any], Any]] = {
     "locations": lambda kept: json.loads(kept) if kept else None,
 }
-COLUMNS = [shops.c[column] for column, _ in FIELDS.values()] + [
-    shops.c[f"channel_{c}"] for c in CHANNELS
+# Not settings but what a PUT may ask: a new webhook signing secret (shown once, in the answer).
+ROTATE_SECRET = "rotate_webhook_secret"
+READ_ONLY = {
+    "can_send": "the channels this app can send (set up by whoever runs it), not a setting",
+    "webhook_secret_set": "whether a webhook signing secret exists; rotate_webhook_secret makes one",
+    "webhook_secret": "shown once, when it is made; rotate_webhook_secret makes a new one",
+}
+SECRET = shops.c.webhook_secret_encrypted
+COLUMNS = [
+    *(shops.c[column] for column, _ in FIELDS.values()),
+    *(shops.c[f"channel_{c}"] for c in CHANNELS),
+    SECRET,
 ]
 
 
@@ -176,6 +199,7 @@ def to_public(row: Any) -> dict[str, Any]:
         for name, (column, _) in FIELDS.items()
     }
     out["channels"] = {c: bool(getattr(row, f"channel_{c}")) for c in CHANNELS}
+    out["webhook_secret_set"] = row.webhook_secret_encrypted is not None
     return out
 
 
@@ -190,8 +214,9 @@ def with_can_send(values: dict[str, Any], app_settings: Settings) -> dict[str, A
     return {**values, "can_send": {c: c in can for c in CHANNELS}}
 
 
-def parse(body: Any) -> dict[str, Any]:
-    """Column values from a PUT body; ApiError(400) listing every bad field (`field: message`)."""
+def parse(body: Any, webhook_local_hosts: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Column values from a PUT body; ApiError(400) listing every bad field (`field: message`).
+    `rotate_webhook_secret: true` comes back as ROTATE_SECRET: True."""
     if not isinstance(body, dict):
         raise ApiError(400, "body: must be a JSON object of settings")
     values, problems = {}, []
@@ -209,13 +234,17 @@ def parse(body: Any) -> dict[str, Any]:
                     problems.append(f"channels.{channel}: must be true or false")
                 else:
                     values[f"channel_{channel}"] = flag
-        elif name == "can_send":
-            problems.append(
-                "can_send: read-only: the channels this app can send (set up by whoever runs it), "
-                "not a setting"
-            )
+        elif name in READ_ONLY:
+            problems.append(f"{name}: read-only: {READ_ONLY[name]}")
+        elif name == ROTATE_SECRET:
+            if value is not True:
+                problems.append(f"{ROTATE_SECRET}: must be true (or left out)")
+            else:
+                values[ROTATE_SECRET] = True
         elif name in FIELDS:
             column, check = FIELDS[name]
+            if name == "webhook_url":
+                check = _webhook_url(webhook_local_hosts)
             try:
                 values[column] = check(value)
             except Invalid as exc:
@@ -228,9 +257,18 @@ def parse(body: Any) -> dict[str, Any]:
 
 
 def write(
-    connection: Connection, shop_id: int, values: dict[str, Any], user: str | None
+    connection: Connection,
+    shop_id: int,
+    values: dict[str, Any],
+    user: str | None,
+    keys: Keys = (),
 ) -> dict[str, Any]:
-    """Apply parsed values in the caller's transaction; record what changed; the whole object after."""
+    """Apply parsed values in the caller's transaction; record what changed; the whole object
+    after. A webhook URL set where there was none, or a rotate, makes a new signing secret
+    (encrypted with `keys`), which this answer alone carries as `webhook_secret`; removing the
+    URL removes the secret."""
+    values = dict(values)
+    rotate = values.pop(ROTATE_SECRET, False)
     before = (
         connection.execute(select(*COLUMNS).where(shops.c.id == shop_id).with_for_update())
         .one()
@@ -241,12 +279,25 @@ def write(
         for column, value in values.items()
         if before[column] != value
     }
+    url = values.get("webhook_url", before["webhook_url"])
+    if rotate and url is None:
+        raise ApiError(400, f"{ROTATE_SECRET}: set webhook_url first")
+    secret = None
+    updates = {c: v[1] for c, v in changed.items()}
+    if url is None and before[SECRET.name] is not None:
+        updates[SECRET.name] = None
+        changed["webhook_secret"] = ["(secret)", None]
+    elif url is not None and (rotate or before[SECRET.name] is None):
+        secret = webhooks_out.new_secret()
+        updates[SECRET.name] = webhooks_out.store_secret(keys, secret)
+        changed["webhook_secret"] = [
+            None if before[SECRET.name] is None else "(secret)",
+            "(new secret)",
+        ]
     if changed:
         now = utcnow()
         connection.execute(
-            update(shops)
-            .where(shops.c.id == shop_id)
-            .values(**{c: v[1] for c, v in changed.items()}, updated_at=now)
+            update(shops).where(shops.c.id == shop_id).values(**updates, updated_at=now)
         )
         connection.execute(
             insert(changes_table).values(
@@ -256,4 +307,5 @@ def write(
                 changes=json.dumps(changed, sort_keys=True),
             )
         )
-    return read(connection, shop_id)
+    after = read(connection, shop_id)
+    return {**after, "webhook_secret": secret} if secret is not None else after

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from .. import events_out
 from ..contacts import sending_address
 from ..models import (
     Customer,
@@ -267,7 +268,8 @@ def backoff(attempt: int, retry_after: float | None = None) -> float:
 
 
 def record(session: Session | Connection, worker: str, outcomes: list[Outcome]) -> None:
-    """Write each attempt and move each notification (and its intent) on, in bulk."""
+    """Write each attempt and move each notification (and its intent) on, in bulk; an alert's
+    final outcome (sent, or given up on) is an event (events_out.py), in the same transaction."""
     if not outcomes:
         return
     now = utcnow()
@@ -354,6 +356,12 @@ def record(session: Session | Connection, worker: str, outcomes: list[Outcome]) 
             ),
             sent,
         )
+    events_out.alerts_settled(
+        session,
+        worker,
+        sent=[o.notification_id for o in outcomes if o.outcome == "sent"],
+        failed=[o.notification_id for o in outcomes if o.outcome == "failed"],
+    )
     gone = [{"b_intent": o.intent_id} for o in outcomes if o.subscription_gone]
     if gone:
         session.execute(

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from .. import jobs, unsent
+from .. import events_out, jobs, unsent
 from ..admin import (
     delivery_log,
     exports,
@@ -86,10 +86,21 @@ def get_settings(request: Request, session: AdminSession, body: Any) -> dict:
 
 @api
 def put_settings(request: Request, session: AdminSession, body: Any) -> dict:
-    values = shop_settings.parse(body)  # ApiError (400) before anything is written
+    app_settings = request.app.state.settings
+    # ApiError (400) before anything is written
+    values = shop_settings.parse(body, app_settings.webhook_local_hosts)
     with _engine(request).begin() as connection:
-        written = shop_settings.write(connection, session.shop_id, values, session.user)
-    return shop_settings.with_can_send(written, request.app.state.settings)
+        written = shop_settings.write(
+            connection, session.shop_id, values, session.user, app_settings.secret_keys
+        )
+    return shop_settings.with_can_send(written, app_settings)
+
+
+@api
+def get_event_deliveries(request: Request, session: AdminSession, body: Any) -> dict:
+    """The latest events sent to the shop's webhook and to Shopify Flow (events_out.py)."""
+    with _engine(request).connect() as connection:
+        return {"deliveries": events_out.recent(connection, session.shop_id)}
 
 
 @api
@@ -329,6 +340,7 @@ routes = [
     Route("/app/api/intents/{intent_id}", delete_intent, methods=["DELETE"]),
     get_without_head("/app/api/demand", get_demand),
     get_without_head("/app/api/deliveries", get_deliveries),
+    get_without_head("/app/api/events/deliveries", get_event_deliveries),
     get_without_head("/app/api/export/signups.csv", export_signups),
     get_without_head("/app/api/export/deliveries.csv", export_deliveries),
     Route("/app/api/api-key", rotate_api_key, methods=["POST"]),

@@ -322,4 +322,38 @@
       });
     });
   }
+  // Webhooks: the URL is a setting (PUT /app/api/settings); its signing secret is in that answer
+  // alone, when made (the URL's first save, or a new one asked for), shown here once.
+  var hookForm = document.getElementById("webhook-form");
+  if (hookForm) {
+    var hookUrl = hookForm.elements.webhook_url, rotateSecret = document.getElementById("rotate-webhook-secret");
+    var showSecret = function (r) {
+      var box = document.getElementById("webhook-secret-box");
+      if (r.data.webhook_secret) { document.getElementById("webhook-secret").textContent = r.data.webhook_secret; box.hidden = false; }
+      else { box.hidden = true; }
+      document.getElementById("webhook-secret-state").textContent = r.data.webhook_secret_set ? "A signing secret is set." : "No signing secret yet.";
+      rotateSecret.hidden = !r.data.webhook_url;
+    };
+    var saveHook = function (body, done) {
+      hookUrl.removeAttribute("aria-invalid");
+      call("PUT", "/app/api/settings", body).then(function (r) {
+        if (r.ok) { showSecret(r); notify("ok", done); return; }
+        var messages = (r.data.errors || ["Unexpected answer " + r.status]).map(function (m) {
+          if (m.indexOf("webhook_url:") === 0) { hookUrl.setAttribute("aria-invalid", "true"); return "Webhook URL:" + m.slice(12); }
+          return m;
+        });
+        notify("error", "Nothing was saved. Please fix:", messages);
+        if (hookUrl.getAttribute("aria-invalid")) { hookUrl.focus(); }
+      });
+    };
+    hookForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      saveHook({webhook_url: hookUrl.value.trim() || null}, hookUrl.value.trim() ? "Webhook URL saved" : "Webhooks turned off");
+    });
+    rotateSecret.addEventListener("click", function () {
+      confirmFirst("Create a new signing secret?", "Webhooks are signed with the new secret at once: your system must be given it.", "Create new secret", true).then(function (yes) {
+        if (yes) { saveHook({rotate_webhook_secret: true}, "New signing secret made"); }
+      });
+    });
+  }
 })();

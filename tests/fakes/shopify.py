@@ -87,6 +87,9 @@ class FakeShopify:
     migrations: list[dict] = field(default_factory=list)
     unauthorized: list[dict] = field(default_factory=list)  # GraphQL calls answered 401
     issued: list[str] = field(default_factory=list)  # every access and refresh token handed out
+    # flowTriggerReceive: each call's shop, handle and payload; queued userErrors answer the next calls
+    flow_triggers: list[dict] = field(default_factory=list)
+    flow_user_errors: list[str] = field(default_factory=list)
 
     def reset(self) -> None:
         self.token_mode = "ok"
@@ -115,6 +118,8 @@ class FakeShopify:
             self.migrations,
             self.unauthorized,
             self.issued,
+            self.flow_triggers,
+            self.flow_user_errors,
         ):
             collection.clear()
 
@@ -193,6 +198,20 @@ class FakeShopify:
                 {"errors": "busy"}, status_code=failure, headers={"Retry-After": "0.1"}
             )
         variables = body.get("variables") or {}
+        if "flowTriggerReceive(" in body["query"]:
+            self.flow_triggers.append(
+                {
+                    "shop": shop,
+                    "handle": variables.get("handle"),
+                    "payload": variables.get("payload"),
+                }
+            )
+            errors = (
+                [{"field": ["payload"], "message": self.flow_user_errors.pop(0)}]
+                if self.flow_user_errors
+                else []
+            )
+            return JSONResponse({"data": {"flowTriggerReceive": {"userErrors": errors}}})
         if "shop {" in body["query"]:
             email = self.shop_emails.get(
                 shop, f"owner@{shop.removesuffix('.myshopify.com')}.example"

@@ -30,6 +30,8 @@ BODY_FIELDS = [
     "high_demand_threshold",
     "sender_name",
     "reply_to",
+    "webhook_url",
+    "rotate_webhook_secret",
     "channels",
     "intent_ids",
     "all_held",

@@ -34,6 +34,8 @@ DEFAULTS = {
     "locations": None,
     "resend_on_restock": False,
     "sms_cap_per_restock": None,
+    "webhook_url": None,
+    "webhook_secret_set": False,
     "channels": {"email": True, "sms": True, "push": True},
     "can_send": {
         "email": False,

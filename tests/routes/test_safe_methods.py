@@ -41,6 +41,7 @@ NO_HEAD = {"/auth", "/auth/callback", "/", "/app", "/app/{page}"} | {
     "/app/api/intents",
     "/app/api/demand",
     "/app/api/deliveries",
+    "/app/api/events/deliveries",
     "/app/api/export/signups.csv",
     "/app/api/export/deliveries.csv",
     "/app/api/data-requests",
