@@ -11,10 +11,12 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, insert, select, update
 
+from .. import sms_countries
 from ..config import Settings
 from ..contacts import ContactError, NotAscii, normalize_email
 from ..errors import ApiError
 from ..models import SettingsChange, Shop, utcnow
+from ..notify import quiet_hours
 from ..notify.channels import CHANNELS, sendable_channels
 
 shops = Shop.__table__
@@ -117,6 +119,18 @@ def _color(value: Any) -> str | None:
     return value.strip().lower()
 
 
+def _checked(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A rule's own setting check (its ValueError in the merchant's words) as a field's."""
+
+    def check(value: Any) -> Any:
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+
+    return check
+
+
 # public name -> (column, check)
 FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "double_optin": ("double_optin", _bool),
@@ -131,6 +145,8 @@ FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "reply_to": ("reply_to", _reply_to),
     "brand_logo_url": ("brand_logo_url", _logo_url),
     "brand_color": ("brand_color", _color),
+    "sms_countries": ("sms_countries", _checked(sms_countries.parse_setting)),
+    "sms_quiet_hours": ("sms_quiet_hours", _checked(quiet_hours.parse_setting)),
 }
 COLUMNS = [shops.c[column] for column, _ in FIELDS.values()] + [
     shops.c[f"channel_{c}"] for c in CHANNELS

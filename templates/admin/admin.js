@@ -237,6 +237,10 @@
       var t = f.high_demand_threshold.value.trim();
       body.high_demand_threshold = t === "" ? null : (isNaN(Number(t)) ? t : Number(t));
       PREVIEWED.forEach(function (n) { body[n] = f[n].value.trim() || null; });
+      var countries = f.sms_countries.value.split(/[\s,;]+/).filter(Boolean);
+      body.sms_countries = countries.length ? countries : null;
+      var quiet = {start: f.sms_quiet_hours.value, end: f.sms_quiet_end.value};
+      body.sms_quiet_hours = quiet.start || quiet.end ? quiet : null;
       var save = document.getElementById("save"); save.disabled = true;
       Array.prototype.forEach.call(settings.querySelectorAll("[aria-invalid]"), function (el) { el.removeAttribute("aria-invalid"); });
       call("PUT", "/app/api/settings", body).then(function (r) {

@@ -30,6 +30,8 @@ BODY_FIELDS = [
     "high_demand_threshold",
     "sender_name",
     "reply_to",
+    "sms_countries",
+    "sms_quiet_hours",
     "channels",
     "intent_ids",
     "all_held",

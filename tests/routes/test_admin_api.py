@@ -30,6 +30,8 @@ DEFAULTS = {
     "reply_to": None,
     "brand_logo_url": None,
     "brand_color": None,
+    "sms_countries": None,
+    "sms_quiet_hours": None,
     "channels": {"email": True, "sms": True, "push": True},
     "can_send": {
         "email": False,

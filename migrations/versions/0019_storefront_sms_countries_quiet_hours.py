@@ -1,0 +1,31 @@
+"""the shop's SMS countries and SMS quiet hours (issue 18, items 6 and 7)
+
+Revision ID: 0019
+Revises: 0018
+
+`sms_countries`: the ISO 3166 alpha-2 codes whose phone numbers may sign up for SMS (JSON list;
+NULL: every country). `sms_quiet_hours`: `{"start": "21:00", "end": "09:00"}` in the shopper's
+own time, when SMS alerts wait (JSON; NULL: off).
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0019"
+down_revision = "0018"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("shop", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sms_countries", sa.JSON(none_as_null=True), nullable=True))
+        batch_op.add_column(
+            sa.Column("sms_quiet_hours", sa.JSON(none_as_null=True), nullable=True)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("shop", schema=None) as batch_op:
+        batch_op.drop_column("sms_quiet_hours")
+        batch_op.drop_column("sms_countries")
