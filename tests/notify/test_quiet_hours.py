@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from shopify_app.db import session_scope
 from shopify_app.models import Notification, SendAttempt
-from shopify_app.notify import quiet_hours
 from shopify_app.notify.quiet_hours import QuietHours, quiet_until
 
 from ..admin.tokens import bearer
