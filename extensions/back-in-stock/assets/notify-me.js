@@ -1,6 +1,6 @@
 /* Back in stock: the "Notify me when available" block (blocks/notify-me.liquid). Shown while the
    selected variant is sold out; posts through the app proxy on the shop's own origin. Its root
-   dispatches back-in-stock:loaded, :submitted and :error (extensions/README.md). */
+   dispatches back-in-stock:loaded, :submitted and :error (docs/storefront-events.md). */
 (() => {
   'use strict';
   if (window.BackInStock) return;
