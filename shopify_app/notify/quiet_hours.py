@@ -59,6 +59,8 @@ def parse_setting(value: Any) -> dict[str, str] | None:
         return None
     if not isinstance(value, dict) or set(value) != {"start", "end"}:
         raise ValueError('must be {"start": "21:00", "end": "09:00"} or null for none')
+    if "" in (value["start"], value["end"]):
+        raise ValueError("needs both a start and an end (or neither, for none)")
     start, end = _clock(value["start"], "start"), _clock(value["end"], "end")
     if start == end:
         raise ValueError("start and end must differ")

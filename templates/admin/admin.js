@@ -252,7 +252,8 @@
           var name = m.split(":")[0].replace("channels.", "channel_"), el = f[name];
           if (!el || !el.labels || !el.labels.length) { return m; }
           el.setAttribute("aria-invalid", "true");
-          return el.labels[0].textContent.trim() + ":" + m.slice(m.indexOf(":") + 1);
+          var group = el.closest("fieldset"), label = group ? group.querySelector("legend") : el.labels[0];
+          return label.textContent.trim() + ":" + m.slice(m.indexOf(":") + 1);
         });
         notify("error", "Nothing was saved. Please fix:", messages);
         var first = settings.querySelector("[aria-invalid=true]"); if (first) { first.focus(); }

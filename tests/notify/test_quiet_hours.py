@@ -62,6 +62,7 @@ def test_when_an_sms_may_be_sent(phone, quiet, now, until):
         ({"start": "24:00", "end": "09:00"}, "start must be a time of day"),
         ({"start": "21:00", "end": "21:00"}, "start and end must differ"),
         ({"start": 21, "end": 9}, "start must be a time of day"),
+        ({"start": "21:00", "end": ""}, "needs both a start and an end"),
         ("21:00-09:00", 'must be {"start"'),
         ({"start": "21:00", "end": "09:00", "zone": "UTC"}, 'must be {"start"'),
     ],
