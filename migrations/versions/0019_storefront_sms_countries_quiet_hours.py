@@ -20,9 +20,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("shop", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sms_countries", sa.JSON(none_as_null=True), nullable=True))
-        batch_op.add_column(
-            sa.Column("sms_quiet_hours", sa.JSON(none_as_null=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("sms_quiet_hours", sa.JSON(none_as_null=True), nullable=True))
 
 
 def downgrade() -> None:
