@@ -11,11 +11,29 @@ from shopify_app.db import session_scope
 from shopify_app.models import Customer, Intent, SettingsChange
 
 from .admin.tokens import bearer
-from .routes.test_api import body, post
 from .support import proxy_query
 
 SHOP = "demo-shop.myshopify.com"
 US, GB, CA = "+12015550123", "+447400123456", "+15062345678"
+
+
+def body(channel="email", **customer):
+    return {
+        "intent": {
+            "shopify_variant_id": 111111111,
+            "shopify_product_id": 222222222,
+            "channel": channel,
+            "quantity": 1,
+            "source": "api",
+        },
+        "customer": customer or {"email": "shopper@example.com"},
+    }
+
+
+def post(client, payload):
+    return client.post(
+        "/api/v1/intents.json", json=payload, headers={"X-Shopify-Shop-Domain": SHOP}
+    )
 
 
 def count(engine, model) -> int:
