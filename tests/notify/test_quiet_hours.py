@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from shopify_app.db import session_scope
-from shopify_app.models import Notification, SendAttempt
+from shopify_app.models import ChannelPace, Notification, SendAttempt
 from shopify_app.notify.quiet_hours import QuietHours, quiet_until
 
 from ..admin.tokens import bearer
@@ -146,3 +146,30 @@ def test_quiet_hours_elsewhere_hold_nothing(client, engine, settings, fake_shopi
     channels = recording_channels()
     run(drain(settings, engine, channels))
     assert [m.to for m in channels["sms"].sent] == [NEW_YORK]
+
+
+def test_a_held_sms_takes_no_send_slot(client, engine, settings, fake_shopify):
+    """On a paced SMS channel (SMS_SEND_RATE) a held message is put back before the send slots
+    are taken: the next shopper's text is not delayed by it."""
+    paced = settings.model_copy(update={"SMS_SEND_RATE": 0.5})  # one slot every 2 s
+    item = setup_shop(engine, paced, fake_shopify)
+    client.put(
+        "/app/api/settings",
+        json={"sms_quiet_hours": quiet_around_now_in_new_york()},
+        headers=bearer(),
+    )
+    signup(client, "sms", phone=NEW_YORK)  # the older signup: first in the queue, and held
+    signup(client, "sms", phone=LOS_ANGELES)
+    item.levels = {next(iter(item.levels)): 5}
+    level_webhook(client, 5)
+    channels = recording_channels()
+    run(drain(paced, engine, channels))
+    assert [m.to for m in channels["sms"].sent] == [LOS_ANGELES]
+    with session_scope(engine) as session:
+        next_slot = session.execute(select(ChannelPace.next_slot_at)).scalar_one()
+        # the held one was put back in the claim's own transaction: its time is the claim's
+        claimed_at = session.execute(
+            select(Notification.updated_at).where(Notification.status == "pending")
+        ).scalar_one()
+    # one slot taken (Los Angeles's, from the claim): the next is 2 s after it, not 4
+    assert next_slot - claimed_at < timedelta(seconds=3)
