@@ -12,22 +12,10 @@ from shopify_app.models import Customer, Intent, SettingsChange
 
 from .admin.tokens import bearer
 from .support import proxy_query
+from .support import signup_body as body
 
 SHOP = "demo-shop.myshopify.com"
 US, GB, CA = "+12015550123", "+447400123456", "+15062345678"
-
-
-def body(channel="email", **customer):
-    return {
-        "intent": {
-            "shopify_variant_id": 111111111,
-            "shopify_product_id": 222222222,
-            "channel": channel,
-            "quantity": 1,
-            "source": "api",
-        },
-        "customer": customer or {"email": "shopper@example.com"},
-    }
 
 
 def post(client, payload):

@@ -205,6 +205,12 @@ def test_a_shop_that_must_reconnect_is_told_so_on_the_dashboard(
     page.close()
 
 
+def sms_settings(engine) -> tuple:
+    with engine.connect() as connection:
+        row = connection.execute(select(Shop.__table__)).one()
+    return row.sms_countries, row.sms_quiet_hours
+
+
 def test_sms_countries_and_quiet_hours_on_the_settings_page(browser, admin, engine, backend):
     """Issue 18, items 6 and 7: typed codes (any case, commas or spaces) and two times; a bad code
     and half-set quiet hours are refused in words beside their labels, nothing saved; emptied,
@@ -227,18 +233,13 @@ def test_sms_countries_and_quiet_hours_on_the_settings_page(browser, admin, engi
     assert countries.get_attribute("aria-invalid") == "true"
     assert start.get_attribute("aria-invalid") == "true"
     page.screenshot(path=str(ARTIFACTS / f"admin-settings-sms-error-{backend}.png"), full_page=True)
-    with engine.connect() as connection:
-        row = connection.execute(select(Shop.__table__)).one()
-    assert (row.sms_countries, row.sms_quiet_hours) == (None, None)
+    assert sms_settings(engine) == (None, None)
 
     countries.fill("us, ca gb")
     end.fill("08:30")
     page.click("#save")
     page.wait_for_selector("#flash.ok")
-    with engine.connect() as connection:
-        row = connection.execute(select(Shop.__table__)).one()
-    assert row.sms_countries == ["CA", "GB", "US"]
-    assert row.sms_quiet_hours == {"start": "21:00", "end": "08:30"}
+    assert sms_settings(engine) == (["CA", "GB", "US"], {"start": "21:00", "end": "08:30"})
     page.reload()
     assert countries.input_value() == "CA, GB, US"
     assert (start.input_value(), end.input_value()) == ("21:00", "08:30")
@@ -251,7 +252,5 @@ def test_sms_countries_and_quiet_hours_on_the_settings_page(browser, admin, engi
     end.fill("")
     page.click("#save")
     page.wait_for_selector("#flash.ok")
-    with engine.connect() as connection:
-        row = connection.execute(select(Shop.__table__)).one()
-    assert (row.sms_countries, row.sms_quiet_hours) == (None, None)
+    assert sms_settings(engine) == (None, None)
     page.close()

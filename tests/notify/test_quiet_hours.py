@@ -86,6 +86,20 @@ def quiet_around_now_in_new_york() -> dict[str, str]:
     return {"start": _clock(local - timedelta(hours=1)), "end": _clock(local + timedelta(hours=2))}
 
 
+def restock_for_sms(client, engine, settings, fake_shopify, quiet, phones):
+    """A shop with these quiet hours, SMS signups from `phones` (oldest first), a restock, and a
+    worker's drain: the channels, with what they sent."""
+    item = setup_shop(engine, settings, fake_shopify)
+    client.put("/app/api/settings", json={"sms_quiet_hours": quiet}, headers=bearer())
+    for phone in phones:
+        signup(client, "sms", phone=phone)
+    item.levels = {next(iter(item.levels)): 5}
+    level_webhook(client, 5)
+    channels = recording_channels()
+    run(drain(settings, engine, channels))
+    return channels
+
+
 def test_an_sms_in_quiet_hours_waits_and_keeps_its_attempts(client, engine, settings, fake_shopify):
     item = setup_shop(engine, settings, fake_shopify)
     quiet = quiet_around_now_in_new_york()
@@ -136,15 +150,9 @@ def test_an_sms_in_quiet_hours_waits_and_keeps_its_attempts(client, engine, sett
 
 def test_quiet_hours_elsewhere_hold_nothing(client, engine, settings, fake_shopify):
     """Quiet hours that are not now in the shopper's zone: sent at once."""
-    item = setup_shop(engine, settings, fake_shopify)
     local = datetime.now(ZoneInfo("America/New_York"))
     later = {"start": _clock(local + timedelta(hours=3)), "end": _clock(local + timedelta(hours=5))}
-    client.put("/app/api/settings", json={"sms_quiet_hours": later}, headers=bearer())
-    signup(client, "sms", phone=NEW_YORK)
-    item.levels = {next(iter(item.levels)): 5}
-    level_webhook(client, 5)
-    channels = recording_channels()
-    run(drain(settings, engine, channels))
+    channels = restock_for_sms(client, engine, settings, fake_shopify, later, [NEW_YORK])
     assert [m.to for m in channels["sms"].sent] == [NEW_YORK]
 
 
@@ -152,18 +160,9 @@ def test_a_held_sms_takes_no_send_slot(client, engine, settings, fake_shopify):
     """On a paced SMS channel (SMS_SEND_RATE) a held message is put back before the send slots
     are taken: the next shopper's text is not delayed by it."""
     paced = settings.model_copy(update={"SMS_SEND_RATE": 0.5})  # one slot every 2 s
-    item = setup_shop(engine, paced, fake_shopify)
-    client.put(
-        "/app/api/settings",
-        json={"sms_quiet_hours": quiet_around_now_in_new_york()},
-        headers=bearer(),
-    )
-    signup(client, "sms", phone=NEW_YORK)  # the older signup: first in the queue, and held
-    signup(client, "sms", phone=LOS_ANGELES)
-    item.levels = {next(iter(item.levels)): 5}
-    level_webhook(client, 5)
-    channels = recording_channels()
-    run(drain(paced, engine, channels))
+    # New York's, the older signup, is first in the queue, and held
+    quiet = quiet_around_now_in_new_york()
+    channels = restock_for_sms(client, engine, paced, fake_shopify, quiet, [NEW_YORK, LOS_ANGELES])
     assert [m.to for m in channels["sms"].sent] == [LOS_ANGELES]
     with session_scope(engine) as session:
         next_slot = session.execute(select(ChannelPace.next_slot_at)).scalar_one()
