@@ -4,8 +4,8 @@ Revision ID: 0019
 Revises: 0018
 
 `sms_countries`: the ISO 3166 alpha-2 codes whose phone numbers may sign up for SMS (JSON list;
-NULL: every country). `sms_quiet_hours`: `{"start": "21:00", "end": "09:00"}` in the shopper's
-own time, when SMS alerts wait (JSON; NULL: off).
+NULL: every country). `sms_quiet_hours`: `"21:00-09:00"` (HH:MM-HH:MM) in the shopper's own
+time, when SMS alerts wait (NULL: off).
 """
 
 import sqlalchemy as sa
@@ -20,7 +20,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("shop", schema=None) as batch_op:
         batch_op.add_column(sa.Column("sms_countries", sa.JSON(none_as_null=True), nullable=True))
-        batch_op.add_column(sa.Column("sms_quiet_hours", sa.JSON(none_as_null=True), nullable=True))
+        batch_op.add_column(sa.Column("sms_quiet_hours", sa.String(length=11), nullable=True))
 
 
 def downgrade() -> None:

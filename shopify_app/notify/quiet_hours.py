@@ -14,7 +14,6 @@ as a `deferred` outcome (attempts.record: no attempt is used, no attempt row is 
 keeps its place in the queue), with the reason in `last_error` for the delivery log."""
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from functools import cache
@@ -29,7 +28,8 @@ from sqlalchemy.orm import Session
 from ..models import Channel
 from . import attempts
 
-CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+CLOCK = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+SHAPE = 'must be "HH:MM-HH:MM" (24-hour, like "21:00-09:00"), or null for none'
 # the start of the reason stored in last_error; the delivery log reads the time after it
 REASON = "quiet hours: waiting until"
 
@@ -46,31 +46,33 @@ class QuietHours:
         return moment >= self.start or moment < self.end
 
 
-def _clock(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not CLOCK.fullmatch(value.strip()):
+def _clock(value: str, name: str) -> str:
+    if not CLOCK.fullmatch(value):
         raise ValueError(f"{name} must be a time of day like 21:00 (24-hour HH:MM)")
-    return value.strip()
+    return value
 
 
-def parse_setting(value: Any) -> dict[str, str] | None:
-    """The setting as stored, `{"start": "HH:MM", "end": "HH:MM"}` (24-hour, in the shopper's
-    time; may span midnight), or None (off). ValueError, in the merchant's words, otherwise."""
+def parse_setting(value: Any) -> str | None:
+    """The setting as stored, `"HH:MM-HH:MM"` (start-end, 24-hour, in the shopper's time; may
+    span midnight), or None (off). ValueError, in the merchant's words, otherwise."""
     if value is None:
         return None
-    if not isinstance(value, dict) or set(value) != {"start", "end"}:
-        raise ValueError('must be {"start": "21:00", "end": "09:00"} or null for none')
-    if "" in (value["start"], value["end"]):
+    if not isinstance(value, str) or value.count("-") != 1:
+        raise ValueError(SHAPE)
+    start, end = (part.strip() for part in value.split("-"))
+    if not start or not end:
         raise ValueError("needs both a start and an end (or neither, for none)")
-    start, end = _clock(value["start"], "start"), _clock(value["end"], "end")
+    start, end = _clock(start, "start"), _clock(end, "end")
     if start == end:
         raise ValueError("start and end must differ")
-    return {"start": start, "end": end}
+    return f"{start}-{end}"
 
 
-def of_setting(value: Mapping[str, str] | None) -> QuietHours | None:
+def of_setting(value: str | None) -> QuietHours | None:
     if not value:
         return None
-    return QuietHours(time.fromisoformat(value["start"]), time.fromisoformat(value["end"]))
+    start, end = value.split("-")
+    return QuietHours(time.fromisoformat(start), time.fromisoformat(end))
 
 
 @cache

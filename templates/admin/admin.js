@@ -239,8 +239,8 @@
       PREVIEWED.forEach(function (n) { body[n] = f[n].value.trim() || null; });
       var countries = f.sms_countries.value.split(/[\s,;]+/).filter(Boolean);
       body.sms_countries = countries.length ? countries : null;
-      var quiet = {start: f.sms_quiet_hours.value, end: f.sms_quiet_end.value};
-      body.sms_quiet_hours = quiet.start || quiet.end ? quiet : null;
+      var quiet = [f.sms_quiet_hours.value, f.sms_quiet_end.value];
+      body.sms_quiet_hours = quiet[0] || quiet[1] ? quiet.join("-") : null;
       var save = document.getElementById("save"); save.disabled = true;
       Array.prototype.forEach.call(settings.querySelectorAll("[aria-invalid]"), function (el) { el.removeAttribute("aria-invalid"); });
       call("PUT", "/app/api/settings", body).then(function (r) {
