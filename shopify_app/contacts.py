@@ -60,7 +60,9 @@ def email_forms(value: str | None) -> frozenset[str]:
 def normalize_phone(
     value: str | None, country_code: str | None = None, country: str | None = None
 ) -> str:
-    """E.164 from a number given with its country code and no '+' (STOQ), or in national form."""
+    """E.164 from a number given with its country code and no '+' (STOQ), or in national form.
+    A number without '+' and with the shopper's `country` is read as that country's first: the
+    block's "(201) 555-0123" with US is a US number, not +20 (Egypt) 1555 0123."""
     if not value or not value.strip():
         raise ContactError("customer.phone is required for the sms channel")
     raw = value.strip()
@@ -70,7 +72,11 @@ def normalize_phone(
     if code and not digits.startswith(code):
         candidates.append(("+" + code + digits.lstrip("0"), None))
     if country:
-        candidates.append((raw, country.upper()))
+        national = (raw, country.upper())
+        if raw.startswith(("+", "00")):
+            candidates.append(national)
+        else:
+            candidates.insert(0, national)
     for text, region in candidates:
         try:
             number = phonenumbers.parse(text, region)

@@ -9,8 +9,8 @@ round trips; and the first signups of concurrent requests share that statement a
 signups, at low load a signup waits for nothing. A request is answered only after the statement
 that filed it has committed.
 
-Anything else (a known shopper or address, a repeat, a race, a shop with double opt-in, two
-signups of one batch for the same address) inserts nothing here and takes the general path
+Anything else (a known shopper or address, a repeat, a race, a shop with double opt-in, an SMS
+signup to a shop that limits its SMS countries, two signups of one batch for the same address) inserts nothing here and takes the general path
 (`intents.create`), which has the last word."""
 
 import asyncio
@@ -93,6 +93,13 @@ class Filed:
     counts: list[tuple[int, float]] = field(default_factory=list)
 
 
+def _countries(value: Any) -> tuple[str, ...] | None:
+    """The shop's SMS countries as the statement read them (JSON: psycopg decodes it)."""
+    if isinstance(value, str):
+        value = json.loads(value)
+    return tuple(value) if value is not None else None
+
+
 def _stamp(value: datetime) -> str:
     return value.isoformat()
 
@@ -160,7 +167,7 @@ WITH x AS (
   SELECT x.* FROM x
   WHERE x.tried AND NOT EXISTS (SELECT 1 FROM hc WHERE hc.n = x.n AND hc.count > hc.lim)
 ), s AS (
-  SELECT id, domain, double_optin, {events_wanted} AS events_wanted FROM {shops.name}
+  SELECT id, domain, double_optin, sms_countries, {events_wanted} AS events_wanted FROM {shops.name}
   WHERE domain IN (SELECT domain FROM x) AND {INSTALLED.compile(dialect=dialect)}
 ), c AS (
   INSERT INTO {customers.name} ({", ".join(customer_keys)})
@@ -169,6 +176,7 @@ WITH x AS (
   LEFT JOIN LATERAL (SELECT 1 AS seen FROM {intents.name} p WHERE p.shop_id = s.id
                      AND p.contact_key = x.i_contact_key LIMIT 1) p ON true
   WHERE NOT s.double_optin AND p.seen IS NULL
+    AND (s.sms_countries IS NULL OR x.i_channel <> 'sms')
   ON CONFLICT DO NOTHING RETURNING id
 ), i AS (
   INSERT INTO {intents.name} ({", ".join(intent_keys)})
@@ -190,7 +198,7 @@ WITH x AS (
   WHERE s.events_wanted
   ON CONFLICT DO NOTHING
 )
-SELECT x.n, s.id AS shop_id, s.double_optin, i.id AS intent_id,
+SELECT x.n, s.id AS shop_id, s.double_optin, s.sms_countries, i.id AS intent_id,
        (SELECT jsonb_agg(jsonb_build_array(hc.which, hc.count, hc.expires_at)) FROM hc
         WHERE hc.n = x.n) AS counts
 FROM x LEFT JOIN s ON s.domain = x.domain LEFT JOIN i ON i.customer_id = x.c_id"""
@@ -290,7 +298,11 @@ class GroupFirstSignup(GroupWriter):
         found: list[Filed] = [Filed(shop=None, intent_id=None)] * len(signups)
         for row in connection.execute(statement, {"rows": rows, "now": now}):
             shop = (
-                ShopRef(id=row.shop_id, double_optin=row.double_optin)
+                ShopRef(
+                    id=row.shop_id,
+                    double_optin=row.double_optin,
+                    sms_countries=_countries(row.sms_countries),
+                )
                 if row.shop_id is not None
                 else None
             )

@@ -20,10 +20,10 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, func, select
 from starlette.concurrency import run_in_threadpool
 
-from . import events_out, first_signup, ratelimit, variant_reads
+from . import events_out, first_signup, ratelimit, sms_countries, variant_reads
 from .contacts import ContactError
 from .db import dialect_of, run_async
-from .models import Customer, Intent, IntentSource, IntentStatus, utcnow
+from .models import Channel, Customer, Intent, IntentSource, IntentStatus, utcnow
 from .ratelimit import Counter
 from .schemas import IntentRequest
 from .shops import ShopRef, find_installed
@@ -92,6 +92,10 @@ def create(
     except ContactError as exc:
         return CreateResult(errors=[str(exc)])
     cust, channel = request.customer, request.intent.channel
+    if channel == Channel.sms and (
+        refused := sms_countries.refusal(contacts.address, shop.sms_countries)
+    ):
+        return CreateResult(errors=[refused])
     proven = customer_by_id(session, shop.id, cust.id) if cust.id else None
     if proven is not None:
         update_proven_customer(session, proven, cust, contacts)

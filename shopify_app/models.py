@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, ClassVar
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     DateTime,
@@ -185,6 +186,11 @@ class Shop(TableModel, table=True):
     # The alert email's brand: a logo (https URL) above the message, an accent colour (#rrggbb).
     brand_logo_url: str | None = Field(default=None, sa_type=Text)
     brand_color: str | None = Field(default=None, sa_type=String(7))
+    # SMS signups only for phone numbers of these countries (ISO 3166 alpha-2; None: every
+    # country), and SMS alerts held during quiet hours in the shopper's own time
+    # ("21:00-09:00", HH:MM-HH:MM; None: off): sms_countries.py, notify/quiet_hours.py.
+    sms_countries: list[str] | None = Field(default=None, sa_type=JSON(none_as_null=True))
+    sms_quiet_hours: str | None = Field(default=None, sa_type=String(11))
     # The dashboard's setup guide: when the block was first seen on the storefront (its config
     # fetched through the app proxy) and when the merchant last sent themselves a test alert.
     block_seen_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -15,7 +15,7 @@ shops = Shop.__table__
 
 # A shop has the app installed while it is not uninstalled and we hold its token.
 INSTALLED = and_(shops.c.uninstalled_at.is_(None), shops.c.access_token_encrypted.is_not(None))
-_INSTALLED = select(shops.c.id, shops.c.double_optin).where(
+_INSTALLED = select(shops.c.id, shops.c.double_optin, shops.c.sms_countries).where(
     shops.c.domain == bindparam("domain"), INSTALLED
 )
 
@@ -26,6 +26,8 @@ class ShopRef:
 
     id: int
     double_optin: bool = False
+    # the countries whose numbers may sign up for SMS (sms_countries.py); None: every country
+    sms_countries: tuple[str, ...] | None = None
 
 
 def missing_scopes(granted: str, wanted: list[str]) -> list[str]:
@@ -38,7 +40,10 @@ def missing_scopes(granted: str, wanted: list[str]) -> list[str]:
 
 def find_installed(session: Session | Connection, domain: str) -> ShopRef | None:
     row = session.execute(_INSTALLED, {"domain": domain}).first()
-    return ShopRef(id=row.id, double_optin=row.double_optin) if row else None
+    if row is None:
+        return None
+    countries = tuple(row.sms_countries) if row.sms_countries is not None else None
+    return ShopRef(id=row.id, double_optin=row.double_optin, sms_countries=countries)
 
 
 async def is_installed(state, domain: str) -> bool:

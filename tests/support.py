@@ -261,3 +261,24 @@ def with_smtp(settings: Settings, port: int) -> Settings:
             "MAIL_FROM": "Back in Stock <alerts@app.example>",
         }
     )
+
+
+def signup_body(channel: str = "email", **customer) -> dict:
+    """A body for `POST /api/v1/intents.json`, STOQ's shape (an email signup unless told)."""
+    return {
+        "intent": {
+            "shopify_variant_id": 111111111,
+            "shopify_product_id": 222222222,
+            "channel": channel,
+            "quantity": 2,
+            "source": "api",
+        },
+        "customer": customer or {"email": "Shopper@Example.com"},
+        "product": {
+            "variant_count": 3,
+            "title": "Shirt",
+            "variant_title": "Green",
+            "vendor": "Acme",
+            "sku": "SH-G",
+        },
+    }

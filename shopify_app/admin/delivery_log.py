@@ -14,6 +14,7 @@ from ..inventory import location_names
 from ..models import Intent, Notification, RestockEvent
 from ..notify.channels import CHANNELS
 from ..notify.manual import MANUAL_TRIGGER
+from ..notify.quiet_hours import REASON as QUIET_REASON
 from .listings import choice, iso_time, paging, product_public, with_cached_variant
 
 intents, notifications, events = Intent.__table__, Notification.__table__, RestockEvent.__table__
@@ -210,6 +211,10 @@ def _duration(seconds: float | None) -> str:
 _ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), sentence)
     for pattern, sentence in (
+        (  # not an error: notify/quiet_hours.py's reason for an SMS held until they end
+            "^" + re.escape(QUIET_REASON) + r" (\d\d:\d\d)",
+            r"Waiting for quiet hours to end at \1 shopper's time",
+        ),
         (
             r"^SMTP (421|451)\b",
             "The mail server asked the app to send more slowly; it will try again",
@@ -250,8 +255,8 @@ def error_sentence(error: str | None, status: str) -> str | None:
     if not error:
         return None
     for pattern, sentence in _ERRORS:
-        if pattern.search(error):
-            return sentence
+        if found := pattern.search(error):
+            return found.expand(sentence)
     return "Sending failed; the app will try again" if status == "pending" else "Sending failed"
 
 

@@ -11,12 +11,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, insert, select, update
 
-from .. import coerce, webhooks_out
+from .. import coerce, sms_countries, webhooks_out
 from ..config import Settings
 from ..contacts import ContactError, NotAscii, normalize_email
 from ..crypto import Keys
 from ..errors import ApiError
 from ..models import SettingsChange, Shop, utcnow
+from ..notify import quiet_hours
 from ..notify.channels import CHANNELS, sendable_channels
 
 shops = Shop.__table__
@@ -153,6 +154,18 @@ def _webhook_url(local_hosts: frozenset[str]) -> Callable[[Any], str | None]:
     return check
 
 
+def _checked(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A rule's own setting check (its ValueError in the merchant's words) as a field's."""
+
+    def check(value: Any) -> Any:
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+
+    return check
+
+
 # public name -> (column, check)
 FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "double_optin": ("double_optin", _bool),
@@ -173,6 +186,8 @@ FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "sms_cap_per_restock": ("sms_cap_per_restock", _int(1, 1_000_000, nullable=True)),
     # https to a public host; the hosts WEBHOOK_LOCAL_HOSTS lists too (`parse` is given them)
     "webhook_url": ("webhook_url", _webhook_url(frozenset())),
+    "sms_countries": ("sms_countries", _checked(sms_countries.parse_setting)),
+    "sms_quiet_hours": ("sms_quiet_hours", _checked(quiet_hours.parse_setting)),
 }
 # Settings kept in another form than they are shown: column value -> public value.
 SHOWN_AS: dict[str, Callable[[Any], Any]] = {

@@ -273,22 +273,21 @@ def record(session: Session | Connection, worker: str, outcomes: list[Outcome]) 
     if not outcomes:
         return
     now = utcnow()
-    session.execute(
-        insert(attempts),
-        [
-            {
-                "notification_id": o.notification_id,
-                "attempt": o.attempt,
-                "outcome": o.outcome,
-                "provider_id": o.provider_id,
-                "error": (o.error or "")[:2000] or None,
-                "worker": worker,
-                "at": now,
-            }
-            for o in outcomes
-            if o.outcome != "deferred"
-        ],
-    )
+    tried = [
+        {
+            "notification_id": o.notification_id,
+            "attempt": o.attempt,
+            "outcome": o.outcome,
+            "provider_id": o.provider_id,
+            "error": (o.error or "")[:2000] or None,
+            "worker": worker,
+            "at": now,
+        }
+        for o in outcomes
+        if o.outcome != "deferred"
+    ]
+    if tried:  # all deferred (quiet hours, a paused channel): no attempt to write
+        session.execute(insert(attempts), tried)
     rows = []
     for o in outcomes:
         if o.outcome == "retry" and o.attempt >= MAX_SEND_ATTEMPTS:

@@ -19,7 +19,7 @@ from .. import metrics
 from ..config import Settings
 from ..db import make_async_engine, run_async, session_scope
 from ..models import NotificationStatus, utcnow
-from . import attempts, pace
+from . import attempts, pace, quiet_hours
 from .base import (
     Channel,
     OutgoingMessage,
@@ -164,6 +164,7 @@ class Sender:
                 lease=self.lease,
                 after_shop=self._shop_turn,
             )
+            ids = quiet_hours.hold(session, self.name, ids, now)
             for channel in open_:
                 rate = pace.rate_of(self.settings, channel)
                 if rate is None:
@@ -175,6 +176,7 @@ class Sender:
                     limit=pace.claim_limit(rate, batch),
                     lease=self.lease,
                 )
+                mine = quiet_hours.hold(session, self.name, mine, now)  # before taking slots
                 if mine:
                     slots.update(
                         zip(mine, pace.reserve(session, channel, len(mine), rate, now), strict=True)

@@ -23,6 +23,7 @@ from ..models import IntentSource, utcnow
 from ..notify.channels import CHANNELS, sendable_channels, vapid_public_key
 from ..request_body import BodyTooLarge, read_body
 from ..schemas import IntentRequest, describe_errors
+from ..shops import find_installed
 from ..verify import VerificationError, parse_query, verify_proxy_signature
 from .api import file_signup, parse_signup
 from .responses import JSON
@@ -115,8 +116,17 @@ def _block_seen(request: Request, shop: str) -> None:
     request.app.state.blocks_seen.add(shop)
 
 
+def _sms_countries(request: Request, shop: str) -> list[str] | None:
+    """The countries whose numbers the shop takes SMS signups from (None: all, or no such shop)."""
+    with request.app.state.engine.connect() as connection:
+        found = find_installed(connection, shop)
+    return list(found.sms_countries) if found and found.sms_countries is not None else None
+
+
 async def config(request: Request) -> Response:
-    """What the block needs to know: the VAPID key to subscribe with, and the channels that can send."""
+    """What the block needs to know: the VAPID key to subscribe with, the channels that can send,
+    and the countries it offers for SMS (`sms_countries`, null: all; a change reaches storefronts
+    within the answer's cache time)."""
     shop = signed_shop(request)
     # The setup guide's first step: the block is on a storefront page. Recorded once per shop and
     # process, on a GET only (a HEAD changes nothing).
@@ -128,6 +138,7 @@ async def config(request: Request) -> Response:
         {
             "vapid_public_key": vapid_public_key(settings) if "push" in can else None,
             "channels": {name: name in can for name in CHANNELS},
+            "sms_countries": await run_in_threadpool(_sms_countries, request, shop),
         },
         headers={"Cache-Control": "public, max-age=300"},
     )

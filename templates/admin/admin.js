@@ -244,6 +244,10 @@
         var t = f[n].value.trim(); body[n] = t === "" ? null : (isNaN(Number(t)) ? t : Number(t));
       });
       PREVIEWED.forEach(function (n) { body[n] = f[n].value.trim() || null; });
+      var countries = f.sms_countries.value.split(/[\s,;]+/).filter(Boolean);
+      body.sms_countries = countries.length ? countries : null;
+      var quiet = [f.sms_quiet_hours.value, f.sms_quiet_end.value];
+      body.sms_quiet_hours = quiet[0] || quiet[1] ? quiet.join("-") : null;
       var save = document.getElementById("save"); save.disabled = true;
       Array.prototype.forEach.call(settings.querySelectorAll("[aria-invalid]"), function (el) { el.removeAttribute("aria-invalid"); });
       call("PUT", "/app/api/settings", body).then(function (r) {
@@ -255,7 +259,8 @@
           var name = m.split(":")[0].replace("channels.", "channel_"), el = f[name];
           if (!el || !el.labels || !el.labels.length) { return m; }
           el.setAttribute("aria-invalid", "true");
-          return el.labels[0].textContent.trim() + ":" + m.slice(m.indexOf(":") + 1);
+          var group = el.closest("fieldset"), label = group ? group.querySelector("legend") : el.labels[0];
+          return label.textContent.trim() + ":" + m.slice(m.indexOf(":") + 1);
         });
         notify("error", "Nothing was saved. Please fix:", messages);
         var first = settings.querySelector("[aria-invalid=true]"); if (first) { first.focus(); }

@@ -250,3 +250,54 @@ def test_settings_choose_the_locations_that_count_and_show_each_markets(
         path=str(ARTIFACTS / f"admin-settings-locations-375-{backend}.png"), full_page=True
     )
     page.close()
+
+
+def sms_settings(engine) -> tuple:
+    with engine.connect() as connection:
+        row = connection.execute(select(Shop.__table__)).one()
+    return row.sms_countries, row.sms_quiet_hours
+
+
+def test_sms_countries_and_quiet_hours_on_the_settings_page(browser, admin, engine, backend):
+    """Issue 18, items 6 and 7: typed codes (any case, commas or spaces) and two times; a bad code
+    and half-set quiet hours are refused in words beside their labels, nothing saved; emptied,
+    both are off again."""
+    base, _shop_id = admin
+    page = open_page(browser, base, "settings")
+    countries, start, end = (
+        page.get_by_label("SMS signups from"),
+        page.get_by_label("From", exact=True),
+        page.get_by_label("to", exact=True),
+    )
+    assert countries.get_attribute("placeholder") == "All countries"
+    countries.fill("us, ca ZZ")
+    start.fill("21:00")
+    page.click("#save")
+    page.wait_for_selector("#flash.error")
+    errors = page.locator("#flash").inner_text()
+    assert "SMS signups from: unknown country codes (ISO 3166 alpha-2, like US): ZZ" in errors
+    assert "SMS quiet hours: needs both a start and an end" in errors
+    assert countries.get_attribute("aria-invalid") == "true"
+    assert start.get_attribute("aria-invalid") == "true"
+    page.screenshot(path=str(ARTIFACTS / f"admin-settings-sms-error-{backend}.png"), full_page=True)
+    assert sms_settings(engine) == (None, None)
+
+    countries.fill("us, ca gb")
+    end.fill("08:30")
+    page.click("#save")
+    page.wait_for_selector("#flash.ok")
+    assert sms_settings(engine) == (["CA", "GB", "US"], "21:00-08:30")
+    page.reload()
+    assert countries.input_value() == "CA, GB, US"
+    assert (start.input_value(), end.input_value()) == ("21:00", "08:30")
+    page.locator("fieldset:has(#sms_quiet_hours)").screenshot(
+        path=str(ARTIFACTS / f"admin-settings-sms-{backend}.png")
+    )
+
+    countries.fill("")
+    start.fill("")
+    end.fill("")
+    page.click("#save")
+    page.wait_for_selector("#flash.ok")
+    assert sms_settings(engine) == (None, None)
+    page.close()

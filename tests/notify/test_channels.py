@@ -111,7 +111,11 @@ def test_the_block_the_admin_and_the_worker_agree_on_what_can_send(
     app_settings = settings.model_copy(update={**NONE, **email[1], **sms[1], **push[1]})
     expected = {"email": email[2], "sms": sms[2], "push": push[2]}
     config, admin, page = answers(app_settings)
-    assert config == {"vapid_public_key": PUBLIC if push[2] else None, "channels": expected}
+    assert config == {
+        "vapid_public_key": PUBLIC if push[2] else None,
+        "channels": expected,
+        "sms_countries": None,
+    }
     assert admin["can_send"] == expected
     assert admin["channels"] == {
         "email": True,

@@ -32,6 +32,8 @@ BODY_FIELDS = [
     "reply_to",
     "webhook_url",
     "rotate_webhook_secret",
+    "sms_countries",
+    "sms_quiet_hours",
     "channels",
     "intent_ids",
     "all_held",

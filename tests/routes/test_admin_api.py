@@ -36,6 +36,8 @@ DEFAULTS = {
     "sms_cap_per_restock": None,
     "webhook_url": None,
     "webhook_secret_set": False,
+    "sms_countries": None,
+    "sms_quiet_hours": None,
     "channels": {"email": True, "sms": True, "push": True},
     "can_send": {
         "email": False,

@@ -13,31 +13,12 @@ from shopify_app.db import session_scope
 from shopify_app.models import Customer, Intent
 
 from ..support import install_shop, serve_in_thread
+from ..support import signup_body as body
 
 URL = "/api/v1/intents.json"
 SHOP = "demo-shop.myshopify.com"
 P256DH = "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"
 AUTH = "tBHItJI5svbpez7KI4CCXg"
-
-
-def body(channel="email", **customer):
-    return {
-        "intent": {
-            "shopify_variant_id": 111111111,
-            "shopify_product_id": 222222222,
-            "channel": channel,
-            "quantity": 2,
-            "source": "api",
-        },
-        "customer": customer or {"email": "Shopper@Example.com"},
-        "product": {
-            "variant_count": 3,
-            "title": "Shirt",
-            "variant_title": "Green",
-            "vendor": "Acme",
-            "sku": "SH-G",
-        },
-    }
 
 
 def post(client, payload, shop=SHOP, **kw):

@@ -173,6 +173,7 @@ def test_config_names_the_channels_and_the_vapid_key(client, shop):
     assert response.json() == {
         "vapid_public_key": None,
         "channels": {"email": False, "sms": False, "push": False},
+        "sms_countries": None,
     }
 
 

@@ -1,5 +1,6 @@
 /* Back in stock: the "Notify me when available" block (blocks/notify-me.liquid). Shown while the
-   selected variant is sold out; posts through the app proxy on the shop's own origin. */
+   selected variant is sold out; posts through the app proxy on the shop's own origin. Its root
+   dispatches back-in-stock:loaded, :submitted and :error (docs/storefront-events.md). */
 (() => {
   'use strict';
   if (window.BackInStock) return;
@@ -9,28 +10,6 @@
   let config;
   const getConfig = () => config || (config = fetch(PROXY + '/config', { headers: { Accept: 'application/json' } })
     .then((r) => (r.ok ? r.json() : {})).catch(() => ({})));
-
-  const keyBytes = (b64) => Uint8Array.from(
-    atob(b64.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((b64.length + 3) % 4)), (c) => c.charCodeAt(0));
-
-  async function subscribe(key) {
-    const reg = await navigator.serviceWorker.register(PROXY + '/sw.js', { scope: PROXY + '/' });
-    const sw = reg.installing || reg.waiting;
-    if (!reg.active && sw) {
-      await new Promise((ok, fail) => sw.addEventListener('statechange', () => {
-        if (sw.state === 'activated') ok();
-        if (sw.state === 'redundant') fail(new Error('service worker'));
-      }));
-    }
-    const bytes = keyBytes(key);
-    let sub = await reg.pushManager.getSubscription();
-    const old = sub && sub.options.applicationServerKey;
-    if (old && String(new Uint8Array(old)) !== String(bytes)) {
-      await sub.unsubscribe();
-      sub = null;
-    }
-    return sub || reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: bytes });
-  }
 
   class Block {
     constructor(root) {
@@ -51,7 +30,13 @@
       this.form.addEventListener('input', (e) => this.clearError(e.target));
       const fromUrl = new URLSearchParams(location.search).get('variant');
       this.setVariant(fromUrl in this.variants ? fromUrl : root.dataset.variantId);
-      if (this.offered.some((c) => c !== 'email')) getConfig().then((c) => this.applyConfig(c || {}));
+      (this.offered.some((c) => c !== 'email') ? getConfig().then((c) => this.applyConfig(c || {}))
+        : Promise.resolve()).then(() => this.emit('loaded'));
+    }
+
+    emit(name, more) {
+      this.root.dispatchEvent(new CustomEvent('back-in-stock:' + name, { bubbles: true, detail: {
+        product: this.form.elements.shopify_product_id.value, variant: this.variant, channel: this.channel(), ...more } }));
     }
 
     // Offer only what the app can send: SMS needs the app's SMS account, push a VAPID key.
@@ -68,6 +53,8 @@
       });
       this.form.querySelector('[data-bis-channels]').hidden = this.enabled.size < 2;
       if (!this.enabled.size) this.root.dataset.bisOff = '';
+      this.root.bisCountries = c.sms_countries; // the SMS countries (sms-field.js)
+      if (window.BackInStockSms) window.BackInStockSms.limit(this.root);
       this.showChannel();
       this.refresh();
     }
@@ -106,6 +93,7 @@
     say(text, kind) {
       this.status.textContent = text;
       this.status.className = 'bis__status' + (kind ? ' bis__status--' + kind : '');
+      if (kind === 'error') this.emit('error', { messages: [text] });
     }
 
     // A field's error sits beside it (read with it); any other is the status line's.
@@ -120,6 +108,7 @@
       field.setAttribute('aria-invalid', 'true');
       field.setAttribute('aria-errormessage', box.id);
       field.focus();
+      this.emit('error', { messages: [box.textContent] });
     }
 
     clearError(field) {
@@ -142,7 +131,7 @@
       try {
         if (channel === 'push') {
           try {
-            data.set('push', JSON.stringify(await subscribe(this.key)));
+            data.set('push', JSON.stringify(await window.BackInStockPush.subscribe(PROXY, this.key)));
           } catch (e) {
             return this.invalid(null, 'pushDenied');
           }
@@ -172,10 +161,11 @@
         this.root.setAttribute('data-done', '');
         this.say(this.msg[key], 'success');
         this.status.focus();
+        this.emit('submitted', { created: body.created !== false });
       } else if (status === 429) {
         this.say(this.msg.tooMany, 'error');
       } else if (status === 200 && error.startsWith('customer.phone')) {
-        this.invalid(phone, 'invalidPhone');
+        this.invalid(phone, error.includes('not available') ? 'smsCountry' : 'invalidPhone');
       } else if (status === 200 && error.startsWith('customer.email')) {
         this.invalid(email, 'invalidEmail');
       } else {

@@ -1,6 +1,8 @@
 /* Back in stock: the block's SMS field (blocks/notify-me.liquid, loaded only where SMS is offered).
    Each country shows its dial code; the chosen one's code stands before the number, and an
-   example of a mobile number there is the placeholder and the hint. */
+   example of a mobile number there is the placeholder and the hint. Only the countries the shop
+   takes SMS signups from are offered (its sms_countries, from the app proxy's config: notify-me.js
+   sets root.bisCountries and calls limit). */
 (() => {
   'use strict';
   if (window.BackInStockSms) return;
@@ -20,18 +22,39 @@
     hint.textContent = known ? hint.dataset.template.replace('[example]', known.example) : '';
   };
 
+  const label = (o) => {
+    const known = PHONES.get(o.value);
+    if (known) o.textContent += ' (+' + known.dial + ')';
+    return o;
+  };
+
+  // The shop's SMS countries only: the storefront's own countries among them, the others named
+  // in the page's language; the chosen one kept if it may be chosen, else the first.
+  const limit = (root) => {
+    const allowed = root.bisCountries, select = root.querySelector('select[name=country]');
+    if (!allowed || !select || select.dataset.bisDials === undefined) return;
+    const chosen = select.value, have = new Map([...select.options].map((o) => [o.value, o]));
+    let names;
+    try {
+      names = new Intl.DisplayNames([document.documentElement.lang || 'en'], { type: 'region' });
+    } catch (e) { names = { of: (c) => c }; }
+    const offered = allowed.filter((c) => PHONES.has(c)).map((c) => have.get(c) || label(new Option(names.of(c), c)));
+    offered.sort((a, b) => a.textContent.localeCompare(b.textContent));
+    select.replaceChildren(...offered);
+    select.value = offered.some((o) => o.value === chosen) ? chosen : (offered[0] || {}).value;
+    show(root);
+  };
+
   const init = (scope) => (scope || document).querySelectorAll('[data-bis]').forEach((root) => {
     const select = root.querySelector('select[name=country]');
     if (!select || select.dataset.bisDials) return;
     select.dataset.bisDials = '';
-    [...select.options].forEach((o) => {
-      const known = PHONES.get(o.value);
-      if (known) o.textContent += ' (+' + known.dial + ')';
-    });
+    [...select.options].forEach(label);
     select.addEventListener('change', () => show(root));
     show(root);
+    limit(root);
   });
-  window.BackInStockSms = { init };
+  window.BackInStockSms = { init, limit };
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', () => init());
   else init();
   document.addEventListener('shopify:section:load', (e) => init(e.target));
