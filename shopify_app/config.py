@@ -151,6 +151,7 @@ class Settings(BaseSettings):
     # How often the worker looks for variants whose waiting list reached a shop's
     # high_demand_threshold, to email the merchant (0 = never).
     DEMAND_CHECK_INTERVAL_SECONDS: float = Field(default=60.0, ge=0)
+    REMINDER_INTERVAL_SECONDS: float = Field(default=600.0, ge=0)
 
     # Abuse limits on signups (public API and app proxy), `N/second|minute|hour`: per client
     # address, and per shop and contact address. Counters live in the database, or in Redis.

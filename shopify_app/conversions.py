@@ -90,7 +90,7 @@ def alerts_converted(
         )
         .where(
             n.shop_id == shop_id,
-            n.kind == NotificationKind.alert.value,
+            n.kind.in_([NotificationKind.alert.value, NotificationKind.reminder.value]),
             n.status == NotificationStatus.sent.value,
             n.sent_at <= order.created_at,
             n.sent_at >= order.created_at - window,

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -209,6 +210,8 @@ class Shop(TableModel, table=True):
     resend_on_restock: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     # The SMS cost guard: a restock's SMS past this many are held for the merchant (None: no cap).
     sms_cap_per_restock: int | None = Field(default=None)
+    # Reminders after an alert (notify/reminders.py): JSON, each stage's after_days and texts.
+    reminders: str | None = Field(default=None, sa_type=Text)
     # Outbound webhooks (webhooks_out.py): the merchant's https URL, and the secret the app signs
     # each event with (encrypted; shown to the merchant once, when made).
     webhook_url: str | None = Field(default=None, sa_type=Text)
@@ -517,6 +520,7 @@ class RestockEvent(TableModel, table=True):
 class NotificationKind(StrEnum):
     alert = "alert"  # the variant is back: written with the restock decision
     optin = "optin"  # "confirm your signup" (double opt-in): written with the signup
+    reminder = "reminder"  # still in stock and not bought, days after the alert (reminders.py)
 
 
 class Notification(TableModel, table=True):
@@ -547,6 +551,8 @@ class Notification(TableModel, table=True):
     kind: str = Field(default=NotificationKind.alert.value, sa_type=String(8))
     # A second alert to a shopper alerted before who did not buy (resend_on_restock)
     resend: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    reminder_stage: int | None = Field(default=None, sa_type=SmallInteger)  # 1 or 2 (reminders)
+    follows_id: int | None = Field(default=None, sa_type=BigInteger)  # a reminder's alert
     channel: str = Field(sa_type=String(8))
     status: str = Field(default=NotificationStatus.pending.value, sa_type=String(16))
     attempts: int = Field(default=0)

@@ -22,7 +22,7 @@ from .db import session_scope
 from .job_context import JobContext, ShopRow
 from .jobs import ClaimedJob
 from .models import JobKind
-from .notify import merchant
+from .notify import merchant, reminders
 from .token_upkeep import needing_upkeep, renew
 
 log = logging.getLogger("shopify_app.worker")
@@ -88,6 +88,12 @@ def token_upkeep(ctx: JobContext) -> int:
     return renewed
 
 
+def write_reminders(ctx: JobContext) -> int:
+    """Reminders after alerts (notify/reminders.py): the stages that are due, for every shop."""
+    with session_scope(ctx.engine) as session:
+        return reminders.schedule(session)
+
+
 def check_demand(ctx: JobContext) -> int:
     """High-demand alerts (demand.py): variants whose waiting list reached their shop's threshold."""
     with session_scope(ctx.engine) as session:
@@ -107,4 +113,5 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("purge", lambda s: PURGE_INTERVAL_SECONDS, purge_expired),
     Periodic("token upkeep", lambda s: s.TOKEN_UPKEEP_INTERVAL_SECONDS, token_upkeep),
     Periodic("demand check", lambda s: s.DEMAND_CHECK_INTERVAL_SECONDS, check_demand),
+    Periodic("reminders", lambda s: s.REMINDER_INTERVAL_SECONDS, write_reminders),
 )

@@ -37,6 +37,7 @@ DELIVERY_COLUMNS = [
     intents.c.shopify_product_id,
     notifications.c.restock_event_id,
     notifications.c.resend,
+    notifications.c.reminder_stage,
     events.c.stock_before,
     events.c.stock_after,
     events.c.policy,
@@ -57,7 +58,7 @@ def delivery_filters(shop_id: int, query) -> list:
         where.append(notifications.c.status == status)
     if channel := choice(query, "channel", CHANNELS):
         where.append(notifications.c.channel == channel)
-    if kind := choice(query, "kind", ("alert", "optin")):
+    if kind := choice(query, "kind", ("alert", "optin", "reminder")):
         where.append(notifications.c.kind == kind)
     return where
 
@@ -136,6 +137,10 @@ def why_sentence(r: Any, names: Mapping[int, str] | None = None) -> str:
     """Why a message was written, in the merchant's words, from its stored record: the restock
     event's stock, where it is (`names`: the shop's location names), trigger, batch, how many were
     waiting and the policy it was decided under (restock.Policy.describe, notify/manual.py)."""
+    if r.kind == "reminder":
+        return f"Reminder {r.reminder_stage}: still in stock and not bought since the alert" + (
+            f" ({r.last_error})" if r.status == "cancelled" and r.last_error else ""
+        )
     if r.restock_event_id is None:
         return "The shopper was asked to confirm their signup (double opt-in)"
     policy = r.policy or ""

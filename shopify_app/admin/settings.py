@@ -17,7 +17,7 @@ from ..contacts import ContactError, NotAscii, normalize_email
 from ..crypto import Keys
 from ..errors import ApiError
 from ..models import SettingsChange, Shop, utcnow
-from ..notify import quiet_hours
+from ..notify import quiet_hours, reminders
 from ..notify.channels import CHANNELS, sendable_channels
 
 shops = Shop.__table__
@@ -188,10 +188,12 @@ FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "webhook_url": ("webhook_url", _webhook_url(frozenset())),
     "sms_countries": ("sms_countries", _checked(sms_countries.parse_setting)),
     "sms_quiet_hours": ("sms_quiet_hours", _checked(quiet_hours.parse_setting)),
+    "reminders": ("reminders", _checked(reminders.parse_setting)),
 }
 # Settings kept in another form than they are shown: column value -> public value.
 SHOWN_AS: dict[str, Callable[[Any], Any]] = {
     "locations": lambda kept: json.loads(kept) if kept else None,
+    "reminders": lambda kept: json.loads(kept) if kept else [],
 }
 # Not settings but what a PUT may ask: a new webhook signing secret (shown once, in the answer).
 ROTATE_SECRET = "rotate_webhook_secret"

@@ -55,6 +55,8 @@ class Alert:
     currency: str | None = None  # the price's (the variant's, else the shop's)
     brand_logo_url: str | None = None  # the shop's settings: the email's logo and accent colour
     brand_color: str | None = None
+    reminder_stage: int | None = None  # a reminder's stage, and the shop's reminders setting
+    reminders: str | None = None
 
 
 @lru_cache(maxsize=16)
@@ -168,6 +170,19 @@ def sms_segments(text: str) -> int:
     return 1 if len(text) <= single else -(-len(text) // part)
 
 
+def reminder_texts(alert: Alert, locale: str, t: dict[str, str]) -> dict[str, str]:
+    """A reminder's texts in the shopper's language: the merchant's (the shop's `reminders`,
+    notify/reminders.py) where set, else the app's own."""
+    stages = json.loads(alert.reminders) if alert.reminders else []
+    stage = alert.reminder_stage or 0
+    own = stages[stage - 1]["texts"].get(locale, {}) if 1 <= stage <= len(stages) else {}
+    return {
+        "subject": own.get("subject") or t["reminder_subject"],
+        "intro": own.get("intro") or t["reminder_intro"],
+        "sms": own.get("sms") or t["reminder_sms"],
+    }
+
+
 def email_headers(alert: Alert, unsubscribe: str) -> dict[str, str]:
     headers = {
         "List-Unsubscribe": f"<{unsubscribe}>",
@@ -203,6 +218,16 @@ class Renderer:
             return self.render_optin(alert)
         locale = pick_locale(alert.locale)
         t = _strings(locale)
+        if alert.kind == "reminder":
+            own = reminder_texts(alert, locale, t)
+            t = {
+                **t,
+                "heading": t["reminder_heading"],
+                "subject": own["subject"],
+                "intro": own["intro"],
+                "sms": own["sms"],
+                "push_body": t["reminder_push"],
+            }
         product = alert.product_title or "Your item"
         product_full = f"{product} ({alert.variant_title})" if alert.variant_title else product
         url = product_url(alert)
@@ -235,9 +260,10 @@ class Renderer:
         context: dict[str, Any] = {
             "t": t,
             "locale": locale,
-            "subject": t["subject"].format(product=product_full),
+            "subject": t["subject"].format(product=product_full, shop=the_shop),
             "intro": t["intro"].format(
                 product=product_full,
+                shop=the_shop,
                 name_comma=f" {alert.customer_name}," if alert.customer_name else ",",
             ),
             "why": t["why"].format(shop=the_shop),

@@ -19,7 +19,7 @@ from .. import metrics
 from ..config import Settings
 from ..db import make_async_engine, run_async, session_scope
 from ..models import NotificationStatus, utcnow
-from . import attempts, pace, quiet_hours
+from . import attempts, pace, quiet_hours, reminders
 from .base import (
     Channel,
     OutgoingMessage,
@@ -164,7 +164,7 @@ class Sender:
                 lease=self.lease,
                 after_shop=self._shop_turn,
             )
-            ids = quiet_hours.hold(session, self.name, ids, now)
+            ids = reminders.drop_stale(session, quiet_hours.hold(session, self.name, ids, now))
             for channel in open_:
                 rate = pace.rate_of(self.settings, channel)
                 if rate is None:
@@ -176,7 +176,10 @@ class Sender:
                     limit=pace.claim_limit(rate, batch),
                     lease=self.lease,
                 )
-                mine = quiet_hours.hold(session, self.name, mine, now)  # before taking slots
+                # before taking slots
+                mine = reminders.drop_stale(
+                    session, quiet_hours.hold(session, self.name, mine, now)
+                )
                 if mine:
                     slots.update(
                         zip(mine, pace.reserve(session, channel, len(mine), rate, now), strict=True)

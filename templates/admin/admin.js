@@ -240,6 +240,17 @@
       ["min_restock_quantity", "batch_interval_seconds", "batch_multiplier"].forEach(function (n) {
         var v = f[n].value.trim(); body[n] = v === "" || isNaN(Number(v)) ? v : Number(v);
       });
+      // Reminders: each stage with days set; English texts from the form, other languages kept.
+      var kept = JSON.parse(document.getElementById("reminders").dataset.reminders || "[]");
+      body.reminders = [];
+      [1, 2].forEach(function (n) {
+        var days = f["reminder_" + n + "_days"].value.trim();
+        if (days === "") { return; }
+        var texts = Object.assign({}, (kept[n - 1] || {}).texts || {}), en = {};
+        ["subject", "intro", "sms"].forEach(function (k) { var v = f["reminder_" + n + "_" + k].value.trim(); if (v) { en[k] = v; } });
+        if (Object.keys(en).length) { texts.en = en; } else { delete texts.en; }
+        body.reminders.push({after_days: isNaN(Number(days)) ? days : Number(days), texts: texts});
+      });
       ["high_demand_threshold", "sms_cap_per_restock"].forEach(function (n) {
         var t = f[n].value.trim(); body[n] = t === "" ? null : (isNaN(Number(t)) ? t : Number(t));
       });

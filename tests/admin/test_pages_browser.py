@@ -5,10 +5,11 @@ pages run on the token they were opened with and say so. Screenshots: tests/arti
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from shopify_app.app import create_app
 from shopify_app.models import Intent, MarketLocation, Shop
@@ -300,4 +301,42 @@ def test_sms_countries_and_quiet_hours_on_the_settings_page(browser, admin, engi
     page.click("#save")
     page.wait_for_selector("#flash.ok")
     assert sms_settings(engine) == (None, None)
+    page.close()
+
+
+def test_settings_set_reminders_keeping_the_texts_in_other_languages(
+    browser, admin, engine, backend
+):
+    base, _shop_id = admin
+    german = {"de": {"sms": "{shop}: {product} ist noch da. {url}"}}
+    with engine.begin() as connection:
+        connection.execute(
+            update(Shop.__table__).values(
+                reminders=json.dumps([{"after_days": 2, "texts": german}])
+            )
+        )
+    page = open_page(browser, base, "settings", width=1280)
+    assert page.get_by_label("Days after the alert").first.input_value() == "2"
+    page.fill("#reminder_1_days", "3")
+    page.fill("#reminder_1_sms", "{shop}: {product} is waiting for you. {url}")
+    page.fill("#reminder_2_days", "9")
+    page.locator("#reminders").screenshot(
+        path=str(ARTIFACTS / f"admin-settings-reminders-{backend}.png")
+    )
+    page.click("#save")
+    page.wait_for_selector("#flash.ok")
+    with engine.connect() as connection:
+        kept = json.loads(connection.execute(select(Shop.__table__.c.reminders)).scalar_one())
+    assert kept == [
+        {
+            "after_days": 3,
+            "texts": {**german, "en": {"sms": "{shop}: {product} is waiting for you. {url}"}},
+        },
+        {"after_days": 9, "texts": {}},
+    ]
+    # A bad value is refused in words, nothing saved.
+    page.fill("#reminder_2_days", "40")
+    page.click("#save")
+    page.wait_for_selector("#flash.error")
+    assert "after_days must be a whole number from 1 to 30" in page.locator("#flash").inner_text()
     page.close()

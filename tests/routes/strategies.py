@@ -34,6 +34,7 @@ BODY_FIELDS = [
     "rotate_webhook_secret",
     "sms_countries",
     "sms_quiet_hours",
+    "reminders",
     "channels",
     "intent_ids",
     "all_held",

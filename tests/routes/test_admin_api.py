@@ -38,6 +38,7 @@ DEFAULTS = {
     "webhook_secret_set": False,
     "sms_countries": None,
     "sms_quiet_hours": None,
+    "reminders": [],
     "channels": {"email": True, "sms": True, "push": True},
     "can_send": {
         "email": False,
