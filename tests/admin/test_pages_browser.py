@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import insert, select, update
 
 from shopify_app.app import create_app
-from shopify_app.models import Intent, MarketLocation, Shop
+from shopify_app.models import Intent, MarketLocation, RestockEvent, Shop
 
 from ..support import ARTIFACTS, serve_in_thread
 from .data import add_delivery, add_intents, add_location, add_variant
@@ -339,4 +339,36 @@ def test_settings_set_reminders_keeping_the_texts_in_other_languages(
     page.click("#save")
     page.wait_for_selector("#flash.error")
     assert "after_days must be a whole number from 1 to 30" in page.locator("#flash").inner_text()
+    page.close()
+
+
+def test_sms_held_by_the_cap_are_counted_with_their_segments_on_the_signups_page(
+    browser, admin, engine, backend
+):
+    base, shop_id = admin
+    with engine.begin() as connection:
+        connection.execute(update(Shop.__table__).values(sms_cap_per_restock=2))
+    waiting = add_intents(engine, shop_id, 3, channel="sms", variant=3003, start=300)
+    for intent_id in waiting:
+        event, _ = add_delivery(
+            engine,
+            shop_id,
+            intent_id,
+            status="held",
+            channel="sms",
+            variant=3003,
+            policy="all; threshold 1; SMS cap 2",
+        )
+        with engine.begin() as connection:
+            connection.execute(
+                update(RestockEvent.__table__)
+                .where(RestockEvent.__table__.c.id == event)
+                .values(sms_held=3)
+            )
+    page = open_page(browser, base, "signups", width=1280)
+    banner = page.locator("#held-banner")
+    assert "3 SMS were held by your cap of 2 SMS per restock: about 3 SMS segments" in (
+        banner.inner_text()
+    )
+    banner.screenshot(path=str(ARTIFACTS / f"admin-signups-sms-cap-{backend}.png"))
     page.close()
