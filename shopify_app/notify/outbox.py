@@ -66,11 +66,12 @@ def audience_filter(scope: stock_scope.Scope, audience: str) -> Any:
     )
 
 
-def _bought():
-    """One of the signup's alerts led to a purchase (conversions.py)."""
-    alerts = notifications.alias("bought_alert")
+def bought(intent_id: Any):
+    """The shopper bought the variant after an alert: an order line attributed to one of the
+    signup's messages (conversions.py)."""
+    theirs = notifications.alias("theirs")
     return exists().where(
-        alerts.c.intent_id == intents.c.id, conversions.c.notification_id == alerts.c.id
+        theirs.c.intent_id == intent_id, conversions.c.notification_id == theirs.c.id
     )
 
 
@@ -94,7 +95,7 @@ def _eligible(shop_id: int, variant_id: int, most: int | None, among: Any = None
             and_(
                 intents.c.status == IntentStatus.notified.value,
                 intents.c.resent_at.is_(None),
-                ~_bought(),
+                ~bought(intents.c.id),
                 ~_unsent(),
             ),
         )

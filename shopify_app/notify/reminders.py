@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 
 from ..db import rowcount
 from ..models import (
-    Conversion,
     Customer,
     Intent,
     IntentStatus,
@@ -36,6 +35,7 @@ from ..models import (
     Variant,
     utcnow,
 )
+from .outbox import bought
 from .render import available_locales
 
 STAGES = 2
@@ -46,7 +46,11 @@ OUT_OF_STOCK = "Not sent: the product sold out again before the reminder went ou
 BOUGHT = "Not sent: the shopper bought it after the alert"
 
 notifications, intents, shops = Notification.__table__, Intent.__table__, Shop.__table__
-variants, customers, conversions = Variant.__table__, Customer.__table__, Conversion.__table__
+variants, customers = Variant.__table__, Customer.__table__
+_variant_of_intent = and_(
+    variants.c.shop_id == intents.c.shop_id,
+    variants.c.shopify_variant_id == intents.c.shopify_variant_id,
+)
 
 
 # -- the setting ------------------------------------------------------------------------------
@@ -108,15 +112,6 @@ def stages(raw: str | None) -> list[dict[str, Any]]:
 # -- writing them -----------------------------------------------------------------------------
 
 
-def _bought(intent_id):
-    """The shopper bought the variant after an alert (an order line attributed to one of the
-    signup's messages)."""
-    theirs = notifications.alias("theirs")
-    return exists().where(
-        theirs.c.intent_id == intent_id, conversions.c.notification_id == theirs.c.id
-    )
-
-
 def _in_stock():
     """The variant's row (joined) says it is in stock for alerts: at least the shop's minimum, and
     published if the shop alerts only for published products."""
@@ -161,7 +156,7 @@ def _write_stage(session: Session, shop_id: int, stage: int, after_days: int, no
             customers.c.id == intents.c.customer_id, customers.c.unsubscribed_at.is_not(None)
         ),
         ~exists().where(same.c.follows_id == alert.c.id, same.c.reminder_stage == stage),
-        ~_bought(alert.c.intent_id),
+        ~bought(alert.c.intent_id),
         _in_stock(),
     ]
     if stage > 1:
@@ -186,13 +181,7 @@ def _write_stage(session: Session, shop_id: int, stage: int, after_days: int, no
         )
         .join(intents, intents.c.id == alert.c.intent_id)
         .join(shops, shops.c.id == alert.c.shop_id)
-        .join(
-            variants,
-            and_(
-                variants.c.shop_id == intents.c.shop_id,
-                variants.c.shopify_variant_id == intents.c.shopify_variant_id,
-            ),
-        )
+        .join(variants, _variant_of_intent)
         .where(*conditions)
         .order_by(alert.c.id)
     )
@@ -223,18 +212,12 @@ def drop_stale(session: Session, ids: list[int]) -> list[int]:
     rows = session.execute(
         select(
             notifications.c.id,
-            _bought(notifications.c.intent_id).label("bought"),
+            bought(notifications.c.intent_id).label("bought"),
             _in_stock().label("in_stock"),
         )
         .join(intents, intents.c.id == notifications.c.intent_id)
         .join(shops, shops.c.id == notifications.c.shop_id)
-        .outerjoin(
-            variants,
-            and_(
-                variants.c.shop_id == intents.c.shop_id,
-                variants.c.shopify_variant_id == intents.c.shopify_variant_id,
-            ),
-        )
+        .outerjoin(variants, _variant_of_intent)
         .where(
             notifications.c.id.in_(ids),
             notifications.c.kind == NotificationKind.reminder.value,
