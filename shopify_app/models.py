@@ -110,6 +110,7 @@ class JobKind(StrEnum):
     variant_read = "variant_read"  # a first signup for an unseen variant: its titles from the API
     signup_event = "signup_event"  # a signup filed in PostgreSQL's one statement: its event, now
     event_out = "event_out"  # an event to the merchant's webhook or to Shopify Flow (events_out.py)
+    weekly_summary = "weekly_summary"  # email the merchant last week's figures (payload: week)
 
 
 class JobStatus(StrEnum):
@@ -212,6 +213,10 @@ class Shop(TableModel, table=True):
     sms_cap_per_restock: int | None = Field(default=None)
     # Reminders after an alert (notify/reminders.py): JSON, each stage's after_days and texts.
     reminders: str | None = Field(default=None, sa_type=Text)
+    # The weekly summary email to the merchant (notify/weekly_summary.py), off by default, and the
+    # Monday of the last week (Monday to Sunday, UTC) one was queued for: one per shop per week.
+    weekly_summary: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    weekly_summary_week: date | None = Field(default=None)
     # Outbound webhooks (webhooks_out.py): the merchant's https URL, and the secret the app signs
     # each event with (encrypted; shown to the merchant once, when made).
     webhook_url: str | None = Field(default=None, sa_type=Text)

@@ -21,13 +21,15 @@ from .config import Settings
 from .db import session_scope
 from .job_context import JobContext, ShopRow
 from .jobs import ClaimedJob
-from .models import JobKind
-from .notify import merchant, reminders
+from .models import JobKind, utcnow
+from .notify import merchant, reminders, weekly_summary
 from .token_upkeep import needing_upkeep, renew
 
 log = logging.getLogger("shopify_app.worker")
 Handler = Callable[[JobContext, ShopRow, ClaimedJob], Awaitable[None]]
 PURGE_INTERVAL_SECONDS = 3600
+# How often the worker looks for shops whose weekly summary is due (each Monday from 01:00 UTC).
+WEEKLY_SUMMARY_CHECK_SECONDS = 3600
 # Token upkeep renews a refresh token this close to its end (a shop with no Admin API work for weeks).
 REFRESH_TOKEN_UPKEEP = timedelta(days=14)
 
@@ -42,6 +44,7 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.variant_read: variant_reads.read_variant,
     JobKind.signup_event: event_jobs.signup_event,
     JobKind.event_out: event_jobs.deliver,
+    JobKind.weekly_summary: weekly_summary.send,
 }
 
 
@@ -100,6 +103,12 @@ def check_demand(ctx: JobContext) -> int:
         return demand.raise_alerts(session)
 
 
+def queue_weekly_summaries(ctx: JobContext) -> int:
+    """Weekly summary emails (notify/weekly_summary.py): one job per shop for its last whole week."""
+    with session_scope(ctx.engine) as session:
+        return weekly_summary.queue_due(session, utcnow())
+
+
 @dataclass(frozen=True)
 class Periodic:
     name: str
@@ -114,4 +123,5 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("token upkeep", lambda s: s.TOKEN_UPKEEP_INTERVAL_SECONDS, token_upkeep),
     Periodic("demand check", lambda s: s.DEMAND_CHECK_INTERVAL_SECONDS, check_demand),
     Periodic("reminders", lambda s: s.REMINDER_INTERVAL_SECONDS, write_reminders),
+    Periodic("weekly summary", lambda s: WEEKLY_SUMMARY_CHECK_SECONDS, queue_weekly_summaries),
 )

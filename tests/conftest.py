@@ -21,6 +21,7 @@ from shopify_app.db import make_engine
 
 from .a11y import assert_accessible
 from .fakes.shopify import FakeShopify
+from .fakes.smtp import SmtpServer
 from .support import (
     API_KEY,
     API_SECRET,
@@ -29,6 +30,7 @@ from .support import (
     SECRET_KEY,
     install_shop,
     serve_in_thread,
+    with_smtp,
 )
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -170,6 +172,21 @@ class AxeChecked:
 
         page.screenshot = checked_screenshot
         return page
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1 (tests/fakes/smtp.py), one per test module."""
+    with SmtpServer() as server:
+        yield server
+
+
+@pytest.fixture
+def mail_settings(settings: Settings, smtp: SmtpServer) -> Settings:
+    """`settings` sending email to `smtp`, emptied and accepting again."""
+    smtp.recorder.received.clear()
+    smtp.recorder.refuse_all, smtp.recorder.refuse_next = False, 0
+    return with_smtp(settings, smtp.port)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from shopify_app.notify.channels import build_channels
 from shopify_app.notify.worker import Worker
 
 from .admin.tokens import OTHER, bearer
-from .fakes.smtp import SmtpServer
 from .notify.helpers import (
     LOCATION,
     LOCATION2,
@@ -27,7 +26,7 @@ from .notify.helpers import (
     run,
     setup_shop,
 )
-from .support import install_shop, webhook_headers, with_smtp
+from .support import install_shop, webhook_headers
 
 MERCHANT = "owner@demo-shop.example"
 VICTIM = {
@@ -43,18 +42,6 @@ REQUEST = {
     "customer": {"id": 555000111, "email": "Dora@Example.com", "phone": "+44 7911 123789"},
     "data_request": {"id": 9999},
 }
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def mail_settings(settings, smtp):
-    smtp.recorder.received.clear()
-    return with_smtp(settings, smtp.port)
 
 
 def signup(client, channel="email", shop=SHOP, variant=VARIANT, **customer):

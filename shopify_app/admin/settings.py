@@ -189,6 +189,7 @@ FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "sms_countries": ("sms_countries", _checked(sms_countries.parse_setting)),
     "sms_quiet_hours": ("sms_quiet_hours", _checked(quiet_hours.parse_setting)),
     "reminders": ("reminders", _checked(reminders.parse_setting)),
+    "weekly_summary": ("weekly_summary", _bool),
 }
 # Settings kept in another form than they are shown: column value -> public value.
 SHOWN_AS: dict[str, Callable[[Any], Any]] = {

@@ -1,6 +1,6 @@
 """Emails to the merchant (not to shoppers): a variant in high demand (`demand.py`), a customer
-data request ready to download (`data_requests.py`), and the setup guide's test alert (the shop's
-real alert email, sent to the merchant). All are worker jobs; the address is
+data request ready to download (`data_requests.py`), the setup guide's test alert (the shop's
+real alert email, sent to the merchant), and the weekly summary (`weekly_summary.py`). All are worker jobs; the address is
 the shop's email from the Admin API (`shop { email }`), read when the email is sent, and the
 message goes through the worker's email channel. A transient failure (the API, the SMTP server)
 fails the job, which is retried with backoff; a refused address is logged and not retried.
@@ -65,7 +65,9 @@ def _env() -> Environment:
     )
 
 
-def _message(to: str, subject: str, template: str, reference: str, **context) -> OutgoingMessage:
+def merchant_message(
+    to: str, subject: str, template: str, reference: str, **context
+) -> OutgoingMessage:
     context["subject"] = subject
     return OutgoingMessage(
         channel="email",
@@ -88,7 +90,7 @@ def demand_email(
         f"{found.pending} shopper is" if found.pending == 1 else f"{found.pending} shoppers are"
     )
     subject = f"High demand: {waiting} waiting for {found.title}"
-    return _message(
+    return merchant_message(
         contact.email or "",
         subject,
         "merchant_demand",
@@ -105,7 +107,7 @@ def data_request_email(
     settings: Settings, shop_domain: str, contact: MerchantContact, request
 ) -> OutgoingMessage:
     subject = "A customer data request is ready to download"
-    return _message(
+    return merchant_message(
         contact.email or "",
         subject,
         "merchant_data_request",
@@ -124,7 +126,7 @@ async def demand_alert(ctx: JobContext, shop: ShopRow, job: ClaimedJob) -> None:
     found = await to_thread.run_sync(ctx.in_session, demand.to_send, shop["id"], variant_id)
     if found is None:
         return  # restocked (or sent) meanwhile
-    sent = await _send(
+    sent = await email_merchant(
         ctx,
         shop,
         lambda contact: demand_email(
@@ -143,7 +145,7 @@ async def data_request(ctx: JobContext, shop: ShopRow, job: ClaimedJob) -> None:
     request = await to_thread.run_sync(ctx.in_session, data_requests.load, request_id)
     if request is None or request.shop_id != shop["id"] or request.merchant_notified_at is not None:
         return
-    sent = await _send(
+    sent = await email_merchant(
         ctx,
         shop,
         lambda contact: data_request_email(ctx.settings, shop["domain"], contact, request),
@@ -168,7 +170,9 @@ def test_alert_email(ctx: JobContext, alert: Alert, to: str) -> OutgoingMessage:
 async def test_alert(ctx: JobContext, shop: ShopRow, job: ClaimedJob) -> None:
     """Email the merchant the shop's alert, as a test (the dashboard's setup guide)."""
     alert = await to_thread.run_sync(_sample_alert, ctx, shop)
-    if await _send(ctx, shop, lambda contact: test_alert_email(ctx, alert, contact.email or "")):
+    if await email_merchant(
+        ctx, shop, lambda contact: test_alert_email(ctx, alert, contact.email or "")
+    ):
         await to_thread.run_sync(_mark_test_sent, ctx, shop["id"])
 
 
@@ -177,7 +181,7 @@ def _mark_test_sent(ctx: JobContext, shop_id: int) -> None:
         setup_guide.mark_test_alert_sent(connection, shop_id, utcnow())
 
 
-async def _send(
+async def email_merchant(
     ctx: JobContext, shop: ShopRow, make: Callable[[MerchantContact], OutgoingMessage]
 ) -> bool:
     """Look the merchant up and send them `make(contact)`; False when it could not be sent for

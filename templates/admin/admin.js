@@ -228,7 +228,7 @@
     settings.addEventListener("submit", function (e) {
       e.preventDefault();
       var f = settings.elements, body = {channels: {}};
-      ["double_optin", "skip_over_quantity", "automatic_sending", "published_only", "resend_on_restock"].forEach(function (n) { body[n] = f[n].checked; });
+      ["double_optin", "skip_over_quantity", "automatic_sending", "published_only", "resend_on_restock", "weekly_summary"].forEach(function (n) { body[n] = f[n].checked; });
       // The locations whose stock counts: every one ticked is null (all, and any added later).
       var places = settings.querySelectorAll("input[name=location]");
       if (places.length) {

@@ -206,6 +206,24 @@ def test_a_shop_that_must_reconnect_is_told_so_on_the_dashboard(
     page.close()
 
 
+def test_settings_turn_the_weekly_summary_on(browser, admin, engine, backend):
+    page = open_page(browser, base := admin[0], "settings", width=1280)
+    box = page.get_by_label("Email me a weekly summary")
+    assert box.is_visible() and not box.is_checked()
+    box.check()
+    with page.expect_response(lambda r: r.url.endswith("/app/api/settings") and r.ok):
+        page.click("#save")
+    with engine.connect() as connection:
+        assert connection.execute(select(Shop.__table__.c.weekly_summary)).scalar_one() is True
+    page.close()
+    page = open_page(browser, base, "settings", width=375)  # saved: shown ticked
+    assert page.get_by_label("Email me a weekly summary").is_checked()
+    page.locator("section.card", has_text="Messages and merchant alerts").screenshot(
+        path=str(ARTIFACTS / f"admin-settings-weekly-summary-{backend}.png")
+    )
+    page.close()
+
+
 def test_settings_choose_the_locations_that_count_and_show_each_markets(
     browser, admin, engine, backend
 ):

@@ -16,25 +16,12 @@ from shopify_app.models import Job, Shop, utcnow
 from shopify_app.notify.channels import build_channels
 from shopify_app.notify.worker import Worker
 
-from ..fakes.smtp import SmtpServer
 from ..notify.helpers import run, setup_shop, signup
-from ..support import API_KEY, ARTIFACTS, proxy_query, serve_in_thread, with_smtp
+from ..support import API_KEY, ARTIFACTS, proxy_query, serve_in_thread
 from .data import add_intents
 from .tokens import SHOP, bearer, open_page, session_token
 
 MERCHANT = "owner@demo-shop.example"  # what the fake Shopify answers for `shop { email }`
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def mail_settings(settings, smtp):
-    smtp.recorder.received.clear()
-    return with_smtp(settings, smtp.port)
 
 
 def guide_steps(client) -> dict[str, bool]:

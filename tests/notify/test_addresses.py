@@ -13,17 +13,10 @@ from shopify_app.notify.channels import build_channels
 from shopify_app.notify.worker import Worker
 
 from ..admin.tokens import bearer
-from ..fakes.smtp import SmtpServer
 from .helpers import LOCATION, PRODUCT, SHOP, VARIANT, level_webhook, run, setup_shop
 
 IDN = "support@bücher.example"
 IDN_ASCII = "support@xn--bcher-kva.example"
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    with SmtpServer() as server:
-        yield server
 
 
 @pytest.fixture

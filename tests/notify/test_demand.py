@@ -17,8 +17,6 @@ from shopify_app.notify.merchant import SHOP_CONTACT_QUERY, parse_contact
 from shopify_app.notify.worker import Worker
 
 from ..fakes.admin_schema import validation_errors
-from ..fakes.smtp import SmtpServer
-from ..support import with_smtp
 from .helpers import (
     LOCATION,
     LOCATION2,
@@ -33,19 +31,6 @@ from .helpers import (
 
 MERCHANT = "owner@demo-shop.example"  # what the fake Shopify answers for `shop { email }`
 DEMAND_LINK = f"https://{SHOP}/admin/apps/test-api-key/app/demand"
-
-
-@pytest.fixture(scope="module")
-def smtp():
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture
-def mail_settings(settings, smtp):
-    smtp.recorder.received.clear()
-    smtp.recorder.refuse_all, smtp.recorder.refuse_next = False, 0
-    return with_smtp(settings, smtp.port)
 
 
 async def work(settings, engine, *, check=True):

@@ -35,6 +35,7 @@ BODY_FIELDS = [
     "sms_countries",
     "sms_quiet_hours",
     "reminders",
+    "weekly_summary",
     "channels",
     "intent_ids",
     "all_held",

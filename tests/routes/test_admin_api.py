@@ -39,6 +39,7 @@ DEFAULTS = {
     "sms_countries": None,
     "sms_quiet_hours": None,
     "reminders": [],
+    "weekly_summary": False,
     "channels": {"email": True, "sms": True, "push": True},
     "can_send": {
         "email": False,
@@ -131,6 +132,7 @@ def test_the_counted_locations_are_kept_as_ids_and_null_means_every_location(cli
         ({"colour": "red"}, "colour: unknown setting"),
         ({"published_only": "no"}, "published_only: must be true or false"),
         ({"resend_on_restock": 1}, "resend_on_restock: must be true or false"),
+        ({"weekly_summary": "yes"}, "weekly_summary: must be true or false"),
         ({"sms_cap_per_restock": 0}, "sms_cap_per_restock: must be from 1 to 1000000"),
         ({"sms_cap_per_restock": "50"}, "sms_cap_per_restock: must be a whole number or null"),
         ({"locations": []}, "locations: must name at least one location (null: every location)"),
