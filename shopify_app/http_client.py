@@ -60,7 +60,11 @@ class SendingClient:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(
-                    limit=self._in_flight, limit_per_host=0, keepalive_timeout=30.0
+                    limit=self._in_flight,
+                    limit_per_host=0,
+                    keepalive_timeout=30.0,
+                    # the certificates httpx trusts (certifi's, or SSL_CERT_FILE), as before
+                    ssl=httpx.create_ssl_context(),
                 ),
                 cookie_jar=aiohttp.DummyCookieJar(),  # no cookie is carried between messages
             )
