@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (
     app_env,
+    cpu_seconds,
     free_port,
     fresh_database,
     peak_rss_mb,
@@ -359,6 +360,7 @@ def run_case(
                 )
                 time.sleep(1.0)
             started = datetime.now(UTC)
+            cpu0 = cpu_seconds(worker.pid)
             t0 = time.perf_counter()
             restock(port, settings, SHOP, "bench")
             done = 0
@@ -373,6 +375,8 @@ def run_case(
                     break
                 time.sleep(0.05)
             elapsed = time.perf_counter() - t0
+            # the worker's CPU for the whole send: noisy neighbours change wall time, not this
+            cpu = cpu_seconds(worker.pid) - cpu0
             rss = peak_rss_mb(worker.pid)
             if profiler:
                 profiler.send_signal(signal.SIGINT)
@@ -405,6 +409,7 @@ def run_case(
             "sent": sent,
             "seconds": elapsed,
             "per_second": sent / elapsed,
+            "cpu_us_per_message": cpu / sent * 1e6 if sent else None,
             "decided_after": (event.created_at - started).total_seconds(),
             "first_sent_after": (first - started).total_seconds() if first else None,
             "worker_peak_mb": rss,
@@ -531,6 +536,7 @@ def main() -> None:
         print(
             f"{'workers':<8}{'backend':<11}{'signups':>9} {'channel':<7}{'sent':>9}{'seconds':>9}{'per s':>8}"
             f"{'decided':>9}{'1st sent':>9}{'worker MB':>10}{'alert p50':>10}{'alert p99':>10}"
+            f"{'CPU µs/msg':>11}"
         )
         for n, channel, workers in (
             (n, c, w) for n in args.sizes for c in args.channels for w in args.workers
@@ -540,7 +546,8 @@ def main() -> None:
                 f"{r['workers']:<8}{r['backend']:<11}{r['n']:>9,} {r['channel']:<7}{r['sent']:>9,}{r['seconds']:>9.2f}"
                 f"{r['per_second']:>8.0f}{r['decided_after']:>8.2f}s{r['first_sent_after'] or 0:>8.2f}s"
                 f"{r['worker_peak_mb']:>10.0f}"
-                f"{r['latency_p50'] or 0:>9.2f}s{r['latency_p99'] or 0:>9.2f}s",
+                f"{r['latency_p50'] or 0:>9.2f}s{r['latency_p99'] or 0:>9.2f}s"
+                f"{r['cpu_us_per_message'] or 0:>11.0f}",
                 flush=True,
             )
     if not args.skip_decide:

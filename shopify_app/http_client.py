@@ -1,20 +1,21 @@
-"""Outbound HTTP. `http_client` is a process's shared client (Shopify's Admin API, and the
-channels in tests); `SendingClient` is what the SMS and push channels post through in a worker.
+"""Outbound HTTP. `http_client` is a process's shared httpx client (Shopify's Admin API);
+`SendingClient` is what the SMS and push channels post through in a worker.
 
-Why several small clients rather than one large one: httpcore checks every pooled connection
-(a getpeername and a poll each) whenever a request starts or ends, so one pool of N connections
-costs O(N) per request. Measured on loopback: one client with 4 connections ~1,050 requests/s,
-with 16 ~510/s; eight clients of 4 connections, used in turn, ~870–1,080/s at 32–64 in flight."""
+Why aiohttp for sending rather than httpx: a worker's send is one small POST on a kept-alive
+connection, and httpx/httpcore spend most of a worker's CPU around it (anyio cancel scopes and
+locks, a check of every pooled connection per request, h11's validation): on the fan-out bench
+(bench/fanout.py) about 60 % of the worker's CPU per SMS. aiohttp's connector and C parser do
+the same POST for a fraction of that."""
 
-import itertools
-import math
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import httpx
 
 from .config import Settings
-
-CONNECTIONS_PER_CLIENT = 4
 
 
 def http_client(settings: Settings, *, connections: int = 64) -> httpx.AsyncClient:
@@ -29,19 +30,71 @@ def http_client(settings: Settings, *, connections: int = 64) -> httpx.AsyncClie
     )
 
 
+@dataclass(frozen=True)
+class Reply:
+    """A provider's answer, read in full (SMS and push answers are small)."""
+
+    status: int
+    headers: Mapping[str, str]  # case-insensitive (aiohttp's CIMultiDictProxy)
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body as JSON; raises ValueError when it is not."""
+        return json.loads(self.body)
+
+
 class SendingClient:
-    """Posts through `ceil(in_flight / 4)` clients in turn; owns them (close with `aclose`)."""
+    """One aiohttp session with up to `in_flight` kept-alive connections, made on first use (an
+    aiohttp session belongs to the event loop it was made in); close with `aclose`. Errors are
+    aiohttp's: `aiohttp.ClientError` or `TimeoutError` (SENDING_ERRORS)."""
 
-    def __init__(self, settings: Settings, in_flight: int):
-        count = max(1, math.ceil(in_flight / CONNECTIONS_PER_CLIENT))
-        self._clients = [
-            http_client(settings, connections=CONNECTIONS_PER_CLIENT) for _ in range(count)
-        ]
-        self._next = itertools.cycle(self._clients)
+    def __init__(self, in_flight: int):
+        self._in_flight = max(1, in_flight)
+        self._session: aiohttp.ClientSession | None = None
 
-    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return await next(self._next).post(url, **kwargs)
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self._in_flight,
+                    limit_per_host=0,
+                    keepalive_timeout=30.0,
+                    # the certificates httpx trusts (certifi's, or SSL_CERT_FILE), as before
+                    ssl=httpx.create_ssl_context(),
+                ),
+                cookie_jar=aiohttp.DummyCookieJar(),  # no cookie is carried between messages
+            )
+        return self._session
+
+    async def post(
+        self,
+        url: str,
+        *,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: aiohttp.ClientTimeout,
+    ) -> Reply:
+        """POST `body`; never follows a redirect (its answer is the reply)."""
+        async with self._open().post(
+            url, data=body, headers=headers, timeout=timeout, allow_redirects=False
+        ) as response:
+            return Reply(response.status, response.headers, await response.read())
 
     async def aclose(self) -> None:
-        for client in self._clients:
-            await client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+# What a failed SendingClient.post raises: no connection, a reset, a timeout.
+SENDING_ERRORS = (aiohttp.ClientError, TimeoutError)
+
+
+def sending_timeout(total: float, connect: float) -> aiohttp.ClientTimeout:
+    """httpx.Timeout(total, connect=connect) in aiohttp's terms: `connect` to open a connection,
+    `total` to wait for a pooled one, and between reads."""
+    return aiohttp.ClientTimeout(total=None, connect=total, sock_connect=connect, sock_read=total)

@@ -7,7 +7,18 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from .. import events_out
@@ -321,21 +332,25 @@ def record(session: Session | Connection, worker: str, outcomes: list[Outcome]) 
                 "b_uncount": 1 if o.outcome in NOT_COUNTED else 0,
             }
         )
-    session.execute(
-        update(notifications)
-        .where(notifications.c.id == bindparam("b_id"), notifications.c.locked_by == worker)
-        .values(
-            status=bindparam("b_status"),
-            provider_id=bindparam("b_provider"),
-            last_error=bindparam("b_error"),
-            sent_at=bindparam("b_sent_at"),
-            next_attempt_at=bindparam("b_next"),
-            attempts=notifications.c.attempts - bindparam("b_uncount"),
-            locked_until=None,
-            updated_at=now,
-        ),
-        rows,
-    )
+    postgresql = _dialect(session) == "postgresql"
+    if postgresql:
+        _settle_in_one_statement(session, worker, rows, now)
+    else:
+        session.execute(
+            update(notifications)
+            .where(notifications.c.id == bindparam("b_id"), notifications.c.locked_by == worker)
+            .values(
+                status=bindparam("b_status"),
+                provider_id=bindparam("b_provider"),
+                last_error=bindparam("b_error"),
+                sent_at=bindparam("b_sent_at"),
+                next_attempt_at=bindparam("b_next"),
+                attempts=notifications.c.attempts - bindparam("b_uncount"),
+                locked_until=None,
+                updated_at=now,
+            ),
+            rows,
+        )
     for o in outcomes:
         if o.outcome == "throttled":
             pace.pause(session, o.channel, now + timedelta(seconds=o.retry_after or 0.0))
@@ -344,7 +359,9 @@ def record(session: Session | Connection, worker: str, outcomes: list[Outcome]) 
         for o in outcomes
         if o.outcome == "sent"
     ]
-    if sent:  # an alert counts on its signup; a confirmation (double opt-in) does not
+    if sent and postgresql:
+        _count_on_signups_in_one_statement(session, sent, now)
+    elif sent:  # an alert counts on its signup; a confirmation (double opt-in) does not
         is_alert = exists().where(
             notifications.c.id == bindparam("b_notification"),
             notifications.c.kind == NotificationKind.alert.value,
@@ -373,3 +390,76 @@ def record(session: Session | Connection, worker: str, outcomes: list[Outcome]) 
             .values(push_subscription=None, updated_at=now),
             gone,
         )
+
+
+def _dialect(session: Session | Connection) -> str:
+    return (session.get_bind() if isinstance(session, Session) else session).dialect.name
+
+
+# On PostgreSQL a group's outcomes are written in one statement each, the rows passed as arrays
+# and joined back with unnest: an executemany is one statement per row, each built, sent and
+# answered (psycopg pipelines them, but building and reading each still costs CPU per row).
+_SETTLE = text(
+    f"""
+    UPDATE {notifications.name} AS n
+    SET status = b.status, provider_id = b.provider_id, last_error = b.last_error,
+        sent_at = b.sent_at, next_attempt_at = b.next_attempt_at,
+        attempts = n.attempts - b.uncount, locked_until = NULL, updated_at = :now
+    FROM unnest(
+        CAST(:ids AS bigint[]), CAST(:statuses AS text[]), CAST(:provider_ids AS text[]),
+        CAST(:errors AS text[]), CAST(:sent_ats AS timestamptz[]),
+        CAST(:nexts AS timestamptz[]), CAST(:uncounts AS integer[])
+    ) AS b(id, status, provider_id, last_error, sent_at, next_attempt_at, uncount)
+    WHERE n.id = b.id AND n.locked_by = :worker
+    """
+)
+# An alert counts on its signup, a confirmation (double opt-in) does not; a signup with two alerts
+# sent in one group counts both, as the executemany does.
+_COUNT_ON_SIGNUPS = text(
+    f"""
+    UPDATE {intents.name} AS i
+    SET notified_at = :now, sent_notifications_count = i.sent_notifications_count + b.alerts,
+        updated_at = :now
+    FROM (
+        SELECT s.intent_id, count(*) AS alerts
+        FROM unnest(CAST(:intent_ids AS bigint[]), CAST(:notification_ids AS bigint[]))
+            AS s(intent_id, notification_id)
+        JOIN {notifications.name} AS n
+            ON n.id = s.notification_id AND n.kind = '{NotificationKind.alert.value}'
+        GROUP BY s.intent_id
+    ) AS b
+    WHERE i.id = b.intent_id
+    """
+)
+
+
+def _settle_in_one_statement(
+    session: Session | Connection, worker: str, rows: list[dict], now: datetime
+) -> None:
+    session.execute(
+        _SETTLE,
+        {
+            "ids": [r["b_id"] for r in rows],
+            "statuses": [r["b_status"] for r in rows],
+            "provider_ids": [r["b_provider"] for r in rows],
+            "errors": [r["b_error"] for r in rows],
+            "sent_ats": [r["b_sent_at"] for r in rows],
+            "nexts": [r["b_next"] for r in rows],
+            "uncounts": [r["b_uncount"] for r in rows],
+            "now": now,
+            "worker": worker,
+        },
+    )
+
+
+def _count_on_signups_in_one_statement(
+    session: Session | Connection, sent: list[dict], now: datetime
+) -> None:
+    session.execute(
+        _COUNT_ON_SIGNUPS,
+        {
+            "intent_ids": [r["b_intent"] for r in sent],
+            "notification_ids": [r["b_notification"] for r in sent],
+            "now": now,
+        },
+    )

@@ -80,7 +80,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
             assert settings.TWILIO_ACCOUNT_SID and settings.TWILIO_AUTH_TOKEN
             assert settings.TWILIO_FROM_NUMBER
             channels["sms"] = TwilioSms(
-                SendingClient(settings, settings.SEND_CONCURRENCY),
+                SendingClient(settings.SEND_CONCURRENCY),
                 owns_http=True,
                 base_url=settings.TWILIO_API_BASE_URL,
                 account_sid=settings.TWILIO_ACCOUNT_SID,
@@ -92,7 +92,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
         if "push" in sendable and configured["push"]:
             assert settings.VAPID_PRIVATE_KEY and settings.VAPID_SUBJECT
             channels["push"] = WebPush(
-                SendingClient(settings, settings.SEND_CONCURRENCY),
+                SendingClient(settings.SEND_CONCURRENCY),
                 owns_http=True,
                 private_key=settings.VAPID_PRIVATE_KEY,
                 public_key=settings.VAPID_PUBLIC_KEY,

@@ -1,5 +1,5 @@
 """Web push: the payload encrypted for the browser's keys (RFC 8291 aes128gcm, pywebpush),
-signed with our VAPID key (RFC 8292, py-vapid) and POSTed with the shared httpx client. The
+signed with our VAPID key (RFC 8292, py-vapid) and POSTed through the worker's SendingClient. The
 endpoint is re-checked against PUSH_ENDPOINT_ALLOWLIST before every request (SSRF): a stored
 subscription may predate a change of the list. In development without VAPID settings, messages
 are written to .push.json files instead (`FilePush`), and the block subscribes with a development
@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from py_vapid import Vapid02, VapidException
@@ -22,7 +21,7 @@ from py_vapid.utils import b64urlencode
 from pywebpush import WebPusher
 
 from ..contacts import endpoint_allowed
-from ..http_client import SendingClient
+from ..http_client import SENDING_ERRORS, SendingClient, sending_timeout
 from .base import (
     OutgoingMessage,
     PermanentError,
@@ -34,7 +33,7 @@ from .base import (
 )
 
 log = logging.getLogger(__name__)
-TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+TIMEOUT = sending_timeout(15.0, connect=5.0)
 JWT_LIFETIME = 3600.0  # RFC 8292 allows up to 24 h; an hour is accepted by every push service
 JWT_REUSE = 600.0  # one signature per push service origin every 10 minutes
 MAX_BODY = 4096  # RFC 8030 §7.2: services need not accept more
@@ -60,7 +59,7 @@ class WebPush:
 
     def __init__(
         self,
-        http: httpx.AsyncClient | SendingClient,
+        http: SendingClient,
         *,
         private_key: str,
         subject: str,
@@ -114,12 +113,10 @@ class WebPush:
             "Authorization": self._authorization(endpoint),
         }
         try:
-            response = await self.http.post(
-                endpoint, content=body, headers=headers, timeout=TIMEOUT, follow_redirects=False
-            )
-        except httpx.HTTPError as exc:
+            response = await self.http.post(endpoint, body=body, headers=headers, timeout=TIMEOUT)
+        except SENDING_ERRORS as exc:
             raise TransientError(f"push service unreachable: {type(exc).__name__}") from None
-        status = response.status_code
+        status = response.status
         if status in (200, 201, 202):
             return response.headers.get("location")
         detail = f"push service answered {status}: {response.text[:200]}".rstrip(": ")

@@ -2,8 +2,10 @@
 text), short localised strings for SMS and push. Locales fall back `fr-CA` → `fr` → `en`."""
 
 import json
+import secrets
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +14,7 @@ from urllib.parse import quote
 
 from itsdangerous import BadSignature, SignatureExpired
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import escape
 
 from ..config import Settings
 from ..crypto import Keys, signer
@@ -64,8 +67,10 @@ def _strings(locale: str) -> dict[str, str]:
     return json.loads((TEMPLATES / "i18n" / f"{locale}.json").read_text(encoding="utf-8"))
 
 
-def available_locales() -> set[str]:
-    return {p.stem for p in (TEMPLATES / "i18n").glob("*.json")}
+@lru_cache(maxsize=1)
+def available_locales() -> frozenset[str]:
+    """The locales with strings (read once, like the strings: a deploy brings new ones)."""
+    return frozenset(p.stem for p in (TEMPLATES / "i18n").glob("*.json"))
 
 
 def pick_locale(locale: str | None) -> str:
@@ -193,6 +198,26 @@ def email_headers(alert: Alert, unsubscribe: str) -> dict[str, str]:
     return headers
 
 
+# An email is rendered once for every shopper of an alert with these marks where each shopper's own
+# values go (their name in the intro, their unsubscribe link), and each message swaps its own in.
+# Random per process, so no product, shop or translated text can hold one.
+_MARK = secrets.token_hex(8)
+INTRO_MARK, NAME_MARK, UNSUBSCRIBE_MARK = (f"@@{_MARK}-{n}@@" for n in ("intro", "name", "unsub"))
+SHARED_CACHE_SIZE = 1024  # alerts kept rendered (a restock's, per locale): emptied when full
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every shopper of one alert (the same restock, shop settings, locale and kind) gets."""
+
+    channel: str
+    text: str  # the SMS, the push body, or the email's plain part (with the marks)
+    subject: str | None = None  # email
+    html: str | None = None  # email, with the marks
+    intro: str = ""  # email: the intro with NAME_MARK for the shopper's name
+    push_payload: Mapping[str, Any] | None = None
+
+
 class Renderer:
     def __init__(self, settings: Settings, templates: Path = TEMPLATES):
         self.settings = settings
@@ -206,6 +231,7 @@ class Renderer:
         self.text = self.env.get_template("email/back_in_stock.txt")
         self.optin_html = self.env.get_template("email/optin.html")
         self.optin_text = self.env.get_template("email/optin.txt")
+        self._shared: dict[Alert, Shared] = {}  # alert with no shopper's details -> its message
 
     def unsubscribe_url(self, intent_id: int) -> str:
         return f"{self.settings.APP_URL}/unsubscribe/{unsubscribe_token(self.settings.SECRET_KEY, intent_id)}"
@@ -216,6 +242,51 @@ class Renderer:
     def render(self, alert: Alert) -> OutgoingMessage:
         if alert.kind == "optin":
             return self.render_optin(alert)
+        return self._personal(alert, self._shared_for(alert))
+
+    def _shared_for(self, alert: Alert) -> "Shared":
+        """The alert's message as every shopper of the same restock and locale gets it, rendered
+        once: Jinja costs far more than the rest of a send."""
+        key = replace(alert, notification_id=0, intent_id=0, to="", customer_name=None)
+        shared = self._shared.get(key)
+        if shared is None:
+            if len(self._shared) >= SHARED_CACHE_SIZE:
+                self._shared.clear()
+            shared = self._shared[key] = self._render_shared(alert)
+        return shared
+
+    def _personal(self, alert: Alert, shared: "Shared") -> OutgoingMessage:
+        """One shopper's message: the shared one with their address, name and unsubscribe link."""
+        reference = f"n{alert.notification_id}"
+        if shared.channel == "sms":
+            return OutgoingMessage(
+                channel="sms", to=alert.to, text=shared.text, reference=reference
+            )
+        if shared.channel == "push":
+            return OutgoingMessage(
+                channel="push",
+                to=alert.to,
+                text=shared.text,
+                push_payload=dict(shared.push_payload or {}),
+                reference=reference,
+            )
+        unsubscribe = self.unsubscribe_url(alert.intent_id)
+        name_comma = f" {alert.customer_name}," if alert.customer_name else ","
+        intro = shared.intro.replace(NAME_MARK, name_comma)
+        # in the HTML part escaped as Jinja's autoescape escapes {{ intro }} and {{ unsubscribe_url }}
+        html = (shared.html or "").replace(INTRO_MARK, escape(intro))
+        return OutgoingMessage(
+            channel="email",
+            to=alert.to,
+            subject=shared.subject,
+            text=shared.text.replace(INTRO_MARK, intro).replace(UNSUBSCRIBE_MARK, unsubscribe),
+            html=html.replace(UNSUBSCRIBE_MARK, escape(unsubscribe)),
+            headers=email_headers(alert, unsubscribe),
+            reference=reference,
+            sender_name=alert.sender_name,
+        )
+
+    def _render_shared(self, alert: Alert) -> "Shared":
         locale = pick_locale(alert.locale)
         t = _strings(locale)
         if alert.kind == "reminder":
@@ -232,12 +303,9 @@ class Renderer:
         product_full = f"{product} ({alert.variant_title})" if alert.variant_title else product
         url = product_url(alert)
         shop = alert.sender_name or alert.shop_name or shop_name(alert.shop_domain)
-        reference = f"n{alert.notification_id}"
         if alert.channel == "sms":
             build = lambda p: t["sms"].format(shop=shop, product=p, url=url) + t["sms_stop"]  # noqa: E731
-            return OutgoingMessage(
-                channel="sms", to=alert.to, text=fit_sms(build, product_full), reference=reference
-            )
+            return Shared(channel="sms", text=fit_sms(build, product_full))
         if alert.channel == "push":
             payload: dict[str, Any] = {
                 "title": t["push_title"],
@@ -246,14 +314,7 @@ class Renderer:
                 "image": alert.image_url,
                 "tag": f"back-in-stock-{alert.shopify_variant_id}",
             }
-            return OutgoingMessage(
-                channel="push",
-                to=alert.to,
-                text=payload["body"],
-                push_payload=payload,
-                reference=reference,
-            )
-        unsubscribe = self.unsubscribe_url(alert.intent_id)
+            return Shared(channel="push", text=payload["body"], push_payload=payload)
         # The body names the shop as Shopify does; the sender name is only the From's.
         the_shop = alert.shop_name or shop_name(alert.shop_domain)
         button_bg, button_fg = button_colors(alert.brand_color)
@@ -261,11 +322,7 @@ class Renderer:
             "t": t,
             "locale": locale,
             "subject": t["subject"].format(product=product_full, shop=the_shop),
-            "intro": t["intro"].format(
-                product=product_full,
-                shop=the_shop,
-                name_comma=f" {alert.customer_name}," if alert.customer_name else ",",
-            ),
+            "intro": INTRO_MARK,
             "why": t["why"].format(shop=the_shop),
             "product": product_full,
             "product_title": product,
@@ -277,17 +334,14 @@ class Renderer:
             "button_bg": button_bg,
             "button_fg": button_fg,
             "product_url": url,
-            "unsubscribe_url": unsubscribe,
+            "unsubscribe_url": UNSUBSCRIBE_MARK,
         }
-        return OutgoingMessage(
+        return Shared(
             channel="email",
-            to=alert.to,
             subject=context["subject"],
             text=self.text.render(context),
             html=self.html.render(context),
-            headers=email_headers(alert, unsubscribe),
-            reference=reference,
-            sender_name=alert.sender_name,
+            intro=t["intro"].format(product=product_full, shop=the_shop, name_comma=NAME_MARK),
         )
 
     def render_optin(self, alert: Alert) -> OutgoingMessage:

@@ -56,7 +56,7 @@ class Sender:
         self.name = name
         self.lease = lease
         # Per channel: a slow SMS provider must not hold up email, and no more requests wait in
-        # httpx's pool than it has connections (its queue grows costly past that).
+        # the HTTP client's pool than it has connections.
         self._in_flight = {
             name: asyncio.Semaphore(settings.SEND_CONCURRENCY) for name in self.channels
         }

@@ -1,14 +1,14 @@
-"""SMS through Twilio's Messages API: a form-encoded POST with basic auth on the shared
-httpx client. Twilio's answer says whether the number can never be reached (do not retry) or
+"""SMS through Twilio's Messages API: a form-encoded POST with basic auth through the worker's
+SendingClient. Twilio's answer says whether the number can never be reached (do not retry) or
 the failure will pass. In development without Twilio settings, messages are written to
 .sms.txt files instead (`FileSms`)."""
 
+import base64
 import logging
 from pathlib import Path
+from urllib.parse import quote_plus
 
-import httpx
-
-from ..http_client import SendingClient
+from ..http_client import SENDING_ERRORS, Reply, SendingClient, sending_timeout
 from ..logs import redact
 from .base import (
     OutgoingMessage,
@@ -20,7 +20,7 @@ from .base import (
 )
 
 log = logging.getLogger(__name__)
-TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+TIMEOUT = sending_timeout(15.0, connect=5.0)
 
 # https://www.twilio.com/docs/api/errors: the number is invalid, unreachable, not mobile,
 # in a region we may not send to, or has replied STOP.
@@ -34,7 +34,7 @@ class TwilioSms:
 
     def __init__(
         self,
-        http: httpx.AsyncClient | SendingClient,
+        http: SendingClient,
         *,
         base_url: str,
         account_sid: str,
@@ -44,19 +44,28 @@ class TwilioSms:
     ):
         self.http, self.owns_http = http, owns_http
         self.url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        self.auth = httpx.BasicAuth(account_sid, auth_token)
+        credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+        # the same for every message: made once
+        self.headers = {
+            "Authorization": f"Basic {credentials}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
         self.sender = sender
+        self._from = f"&From={quote_plus(sender)}&Body="
+
+    def form(self, message: OutgoingMessage) -> bytes:
+        """To, From and Body, form-encoded as urlencode would (only To and Body change)."""
+        return f"To={quote_plus(message.to)}{self._from}{quote_plus(message.text)}".encode()
 
     async def send(self, message: OutgoingMessage) -> str | None:
-        form = {"To": message.to, "From": self.sender, "Body": message.text}
         try:
             response = await self.http.post(
-                self.url, data=form, auth=self.auth, timeout=TIMEOUT, follow_redirects=False
+                self.url, body=self.form(message), headers=self.headers, timeout=TIMEOUT
             )
-        except httpx.HTTPError as exc:
+        except SENDING_ERRORS as exc:
             raise TransientError(f"Twilio unreachable: {type(exc).__name__}") from None
         body = _json(response)
-        status = response.status_code
+        status = response.status
         if status in (200, 201) and body.get("sid"):
             return str(body["sid"])
         code = body.get("code")
@@ -110,7 +119,7 @@ class FileSms:
         pass
 
 
-def _json(response: httpx.Response) -> dict:
+def _json(response: Reply) -> dict:
     try:
         data = response.json()
     except ValueError:

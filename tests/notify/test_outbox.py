@@ -9,9 +9,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from shopify_app.db import session_scope
-from shopify_app.models import Notification, SendAttempt
+from shopify_app.models import Intent, Notification, SendAttempt
 from shopify_app.notify import outbox
-from shopify_app.notify.attempts import MAX_SEND_ATTEMPTS, claim
+from shopify_app.notify.attempts import MAX_SEND_ATTEMPTS, Outcome, claim, record
 from shopify_app.notify.base import PermanentError, SubscriptionGone, TransientError
 from shopify_app.notify.worker import Worker
 
@@ -143,6 +143,49 @@ def test_one_notification_per_intent_and_restock_event(client, engine, settings,
                 updated_at=row.created_at,
             )
         )
+
+
+def test_recording_a_group_moves_each_row_and_counts_every_alert_on_its_signup(
+    client, engine, settings, fake_shopify
+):
+    # One statement per group on PostgreSQL (unnest), one per row on SQLite: the same rows after.
+    restock_with(client, engine, settings, fake_shopify, 1)
+    run(drain(settings, engine, {}))  # decide only
+    [first] = notifications(engine)
+    with session_scope(engine) as session:  # a second alert and an opt-in for the same signup
+        for kind, event in (("alert", None), ("optin", None)):
+            session.execute(
+                insert(Notification).values(
+                    shop_id=first.shop_id,
+                    intent_id=first.intent_id,
+                    restock_event_id=event,
+                    kind=kind,
+                    channel="email",
+                    next_attempt_at=first.created_at,
+                )
+            )
+    with session_scope(engine) as session:
+        ids = claim(session, "w", ["email"], limit=10, lease=timedelta(minutes=1))
+    assert len(ids) == 3
+    with session_scope(engine) as session:
+        record(
+            session,
+            "w",
+            [
+                Outcome(n, first.intent_id, 1, "sent", provider_id=f"p{n}", channel="email")
+                for n in ids
+            ],
+        )
+    rows = notifications(engine)
+    assert {(r.status, r.provider_id, r.attempts, r.locked_until) for r in rows} == {
+        ("sent", f"p{n}", 1, None) for n in ids
+    }
+    assert all(r.sent_at is not None for r in rows)
+    with session_scope(engine) as session:
+        intent = session.get(Intent, first.intent_id)
+        assert (
+            intent.sent_notifications_count == 2 and intent.notified_at is not None
+        )  # not the opt-in
 
 
 @pytest.mark.slow

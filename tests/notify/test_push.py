@@ -4,12 +4,12 @@ import asyncio
 import json
 import time
 
-import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from shopify_app.config import ConfigError, Settings
+from shopify_app.http_client import SendingClient
 from shopify_app.notify.base import (
     OutgoingMessage,
     PermanentError,
@@ -45,29 +45,29 @@ def push(keys, *subscriptions, allowlist=LOOPBACK, payload=PAYLOAD) -> list:
     """Send to each subscription in turn through one WebPush; each result or the exception raised."""
 
     async def go():
-        async with httpx.AsyncClient() as http:
-            channel = WebPush(
-                http,
-                private_key=keys[0],
-                public_key=keys[1],
-                subject="mailto:ops@shop.example",
-                allowlist=allowlist,
-            )
-            results = []
-            for sub in subscriptions:
-                to = sub if isinstance(sub, str) else json.dumps(sub)
-                try:
-                    results.append(
-                        await channel.send(
-                            OutgoingMessage(
-                                channel="push", to=to, text="fallback", push_payload=payload
-                            )
+        channel = WebPush(
+            SendingClient(4),
+            owns_http=True,
+            private_key=keys[0],
+            public_key=keys[1],
+            subject="mailto:ops@shop.example",
+            allowlist=allowlist,
+        )
+        results = []
+        for sub in subscriptions:
+            to = sub if isinstance(sub, str) else json.dumps(sub)
+            try:
+                results.append(
+                    await channel.send(
+                        OutgoingMessage(
+                            channel="push", to=to, text="fallback", push_payload=payload
                         )
                     )
-                except Exception as exc:
-                    results.append(exc)
-            await channel.aclose()
-            return results
+                )
+            except Exception as exc:
+                results.append(exc)
+        await channel.aclose()
+        return results
 
     return asyncio.run(go())
 

@@ -100,3 +100,25 @@ def test_the_shops_sender_name_and_reply_to_are_used():
     assert sms.text.startswith("Linen & Co: ")
     plain = Renderer(SETTINGS).render(alert())
     assert plain.sender_name is None and "Reply-To" not in plain.headers
+
+
+def test_shoppers_of_one_alert_each_get_their_own_name_and_unsubscribe_link():
+    # The alert is rendered once for all its shoppers (Renderer._shared_for); what is theirs is not.
+    renderer = Renderer(SETTINGS)
+    ann = renderer.render(alert(locale="fr", customer_name="Ann <3"))
+    bob = renderer.render(alert(locale="fr", customer_name=None, intent_id=43, to="b@example.com"))
+    assert "Bonjour Ann <3," in ann.text and "Ann &lt;3," in ann.html and "Ann" not in bob.html
+    for message, intent in ((ann, 42), (bob, 43)):
+        link = message.headers["List-Unsubscribe"].strip("<>")
+        assert (
+            unsign(SETTINGS.SECRET_KEY, UNSUBSCRIBE_PURPOSE, link.rsplit("/", 1)[1], 60) == intent
+        )
+        assert link in message.text and link in message.html and "@@" not in message.html
+    assert bob.to == "b@example.com" and bob.subject == ann.subject
+    alone = Renderer(SETTINGS).render(alert(locale="fr", customer_name="Ann <3"))  # nothing cached
+
+    def without_link(message):
+        link = message.headers["List-Unsubscribe"].strip("<>")
+        return message.text.replace(link, ""), message.html.replace(link, "")
+
+    assert without_link(alone) == without_link(ann)

@@ -4,9 +4,9 @@ import asyncio
 import logging
 import re
 
-import httpx
 import pytest
 
+from shopify_app.http_client import SendingClient
 from shopify_app.notify.base import OutgoingMessage, PermanentError, TransientError
 from shopify_app.notify.sms import TwilioSms
 
@@ -33,20 +33,20 @@ def send(
     token: str | None = None,
 ) -> str | None:
     async def go():
-        async with httpx.AsyncClient() as http:
-            channel = TwilioSms(
-                http,
-                base_url=url,
-                account_sid=fake.account_sid,
-                auth_token=token or fake.auth_token,
-                sender=SENDER,
+        channel = TwilioSms(
+            SendingClient(4),
+            owns_http=True,
+            base_url=url,
+            account_sid=fake.account_sid,
+            auth_token=token or fake.auth_token,
+            sender=SENDER,
+        )
+        try:
+            return await channel.send(
+                OutgoingMessage(channel="sms", to=to, text=text, reference="n7")
             )
-            try:
-                return await channel.send(
-                    OutgoingMessage(channel="sms", to=to, text=text, reference="n7")
-                )
-            finally:
-                await channel.aclose()
+        finally:
+            await channel.aclose()
 
     return asyncio.run(go())
 
