@@ -20,6 +20,7 @@ from shopify_app.config import Settings
 from shopify_app.db import make_engine
 
 from .a11y import assert_accessible
+from .fakes.admin_schema import validation_errors
 from .fakes.shopify import FakeShopify
 from .fakes.smtp import SmtpServer
 from .support import (
@@ -108,6 +109,10 @@ def engine(database_url: str):
 @pytest.fixture(scope="session")
 def fake_shopify() -> Iterator[FakeShopify]:
     fake = FakeShopify(api_key=API_KEY, api_secret=API_SECRET)
+    # The fake validates every document against the Admin schema; the first validation (loading and
+    # checking the schema) takes about two seconds. Done here, not in the first request, which would
+    # outlast SHOPIFY_HTTP_TIMEOUT and be retried (the run's first test saw its calls twice).
+    assert validation_errors("query { shop { name } }") == []
     with serve_in_thread(fake.app) as url:
         fake.base_url = url
         yield fake
