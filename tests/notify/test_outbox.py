@@ -5,11 +5,11 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shopify_app.db import session_scope
-from shopify_app.models import Intent, Notification, SendAttempt
+from shopify_app.models import Intent, Notification, SendAttempt, utcnow
 from shopify_app.notify import outbox
 from shopify_app.notify.attempts import MAX_SEND_ATTEMPTS, Outcome, claim, record
 from shopify_app.notify.base import PermanentError, SubscriptionGone, TransientError
@@ -195,12 +195,17 @@ def test_a_dead_workers_rows_are_sent_by_another_after_the_lease(
     restock_with(client, engine, settings, fake_shopify, 5)
     run(drain(settings, engine, {}))  # decide only: no channel enabled, nothing claimed
     with session_scope(engine) as session:  # a worker claims everything, then dies
-        claimed = claim(session, "dead-worker", ["email"], limit=100, lease=timedelta(seconds=0.3))
+        claimed = claim(session, "dead-worker", ["email"], limit=100, lease=timedelta(minutes=5))
     assert len(claimed) == 5
     channels = recording_channels()
     run(drain(settings, engine, channels))
     assert channels["email"].sent == []  # the lease still holds
-    run(asyncio.sleep(0.4))
+    with session_scope(engine) as session:  # the dead worker's lease runs out
+        session.execute(
+            update(Notification)
+            .where(Notification.locked_by == "dead-worker")
+            .values(locked_until=utcnow() - timedelta(seconds=1))
+        )
     run(drain(settings, engine, channels, name="survivor"))
     assert len(channels["email"].sent) == 5
     assert {(n.status, n.locked_by) for n in notifications(engine)} == {("sent", "survivor")}
