@@ -120,7 +120,8 @@ def fanout_rows(workers: list[int]) -> list[Row]:
                     (
                         f"10,000 {channel}, {count} worker{'s' if count > 1 else ''}",
                         f"{r['seconds']:.2f} s ({r['per_second']:,.0f}/s{scaling}); alert latency "
-                        f"p50 {r['latency_p50']:.2f} s, p99 {r['latency_p99']:.2f} s",
+                        f"p50 {r['latency_p50']:.2f} s, p99 {r['latency_p99']:.2f} s; worker CPU "
+                        f"{r['cpu_us_per_message'] or 0:,.0f} µs/message",
                         goal if count == 1 else "≥ 1.6x one worker",
                         met(check(r)) if count == 1 else met(r["per_second"] >= 1.6 * one[channel]),
                     )

@@ -152,6 +152,9 @@ class Settings(BaseSettings):
     # high_demand_threshold, to email the merchant (0 = never).
     DEMAND_CHECK_INTERVAL_SECONDS: float = Field(default=60.0, ge=0)
     REMINDER_INTERVAL_SECONDS: float = Field(default=600.0, ge=0)
+    # How often the worker queues the shop-profile read (markets, locations, name) again for shops
+    # read a day ago or more (shop_profile.queue_stale); 0 = only after an install.
+    SHOP_PROFILE_REFRESH_INTERVAL_SECONDS: float = Field(default=3600.0, ge=0)
 
     # Abuse limits on signups (public API and app proxy), `N/second|minute|hour`: per client
     # address, and per shop and contact address. Counters live in the database, or in Redis.
@@ -230,6 +233,8 @@ class Settings(BaseSettings):
                 )
             if "TOKEN_UPKEEP_INTERVAL_SECONDS" not in self.model_fields_set:
                 self.TOKEN_UPKEEP_INTERVAL_SECONDS = 0  # nor a token endpoint
+            if "SHOP_PROFILE_REFRESH_INTERVAL_SECONDS" not in self.model_fields_set:
+                self.SHOP_PROFILE_REFRESH_INTERVAL_SECONDS = 0  # nor markets to read again
             if not self.SHOPIFY_API_KEY:
                 self.SHOPIFY_API_KEY = DEV_API_KEY
             if not self.SHOPIFY_API_SECRET:

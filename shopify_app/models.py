@@ -217,6 +217,9 @@ class Shop(TableModel, table=True):
     # Monday of the last week (Monday to Sunday, UTC) one was queued for: one per shop per week.
     weekly_summary: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     weekly_summary_week: date | None = Field(default=None)
+    # When the shop_profile job (name, currency, locations, markets) was last queued: after an
+    # install, then again each day (shop_profile.queue_stale), so later changes in Shopify are seen.
+    profile_queued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Outbound webhooks (webhooks_out.py): the merchant's https URL, and the secret the app signs
     # each event with (encrypted; shown to the merchant once, when made).
     webhook_url: str | None = Field(default=None, sa_type=Text)

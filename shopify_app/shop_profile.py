@@ -6,19 +6,28 @@ the job has run, the name is made from the myshopify domain and the currency is 
 With the read_locations scope granted, the same job keeps the names of the shop's locations, which
 the delivery log names where stock came back at; without it, locations stay ids ("at 2
 locations") and nothing fails. With read_markets and read_shipping it also keeps which locations
-serve each market (shop_markets.py), which decides whose stock a market's signups wait for."""
+serve each market (shop_markets.py), which decides whose stock a market's signups wait for.
+
+Shopify sends no webhook when a delivery profile changes, so the job is queued again for every
+installed shop a day after it last was (`queue_stale`, a periodic task): a market or a warehouse
+the merchant adds is counted within a day."""
+
+from datetime import datetime, timedelta
 
 from anyio import to_thread
-from sqlalchemy import update
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
-from . import coerce, inventory, shop_markets, stock_scope
+from . import coerce, inventory, jobs, shop_markets, stock_scope
 from .inventory import TEXT
 from .job_context import JobContext, ShopRow
 from .jobs import ClaimedJob
-from .models import Shop
-from .shops import missing_scopes
+from .models import JobKind, Shop
+from .shops import INSTALLED, missing_scopes
 
 shops = Shop.__table__
+REFRESH = timedelta(days=1)  # how old a shop's profile may get before it is read again
+REFRESH_LIMIT = 500  # shops queued per round (an hour): a large fleet is spread over hours
 
 SHOP_PROFILE_QUERY = """
 query ShopProfile {
@@ -98,3 +107,31 @@ async def read_profile(ctx: JobContext, shop: ShopRow, job: ClaimedJob) -> None:
 def _store(ctx: JobContext, shop_id: int, values: dict[str, str]) -> None:
     with ctx.engine.begin() as connection:
         connection.execute(update(shops).where(shops.c.id == shop_id).values(**values))
+
+
+def queue_stale(session: Session, now: datetime) -> int:
+    """Queue the job again for installed shops last queued `REFRESH` ago or more (the oldest first,
+    up to `REFRESH_LIMIT`); how many were queued."""
+    stale = (
+        select(shops.c.id)
+        .where(
+            INSTALLED,
+            or_(shops.c.profile_queued_at.is_(None), shops.c.profile_queued_at <= now - REFRESH),
+        )
+        .order_by(shops.c.profile_queued_at.is_not(None), shops.c.profile_queued_at, shops.c.id)
+        .limit(REFRESH_LIMIT)
+    )
+    due = (
+        session.execute(
+            update(shops)
+            .where(shops.c.id.in_(stale.scalar_subquery()))
+            .values(profile_queued_at=now)
+            .returning(shops.c.id)
+        )
+        .scalars()
+        .all()
+    )
+    jobs.enqueue_many(
+        session, JobKind.shop_profile, [(f"profile-{shop_id}", shop_id, {}) for shop_id in due]
+    )
+    return len(due)

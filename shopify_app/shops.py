@@ -70,7 +70,14 @@ def upsert_installed(connection: Connection, domain: str, scopes: str) -> int:
     if row is None:
         shop_id = connection.execute(
             shops.insert()
-            .values(domain=domain, scopes=scopes, installed_at=now, created_at=now, updated_at=now)
+            .values(
+                domain=domain,
+                scopes=scopes,
+                installed_at=now,
+                profile_queued_at=now,
+                created_at=now,
+                updated_at=now,
+            )
             .returning(shops.c.id)
         ).scalar_one()
     else:
@@ -78,7 +85,13 @@ def upsert_installed(connection: Connection, domain: str, scopes: str) -> int:
         connection.execute(
             update(shops)
             .where(shops.c.id == shop_id)
-            .values(scopes=scopes, installed_at=now, uninstalled_at=None, updated_at=now)
+            .values(
+                scopes=scopes,
+                installed_at=now,
+                uninstalled_at=None,
+                profile_queued_at=now,
+                updated_at=now,
+            )
         )
     jobs.enqueue_many(connection, JobKind.shop_profile, [(f"profile-{shop_id}", shop_id, {})])
     return shop_id

@@ -103,6 +103,13 @@ def check_demand(ctx: JobContext) -> int:
         return demand.raise_alerts(session)
 
 
+def refresh_shop_profiles(ctx: JobContext) -> int:
+    """The shop-profile job again for shops whose profile was read a day ago (shop_profile.py):
+    markets, delivery profiles and locations changed in Shopify since."""
+    with session_scope(ctx.engine) as session:
+        return shop_profile.queue_stale(session, utcnow())
+
+
 def queue_weekly_summaries(ctx: JobContext) -> int:
     """Weekly summary emails (notify/weekly_summary.py): one job per shop for its last whole week."""
     with session_scope(ctx.engine) as session:
@@ -124,4 +131,7 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("demand check", lambda s: s.DEMAND_CHECK_INTERVAL_SECONDS, check_demand),
     Periodic("reminders", lambda s: s.REMINDER_INTERVAL_SECONDS, write_reminders),
     Periodic("weekly summary", lambda s: WEEKLY_SUMMARY_CHECK_SECONDS, queue_weekly_summaries),
+    Periodic(
+        "shop profiles", lambda s: s.SHOP_PROFILE_REFRESH_INTERVAL_SECONDS, refresh_shop_profiles
+    ),
 )

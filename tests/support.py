@@ -196,6 +196,7 @@ def install_shop(
             refresh_token_expires_at=now + timedelta(days=90) if expiring else None,
             scopes=settings.SHOPIFY_SCOPES,
             installed_at=now,
+            profile_queued_at=now,  # as an install queues the shop-profile read
             **policy,
         )
         session.add(shop)

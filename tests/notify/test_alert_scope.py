@@ -5,12 +5,14 @@ the fake Admin API answering the markets and delivery-profile reads."""
 
 import json
 import uuid
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from shopify_app import shop_markets, stock_scope
-from shopify_app.models import MarketLocation, Shop, Variant
+from shopify_app import shop_markets, shop_profile, stock_scope
+from shopify_app.db import session_scope
+from shopify_app.models import MarketLocation, Shop, Variant, utcnow
 
 from ..admin.data import add_location
 from ..admin.tokens import bearer
@@ -253,6 +255,42 @@ def test_a_markets_shoppers_wait_for_stock_at_the_locations_that_ship_to_it(
     with engine.connect() as connection:
         decided = json.loads(connection.execute(select(Variant.__table__.c.decided_stock)).scalar())
     assert decided == {"": 8, str(EU): 5, str(US): 3}
+
+
+def test_a_delivery_profile_changed_later_is_read_again_a_day_after_the_install(
+    client, engine, settings, fake_shopify
+):
+    """Shopify sends no webhook for delivery profiles: the worker reads the shop's profile again a
+    day after it last did, and the markets' shoppers then wait for the locations that ship now."""
+    install_with_markets(client, engine, settings, fake_shopify)
+    fake_shopify.delivery_groups = [  # the merchant now ships to the US from the outlet too
+        ([LOCATION], ["DE", "FR", "AT"], False),
+        ([LOCATION2, LOCATION3], ["US"], False),
+    ]
+    market_signup(client, "us@example.com", US)
+    with session_scope(engine) as session:
+        assert shop_profile.queue_stale(session, utcnow()) == 0  # read at the install
+        assert shop_profile.queue_stale(session, utcnow() + timedelta(hours=23)) == 0
+        assert shop_profile.queue_stale(session, utcnow() + timedelta(days=1, minutes=1)) == 1
+        assert shop_profile.queue_stale(session, utcnow() + timedelta(days=1, minutes=2)) == 0
+    run(drain(settings, engine, recording_channels()))
+    assert len([c for c in fake_shopify.graphql_calls if "ShopDeliveryZones" in c["query"]]) == 2
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(MarketLocation.market_id, MarketLocation.location_id).order_by(
+                MarketLocation.market_id, MarketLocation.location_id
+            )
+        ).all()
+    assert rows == [(EU, LOCATION), (US, LOCATION2), (US, LOCATION3)]
+    level_webhook(client, 2, location=LOCATION3)  # the outlet: now ships to the US market
+    assert alerted(settings, engine) == ["us@example.com"]
+
+
+def test_an_uninstalled_shops_profile_is_not_read_again(client, engine, settings, fake_shopify):
+    install_with_markets(client, engine, settings, fake_shopify)
+    with session_scope(engine) as session:
+        session.execute(update(Shop).values(uninstalled_at=utcnow()))
+        assert shop_profile.queue_stale(session, utcnow() + timedelta(days=2)) == 0
 
 
 def test_a_market_counts_only_the_locations_the_shop_counts(client, engine, settings, fake_shopify):
