@@ -360,7 +360,7 @@ def run_case(
                 )
                 time.sleep(1.0)
             started = datetime.now(UTC)
-            cpu0 = cpu_seconds(worker.pid)
+            cpu0 = sum(cpu_seconds(p.pid) for p in (worker, *others))
             t0 = time.perf_counter()
             restock(port, settings, SHOP, "bench")
             done = 0
@@ -375,8 +375,9 @@ def run_case(
                     break
                 time.sleep(0.05)
             elapsed = time.perf_counter() - t0
-            # the worker's CPU for the whole send: noisy neighbours change wall time, not this
-            cpu = cpu_seconds(worker.pid) - cpu0
+            # the workers' CPU for the whole send (all of them, per message sent): noisy
+            # neighbours change wall time, not this
+            cpu = sum(cpu_seconds(p.pid) for p in (worker, *others)) - cpu0
             rss = peak_rss_mb(worker.pid)
             if profiler:
                 profiler.send_signal(signal.SIGINT)
