@@ -3,11 +3,12 @@ they are sent), render them, send each through its channel, and write every outc
 (`attempts.record`, batched by `recorder.py`)."""
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from anyio import to_thread
@@ -98,8 +99,25 @@ class Sender:
                 metrics.record_send(alert.channel, outcome.outcome)
                 recorder.add(outcome)
 
+        # Per channel, SEND_CONCURRENCY tasks take the messages in turn (a paced channel's by its
+        # slots). A task per message, most of them waiting on the channel's semaphore, cost a
+        # quarter of the worker's CPU per message (bench/fanout.py: SMS ~640 -> ~440 µs).
+        queues: dict[str, collections.deque[Prepared]] = {}
+        for item in sorted(prepared, key=lambda item: item[3] or _NO_SLOT):
+            queues.setdefault(item[0].channel, collections.deque()).append(item)
+
+        async def consume(queue: collections.deque[Prepared]) -> None:
+            while queue and not stopping.is_set():
+                await send_and_record(*queue.popleft())
+
         try:
-            await asyncio.gather(*(send_and_record(*item) for item in prepared))
+            await asyncio.gather(
+                *(
+                    consume(queue)
+                    for queue in queues.values()
+                    for _ in range(min(len(queue), self.settings.SEND_CONCURRENCY))
+                )
+            )
         finally:
             heartbeat.cancel()
             await recorder.close()
@@ -299,6 +317,9 @@ class Sender:
         if self._async_engine is not None:
             await self._async_engine.dispose()
             self._async_engine = None
+
+
+_NO_SLOT = datetime.min.replace(tzinfo=UTC)  # an unpaced message: its place in the claim order
 
 
 async def _sleep_until(when: datetime, stop: asyncio.Event) -> None:
