@@ -88,6 +88,7 @@ class Worker:
         )
         if self._running_jobs:  # started before the stop: they finish and are written down
             await asyncio.gather(*self._running_jobs)
+        await self.sender.settle()  # a batch claimed ahead: `release` gives it back
         log.info("worker stopped", extra={"worker": self.name})
 
     async def _loop(self, name: str, round_: Callable[[], Awaitable[int]], stop: asyncio.Event):
@@ -121,7 +122,7 @@ class Worker:
         return applied + len(claimed)
 
     async def send_round(self) -> int:
-        return await self.sender.send_batch(self._stop)
+        return await self.sender.send_batch(self._stop, ahead=True)
 
     async def run_periodic(self) -> None:
         """The periodic tasks that are due (each is due once when the worker starts)."""

@@ -1,7 +1,9 @@
 """SmtpMailer against a real SMTP server on 127.0.0.1; FileMailer; which channels are built."""
 
 import asyncio
+import binascii
 import logging
+import quopri
 import re
 import time
 from email import message_from_bytes
@@ -13,7 +15,7 @@ import pytest
 from shopify_app.config import ConfigError, Settings
 from shopify_app.notify.base import OutgoingMessage, PermanentError, TransientError
 from shopify_app.notify.channels import build_channels
-from shopify_app.notify.email import FileMailer, SmtpMailer
+from shopify_app.notify.email import FileMailer, SmtpMailer, _text_part
 
 from ..fakes.push_service import vapid_keys
 from ..fakes.server import free_port
@@ -135,6 +137,30 @@ def test_unicode_long_lines_and_dots_survive_the_trip():
     assert body(msg, "plain") == text and body(msg, "html") == html
     assert max(len(line) for line in got.raw.split(b"\r\n")) <= 78 and got.raw.isascii()
     assert "List-Unsubscribe" not in msg
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "one line",
+        "tab at the end\t",
+        "space at the end \nand\t\nnext ",
+        "\n\n\r\n\rblank lines\r\n",
+        "x" * 300 + "\n" + "é" * 90 + " \n=3D\n.",
+        "<p>Wieder auf Lager – Grün ✓</p>\n" * 3
+        + "<a href='https://x.example/u?t=abc'>Abmelden</a>",
+    ],
+)
+def test_quoted_printable_by_line_is_the_whole_body_encoded(body):
+    # the parts encode line by line (shared lines once per process): the same bytes as the
+    # standard library's encoding of the whole body, which decode back to the body
+    data = body.replace("\r\n", "\n").replace("\r", "\n").encode()
+    whole = binascii.b2a_qp(data, istext=True).decode("ascii").replace("\n", "\r\n")
+    for _ in range(2):  # the second time from the cache
+        encoded = _text_part("html", body)[3]
+        assert encoded == whole
+        assert quopri.decodestring(encoded.encode()).replace(b"\r\n", b"\n") == data
 
 
 def test_text_only_is_a_single_part():

@@ -9,11 +9,11 @@ from sqlalchemy import select
 
 from shopify_app import tasks
 from shopify_app.db import session_scope
-from shopify_app.models import Job, JobKind, JobStatus, utcnow
+from shopify_app.models import Job, JobKind, JobStatus, Notification, utcnow
 from shopify_app.notify.worker import Worker
 
 from ..admin.tokens import bearer
-from .helpers import VARIANT, recording_channels, run, setup_shop, signup
+from .helpers import VARIANT, notifications, recording_channels, run, setup_shop, signup
 
 
 def test_every_job_kind_has_a_registered_handler():
@@ -103,3 +103,44 @@ def test_a_job_waiting_on_a_slow_admin_api_does_not_hold_up_sending(
     assert reads and {c["variables"]["id"] for c in reads} == {
         f"gid://shopify/ProductVariant/{VARIANT}"
     }
+
+
+def test_the_next_batch_is_claimed_while_one_is_sent_and_given_back_on_stop(
+    client, engine, settings, fake_shopify
+):
+    setup_shop(engine, settings, fake_shopify)
+    ids = [signup(client, email=f"s{n}@example.com")["id"] for n in range(6)]
+    response = client.post("/app/api/intents/notify", json={"intent_ids": ids}, headers=bearer())
+    assert response.status_code == 200
+    channels = recording_channels()
+    channels["email"].delay = 0.5
+    small = settings.model_copy(update={"WORKER_BATCH_SIZE": 2})
+
+    def claimed() -> int:
+        with session_scope(engine) as session:
+            rows = session.execute(select(Notification.status)).scalars().all()
+        return sum(1 for status in rows if status == "sending")
+
+    async def stop_while_sending() -> int:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        async with httpx.AsyncClient() as http:
+            worker = Worker(small, engine, http, channels)
+            running = asyncio.create_task(worker.run(stop))
+            started, most = loop.time(), 0
+            while loop.time() - started < 0.4:  # the first batch's sends are under way
+                most = max(most, await asyncio.to_thread(claimed))
+                await asyncio.sleep(0.02)
+            stop.set()
+            await running
+            await asyncio.to_thread(worker.release)
+            await worker.close()
+        return most
+
+    most = run(stop_while_sending())
+    assert most == 4  # the batch being sent and the next one, claimed ahead
+    rows = notifications(engine)
+    assert len(channels["email"].sent) == 2
+    assert sorted(r.status for r in rows) == ["pending"] * 4 + ["sent"] * 2
+    assert all(r.attempts == 0 for r in rows if r.status == "pending")  # given back, not tried
+    assert all(r.locked_until is None for r in rows)
