@@ -4,7 +4,8 @@ A paced channel (EMAIL_SEND_RATE, SMS_SEND_RATE, PUSH_SEND_RATE: messages per se
 most a second's worth at a time, and the claim reserves that many send slots in `channel_pace`
 (GCRA's "theoretical arrival time": the next free slot moves on by 1/rate per message, never into
 the past), in the claim's transaction, so two workers' slots never overlap. The sender waits for
-each message's slot. Slots are handed out in claim order, so the oldest-first order holds.
+each message's slot. The claim takes the channel's row first (`take_turn`), so slots are handed out
+in claim order and the oldest-first order holds across workers.
 
 A provider's "slow down" (HTTP 429 with Retry-After from Twilio or a push service, SMTP 421/451)
 pauses the channel: the message goes back to the queue with its attempt not counted, the rest of
@@ -48,18 +49,25 @@ def paused(session: Session | Connection, channels: list[str], now: datetime) ->
     )
 
 
+def take_turn(session: Session, channel: str, now: datetime) -> datetime:
+    """Lock the channel's row until the caller's transaction ends, and return its next free slot.
+    Taken before claiming: two workers then claim and reserve one after the other, so the slots
+    follow the claim order. Locked only at `reserve`, a worker that claimed the older messages
+    could reserve after one that claimed the newer, and send them later."""
+    session.execute(
+        insert_ignoring_conflicts(session, pace, {"channel": channel, "next_slot_at": now})
+    )
+    return session.execute(
+        select(pace.c.next_slot_at).where(pace.c.channel == channel).with_for_update()
+    ).scalar_one()
+
+
 def reserve(
     session: Session, channel: str, count: int, rate: float, now: datetime
 ) -> list[datetime]:
     """`count` consecutive send slots on the channel, the first one free from `now` (locks the
-    channel's row until the caller's transaction ends)."""
-    session.execute(
-        insert_ignoring_conflicts(session, pace, {"channel": channel, "next_slot_at": now})
-    )
-    free = session.execute(
-        select(pace.c.next_slot_at).where(pace.c.channel == channel).with_for_update()
-    ).scalar_one()
-    start = max(free, now)
+    channel's row until the caller's transaction ends, if `take_turn` has not)."""
+    start = max(take_turn(session, channel, now), now)
     step = timedelta(seconds=1 / rate)
     session.execute(
         update(pace).where(pace.c.channel == channel).values(next_slot_at=start + step * count)

@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from anyio import to_thread
@@ -67,6 +68,9 @@ class Sender:
         self._paused: dict[str, float] = {}
         self._shop_turn = 0  # the last shop served: the next claim starts after it
         self._ahead: asyncio.Task[list[Prepared]] | None = None  # the next batch (send_batch)
+        self._paced = {  # channel -> its send rate (pace.py)
+            name: rate for name in channels if (rate := pace.rate_of(settings, name)) is not None
+        }
 
     def _paused_for(self, channel: str) -> float | None:
         """Seconds the channel stays paused, or None."""
@@ -80,15 +84,22 @@ class Sender:
         With `ahead` (the worker's send loop) the next batch is claimed and rendered while this one
         is sent: claiming, loading and rendering 500 alerts took a third of each round, with
         nothing sent meanwhile. That batch is held under this worker's lease like the one being
-        sent; `settle` waits for it before `release` gives it back."""
+        sent; `settle` waits for it before `release` gives it back. Paced channels are not claimed
+        ahead: their slots would be reserved while this batch is still being sent, and a batch
+        that ran late would find them past and send them all at once, over the rate."""
         claimed, self._ahead = self._ahead, None
-        prepared = await (claimed or to_thread.run_sync(self._claim_and_render))
+        if claimed is None:
+            prepared = await to_thread.run_sync(self._claim_and_render)
+        else:  # a paced channel is claimed when its turn comes (below), never ahead
+            prepared = await claimed
+            if self._paced:
+                prepared += await to_thread.run_sync(partial(self._claim_and_render, unpaced=False))
         if not prepared:
             return 0
         stopping = stop or asyncio.Event()
         if ahead and not stopping.is_set():
             self._ahead = asyncio.create_task(
-                to_thread.run_sync(self._claim_and_render), name="claim-ahead"
+                to_thread.run_sync(partial(self._claim_and_render, paced=False)), name="claim-ahead"
             )
         recorder = OutcomeRecorder(
             self._record_async, places(self.settings.SEND_CONCURRENCY, len(self.channels))
@@ -186,27 +197,31 @@ class Sender:
 
     # -- claiming, rendering, sending -------------------------------------------------------
 
-    def _claim_and_render(self) -> list[Prepared]:
+    def _claim_and_render(self, unpaced: bool = True, paced: bool = True) -> list[Prepared]:
+        """Claim a batch of the channels not paused (the unpaced ones, the paced ones or both),
+        load and render it."""
         slots: dict[int, datetime] = {}
+        ids: list[int] = []
         with session_scope(self.engine) as session:
             now = utcnow()
             paused = pace.paused(session, list(self.channels), now)
             open_ = [c for c in sorted(self.channels) if c not in paused]
             batch = self.settings.WORKER_BATCH_SIZE
-            unpaced = [c for c in open_ if pace.rate_of(self.settings, c) is None]
-            ids, self._shop_turn = attempts.claim_in_turn(
-                session,
-                self.name,
-                unpaced,
-                limit=batch,
-                lease=self.lease,
-                after_shop=self._shop_turn,
-            )
-            ids = reminders.drop_stale(session, quiet_hours.hold(session, self.name, ids, now))
-            for channel in open_:
-                rate = pace.rate_of(self.settings, channel)
+            if unpaced:
+                ids, self._shop_turn = attempts.claim_in_turn(
+                    session,
+                    self.name,
+                    [c for c in open_ if c not in self._paced],
+                    limit=batch,
+                    lease=self.lease,
+                    after_shop=self._shop_turn,
+                )
+                ids = reminders.drop_stale(session, quiet_hours.hold(session, self.name, ids, now))
+            for channel in open_ if paced else ():
+                rate = self._paced.get(channel)
                 if rate is None:
                     continue
+                pace.take_turn(session, channel, now)  # claim and reserve in one turn
                 mine = attempts.claim(
                     session,
                     self.name,

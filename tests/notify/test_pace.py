@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from shopify_app.db import session_scope
-from shopify_app.models import ChannelPace, Intent, Notification, SendAttempt
+from shopify_app.models import ChannelPace, Intent, Notification, SendAttempt, utcnow
+from shopify_app.notify import pace
 from shopify_app.notify.channels import build_channels
 from shopify_app.notify.worker import Worker
 
@@ -108,6 +109,38 @@ def test_the_sms_rate_holds_across_workers_oldest_first(
     assert max(sum(1 for t in at if s <= t < s + 1.0) for s in at) <= 13
     with session_scope(engine) as session:
         assert {n.status for n in session.execute(select(Notification)).scalars()} == {"sent"}
+
+
+def test_a_paced_claim_waits_for_the_channels_turn_before_taking_rows(
+    backend, client, engine, settings, fake_shopify, twilio
+):
+    """Two workers claiming a paced channel at once: the one that claimed the older messages must
+    reserve the earlier slots. So the claim takes the channel's row before it takes any message,
+    and a worker waiting for the row holds none of them."""
+    if backend == "sqlite":
+        pytest.skip("SQLite runs one worker process; the race is a PostgreSQL matter")
+    phones = restock_for_sms(client, engine, settings, fake_shopify, 20)
+    paced = sms_settings(settings, twilio, SMS_SEND_RATE=20.0)
+
+    def lockable() -> int:  # messages no other transaction holds
+        with session_scope(engine) as session:
+            return len(
+                session.execute(select(Notification.id).with_for_update(skip_locked=True)).all()
+            )
+
+    async def claim_while_another_has_the_turn() -> int:
+        async with httpx.AsyncClient() as http:
+            worker = Worker(paced, engine, http, build_channels(paced), name="second")
+            with session_scope(engine) as other:  # another worker, between its claim and reserve
+                pace.take_turn(other, "sms", utcnow())
+                draining = asyncio.create_task(worker.drain())
+                await asyncio.sleep(0.5)
+                free = await asyncio.to_thread(lockable)
+            await draining
+        return free
+
+    assert run(claim_while_another_has_the_turn()) == 20  # it waited without holding any
+    assert [m["To"] for m in twilio.messages] == phones
 
 
 def test_twilios_429_pauses_sms_for_the_time_asked_and_uses_no_attempt(
