@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, exists, insert, literal, or_, select, update
+from sqlalchemy import Connection, exists, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import jobs
+from .db import among
 from .models import (
     EventDelivery,
     EventDeliveryStatus,
@@ -375,14 +376,13 @@ def alerts_settled(session: Executor, worker: str, sent: list[int], failed: list
                 .join(intents, intents.c.id == notes.c.intent_id)
                 .join(shops, shops.c.id == notes.c.shop_id)
                 .where(
-                    notes.c.id.in_(bindparam("ids", expanding=True)),
+                    among(session, notes.c.id, ids),
                     notes.c.kind == NotificationKind.alert.value,
                     notes.c.status == status.value,
                     notes.c.locked_by == worker,
                     wanted(topic),
                 )
                 .order_by(notes.c.id),
-                {"ids": ids},
             )
             .mappings()
             .all()

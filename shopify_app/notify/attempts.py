@@ -6,6 +6,7 @@ provider's "slow down" pauses its channel (pace.py) and does not count as an att
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import (
     Connection,
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from .. import events_out
 from ..contacts import sending_address
+from ..db import among
 from ..models import (
     Customer,
     Intent,
@@ -96,9 +98,18 @@ def _due_shops(session: Session, channels: list[str], after: int, most: int) -> 
     return found
 
 
+class Claimed(NamedTuple):
+    """A notification just claimed: what the sender checks before loading it (quiet hours look
+    only at SMS, `reminders.drop_stale` only at reminders)."""
+
+    id: int
+    channel: str
+    kind: str
+
+
 def _claim_ids(
     session: Session, worker: str, where, limit: int, lease: timedelta, now
-) -> list[int]:
+) -> list[Claimed]:
     due = (
         select(notifications.c.id)
         .where(where)
@@ -116,16 +127,16 @@ def _claim_ids(
             attempts=notifications.c.attempts + 1,
             updated_at=now,
         )
-        .returning(notifications.c.id)
+        .returning(notifications.c.id, notifications.c.channel, notifications.c.kind)
     ).all()
-    return [r.id for r in rows]
+    return [Claimed(*row) for row in rows]
 
 
 def claim(
     session: Session, worker: str, channels: list[str], *, limit: int, lease: timedelta
 ) -> list[int]:
     """Take up to `limit` due notifications of the enabled channels for `lease`; their ids."""
-    return claim_in_turn(session, worker, channels, limit=limit, lease=lease)[0]
+    return [c.id for c in claim_in_turn(session, worker, channels, limit=limit, lease=lease)[0]]
 
 
 def claim_in_turn(
@@ -136,9 +147,9 @@ def claim_in_turn(
     limit: int,
     lease: timedelta,
     after_shop: int = 0,
-) -> tuple[list[int], int]:
-    """Take up to `limit` due notifications of the enabled channels for `lease`: their ids, and
-    the last shop served (the next claim's `after_shop`, so shops take turns).
+) -> tuple[list[Claimed], int]:
+    """Take up to `limit` due notifications of the enabled channels for `lease`: them, oldest
+    first, and the last shop served (the next claim's `after_shop`, so shops take turns).
 
     Fair across shops: the batch is shared among the shops with messages waiting (up to
     SHOPS_PER_CLAIM of them, taken in turn from the one after `after_shop`), each shop's oldest
@@ -223,7 +234,7 @@ def load_alerts(session: Session, ids: list[int]) -> list[tuple[Alert, int]]:
                 v.c.shopify_variant_id == intents.c.shopify_variant_id,
             ),
         )
-        .where(notifications.c.id.in_(ids))
+        .where(among(session, notifications.c.id, ids))
         .order_by(notifications.c.id)
     ).all()
     found = []

@@ -25,6 +25,7 @@ from phonenumbers import timezone as phone_zones
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
+from ..db import among
 from ..models import Channel
 from . import attempts
 
@@ -125,11 +126,14 @@ def reason(quiet: QuietHours) -> str:
     return f"{REASON} {quiet.end.strftime('%H:%M')} in the shopper's time"
 
 
-def hold(session: Session, worker: str, ids: list[int], now: datetime) -> list[int]:
+def hold(
+    session: Session, worker: str, claimed: list[attempts.Claimed], now: datetime
+) -> list[attempts.Claimed]:
     """Of notifications just claimed by `worker`, those to send now; SMS in their shopper's quiet
     hours go back to wait for the end of them (a `deferred` outcome)."""
-    if not ids:
-        return ids
+    ids = [c.id for c in claimed if c.channel == Channel.sms.value]
+    if not ids:  # email and push are never held: nothing to look up
+        return claimed
     n, i, s = attempts.notifications, attempts.intents, attempts.shops
     rows = session.execute(
         select(n.c.id, n.c.intent_id, n.c.attempts, i.c.phone, s.c.sms_quiet_hours)
@@ -137,8 +141,7 @@ def hold(session: Session, worker: str, ids: list[int], now: datetime) -> list[i
         .join(s, s.c.id == n.c.shop_id)
         .where(
             and_(
-                n.c.id.in_(ids),
-                n.c.channel == Channel.sms.value,
+                among(session, n.c.id, ids),
                 s.c.sms_quiet_hours.is_not(None),
                 i.c.phone.is_not(None),
             )
@@ -162,7 +165,7 @@ def hold(session: Session, worker: str, ids: list[int], now: datetime) -> list[i
             )
         )
     if not held:
-        return ids
+        return claimed
     attempts.record(session, worker, held)
     out = {o.notification_id for o in held}
-    return [x for x in ids if x not in out]
+    return [c for c in claimed if c.id not in out]

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..db import rowcount
+from ..db import among, rowcount
 from ..models import (
     Customer,
     Intent,
@@ -35,6 +35,7 @@ from ..models import (
     Variant,
     utcnow,
 )
+from .attempts import Claimed
 from .outbox import bought
 from .render import available_locales
 
@@ -204,11 +205,12 @@ def _write_stage(session: Session, shop_id: int, stage: int, after_days: int, no
 # -- just before sending ----------------------------------------------------------------------
 
 
-def drop_stale(session: Session, ids: list[int]) -> list[int]:
+def drop_stale(session: Session, claimed: list[Claimed]) -> list[Claimed]:
     """Of notifications just claimed, those to send: a reminder whose variant sold out, or whose
     shopper bought it, since it was written is cancelled with the reason."""
-    if not ids:
-        return ids
+    ids = [c.id for c in claimed if c.kind == NotificationKind.reminder.value]
+    if not ids:  # alerts and confirmations are sent as claimed: nothing to look up
+        return claimed
     rows = session.execute(
         select(
             notifications.c.id,
@@ -219,8 +221,7 @@ def drop_stale(session: Session, ids: list[int]) -> list[int]:
         .join(shops, shops.c.id == notifications.c.shop_id)
         .outerjoin(variants, _variant_of_intent)
         .where(
-            notifications.c.id.in_(ids),
-            notifications.c.kind == NotificationKind.reminder.value,
+            among(session, notifications.c.id, ids),
         )
     ).all()
     stale = {r.id: BOUGHT if r.bought else OUT_OF_STOCK for r in rows if r.bought or not r.in_stock}
@@ -236,4 +237,4 @@ def drop_stale(session: Session, ids: list[int]) -> list[int]:
                 updated_at=utcnow(),
             )
         )
-    return [i for i in ids if i not in stale]
+    return [c for c in claimed if c.id not in stale]

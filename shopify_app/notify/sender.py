@@ -207,8 +207,16 @@ class Sender:
             paused = pace.paused(session, list(self.channels), now)
             open_ = [c for c in sorted(self.channels) if c not in paused]
             batch = self.settings.WORKER_BATCH_SIZE
+
+            def to_send(claimed: list[attempts.Claimed]) -> list[int]:
+                """Less what waits for quiet hours to end and the reminders no longer due."""
+                kept = reminders.drop_stale(
+                    session, quiet_hours.hold(session, self.name, claimed, now)
+                )
+                return [c.id for c in kept]
+
             if unpaced:
-                ids, self._shop_turn = attempts.claim_in_turn(
+                claimed, self._shop_turn = attempts.claim_in_turn(
                     session,
                     self.name,
                     [c for c in open_ if c not in self._paced],
@@ -216,23 +224,20 @@ class Sender:
                     lease=self.lease,
                     after_shop=self._shop_turn,
                 )
-                ids = reminders.drop_stale(session, quiet_hours.hold(session, self.name, ids, now))
+                ids = to_send(claimed)
             for channel in open_ if paced else ():
                 rate = self._paced.get(channel)
                 if rate is None:
                     continue
                 pace.take_turn(session, channel, now)  # claim and reserve in one turn
-                mine = attempts.claim(
+                claimed, _ = attempts.claim_in_turn(
                     session,
                     self.name,
                     [channel],
                     limit=pace.claim_limit(rate, batch),
                     lease=self.lease,
                 )
-                # before taking slots
-                mine = reminders.drop_stale(
-                    session, quiet_hours.hold(session, self.name, mine, now)
-                )
+                mine = to_send(claimed)  # before taking slots
                 if mine:
                     slots.update(
                         zip(mine, pace.reserve(session, channel, len(mine), rate, now), strict=True)

@@ -8,7 +8,6 @@ job does. Any number of workers can run against PostgreSQL; rows are claimed wit
 a lease."""
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -73,6 +72,9 @@ class Worker:
         self._next_run = {task.name: 0.0 for task in tasks.PERIODIC}
         self._stop: asyncio.Event | None = None  # set by `run`
         self._running_jobs: set[asyncio.Task[None]] = set()  # the job loop's jobs under way
+        # set when a job of this worker has finished (a restock decided writes its alerts): the
+        # send loop's pause ends at once instead of after WORKER_POLL_INTERVAL
+        self._sends_due = asyncio.Event()
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -84,24 +86,33 @@ class Worker:
         await asyncio.gather(
             self._loop("periodic", self.periodic_round, stop),
             self._loop("jobs", self.job_round, stop),
-            self._loop("sends", self.send_round, stop),
+            self._loop("sends", self.send_round, stop, wake=self._sends_due),
         )
         if self._running_jobs:  # started before the stop: they finish and are written down
             await asyncio.gather(*self._running_jobs)
         await self.sender.settle()  # a batch claimed ahead: `release` gives it back
         log.info("worker stopped", extra={"worker": self.name})
 
-    async def _loop(self, name: str, round_: Callable[[], Awaitable[int]], stop: asyncio.Event):
-        """Rounds until `stop`; after a round with nothing to do, a pause (WORKER_POLL_INTERVAL)."""
+    async def _loop(
+        self,
+        name: str,
+        round_: Callable[[], Awaitable[int]],
+        stop: asyncio.Event,
+        *,
+        wake: asyncio.Event | None = None,
+    ):
+        """Rounds until `stop`; after a round with nothing to do, a pause (WORKER_POLL_INTERVAL)
+        that `wake`, set during the round or the pause, cuts short."""
         while not stop.is_set():
+            if wake is not None:
+                wake.clear()  # set from here on: the next pause ends at once
             try:
                 done = await round_() if not stop.is_set() else 0
             except Exception:
                 log.exception("worker round failed", extra={"worker": self.name, "loop": name})
                 done = 0
             if not done:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.settings.WORKER_POLL_INTERVAL)
+                await _pause(self.settings.WORKER_POLL_INTERVAL, stop, wake)
 
     async def periodic_round(self) -> int:
         await self.run_periodic()
@@ -192,6 +203,7 @@ class Worker:
             ran = await self.run_job(job)
             if ran:
                 await to_thread.run_sync(self.context.in_session, jobs.finish, job.id)
+                self._sends_due.set()  # it may have written alerts: the send loop looks now
                 log.info("job", extra={"job": job.kind, "key": job.key, "worker": self.name})
         except shop_tokens.ReconnectNeeded:
             # resumed when the shop has a token again
@@ -235,3 +247,13 @@ class Worker:
                 .mappings()
                 .first()
             )
+
+
+async def _pause(seconds: float, *events: asyncio.Event | None) -> None:
+    """Until one of the events is set, or `seconds` have passed."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events if e is not None]
+    try:
+        await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()

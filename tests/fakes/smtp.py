@@ -34,6 +34,7 @@ class Received:
     tls: bool = False
     user: str | None = None
     at: float = field(default_factory=time.monotonic)  # when it was accepted
+    mail_options: list[str] = field(default_factory=list)  # MAIL FROM's parameters (SIZE=...)
 
 
 @dataclass
@@ -90,6 +91,7 @@ class SmtpRecorder:
                 raw,
                 tls=session.ssl is not None,
                 user=user,
+                mail_options=list(envelope.mail_options),
             )
         )
         return f"250 2.0.0 Ok: queued as Q{len(self.received)}"

@@ -15,7 +15,7 @@ import pytest
 from shopify_app.config import ConfigError, Settings
 from shopify_app.notify.base import OutgoingMessage, PermanentError, TransientError
 from shopify_app.notify.channels import build_channels
-from shopify_app.notify.email import FileMailer, SmtpMailer, _text_part
+from shopify_app.notify.email import FileMailer, SmtpMailer, _crlf, _dot_stuffed, _text_part
 
 from ..fakes.push_service import vapid_keys
 from ..fakes.server import free_port
@@ -161,6 +161,19 @@ def test_quoted_printable_by_line_is_the_whole_body_encoded(body):
         encoded = _text_part("html", body)[3]
         assert encoded == whole
         assert quopri.decodestring(encoded.encode()).replace(b"\r\n", b"\n") == data
+
+
+def test_the_message_goes_out_with_crlf_lines_dot_stuffed_and_its_size_declared():
+    assert _crlf(b"a\r\nb\r\n") == b"a\r\nb\r\n"  # as EmailWriter writes it: unchanged
+    assert _crlf(b"a\nb\rc\r\nd") == b"a\r\nb\r\nc\r\nd\r\n"
+    assert _dot_stuffed(b".a\r\nb.\r\n.\r\n..c\r\n") == b"..a\r\nb.\r\n..\r\n...c\r\n"
+    with SmtpServer() as server:
+        run(send_all(mailer(server), email(text="one\n.\n.. two\nend", html=None)))
+    [got] = server.recorder.received
+    assert b"\r\n.. two\r\n" in got.raw  # a line that starts with dots, as written
+    assert body(got.message, "plain") == "one\n.\n.. two\nend\n"  # none read as the end
+    # RFC 1870: SIZE is the message's octets as sent (CRLF lines, before the dot-stuffing)
+    assert f"SIZE={len(got.raw)}" in got.mail_options, (got.mail_options, len(got.raw))
 
 
 def test_text_only_is_a_single_part():

@@ -13,7 +13,15 @@ from shopify_app.models import Job, JobKind, JobStatus, Notification, utcnow
 from shopify_app.notify.worker import Worker
 
 from ..admin.tokens import bearer
-from .helpers import VARIANT, notifications, recording_channels, run, setup_shop, signup
+from .helpers import (
+    VARIANT,
+    level_webhook,
+    notifications,
+    recording_channels,
+    run,
+    setup_shop,
+    signup,
+)
 
 
 def test_every_job_kind_has_a_registered_handler():
@@ -149,3 +157,33 @@ def test_the_next_batch_is_claimed_while_one_is_sent_and_given_back_on_stop(
     assert sorted(r.status for r in rows) == ["pending"] * 4 + ["sent"] * 2
     assert all(r.attempts == 0 for r in rows if r.status == "pending")  # given back, not tried
     assert all(r.locked_until is None for r in rows)
+
+
+def test_alerts_a_job_decides_are_sent_without_waiting_out_the_send_loops_pause(
+    client, engine, settings, fake_shopify
+):
+    setup_shop(engine, settings, fake_shopify)
+    signup(client, email="ann@example.com")
+    level_webhook(client, 5)  # recorded: the worker's job loop applies it and decides the restock
+    channels = recording_channels()
+    slow_poll = settings.model_copy(update={"WORKER_POLL_INTERVAL": 5.0})
+
+    async def until_sent() -> float:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        async with httpx.AsyncClient() as http:
+            worker = Worker(slow_poll, engine, http, channels)
+            started = loop.time()
+            # the send loop's first round finds nothing (the restock is not decided yet) and pauses
+            running = asyncio.create_task(worker.run(stop))
+            while not channels["email"].sent and loop.time() - started < 8:
+                await asyncio.sleep(0.02)
+            took = loop.time() - started
+            stop.set()
+            await running
+            await worker.close()
+        return took
+
+    took = run(until_sent())
+    assert [m.to for m in channels["email"].sent] == ["ann@example.com"]
+    assert took < 3.0, took  # the decision woke the send loop; not after its 5 s pause
